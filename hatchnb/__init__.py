@@ -1,0 +1,53 @@
+"""hatchnb: a notebook-native workflow engine on PostgreSQL with hatchet_sdk v1's API."""
+
+from __future__ import annotations
+
+
+from hatchnb.client import Hatchet
+from hatchnb.context import Context
+from hatchnb.errors import (
+    CancelledRunError,
+    FailedRunError,
+    HatchnbError,
+    NonRetryableException,
+    TaskRunError,
+)
+from hatchnb.runs import RunStatus, V1TaskStatus, WorkflowRunRef
+from hatchnb.types import (
+    EmptyModel,
+    Priority,
+    ScheduleTriggerWorkflowOptions,
+    TaskDefaults,
+    TriggerWorkflowOptions,
+    WorkflowRunTriggerConfig,
+)
+from hatchnb.worker import Worker
+from hatchnb.workflow import Standalone, Task, Workflow
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CancelledRunError",
+    "Context",
+    "EmptyModel",
+    "FailedRunError",
+    "Hatchet",
+    "HatchnbError",
+    "NonRetryableException",
+    "Priority",
+    "RunStatus",
+    "ScheduleTriggerWorkflowOptions",
+    "Standalone",
+    "Task",
+    "TaskDefaults",
+    "TaskRunError",
+    "TriggerWorkflowOptions",
+    "V1TaskStatus",
+    "Worker",
+    "Workflow",
+    "WorkflowRunRef",
+    "WorkflowRunTriggerConfig",
+    "__version__",
+]
+
+

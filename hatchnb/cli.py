@@ -1,0 +1,81 @@
+"""``hatchnb worker | engine | migrate | quickstart``: thin wrappers over the library."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+
+def _parse_label(text: str) -> tuple[str, str | int]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"--label {text!r}: write it as key=value, e.g. gpu=1")
+    return key, int(value) if value.lstrip("-").isdigit() else value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hatchnb", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    worker = sub.add_parser("worker", help="run a worker for every registered workflow")
+    worker.add_argument("--name", default=None, help="worker name (default: host-pid)")
+    worker.add_argument("--slots", type=int, default=100, help="tasks run at once")
+    worker.add_argument("--label", action="append", type=_parse_label, default=[],
+                        metavar="KEY=VALUE", help="worker label (repeatable)")
+    worker.add_argument("--workflow", action="append", default=None, metavar="NAME",
+                        help="only run these workflows (repeatable; default: all)")
+    sub.add_parser("engine", help="run only the engine duties (timeouts, dead workers)")
+    sub.add_parser("migrate", help="create or upgrade the hatchnb schema")
+    sub.add_parser("quickstart", help="run a small DAG end to end and print its result")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.command == "worker":
+        return _worker(args)
+    if args.command == "engine":
+        return _engine()
+    if args.command == "migrate":
+        from hatchnb import Hatchet
+
+        Hatchet().close()
+        print("hatchnb schema is up to date")
+        return 0
+    from hatchnb.quickstart import main as quickstart
+
+    return quickstart()
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from hatchnb import Hatchet
+    from hatchnb.worker import Worker
+
+    if args.slots < 1:
+        print("hatchnb worker: --slots must be at least 1", file=sys.stderr)
+        return 2
+    client = Hatchet()
+    name = args.name or f"{os.uname().nodename}-{os.getpid()}"
+    worker = Worker(client, name, slots=args.slots, labels=dict(args.label))
+    if args.workflow:
+        worker.workflow_names = list(args.workflow)
+    worker.start()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # task threads that ignored cancellation must not keep the process alive
+
+
+def _engine() -> int:
+    from hatchnb import Hatchet
+    from hatchnb.engine import run_engine
+
+    client = Hatchet()
+    try:
+        asyncio.run(run_engine(client.dsn, client._settings))
+    except KeyboardInterrupt:
+        pass
+    return 0

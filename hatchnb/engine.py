@@ -1,0 +1,107 @@
+"""Engine duties, done by one leader at a time: execution and schedule timeouts and dead
+worker reassignment. Any worker (or ``hatchnb engine``) competes for the leader lock."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+
+from hatchnb import errors
+from hatchnb.config import Settings
+from hatchnb.store import connect_async, queries
+
+log = logging.getLogger("hatchnb.engine")
+
+#: arbitrary constant identifying the leader's session-level advisory lock
+LEADER_LOCK = 7_413_902_119
+
+
+class Engine:
+    """Holds the leader lock on its own connection; the lock dies with the connection."""
+
+    def __init__(self, dsn: str, settings: Settings) -> None:
+        self.dsn = dsn
+        self.settings = settings
+        self.is_leader = False
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                conn = await connect_async(self.dsn)
+                async with conn:
+                    await self._lead(conn)
+            except (errors.DatabaseUnavailable, psycopg.Error) as exc:
+                if self.is_leader:
+                    log.warning("engine lost its database connection (%s)", exc)
+                self.is_leader = False
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _lead(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        interval = self.settings.engine_interval
+        while True:
+            if not self.is_leader:
+                cur = await conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (LEADER_LOCK,))
+                row = await cur.fetchone()
+                self.is_leader = bool(row and row["ok"])
+                if self.is_leader:
+                    log.info("this process is now the hatchnb engine leader")
+            if self.is_leader:
+                await self.duties(conn)
+                await asyncio.sleep(interval)
+            else:
+                await asyncio.sleep(interval * 2)
+
+    async def duties(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        await self._reap_dead_workers(conn)
+        await self._expire_running(conn)
+        await self._expire_queued(conn)
+
+    async def _reap_dead_workers(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        timeout = timedelta(seconds=self.settings.worker_timeout)
+        cur = await conn.execute(queries.get("reap_dead_workers"), {"timeout": timeout})
+        requeued = await cur.fetchall()
+        if requeued:
+            log.warning("re-queued %d task run(s) of dead workers", len(requeued))
+            await conn.execute(queries.get("notify_queued"))
+
+    async def _expire_running(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        cur = await conn.execute(queries.get("timed_out_task_runs"))
+        rows = await cur.fetchall()
+        if not rows:
+            return
+        messages = [f"TimeoutError: the task ran longer than its execution_timeout "
+                    f"({r['execution_timeout']})" for r in rows]
+        await self._fail(conn, rows, "FAILED", messages)
+        payload = ",".join(str(r["id"]) for r in rows)
+        await conn.execute(queries.get("notify_cancel"), {"payload": payload})
+
+    async def _expire_queued(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        async with conn.transaction():
+            cur = await conn.execute(queries.get("expire_queued_task_runs"))
+            rows = await cur.fetchall()
+            if rows:
+                messages = [f"ScheduleTimeout: no worker started the task within its "
+                            f"schedule_timeout ({r['schedule_timeout']})" for r in rows]
+                await self._fail(conn, rows, "FAILED_FINAL", messages)
+
+    async def _fail(self, conn: psycopg.AsyncConnection[Any], rows: list[dict[str, Any]],
+                    outcome: str, messages: list[str]) -> None:
+        await conn.execute(queries.get("finish_task_runs"), {
+            "ids": [r["id"] for r in rows], "attempts": [r["attempt"] for r in rows],
+            "outcomes": [outcome] * len(rows), "outputs": [None] * len(rows),
+            "blobs": [None] * len(rows), "errors": messages,
+        })
+
+
+async def run_engine(dsn: str, settings: Settings) -> None:
+    """Run only the engine duties (``hatchnb engine``)."""
+    engine = Engine(dsn, settings)
+    with contextlib.suppress(asyncio.CancelledError):
+        await engine.run()

@@ -1,0 +1,80 @@
+"""One exception tree; each class's docstring is its default message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HatchnbError(Exception):
+    """A hatchnb error."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class ConfigurationError(HatchnbError):
+    """hatchnb is not configured correctly."""
+
+
+class DatabaseUnavailable(HatchnbError):
+    """The PostgreSQL database cannot be reached; check HATCHNB_DATABASE_URL and the server."""
+
+
+class SchemaTooNew(HatchnbError):
+    """The database schema is newer than this hatchnb; upgrade hatchnb on this machine."""
+
+
+class InvalidWorkflow(HatchnbError, ValueError):
+    """The workflow declaration is invalid."""
+
+
+class InvalidInput(HatchnbError, ValueError):
+    """The input does not match the workflow's input validator."""
+
+
+class SerializationError(HatchnbError, ValueError):
+    """A value could not be serialized."""
+
+
+class PayloadTooLarge(SerializationError):
+    """A value is larger than the payload size limit (HATCHNB_MAX_PAYLOAD_BYTES)."""
+
+
+class IncompatibleCode(HatchnbError):
+    """This worker cannot load the code of the workflow version."""
+
+
+class RunNotFound(HatchnbError, LookupError):
+    """No workflow run has this id."""
+
+
+class NonRetryableException(Exception):  # noqa: N818 - the name hatchet_sdk users import
+    """Raise inside a task to fail it at once, without using the remaining retries."""
+
+
+class TaskRunError(HatchnbError):
+    """A task run failed."""
+
+    def __init__(self, task_name: str, error: str) -> None:
+        self.task_name = task_name
+        self.error = error
+        super().__init__(f"{task_name}: {error}")
+
+
+class FailedRunError(HatchnbError):
+    """A workflow run did not succeed."""
+
+    def __init__(self, run_id: str, status: str, errors: list[TaskRunError]) -> None:
+        self.workflow_run_id = run_id
+        self.status = status
+        self.exceptions = errors
+        detail = "\n".join(str(e) for e in errors) or status.lower()
+        super().__init__(f"workflow run {run_id} {status}:\n{detail}")
+
+
+class CancelledRunError(FailedRunError):
+    """A workflow run was cancelled."""
+
+
+def describe(exc: BaseException) -> dict[str, Any]:
+    return {"type": type(exc).__name__, "message": str(exc)}

@@ -1,0 +1,321 @@
+"""Run records, run references (results) and ``hatchet.runs``."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from hatchnb import errors, serialization
+from hatchnb.store import queries
+
+if TYPE_CHECKING:
+    from hatchnb.client import Hatchet
+
+
+class RunStatus(StrEnum):
+    #: waiting for its parents (task) or not started (run)
+    PENDING = "PENDING"
+    #: waiting for a worker
+    QUEUED = "QUEUED"
+    #: a worker runs it
+    RUNNING = "RUNNING"
+    #: finished with an output
+    SUCCEEDED = "SUCCEEDED"
+    #: finished with an error, retries used up
+    FAILED = "FAILED"
+    #: cancelled by a user or because an upstream task failed
+    CANCELLED = "CANCELLED"
+
+
+V1TaskStatus = RunStatus
+FINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TaskRun:
+    id: int
+    external_id: str
+    task_name: str
+    kind: str
+    status: RunStatus
+    retry_count: int
+    attempt: int
+    worker_id: str | None
+    output: Any
+    error: str | None
+    queued_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> TaskRun:
+        return cls(
+            id=row["id"], external_id=str(row["external_id"]), task_name=row["task_name"],
+            kind=row["kind"], status=RunStatus(row["status"]), retry_count=row["retry_count"],
+            attempt=row["attempt"],
+            worker_id=str(row["worker_id"]) if row["worker_id"] else None,
+            output=row["output"], error=row["error"], queued_at=row["queued_at"],
+            started_at=row["started_at"], finished_at=row["finished_at"],
+        )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WorkflowRun:
+    workflow_run_id: str
+    workflow_name: str
+    version_id: int
+    status: RunStatus
+    input: Any
+    additional_metadata: dict[str, Any]
+    priority: int
+    parent_task_run_id: int | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    tasks: list[TaskRun] = dataclasses.field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return self.workflow_run_id
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], tasks: list[TaskRun] | None = None) -> WorkflowRun:
+        return cls(
+            workflow_run_id=str(row["id"]), workflow_name=row["workflow_name"],
+            version_id=row["version_id"], status=RunStatus(row["status"]), input=row["input"],
+            additional_metadata=row["additional_metadata"], priority=row["priority"],
+            parent_task_run_id=row["parent_task_run_id"], error=row["error"],
+            created_at=row["created_at"], started_at=row["started_at"],
+            finished_at=row["finished_at"], tasks=tasks or [],
+        )
+
+
+def outputs_by_run(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``{run_id: {task_name: output}}`` of succeeded tasks; blobs are unpickled."""
+    result: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        outputs = result.setdefault(str(row["run_id"]), {})
+        if row["status"] == "SUCCEEDED" and row["kind"] == "task":
+            outputs[row["task_name"]] = serialization.load_output(row["output"],
+                                                                  row["output_blob"])
+    return result
+
+
+def run_error(run_id: str, status: str, rows: list[dict[str, Any]]) -> errors.FailedRunError:
+    task_errors = [errors.TaskRunError(r["task_name"], r["error"] or r["status"].lower())
+                   for r in rows if r["status"] in ("FAILED", "CANCELLED") and r["error"]]
+    if status == "CANCELLED":
+        return errors.CancelledRunError(run_id, status, task_errors)
+    return errors.FailedRunError(run_id, status, task_errors)
+
+
+class WorkflowRunRef:
+    """A handle on a triggered run: ``result()`` waits for it and returns its outputs."""
+
+    def __init__(self, workflow_run_id: str, client: Hatchet) -> None:
+        self.workflow_run_id = workflow_run_id
+        self._client = client
+
+    def __str__(self) -> str:
+        return self.workflow_run_id
+
+    def __repr__(self) -> str:
+        return f"<WorkflowRunRef {self.workflow_run_id}>"
+
+    def result(self, timeout: float | None = None) -> dict[str, Any]:
+        return self._client._run_result(self.workflow_run_id, timeout)
+
+    async def aio_result(self, timeout: float | None = None) -> dict[str, Any]:
+        return await self._client._aio_run_result(self.workflow_run_id, timeout)
+
+    def status(self) -> RunStatus:
+        return self._client.runs.get_status(self.workflow_run_id)
+
+
+class RunWaiter:
+    """Wakes waiters when runs finish: one LISTEN connection on a thread, plus a poll."""
+
+    def __init__(self, client: Hatchet) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._waiters: dict[str, list[Any]] = {}
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def wait(self, run_id: str, timeout: float | None) -> None:
+        done = threading.Event()
+        self._add(run_id, done.set)
+        try:
+            if not done.wait(timeout):
+                raise TimeoutError(f"workflow run {run_id} did not finish within {timeout}s")
+        finally:
+            self._remove(run_id, done.set)
+
+    async def aio_wait(self, run_id: str, timeout: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(lambda: future.done() or future.set_result(None))
+
+        self._add(run_id, wake)
+        try:
+            await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"workflow run {run_id} did not finish within {timeout}s") from None
+        finally:
+            self._remove(run_id, wake)
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def _add(self, run_id: str, callback: Any) -> None:
+        with self._lock:
+            self._waiters.setdefault(run_id, []).append(callback)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="hatchnb-run-waiter",
+                                                daemon=True)
+                self._thread.start()
+        self._check([run_id])
+
+    def _remove(self, run_id: str, callback: Any) -> None:
+        with self._lock:
+            callbacks = self._waiters.get(run_id, [])
+            if callback in callbacks:
+                callbacks.remove(callback)
+            if not callbacks:
+                self._waiters.pop(run_id, None)
+
+    def _fire(self, run_id: str) -> None:
+        with self._lock:
+            callbacks = list(self._waiters.get(run_id, []))
+        for callback in callbacks:
+            callback()
+
+    def _check(self, run_ids: list[str]) -> None:
+        if not run_ids:
+            return
+        for row in self._client._store.fetch_all("run_statuses", ids=run_ids):
+            if row["status"] in FINAL:
+                self._fire(str(row["id"]))
+
+    def _loop(self) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                self._listen()
+                backoff = 0.1
+            except (psycopg.Error, errors.DatabaseUnavailable):
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def _listen(self) -> None:
+        interval = self._client._settings.poll_interval
+        with psycopg.connect(self._client._dsn, autocommit=True) as conn:
+            conn.execute("LISTEN hatchnb_run_done")
+            while not self._stop.is_set():
+                for note in conn.notifies(timeout=interval):
+                    self._fire(note.payload)
+                with self._lock:
+                    waiting = list(self._waiters)
+                self._check(waiting)
+
+
+class RunsClient:
+    """``hatchet.runs``: look up, list, cancel and replay runs."""
+
+    def __init__(self, client: Hatchet) -> None:
+        self._client = client
+
+    def get(self, workflow_run_id: str) -> WorkflowRun:
+        store = self._client._store
+        row = store.fetch_one("get_run", id=workflow_run_id)
+        if row is None:
+            raise errors.RunNotFound(f"no workflow run has the id {workflow_run_id}")
+        tasks = [TaskRun.from_row(r) for r in store.fetch_all("get_run_tasks", run_id=row["id"])]
+        return WorkflowRun.from_row(row, tasks)
+
+    async def aio_get(self, workflow_run_id: str) -> WorkflowRun:
+        return await asyncio.to_thread(self.get, workflow_run_id)
+
+    def get_status(self, workflow_run_id: str) -> RunStatus:
+        return self.get(workflow_run_id).status
+
+    async def aio_get_status(self, workflow_run_id: str) -> RunStatus:
+        return await asyncio.to_thread(self.get_status, workflow_run_id)
+
+    def get_result(self, workflow_run_id: str) -> dict[str, Any]:
+        return self._client._run_result(workflow_run_id, None)
+
+    def get_run_ref(self, workflow_run_id: str) -> WorkflowRunRef:
+        return WorkflowRunRef(workflow_run_id, self._client)
+
+    def list(
+        self,
+        since: datetime | None = None,
+        only_tasks: bool = False,
+        offset: int | None = None,
+        limit: int | None = None,
+        statuses: list[RunStatus] | list[str] | None = None,
+        until: datetime | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+        workflow_names: list[str] | None = None,
+        parent_task_run_id: int | None = None,
+    ) -> list[WorkflowRun]:
+        """Runs created since ``since`` (default: one day ago), newest first."""
+        rows = self._client._store.fetch_all(
+            "list_runs",
+            since=since or datetime.now(timezone.utc) - timedelta(days=1),
+            until=until,
+            statuses=[str(s) for s in statuses] if statuses else None,
+            workflows=workflow_names or None,
+            metadata=psycopg.types.json.Jsonb(additional_metadata or {}),
+            parent_task_run_id=parent_task_run_id,
+            limit=limit or 100,
+            offset=offset or 0,
+        )
+        return [WorkflowRun.from_row(r) for r in rows]
+
+    async def aio_list(self, **kwargs: Any) -> list[WorkflowRun]:
+        return await asyncio.to_thread(lambda: self.list(**kwargs))
+
+    def cancel(self, run_id: str) -> None:
+        self.bulk_cancel([run_id])
+
+    async def aio_cancel(self, run_id: str) -> None:
+        await asyncio.to_thread(self.cancel, run_id)
+
+    def bulk_cancel(self, run_ids: list[str]) -> None:
+        store = self._client._store
+        with store.transaction() as conn:
+            running = conn.execute(queries.get("cancel_runs"), {"ids": run_ids}).fetchall()
+            if running:
+                payload = ",".join(str(r["task_run_id"]) for r in running)
+                conn.execute(queries.get("notify_cancel"), {"payload": payload})
+
+    def replay(self, run_id: str) -> None:
+        self.bulk_replay([run_id])
+
+    async def aio_replay(self, run_id: str) -> None:
+        await asyncio.to_thread(self.replay, run_id)
+
+    def bulk_replay(self, run_ids: list[str]) -> None:
+        """Run failed and cancelled tasks (and everything downstream) of finished runs again."""
+        with self._client._store.transaction() as conn:
+            replayed = [r["id"] for r in conn.execute(queries.get("replay_runs"), {"ids": run_ids})]
+            if replayed:
+                conn.execute(queries.get("restore_hooks"), {"ids": replayed})
+                conn.execute(queries.get("requeue_ready_task_runs"), {"ids": replayed})
+                conn.execute(queries.get("notify_queued"))
+
+    def logs(self, run_id: str, limit: int = 1000) -> list[dict[str, Any]]:
+        return self._client._store.fetch_all("run_logs", run_id=run_id, limit=limit)
+

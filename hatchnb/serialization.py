@@ -1,0 +1,185 @@
+"""Values in and out of Postgres: JSON for inputs and outputs, cloudpickle for code and for
+outputs JSON cannot hold."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import sys
+import sysconfig
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import ModuleType
+from typing import Any
+
+import cloudpickle
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from hatchnb import errors
+
+PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@functools.cache
+def _adapter(validator: type[Any]) -> TypeAdapter[Any]:
+    return TypeAdapter(validator)
+
+
+def dump_input(value: Any, validator: type[Any], limit: int) -> str:
+    """Validate a run input against the workflow's validator and encode it as JSON."""
+    if value is None:
+        value = {}
+    try:
+        if not isinstance(value, validator):
+            value = _adapter(validator).validate_python(_plain(value))
+        text = _adapter(validator).dump_json(value).decode()
+    except ValidationError as exc:
+        raise errors.InvalidInput(
+            f"input does not match {validator.__name__}: {exc}"
+        ) from None
+    return _check_size(text, limit, "input")
+
+
+def load_input(data: Any, validator: type[Any]) -> Any:
+    if validator is dict:
+        return data
+    return _adapter(validator).validate_python(data)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
+def _check_size(text: str, limit: int, what: str) -> str:
+    size = len(text.encode())
+    if size > limit:
+        raise errors.PayloadTooLarge(
+            f"the {what} is {size} bytes, over the {limit}-byte limit; pass a smaller value "
+            "(store large data elsewhere and pass a reference) or raise HATCHNB_MAX_PAYLOAD_BYTES"
+        )
+    return text
+
+
+def dump_output(value: Any, json_limit: int, blob_limit: int) -> tuple[str, bytes | None]:
+    """Encode a task's return value: JSON when possible, else a pickled blob plus a preview."""
+    try:
+        text = json.dumps(_jsonable(value), allow_nan=False)
+    except (TypeError, ValueError):
+        return _dump_blob(value, blob_limit)
+    return _check_size(text, json_limit, "task output"), None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _adapter(type(value)).dump_python(value, mode="json")
+    return value
+
+
+def _dump_blob(value: Any, limit: int) -> tuple[str, bytes]:
+    try:
+        blob = cloudpickle.dumps(value)
+    except Exception as exc:
+        raise errors.SerializationError(
+            f"the task output of type {type(value).__name__} is neither JSON nor picklable "
+            f"({exc}); return plain data instead"
+        ) from None
+    if len(blob) > limit:
+        raise errors.PayloadTooLarge(
+            f"the pickled task output is {len(blob)} bytes, over the {limit}-byte limit; return "
+            "a smaller value or raise HATCHNB_MAX_BLOB_BYTES"
+        )
+    preview = {"$pickled": type(value).__qualname__, "repr": repr(value)[:500]}
+    return json.dumps(preview), blob
+
+
+def load_output(output: Any, blob: bytes | None) -> Any:
+    return cloudpickle.loads(blob) if blob is not None else output
+
+
+# ---- code ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkflowCode:
+    """What a worker needs to run a workflow version's tasks."""
+
+    #: task name -> function
+    functions: dict[str, Callable[..., Any]]
+    input_validator: type[Any]
+
+
+def _installed_prefixes() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    return tuple(paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths)
+
+
+def _ship_by_value(module: ModuleType) -> bool:
+    """Modules that exist only on the client (a notebook, a script, a test file)."""
+    name = module.__name__.split(".")[0]
+    if name in ("__main__", "hatchnb") or name in sys.builtin_module_names:
+        return False
+    path = getattr(module, "__file__", None)
+    return bool(path) and not str(path).startswith(_installed_prefixes())
+
+
+@contextmanager
+def _by_value(functions: list[Callable[..., Any]]) -> Iterator[None]:
+    modules = {sys.modules.get(getattr(f, "__module__", "") or "") for f in functions}
+    chosen = [m for m in modules if m is not None and _ship_by_value(m)]
+    for module in chosen:
+        cloudpickle.register_pickle_by_value(module)
+    try:
+        yield
+    finally:
+        for module in chosen:
+            cloudpickle.unregister_pickle_by_value(module)
+
+
+def pickle_code(code: WorkflowCode) -> bytes:
+    """Pickle task functions; code outside installed packages travels by value."""
+    objects = [*code.functions.values(), code.input_validator]
+    try:
+        with _by_value(objects):
+            return bytes(cloudpickle.dumps(code))
+    except Exception as exc:
+        raise errors.SerializationError(
+            f"cannot pickle the workflow's code: {exc}. Task functions must not capture "
+            "open connections, sockets, locks or files; create those inside the task"
+        ) from None
+
+
+def load_code(blob: bytes, python_version: str, version_id: int) -> WorkflowCode:
+    if python_version != PYTHON_VERSION:
+        raise errors.IncompatibleCode(
+            f"workflow version {version_id} was registered from Python {python_version}, but "
+            f"this worker runs Python {PYTHON_VERSION}; run the task on a worker with Python "
+            f"{python_version}"
+        )
+    try:
+        code = cloudpickle.loads(blob)
+    except ModuleNotFoundError as exc:
+        raise errors.IncompatibleCode(
+            f"workflow version {version_id} needs the module {exc.name!r}, which this worker "
+            f"cannot import; install it on the worker (pip install {exc.name})"
+        ) from None
+    except Exception as exc:
+        raise errors.IncompatibleCode(
+            f"workflow version {version_id} cannot be loaded on this worker: {exc!r}"
+        ) from None
+    if not isinstance(code, WorkflowCode):
+        raise errors.IncompatibleCode(f"workflow version {version_id} holds no task code")
+    return code
+
+
+def content_hash(code: bytes, spec: dict[str, Any]) -> str:
+    digest = hashlib.sha256(code)
+    digest.update(json.dumps(spec, sort_keys=True).encode())
+    return digest.hexdigest()

@@ -1,0 +1,8 @@
+"""Database access: named queries, migrations, sync and async connection pools."""
+
+from __future__ import annotations
+
+from hatchnb.store.db import AsyncStore, Store, connect_async, wrap_errors
+from hatchnb.store.migrate import SCHEMA_VERSION, migrate
+
+__all__ = ["SCHEMA_VERSION", "AsyncStore", "Store", "connect_async", "migrate", "wrap_errors"]

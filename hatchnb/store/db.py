@@ -1,0 +1,113 @@
+"""Thin sync and async stores over one set of named queries."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import psycopg
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+from hatchnb import errors
+from hatchnb.store import queries
+
+Row = dict[str, Any]
+
+
+@contextlib.contextmanager
+def wrap_errors() -> Iterator[None]:
+    """Turn connection failures into :class:`hatchnb.errors.DatabaseUnavailable`."""
+    try:
+        yield
+    except (psycopg.OperationalError, psycopg.errors.AdminShutdown) as exc:
+        raise errors.DatabaseUnavailable(f"{errors.DatabaseUnavailable.__doc__} ({exc})") from exc
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    conn.autocommit = True
+
+
+async def _aconfigure(conn: psycopg.AsyncConnection[Any]) -> None:
+    await conn.set_autocommit(True)
+
+
+class Store:
+    """Synchronous access for client code (notebooks, scripts)."""
+
+    def __init__(self, dsn: str, max_size: int = 4) -> None:
+        self.dsn = dsn
+        self.pool: ConnectionPool[psycopg.Connection[DictRow]] = ConnectionPool(
+            dsn, min_size=1, max_size=max_size, open=False, configure=_configure,
+            kwargs={"row_factory": dict_row}, name="hatchnb-sync",
+        )
+        with wrap_errors():
+            self.pool.open(wait=True, timeout=15)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection[DictRow]]:
+        with wrap_errors(), self.pool.connection() as conn, conn.transaction():
+            yield conn
+
+    def fetch_all(self, query: str, **params: Any) -> list[Row]:
+        with wrap_errors(), self.pool.connection() as conn:
+            return conn.execute(queries.get(query), params).fetchall()
+
+    def fetch_one(self, query: str, **params: Any) -> Row | None:
+        with wrap_errors(), self.pool.connection() as conn:
+            return conn.execute(queries.get(query), params).fetchone()
+
+    def execute(self, query: str, **params: Any) -> None:
+        with wrap_errors(), self.pool.connection() as conn:
+            conn.execute(queries.get(query), params)
+
+
+class AsyncStore:
+    """Asynchronous access for workers and ``aio_`` methods."""
+
+    def __init__(self, dsn: str, max_size: int = 4) -> None:
+        self.dsn = dsn
+        self.pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]] = AsyncConnectionPool(
+            dsn, min_size=1, max_size=max_size, open=False, configure=_aconfigure,
+            kwargs={"row_factory": dict_row}, name="hatchnb-async",
+        )
+
+    async def open(self) -> None:
+        with wrap_errors():
+            await self.pool.open(wait=True, timeout=15)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[psycopg.AsyncConnection[DictRow]]:
+        with wrap_errors():
+            async with self.pool.connection() as conn, conn.transaction():
+                yield conn
+
+    async def fetch_all(self, query: str, **params: Any) -> list[Row]:
+        with wrap_errors():
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(queries.get(query), params)
+                return await cur.fetchall()
+
+    async def fetch_one(self, query: str, **params: Any) -> Row | None:
+        with wrap_errors():
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(queries.get(query), params)
+                return await cur.fetchone()
+
+    async def execute(self, query: str, **params: Any) -> None:
+        with wrap_errors():
+            async with self.pool.connection() as conn:
+                await conn.execute(queries.get(query), params)
+
+
+async def connect_async(dsn: str) -> psycopg.AsyncConnection[DictRow]:
+    """A dedicated autocommit connection (LISTEN, leader lock)."""
+    with wrap_errors():
+        return await psycopg.AsyncConnection.connect(dsn, autocommit=True, row_factory=dict_row)

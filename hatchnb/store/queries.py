@@ -1,0 +1,41 @@
+"""Load the named SQL statements of ``sql/queries.sql``; the only place SQL text is read."""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+from typing import LiteralString, cast
+
+_HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+
+
+def parse(text: str) -> dict[str, LiteralString]:
+    """Split a queries file into ``{name: statement}``; the description line is kept."""
+    parts = _HEADER.split(text)
+    names, bodies = parts[1::2], parts[2::2]
+    queries = {name: cast(LiteralString, body.strip()) for name, body in zip(names, bodies)}
+    if len(queries) != len(names):
+        raise ValueError("queries.sql defines a query name twice")
+    return queries
+
+
+@functools.cache
+def all_queries() -> dict[str, LiteralString]:
+    text = resources.files("hatchnb.store").joinpath("sql/queries.sql").read_text("utf-8")
+    return parse(text)
+
+
+def get(name: str) -> LiteralString:
+    return all_queries()[name]
+
+
+def migrations() -> list[tuple[int, str, LiteralString]]:
+    """``(version, file name, SQL)`` of every migration, in order."""
+    folder = resources.files("hatchnb.store").joinpath("sql/migrations")
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name, cast(LiteralString, entry.read_text("utf-8"))))
+    return sorted(found)

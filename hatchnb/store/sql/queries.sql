@@ -1,0 +1,305 @@
+-- Every statement hatchnb runs, each under a "-- name: <name>" header followed by a
+-- one-line description. Loaded once by hatchnb.store.queries.
+
+-- name: schema_exists
+-- Whether the hatchnb schema has been created.
+SELECT to_regclass('hatchnb.schema_version') IS NOT NULL AS present;
+
+-- name: schema_version
+-- The highest applied migration.
+SELECT coalesce(max(version), 0) AS version FROM hatchnb.schema_version;
+
+-- name: record_migration
+-- Remember that a migration was applied.
+INSERT INTO hatchnb.schema_version (version) VALUES (%(version)s);
+
+-- name: upsert_workflow_version
+-- Store a workflow's code and spec once per content hash; returns the version id.
+INSERT INTO hatchnb.workflow_versions (workflow_name, content_hash, python_version, spec, code)
+VALUES (%(workflow_name)s, %(content_hash)s, %(python_version)s, %(spec)s, %(code)s)
+ON CONFLICT (workflow_name, content_hash)
+DO UPDATE SET workflow_name = EXCLUDED.workflow_name
+RETURNING id;
+
+-- name: get_workflow_version
+-- One workflow version with its pickled code.
+SELECT id, workflow_name, content_hash, python_version, spec, code, created_at
+  FROM hatchnb.workflow_versions WHERE id = %(id)s;
+
+-- name: latest_workflow_version
+-- The newest version registered under a workflow name.
+SELECT id, workflow_name, content_hash, python_version, spec, code, created_at
+  FROM hatchnb.workflow_versions WHERE workflow_name = %(workflow_name)s
+ ORDER BY id DESC LIMIT 1;
+
+-- name: insert_runs
+-- Create workflow runs and all their task runs; runs whose child key already exists are skipped.
+WITH new_runs AS (
+    INSERT INTO hatchnb.workflow_runs (id, workflow_name, version_id, status, input,
+                                       additional_metadata, priority, parent_task_run_id,
+                                       child_key, pending_tasks)
+    SELECT u.id, v.workflow_name, v.id, 'QUEUED', u.input, u.meta, u.priority, u.parent,
+           u.child_key, jsonb_array_length(v.spec -> 'tasks')
+      FROM unnest(%(ids)s::uuid[], %(inputs)s::jsonb[], %(metas)s::jsonb[],
+                  %(priorities)s::smallint[], %(parents)s::bigint[], %(child_keys)s::text[])
+           AS u (id, input, meta, priority, parent, child_key)
+      JOIN hatchnb.workflow_versions v ON v.id = %(version_id)s
+    ON CONFLICT (parent_task_run_id, child_key) WHERE child_key IS NOT NULL DO NOTHING
+    RETURNING id, version_id, priority
+), new_tasks AS (
+    INSERT INTO hatchnb.task_runs (external_id, run_id, workflow_name, version_id, task_name, kind,
+                                   parents, has_children, status, pending_parents, priority,
+                                   retries, backoff_factor, backoff_max_seconds,
+                                   schedule_timeout, execution_timeout, queued_at)
+    SELECT gen_random_uuid(), r.id, v.workflow_name, v.id, s ->> 'name', s ->> 'kind',
+           ARRAY(SELECT jsonb_array_elements_text(s -> 'parents')),
+           (s ->> 'has_children')::boolean,
+           CASE WHEN s ->> 'kind' = 'task' AND jsonb_array_length(s -> 'parents') = 0
+                THEN 'QUEUED' ELSE 'PENDING' END,
+           jsonb_array_length(s -> 'parents'), r.priority, (s ->> 'retries')::int,
+           (s ->> 'backoff_factor')::double precision, (s ->> 'backoff_max_seconds')::int,
+           (s ->> 'schedule_timeout')::interval, (s ->> 'execution_timeout')::interval, now()
+      FROM new_runs r
+      JOIN hatchnb.workflow_versions v ON v.id = r.version_id
+     CROSS JOIN LATERAL (
+           SELECT t FROM jsonb_array_elements(v.spec -> 'tasks') t
+           UNION ALL
+           SELECT h FROM jsonb_array_elements(v.spec -> 'hooks') h
+     ) AS spec (s)
+)
+SELECT id FROM new_runs;
+
+-- name: notify_queued
+-- Wake up workers waiting for work.
+SELECT pg_notify('hatchnb_queued', '');
+
+-- name: find_child_run
+-- The run a parent task already spawned under a child key.
+SELECT id FROM hatchnb.workflow_runs
+ WHERE parent_task_run_id = %(parent_task_run_id)s AND child_key = %(child_key)s;
+
+-- name: claim_task_runs
+-- Take up to `limit` queued task runs, highest priority first, FIFO within a priority.
+WITH picked AS (
+    SELECT id FROM hatchnb.task_runs
+     WHERE status = 'QUEUED' AND available_at <= now()
+       AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
+     ORDER BY priority DESC, id
+     LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE hatchnb.task_runs t
+       SET status = 'RUNNING', worker_id = %(worker_id)s, attempt = t.attempt + 1,
+           started_at = now(), timeout_at = now() + t.execution_timeout
+      FROM picked WHERE t.id = picked.id
+    RETURNING t.*
+), started AS (
+    UPDATE hatchnb.workflow_runs r SET status = 'RUNNING', started_at = now()
+     WHERE r.id IN (SELECT run_id FROM claimed) AND r.status = 'QUEUED'
+)
+SELECT c.id, c.external_id, c.run_id, c.workflow_name, c.task_name, c.kind, c.version_id,
+       c.attempt, c.retry_count, c.priority, r.input, r.additional_metadata,
+       r.parent_task_run_id,
+       CASE WHEN cardinality(c.parents) > 0 OR c.kind <> 'task' THEN (
+           SELECT jsonb_object_agg(p.task_name, jsonb_build_object(
+                      'status', p.status, 'output', p.output, 'error', p.error,
+                      'has_blob', p.output_blob IS NOT NULL))
+             FROM hatchnb.task_runs p WHERE p.run_id = c.run_id AND p.id <> c.id)
+       END AS siblings
+  FROM claimed c JOIN hatchnb.workflow_runs r ON r.id = c.run_id;
+
+-- name: finish_task_runs
+-- Apply a batch of results (see hatchnb.finish_task_runs in the migrations).
+SELECT hatchnb.finish_task_runs(%(ids)s::bigint[], %(attempts)s::int[], %(outcomes)s::text[],
+                                %(outputs)s::jsonb[], %(blobs)s::bytea[], %(errors)s::text[])
+       AS applied;
+
+-- name: task_output_blob
+-- The pickled output of one task in a run.
+SELECT output_blob FROM hatchnb.task_runs WHERE run_id = %(run_id)s AND task_name = %(task_name)s;
+
+-- name: insert_logs
+-- Append log lines of task runs.
+INSERT INTO hatchnb.task_logs (task_run_id, attempt, level, message, created_at)
+SELECT * FROM unnest(%(task_run_ids)s::bigint[], %(attempts)s::int[], %(levels)s::text[],
+                     %(messages)s::text[], %(created)s::timestamptz[]);
+
+-- name: register_worker
+-- Announce a worker process.
+INSERT INTO hatchnb.workers (id, name, slots, labels, workflows, python_version, hostname, pid)
+VALUES (%(id)s, %(name)s, %(slots)s, %(labels)s, %(workflows)s, %(python_version)s,
+        %(hostname)s, %(pid)s);
+
+-- name: heartbeat_worker
+-- Keep a worker alive; returns its status (DEAD when the engine gave up on it).
+UPDATE hatchnb.workers SET last_heartbeat_at = now(),
+       status = CASE WHEN status = 'DEAD' THEN 'ACTIVE' ELSE status END
+ WHERE id = %(id)s
+RETURNING (SELECT status FROM hatchnb.workers WHERE id = %(id)s) AS previous_status;
+
+-- name: stop_worker
+-- Mark a worker as stopped after a graceful shutdown.
+UPDATE hatchnb.workers SET status = 'STOPPED', last_heartbeat_at = now() WHERE id = %(id)s;
+
+-- name: hand_back_task_runs
+-- Put running task runs of a stopping worker back in the queue (not counted as a retry).
+UPDATE hatchnb.task_runs
+   SET status = 'QUEUED', worker_id = NULL, timeout_at = NULL, queued_at = now(),
+       available_at = now()
+ WHERE id = ANY (%(ids)s) AND worker_id = %(worker_id)s AND status = 'RUNNING'
+RETURNING id;
+
+-- name: reap_dead_workers
+-- Workers silent for longer than the timeout are dead; their running tasks go back to the queue.
+WITH dead AS (
+    UPDATE hatchnb.workers SET status = 'DEAD'
+     WHERE status = 'ACTIVE' AND last_heartbeat_at < now() - %(timeout)s::interval
+    RETURNING id
+)
+UPDATE hatchnb.task_runs t
+   SET status = 'QUEUED', worker_id = NULL, timeout_at = NULL, queued_at = now(),
+       available_at = now()
+  FROM dead WHERE t.worker_id = dead.id AND t.status = 'RUNNING'
+RETURNING t.id;
+
+-- name: timed_out_task_runs
+-- Running task runs past their execution timeout.
+SELECT id, attempt, worker_id, execution_timeout::text AS execution_timeout
+  FROM hatchnb.task_runs WHERE status = 'RUNNING' AND timeout_at < now()
+ ORDER BY timeout_at LIMIT 1000;
+
+-- name: expire_queued_task_runs
+-- Queued task runs not started within their schedule timeout fail (never retried).
+WITH expired AS (
+    UPDATE hatchnb.task_runs
+       SET status = 'RUNNING', attempt = attempt + 1
+     WHERE id IN (SELECT id FROM hatchnb.task_runs
+                   WHERE status = 'QUEUED' AND queued_at + schedule_timeout < now()
+                   LIMIT 1000 FOR UPDATE SKIP LOCKED)
+    RETURNING id, attempt, schedule_timeout::text AS schedule_timeout
+)
+SELECT id, attempt, schedule_timeout FROM expired;
+
+-- name: refresh_timeout
+-- Push a running task's execution deadline further out.
+UPDATE hatchnb.task_runs SET timeout_at = timeout_at + %(increment)s::interval
+ WHERE id = %(id)s AND attempt = %(attempt)s AND status = 'RUNNING'
+RETURNING timeout_at;
+
+-- name: cancel_runs
+-- Cancel runs (and their child runs); returns running task runs with their workers.
+SELECT task_run_id, worker_id FROM hatchnb.cancel_runs(%(ids)s::uuid[]);
+
+-- name: notify_cancel
+-- Tell workers that task runs they hold were cancelled (payload: comma-separated ids).
+SELECT pg_notify('hatchnb_cancel', %(payload)s);
+
+-- name: replay_runs
+-- Reset failed, cancelled and downstream task runs of finished runs so they run again.
+WITH RECURSIVE target AS (
+    SELECT id FROM hatchnb.workflow_runs
+     WHERE id = ANY (%(ids)s::uuid[]) AND status IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
+       FOR UPDATE
+), redo AS (
+    SELECT t.run_id, t.task_name FROM hatchnb.task_runs t JOIN target ON t.run_id = target.id
+     WHERE t.kind = 'task' AND t.status IN ('FAILED', 'CANCELLED')
+    UNION
+    SELECT c.run_id, c.task_name FROM redo
+      JOIN hatchnb.task_runs c ON c.run_id = redo.run_id AND redo.task_name = ANY (c.parents)
+), reset AS (
+    UPDATE hatchnb.task_runs t
+       SET status = 'PENDING', retry_count = 0, output = NULL, output_blob = NULL, error = NULL,
+           worker_id = NULL, started_at = NULL, finished_at = NULL, timeout_at = NULL,
+           pending_parents = (SELECT count(*) FROM hatchnb.task_runs p
+                               WHERE p.run_id = t.run_id AND p.task_name = ANY (t.parents)
+                                 AND (p.run_id, p.task_name) NOT IN (SELECT * FROM redo)
+                                 AND p.status <> 'SUCCEEDED') +
+                            (SELECT count(*) FROM redo r
+                              WHERE r.run_id = t.run_id AND r.task_name = ANY (t.parents))
+      FROM (SELECT DISTINCT * FROM redo) d
+     WHERE t.run_id = d.run_id AND t.task_name = d.task_name
+    RETURNING t.run_id
+), hooks AS (
+    DELETE FROM hatchnb.task_runs WHERE run_id IN (SELECT id FROM target) AND kind <> 'task'
+    RETURNING run_id
+)
+UPDATE hatchnb.workflow_runs w
+   SET status = 'RUNNING', finished_at = NULL, error = NULL,
+       pending_tasks = (SELECT count(*) FROM reset WHERE reset.run_id = w.id)
+  FROM target WHERE w.id = target.id
+RETURNING w.id;
+
+-- name: requeue_ready_task_runs
+-- Queue reset PENDING tasks whose parents have all succeeded (after a replay).
+UPDATE hatchnb.task_runs SET status = 'QUEUED', queued_at = now(), available_at = now()
+ WHERE run_id = ANY (%(ids)s::uuid[]) AND kind = 'task' AND status = 'PENDING'
+   AND pending_parents = 0;
+
+-- name: restore_hooks
+-- Recreate the on_failure / on_success hooks of replayed runs from their version's spec.
+INSERT INTO hatchnb.task_runs (external_id, run_id, workflow_name, version_id, task_name, kind,
+                               status, priority, retries, backoff_factor, backoff_max_seconds,
+                               schedule_timeout, execution_timeout)
+SELECT gen_random_uuid(), r.id, v.workflow_name, v.id, h ->> 'name', h ->> 'kind', 'PENDING',
+       r.priority, (h ->> 'retries')::int, (h ->> 'backoff_factor')::double precision,
+       (h ->> 'backoff_max_seconds')::int, (h ->> 'schedule_timeout')::interval,
+       (h ->> 'execution_timeout')::interval
+  FROM hatchnb.workflow_runs r
+  JOIN hatchnb.workflow_versions v ON v.id = r.version_id
+ CROSS JOIN LATERAL jsonb_array_elements(v.spec -> 'hooks') h
+ WHERE r.id = ANY (%(ids)s::uuid[]);
+
+-- name: get_run
+-- One workflow run.
+SELECT id, workflow_name, version_id, status, input, additional_metadata, priority,
+       parent_task_run_id, child_key, error, created_at, started_at, finished_at
+  FROM hatchnb.workflow_runs WHERE id = %(id)s;
+
+-- name: get_run_tasks
+-- The task runs of one workflow run, in creation order.
+SELECT id, external_id, run_id, task_name, kind, status, retry_count, attempt, worker_id,
+       output, output_blob IS NOT NULL AS has_blob, error, queued_at, started_at, finished_at
+  FROM hatchnb.task_runs WHERE run_id = %(run_id)s ORDER BY id;
+
+-- name: get_run_outputs
+-- Outputs of the tasks of finished runs, for results.
+SELECT run_id, task_name, kind, status, output, output_blob, error
+  FROM hatchnb.task_runs WHERE run_id = ANY (%(ids)s::uuid[]) ORDER BY id;
+
+-- name: run_statuses
+-- Status and error of several runs.
+SELECT id, status, error FROM hatchnb.workflow_runs WHERE id = ANY (%(ids)s::uuid[]);
+
+-- name: list_runs
+-- Runs filtered by time, status, workflow and metadata containment, newest first.
+SELECT id, workflow_name, version_id, status, input, additional_metadata, priority,
+       parent_task_run_id, child_key, error, created_at, started_at, finished_at
+  FROM hatchnb.workflow_runs
+ WHERE created_at >= %(since)s
+   AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
+   AND (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
+   AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
+   AND additional_metadata @> %(metadata)s::jsonb
+   AND (%(parent_task_run_id)s::bigint IS NULL
+        OR parent_task_run_id = %(parent_task_run_id)s::bigint)
+ ORDER BY created_at DESC, id
+ LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: task_run_logs
+-- Log lines of one task run (all attempts), oldest first.
+SELECT attempt, level, message, created_at FROM hatchnb.task_logs
+ WHERE task_run_id = %(task_run_id)s ORDER BY id LIMIT %(limit)s;
+
+-- name: run_logs
+-- Log lines of all task runs of a run, oldest first.
+SELECT t.task_name, l.attempt, l.level, l.message, l.created_at
+  FROM hatchnb.task_logs l JOIN hatchnb.task_runs t ON t.id = l.task_run_id
+ WHERE t.run_id = %(run_id)s ORDER BY l.id LIMIT %(limit)s;
+
+-- name: list_workers
+-- Registered workers, most recent first.
+SELECT id, name, slots, labels, workflows, python_version, hostname, pid, status, started_at,
+       last_heartbeat_at,
+       (SELECT count(*) FROM hatchnb.task_runs t
+         WHERE t.worker_id = w.id AND t.status = 'RUNNING') AS running
+  FROM hatchnb.workers w ORDER BY started_at DESC LIMIT %(limit)s;

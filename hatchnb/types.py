@@ -1,0 +1,85 @@
+"""Declaration and trigger option types, named as in hatchet_sdk v1."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import IntEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Hatchet's defaults
+DEFAULT_SCHEDULE_TIMEOUT = timedelta(minutes=5)
+DEFAULT_EXECUTION_TIMEOUT = timedelta(seconds=60)
+
+
+class EmptyModel(BaseModel):
+    """The input type of workflows that take no input; extra keys are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Priority(IntEnum):
+    #: the default priority of runs
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+
+
+class TaskDefaults(BaseModel):
+    """Defaults applied to every task of a workflow unless the task sets its own."""
+
+    schedule_timeout: timedelta | str = DEFAULT_SCHEDULE_TIMEOUT
+    execution_timeout: timedelta | str = DEFAULT_EXECUTION_TIMEOUT
+    priority: int = Field(default=Priority.LOW, ge=1, le=3)
+    retries: int = Field(default=0, ge=0)
+    backoff_factor: float | None = None
+    backoff_max_seconds: int | None = None
+
+
+class TriggerWorkflowOptions(BaseModel):
+    """Options of one triggered run."""
+
+    parent_id: str | None = None
+    parent_step_run_id: str | None = None
+    child_index: int | None = None
+    child_key: str | None = None
+    additional_metadata: dict[str, Any] = Field(default_factory=dict)
+    desired_worker_id: str | None = None
+    namespace: str | None = None
+    sticky: bool = False
+    key: str | None = None
+    priority: int | None = Field(default=None, ge=1, le=3)
+
+
+class ScheduleTriggerWorkflowOptions(TriggerWorkflowOptions):
+    """Options of a scheduled run."""
+
+
+class WorkflowRunTriggerConfig(BaseModel):
+    """One item of ``run_many``, built by ``Workflow.create_bulk_run_item``."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    workflow_name: str
+    input: Any = None
+    options: TriggerWorkflowOptions = Field(default_factory=TriggerWorkflowOptions)
+    key: str | None = None
+
+
+def to_timedelta(value: timedelta | str | int | float, what: str) -> timedelta:
+    """Accept Hatchet's duration forms: timedelta, seconds, or strings like '30s', '5m', '1h'."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float):
+        return timedelta(seconds=value)
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = value.strip().lower()
+    for suffix in sorted(units, key=len, reverse=True):
+        number = text.removesuffix(suffix)
+        if number != text:
+            try:
+                return timedelta(seconds=float(number) * units[suffix])
+            except ValueError:
+                break
+    raise ValueError(f"{what}={value!r} is not a duration; use a timedelta or a string like '30s'")

@@ -1,0 +1,369 @@
+"""Workflow and task declarations, DAG validation and the spec stored with each version."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel
+
+from hatchnb import errors
+from hatchnb.types import (
+    DEFAULT_EXECUTION_TIMEOUT,
+    DEFAULT_SCHEDULE_TIMEOUT,
+    EmptyModel,
+    Priority,
+    TaskDefaults,
+    TriggerWorkflowOptions,
+    WorkflowRunTriggerConfig,
+    to_timedelta,
+)
+
+if TYPE_CHECKING:
+    from hatchnb.client import Hatchet
+    from hatchnb.runs import WorkflowRunRef
+
+TaskKind = Literal["task", "on_failure", "on_success"]
+R = TypeVar("R")
+_UNSET: Any = object()
+
+
+@dataclasses.dataclass(eq=False)
+class Task(Generic[R]):
+    """One task of a workflow; ``ctx.task_output(task)`` takes this object."""
+
+    fn: Callable[..., Any]
+    name: str
+    workflow: Workflow
+    parents: list[Task[Any]]
+    kind: TaskKind = "task"
+    retries: int = 0
+    backoff_factor: float | None = None
+    backoff_max_seconds: int | None = None
+    schedule_timeout: timedelta = DEFAULT_SCHEDULE_TIMEOUT
+    execution_timeout: timedelta = DEFAULT_EXECUTION_TIMEOUT
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.fn)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the underlying function directly (no run is created)."""
+        return self.fn(*args, **kwargs)
+
+    def spec(self, has_children: bool) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "parents": [p.name for p in self.parents],
+            "has_children": has_children,
+            "retries": self.retries,
+            "backoff_factor": self.backoff_factor,
+            "backoff_max_seconds": self.backoff_max_seconds,
+            "schedule_timeout": f"{self.schedule_timeout.total_seconds()} seconds",
+            "execution_timeout": f"{self.execution_timeout.total_seconds()} seconds",
+            "is_async": self.is_async,
+        }
+
+
+def _unsupported(**options: Any) -> None:
+    """Refuse options of later hatchnb releases instead of silently ignoring them."""
+    for name, value in options.items():
+        if value:
+            raise NotImplementedError(
+                f"{name}= is not supported by this hatchnb version yet; remove it "
+                "(see the README's 'Differences from Hatchet')"
+            )
+
+
+class Workflow:
+    """A DAG of tasks; create with ``hatchet.workflow(name=...)``."""
+
+    def __init__(
+        self,
+        client: Hatchet,
+        name: str,
+        *,
+        description: str | None = None,
+        input_validator: type[Any] | None = None,
+        default_priority: int = Priority.LOW,
+        task_defaults: TaskDefaults | None = None,
+        version: str | None = None,
+    ) -> None:
+        if not name or not isinstance(name, str):
+            raise errors.InvalidWorkflow("a workflow needs a non-empty name, e.g. name='etl'")
+        self._client = client
+        self.name = name
+        self.description = description
+        self.version = version
+        self.input_validator: type[Any] = input_validator or EmptyModel
+        self.default_priority = _check_priority(default_priority)
+        self.task_defaults = task_defaults or TaskDefaults()
+        self.tasks: list[Task[Any]] = []
+        self.on_failure: Task[Any] | None = None
+        self.on_success: Task[Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Workflow {self.name!r} tasks={[t.name for t in self.tasks]}>"
+
+    # ---- declaration -------------------------------------------------------------------
+
+    def task(
+        self,
+        name: str | None = None,
+        schedule_timeout: timedelta | str = _UNSET,
+        execution_timeout: timedelta | str = _UNSET,
+        parents: Sequence[Task[Any]] | None = None,
+        retries: int = _UNSET,
+        rate_limits: list[Any] | None = None,
+        desired_worker_labels: dict[str, Any] | None = None,
+        backoff_factor: float | None = _UNSET,
+        backoff_max_seconds: int | None = _UNSET,
+        concurrency: list[Any] | None = None,
+        wait_for: list[Any] | None = None,
+        skip_if: list[Any] | None = None,
+        cancel_if: list[Any] | None = None,
+    ) -> Callable[[Callable[..., R]], Task[R]]:
+        """Declare a task of this workflow (decorator)."""
+        _unsupported(rate_limits=rate_limits, desired_worker_labels=desired_worker_labels,
+                      concurrency=concurrency, wait_for=wait_for, skip_if=skip_if,
+                      cancel_if=cancel_if)
+        options = self._task_options(schedule_timeout, execution_timeout, retries,
+                                     backoff_factor, backoff_max_seconds)
+
+        def register(fn: Callable[..., R]) -> Task[R]:
+            task: Task[R] = Task(fn=fn, name=name or fn.__name__, workflow=self,
+                                 parents=list(parents or []), **options)
+            self._add(task)
+            return task
+
+        return register
+
+    def durable_task(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(
+            "durable tasks are not supported by this hatchnb version yet; use wf.task()"
+        )
+
+    def on_failure_task(
+        self,
+        name: str | None = None,
+        schedule_timeout: timedelta | str = _UNSET,
+        execution_timeout: timedelta | str = _UNSET,
+        retries: int = _UNSET,
+        backoff_factor: float | None = _UNSET,
+        backoff_max_seconds: int | None = _UNSET,
+        **unsupported: Any,
+    ) -> Callable[[Callable[..., R]], Task[R]]:
+        """Declare the task that runs after any task of a run failed."""
+        return self._hook("on_failure", name, unsupported, schedule_timeout, execution_timeout,
+                          retries, backoff_factor, backoff_max_seconds)
+
+    def on_success_task(
+        self,
+        name: str | None = None,
+        schedule_timeout: timedelta | str = _UNSET,
+        execution_timeout: timedelta | str = _UNSET,
+        retries: int = _UNSET,
+        backoff_factor: float | None = _UNSET,
+        backoff_max_seconds: int | None = _UNSET,
+        **unsupported: Any,
+    ) -> Callable[[Callable[..., R]], Task[R]]:
+        """Declare the task that runs after every task of a run succeeded."""
+        return self._hook("on_success", name, unsupported, schedule_timeout, execution_timeout,
+                          retries, backoff_factor, backoff_max_seconds)
+
+    def _hook(self, kind: TaskKind, name: str | None, unsupported: dict[str, Any],
+              *option_values: Any) -> Callable[[Callable[..., R]], Task[R]]:
+        _unsupported(**unsupported)
+        options = self._task_options(*option_values)
+
+        def register(fn: Callable[..., R]) -> Task[R]:
+            if getattr(self, kind) is not None:
+                raise errors.InvalidWorkflow(
+                    f"workflow {self.name!r} already has an {kind} task; declare only one"
+                )
+            task: Task[R] = Task(fn=fn, name=name or fn.__name__, workflow=self, parents=[],
+                                 kind=kind, **options)
+            self._check_new_name(task.name)
+            setattr(self, kind, task)
+            return task
+
+        return register
+
+    def _task_options(self, schedule_timeout: Any, execution_timeout: Any, retries: Any,
+                      backoff_factor: Any, backoff_max_seconds: Any) -> dict[str, Any]:
+        d = self.task_defaults
+
+        def pick(value: Any, default: Any) -> Any:
+            return default if value is _UNSET else value
+
+        retries = pick(retries, d.retries)
+        if not isinstance(retries, int) or retries < 0:
+            raise errors.InvalidWorkflow(f"retries={retries!r}: use a whole number >= 0")
+        factor = pick(backoff_factor, d.backoff_factor)
+        if factor is not None and factor <= 0:
+            raise errors.InvalidWorkflow(f"backoff_factor={factor!r}: use a number > 0 or None")
+        return {
+            "retries": retries,
+            "backoff_factor": factor,
+            "backoff_max_seconds": pick(backoff_max_seconds, d.backoff_max_seconds),
+            "schedule_timeout": to_timedelta(pick(schedule_timeout, d.schedule_timeout),
+                                             "schedule_timeout"),
+            "execution_timeout": to_timedelta(pick(execution_timeout, d.execution_timeout),
+                                              "execution_timeout"),
+        }
+
+    def _add(self, task: Task[Any]) -> None:
+        self._check_new_name(task.name)
+        for parent in task.parents:
+            if not isinstance(parent, Task):
+                raise errors.InvalidWorkflow(
+                    f"task {task.name!r}: parents must be tasks declared with @wf.task(), "
+                    f"got {parent!r}"
+                )
+            if parent.workflow is not self or parent not in self.tasks:
+                raise errors.InvalidWorkflow(
+                    f"task {task.name!r}: unknown parent {parent.name!r}; a parent must be "
+                    f"declared earlier in workflow {self.name!r}"
+                )
+        self.tasks.append(task)
+
+    def _check_new_name(self, name: str) -> None:
+        if any(t.name == name for t in self.all_tasks):
+            raise errors.InvalidWorkflow(
+                f"workflow {self.name!r} already has a task named {name!r}; task names must be "
+                "unique within a workflow (pass name=... to rename one)"
+            )
+
+    @property
+    def all_tasks(self) -> list[Task[Any]]:
+        return self.tasks + [t for t in (self.on_failure, self.on_success) if t is not None]
+
+    def validate(self) -> None:
+        """Check the DAG: at least one task, known parents, no cycle."""
+        if not self.tasks:
+            raise errors.InvalidWorkflow(
+                f"workflow {self.name!r} has no tasks; add one with @wf.task()"
+            )
+        check_acyclic({t.name: [p.name for p in t.parents] for t in self.tasks})
+
+    def spec(self) -> dict[str, Any]:
+        self.validate()
+        with_children = {p.name for t in self.tasks for p in t.parents}
+        return {
+            "name": self.name,
+            "tasks": [t.spec(t.name in with_children) for t in self.tasks],
+            "hooks": [h.spec(False) for h in (self.on_failure, self.on_success) if h],
+        }
+
+    def get_task(self, name: str) -> Task[Any]:
+        for task in self.all_tasks:
+            if task.name == name:
+                return task
+        raise KeyError(f"workflow {self.name!r} has no task {name!r}")
+
+    # ---- triggering ----------------------------------------------------------------------
+
+    def create_bulk_run_item(
+        self, input: Any = None, key: str | None = None,
+        options: TriggerWorkflowOptions | None = None,
+    ) -> WorkflowRunTriggerConfig:
+        return WorkflowRunTriggerConfig(workflow_name=self.name, input=input,
+                                        options=options or TriggerWorkflowOptions(), key=key)
+
+    def run_no_wait(self, input: Any = None,
+                    options: TriggerWorkflowOptions | None = None) -> WorkflowRunRef:
+        return self._client._trigger(self, [self.create_bulk_run_item(input, options=options)])[0]
+
+    async def aio_run_no_wait(self, input: Any = None,
+                              options: TriggerWorkflowOptions | None = None) -> WorkflowRunRef:
+        items = [self.create_bulk_run_item(input, options=options)]
+        return (await self._client._aio_trigger(self, items))[0]
+
+    def run(self, input: Any = None, options: TriggerWorkflowOptions | None = None,
+            wait_for_result: bool = True) -> Any:
+        """Trigger a run; block until it finishes and return ``{task_name: output}``."""
+        ref = self.run_no_wait(input, options)
+        return self._result(ref.result()) if wait_for_result else ref
+
+    async def aio_run(self, input: Any = None, options: TriggerWorkflowOptions | None = None,
+                      wait_for_result: bool = True) -> Any:
+        ref = await self.aio_run_no_wait(input, options)
+        return self._result(await ref.aio_result()) if wait_for_result else ref
+
+    def run_many_no_wait(self, workflows: list[WorkflowRunTriggerConfig]) -> list[WorkflowRunRef]:
+        return self._client._trigger(self, workflows)
+
+    async def aio_run_many_no_wait(
+        self, workflows: list[WorkflowRunTriggerConfig]
+    ) -> list[WorkflowRunRef]:
+        return await self._client._aio_trigger(self, workflows)
+
+    def run_many(self, workflows: list[WorkflowRunTriggerConfig],
+                 return_exceptions: bool = False) -> list[Any]:
+        refs = self.run_many_no_wait(workflows)
+        return self._client._results(refs, self._result, return_exceptions)
+
+    async def aio_run_many(self, workflows: list[WorkflowRunTriggerConfig],
+                           return_exceptions: bool = False) -> list[Any]:
+        refs = await self.aio_run_many_no_wait(workflows)
+        return await self._client._aio_results(refs, self._result, return_exceptions)
+
+    def _result(self, outputs: dict[str, Any]) -> Any:
+        return outputs
+
+
+class Standalone(Workflow, Generic[R]):
+    """A single-task workflow made by ``@hatchet.task()``; runs return the task's output."""
+
+    @property
+    def task_obj(self) -> Task[R]:
+        return self.tasks[0]
+
+    @property
+    def fn(self) -> Callable[..., R]:
+        return self.task_obj.fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.task_obj.fn(*args, **kwargs)
+
+    def _result(self, outputs: dict[str, Any]) -> Any:
+        output = outputs.get(self.task_obj.name)
+        annotation = inspect.signature(self.fn).return_annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return annotation.model_validate(output)
+        return output
+
+
+def check_acyclic(parents: dict[str, list[str]]) -> None:
+    """Raise InvalidWorkflow naming the cycle if the parent graph has one."""
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = [*path[path.index(name):], name]
+            raise errors.InvalidWorkflow(
+                f"the workflow has a cycle: {' -> '.join(cycle)}; remove one of these parents"
+            )
+        if name not in parents:
+            raise errors.InvalidWorkflow(f"unknown parent task {name!r}")
+        state[name] = 1
+        for parent in parents[name]:
+            visit(parent, [*path, name])
+        state[name] = 2
+
+    for name in parents:
+        visit(name, [])
+
+
+def _check_priority(priority: int) -> int:
+    if priority not in (1, 2, 3):
+        raise errors.InvalidWorkflow(
+            f"priority={priority!r}: use Priority.LOW (1), MEDIUM (2) or HIGH (3)"
+        )
+    return int(priority)
