@@ -8,6 +8,7 @@ from hatchnb.context import Context
 from hatchnb.errors import (
     CancelledRunError,
     FailedRunError,
+    FailedTaskRunExceptionGroup,
     HatchnbError,
     NonRetryableException,
     TaskRunError,
@@ -31,6 +32,7 @@ __all__ = [
     "Context",
     "EmptyModel",
     "FailedRunError",
+    "FailedTaskRunExceptionGroup",
     "Hatchet",
     "HatchnbError",
     "NonRetryableException",

@@ -58,6 +58,9 @@ class TaskRunError(HatchnbError):
     def __init__(self, task_name: str, error: str) -> None:
         self.task_name = task_name
         self.error = error
+        #: hatchet_sdk names: the exception type, its message and the traceback text
+        self.exc_type, _, rest = error.partition(": ")
+        self.exc, _, self.trace = rest.partition("\n\n")
         super().__init__(f"{task_name}: {error}")
 
 
@@ -72,8 +75,12 @@ class FailedRunError(HatchnbError):
         super().__init__(f"workflow run {run_id} {status}:\n{detail}")
 
 
-class CancelledRunError(FailedRunError):
+class CancelledRunError(FailedRunError, ValueError):
     """A workflow run was cancelled."""
+
+
+#: the name hatchet_sdk v1 raises from ``result()`` when a run failed
+FailedTaskRunExceptionGroup = FailedRunError
 
 
 def describe(exc: BaseException) -> dict[str, Any]:

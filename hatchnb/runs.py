@@ -103,15 +103,16 @@ def outputs_by_run(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {}
     for row in rows:
         outputs = result.setdefault(str(row["run_id"]), {})
-        if row["status"] == "SUCCEEDED" and row["kind"] == "task":
+        if row["status"] == "SUCCEEDED":
             outputs[row["task_name"]] = serialization.load_output(row["output"],
                                                                   row["output_blob"])
     return result
 
 
 def run_error(run_id: str, status: str, rows: list[dict[str, Any]]) -> errors.FailedRunError:
+    wanted = ("FAILED",) if status == "FAILED" else ("CANCELLED",)
     task_errors = [errors.TaskRunError(r["task_name"], r["error"] or r["status"].lower())
-                   for r in rows if r["status"] in ("FAILED", "CANCELLED") and r["error"]]
+                   for r in rows if r["status"] in wanted]
     if status == "CANCELLED":
         return errors.CancelledRunError(run_id, status, task_errors)
     return errors.FailedRunError(run_id, status, task_errors)

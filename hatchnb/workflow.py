@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import typing
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
@@ -332,7 +333,10 @@ class Standalone(Workflow, Generic[R]):
 
     def _result(self, outputs: dict[str, Any]) -> Any:
         output = outputs.get(self.task_obj.name)
-        annotation = inspect.signature(self.fn).return_annotation
+        try:
+            annotation = typing.get_type_hints(self.fn).get("return")
+        except Exception:  # unresolvable annotations: return the plain output
+            annotation = None
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             return annotation.model_validate(output)
         return output

@@ -60,12 +60,15 @@ WITH new_runs AS (
            (s ->> 'backoff_factor')::double precision, (s ->> 'backoff_max_seconds')::int,
            (s ->> 'schedule_timeout')::interval, (s ->> 'execution_timeout')::interval, now()
       FROM new_runs r
+      JOIN unnest(%(ids)s::uuid[]) WITH ORDINALITY AS o (id, ord) ON o.id = r.id
       JOIN hatchnb.workflow_versions v ON v.id = r.version_id
      CROSS JOIN LATERAL (
-           SELECT t FROM jsonb_array_elements(v.spec -> 'tasks') t
+           SELECT t, n FROM jsonb_array_elements(v.spec -> 'tasks') WITH ORDINALITY AS a (t, n)
            UNION ALL
-           SELECT h FROM jsonb_array_elements(v.spec -> 'hooks') h
-     ) AS spec (s)
+           SELECT h, 1000 + n FROM jsonb_array_elements(v.spec -> 'hooks')
+                  WITH ORDINALITY AS b (h, n)
+     ) AS spec (s, pos)
+     ORDER BY o.ord, spec.pos  -- ids in trigger order keep FIFO within a priority
 )
 SELECT id FROM new_runs;
 
