@@ -37,6 +37,7 @@ import common as C  # noqa: E402  (the shared peer harness)
 
 import hatchnb  # noqa: E402
 from hatchnb import Context, EmptyModel, Hatchet  # noqa: E402
+from hatchnb.config import Settings  # noqa: E402
 
 OUTSTANDING_SQL = ("select count(*) from hatchnb.task_runs "
                    "where status in ('QUEUED','RUNNING','PENDING')")
@@ -100,7 +101,7 @@ def max_task_id(counter: C.PgCounter) -> int:
 
 
 def driver() -> dict:
-    settings = hatchnb.config.Settings.from_env(C.DSN)
+    settings = Settings.from_env(C.DSN)
     res: dict = {
         "peer": "hatchnb",
         "version": f"{hatchnb.__version__} ({git_describe()})",

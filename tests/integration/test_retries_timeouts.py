@@ -1,0 +1,128 @@
+"""Retries with Hatchet's backoff, non-retryable errors, execution and schedule timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from hatchnb import Context, EmptyModel, FailedRunError, NonRetryableException
+
+pytestmark = pytest.mark.integration
+
+
+def test_retries_until_success_with_retry_count(hatchet: Any, start_worker: Any) -> None:
+    seen: list[int] = []
+
+    @hatchet.task(retries=2)
+    def flaky(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        seen.append(ctx.retry_count)
+        if ctx.retry_count < 2:
+            raise ConnectionError("try again")
+        return {"attempt": ctx.attempt_number}
+
+    start_worker(flaky)
+    assert flaky.run() == {"attempt": 3}
+    assert seen == [0, 1, 2]
+
+
+def test_retries_exhausted_fail_the_run(hatchet: Any, start_worker: Any) -> None:
+    calls: list[int] = []
+
+    @hatchet.task(retries=1)
+    def broken(input: EmptyModel, ctx: Context) -> None:
+        calls.append(ctx.retry_count)
+        raise ValueError("bad data")
+
+    start_worker(broken)
+    with pytest.raises(FailedRunError, match="ValueError: bad data"):
+        broken.run()
+    assert calls == [0, 1]
+
+
+def test_backoff_delays_retries_by_factor_power_n(hatchet: Any, start_worker: Any) -> None:
+    stamps: list[float] = []
+
+    @hatchet.task(retries=2, backoff_factor=1.5, backoff_max_seconds=60)
+    def slow_flaky(input: EmptyModel, ctx: Context) -> int:
+        stamps.append(time.monotonic())
+        if ctx.retry_count < 2:
+            raise RuntimeError("later")
+        return ctx.retry_count
+
+    start_worker(slow_flaky)
+    assert slow_flaky.run() == 2
+    first, second = stamps[1] - stamps[0], stamps[2] - stamps[1]
+    assert 1.5 <= first < 3.0  # 1.5 ** 1
+    assert 2.25 <= second < 4.0  # 1.5 ** 2
+
+
+def test_non_retryable_exception_skips_remaining_retries(hatchet: Any,
+                                                        start_worker: Any) -> None:
+    calls: list[int] = []
+
+    @hatchet.task(retries=5)
+    def refuse(input: EmptyModel, ctx: Context) -> None:
+        calls.append(1)
+        raise NonRetryableException("invalid account")
+
+    start_worker(refuse)
+    with pytest.raises(FailedRunError, match="invalid account"):
+        refuse.run()
+    assert calls == [1]
+
+
+def test_execution_timeout_cancels_async_task_and_retries(hatchet: Any,
+                                                          start_worker: Any) -> None:
+    outcomes: list[str] = []
+
+    @hatchet.task(execution_timeout=timedelta(seconds=1), retries=1)
+    async def sleepy(input: EmptyModel, ctx: Context) -> str:
+        try:
+            await asyncio.sleep(30 if ctx.retry_count == 0 else 0)
+        except asyncio.CancelledError:
+            outcomes.append("cancelled")
+            raise
+        return "second attempt"
+
+    start_worker(sleepy)
+    assert sleepy.run() == "second attempt"
+    assert outcomes == ["cancelled"]
+
+
+def test_execution_timeout_error_names_the_limit(hatchet: Any, start_worker: Any) -> None:
+    @hatchet.task(execution_timeout="1s")
+    def stuck(input: EmptyModel, ctx: Context) -> None:
+        ctx.wait_cancelled(20)
+
+    start_worker(stuck)
+    with pytest.raises(FailedRunError, match="execution_timeout"):
+        stuck.run()
+
+
+def test_refresh_timeout_extends_the_deadline(hatchet: Any, start_worker: Any) -> None:
+    @hatchet.task(execution_timeout=timedelta(seconds=1))
+    async def long(input: EmptyModel, ctx: Context) -> str:
+        ctx.refresh_timeout(timedelta(seconds=5))
+        await asyncio.sleep(2)
+        return "done"
+
+    start_worker(long)
+    assert long.run() == "done"
+
+
+def test_schedule_timeout_fails_tasks_nobody_picks_up(hatchet: Any, start_worker: Any) -> None:
+    @hatchet.task(schedule_timeout=timedelta(seconds=1))
+    def orphan(input: EmptyModel, ctx: Context) -> None:
+        raise AssertionError("no worker serves this workflow")
+
+    @hatchet.task()
+    def other(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    start_worker(other)  # runs the engine, but not `orphan`
+    with pytest.raises(FailedRunError, match="schedule_timeout"):
+        orphan.run()
