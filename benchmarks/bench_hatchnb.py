@@ -32,6 +32,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 PEERS_DIR = Path(os.environ.get("PEERBENCH_PEERS_DIR", HERE.parent.parent / "shared" / "bench" / "peers"))
 sys.path.insert(0, str(PEERS_DIR.resolve()))
+# the project root, so `import hatchnb` finds this checkout (it need not be pip-installed)
+sys.path.insert(0, str(HERE.parent))
 
 import common as C  # noqa: E402  (the shared peer harness)
 

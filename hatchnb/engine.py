@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -33,7 +34,7 @@ class Engine:
         backoff = 0.2
         while True:
             try:
-                conn = await connect_async(self.dsn)
+                conn = await connect_async(self.dsn, f"hatchnb-engine-{os.getpid()}")
                 async with conn:
                     await self._lead(conn)
             except (errors.DatabaseUnavailable, psycopg.Error) as exc:

@@ -148,6 +148,7 @@ class _Runtime:
         self.code: dict[int, serialization.WorkflowCode] = dict(self.client._local_code)
         self.wake = asyncio.Event()
         self.results_ready = asyncio.Event()
+        self.flush_lock = asyncio.Lock()
         self.maybe_more = True
         self.stopping = asyncio.Event()
         self.stopped = threading.Event()
@@ -165,14 +166,17 @@ class _Runtime:
         await self.store.open()
         await self._register()
         background = [asyncio.create_task(c) for c in (
-            self._listen(), self._heartbeat(), self._flush_loop(), self.engine.run())]
+            self._listen(), self._heartbeat(), self.engine.run())]
+        flusher = asyncio.create_task(self._flush_loop())
         try:
             await self._claim_loop()
             await self._drain()
         finally:
+            async with self.flush_lock:  # never interrupt a report in flight
+                flusher.cancel()
             for task in background:
                 task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await asyncio.gather(flusher, *background, return_exceptions=True)
             await self._flush()
             with contextlib.suppress(errors.DatabaseUnavailable, psycopg.Error):
                 await self.store.execute("stop_worker", id=self.worker_id)
@@ -333,6 +337,10 @@ class _Runtime:
                 await asyncio.sleep(0.05 if self.logs else 0)
 
     async def _flush(self) -> None:
+        async with self.flush_lock:
+            await self._flush_unlocked()
+
+    async def _flush_unlocked(self) -> None:
         """Report buffered results and logs; on a database error keep them for the next try."""
         results, self.results = self.results, []
         logs, self.logs = self.logs, []

@@ -107,7 +107,9 @@ class AsyncStore:
                 await conn.execute(queries.get(query), params)
 
 
-async def connect_async(dsn: str) -> psycopg.AsyncConnection[DictRow]:
+async def connect_async(dsn: str, application_name: str = "hatchnb"
+                        ) -> psycopg.AsyncConnection[DictRow]:
     """A dedicated autocommit connection (LISTEN, leader lock)."""
     with wrap_errors():
-        return await psycopg.AsyncConnection.connect(dsn, autocommit=True, row_factory=dict_row)
+        return await psycopg.AsyncConnection.connect(
+            dsn, autocommit=True, row_factory=dict_row, application_name=application_name)
