@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from hatchnb.client import Hatchet
 from hatchnb.context import Context
 from hatchnb.errors import (
@@ -51,5 +50,3 @@ __all__ = [
     "WorkflowRunTriggerConfig",
     "__version__",
 ]
-
-

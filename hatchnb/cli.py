@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -23,10 +24,21 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a worker for every registered workflow")
     worker.add_argument("--name", default=None, help="worker name (default: host-pid)")
     worker.add_argument("--slots", type=int, default=100, help="tasks run at once")
-    worker.add_argument("--label", action="append", type=_parse_label, default=[],
-                        metavar="KEY=VALUE", help="worker label (repeatable)")
-    worker.add_argument("--workflow", action="append", default=None, metavar="NAME",
-                        help="only run these workflows (repeatable; default: all)")
+    worker.add_argument(
+        "--label",
+        action="append",
+        type=_parse_label,
+        default=[],
+        metavar="KEY=VALUE",
+        help="worker label (repeatable)",
+    )
+    worker.add_argument(
+        "--workflow",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="only run these workflows (repeatable; default: all)",
+    )
     sub.add_parser("engine", help="run only the engine duties (timeouts, dead workers)")
     sub.add_parser("migrate", help="create or upgrade the hatchnb schema")
     sub.add_parser("quickstart", help="run a small DAG end to end and print its result")
@@ -74,8 +86,6 @@ def _engine() -> int:
     from hatchnb.engine import run_engine
 
     client = Hatchet()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_engine(client.dsn, client._settings))
-    except KeyboardInterrupt:
-        pass
     return 0

@@ -83,11 +83,22 @@ class Hatchet:
         default_filters: list[Any] | None = None,
     ) -> Workflow:
         """Declare a workflow; add tasks with ``@wf.task()``."""
-        _refuse_unsupported(on_events=on_events, on_crons=on_crons, sticky=sticky,
-                            concurrency=concurrency, default_filters=default_filters)
-        return Workflow(self, name, description=description, input_validator=input_validator,
-                        default_priority=default_priority, task_defaults=task_defaults,
-                        version=version)
+        _refuse_unsupported(
+            on_events=on_events,
+            on_crons=on_crons,
+            sticky=sticky,
+            concurrency=concurrency,
+            default_filters=default_filters,
+        )
+        return Workflow(
+            self,
+            name,
+            description=description,
+            input_validator=input_validator,
+            default_priority=default_priority,
+            task_defaults=task_defaults,
+            version=version,
+        )
 
     def task(
         self,
@@ -111,20 +122,33 @@ class Hatchet:
         default_filters: list[Any] | None = None,
     ) -> Callable[[Callable[..., R]], Standalone[R]]:
         """Declare a standalone task (a one-task workflow); ``.run()`` returns its output."""
-        _refuse_unsupported(on_events=on_events, on_crons=on_crons, sticky=sticky,
-                            concurrency=concurrency, rate_limits=rate_limits,
-                            desired_worker_labels=desired_worker_labels,
-                            default_filters=default_filters)
+        _refuse_unsupported(
+            on_events=on_events,
+            on_crons=on_crons,
+            sticky=sticky,
+            concurrency=concurrency,
+            rate_limits=rate_limits,
+            desired_worker_labels=desired_worker_labels,
+            default_filters=default_filters,
+        )
 
         def register(fn: Callable[..., R]) -> Standalone[R]:
             wf: Standalone[R] = Standalone(
-                self, name or fn.__name__, description=description,
-                input_validator=input_validator, default_priority=default_priority,
+                self,
+                name or fn.__name__,
+                description=description,
+                input_validator=input_validator,
+                default_priority=default_priority,
                 version=version,
             )
-            wf.task(name=wf.name, schedule_timeout=schedule_timeout,
-                    execution_timeout=execution_timeout, retries=retries,
-                    backoff_factor=backoff_factor, backoff_max_seconds=backoff_max_seconds)(fn)
+            wf.task(
+                name=wf.name,
+                schedule_timeout=schedule_timeout,
+                execution_timeout=execution_timeout,
+                retries=retries,
+                backoff_factor=backoff_factor,
+                backoff_max_seconds=backoff_max_seconds,
+            )(fn)
             return wf
 
         return register
@@ -146,8 +170,13 @@ class Hatchet:
         """A worker running ``workflows`` (all registered workflows when None)."""
         from hatchnb.worker import Worker
 
-        return Worker(self, name, slots=slots, labels=labels or {},
-                      workflows=list(workflows) if workflows is not None else None)
+        return Worker(
+            self,
+            name,
+            slots=slots,
+            labels=labels or {},
+            workflows=list(workflows) if workflows is not None else None,
+        )
 
     # ---- code registration -------------------------------------------------------------
 
@@ -164,9 +193,12 @@ class Hatchet:
             )
             blob = serialization.pickle_code(code)
             row = self._store.fetch_one(
-                "upsert_workflow_version", workflow_name=workflow.name,
+                "upsert_workflow_version",
+                workflow_name=workflow.name,
                 content_hash=serialization.content_hash(blob, spec),
-                python_version=serialization.PYTHON_VERSION, spec=Jsonb(spec), code=blob,
+                python_version=serialization.PYTHON_VERSION,
+                spec=Jsonb(spec),
+                code=blob,
             )
             assert row is not None
             version_id = int(row["id"])
@@ -176,19 +208,21 @@ class Hatchet:
 
     # ---- triggering --------------------------------------------------------------------
 
-    def _insert_params(self, workflow: Workflow,
-                       items: list[WorkflowRunTriggerConfig]) -> dict[str, Any]:
+    def _insert_params(
+        self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]
+    ) -> dict[str, Any]:
         parent = current_context.get()
         limit = self._settings.max_payload_bytes
-        params: dict[str, list[Any]] = {k: [] for k in
-                                        ("ids", "inputs", "metas", "priorities", "parents",
-                                         "child_keys")}
+        params: dict[str, list[Any]] = {
+            k: [] for k in ("ids", "inputs", "metas", "priorities", "parents", "child_keys")
+        }
         for item in items:
             options = item.options
             child_key = options.child_key or item.key
             params["ids"].append(uuid.uuid4())
-            params["inputs"].append(serialization.dump_input(item.input,
-                                                              workflow.input_validator, limit))
+            params["inputs"].append(
+                serialization.dump_input(item.input, workflow.input_validator, limit)
+            )
             params["metas"].append(json.dumps(options.additional_metadata))
             params["priorities"].append(options.priority or workflow.default_priority)
             params["parents"].append(parent.task_run_id if parent else None)
@@ -197,24 +231,31 @@ class Hatchet:
                 parent._next_child_index()
         return params
 
-    def _trigger(self, workflow: Workflow,
-                 items: list[WorkflowRunTriggerConfig]) -> list[WorkflowRunRef]:
+    def _trigger(
+        self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]
+    ) -> list[WorkflowRunRef]:
         version_id = self.register(workflow)
         params = self._insert_params(workflow, items)
         with self._store.transaction() as conn:
-            inserted = {r["id"] for r in conn.execute(queries.get("insert_runs"),
-                                                      {**params, "version_id": version_id})}
+            inserted = {
+                r["id"]
+                for r in conn.execute(
+                    queries.get("insert_runs"), {**params, "version_id": version_id}
+                )
+            }
             conn.execute(queries.get("notify_queued"))
         return [WorkflowRunRef(str(i), self) for i in self._resolve_ids(params, inserted)]
 
-    async def _aio_trigger(self, workflow: Workflow,
-                           items: list[WorkflowRunTriggerConfig]) -> list[WorkflowRunRef]:
+    async def _aio_trigger(
+        self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]
+    ) -> list[WorkflowRunRef]:
         version_id = await asyncio.to_thread(self.register, workflow)
         params = self._insert_params(workflow, items)
         store = await self._astore()
         async with store.transaction() as conn:
-            cur = await conn.execute(queries.get("insert_runs"),
-                                     {**params, "version_id": version_id})
+            cur = await conn.execute(
+                queries.get("insert_runs"), {**params, "version_id": version_id}
+            )
             inserted = {r["id"] for r in await cur.fetchall()}
             await conn.execute(queries.get("notify_queued"))
         ids = await asyncio.to_thread(self._resolve_ids, params, inserted)
@@ -223,10 +264,12 @@ class Hatchet:
     def _resolve_ids(self, params: dict[str, Any], inserted: set[uuid.UUID]) -> list[uuid.UUID]:
         """Run ids in item order; a child key that already existed maps to the earlier run."""
         ids = []
-        for run_id, parent, key in zip(params["ids"], params["parents"], params["child_keys"]):
+        triples = zip(params["ids"], params["parents"], params["child_keys"], strict=True)
+        for run_id, parent, key in triples:
             if run_id not in inserted:
-                row = self._store.fetch_one("find_child_run", parent_task_run_id=parent,
-                                            child_key=key)
+                row = self._store.fetch_one(
+                    "find_child_run", parent_task_run_id=parent, child_key=key
+                )
                 run_id = row["id"] if row else run_id
             ids.append(run_id)
         return ids
@@ -260,8 +303,12 @@ class Hatchet:
         await self._waiter.aio_wait(run_id, timeout)
         return await asyncio.to_thread(self._collect, run_id)
 
-    def _results(self, refs: list[WorkflowRunRef], shape: Callable[[dict[str, Any]], Any],
-                 return_exceptions: bool) -> list[Any]:
+    def _results(
+        self,
+        refs: list[WorkflowRunRef],
+        shape: Callable[[dict[str, Any]], Any],
+        return_exceptions: bool,
+    ) -> list[Any]:
         results: list[Any] = []
         for ref in refs:
             try:
@@ -272,11 +319,15 @@ class Hatchet:
                 results.append(exc)
         return results
 
-    async def _aio_results(self, refs: list[WorkflowRunRef],
-                           shape: Callable[[dict[str, Any]], Any],
-                           return_exceptions: bool) -> list[Any]:
-        gathered = await asyncio.gather(*(r.aio_result() for r in refs),
-                                        return_exceptions=return_exceptions)
+    async def _aio_results(
+        self,
+        refs: list[WorkflowRunRef],
+        shape: Callable[[dict[str, Any]], Any],
+        return_exceptions: bool,
+    ) -> list[Any]:
+        gathered = await asyncio.gather(
+            *(r.aio_result() for r in refs), return_exceptions=return_exceptions
+        )
         return [g if isinstance(g, BaseException) else shape(g) for g in gathered]
 
 

@@ -6,7 +6,7 @@ import asyncio
 import contextvars
 import dataclasses
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hatchnb import serialization
@@ -55,12 +55,20 @@ class ClaimedTask:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ClaimedTask:
         return cls(
-            id=row["id"], external_id=str(row["external_id"]), run_id=str(row["run_id"]),
-            workflow_name=row["workflow_name"], task_name=row["task_name"], kind=row["kind"],
-            version_id=row["version_id"], attempt=row["attempt"],
-            retry_count=row["retry_count"], priority=row["priority"], input=row["input"],
+            id=row["id"],
+            external_id=str(row["external_id"]),
+            run_id=str(row["run_id"]),
+            workflow_name=row["workflow_name"],
+            task_name=row["task_name"],
+            kind=row["kind"],
+            version_id=row["version_id"],
+            attempt=row["attempt"],
+            retry_count=row["retry_count"],
+            priority=row["priority"],
+            input=row["input"],
             additional_metadata=row["additional_metadata"] or {},
-            parent_task_run_id=row["parent_task_run_id"], siblings=row["siblings"] or {},
+            parent_task_run_id=row["parent_task_run_id"],
+            siblings=row["siblings"] or {},
         )
 
 
@@ -145,8 +153,9 @@ class Context:
                 "succeeded parent (declare it in parents=[...])"
             )
         if info.get("has_blob"):
-            row = self._client._store.fetch_one("task_output_blob", run_id=self.workflow_run_id,
-                                                task_name=name)
+            row = self._client._store.fetch_one(
+                "task_output_blob", run_id=self.workflow_run_id, task_name=name
+            )
             return serialization.load_output(None, row["output_blob"] if row else None)
         return info["output"]
 
@@ -158,8 +167,11 @@ class Context:
     @property
     def task_run_errors(self) -> dict[str, str]:
         """Errors of the failed tasks of this run (useful in an on_failure task)."""
-        return {name: info["error"] for name, info in self._claim.siblings.items()
-                if info["status"] == "FAILED" and info.get("error")}
+        return {
+            name: info["error"]
+            for name, info in self._claim.siblings.items()
+            if info["status"] == "FAILED" and info.get("error")
+        }
 
     def fetch_task_run_error(self, task: Task[Any] | str) -> str | None:
         name = task if isinstance(task, str) else task.name
@@ -206,4 +218,4 @@ class Context:
 
     @staticmethod
     def now() -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)

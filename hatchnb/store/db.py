@@ -39,8 +39,13 @@ class Store:
     def __init__(self, dsn: str, max_size: int = 4) -> None:
         self.dsn = dsn
         self.pool: ConnectionPool[psycopg.Connection[DictRow]] = ConnectionPool(
-            dsn, min_size=1, max_size=max_size, open=False, configure=_configure,
-            kwargs={"row_factory": dict_row}, name="hatchnb-sync",
+            dsn,
+            min_size=1,
+            max_size=max_size,
+            open=False,
+            configure=_configure,
+            kwargs={"row_factory": dict_row},
+            name="hatchnb-sync",
         )
         with wrap_errors():
             self.pool.open(wait=True, timeout=15)
@@ -72,8 +77,13 @@ class AsyncStore:
     def __init__(self, dsn: str, max_size: int = 4) -> None:
         self.dsn = dsn
         self.pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]] = AsyncConnectionPool(
-            dsn, min_size=1, max_size=max_size, open=False, configure=_aconfigure,
-            kwargs={"row_factory": dict_row}, name="hatchnb-async",
+            dsn,
+            min_size=1,
+            max_size=max_size,
+            open=False,
+            configure=_aconfigure,
+            kwargs={"row_factory": dict_row},
+            name="hatchnb-async",
         )
 
     async def open(self) -> None:
@@ -107,9 +117,11 @@ class AsyncStore:
                 await conn.execute(queries.get(query), params)
 
 
-async def connect_async(dsn: str, application_name: str = "hatchnb"
-                        ) -> psycopg.AsyncConnection[DictRow]:
+async def connect_async(
+    dsn: str, application_name: str = "hatchnb"
+) -> psycopg.AsyncConnection[DictRow]:
     """A dedicated autocommit connection (LISTEN, leader lock)."""
     with wrap_errors():
         return await psycopg.AsyncConnection.connect(
-            dsn, autocommit=True, row_factory=dict_row, application_name=application_name)
+            dsn, autocommit=True, row_factory=dict_row, application_name=application_name
+        )

@@ -47,4 +47,3 @@ def _apply_pending(conn: psycopg.Connection[tuple[object, ...]]) -> int:
             conn.execute(sql)
             conn.execute(queries.get("record_migration"), {"version": number})
     return SCHEMA_VERSION
-

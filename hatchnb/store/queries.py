@@ -14,7 +14,8 @@ def parse(text: str) -> dict[str, LiteralString]:
     """Split a queries file into ``{name: statement}``; the description line is kept."""
     parts = _HEADER.split(text)
     names, bodies = parts[1::2], parts[2::2]
-    queries = {name: cast(LiteralString, body.strip()) for name, body in zip(names, bodies)}
+    pairs = zip(names, bodies, strict=True)
+    queries = {name: cast(LiteralString, body.strip()) for name, body in pairs}
     if len(queries) != len(names):
         raise ValueError("queries.sql defines a query name twice")
     return queries
@@ -33,9 +34,9 @@ def get(name: str) -> LiteralString:
 def migrations() -> list[tuple[int, str, LiteralString]]:
     """``(version, file name, SQL)`` of every migration, in order."""
     folder = resources.files("hatchnb.store").joinpath("sql/migrations")
-    found = []
+    found: list[tuple[int, str, LiteralString]] = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
             version = int(entry.name.split("_", 1)[0])
-            found.append((version, entry.name, cast(LiteralString, entry.read_text("utf-8"))))
+            found.append((version, entry.name, entry.read_text("utf-8")))
     return sorted(found)

@@ -50,11 +50,13 @@ def test_cancel_reaches_async_and_sync_tasks_and_pending_children(
     assert sorted(seen) == ["async cancelled", "sync saw is_cancelled=True"]
     run = hatchet.runs.get(ref.workflow_run_id)
     assert {t.task_name: t.status for t in run.tasks} == {
-        "waits": "CANCELLED", "polls": "CANCELLED", "downstream": "CANCELLED"}
+        "waits": "CANCELLED",
+        "polls": "CANCELLED",
+        "downstream": "CANCELLED",
+    }
 
 
-def test_cancel_propagates_to_child_runs(hatchet: Any, start_worker: Any,
-                                        tmp_path: Path) -> None:
+def test_cancel_propagates_to_child_runs(hatchet: Any, start_worker: Any, tmp_path: Path) -> None:
     child_started = tmp_path / "child-started"
 
     @hatchet.task()
@@ -71,12 +73,15 @@ def test_cancel_propagates_to_child_runs(hatchet: Any, start_worker: Any,
     wait_until(child_started.exists, message="the child to start")
     hatchet.runs.cancel(ref.workflow_run_id)
     children = wait_until(lambda: hatchet.runs.list(workflow_names=["child"]))
-    wait_until(lambda: hatchet.runs.get_status(children[0].workflow_run_id) == "CANCELLED",
-               message="child run cancelled")
+    wait_until(
+        lambda: hatchet.runs.get_status(children[0].workflow_run_id) == "CANCELLED",
+        message="child run cancelled",
+    )
 
 
-def test_replay_reruns_only_failed_and_downstream_tasks(hatchet: Any, start_worker: Any,
-                                                       tmp_path: Path) -> None:
+def test_replay_reruns_only_failed_and_downstream_tasks(
+    hatchet: Any, start_worker: Any, tmp_path: Path
+) -> None:
     wf = hatchet.workflow(name="fixable")
     fixed = tmp_path / "fixed"
     calls: list[str] = []

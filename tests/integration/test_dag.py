@@ -46,8 +46,9 @@ def test_dag_runs_in_order_and_returns_every_output(hatchet: Any, start_worker: 
 
     @wf.task(parents=[square, negate])
     def combine(input: Numbers, ctx: Context) -> Total:
-        return Total(total=sum(ctx.task_output(square)["values"])
-                     + sum(ctx.task_output(negate)["values"]))
+        return Total(
+            total=sum(ctx.task_output(square)["values"]) + sum(ctx.task_output(negate)["values"])
+        )
 
     start_worker(wf)
     result = wf.run(Numbers(values=[1, 2, 3]))
@@ -59,8 +60,9 @@ def test_dag_runs_in_order_and_returns_every_output(hatchet: Any, start_worker: 
     }
 
 
-def test_standalone_task_returns_its_output_typed_by_annotation(hatchet: Any,
-                                                                start_worker: Any) -> None:
+def test_standalone_task_returns_its_output_typed_by_annotation(
+    hatchet: Any, start_worker: Any
+) -> None:
     @hatchet.task(input_validator=Numbers)
     def add(input: Numbers, ctx: Context) -> Total:
         return Total(total=sum(input.values))
@@ -97,8 +99,7 @@ def test_dataclass_and_dict_inputs(hatchet: Any, start_worker: Any) -> None:
     assert keys.run({"b": 1, "a": 2}) == ["a", "b"]
 
 
-def test_invalid_input_is_refused_at_trigger_and_nothing_is_stored(hatchet: Any,
-                                                                    db: Any) -> None:
+def test_invalid_input_is_refused_at_trigger_and_nothing_is_stored(hatchet: Any, db: Any) -> None:
     @hatchet.task(input_validator=Numbers)
     def add(input: Numbers, ctx: Context) -> int:
         return sum(input.values)
@@ -137,14 +138,17 @@ def test_failure_cancels_downstream_and_runs_on_failure(hatchet: Any, start_work
     assert [e.task_name for e in info.value.exceptions] == ["boom"]
     run = hatchet.runs.get(ref.workflow_run_id)
     statuses = {t.task_name: t.status for t in run.tasks}
-    assert statuses == {"ok": "SUCCEEDED", "boom": "FAILED", "after": "CANCELLED",
-                        "alert": "SUCCEEDED"}
+    assert statuses == {
+        "ok": "SUCCEEDED",
+        "boom": "FAILED",
+        "after": "CANCELLED",
+        "alert": "SUCCEEDED",
+    }
     assert run.status == "FAILED"
     assert "RuntimeError: disk full" in seen["boom"]
 
 
-def test_on_success_runs_only_after_everything_succeeded(hatchet: Any,
-                                                         start_worker: Any) -> None:
+def test_on_success_runs_only_after_everything_succeeded(hatchet: Any, start_worker: Any) -> None:
     wf = hatchet.workflow(name="celebrate")
 
     @wf.task()
@@ -175,8 +179,7 @@ def test_rich_outputs_come_back_as_objects(hatchet: Any, start_worker: Any) -> N
     assert wf.run() == {"make": {1, 2, 3}, "use": 6}
 
 
-def test_logs_from_ctx_and_logging_are_stored_per_task_run(hatchet: Any,
-                                                          start_worker: Any) -> None:
+def test_logs_from_ctx_and_logging_are_stored_per_task_run(hatchet: Any, start_worker: Any) -> None:
     @hatchet.task()
     def chatty(input: EmptyModel, ctx: Context) -> None:
         ctx.log("hello from ctx")
@@ -187,9 +190,14 @@ def test_logs_from_ctx_and_logging_are_stored_per_task_run(hatchet: Any,
     ref.result(timeout=20)
     from tests.conftest import wait_until
 
-    lines = wait_until(lambda: [r["message"] for r in hatchet.runs.logs(ref.workflow_run_id)]
-                       if len(hatchet.runs.logs(ref.workflow_run_id)) >= 2 else None,
-                       message="two log lines")
+    lines = wait_until(
+        lambda: (
+            [r["message"] for r in hatchet.runs.logs(ref.workflow_run_id)]
+            if len(hatchet.runs.logs(ref.workflow_run_id)) >= 2
+            else None
+        ),
+        message="two log lines",
+    )
     assert "hello from ctx" in lines
     assert "user.code: hello from logging" in lines
 
@@ -216,9 +224,12 @@ def test_run_many_bulk_and_priority_order(hatchet: Any, start_worker: Any, db: A
         return ctx.priority
 
     low = [record.create_bulk_run_item(input={"tag": f"low{i}"}) for i in range(3)]
-    high = [record.create_bulk_run_item(input={"tag": f"high{i}"},
-                                        options=TriggerWorkflowOptions(priority=3))
-            for i in range(2)]
+    high = [
+        record.create_bulk_run_item(
+            input={"tag": f"high{i}"}, options=TriggerWorkflowOptions(priority=3)
+        )
+        for i in range(2)
+    ]
     refs = record.run_many_no_wait(low + high)
     assert len(refs) == 5
     start_worker(record, slots=1)
@@ -227,8 +238,7 @@ def test_run_many_bulk_and_priority_order(hatchet: Any, start_worker: Any, db: A
     assert record.run_many([record.create_bulk_run_item(input={"tag": "x"})]) == [3 - 2]
 
 
-def test_child_runs_are_linked_and_child_key_deduplicates(hatchet: Any,
-                                                         start_worker: Any) -> None:
+def test_child_runs_are_linked_and_child_key_deduplicates(hatchet: Any, start_worker: Any) -> None:
     @hatchet.task()
     def child(input: EmptyModel, ctx: Context) -> dict[str, Any]:
         return {"n": input.model_extra["n"], "parent": ctx.parent_task_run_id}
@@ -239,9 +249,12 @@ def test_child_runs_are_linked_and_child_key_deduplicates(hatchet: Any,
         first = await child.aio_run_no_wait({"n": 1}, options=opts)
         again = await child.aio_run_no_wait({"n": 2}, options=opts)
         results = await asyncio.gather(child.aio_run({"n": 10}), child.aio_run({"n": 20}))
-        return {"same": first.workflow_run_id == again.workflow_run_id,
-                "keyed": await first.aio_result(),
-                "sum": sum(r["n"] for r in results), "me": ctx.task_run_id}
+        return {
+            "same": first.workflow_run_id == again.workflow_run_id,
+            "keyed": await first.aio_result(),
+            "sum": sum(r["n"] for r in results),
+            "me": ctx.task_run_id,
+        }
 
     start_worker(parent, child, slots=5)
     out = parent.run()

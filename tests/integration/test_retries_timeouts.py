@@ -60,8 +60,7 @@ def test_backoff_delays_retries_by_factor_power_n(hatchet: Any, start_worker: An
     assert 2.25 <= second < 4.0  # 1.5 ** 2
 
 
-def test_non_retryable_exception_skips_remaining_retries(hatchet: Any,
-                                                        start_worker: Any) -> None:
+def test_non_retryable_exception_skips_remaining_retries(hatchet: Any, start_worker: Any) -> None:
     calls: list[int] = []
 
     @hatchet.task(retries=5)
@@ -75,8 +74,7 @@ def test_non_retryable_exception_skips_remaining_retries(hatchet: Any,
     assert calls == [1]
 
 
-def test_execution_timeout_cancels_async_task_and_retries(hatchet: Any,
-                                                          start_worker: Any) -> None:
+def test_execution_timeout_cancels_async_task_and_retries(hatchet: Any, start_worker: Any) -> None:
     outcomes: list[str] = []
 
     @hatchet.task(execution_timeout=timedelta(seconds=1), retries=1)

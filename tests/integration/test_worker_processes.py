@@ -34,10 +34,12 @@ def test_worker_without_code_runs_pickled_workflow(hatchet: Any, worker_process:
     assert result["pid"] == proc.pid
 
 
-def test_function_defined_in_main_runs_on_a_separate_worker(dsn: str, worker_process: Any,
-                                                           tmp_path: Path) -> None:
+def test_function_defined_in_main_runs_on_a_separate_worker(
+    dsn: str, worker_process: Any, tmp_path: Path
+) -> None:
     script = tmp_path / "notebook_like.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import os
         from hatchnb import Hatchet, EmptyModel, Context
 
@@ -51,10 +53,17 @@ def test_function_defined_in_main_runs_on_a_separate_worker(dsn: str, worker_pro
         out = answer.run()
         assert out["pid"] != os.getpid(), out
         print("RESULT", out["answer"])
-    """))
+    """)
+    )
     proc = worker_process("--slots", "2")
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                          timeout=60, cwd=tmp_path, env={**os.environ})
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ},
+    )
     assert done.returncode == 0, done.stderr + proc.output()
     assert "RESULT 42" in done.stdout
 
@@ -66,8 +75,10 @@ def test_sigkilled_worker_task_is_requeued_and_finishes_elsewhere(
     marks = tmp_path / "marks.txt"
     first = worker_process("--slots", "1")
     ref = tasks["slow"].run_no_wait({"marks": str(marks), "seconds": 1.5})
-    wait_until(lambda: marks.exists() and f"start {first.pid}" in marks.read_text(),
-               message="the first worker to start the task")
+    wait_until(
+        lambda: marks.exists() and f"start {first.pid}" in marks.read_text(),
+        message="the first worker to start the task",
+    )
     os.kill(first.pid, signal.SIGKILL)
     second = worker_process("--slots", "1")
     result = ref.result(timeout=30)
@@ -78,8 +89,9 @@ def test_sigkilled_worker_task_is_requeued_and_finishes_elsewhere(
     assert dead.fetchone()["status"] == "DEAD"
 
 
-def test_sigterm_finishes_running_task_before_exit(hatchet: Any, worker_process: Any,
-                                                  tmp_path: Path, db: Any) -> None:
+def test_sigterm_finishes_running_task_before_exit(
+    hatchet: Any, worker_process: Any, tmp_path: Path, db: Any
+) -> None:
     tasks = flows.declare(hatchet)
     marks = tmp_path / "marks.txt"
     proc = worker_process("--slots", "1")
@@ -111,15 +123,19 @@ def test_killing_the_leader_hands_engine_duties_over(worker_process: Any, db: An
     leader = wait_until(lambda: _leader_pid(db), message="a leader")
     assert leader == first.pid
     second = worker_process("--slots", "1")
-    wait_until(lambda: db.execute("SELECT count(*) AS n FROM hatchnb.workers").fetchone()["n"]
-               == 2, message="the second worker to register")
+    wait_until(
+        lambda: db.execute("SELECT count(*) AS n FROM hatchnb.workers").fetchone()["n"] == 2,
+        message="the second worker to register",
+    )
     os.kill(first.pid, signal.SIGKILL)
-    assert wait_until(lambda: _leader_pid(db) == second.pid, timeout=10,
-                      message="the second worker to take over")
+    assert wait_until(
+        lambda: _leader_pid(db) == second.pid, timeout=10, message="the second worker to take over"
+    )
 
 
-def test_python_version_mismatch_fails_the_task_clearly(hatchet: Any, worker_process: Any,
-                                                       db: Any) -> None:
+def test_python_version_mismatch_fails_the_task_clearly(
+    hatchet: Any, worker_process: Any, db: Any
+) -> None:
     tasks = flows.declare(hatchet)
     hatchet.register(tasks["where"])
     db.execute("UPDATE hatchnb.workflow_versions SET python_version = '3.99'")
@@ -128,9 +144,9 @@ def test_python_version_mismatch_fails_the_task_clearly(hatchet: Any, worker_pro
         tasks["where"].run()
 
 
-def test_missing_package_on_worker_is_named(hatchet: Any, worker_process: Any,
-                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                           ) -> None:
+def test_missing_package_on_worker_is_named(
+    hatchet: Any, worker_process: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     libdir = tmp_path / "client_only_libs"
     libdir.mkdir()
     (libdir / "clientonlylib.py").write_text("def value():\n    return 7\n")
@@ -142,5 +158,5 @@ def test_missing_package_on_worker_is_named(hatchet: Any, worker_process: Any,
         return int(clientonlylib.value())
 
     worker_process("--slots", "1")
-    with pytest.raises(FailedRunError, match="needs the module 'clientonlylib'.*pip install"):
+    with pytest.raises(FailedRunError, match=r"needs the module 'clientonlylib'.*pip install"):
         needs_lib.run()
