@@ -1,0 +1,36 @@
+"""Connecting: unreachable databases and schemas newer than the library are clear errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hatchnb import Context, EmptyModel, Hatchet, WorkflowRunRef, errors
+from hatchnb.store import SCHEMA_VERSION
+
+pytestmark = pytest.mark.integration
+
+
+def test_unreachable_database_says_what_to_check() -> None:
+    with pytest.raises(errors.DatabaseUnavailable, match="HATCHNB_DATABASE_URL"):
+        Hatchet(dsn="postgresql://postgres@127.0.0.1:1/nowhere?connect_timeout=2")
+
+
+def test_schema_newer_than_library_is_refused(dsn: str, db: Any) -> None:
+    db.execute("INSERT INTO hatchnb.schema_version (version) VALUES (%s)",
+               (SCHEMA_VERSION + 1,))
+    with pytest.raises(errors.SchemaTooNew, match="upgrade hatchnb"):
+        Hatchet(dsn=dsn)
+
+
+def test_run_without_waiting_returns_a_ref(hatchet: Any, start_worker: Any) -> None:
+    @hatchet.task()
+    def one(input: EmptyModel, ctx: Context) -> int:
+        return 1
+
+    start_worker(one)
+    ref = one.run(wait_for_result=False)
+    assert isinstance(ref, WorkflowRunRef)
+    assert ref.result(timeout=10) == {"one": 1}
+    assert hatchet.runs.get_status(ref.workflow_run_id) == "SUCCEEDED"
