@@ -19,7 +19,7 @@ from hatchnb.context import current_context
 from hatchnb.runs import RunsClient, RunWaiter, WorkflowRunRef, outputs_by_run, run_error
 from hatchnb.store import AsyncStore, Store, migrate, queries
 from hatchnb.types import Priority, TaskDefaults, WorkflowRunTriggerConfig
-from hatchnb.workflow import _UNSET, Standalone, Workflow
+from hatchnb.workflow import _UNSET, Standalone, Workflow, refuse_unsupported
 
 if TYPE_CHECKING:
     from hatchnb.worker import Worker
@@ -83,7 +83,7 @@ class Hatchet:
         default_filters: list[Any] | None = None,
     ) -> Workflow:
         """Declare a workflow; add tasks with ``@wf.task()``."""
-        _refuse_unsupported(
+        refuse_unsupported(
             on_events=on_events,
             on_crons=on_crons,
             sticky=sticky,
@@ -122,7 +122,7 @@ class Hatchet:
         default_filters: list[Any] | None = None,
     ) -> Callable[[Callable[..., R]], Standalone[R]]:
         """Declare a standalone task (a one-task workflow); ``.run()`` returns its output."""
-        _refuse_unsupported(
+        refuse_unsupported(
             on_events=on_events,
             on_crons=on_crons,
             sticky=sticky,
@@ -330,11 +330,3 @@ class Hatchet:
         )
         return [g if isinstance(g, BaseException) else shape(g) for g in gathered]
 
-
-def _refuse_unsupported(**options: Any) -> None:
-    for name, value in options.items():
-        if value:
-            raise NotImplementedError(
-                f"{name}= is not supported by this hatchnb version yet; remove it "
-                "(see the README's 'Differences from Hatchet')"
-            )

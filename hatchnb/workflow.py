@@ -70,7 +70,7 @@ class Task(Generic[R]):
         }
 
 
-def _unsupported(**options: Any) -> None:
+def refuse_unsupported(**options: Any) -> None:
     """Refuse options of later hatchnb releases instead of silently ignoring them."""
     for name, value in options.items():
         if value:
@@ -129,7 +129,7 @@ class Workflow:
         cancel_if: list[Any] | None = None,
     ) -> Callable[[Callable[..., R]], Task[R]]:
         """Declare a task of this workflow (decorator)."""
-        _unsupported(
+        refuse_unsupported(
             rate_limits=rate_limits,
             desired_worker_labels=desired_worker_labels,
             concurrency=concurrency,
@@ -206,7 +206,7 @@ class Workflow:
     def _hook(
         self, kind: TaskKind, name: str | None, unsupported: dict[str, Any], *option_values: Any
     ) -> Callable[[Callable[..., R]], Task[R]]:
-        _unsupported(**unsupported)
+        refuse_unsupported(**unsupported)
         options = self._task_options(*option_values)
 
         def register(fn: Callable[..., R]) -> Task[R]:
