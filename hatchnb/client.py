@@ -9,11 +9,11 @@ import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from psycopg.types.json import Jsonb
 
-from hatchnb import embedded, errors, serialization
+from hatchnb import embedded, errors, ids, serialization
 from hatchnb.config import Settings
 from hatchnb.context import current_context
 from hatchnb.runs import RunsClient, RunWaiter, WorkflowRunRef, outputs_by_run, run_error
@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from hatchnb.worker import Worker
 
 R = TypeVar("R")
+
+
+class RunKey(NamedTuple):
+    run_id: uuid.UUID
+    parent: int | None
+    child_key: str | None
 
 #: the client of the worker running in this process; unpickled task code that refers to
 #: a Hatchet object uses it instead of opening new connections
@@ -210,47 +216,43 @@ class Hatchet:
 
     def _insert_params(
         self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], list[RunKey]]:
+        """The ``insert_runs`` parameters: one JSON array holding every run."""
         parent = current_context.get()
+        parent_id = parent.task_run_id if parent else None
         limit = self._settings.max_payload_bytes
-        params: dict[str, list[Any]] = {
-            k: [] for k in ("ids", "inputs", "metas", "priorities", "parents", "child_keys")
-        }
-        for item in items:
+        rows, keys = [], []
+        for position, item in enumerate(items):
             options = item.options
-            child_key = options.child_key or item.key
-            params["ids"].append(uuid.uuid4())
-            params["inputs"].append(
-                serialization.dump_input(item.input, workflow.input_validator, limit)
+            child_key = (options.child_key or item.key) if parent else None
+            run_id = ids.uuid7()
+            keys.append(RunKey(run_id, parent_id, child_key))
+            data = serialization.dump_input(item.input, workflow.input_validator, limit)
+            meta = json.dumps(options.additional_metadata) if options.additional_metadata else "{}"
+            priority = options.priority or workflow.default_priority
+            rows.append(
+                f'{{"id":"{run_id}","ord":{position},"priority":{priority},'
+                f'"parent":{json.dumps(parent_id)},"child_key":{json.dumps(child_key)},'
+                f'"meta":{meta},"input":{data}}}'
             )
-            params["metas"].append(json.dumps(options.additional_metadata))
-            params["priorities"].append(options.priority or workflow.default_priority)
-            params["parents"].append(parent.task_run_id if parent else None)
-            params["child_keys"].append(child_key if parent else None)
-            if parent is not None and child_key is None:
-                parent._next_child_index()
-        return params
+        return {"runs": "[" + ",".join(rows) + "]"}, keys
 
     def _trigger(
         self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]
     ) -> list[WorkflowRunRef]:
         version_id = self.register(workflow)
-        params = self._insert_params(workflow, items)
+        params, keys = self._insert_params(workflow, items)
         with self._store.transaction() as conn:
-            inserted = {
-                r["id"]
-                for r in conn.execute(
-                    queries.get("insert_runs"), {**params, "version_id": version_id}
-                )
-            }
+            cur = conn.execute(queries.get("insert_runs"), {**params, "version_id": version_id})
+            inserted = {r["id"] for r in cur}
             conn.execute(queries.get("notify_queued"))
-        return [WorkflowRunRef(str(i), self) for i in self._resolve_ids(params, inserted)]
+        return [WorkflowRunRef(str(i), self) for i in self._resolve_ids(keys, inserted)]
 
     async def _aio_trigger(
         self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]
     ) -> list[WorkflowRunRef]:
         version_id = await asyncio.to_thread(self.register, workflow)
-        params = self._insert_params(workflow, items)
+        params, keys = self._insert_params(workflow, items)
         store = await self._astore()
         async with store.transaction() as conn:
             cur = await conn.execute(
@@ -258,18 +260,17 @@ class Hatchet:
             )
             inserted = {r["id"] for r in await cur.fetchall()}
             await conn.execute(queries.get("notify_queued"))
-        ids = await asyncio.to_thread(self._resolve_ids, params, inserted)
+        ids = await asyncio.to_thread(self._resolve_ids, keys, inserted)
         return [WorkflowRunRef(str(i), self) for i in ids]
 
-    def _resolve_ids(self, params: dict[str, Any], inserted: set[uuid.UUID]) -> list[uuid.UUID]:
+    def _resolve_ids(self, keys: list[RunKey], inserted: set[uuid.UUID]) -> list[uuid.UUID]:
         """Run ids in item order; a child key that already existed maps to the earlier run."""
         ids = []
-        triples = zip(params["ids"], params["parents"], params["child_keys"], strict=True)
-        for run_id, parent, key in triples:
-            if run_id not in inserted:
-                row = self._store.fetch_one(
-                    "find_child_run", parent_task_run_id=parent, child_key=key
-                )
+        for key in keys:
+            run_id = key.run_id
+            if key.child_key is not None and run_id not in inserted:
+                row = self._store.fetch_one("find_child_run", parent_task_run_id=key.parent,
+                                            child_key=key.child_key)
                 run_id = row["id"] if row else run_id
             ids.append(run_id)
         return ids

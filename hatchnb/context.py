@@ -9,7 +9,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from hatchnb import serialization
+from hatchnb import ids, serialization
 from hatchnb.types import to_timedelta
 
 if TYPE_CHECKING:
@@ -38,7 +38,6 @@ class ClaimedTask:
     """A task run a worker has claimed, as returned by ``claim_task_runs``."""
 
     id: int
-    external_id: str
     run_id: str
     workflow_name: str
     task_name: str
@@ -56,7 +55,6 @@ class ClaimedTask:
     def from_row(cls, row: dict[str, Any]) -> ClaimedTask:
         return cls(
             id=row["id"],
-            external_id=str(row["external_id"]),
             run_id=str(row["run_id"]),
             workflow_name=row["workflow_name"],
             task_name=row["task_name"],
@@ -89,7 +87,6 @@ class Context:
         self._worker = worker
         self._client = client
         self._cancelled = threading.Event()
-        self._child_index = 0
         self._async_task: asyncio.Task[Any] | None = None
         self.worker = WorkerInfo(worker.worker_id, worker.name)
 
@@ -101,11 +98,11 @@ class Context:
 
     @property
     def task_run_external_id(self) -> str:
-        return self._claim.external_id
+        return ids.task_run_external_id(self._claim.run_id, self._claim.task_name)
 
     @property
     def step_run_id(self) -> str:
-        return self._claim.external_id
+        return self.task_run_external_id
 
     @property
     def task_run_id(self) -> int:
@@ -211,10 +208,6 @@ class Context:
 
     async def aio_cancel(self) -> None:
         await self._client.runs.aio_cancel(self.workflow_run_id)
-
-    def _next_child_index(self) -> int:
-        self._child_index += 1
-        return self._child_index
 
     @staticmethod
     def now() -> datetime:

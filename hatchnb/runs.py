@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from hatchnb import errors, serialization
+from hatchnb import errors, ids, serialization
 from hatchnb.store import queries
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class TaskRun:
     def from_row(cls, row: dict[str, Any]) -> TaskRun:
         return cls(
             id=row["id"],
-            external_id=str(row["external_id"]),
+            external_id=ids.task_run_external_id(row["run_id"], row["task_name"]),
             task_name=row["task_name"],
             kind=row["kind"],
             status=RunStatus(row["status"]),

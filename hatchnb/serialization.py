@@ -17,8 +17,11 @@ import cloudpickle
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from hatchnb import errors
+from hatchnb.types import EmptyModel
 
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
+#: validators that accept any JSON object as it is
+_PLAIN_DICT: tuple[type[Any], ...] = (EmptyModel, dict)
 
 
 _adapters: dict[Any, TypeAdapter[Any]] = {}
@@ -35,6 +38,8 @@ def dump_input(value: Any, validator: type[Any], limit: int) -> str:
     """Validate a run input against the workflow's validator and encode it as JSON."""
     if value is None:
         value = {}
+    if validator in _PLAIN_DICT and isinstance(value, dict):
+        return _check_size(_dumps_input(value), limit, "input")
     try:
         if not isinstance(value, validator):
             value = _adapter(validator).validate_python(_plain(value))
@@ -42,6 +47,13 @@ def dump_input(value: Any, validator: type[Any], limit: int) -> str:
     except ValidationError as exc:
         raise errors.InvalidInput(f"input does not match {validator.__name__}: {exc}") from None
     return _check_size(text, limit, "input")
+
+
+def _dumps_input(value: dict[str, Any]) -> str:
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise errors.InvalidInput(f"the input is not JSON-serializable: {exc}") from None
 
 
 def load_input(data: Any, validator: type[Any]) -> Any:

@@ -33,44 +33,58 @@ SELECT id, workflow_name, content_hash, python_version, spec, code, created_at
  ORDER BY id DESC LIMIT 1;
 
 -- name: insert_runs
--- Create workflow runs and all their task runs; runs whose child key already exists are skipped.
-WITH new_runs AS (
-    INSERT INTO hatchnb.workflow_runs (id, workflow_name, version_id, status, input,
-                                       additional_metadata, priority, parent_task_run_id,
-                                       child_key, pending_tasks)
-    SELECT u.id, v.workflow_name, v.id, 'QUEUED', u.input, u.meta, u.priority, u.parent,
-           u.child_key, jsonb_array_length(v.spec -> 'tasks')
-      FROM unnest(%(ids)s::uuid[], %(inputs)s::jsonb[], %(metas)s::jsonb[],
-                  %(priorities)s::smallint[], %(parents)s::bigint[], %(child_keys)s::text[])
-           AS u (id, input, meta, priority, parent, child_key)
-      JOIN hatchnb.workflow_versions v ON v.id = %(version_id)s
-    ON CONFLICT (parent_task_run_id, child_key) WHERE child_key IS NOT NULL DO NOTHING
-    RETURNING id, version_id, priority
-), new_tasks AS (
-    INSERT INTO hatchnb.task_runs (external_id, run_id, workflow_name, version_id, task_name, kind,
-                                   parents, has_children, status, pending_parents, priority,
-                                   retries, backoff_factor, backoff_max_seconds,
-                                   schedule_timeout, execution_timeout, queued_at)
-    SELECT gen_random_uuid(), r.id, v.workflow_name, v.id, s ->> 'name', s ->> 'kind',
-           ARRAY(SELECT jsonb_array_elements_text(s -> 'parents')),
-           (s ->> 'has_children')::boolean,
-           CASE WHEN s ->> 'kind' = 'task' AND jsonb_array_length(s -> 'parents') = 0
-                THEN 'QUEUED' ELSE 'PENDING' END,
-           jsonb_array_length(s -> 'parents'), r.priority, (s ->> 'retries')::int,
-           (s ->> 'backoff_factor')::double precision, (s ->> 'backoff_max_seconds')::int,
-           (s ->> 'schedule_timeout')::interval, (s ->> 'execution_timeout')::interval, now()
-      FROM new_runs r
-      JOIN unnest(%(ids)s::uuid[]) WITH ORDINALITY AS o (id, ord) ON o.id = r.id
-      JOIN hatchnb.workflow_versions v ON v.id = r.version_id
+-- Create workflow runs (a JSON array of {id, ord, input, meta, priority, parent, child_key})
+-- and all their task runs; returns the keyed runs that were new (a child key seen before
+-- skips its run).
+WITH u AS MATERIALIZED (
+    SELECT * FROM jsonb_to_recordset(%(runs)s::jsonb)
+        AS u (id uuid, ord integer, input jsonb, meta jsonb, priority smallint, parent bigint,
+              child_key text)
+), v AS MATERIALIZED (
+    SELECT v.id AS version_id, v.workflow_name, s.pos, s.spec ->> 'name' AS task_name,
+           s.spec ->> 'kind' AS kind,
+           ARRAY(SELECT jsonb_array_elements_text(s.spec -> 'parents')) AS parents,
+           (s.spec ->> 'has_children')::boolean AS has_children,
+           CASE WHEN s.spec ->> 'kind' = 'task' AND jsonb_array_length(s.spec -> 'parents') = 0
+                THEN 'QUEUED' ELSE 'PENDING' END AS status,
+           jsonb_array_length(s.spec -> 'parents') AS pending_parents,
+           (s.spec ->> 'retries')::int AS retries,
+           (s.spec ->> 'backoff_factor')::double precision AS backoff_factor,
+           (s.spec ->> 'backoff_max_seconds')::int AS backoff_max_seconds,
+           (s.spec ->> 'schedule_timeout')::interval AS schedule_timeout,
+           (s.spec ->> 'execution_timeout')::interval AS execution_timeout,
+           jsonb_array_length(v.spec -> 'tasks') AS task_count
+      FROM hatchnb.workflow_versions v
      CROSS JOIN LATERAL (
            SELECT t, n FROM jsonb_array_elements(v.spec -> 'tasks') WITH ORDINALITY AS a (t, n)
            UNION ALL
            SELECT h, 1000 + n FROM jsonb_array_elements(v.spec -> 'hooks')
                   WITH ORDINALITY AS b (h, n)
-     ) AS spec (s, pos)
-     ORDER BY o.ord, spec.pos  -- ids in trigger order keep FIFO within a priority
+     ) AS s (spec, pos)
+     WHERE v.id = %(version_id)s
+), new_runs AS (
+    INSERT INTO hatchnb.workflow_runs (id, workflow_name, version_id, status, input,
+                                       additional_metadata, priority, parent_task_run_id,
+                                       child_key, pending_tasks)
+    SELECT u.id, v.workflow_name, v.version_id, 'QUEUED', u.input, u.meta, u.priority,
+           u.parent, u.child_key, v.task_count
+      FROM u, (SELECT * FROM v LIMIT 1) v
+    ON CONFLICT (parent_task_run_id, child_key) WHERE child_key IS NOT NULL DO NOTHING
+    RETURNING id, child_key
+), new_tasks AS (
+    INSERT INTO hatchnb.task_runs (run_id, workflow_name, version_id, task_name, kind, parents,
+                                   has_children, status, pending_parents, priority, retries,
+                                   backoff_factor, backoff_max_seconds, schedule_timeout,
+                                   execution_timeout, queued_at)
+    SELECT u.id, v.workflow_name, v.version_id, v.task_name, v.kind, v.parents,
+           v.has_children, v.status, v.pending_parents, u.priority, v.retries,
+           v.backoff_factor, v.backoff_max_seconds, v.schedule_timeout, v.execution_timeout,
+           now()
+      FROM u CROSS JOIN v
+     WHERE u.child_key IS NULL OR u.id IN (SELECT id FROM new_runs)
+     ORDER BY u.ord, v.pos  -- ids in trigger order keep FIFO within a priority
 )
-SELECT id FROM new_runs;
+SELECT id FROM new_runs WHERE child_key IS NOT NULL;
 
 -- name: notify_queued
 -- Wake up workers waiting for work.
@@ -100,7 +114,7 @@ WITH picked AS (
     UPDATE hatchnb.workflow_runs r SET status = 'RUNNING', started_at = now()
      WHERE r.id IN (SELECT run_id FROM claimed) AND r.status = 'QUEUED'
 )
-SELECT c.id, c.external_id, c.run_id, c.workflow_name, c.task_name, c.kind, c.version_id,
+SELECT c.id, c.run_id, c.workflow_name, c.task_name, c.kind, c.version_id,
        c.attempt, c.retry_count, c.priority, r.input, r.additional_metadata,
        r.parent_task_run_id,
        CASE WHEN cardinality(c.parents) > 0 OR c.kind <> 'task' THEN (
@@ -240,10 +254,10 @@ UPDATE hatchnb.task_runs SET status = 'QUEUED', queued_at = now(), available_at 
 
 -- name: restore_hooks
 -- Recreate the on_failure / on_success hooks of replayed runs from their version's spec.
-INSERT INTO hatchnb.task_runs (external_id, run_id, workflow_name, version_id, task_name, kind,
-                               status, priority, retries, backoff_factor, backoff_max_seconds,
+INSERT INTO hatchnb.task_runs (run_id, workflow_name, version_id, task_name, kind, status,
+                               priority, retries, backoff_factor, backoff_max_seconds,
                                schedule_timeout, execution_timeout)
-SELECT gen_random_uuid(), r.id, v.workflow_name, v.id, h ->> 'name', h ->> 'kind', 'PENDING',
+SELECT r.id, v.workflow_name, v.id, h ->> 'name', h ->> 'kind', 'PENDING',
        r.priority, (h ->> 'retries')::int, (h ->> 'backoff_factor')::double precision,
        (h ->> 'backoff_max_seconds')::int, (h ->> 'schedule_timeout')::interval,
        (h ->> 'execution_timeout')::interval
@@ -260,7 +274,7 @@ SELECT id, workflow_name, version_id, status, input, additional_metadata, priori
 
 -- name: get_run_tasks
 -- The task runs of one workflow run, in creation order.
-SELECT id, external_id, run_id, task_name, kind, status, retry_count, attempt, worker_id,
+SELECT id, run_id, task_name, kind, status, retry_count, attempt, worker_id,
        output, output_blob IS NOT NULL AS has_blob, error, queued_at, started_at, finished_at
   FROM hatchnb.task_runs WHERE run_id = %(run_id)s ORDER BY id;
 
