@@ -246,7 +246,8 @@ class RunWaiter:
             conn.execute("LISTEN hatchnb_run_done")
             while not self._stop.is_set():
                 for note in conn.notifies(timeout=interval):
-                    self._fire(note.payload)
+                    for run_id in note.payload.split(","):
+                        self._fire(run_id)
                 with self._lock:
                     waiting = list(self._waiters)
                 self._check(waiting)

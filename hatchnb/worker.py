@@ -268,6 +268,7 @@ class _Runtime:
                     self._start(ClaimedTask.from_row(row))
                 if self.maybe_more:
                     await self._wait_for_slot()
+                    await asyncio.sleep(0)  # let finishing tasks free more slots: bigger claims
                     continue
             await self._wait_for_work()
 
@@ -322,7 +323,7 @@ class _Runtime:
     async def _call(self, claim: ClaimedTask, ctx: Context) -> Result:
         settings = self.settings
         try:
-            code = await self._code_for(claim)
+            code = self.code.get(claim.version_id) or await self._code_for(claim)
             fn = code.functions[claim.task_name]
             data = serialization.load_input(claim.input, code.input_validator)
             if asyncio.iscoroutinefunction(fn):

@@ -53,7 +53,8 @@ WITH u AS MATERIALIZED (
            (s.spec ->> 'backoff_max_seconds')::int AS backoff_max_seconds,
            (s.spec ->> 'schedule_timeout')::interval AS schedule_timeout,
            (s.spec ->> 'execution_timeout')::interval AS execution_timeout,
-           jsonb_array_length(v.spec -> 'tasks') AS task_count
+           jsonb_array_length(v.spec -> 'tasks') AS task_count,
+           jsonb_array_length(v.spec -> 'hooks') > 0 AS has_hooks
       FROM hatchnb.workflow_versions v
      CROSS JOIN LATERAL (
            SELECT t, n FROM jsonb_array_elements(v.spec -> 'tasks') WITH ORDINALITY AS a (t, n)
@@ -65,9 +66,9 @@ WITH u AS MATERIALIZED (
 ), new_runs AS (
     INSERT INTO hatchnb.workflow_runs (id, workflow_name, version_id, status, input,
                                        additional_metadata, priority, parent_task_run_id,
-                                       child_key, pending_tasks)
+                                       child_key, pending_tasks, has_hooks)
     SELECT u.id, v.workflow_name, v.version_id, 'QUEUED', u.input, u.meta, u.priority,
-           u.parent, u.child_key, v.task_count
+           u.parent, u.child_key, v.task_count, v.has_hooks
       FROM u, (SELECT * FROM v LIMIT 1) v
     ON CONFLICT (parent_task_run_id, child_key) WHERE child_key IS NOT NULL DO NOTHING
     RETURNING id, child_key
@@ -241,7 +242,7 @@ WITH RECURSIVE target AS (
     RETURNING run_id
 )
 UPDATE hatchnb.workflow_runs w
-   SET status = 'RUNNING', finished_at = NULL, error = NULL,
+   SET status = 'RUNNING', finished_at = NULL, error = NULL, failed_tasks = 0,
        pending_tasks = (SELECT count(*) FROM reset WHERE reset.run_id = w.id)
   FROM target WHERE w.id = target.id
 RETURNING w.id;

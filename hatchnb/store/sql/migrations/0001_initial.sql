@@ -42,7 +42,11 @@ CREATE TABLE hatchnb.workflow_runs (
     priority smallint NOT NULL,
     parent_task_run_id bigint,
     child_key text,
+    -- tasks not yet final, and how many ended FAILED or CANCELLED: a run whose count
+    -- reaches zero with no failure and no hooks is settled without a second look
     pending_tasks integer NOT NULL,
+    failed_tasks integer NOT NULL DEFAULT 0,
+    has_hooks boolean NOT NULL DEFAULT false,
     error text,
     created_at timestamptz NOT NULL DEFAULT now(),
     started_at timestamptz,
@@ -102,6 +106,14 @@ CREATE TABLE hatchnb.task_logs (
 );
 CREATE INDEX task_logs_task_run ON hatchnb.task_logs (task_run_id, id);
 
+-- Tell waiters that runs finished: comma-separated ids, at most 200 per notification.
+CREATE FUNCTION hatchnb.notify_runs_done(p_run_ids uuid[]) RETURNS void
+LANGUAGE sql AS $$
+    SELECT pg_notify('hatchnb_run_done', string_agg(id::text, ','))
+      FROM unnest(p_run_ids) WITH ORDINALITY AS r (id, n)
+     GROUP BY (n - 1) / 200
+$$;
+
 -- A workflow run whose tasks are all final gets its final status here; hooks
 -- (on_failure / on_success) are queued first when the run calls for one.
 CREATE FUNCTION hatchnb.settle_runs(p_run_ids uuid[]) RETURNS void
@@ -144,7 +156,7 @@ BEGIN
                           FROM hatchnb.task_runs
                          WHERE run_id = r.id AND status = 'FAILED')
          WHERE id = r.id;
-        PERFORM pg_notify('hatchnb_run_done', r.id::text);
+        PERFORM hatchnb.notify_runs_done(ARRAY[r.id]);
     END LOOP;
 END;
 $$;
@@ -168,7 +180,8 @@ BEGIN
          WHERE t.id = d.id AND t.status = 'PENDING'
         RETURNING t.run_id
     )
-    UPDATE hatchnb.workflow_runs w SET pending_tasks = w.pending_tasks - n.cnt
+    UPDATE hatchnb.workflow_runs w
+       SET pending_tasks = w.pending_tasks - n.cnt, failed_tasks = w.failed_tasks + n.cnt
       FROM (SELECT run_id, count(*) AS cnt FROM cancelled GROUP BY run_id) n
      WHERE w.id = n.run_id;
 END;
@@ -188,6 +201,8 @@ DECLARE
     f_status text[];
     f_children boolean[];
     requeued boolean;
+    succeeded uuid[];
+    unsettled uuid[];
 BEGIN
     WITH x AS (
         SELECT *, (u.outcome = 'FAILED') AS retryable
@@ -243,13 +258,29 @@ BEGIN
 
     -- lock runs in id order so concurrent batches touching the same runs cannot deadlock
     PERFORM 1 FROM hatchnb.workflow_runs WHERE id = ANY (f_runs) ORDER BY id FOR UPDATE;
-    UPDATE hatchnb.workflow_runs w SET pending_tasks = w.pending_tasks - n.cnt
-      FROM (SELECT f.run_id, count(*) AS cnt
-              FROM unnest(f_runs, f_status) AS f (run_id, status)
-             WHERE f.status <> 'QUEUED' GROUP BY f.run_id) n
-     WHERE w.id = n.run_id;
-    PERFORM hatchnb.settle_runs(array_agg(DISTINCT f.run_id))
-       FROM unnest(f_runs, f_status) AS f (run_id, status) WHERE f.status <> 'QUEUED';
+    WITH n AS (
+        SELECT f.run_id, count(*) FILTER (WHERE f.status <> 'QUEUED') AS cnt,
+               count(*) FILTER (WHERE f.status = 'FAILED') AS failed
+          FROM unnest(f_runs, f_status) AS f (run_id, status) GROUP BY f.run_id
+    ), counted AS (
+        UPDATE hatchnb.workflow_runs w
+           SET pending_tasks = w.pending_tasks - n.cnt,
+               failed_tasks = w.failed_tasks + n.failed,
+               status = CASE WHEN w.pending_tasks = n.cnt AND NOT w.has_hooks
+                              AND w.failed_tasks + n.failed = 0
+                             THEN 'SUCCEEDED' ELSE w.status END,
+               finished_at = CASE WHEN w.pending_tasks = n.cnt AND NOT w.has_hooks
+                                   AND w.failed_tasks + n.failed = 0
+                                  THEN now() END
+          FROM n WHERE w.id = n.run_id AND n.cnt > 0
+        RETURNING w.id, w.status, w.pending_tasks
+    )
+    SELECT array_agg(id) FILTER (WHERE status = 'SUCCEEDED'),
+           array_agg(id) FILTER (WHERE status <> 'SUCCEEDED' AND pending_tasks = 0)
+      INTO succeeded, unsettled
+      FROM counted;
+    PERFORM hatchnb.notify_runs_done(succeeded);
+    PERFORM hatchnb.settle_runs(unsettled);
     IF requeued THEN
         PERFORM pg_notify('hatchnb_queued', '');
     END IF;
@@ -303,7 +334,6 @@ BEGIN
     UPDATE hatchnb.workflow_runs
        SET status = 'CANCELLED', pending_tasks = 0, finished_at = now()
      WHERE id = ANY (all_runs) AND status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED');
-    PERFORM pg_notify('hatchnb_run_done', id::text)
-       FROM unnest(all_runs) AS id;
+    PERFORM hatchnb.notify_runs_done(all_runs);
 END;
 $$;
