@@ -30,7 +30,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PEERS_DIR = Path(os.environ.get("PEERBENCH_PEERS_DIR", HERE.parent.parent / "shared" / "bench" / "peers"))
+PEERS_DIR = Path(os.environ.get("PEERBENCH_PEERS_DIR",
+                                HERE.parent.parent / "shared" / "bench" / "peers"))
 sys.path.insert(0, str(PEERS_DIR.resolve()))
 # the project root, so `import hatchnb` finds this checkout (it need not be pip-installed)
 sys.path.insert(0, str(HERE.parent))
@@ -78,7 +79,7 @@ def git_describe() -> str:
         dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "hatchnb"],
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return commit + ("+dirty(hatchnb/)" if dirty else "")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return f"unknown ({exc})"
 
 
@@ -99,7 +100,8 @@ def db_span(counter: C.PgCounter, min_id: int) -> dict:
 
 
 def max_task_id(counter: C.PgCounter) -> int:
-    return int(counter.conn.execute("select coalesce(max(id), 0) from hatchnb.task_runs").fetchone()[0])
+    sql = "select coalesce(max(id), 0) from hatchnb.task_runs"
+    return int(counter.conn.execute(sql).fetchone()[0])
 
 
 def driver() -> dict:
@@ -144,15 +146,17 @@ def driver() -> dict:
                                             "jobs_per_s": C.r(C.N_BULK / el)}
         C.log(f"bulk enqueue {C.N_BULK}: {C.N_BULK / el:.0f}/s")
         counter.maybe_analyze()
-        res["process"][f"c{conc}"] = C.run_phase(script, conc, f"hatchnb-c{conc}", counter, C.N_BULK,
-                                                 purge=lambda: counter.exec(PURGE_SQL))
+        res["process"][f"c{conc}"] = C.run_phase(
+            script, conc, f"hatchnb-c{conc}", counter, C.N_BULK,
+            purge=lambda: counter.exec(PURGE_SQL))
         res["db_timing"][f"c{conc}"] = db_span(counter, before)
 
     t = time.perf_counter()
     for i in range(C.N_SINGLE):
         noop.run_no_wait({"i": i})
     el = time.perf_counter() - t
-    res["single_enqueue"] = {"n": C.N_SINGLE, "elapsed_s": C.r(el, 3), "jobs_per_s": C.r(C.N_SINGLE / el)}
+    res["single_enqueue"] = {"n": C.N_SINGLE, "elapsed_s": C.r(el, 3),
+                             "jobs_per_s": C.r(C.N_SINGLE / el)}
     C.log(f"single enqueue: {res['single_enqueue']}")
     counter.maybe_analyze()
 
