@@ -17,7 +17,7 @@ from hatchnb import embedded, errors, ids, serialization
 from hatchnb.config import Settings
 from hatchnb.context import current_context
 from hatchnb.runs import RunsClient, RunWaiter, WorkflowRunRef, outputs_by_run, run_error
-from hatchnb.store import AsyncStore, Store, migrate, queries
+from hatchnb.store import AsyncStore, Store, migrate
 from hatchnb.types import Priority, TaskDefaults, WorkflowRunTriggerConfig
 from hatchnb.workflow import _UNSET, Standalone, Workflow, refuse_unsupported
 
@@ -242,10 +242,8 @@ class Hatchet:
     ) -> list[WorkflowRunRef]:
         version_id = self.register(workflow)
         params, keys = self._insert_params(workflow, items)
-        with self._store.transaction() as conn:
-            cur = conn.execute(queries.get("insert_runs"), {**params, "version_id": version_id})
-            inserted = {r["id"] for r in cur}
-            conn.execute(queries.get("notify_queued"))
+        rows = self._store.fetch_all("insert_runs", **params, version_id=version_id)
+        inserted = {r["id"] for r in rows}
         return [WorkflowRunRef(str(i), self) for i in self._resolve_ids(keys, inserted)]
 
     async def _aio_trigger(
@@ -254,12 +252,8 @@ class Hatchet:
         version_id = await asyncio.to_thread(self.register, workflow)
         params, keys = self._insert_params(workflow, items)
         store = await self._astore()
-        async with store.transaction() as conn:
-            cur = await conn.execute(
-                queries.get("insert_runs"), {**params, "version_id": version_id}
-            )
-            inserted = {r["id"] for r in await cur.fetchall()}
-            await conn.execute(queries.get("notify_queued"))
+        rows = await store.fetch_all("insert_runs", **params, version_id=version_id)
+        inserted = {r["id"] for r in rows}
         ids = await asyncio.to_thread(self._resolve_ids, keys, inserted)
         return [WorkflowRunRef(str(i), self) for i in ids]
 

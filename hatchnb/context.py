@@ -86,7 +86,8 @@ class Context:
         self._claim = claim
         self._worker = worker
         self._client = client
-        self._cancelled = threading.Event()
+        self._cancelled = False
+        self._cancel_event: threading.Event | None = None  # made on demand: most tasks never wait
         self._async_task: asyncio.Task[Any] | None = None
         self.worker = WorkerInfo(worker.worker_id, worker.name)
 
@@ -187,20 +188,26 @@ class Context:
 
     @property
     def exit_flag(self) -> bool:
-        return self._cancelled.is_set()
+        return self._cancelled
 
     @property
     def is_cancelled(self) -> bool:
-        return self._cancelled.is_set()
+        return self._cancelled
 
     def _mark_cancelled(self) -> None:
-        self._cancelled.set()
+        self._cancelled = True
+        if self._cancel_event is not None:
+            self._cancel_event.set()
         if self._async_task is not None:
             self._async_task.get_loop().call_soon_threadsafe(self._async_task.cancel)
 
     def wait_cancelled(self, timeout: float | None = None) -> bool:
         """Block (in a sync task) until the run is cancelled or the timeout passes."""
-        return self._cancelled.wait(timeout)
+        if self._cancel_event is None:
+            self._cancel_event = threading.Event()
+            if self._cancelled:
+                self._cancel_event.set()
+        return self._cancel_event.wait(timeout)
 
     def cancel(self) -> None:
         """Cancel this task's workflow run."""

@@ -60,9 +60,18 @@ class Engine:
                 await asyncio.sleep(interval * 2)
 
     async def duties(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        await self._refresh_statistics(conn)
         await self._reap_dead_workers(conn)
         await self._expire_running(conn)
         await self._expire_queued(conn)
+
+    async def _refresh_statistics(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Without fresh statistics a burst of new tasks makes the claim query sort the whole
+        backlog; autovacuum reacts within a minute, this within one engine round."""
+        cur = await conn.execute(queries.get("stale_queue_statistics"), {"threshold": 5000})
+        row = await cur.fetchone()
+        if row and row["stale"]:
+            await conn.execute(queries.get("analyze_task_runs"))
 
     async def _reap_dead_workers(self, conn: psycopg.AsyncConnection[Any]) -> None:
         timeout = timedelta(seconds=self.settings.worker_timeout)

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 TaskKind = Literal["task", "on_failure", "on_success"]
 R = TypeVar("R")
 _UNSET: Any = object()
+_DEFAULT_OPTIONS = TriggerWorkflowOptions()
 
 
 @dataclasses.dataclass(eq=False)
@@ -311,11 +312,9 @@ class Workflow:
         key: str | None = None,
         options: TriggerWorkflowOptions | None = None,
     ) -> WorkflowRunTriggerConfig:
-        return WorkflowRunTriggerConfig(
-            workflow_name=self.name,
-            input=input,
-            options=options or TriggerWorkflowOptions(),
-            key=key,
+        # model_construct: the fields are already typed, and bulk runs build thousands
+        return WorkflowRunTriggerConfig.model_construct(
+            workflow_name=self.name, input=input, options=options or _DEFAULT_OPTIONS, key=key
         )
 
     def run_no_wait(

@@ -34,8 +34,8 @@ SELECT id, workflow_name, content_hash, python_version, spec, code, created_at
 
 -- name: insert_runs
 -- Create workflow runs (a JSON array of {id, ord, input, meta, priority, parent, child_key})
--- and all their task runs; returns the keyed runs that were new (a child key seen before
--- skips its run).
+-- and all their task runs, and wake workers; returns the keyed runs that were new (a child
+-- key seen before skips its run), or one NULL row.
 WITH u AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset(%(runs)s::jsonb)
         AS u (id uuid, ord integer, input jsonb, meta jsonb, priority smallint, parent bigint,
@@ -85,7 +85,8 @@ WITH u AS MATERIALIZED (
      WHERE u.child_key IS NULL OR u.id IN (SELECT id FROM new_runs)
      ORDER BY u.ord, v.pos  -- ids in trigger order keep FIFO within a priority
 )
-SELECT id FROM new_runs WHERE child_key IS NOT NULL;
+SELECT r.id FROM (SELECT pg_notify('hatchnb_queued', '')) AS wake
+  LEFT JOIN new_runs r ON r.child_key IS NOT NULL;
 
 -- name: notify_queued
 -- Wake up workers waiting for work.
@@ -313,6 +314,15 @@ SELECT attempt, level, message, created_at FROM hatchnb.task_logs
 SELECT t.task_name, l.attempt, l.level, l.message, l.created_at
   FROM hatchnb.task_logs l JOIN hatchnb.task_runs t ON t.id = l.task_run_id
  WHERE t.run_id = %(run_id)s ORDER BY l.id LIMIT %(limit)s;
+
+-- name: stale_queue_statistics
+-- Whether the task table changed a lot since it was last analyzed.
+SELECT n_mod_since_analyze > %(threshold)s AS stale
+  FROM pg_stat_user_tables WHERE relid = 'hatchnb.task_runs'::regclass;
+
+-- name: analyze_task_runs
+-- Refresh the planner's statistics of the task table (cheap: a sample).
+ANALYZE hatchnb.task_runs;
 
 -- name: list_workers
 -- Registered workers, most recent first.

@@ -93,6 +93,9 @@ CREATE TABLE hatchnb.task_runs (
     UNIQUE (run_id, task_name)
 );
 CREATE INDEX task_runs_queue ON hatchnb.task_runs (priority DESC, id) WHERE status = 'QUEUED';
+-- a queue table churns: keep its statistics and dead rows under control
+ALTER TABLE hatchnb.task_runs SET (autovacuum_analyze_scale_factor = 0.02,
+                                   autovacuum_vacuum_scale_factor = 0.05);
 CREATE INDEX task_runs_running_timeout ON hatchnb.task_runs (timeout_at) WHERE status = 'RUNNING';
 CREATE INDEX task_runs_running_worker ON hatchnb.task_runs (worker_id) WHERE status = 'RUNNING';
 
@@ -237,6 +240,7 @@ BEGIN
     requeued := 'QUEUED' = ANY (f_status);
 
     -- children whose last parent just succeeded become queued
+    IF true = ANY (f_children) THEN
     UPDATE hatchnb.task_runs c
        SET pending_parents = c.pending_parents - d.n,
            status = CASE WHEN c.pending_parents = d.n THEN 'QUEUED' ELSE c.status END,
@@ -251,10 +255,13 @@ BEGIN
     IF FOUND THEN
         requeued := true;
     END IF;
+    END IF;
 
-    PERFORM hatchnb.cancel_descendants(array_agg(f.run_id), array_agg(f.name))
-       FROM unnest(f_runs, f_names, f_status, f_children) AS f (run_id, name, status, kids)
-      WHERE f.status = 'FAILED' AND f.kids;
+    IF 'FAILED' = ANY (f_status) THEN
+        PERFORM hatchnb.cancel_descendants(array_agg(f.run_id), array_agg(f.name))
+           FROM unnest(f_runs, f_names, f_status, f_children) AS f (run_id, name, status, kids)
+          WHERE f.status = 'FAILED' AND f.kids;
+    END IF;
 
     -- lock runs in id order so concurrent batches touching the same runs cannot deadlock
     PERFORM 1 FROM hatchnb.workflow_runs WHERE id = ANY (f_runs) ORDER BY id FOR UPDATE;
