@@ -71,6 +71,8 @@ def _plain(value: Any) -> Any:
 
 
 def _check_size(text: str, limit: int, what: str) -> str:
+    if len(text) * 4 <= limit:  # no UTF-8 character takes more than 4 bytes
+        return text
     size = len(text.encode())
     if size > limit:
         raise errors.PayloadTooLarge(
