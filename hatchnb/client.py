@@ -32,6 +32,7 @@ class RunKey(NamedTuple):
     parent: int | None
     child_key: str | None
 
+
 #: the client of the worker running in this process; unpickled task code that refers to
 #: a Hatchet object uses it instead of opening new connections
 _ambient: Hatchet | None = None
@@ -52,7 +53,7 @@ class Hatchet:
         self._dsn = self._settings.dsn or embedded.ensure_running()
         migrate(self._dsn)
         self._store = Store(self._dsn)
-        self._astores: dict[int, AsyncStore] = {}
+        self._astores: dict[int, tuple[asyncio.AbstractEventLoop, AsyncStore]] = {}
         self._versions: weakref.WeakKeyDictionary[Workflow, int] = weakref.WeakKeyDictionary()
         self._local_code: dict[int, serialization.WorkflowCode] = {}
         self._register_lock = threading.Lock()
@@ -64,6 +65,7 @@ class Hatchet:
         return (_restore_client, (self._explicit_dsn,))
 
     def close(self) -> None:
+        """Close this client's connections (async pools close with their event loops)."""
         self._waiter.close()
         self._store.close()
 
@@ -266,20 +268,24 @@ class Hatchet:
         for key in keys:
             run_id = key.run_id
             if key.child_key is not None and run_id not in inserted:
-                row = self._store.fetch_one("find_child_run", parent_task_run_id=key.parent,
-                                            child_key=key.child_key)
+                row = self._store.fetch_one(
+                    "find_child_run", parent_task_run_id=key.parent, child_key=key.child_key
+                )
                 run_id = row["id"] if row else run_id
             ids.append(run_id)
         return ids
 
     async def _astore(self) -> AsyncStore:
-        """One async pool per event loop (a notebook and a worker thread have different loops)."""
+        """One async pool per event loop (a notebook and a worker thread have different loops;
+        each ``asyncio.run`` makes a new one)."""
         loop = asyncio.get_running_loop()
-        store = self._astores.get(id(loop))
-        if store is None:
-            store = AsyncStore(self._dsn)
-            await store.open()
-            self._astores[id(loop)] = store
+        known = self._astores.get(id(loop))
+        if known is not None and known[0] is loop:
+            return known[1]
+        store = AsyncStore(self._dsn)
+        await store.open()
+        self._astores = {k: v for k, v in self._astores.items() if not v[0].is_closed()}
+        self._astores[id(loop)] = (loop, store)
         return store
 
     # ---- results -----------------------------------------------------------------------
@@ -327,4 +333,3 @@ class Hatchet:
             *(r.aio_result() for r in refs), return_exceptions=return_exceptions
         )
         return [g if isinstance(g, BaseException) else shape(g) for g in gathered]
-

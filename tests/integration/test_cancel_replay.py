@@ -116,3 +116,19 @@ def test_replay_reruns_only_failed_and_downstream_tasks(
 def test_unknown_run_id_is_a_clear_error(hatchet: Any) -> None:
     with pytest.raises(hatchnb_errors.RunNotFound, match="no workflow run"):
         hatchet.runs.get("00000000-0000-0000-0000-000000000000")
+
+
+def test_bulk_cancel_and_aio_run_many(hatchet: Any, start_worker: Any) -> None:
+    @hatchet.task()
+    async def nap(input: EmptyModel, ctx: Context) -> int:
+        await asyncio.sleep(float(input.model_extra["s"]))
+        return 1
+
+    start_worker(nap)
+    slow = nap.run_many_no_wait([nap.create_bulk_run_item({"s": 30}) for _ in range(3)])
+    hatchet.runs.bulk_cancel([r.workflow_run_id for r in slow])
+    items = [nap.create_bulk_run_item({"s": 0}) for _ in range(4)]
+    assert asyncio.run(nap.aio_run_many(items)) == [1, 1, 1, 1]
+    for ref in slow:
+        with pytest.raises(CancelledRunError):
+            ref.result(timeout=10)

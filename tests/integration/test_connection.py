@@ -18,8 +18,7 @@ def test_unreachable_database_says_what_to_check() -> None:
 
 
 def test_schema_newer_than_library_is_refused(dsn: str, db: Any) -> None:
-    db.execute("INSERT INTO hatchnb.schema_version (version) VALUES (%s)",
-               (SCHEMA_VERSION + 1,))
+    db.execute("INSERT INTO hatchnb.schema_version (version) VALUES (%s)", (SCHEMA_VERSION + 1,))
     with pytest.raises(errors.SchemaTooNew, match="upgrade hatchnb"):
         Hatchet(dsn=dsn)
 

@@ -75,6 +75,7 @@ def test_standalone_task_returns_its_output_typed_by_annotation(
     assert add.run({"values": [2, 3]}) == Total(total=5)
     assert echo.run({"a": 1}) == {"extra": {"a": 1}}
     assert asyncio.run(add.aio_run(Numbers(values=[4]))) == Total(total=4)
+    assert asyncio.run(add.aio_run(Numbers(values=[5]))) == Total(total=5)  # a new loop
 
 
 @dataclasses.dataclass
