@@ -13,6 +13,7 @@ from hatchnb.errors import (
     TaskRunError,
 )
 from hatchnb.runs import RunStatus, V1TaskStatus, WorkflowRunRef
+from hatchnb.triggers import BulkPushEventWithMetadata, PushEventOptions
 from hatchnb.types import (
     EmptyModel,
     Priority,
@@ -27,6 +28,7 @@ from hatchnb.workflow import Standalone, Task, Workflow
 __version__ = "0.1.0"
 
 __all__ = [
+    "BulkPushEventWithMetadata",
     "CancelledRunError",
     "Context",
     "EmptyModel",
@@ -36,6 +38,7 @@ __all__ = [
     "HatchnbError",
     "NonRetryableException",
     "Priority",
+    "PushEventOptions",
     "RunStatus",
     "ScheduleTriggerWorkflowOptions",
     "Standalone",

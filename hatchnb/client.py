@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import uuid
 import weakref
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from psycopg.types.json import Jsonb
 
-from hatchnb import embedded, errors, ids, serialization
+from hatchnb import embedded, errors, ids, serialization, triggers
 from hatchnb.config import Settings
 from hatchnb.context import current_context
 from hatchnb.runs import RunsClient, RunWaiter, WorkflowRunRef, outputs_by_run, run_error
@@ -59,6 +58,10 @@ class Hatchet:
         self._register_lock = threading.Lock()
         self._waiter = RunWaiter(self)
         self.runs = RunsClient(self)
+        self.cron = triggers.CronClient(self)
+        self.scheduled = triggers.ScheduledClient(self)
+        self.event = triggers.EventClient(self)
+        self.filters = triggers.FiltersClient(self)
         self.debug = debug
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -91,13 +94,7 @@ class Hatchet:
         default_filters: list[Any] | None = None,
     ) -> Workflow:
         """Declare a workflow; add tasks with ``@wf.task()``."""
-        refuse_unsupported(
-            on_events=on_events,
-            on_crons=on_crons,
-            sticky=sticky,
-            concurrency=concurrency,
-            default_filters=default_filters,
-        )
+        refuse_unsupported(sticky=sticky, concurrency=concurrency, default_filters=default_filters)
         return Workflow(
             self,
             name,
@@ -106,6 +103,8 @@ class Hatchet:
             default_priority=default_priority,
             task_defaults=task_defaults,
             version=version,
+            on_events=on_events,
+            on_crons=on_crons,
         )
 
     def task(
@@ -131,8 +130,6 @@ class Hatchet:
     ) -> Callable[[Callable[..., R]], Standalone[R]]:
         """Declare a standalone task (a one-task workflow); ``.run()`` returns its output."""
         refuse_unsupported(
-            on_events=on_events,
-            on_crons=on_crons,
             sticky=sticky,
             concurrency=concurrency,
             rate_limits=rate_limits,
@@ -148,6 +145,8 @@ class Hatchet:
                 input_validator=input_validator,
                 default_priority=default_priority,
                 version=version,
+                on_events=on_events,
+                on_crons=on_crons,
             )
             wf.task(
                 name=wf.name,
@@ -210,6 +209,15 @@ class Hatchet:
             )
             assert row is not None
             version_id = int(row["id"])
+            with self._store.transaction() as conn:
+                triggers.register_triggers(
+                    conn,
+                    workflow.name,
+                    version_id,
+                    workflow.on_events,
+                    workflow.on_crons,
+                    workflow.default_priority,
+                )
             self._versions[workflow] = version_id
             self._local_code[version_id] = code
             return version_id
@@ -219,8 +227,7 @@ class Hatchet:
     def _insert_params(
         self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]
     ) -> tuple[dict[str, Any], list[RunKey]]:
-        """The ``insert_runs`` parameters: one JSON array holding every run (this loop is the
-        Python cost of bulk enqueue, hence the hand-built JSON)."""
+        """The ``insert_runs`` parameters: one JSON array holding every run."""
         parent = current_context.get()
         parent_id = parent.task_run_id if parent else None
         parent_json = "null" if parent_id is None else str(parent_id)
@@ -233,12 +240,17 @@ class Hatchet:
             run_id = ids.uuid7()
             keys.append(RunKey(run_id, parent_id, child_key))
             data = serialization.dump_input(item.input, validator, limit)
-            meta = json.dumps(options.additional_metadata) if options.additional_metadata else "{}"
-            key_json = "null" if child_key is None else json.dumps(child_key)
+            priority = options.priority or default_priority
             rows.append(
-                f'{{"id":"{run_id}","ord":{position},'
-                f'"priority":{options.priority or default_priority},"parent":{parent_json},'
-                f'"child_key":{key_json},"meta":{meta},"input":{data}}}'
+                serialization.run_row(
+                    run_id,
+                    position,
+                    data,
+                    options.additional_metadata,
+                    priority,
+                    parent_json,
+                    child_key,
+                )
             )
         return {"runs": "[" + ",".join(rows) + "]"}, keys
 

@@ -49,6 +49,8 @@ class ClaimedTask:
     input: Any
     additional_metadata: dict[str, Any]
     parent_task_run_id: int | None
+    filter_payload: dict[str, Any] | None
+    event_id: str | None
     siblings: dict[str, dict[str, Any]]
 
     @classmethod
@@ -66,6 +68,8 @@ class ClaimedTask:
             input=row["input"],
             additional_metadata=row["additional_metadata"] or {},
             parent_task_run_id=row["parent_task_run_id"],
+            filter_payload=row["filter_payload"],
+            event_id=str(row["event_id"]) if row["event_id"] else None,
             siblings=row["siblings"] or {},
         )
 
@@ -137,6 +141,19 @@ class Context:
     @property
     def parent_task_run_id(self) -> int | None:
         return self._claim.parent_task_run_id
+
+    @property
+    def filter_payload(self) -> dict[str, Any]:
+        """The payload of the event filter that admitted this run ({} when none)."""
+        return dict(self._claim.filter_payload or {})
+
+    @property
+    def was_triggered_by_event(self) -> bool:
+        return self._claim.event_id is not None
+
+    @property
+    def triggering_event_id(self) -> str | None:
+        return self._claim.event_id
 
     # ---- parents ------------------------------------------------------------------------
 

@@ -11,8 +11,9 @@ from datetime import timedelta
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 
-from hatchnb import errors
+from hatchnb import errors, triggers
 from hatchnb.config import Settings
 from hatchnb.store import connect_async, queries
 
@@ -64,6 +65,17 @@ class Engine:
         await self._reap_dead_workers(conn)
         await self._expire_running(conn)
         await self._expire_queued(conn)
+        cur = await conn.execute(queries.get("anything_due"))
+        row = await cur.fetchone()
+        if row and row["due"]:
+            await asyncio.to_thread(self._fire_due)
+
+    def _fire_due(self) -> None:
+        """Crons and schedules (sync code, on a connection of its own, in a thread)."""
+        with psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row) as conn:
+            started = triggers.fire_due(conn)
+        if started:
+            log.info("started %d run(s) from crons and schedules", started)
 
     async def _refresh_statistics(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Without fresh statistics a burst of new tasks makes the claim query sort the whole

@@ -120,6 +120,27 @@ def load_output(output: Any, blob: bytes | None) -> Any:
     return cloudpickle.loads(blob) if blob is not None else output
 
 
+def run_row(
+    run_id: Any,
+    position: int,
+    input_json: str,
+    meta: dict[str, Any] | None,
+    priority: int,
+    parent_json: str = "null",
+    child_key: str | None = None,
+    trigger: dict[str, Any] | None = None,
+) -> str:
+    """One element of ``insert_runs``' JSON array, built by hand: for bulk enqueue this is the
+    hot loop. ``trigger`` holds optional triggered_by / event_id / filter_payload."""
+    meta_json = json.dumps(meta) if meta else "{}"
+    key_json = "null" if child_key is None else json.dumps(child_key)
+    extra = "," + json.dumps(trigger)[1:-1] if trigger else ""
+    return (
+        f'{{"id":"{run_id}","ord":{position},"priority":{priority},"parent":{parent_json},'
+        f'"child_key":{key_json},"meta":{meta_json},"input":{input_json}{extra}}}'
+    )
+
+
 # ---- code ------------------------------------------------------------------------------
 
 

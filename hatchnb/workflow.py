@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
+import json
 import typing
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from hatchnb import errors
+from hatchnb import errors, serialization, triggers
 from hatchnb.types import (
     DEFAULT_EXECUTION_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEOUT,
     EmptyModel,
     Priority,
+    ScheduleTriggerWorkflowOptions,
     TaskDefaults,
     TriggerWorkflowOptions,
     WorkflowRunTriggerConfig,
@@ -94,6 +97,8 @@ class Workflow:
         default_priority: int = Priority.LOW,
         task_defaults: TaskDefaults | None = None,
         version: str | None = None,
+        on_events: list[str] | None = None,
+        on_crons: list[str] | None = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise errors.InvalidWorkflow("a workflow needs a non-empty name, e.g. name='etl'")
@@ -104,6 +109,10 @@ class Workflow:
         self.input_validator: type[Any] = input_validator or EmptyModel
         self.default_priority = _check_priority(default_priority)
         self.task_defaults = task_defaults or TaskDefaults()
+        self.on_events = list(on_events or [])
+        self.on_crons = list(on_crons or [])
+        for expression in self.on_crons:
+            triggers.next_tick(expression, "UTC", datetime.now(UTC))  # validates
         self.tasks: list[Task[Any]] = []
         self.on_failure: Task[Any] | None = None
         self.on_success: Task[Any] | None = None
@@ -369,6 +378,57 @@ class Workflow:
 
     def _result(self, outputs: dict[str, Any]) -> Any:
         return outputs
+
+    # ---- crons and schedules -----------------------------------------------------------
+
+    def schedule(
+        self,
+        run_at: datetime,
+        input: Any = None,
+        options: ScheduleTriggerWorkflowOptions | None = None,
+    ) -> triggers.ScheduledRun:
+        """Run once at ``run_at`` (an aware datetime)."""
+        self._client.register(self)
+        opts = options or ScheduleTriggerWorkflowOptions()
+        return self._client.scheduled.create(
+            self, run_at, self._plain_input(input), opts.additional_metadata, opts.priority
+        )
+
+    async def aio_schedule(
+        self,
+        run_at: datetime,
+        input: Any = None,
+        options: ScheduleTriggerWorkflowOptions | None = None,
+    ) -> triggers.ScheduledRun:
+        return await asyncio.to_thread(self.schedule, run_at, input, options)
+
+    def create_cron(
+        self,
+        cron_name: str,
+        expression: str,
+        input: Any = None,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
+        timezone: str = "UTC",
+    ) -> triggers.CronWorkflow:
+        """Run on a cron schedule (UTC unless ``timezone`` names another zone)."""
+        self._client.register(self)
+        return self._client.cron.create(
+            self,
+            cron_name,
+            expression,
+            self._plain_input(input),
+            additional_metadata,
+            priority,
+            timezone,
+        )
+
+    async def aio_create_cron(self, *args: Any, **kwargs: Any) -> triggers.CronWorkflow:
+        return await asyncio.to_thread(self.create_cron, *args, **kwargs)
+
+    def _plain_input(self, input: Any) -> Any:
+        limit = self._client._settings.max_payload_bytes
+        return json.loads(serialization.dump_input(input, self.input_validator, limit))
 
 
 class Standalone(Workflow, Generic[R]):

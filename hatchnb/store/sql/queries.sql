@@ -39,7 +39,7 @@ SELECT id, workflow_name, content_hash, python_version, spec, code, created_at
 WITH u AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset(%(runs)s::jsonb)
         AS u (id uuid, ord integer, input jsonb, meta jsonb, priority smallint, parent bigint,
-              child_key text)
+              child_key text, triggered_by text, event_id uuid, filter_payload jsonb)
 ), v AS MATERIALIZED (
     SELECT v.id AS version_id, v.workflow_name, s.pos, s.spec ->> 'name' AS task_name,
            s.spec ->> 'kind' AS kind,
@@ -66,9 +66,11 @@ WITH u AS MATERIALIZED (
 ), new_runs AS (
     INSERT INTO hatchnb.workflow_runs (id, workflow_name, version_id, status, input,
                                        additional_metadata, priority, parent_task_run_id,
-                                       child_key, pending_tasks, has_hooks)
+                                       child_key, pending_tasks, has_hooks, triggered_by,
+                                       event_id, filter_payload)
     SELECT u.id, v.workflow_name, v.version_id, 'QUEUED', u.input, u.meta, u.priority,
-           u.parent, u.child_key, v.task_count, v.has_hooks
+           u.parent, u.child_key, v.task_count, v.has_hooks, u.triggered_by, u.event_id,
+           u.filter_payload
       FROM u, (SELECT * FROM v LIMIT 1) v
     ON CONFLICT (parent_task_run_id, child_key) WHERE child_key IS NOT NULL DO NOTHING
     RETURNING id, child_key
@@ -118,7 +120,7 @@ WITH picked AS (
 )
 SELECT c.id, c.run_id, c.workflow_name, c.task_name, c.kind, c.version_id,
        c.attempt, c.retry_count, c.priority, r.input, r.additional_metadata,
-       r.parent_task_run_id,
+       r.parent_task_run_id, r.filter_payload, r.event_id,
        CASE WHEN cardinality(c.parents) > 0 OR c.kind <> 'task' THEN (
            SELECT jsonb_object_agg(p.task_name, jsonb_build_object(
                       'status', p.status, 'output', p.output, 'error', p.error,
@@ -331,3 +333,142 @@ SELECT id, name, slots, labels, workflows, python_version, hostname, pid, status
        (SELECT count(*) FROM hatchnb.task_runs t
          WHERE t.worker_id = w.id AND t.status = 'RUNNING') AS running
   FROM hatchnb.workers w ORDER BY started_at DESC LIMIT %(limit)s;
+
+-- name: upsert_workflow_triggers
+-- Remember the events the newest registration of a workflow listens to.
+INSERT INTO hatchnb.workflow_triggers (workflow_name, version_id, on_events, default_priority)
+VALUES (%(workflow_name)s, %(version_id)s, %(on_events)s, %(default_priority)s)
+ON CONFLICT (workflow_name) DO UPDATE
+   SET version_id = EXCLUDED.version_id, on_events = EXCLUDED.on_events,
+       default_priority = EXCLUDED.default_priority, updated_at = now();
+
+-- name: workflow_trigger
+-- The version and default priority new runs of a workflow get (crons, schedules, events).
+SELECT workflow_name, version_id, default_priority FROM hatchnb.workflow_triggers
+ WHERE workflow_name = %(workflow_name)s;
+
+-- name: drop_declared_crons
+-- Remove declared crons of a workflow that its newest declaration no longer has.
+DELETE FROM hatchnb.crons
+ WHERE workflow_name = %(workflow_name)s AND declared AND NOT (name = ANY (%(keep)s::text[]));
+
+-- name: upsert_cron
+-- Create a cron (or update one with the same workflow and name); returns it.
+INSERT INTO hatchnb.crons (id, workflow_name, name, expression, timezone, input,
+                           additional_metadata, priority, declared, next_fire_at)
+VALUES (%(id)s, %(workflow_name)s, %(name)s, %(expression)s, %(timezone)s, %(input)s,
+        %(additional_metadata)s, %(priority)s, %(declared)s, %(next_fire_at)s)
+ON CONFLICT (workflow_name, name) DO UPDATE
+   SET expression = EXCLUDED.expression, timezone = EXCLUDED.timezone,
+       input = EXCLUDED.input, additional_metadata = EXCLUDED.additional_metadata,
+       priority = EXCLUDED.priority,
+       next_fire_at = CASE WHEN hatchnb.crons.expression = EXCLUDED.expression
+                            AND hatchnb.crons.timezone = EXCLUDED.timezone
+                           THEN hatchnb.crons.next_fire_at ELSE EXCLUDED.next_fire_at END
+RETURNING *;
+
+-- name: list_crons
+-- Crons, optionally of one workflow, by name.
+SELECT * FROM hatchnb.crons
+ WHERE %(workflow_name)s::text IS NULL OR workflow_name = %(workflow_name)s::text
+ ORDER BY workflow_name, name LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: get_cron
+-- One cron.
+SELECT * FROM hatchnb.crons WHERE id = %(id)s;
+
+-- name: delete_cron
+-- Delete a cron.
+DELETE FROM hatchnb.crons WHERE id = %(id)s RETURNING id;
+
+-- name: due_crons
+-- Crons whose tick has come, locked so each tick fires once across engines.
+SELECT * FROM hatchnb.crons WHERE next_fire_at <= now()
+ ORDER BY next_fire_at LIMIT 100 FOR UPDATE SKIP LOCKED;
+
+-- name: anything_due
+-- Whether a cron tick or a scheduled run is due (the engine's cheap check).
+SELECT EXISTS (SELECT 1 FROM hatchnb.crons WHERE next_fire_at <= now())
+    OR EXISTS (SELECT 1 FROM hatchnb.scheduled_runs WHERE run_id IS NULL AND run_at <= now())
+       AS due;
+
+-- name: advance_cron
+-- Record a fired tick and the next one.
+UPDATE hatchnb.crons SET last_fired_at = %(fired_at)s, next_fire_at = %(next_fire_at)s
+ WHERE id = %(id)s;
+
+-- name: create_scheduled
+-- A one-off run at a given time; returns it.
+INSERT INTO hatchnb.scheduled_runs (id, workflow_name, run_at, input, additional_metadata,
+                                    priority)
+VALUES (%(id)s, %(workflow_name)s, %(run_at)s, %(input)s, %(additional_metadata)s,
+        %(priority)s)
+RETURNING *;
+
+-- name: list_scheduled
+-- Scheduled runs, optionally of one workflow, soonest first.
+SELECT * FROM hatchnb.scheduled_runs
+ WHERE %(workflow_name)s::text IS NULL OR workflow_name = %(workflow_name)s::text
+ ORDER BY run_at LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: get_scheduled
+-- One scheduled run.
+SELECT * FROM hatchnb.scheduled_runs WHERE id = %(id)s;
+
+-- name: delete_scheduled
+-- Delete a scheduled run that has not started.
+DELETE FROM hatchnb.scheduled_runs WHERE id = %(id)s AND run_id IS NULL RETURNING id;
+
+-- name: due_scheduled
+-- Scheduled runs whose time has come, locked so each starts once.
+SELECT * FROM hatchnb.scheduled_runs WHERE run_id IS NULL AND run_at <= now()
+ ORDER BY run_at LIMIT 100 FOR UPDATE SKIP LOCKED;
+
+-- name: mark_scheduled_started
+-- Link a scheduled run to the run it started.
+UPDATE hatchnb.scheduled_runs SET run_id = %(run_id)s WHERE id = %(id)s;
+
+-- name: insert_event
+-- Store a pushed event.
+INSERT INTO hatchnb.events (id, key, payload, additional_metadata, priority, scope)
+VALUES (%(id)s, %(key)s, %(payload)s, %(additional_metadata)s, %(priority)s, %(scope)s)
+RETURNING *;
+
+-- name: workflows_for_event
+-- Workflows with an on_events pattern matching the key ('*' matches any characters).
+SELECT DISTINCT t.workflow_name, t.version_id, t.default_priority
+  FROM hatchnb.workflow_triggers t, unnest(t.on_events) AS p (pattern)
+ WHERE %(key)s LIKE replace(replace(replace(replace(p.pattern, '\', '\\'), '%%', '\%%'),
+                                    '_', '\_'), '*', '%%');
+
+-- name: filters_for_workflow
+-- Event filters of a workflow in a scope.
+SELECT * FROM hatchnb.filters WHERE workflow_name = %(workflow_name)s AND scope = %(scope)s;
+
+-- name: create_filter
+-- An event filter; returns it.
+INSERT INTO hatchnb.filters (id, workflow_name, expression, scope, payload)
+VALUES (%(id)s, %(workflow_name)s, %(expression)s, %(scope)s, %(payload)s)
+RETURNING *;
+
+-- name: list_filters
+-- Filters, optionally of one workflow.
+SELECT * FROM hatchnb.filters
+ WHERE %(workflow_name)s::text IS NULL OR workflow_name = %(workflow_name)s::text
+ ORDER BY created_at LIMIT %(limit)s;
+
+-- name: delete_filter
+-- Delete a filter.
+DELETE FROM hatchnb.filters WHERE id = %(id)s RETURNING id;
+
+-- name: get_event
+-- One event with the runs it started.
+SELECT e.*, coalesce((SELECT array_agg(r.id ORDER BY r.created_at) FROM hatchnb.workflow_runs r
+                       WHERE r.event_id = e.id), '{}') AS run_ids
+  FROM hatchnb.events e WHERE e.id = %(id)s;
+
+-- name: list_events
+-- Events, newest first, optionally with one key.
+SELECT * FROM hatchnb.events
+ WHERE %(key)s::text IS NULL OR key = %(key)s::text
+ ORDER BY created_at DESC LIMIT %(limit)s;

@@ -1,0 +1,185 @@
+"""Crons, one-off schedules, events with wildcards and filters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from hatchnb import BulkPushEventWithMetadata, Context, EmptyModel
+from hatchnb.expressions import InvalidExpression
+from hatchnb.triggers import InvalidCron
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def _runs(db: Any, workflow: str) -> list[dict[str, Any]]:
+    return db.execute(
+        "SELECT id, status, triggered_by, input FROM hatchnb.workflow_runs "
+        "WHERE workflow_name = %s ORDER BY created_at",
+        (workflow,),
+    ).fetchall()
+
+
+def test_cron_tick_fires_exactly_once_with_two_engines(
+    hatchet: Any, start_worker: Any, db: Any
+) -> None:
+    @hatchet.task()
+    def tick(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+        return {"n": input.model_extra["n"]}
+
+    cron = tick.create_cron(
+        "every-minute", "* * * * *", input={"n": 7}, additional_metadata={"src": "cron"}
+    )
+    assert cron.next_fire_at > datetime.now(UTC)
+    start_worker(tick, name="w1")
+    start_worker(tick, name="w2")
+    for fired in range(1, 4):
+        db.execute("UPDATE hatchnb.crons SET next_fire_at = now() - interval '1 second'")
+        wait_until(
+            lambda: db.execute(
+                "SELECT next_fire_at > now() AS later FROM hatchnb.crons"
+            ).fetchone()["later"],
+            message="the engine to fire the tick",
+        )
+        wait_until(lambda n=fired: len(_runs(db, "tick")) == n, message=f"{fired} run(s)")
+    runs = _runs(db, "tick")
+    assert [r["triggered_by"] for r in runs] == ["cron:every-minute"] * 3
+    assert all(r["input"] == {"n": 7} for r in runs)
+    wait_until(lambda: all(r["status"] == "SUCCEEDED" for r in _runs(db, "tick")))
+
+
+def test_missed_ticks_fire_once_then_resume(hatchet: Any, start_worker: Any, db: Any) -> None:
+    @hatchet.task()
+    def nightly(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    nightly.create_cron("nightly", "0 3 * * *")
+    db.execute("UPDATE hatchnb.crons SET next_fire_at = now() - interval '3 days'")
+    start_worker(nightly)
+    wait_until(lambda: len(_runs(db, "nightly")) == 1, message="one catch-up run")
+    row = db.execute("SELECT next_fire_at FROM hatchnb.crons").fetchone()
+    assert row["next_fire_at"] > datetime.now(UTC)
+    assert row["next_fire_at"].astimezone(UTC).hour == 3
+    assert len(_runs(db, "nightly")) == 1
+
+
+def test_declared_crons_follow_the_newest_registration(hatchet: Any) -> None:
+    wf = hatchet.workflow(name="report", on_crons=["0 6 * * *", "30 18 * * 1-5"])
+
+    @wf.task()
+    def build(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    hatchet.register(wf)
+    assert sorted(c.expression for c in hatchet.cron.list("report")) == [
+        "0 6 * * *",
+        "30 18 * * 1-5",
+    ]
+    wf2 = hatchet.workflow(name="report", on_crons=["0 7 * * *"])
+    wf2.task(name="build")(build.fn)
+    hatchet.register(wf2)
+    assert [c.expression for c in hatchet.cron.list("report")] == ["0 7 * * *"]
+    cron = hatchet.cron.list("report")[0]
+    assert hatchet.cron.get(cron.id).name == "0 7 * * *"
+    hatchet.cron.delete(cron.id)
+    assert hatchet.cron.list("report") == []
+
+
+def test_cron_in_a_time_zone(hatchet: Any) -> None:
+    @hatchet.task()
+    def paris(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    cron = paris.create_cron("paris-9am", "0 9 * * *", timezone="Europe/Paris")
+    local = cron.next_fire_at.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris"))
+    assert (local.hour, local.minute) == (9, 0)
+
+
+@pytest.mark.parametrize("expression", ["61 * * * *", "every day", "* * *"])
+def test_invalid_cron_names_the_fix(hatchet: Any, expression: str) -> None:
+    with pytest.raises(InvalidCron, match="minute hour day-of-month"):
+        hatchet.workflow(name="bad", on_crons=[expression])
+
+    @hatchet.task()
+    def ok(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    with pytest.raises(InvalidCron):
+        ok.create_cron("x", expression)
+
+
+def test_one_off_schedule_runs_at_its_time_and_can_be_deleted(
+    hatchet: Any, start_worker: Any, db: Any
+) -> None:
+    @hatchet.task()
+    def later(input: EmptyModel, ctx: Context) -> int:
+        return int(input.model_extra["n"])
+
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    kept = later.schedule(soon, {"n": 1})
+    dropped = later.schedule(soon, {"n": 2})
+    hatchet.scheduled.delete(dropped.id)
+    with pytest.raises(ValueError, match="no time zone"):
+        later.schedule(datetime.now() + timedelta(seconds=1), {"n": 3})
+    start_worker(later)
+    run_id = wait_until(lambda: hatchet.scheduled.get(kept.id).workflow_run_id)
+    assert hatchet.runs.get_run_ref(run_id).result(timeout=10) == {"later": 1}
+    created = hatchet.runs.get(run_id).created_at
+    assert created >= soon - timedelta(milliseconds=50)
+    assert [s.id for s in hatchet.scheduled.list("later")] == [kept.id]
+
+
+def test_events_trigger_matching_workflows_with_wildcards(
+    hatchet: Any, start_worker: Any, db: Any
+) -> None:
+    @hatchet.task(on_events=["user:*"])
+    def on_user(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+        return {"email": input.model_extra["email"], "by_event": ctx.was_triggered_by_event}
+
+    @hatchet.task(on_events=["order:paid"])
+    def on_order(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    start_worker(on_user, on_order)
+    event = hatchet.event.push(
+        "user:created", {"email": "a@b.c"}, additional_metadata={"source": "signup"}
+    )
+    assert len(event.run_ids) == 1
+    result = hatchet.runs.get_run_ref(event.run_ids[0]).result(timeout=10)
+    assert result == {"on_user": {"email": "a@b.c", "by_event": True}}
+    assert hatchet.event.push("order:refunded", {}).run_ids == []
+    assert hatchet.event.push("user_created", {}).run_ids == []  # '_' is not a wildcard
+    pushed = hatchet.event.bulk_push(
+        [
+            BulkPushEventWithMetadata(key="user:deleted", payload={"email": "x@y.z"}),
+            BulkPushEventWithMetadata(key="order:paid", payload={}),
+        ]
+    )
+    assert [len(e.run_ids) for e in pushed] == [1, 1]
+    assert hatchet.event.get(event.event_id).run_ids == event.run_ids
+    assert hatchet.runs.get(event.run_ids[0]).additional_metadata == {"source": "signup"}
+
+
+def test_filters_admit_events_and_hand_over_their_payload(hatchet: Any, start_worker: Any) -> None:
+    @hatchet.task(on_events=["invoice:*"])
+    def bill(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+        return {"amount": input.model_extra["amount"], "filter": ctx.filter_payload}
+
+    hatchet.register(bill)
+    hatchet.filters.create(bill, "input.amount > 100", scope="tenant-a", payload={"tier": "big"})
+    start_worker(bill)
+    small = hatchet.event.push("invoice:new", {"amount": 50}, scope="tenant-a")
+    big = hatchet.event.push("invoice:new", {"amount": 500}, scope="tenant-a")
+    other = hatchet.event.push("invoice:new", {"amount": 5}, scope="tenant-b")
+    assert small.run_ids == [] and len(big.run_ids) == 1 and len(other.run_ids) == 1
+    out = hatchet.runs.get_run_ref(big.run_ids[0]).result(timeout=10)
+    assert out == {"bill": {"amount": 500, "filter": {"tier": "big"}}}
+    assert [f.expression for f in hatchet.filters.list(bill)] == ["input.amount > 100"]
+
+
+def test_invalid_filter_expression_is_refused(hatchet: Any) -> None:
+    with pytest.raises(InvalidExpression, match="invalid CEL expression"):
+        hatchet.filters.create("any", "input.amount >", scope="s")
