@@ -71,6 +71,7 @@ class Worker:
         self.worker_id = str(uuid.uuid4())
         self._runtime: _Runtime | None = None
         self._thread: threading.Thread | None = None
+        self._started = threading.Event()
 
     def register_workflow(self, workflow: Workflow) -> None:
         self.workflows = [*(self.workflows or []), workflow]
@@ -101,23 +102,24 @@ class Worker:
         await self._runtime.run()
 
     def start_background(self) -> Worker:
-        ready = threading.Event()
+        """Run on a thread with its own event loop (notebooks); returns once the worker is
+        registered, or raises what stopped it from starting."""
+        failure: list[BaseException] = []
 
         def main() -> None:
-            async def go() -> None:
-                task = asyncio.create_task(self.aio_start())
-                while self._runtime is None and not task.done():
-                    await asyncio.sleep(0.01)
-                ready.set()
-                await task
-
-            asyncio.run(go())
+            try:
+                asyncio.run(self.aio_start())
+            except BaseException as exc:
+                failure.append(exc)
+                self._started.set()
 
         self._thread = threading.Thread(
             target=main, name=f"hatchnb-worker-{self.name}", daemon=True
         )
         self._thread.start()
-        ready.wait(30)
+        self._started.wait(60)
+        if failure:
+            raise failure[0]
         return self
 
     def stop(self, timeout: float | None = None) -> None:
@@ -179,6 +181,7 @@ class _Runtime:
         handler = self._install_log_handler()
         await self.store.open()
         await self._register()
+        self.worker._started.set()
         background = [
             asyncio.create_task(c) for c in (self._listen(), self._heartbeat(), self.engine.run())
         ]
@@ -258,7 +261,7 @@ class _Runtime:
                         workflows=self.workflow_filter,
                     )
                     backoff = 0.1
-                except errors.DatabaseUnavailable as exc:
+                except (errors.DatabaseUnavailable, psycopg.Error) as exc:
                     log.warning("cannot claim tasks (%s); retrying in %.1fs", exc, backoff)
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, 10.0)

@@ -33,3 +33,17 @@ def test_run_without_waiting_returns_a_ref(hatchet: Any, start_worker: Any) -> N
     assert isinstance(ref, WorkflowRunRef)
     assert ref.result(timeout=10) == {"one": 1}
     assert hatchet.runs.get_status(ref.workflow_run_id) == "SUCCEEDED"
+
+
+def test_background_worker_that_cannot_start_raises(hatchet: Any) -> None:
+    import threading
+
+    lock = threading.Lock()
+
+    @hatchet.task()
+    def holds_lock(input: EmptyModel, ctx: Context) -> bool:
+        return lock.locked()
+
+    worker = hatchet.worker("broken", workflows=[holds_lock])
+    with pytest.raises(errors.SerializationError, match="must not capture"):
+        worker.start_background()
