@@ -32,6 +32,8 @@ class WorkerHandle(Protocol):
 
     def refresh_timeout(self, task_run_id: int, attempt: int, increment: timedelta) -> None: ...
 
+    def put_stream(self, run_id: str, task_run_id: int, data: str) -> None: ...
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ClaimedTask:
@@ -197,6 +199,14 @@ class Context:
     def log(self, line: Any, raise_on_error: bool = False) -> None:
         """Store a log line with this task run."""
         self._worker.log(self._claim.id, self._claim.attempt, "INFO", str(line))
+
+    def put_stream(self, data: str | bytes) -> None:
+        """Send a chunk to ``hatchet.runs.subscribe_to_stream(run_id)`` readers, in order."""
+        text = data.decode() if isinstance(data, bytes) else str(data)
+        self._worker.put_stream(self.workflow_run_id, self._claim.id, text)
+
+    async def aio_put_stream(self, data: str | bytes) -> None:
+        self.put_stream(data)
 
     def refresh_timeout(self, increment_by: timedelta | str) -> None:
         """Extend this task's execution timeout by ``increment_by``."""

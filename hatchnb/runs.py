@@ -7,6 +7,7 @@ import builtins
 import dataclasses
 import threading
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from hatchnb import errors, ids, serialization
-from hatchnb.store import queries
+from hatchnb.store import connect_async, queries
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
@@ -339,6 +340,30 @@ class RunsClient:
                 conn.execute(queries.get("restore_hooks"), {"ids": replayed})
                 conn.execute(queries.get("requeue_ready_task_runs"), {"ids": replayed})
                 conn.execute(queries.get("notify_queued"))
+
+    async def subscribe_to_stream(self, workflow_run_id: str) -> AsyncIterator[str]:
+        """Yield the chunks the run's tasks send with ``ctx.put_stream``, from the first one,
+        until the run is finished and every chunk has been read."""
+        store = await self._client._astore()
+        conn = await connect_async(self._client.dsn)
+        async with conn:
+            await conn.execute("LISTEN hatchnb_stream")
+            wait = self._client._settings.poll_interval
+            after = 0
+            while True:
+                rows = await store.fetch_all(
+                    "stream_chunks_after", run_id=workflow_run_id, after=after
+                )
+                if not rows:
+                    raise errors.RunNotFound(f"no workflow run has the id {workflow_run_id}")
+                for row in rows:
+                    if row["id"] is not None:
+                        after = row["id"]
+                        yield row["data"]
+                if rows[0]["status"] in FINAL:
+                    return
+                async for _ in conn.notifies(timeout=wait, stop_after=1):
+                    pass  # a chunk was written (or the poll timed out): read again
 
     def logs(self, run_id: str, limit: int = 1000) -> builtins.list[dict[str, Any]]:
         return self._client._store.fetch_all("run_logs", run_id=run_id, limit=limit)

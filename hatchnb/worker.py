@@ -165,6 +165,8 @@ class _Runtime:
         self.wake = asyncio.Event()
         self.results_ready = asyncio.Event()
         self.flush_lock = asyncio.Lock()
+        self.stream_lock = asyncio.Lock()  # keeps an async task's chunks in order
+        self.stream_writes: dict[int, list[asyncio.Future[Any]]] = {}
         self.maybe_more = True
         self.stopping = asyncio.Event()
         self.stopped = threading.Event()
@@ -311,10 +313,12 @@ class _Runtime:
         token = current_context.set(ctx)
         try:
             result = await self._call(claim, ctx)
+            await asyncio.gather(*self.stream_writes.pop(claim.id, []), return_exceptions=True)
         except asyncio.CancelledError:
             return  # cancelled run or shutdown: the database already has the final state
         finally:
             current_context.reset(token)
+            self.stream_writes.pop(claim.id, None)
             self._release(claim.id)
         self.results.append(result)
         self.results_ready.set()
@@ -440,6 +444,21 @@ class _Runtime:
             )
         )
         run()
+
+    def put_stream(self, run_id: str, task_run_id: int, data: str) -> None:
+        """Written at once (not batched): readers follow the task live. From a sync task this
+        waits for the write; from an async task it is scheduled in order on the loop, and the
+        task's result is reported only after its writes."""
+        write = self._run_coroutine(self._stream_lock_write(run_id, task_run_id, data))
+        pending = write()
+        if isinstance(pending, asyncio.Future):
+            self.stream_writes.setdefault(task_run_id, []).append(pending)
+
+    async def _stream_lock_write(self, run_id: str, task_run_id: int, data: str) -> None:
+        async with self.stream_lock:
+            await self.store.execute(
+                "put_stream_chunk", run_id=run_id, task_run_id=task_run_id, data=data
+            )
 
     def _run_coroutine(self, coro: Awaitable[Any]) -> Callable[[], Any]:
         """Run a coroutine on the worker loop from a task thread (or schedule it from the loop)."""

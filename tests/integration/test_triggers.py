@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -183,3 +184,24 @@ def test_filters_admit_events_and_hand_over_their_payload(hatchet: Any, start_wo
 def test_invalid_filter_expression_is_refused(hatchet: Any) -> None:
     with pytest.raises(InvalidExpression, match="invalid CEL expression"):
         hatchet.filters.create("any", "input.amount >", scope="s")
+
+
+def test_stream_chunks_reach_a_subscriber_in_order(hatchet: Any, start_worker: Any) -> None:
+    @hatchet.task()
+    async def talk(input: EmptyModel, ctx: Context) -> None:
+        for word in ("one", "two", "three"):
+            ctx.put_stream(word)
+            await asyncio.sleep(0.05)
+
+    @hatchet.task()
+    def talk_sync(input: EmptyModel, ctx: Context) -> None:
+        for word in ("a", "b"):
+            ctx.put_stream(word.encode())
+
+    start_worker(talk, talk_sync)
+
+    async def read(ref: Any) -> list[str]:
+        return [chunk async for chunk in hatchet.runs.subscribe_to_stream(ref.workflow_run_id)]
+
+    assert asyncio.run(read(talk.run_no_wait())) == ["one", "two", "three"]
+    assert asyncio.run(read(talk_sync.run_no_wait())) == ["a", "b"]

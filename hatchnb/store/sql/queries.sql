@@ -472,3 +472,19 @@ SELECT e.*, coalesce((SELECT array_agg(r.id ORDER BY r.created_at) FROM hatchnb.
 SELECT * FROM hatchnb.events
  WHERE %(key)s::text IS NULL OR key = %(key)s::text
  ORDER BY created_at DESC LIMIT %(limit)s;
+
+-- name: put_stream_chunk
+-- Append a chunk to a run's stream and wake its subscribers.
+WITH chunk AS (
+    INSERT INTO hatchnb.stream_chunks (run_id, task_run_id, data)
+    VALUES (%(run_id)s, %(task_run_id)s, %(data)s) RETURNING run_id
+)
+SELECT pg_notify('hatchnb_stream', run_id::text) FROM chunk;
+
+-- name: stream_chunks_after
+-- A run's stream chunks after a position, with the run's status.
+SELECT c.id, c.data, r.status
+  FROM hatchnb.workflow_runs r
+  LEFT JOIN hatchnb.stream_chunks c ON c.run_id = r.id AND c.id > %(after)s
+ WHERE r.id = %(run_id)s
+ ORDER BY c.id;

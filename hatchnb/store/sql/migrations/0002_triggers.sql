@@ -1,4 +1,4 @@
--- hatchnb schema, version 2: crons, one-off schedules, events and event filters.
+-- hatchnb schema, version 2: crons, one-off schedules, events, event filters, streams.
 
 -- What the newest registration of each workflow listens to.
 CREATE TABLE hatchnb.workflow_triggers (
@@ -66,3 +66,13 @@ ALTER TABLE hatchnb.workflow_runs
     ADD COLUMN event_id uuid,
     ADD COLUMN filter_payload jsonb;
 CREATE INDEX workflow_runs_event ON hatchnb.workflow_runs (event_id) WHERE event_id IS NOT NULL;
+
+-- Chunks a task streams with ctx.put_stream, read by runs.subscribe_to_stream.
+CREATE TABLE hatchnb.stream_chunks (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id uuid NOT NULL,
+    task_run_id bigint NOT NULL,
+    data text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX stream_chunks_run ON hatchnb.stream_chunks (run_id, id);
