@@ -153,7 +153,7 @@ class _Runtime:
         self.settings = worker.client._settings
         self.worker_id = worker.worker_id
         self.name = worker.name
-        self.store = AsyncStore(self.client.dsn, max_size=4)
+        self.store = AsyncStore(self.client.dsn, max_size=4, durable=False)
         self.loop = asyncio.get_running_loop()
         self.executor = ThreadPoolExecutor(
             max_workers=worker.slots, thread_name_prefix=f"hatchnb-{worker.name}"

@@ -16,6 +16,7 @@ from hatchnb.store import queries
 Row = dict[str, Any]
 #: JIT compiling a 1,000-row insert costs far more than running it
 NO_JIT = "-c jit=off"
+ASYNC_COMMIT = "-c jit=off -c synchronous_commit=off"
 
 
 @contextlib.contextmanager
@@ -74,9 +75,13 @@ class Store:
 
 
 class AsyncStore:
-    """Asynchronous access for workers and ``aio_`` methods."""
+    """Asynchronous access for workers and ``aio_`` methods.
 
-    def __init__(self, dsn: str, max_size: int = 4) -> None:
+    ``durable=False`` commits asynchronously (no wait for the WAL flush): for a worker's
+    claims and results only, where a commit forgotten by a Postgres crash means the task
+    runs again, never that it is lost. Enqueues always use durable commits."""
+
+    def __init__(self, dsn: str, max_size: int = 4, durable: bool = True) -> None:
         self.dsn = dsn
         self.pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]] = AsyncConnectionPool(
             dsn,
@@ -84,7 +89,7 @@ class AsyncStore:
             max_size=max_size,
             open=False,
             configure=_aconfigure,
-            kwargs={"row_factory": dict_row, "options": NO_JIT},
+            kwargs={"row_factory": dict_row, "options": NO_JIT if durable else ASYNC_COMMIT},
             name="hatchnb-async",
         )
 
