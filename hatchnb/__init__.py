@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hatchnb.client import Hatchet
 from hatchnb.context import Context
+from hatchnb.durable import DurableContext, NonDeterminismError
 from hatchnb.errors import (
     CancelledRunError,
     FailedRunError,
@@ -31,11 +32,13 @@ __all__ = [
     "BulkPushEventWithMetadata",
     "CancelledRunError",
     "Context",
+    "DurableContext",
     "EmptyModel",
     "FailedRunError",
     "FailedTaskRunExceptionGroup",
     "Hatchet",
     "HatchnbError",
+    "NonDeterminismError",
     "NonRetryableException",
     "Priority",
     "PushEventOptions",

@@ -160,10 +160,16 @@ class Hatchet:
 
         return register
 
-    def durable_task(self, **_: Any) -> Any:
-        raise NotImplementedError(
-            "durable tasks are not supported by this hatchnb version yet; use hatchet.task()"
-        )
+    def durable_task(self, **options: Any) -> Callable[[Callable[..., R]], Standalone[R]]:
+        """Declare a standalone durable task; it receives a ``DurableContext``."""
+        declare = self.task(**options)
+
+        def register(fn: Callable[..., R]) -> Standalone[R]:
+            wf = declare(fn)
+            wf.tasks[0].durable = True
+            return wf
+
+        return register
 
     def worker(
         self,
@@ -197,6 +203,7 @@ class Hatchet:
             code = serialization.WorkflowCode(
                 functions={t.name: t.fn for t in workflow.all_tasks},
                 input_validator=workflow.input_validator,
+                durable=frozenset(t.name for t in workflow.all_tasks if t.durable),
             )
             blob = serialization.pickle_code(code)
             row = self._store.fetch_one(
@@ -237,6 +244,8 @@ class Hatchet:
         for position, item in enumerate(items):
             options = item.options
             child_key = (options.child_key or item.key) if parent else None
+            if parent is not None and child_key is None and hasattr(parent, "_next_child_key"):
+                child_key = parent._next_child_key()
             run_id = ids.uuid7()
             keys.append(RunKey(run_id, parent_id, child_key))
             data = serialization.dump_input(item.input, validator, limit)

@@ -30,6 +30,8 @@ class Settings:
     engine_interval: float = 0.5
     #: seconds a stopping worker waits for running tasks before handing them back
     shutdown_grace: float = 20.0
+    #: a durable task waiting longer than this gives its slot back until it is time
+    durable_evict_after: float = 15.0
     #: largest JSON payload (input or output) accepted, in bytes
     max_payload_bytes: int = 4 * 1024 * 1024
     #: largest pickled output accepted, in bytes
@@ -44,6 +46,7 @@ class Settings:
             poll_interval=_float("HATCHNB_POLL_INTERVAL", 1.0),
             engine_interval=_float("HATCHNB_ENGINE_INTERVAL", 0.5),
             shutdown_grace=_float("HATCHNB_SHUTDOWN_GRACE", 20.0),
+            durable_evict_after=_float("HATCHNB_DURABLE_EVICT_AFTER", 15.0),
             max_payload_bytes=int(_float("HATCHNB_MAX_PAYLOAD_BYTES", 4 * 1024 * 1024)),
             max_blob_bytes=int(_float("HATCHNB_MAX_BLOB_BYTES", 16 * 1024 * 1024)),
         )

@@ -151,6 +151,8 @@ class WorkflowCode:
     #: task name -> function
     functions: dict[str, Callable[..., Any]]
     input_validator: type[Any]
+    #: names of the durable tasks (they get a DurableContext)
+    durable: frozenset[str] = frozenset()
 
 
 def _installed_prefixes() -> tuple[str, ...]:

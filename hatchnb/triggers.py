@@ -369,6 +369,8 @@ class EventClient:
             },
         ).fetchone()
         assert row is not None
+        conn.execute(queries.get("wake_event_waiters"), {"key": event.key})
+        conn.execute(queries.get("notify_queued"))
         started = []
         targets = conn.execute(queries.get("workflows_for_event"), {"key": event.key})
         for target in targets.fetchall():

@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
+import json
 import logging
 import os
 import signal
@@ -22,7 +23,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from hatchnb import client as client_module
-from hatchnb import errors, serialization
+from hatchnb import durable, errors, serialization
 from hatchnb.context import ClaimedTask, Context, current_context
 from hatchnb.engine import Engine
 from hatchnb.store import AsyncStore, connect_async
@@ -333,6 +334,8 @@ class _Runtime:
             code = self.code.get(claim.version_id) or await self._code_for(claim)
             fn = code.functions[claim.task_name]
             data = serialization.load_input(claim.input, code.input_validator)
+            if claim.task_name in code.durable:
+                ctx = await self._durable_context(claim, ctx)
             if asyncio.iscoroutinefunction(fn):
                 value = await fn(data, ctx)
             else:
@@ -343,6 +346,9 @@ class _Runtime:
             )
         except asyncio.CancelledError:
             raise
+        except durable.Evicted as evicted:
+            resume = json.dumps({"resume_at": evicted.resume_at.isoformat()})
+            return (claim.id, claim.attempt, "EVICTED", resume, None, None)
         except (
             errors.NonRetryableException,
             errors.IncompatibleCode,
@@ -352,6 +358,20 @@ class _Runtime:
         except Exception as exc:
             return (claim.id, claim.attempt, "FAILED", None, None, _describe(exc))
         return (claim.id, claim.attempt, "SUCCEEDED", output, blob, None)
+
+    async def _durable_context(self, claim: ClaimedTask, ctx: Context) -> Context:
+        """Swap the plain context for a DurableContext holding the run's event log."""
+        log_rows = await self.store.fetch_all("durable_log", task_run_id=claim.id)
+        durable_ctx = durable.DurableContext(
+            claim, self, self.client, log_rows, self.settings.durable_evict_after
+        )
+        durable_ctx._async_task = ctx._async_task
+        if ctx.is_cancelled:
+            durable_ctx._mark_cancelled()
+        if claim.id in self.running:
+            self.running[claim.id] = (self.running[claim.id][0], durable_ctx)
+        current_context.set(durable_ctx)
+        return durable_ctx
 
     async def _code_for(self, claim: ClaimedTask) -> serialization.WorkflowCode:
         code = self.code.get(claim.version_id) or self.client._local_code.get(claim.version_id)

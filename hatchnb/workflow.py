@@ -50,6 +50,7 @@ class Task(Generic[R]):
     backoff_max_seconds: int | None = None
     schedule_timeout: timedelta = DEFAULT_SCHEDULE_TIMEOUT
     execution_timeout: timedelta = DEFAULT_EXECUTION_TIMEOUT
+    durable: bool = False
 
     @property
     def is_async(self) -> bool:
@@ -71,6 +72,7 @@ class Task(Generic[R]):
             "schedule_timeout": f"{self.schedule_timeout.total_seconds()} seconds",
             "execution_timeout": f"{self.execution_timeout.total_seconds()} seconds",
             "is_async": self.is_async,
+            "durable": self.durable,
         }
 
 
@@ -164,10 +166,16 @@ class Workflow:
 
         return register
 
-    def durable_task(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(
-            "durable tasks are not supported by this hatchnb version yet; use wf.task()"
-        )
+    def durable_task(self, **options: Any) -> Callable[[Callable[..., R]], Task[R]]:
+        """Declare a durable task (same options as ``task``); it gets a ``DurableContext``."""
+        declare = self.task(**options)
+
+        def register(fn: Callable[..., R]) -> Task[R]:
+            task = declare(fn)
+            task.durable = True
+            return task
+
+        return register
 
     def on_failure_task(
         self,

@@ -193,7 +193,7 @@ $$;
 -- Apply a batch of task results reported by workers. Only results for the attempt
 -- that is still RUNNING are applied, so a late or duplicate report changes nothing.
 -- p_outcomes: SUCCEEDED, FAILED (retried while retries remain) or FAILED_FINAL.
-CREATE FUNCTION hatchnb.finish_task_runs(
+CREATE FUNCTION hatchnb.finish_task_runs_v1(
     p_ids bigint[], p_attempts integer[], p_outcomes text[],
     p_outputs jsonb[], p_blobs bytea[], p_errors text[]
 ) RETURNS integer

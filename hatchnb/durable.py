@@ -1,0 +1,246 @@
+"""Durable tasks: ``DurableContext`` replays an append-only event log, so sleeps, event waits,
+memoized steps and child runs completed before a crash or an eviction are not redone."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from psycopg.types.json import Jsonb
+
+from hatchnb import errors, expressions
+from hatchnb.context import ClaimedTask, Context, WorkerHandle
+from hatchnb.types import to_timedelta
+
+if TYPE_CHECKING:
+    from hatchnb.client import Hatchet
+
+
+class NonDeterminismError(errors.HatchnbError):
+    """A replayed durable task asked for something else than its log recorded."""
+
+
+class Evicted(BaseException):
+    """Raised inside a durable task to give its slot back until ``resume_at``."""
+
+    def __init__(self, resume_at: datetime) -> None:
+        super().__init__(resume_at.isoformat())
+        self.resume_at = resume_at
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LogEntry:
+    seq: int
+    kind: str
+    request: str
+    wake_at: datetime | None = None
+    event_key: str | None = None
+    expression: str | None = None
+    since: datetime | None = None
+    result: Any = None
+    done: bool = False
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+#: how long an evicted event wait sleeps before re-checking on its own; an event push
+#: wakes it at once
+_EVENT_RECHECK = timedelta(hours=1)
+
+
+class DurableContext(Context):
+    """The context of ``@hatchet.durable_task`` functions."""
+
+    def __init__(
+        self,
+        claim: ClaimedTask,
+        worker: WorkerHandle,
+        client: Hatchet,
+        log: list[dict[str, Any]],
+        evict_after: float,
+    ) -> None:
+        super().__init__(claim, worker, client)
+        self._child_seq = 0
+        self._log = {row["seq"]: LogEntry(**row) for row in log}
+        self._seq = 0
+        self._evict_after = evict_after
+
+    def _next_child_key(self) -> str:
+        """Children spawned without a child_key get one from their order, so a replay finds
+        the runs the first execution spawned instead of starting new ones."""
+        self._child_seq += 1
+        return f"durable-child-{self._child_seq}"
+
+    # ---- the log ----------------------------------------------------------------------
+
+    def _position(self, kind: str, request: str) -> tuple[int, LogEntry | None]:
+        self._seq += 1
+        entry = self._log.get(self._seq)
+        if entry is not None and (entry.kind, entry.request) != (kind, request):
+            raise NonDeterminismError(
+                f"durable task {self.task_name!r}, position {self._seq}: the log recorded "
+                f"{entry.kind} {entry.request!r} but the code now asks for {kind} {request!r}; "
+                "durable task code must make the same calls in the same order on replay"
+            )
+        return self._seq, entry
+
+    def _record_params(self, entry: LogEntry) -> dict[str, Any]:
+        params = dataclasses.asdict(entry)
+        params["result"] = Jsonb(entry.result) if entry.done else None
+        return {**params, "task_run_id": self.task_run_id}
+
+    def _remember(self, entry: LogEntry) -> None:
+        self._client._store.execute("durable_record", **self._record_params(entry))
+        self._log[entry.seq] = entry
+
+    async def _aio_remember(self, entry: LogEntry) -> None:
+        store = await self._client._astore()
+        await store.execute("durable_record", **self._record_params(entry))
+        self._log[entry.seq] = entry
+
+    # ---- sleeps -----------------------------------------------------------------------
+
+    async def aio_sleep_for(self, duration: timedelta | str) -> None:
+        """Sleep durably: a replay after a crash only sleeps what is left."""
+        delta = to_timedelta(duration, "duration")
+        await self._aio_sleep(_now() + delta, f"sleep_for({delta})")
+
+    async def aio_sleep_until(self, when: datetime) -> None:
+        await self._aio_sleep(when, f"sleep_until({when.isoformat()})")
+
+    async def _aio_sleep(self, wake_at: datetime, request: str) -> None:
+        seq, entry = self._position("sleep", request)  # a replay keeps the first wake_at
+        if entry is None:
+            entry = LogEntry(seq=seq, kind="sleep", request=request, wake_at=wake_at)
+            await self._aio_remember(entry)
+        await asyncio.sleep(self._wait_or_evict(entry.wake_at or wake_at))
+
+    def sleep_for(self, duration: timedelta | str) -> None:
+        """Blocking twin of ``aio_sleep_for`` for sync durable tasks."""
+        delta = to_timedelta(duration, "duration")
+        self._sleep(_now() + delta, f"sleep_for({delta})")
+
+    def sleep_until(self, when: datetime) -> None:
+        self._sleep(when, f"sleep_until({when.isoformat()})")
+
+    def _sleep(self, wake_at: datetime, request: str) -> None:
+        seq, entry = self._position("sleep", request)
+        if entry is None:
+            entry = LogEntry(seq=seq, kind="sleep", request=request, wake_at=wake_at)
+            self._remember(entry)
+        time.sleep(self._wait_or_evict(entry.wake_at or wake_at))
+
+    def _wait_or_evict(self, wake_at: datetime) -> float:
+        """Seconds to wait in place, or evict the run when the wait is long."""
+        remaining = (wake_at - _now()).total_seconds()
+        if remaining > self._evict_after:
+            raise Evicted(wake_at)
+        return max(remaining, 0.0)
+
+    # ---- memoized steps and time ------------------------------------------------------
+
+    async def aio_step(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` once; a replay returns the recorded (JSON) result."""
+        seq, entry = self._position("step", name)
+        if entry is not None and entry.done:
+            return entry.result
+        value = fn(*args)
+        if isinstance(value, Awaitable):
+            value = await value
+        await self._aio_remember(
+            LogEntry(seq=seq, kind="step", request=name, result=_json(value, name), done=True)
+        )
+        return value
+
+    def step(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        seq, entry = self._position("step", name)
+        if entry is not None and entry.done:
+            return entry.result
+        value = fn(*args)
+        self._remember(
+            LogEntry(seq=seq, kind="step", request=name, result=_json(value, name), done=True)
+        )
+        return value
+
+    async def aio_now(self) -> datetime:
+        """The time of the first execution at this position (stable across replays)."""
+        seq, entry = self._position("now", "now")
+        if entry is not None and entry.done:
+            return datetime.fromisoformat(entry.result)
+        now = _now()
+        await self._aio_remember(
+            LogEntry(seq=seq, kind="now", request="now", result=now.isoformat(), done=True)
+        )
+        return now
+
+    # ---- events -----------------------------------------------------------------------
+
+    async def aio_wait_for_event(
+        self, key: str, expression: str | None = None, *, lookback_window: timedelta | None = None
+    ) -> dict[str, Any]:
+        """Wait for an event ``key`` whose payload satisfies the CEL ``expression``; events
+        pushed up to ``lookback_window`` before the first wait count too."""
+        if expression:
+            expressions.compile_expression(expression)
+        request = f"{key} if {expression or 'true'}"
+        seq, entry = self._position("event", request)
+        if entry is not None and entry.done:
+            return dict(entry.result)
+        if entry is None:
+            since = _now() - (lookback_window or timedelta(0))
+            entry = LogEntry(
+                seq=seq,
+                kind="event",
+                request=request,
+                event_key=key,
+                expression=expression,
+                since=since,
+            )
+            await self._aio_remember(entry)
+        return await self._await_event(entry)
+
+    async def _await_event(self, entry: LogEntry) -> dict[str, Any]:
+        store = await self._client._astore()
+        deadline = time.monotonic() + self._evict_after
+        while True:
+            rows = await store.fetch_all("events_since", key=entry.event_key, since=entry.since)
+            for row in rows:
+                if (
+                    not entry.expression
+                    or expressions.evaluate(
+                        entry.expression,
+                        {
+                            "input": row["payload"],
+                            "payload": row["payload"],
+                            "additional_metadata": row["additional_metadata"],
+                        },
+                    )
+                    is True
+                ):
+                    await store.execute(
+                        "durable_complete",
+                        task_run_id=self.task_run_id,
+                        seq=entry.seq,
+                        result=Jsonb(row["payload"]),
+                    )
+                    return dict(row["payload"])
+            if time.monotonic() >= deadline:
+                raise Evicted(_now() + _EVENT_RECHECK)
+            await asyncio.sleep(min(0.2, self._client._settings.poll_interval))
+
+
+def _json(value: Any, name: str) -> Any:
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError):
+        raise errors.SerializationError(
+            f"step {name!r} returned {type(value).__name__}, which is not JSON; durable steps "
+            "must return JSON data so a replay can return it"
+        ) from None

@@ -1,0 +1,130 @@
+"""Durable tasks: replay after SIGKILL and eviction, event waits, non-determinism."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hatchnb import DurableContext, EmptyModel, FailedRunError, Hatchet
+from tests.conftest import wait_until
+from tests.integration.shipped import durable_flows
+
+pytestmark = [pytest.mark.integration, pytest.mark.workers]
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().split() if path.exists() else []
+
+
+def test_sigkill_during_durable_sleep_replays_without_redoing_steps(
+    hatchet: Any, worker_process: Any, tmp_path: Path
+) -> None:
+    flows = durable_flows.declare(hatchet)
+    marks = tmp_path / "marks"
+    first = worker_process("--slots", "2")
+    ref = flows["sleeper"].run_no_wait({"marks": str(marks), "seconds": 3})
+    wait_until(lambda: _lines(marks) == ["first"], message="the first step")
+    os.kill(first.pid, signal.SIGKILL)
+    worker_process("--slots", "2")
+    assert ref.result(timeout=30) == {"sleeper": {"steps": ["first", "second"]}}
+    assert _lines(marks) == ["first", "second"]
+
+
+def test_sigkill_during_event_wait_then_event_completes_it(
+    hatchet: Any, worker_process: Any, tmp_path: Path, db: Any
+) -> None:
+    flows = durable_flows.declare(hatchet)
+    marks = tmp_path / "marks"
+    first = worker_process("--slots", "2")
+    ref = flows["approver"].run_no_wait({"marks": str(marks)})
+    wait_until(
+        lambda: db.execute("SELECT 1 FROM hatchnb.durable_events WHERE kind = 'event'").fetchone(),
+        message="the wait to be recorded",
+    )
+    os.kill(first.pid, signal.SIGKILL)
+    worker_process("--slots", "2")
+    hatchet.event.push("approval:granted", {"ok": False, "by": "nobody"})
+    hatchet.event.push("approval:granted", {"ok": True, "by": "alice"})
+    assert ref.result(timeout=30) == {"approver": {"by": "alice"}}
+    assert _lines(marks) == ["asked", "done"]
+
+
+def test_long_waits_give_the_slot_back(
+    dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HATCHNB_DURABLE_EVICT_AFTER", "0.5")
+    hatchet = Hatchet(dsn=dsn)
+    flows = durable_flows.declare(hatchet)
+
+    @hatchet.task()
+    def quick(input: EmptyModel, ctx: Any) -> str:
+        return "quick"
+
+    worker = hatchet.worker("one-slot", slots=1, workflows=[flows["sleeper"], quick])
+    worker.start_background()
+    try:
+        marks = tmp_path / "marks"
+        slow = flows["sleeper"].run_no_wait({"marks": str(marks), "seconds": 2})
+        wait_until(lambda: _lines(marks) == ["first"], message="the first step")
+        assert quick.run(wait_for_result=False).result(timeout=1.5) == {"quick": "quick"}
+        assert slow.result(timeout=20) == {"sleeper": {"steps": ["first", "second"]}}
+        assert _lines(marks) == ["first", "second"]
+        task = hatchet.runs.get(slow.workflow_run_id).tasks[0]
+        assert task.attempt == 2 and task.retry_count == 0
+    finally:
+        worker.stop(10)
+        hatchet.close()
+
+
+def test_replay_that_asks_for_something_else_is_a_nondeterminism_error(
+    dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HATCHNB_DURABLE_EVICT_AFTER", "0.3")
+    hatchet = Hatchet(dsn=dsn)
+    flag = tmp_path / "changed"
+
+    @hatchet.durable_task()
+    async def shifty(input: EmptyModel, ctx: DurableContext) -> None:
+        name = "changed" if flag.exists() else "original"
+        await ctx.aio_step(name, lambda: flag.touch())
+        await ctx.aio_sleep_for(1)
+
+    worker = hatchet.worker("w", slots=2, workflows=[shifty])
+    worker.start_background()
+    try:
+        with pytest.raises(FailedRunError, match=r"position 1: the log recorded step 'original'"):
+            shifty.run()
+    finally:
+        worker.stop(10)
+        hatchet.close()
+
+
+def test_children_of_a_durable_task_are_spawned_once(
+    dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HATCHNB_DURABLE_EVICT_AFTER", "0.3")
+    hatchet = Hatchet(dsn=dsn)
+
+    @hatchet.task()
+    def child(input: EmptyModel, ctx: Any) -> int:
+        return int(input.model_extra["n"]) * 2
+
+    @hatchet.durable_task()
+    async def parent(input: EmptyModel, ctx: DurableContext) -> int:
+        first = await child.aio_run({"n": 1})
+        await ctx.aio_sleep_for(1)  # evicted: the replay must not spawn the child again
+        second = await child.aio_run({"n": 2})
+        return int(first) + int(second)
+
+    worker = hatchet.worker("w", slots=4, workflows=[parent, child])
+    worker.start_background()
+    try:
+        assert parent.run() == 6
+        assert len(hatchet.runs.list(workflow_names=["child"])) == 2
+    finally:
+        worker.stop(10)
+        hatchet.close()
