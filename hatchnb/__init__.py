@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hatchnb.client import Hatchet
+from hatchnb.conditions import ParentCondition, SleepCondition, UserEventCondition, or_
 from hatchnb.context import Context
 from hatchnb.durable import DurableContext, NonDeterminismError
 from hatchnb.errors import (
@@ -40,19 +41,23 @@ __all__ = [
     "HatchnbError",
     "NonDeterminismError",
     "NonRetryableException",
+    "ParentCondition",
     "Priority",
     "PushEventOptions",
     "RunStatus",
     "ScheduleTriggerWorkflowOptions",
+    "SleepCondition",
     "Standalone",
     "Task",
     "TaskDefaults",
     "TaskRunError",
     "TriggerWorkflowOptions",
+    "UserEventCondition",
     "V1TaskStatus",
     "Worker",
     "Workflow",
     "WorkflowRunRef",
     "WorkflowRunTriggerConfig",
     "__version__",
+    "or_",
 ]

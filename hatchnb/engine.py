@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from hatchnb import errors, triggers
+from hatchnb import conditions, errors, triggers
 from hatchnb.config import Settings
 from hatchnb.store import connect_async, queries
 
@@ -69,6 +69,8 @@ class Engine:
         row = await cur.fetchone()
         if row and row["due"]:
             await asyncio.to_thread(self._fire_due)
+        if row and row["waiting"]:
+            await asyncio.to_thread(conditions.settle_waiting, self.dsn)
 
     def _fire_due(self) -> None:
         """Crons and schedules (sync code, on a connection of its own, in a thread)."""

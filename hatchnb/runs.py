@@ -32,8 +32,12 @@ class RunStatus(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     #: finished with an error, retries used up
     FAILED = "FAILED"
-    #: cancelled by a user or because an upstream task failed
+    #: cancelled by a user, by cancel_if, or because an upstream task failed
     CANCELLED = "CANCELLED"
+    #: skipped by skip_if (its children still run)
+    SKIPPED = "SKIPPED"
+    #: parents done, waiting for wait_for / skip_if / cancel_if conditions
+    WAITING = "WAITING"
 
 
 V1TaskStatus = RunStatus

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from hatchnb import errors, serialization, triggers
+from hatchnb import conditions, errors, serialization, triggers
 from hatchnb.types import (
     DEFAULT_EXECUTION_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEOUT,
@@ -51,6 +51,8 @@ class Task(Generic[R]):
     schedule_timeout: timedelta = DEFAULT_SCHEDULE_TIMEOUT
     execution_timeout: timedelta = DEFAULT_EXECUTION_TIMEOUT
     durable: bool = False
+    #: {"wait_for": [...], "skip_if": [...], "cancel_if": [...]} as stored in the spec
+    conditions: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
 
     @property
     def is_async(self) -> bool:
@@ -73,6 +75,8 @@ class Task(Generic[R]):
             "execution_timeout": f"{self.execution_timeout.total_seconds()} seconds",
             "is_async": self.is_async,
             "durable": self.durable,
+            "conditions": self.conditions,
+            "has_conditions": any(self.conditions.values()),
         }
 
 
@@ -145,10 +149,8 @@ class Workflow:
             rate_limits=rate_limits,
             desired_worker_labels=desired_worker_labels,
             concurrency=concurrency,
-            wait_for=wait_for,
-            skip_if=skip_if,
-            cancel_if=cancel_if,
         )
+        checks = {"wait_for": wait_for, "skip_if": skip_if, "cancel_if": cancel_if}
         options = self._task_options(
             schedule_timeout, execution_timeout, retries, backoff_factor, backoff_max_seconds
         )
@@ -159,8 +161,10 @@ class Workflow:
                 name=name or fn.__name__,
                 workflow=self,
                 parents=list(parents or []),
+                conditions={k: conditions.spec_of(v) for k, v in checks.items() if v},
                 **options,
             )
+            self._check_condition_parents(task, checks)
             self._add(task)
             return task
 
@@ -271,6 +275,16 @@ class Workflow:
                 pick(execution_timeout, d.execution_timeout), "execution_timeout"
             ),
         }
+
+    def _check_condition_parents(self, task: Task[Any], checks: dict[str, Any]) -> None:
+        declared = {getattr(p, "name", None) for p in task.parents}
+        for name in sorted(
+            set().union(*(conditions.parents_named(v) for v in checks.values())) - declared
+        ):
+            raise errors.InvalidWorkflow(
+                f"task {task.name!r}: a ParentCondition reads {name!r}, which is not one of its "
+                "parents; add it to parents=[...]"
+            )
 
     def _add(self, task: Task[Any]) -> None:
         self._check_new_name(task.name)

@@ -45,8 +45,11 @@ WITH u AS MATERIALIZED (
            s.spec ->> 'kind' AS kind,
            ARRAY(SELECT jsonb_array_elements_text(s.spec -> 'parents')) AS parents,
            (s.spec ->> 'has_children')::boolean AS has_children,
-           CASE WHEN s.spec ->> 'kind' = 'task' AND jsonb_array_length(s.spec -> 'parents') = 0
-                THEN 'QUEUED' ELSE 'PENDING' END AS status,
+           CASE WHEN s.spec ->> 'kind' <> 'task' OR jsonb_array_length(s.spec -> 'parents') > 0
+                THEN 'PENDING'
+                WHEN (s.spec ->> 'has_conditions')::boolean THEN 'WAITING'
+                ELSE 'QUEUED' END AS status,
+           coalesce((s.spec ->> 'has_conditions')::boolean, false) AS has_conditions,
            jsonb_array_length(s.spec -> 'parents') AS pending_parents,
            (s.spec ->> 'retries')::int AS retries,
            (s.spec ->> 'backoff_factor')::double precision AS backoff_factor,
@@ -76,13 +79,14 @@ WITH u AS MATERIALIZED (
     RETURNING id, child_key
 ), new_tasks AS (
     INSERT INTO hatchnb.task_runs (run_id, workflow_name, version_id, task_name, kind, parents,
-                                   has_children, status, pending_parents, priority, retries,
-                                   backoff_factor, backoff_max_seconds, schedule_timeout,
-                                   execution_timeout, queued_at)
+                                   has_children, has_conditions, ready_at, status,
+                                   pending_parents, priority, retries, backoff_factor,
+                                   backoff_max_seconds, schedule_timeout, execution_timeout,
+                                   queued_at)
     SELECT u.id, v.workflow_name, v.version_id, v.task_name, v.kind, v.parents,
-           v.has_children, v.status, v.pending_parents, u.priority, v.retries,
-           v.backoff_factor, v.backoff_max_seconds, v.schedule_timeout, v.execution_timeout,
-           now()
+           v.has_children, v.has_conditions, now(), v.status, v.pending_parents, u.priority,
+           v.retries, v.backoff_factor, v.backoff_max_seconds, v.schedule_timeout,
+           v.execution_timeout, now()
       FROM u CROSS JOIN v
      WHERE u.child_key IS NULL OR u.id IN (SELECT id FROM new_runs)
      ORDER BY u.ord, v.pos  -- ids in trigger order keep FIFO within a priority
@@ -387,10 +391,11 @@ SELECT * FROM hatchnb.crons WHERE next_fire_at <= now()
  ORDER BY next_fire_at LIMIT 100 FOR UPDATE SKIP LOCKED;
 
 -- name: anything_due
--- Whether a cron tick or a scheduled run is due (the engine's cheap check).
+-- Whether a cron tick or a scheduled run is due, and whether tasks wait on conditions.
 SELECT EXISTS (SELECT 1 FROM hatchnb.crons WHERE next_fire_at <= now())
     OR EXISTS (SELECT 1 FROM hatchnb.scheduled_runs WHERE run_id IS NULL AND run_at <= now())
-       AS due;
+       AS due,
+       EXISTS (SELECT 1 FROM hatchnb.task_runs WHERE status = 'WAITING') AS waiting;
 
 -- name: advance_cron
 -- Record a fired tick and the next one.
@@ -517,3 +522,27 @@ SELECT id, payload, additional_metadata, created_at FROM hatchnb.events
 UPDATE hatchnb.task_runs SET available_at = now()
  WHERE status = 'QUEUED' AND id IN (SELECT task_run_id FROM hatchnb.durable_events
                                      WHERE kind = 'event' AND NOT done AND event_key = %(key)s);
+
+-- name: waiting_task_runs
+-- Task runs waiting on conditions, with their conditions, parents' outputs and run facts.
+SELECT t.id, t.run_id, t.task_name, t.attempt, t.ready_at, r.additional_metadata, r.input,
+       (SELECT s FROM jsonb_array_elements(v.spec -> 'tasks') s
+         WHERE s ->> 'name' = t.task_name) -> 'conditions' AS conditions,
+       (SELECT jsonb_object_agg(p.task_name, p.output) FROM hatchnb.task_runs p
+         WHERE p.run_id = t.run_id AND p.task_name = ANY (t.parents)) AS parent_outputs
+  FROM hatchnb.task_runs t
+  JOIN hatchnb.workflow_runs r ON r.id = t.run_id
+  JOIN hatchnb.workflow_versions v ON v.id = t.version_id
+ WHERE t.status = 'WAITING'
+ ORDER BY t.ready_at LIMIT 500;
+
+-- name: release_waiting
+-- Queue waiting task runs whose wait_for conditions hold.
+UPDATE hatchnb.task_runs SET status = 'QUEUED', queued_at = now(), available_at = now()
+ WHERE id = ANY (%(ids)s::bigint[]) AND status = 'WAITING';
+
+-- name: decide_waiting
+-- Mark waiting task runs RUNNING (for the engine) so finish_task_runs can skip or cancel them.
+UPDATE hatchnb.task_runs SET status = 'RUNNING', attempt = attempt + 1, started_at = now()
+ WHERE id = ANY (%(ids)s::bigint[]) AND status = 'WAITING'
+RETURNING id, attempt;

@@ -70,6 +70,10 @@ CREATE TABLE hatchnb.task_runs (
     kind text NOT NULL DEFAULT 'task',
     parents text[] NOT NULL DEFAULT '{}',
     has_children boolean NOT NULL DEFAULT false,
+    -- tasks with wait_for / skip_if / cancel_if go WAITING (not QUEUED) when their parents
+    -- are done, and the engine decides from ready_at on
+    has_conditions boolean NOT NULL DEFAULT false,
+    ready_at timestamptz,
     status text NOT NULL,
     pending_parents integer NOT NULL DEFAULT 0,
     priority smallint NOT NULL,
@@ -97,6 +101,7 @@ CREATE INDEX task_runs_queue ON hatchnb.task_runs (priority DESC, id) WHERE stat
 ALTER TABLE hatchnb.task_runs SET (autovacuum_analyze_scale_factor = 0.02,
                                    autovacuum_vacuum_scale_factor = 0.05);
 CREATE INDEX task_runs_running_timeout ON hatchnb.task_runs (timeout_at) WHERE status = 'RUNNING';
+CREATE INDEX task_runs_waiting ON hatchnb.task_runs (ready_at) WHERE status = 'WAITING';
 CREATE INDEX task_runs_running_worker ON hatchnb.task_runs (worker_id) WHERE status = 'RUNNING';
 
 CREATE TABLE hatchnb.task_logs (
@@ -180,7 +185,7 @@ BEGIN
         UPDATE hatchnb.task_runs t
            SET status = 'CANCELLED', finished_at = now(), error = 'an upstream task did not succeed'
           FROM (SELECT DISTINCT id FROM below) d
-         WHERE t.id = d.id AND t.status = 'PENDING'
+         WHERE t.id = d.id AND t.status IN ('PENDING', 'WAITING')
         RETURNING t.run_id
     )
     UPDATE hatchnb.workflow_runs w
@@ -214,7 +219,7 @@ BEGIN
     ), done AS (
         UPDATE hatchnb.task_runs t SET
             status = CASE
-                WHEN x.outcome = 'SUCCEEDED' THEN 'SUCCEEDED'
+                WHEN x.outcome IN ('SUCCEEDED', 'SKIPPED', 'CANCELLED') THEN x.outcome
                 WHEN x.retryable AND t.retry_count < t.retries THEN 'QUEUED'
                 ELSE 'FAILED' END,
             retry_count = t.retry_count + (x.retryable AND t.retry_count < t.retries)::int,
@@ -239,17 +244,20 @@ BEGIN
     END IF;
     requeued := 'QUEUED' = ANY (f_status);
 
-    -- children whose last parent just succeeded become queued
+    -- children whose last parent just succeeded (or was skipped) become queued, or waiting
+    -- when they have conditions
     IF true = ANY (f_children) THEN
     UPDATE hatchnb.task_runs c
        SET pending_parents = c.pending_parents - d.n,
-           status = CASE WHEN c.pending_parents = d.n THEN 'QUEUED' ELSE c.status END,
+           status = CASE WHEN c.pending_parents <> d.n THEN c.status
+                         WHEN c.has_conditions THEN 'WAITING' ELSE 'QUEUED' END,
+           ready_at = CASE WHEN c.pending_parents = d.n THEN now() END,
            queued_at = CASE WHEN c.pending_parents = d.n THEN now() END,
            available_at = now()
       FROM (SELECT c2.id, count(*) AS n
               FROM unnest(f_runs, f_names, f_status, f_children) AS f (run_id, name, status, kids)
               JOIN hatchnb.task_runs c2 ON c2.run_id = f.run_id AND f.name = ANY (c2.parents)
-             WHERE f.status = 'SUCCEEDED' AND f.kids AND c2.status = 'PENDING'
+             WHERE f.status IN ('SUCCEEDED', 'SKIPPED') AND f.kids AND c2.status = 'PENDING'
              GROUP BY c2.id) d
      WHERE c.id = d.id;
     IF FOUND THEN
@@ -257,17 +265,17 @@ BEGIN
     END IF;
     END IF;
 
-    IF 'FAILED' = ANY (f_status) THEN
+    IF 'FAILED' = ANY (f_status) OR 'CANCELLED' = ANY (f_status) THEN
         PERFORM hatchnb.cancel_descendants(array_agg(f.run_id), array_agg(f.name))
            FROM unnest(f_runs, f_names, f_status, f_children) AS f (run_id, name, status, kids)
-          WHERE f.status = 'FAILED' AND f.kids;
+          WHERE f.status IN ('FAILED', 'CANCELLED') AND f.kids;
     END IF;
 
     -- lock runs in id order so concurrent batches touching the same runs cannot deadlock
     PERFORM 1 FROM hatchnb.workflow_runs WHERE id = ANY (f_runs) ORDER BY id FOR UPDATE;
     WITH n AS (
         SELECT f.run_id, count(*) FILTER (WHERE f.status <> 'QUEUED') AS cnt,
-               count(*) FILTER (WHERE f.status = 'FAILED') AS failed
+               count(*) FILTER (WHERE f.status IN ('FAILED', 'CANCELLED')) AS failed
           FROM unnest(f_runs, f_status) AS f (run_id, status) GROUP BY f.run_id
     ), counted AS (
         UPDATE hatchnb.workflow_runs w
@@ -331,7 +339,8 @@ BEGIN
         UPDATE hatchnb.task_runs t
            SET status = 'CANCELLED', finished_at = now(), timeout_at = NULL,
                error = coalesce(t.error, 'cancelled')
-         WHERE t.run_id = ANY (all_runs) AND t.status IN ('PENDING', 'QUEUED', 'RUNNING')
+         WHERE t.run_id = ANY (all_runs)
+           AND t.status IN ('PENDING', 'WAITING', 'QUEUED', 'RUNNING')
         RETURNING t.id, t.worker_id
     )
     SELECT c.id, c.worker_id FROM cancelled c WHERE c.worker_id IS NOT NULL;
