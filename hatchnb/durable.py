@@ -206,6 +206,53 @@ class DurableContext(Context):
             await self._aio_remember(entry)
         return await self._await_event(entry)
 
+    async def aio_wait_for(self, signal_key: str, *conditions: Any) -> dict[str, Any]:
+        """Wait until every condition holds (``or_`` groups: any member); sleeps count from
+        the first wait. Returns what satisfied them, keyed by event key (or ``sleep``)."""
+        from hatchnb.conditions import spec_of
+
+        items = spec_of(list(conditions))
+        request = f"{signal_key}: {json.dumps(items, sort_keys=True)}"
+        seq, entry = self._position("wait", request)
+        if entry is not None and entry.done:
+            return dict(entry.result)
+        if entry is None:
+            keys = "|".join(
+                c["key"] for item in items for c in item.get("or", [item]) if c["kind"] == "event"
+            )
+            entry = LogEntry(
+                seq=seq, kind="wait", request=request, since=_now(), event_key=keys or None
+            )
+            await self._aio_remember(entry)
+        store = await self._client._astore()
+        wait = _DurableWait(store, entry.since or _now(), items)
+        deadline = time.monotonic() + self._evict_after
+        while not await wait.holds():
+            if time.monotonic() >= deadline:
+                raise Evicted(min(wait.next_deadline(), _now() + _EVENT_RECHECK))
+            await asyncio.sleep(min(0.2, self._client._settings.poll_interval))
+        await store.execute(
+            "durable_complete", task_run_id=self.task_run_id, seq=seq, result=Jsonb(wait.found)
+        )
+        return wait.found
+
+    def wait_for_event(
+        self, key: str, expression: str | None = None, *, lookback_window: timedelta | None = None
+    ) -> dict[str, Any]:
+        """Blocking twin of ``aio_wait_for_event`` for sync durable tasks."""
+        return self._blocking(
+            self.aio_wait_for_event(key, expression, lookback_window=lookback_window)
+        )
+
+    def wait_for(self, signal_key: str, *conditions: Any) -> dict[str, Any]:
+        """Blocking twin of ``aio_wait_for`` for sync durable tasks."""
+        return self._blocking(self.aio_wait_for(signal_key, *conditions))
+
+    def _blocking(self, coro: Any) -> Any:
+        """Run a durable coroutine on the worker's loop from a sync task's thread."""
+        assert self._async_task is not None
+        return asyncio.run_coroutine_threadsafe(coro, self._async_task.get_loop()).result()
+
     async def _await_event(self, entry: LogEntry) -> dict[str, Any]:
         store = await self._client._astore()
         deadline = time.monotonic() + self._evict_after
@@ -234,6 +281,58 @@ class DurableContext(Context):
             if time.monotonic() >= deadline:
                 raise Evicted(_now() + _EVENT_RECHECK)
             await asyncio.sleep(min(0.2, self._client._settings.poll_interval))
+
+
+class _DurableWait:
+    """Evaluates ``aio_wait_for`` conditions against the clock and the events table."""
+
+    def __init__(self, store: Any, since: datetime, items: list[dict[str, Any]]) -> None:
+        self.store = store
+        self.since = since
+        self.items = items
+        self.found: dict[str, Any] = {}
+
+    async def holds(self) -> bool:
+        for item in self.items:
+            members = item.get("or", [item])
+            if not any([await self._condition(c) for c in members]):
+                return False
+        return True
+
+    async def _condition(self, cond: dict[str, Any]) -> bool:
+        if cond["kind"] == "sleep":
+            done = _now() >= self.since + timedelta(seconds=cond["seconds"])
+            if done:
+                self.found.setdefault(cond.get("key") or "sleep", {"seconds": cond["seconds"]})
+            return done
+        rows = await self.store.fetch_all("events_since", key=cond["key"], since=self.since)
+        for row in rows:
+            if (
+                not cond["expression"]
+                or expressions.evaluate(
+                    cond["expression"],
+                    {
+                        "input": row["payload"],
+                        "payload": row["payload"],
+                        "additional_metadata": row["additional_metadata"],
+                    },
+                )
+                is True
+            ):
+                self.found.setdefault(cond.get("key_name") or cond["key"], row["payload"])
+                return True
+        return False
+
+    def next_deadline(self) -> datetime:
+        sleeps = [
+            c["seconds"]
+            for item in self.items
+            for c in item.get("or", [item])
+            if c["kind"] == "sleep"
+        ]
+        if sleeps:
+            return self.since + timedelta(seconds=min(sleeps))
+        return _now() + _EVENT_RECHECK
 
 
 def _json(value: Any, name: str) -> Any:

@@ -128,3 +128,56 @@ def test_children_of_a_durable_task_are_spawned_once(
     finally:
         worker.stop(10)
         hatchet.close()
+
+
+def test_durable_wait_for_conditions_returns_what_satisfied_them(
+    dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hatchnb import SleepCondition, UserEventCondition, or_
+
+    monkeypatch.setenv("HATCHNB_DURABLE_EVICT_AFTER", "0.5")
+    hatchet = Hatchet(dsn=dsn)
+
+    @hatchet.durable_task()
+    async def gate(input: EmptyModel, ctx: DurableContext) -> dict[str, Any]:
+        got = await ctx.aio_wait_for(
+            "gate", or_(SleepCondition("60s"), UserEventCondition("open", "input.code == 42"))
+        )
+        slept = await ctx.aio_wait_for("pause", SleepCondition("1s"))
+        return {"got": got, "slept": slept}
+
+    worker = hatchet.worker("w", slots=2, workflows=[gate])
+    worker.start_background()
+    try:
+        ref = gate.run_no_wait()
+        wait_until(lambda: hatchet.runs.get(ref.workflow_run_id).tasks[0].attempt >= 1)
+        import time
+
+        time.sleep(1.0)  # long enough for the wait to be evicted
+        hatchet.event.push("open", {"code": 1})
+        hatchet.event.push("open", {"code": 42})
+        out = ref.result(timeout=20)
+        assert out == {
+            "gate": {"got": {"open": {"code": 42}}, "slept": {"sleep": {"seconds": 1.0}}}
+        }
+    finally:
+        worker.stop(10)
+        hatchet.close()
+
+
+def test_sync_durable_task_has_blocking_twins(hatchet: Any, start_worker: Any, db: Any) -> None:
+    @hatchet.durable_task()
+    def blocking(input: EmptyModel, ctx: DurableContext) -> dict[str, Any]:
+        value = ctx.step("double", lambda n: n * 2, 21)
+        ctx.sleep_for("0.2s")
+        event = ctx.wait_for_event("sync:go")
+        return {"value": value, "event": event}
+
+    start_worker(blocking)
+    ref = blocking.run_no_wait()
+    wait_until(
+        lambda: db.execute("SELECT 1 FROM hatchnb.durable_events WHERE kind = 'event'").fetchone(),
+        message="the event wait to start",
+    )
+    hatchet.event.push("sync:go", {"x": 1})
+    assert ref.result(timeout=15) == {"blocking": {"value": 42, "event": {"x": 1}}}

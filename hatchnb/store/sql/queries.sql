@@ -518,10 +518,13 @@ SELECT id, payload, additional_metadata, created_at FROM hatchnb.events
  WHERE key = %(key)s AND created_at >= %(since)s ORDER BY created_at, id LIMIT 1000;
 
 -- name: wake_event_waiters
--- Durable task runs evicted while waiting for this event key run again now.
+-- Durable task runs evicted while waiting for this event key run again now (a wait_for
+-- entry lists its event keys separated by '|').
 UPDATE hatchnb.task_runs SET available_at = now()
- WHERE status = 'QUEUED' AND id IN (SELECT task_run_id FROM hatchnb.durable_events
-                                     WHERE kind = 'event' AND NOT done AND event_key = %(key)s);
+ WHERE status = 'QUEUED'
+   AND id IN (SELECT task_run_id FROM hatchnb.durable_events
+               WHERE kind IN ('event', 'wait') AND NOT done
+                 AND %(key)s = ANY (string_to_array(event_key, '|')));
 
 -- name: waiting_task_runs
 -- Task runs waiting on conditions, with their conditions, parents' outputs and run facts.

@@ -15,8 +15,8 @@ CREATE TABLE hatchnb.durable_events (
     created_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (task_run_id, seq)
 );
-CREATE INDEX durable_events_waiting ON hatchnb.durable_events (event_key)
-    WHERE kind = 'event' AND NOT done;
+CREATE INDEX durable_events_waiting ON hatchnb.durable_events (task_run_id)
+    WHERE NOT done AND event_key IS NOT NULL;
 
 -- Durable task runs evicted during a long wait go back to the queue until their wake-up
 -- time (outcome EVICTED; output holds {"resume_at": ...}); this is not a retry.
