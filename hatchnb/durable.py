@@ -240,15 +240,17 @@ class DurableContext(Context):
         self, key: str, expression: str | None = None, *, lookback_window: timedelta | None = None
     ) -> dict[str, Any]:
         """Blocking twin of ``aio_wait_for_event`` for sync durable tasks."""
-        return self._blocking(
+        result: dict[str, Any] = self._blocking(
             self.aio_wait_for_event(key, expression, lookback_window=lookback_window)
         )
+        return result
 
     def wait_for(self, signal_key: str, *conditions: Any) -> dict[str, Any]:
         """Blocking twin of ``aio_wait_for`` for sync durable tasks."""
-        return self._blocking(self.aio_wait_for(signal_key, *conditions))
+        result: dict[str, Any] = self._blocking(self.aio_wait_for(signal_key, *conditions))
+        return result
 
-    def _blocking(self, coro: Any) -> Any:
+    def _blocking(self, coro: Any) -> Any:  # the caller states the result type
         """Run a durable coroutine on the worker's loop from a sync task's thread."""
         assert self._async_task is not None
         return asyncio.run_coroutine_threadsafe(coro, self._async_task.get_loop()).result()
