@@ -30,8 +30,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PEERS_DIR = Path(os.environ.get("PEERBENCH_PEERS_DIR",
-                                HERE.parent.parent / "shared" / "bench" / "peers"))
+PEERS_DIR = Path(
+    os.environ.get("PEERBENCH_PEERS_DIR", HERE.parent.parent / "shared" / "bench" / "peers")
+)
 sys.path.insert(0, str(PEERS_DIR.resolve()))
 # the project root, so `import hatchnb` finds this checkout (it need not be pip-installed)
 sys.path.insert(0, str(HERE.parent))
@@ -42,8 +43,9 @@ import hatchnb  # noqa: E402
 from hatchnb import Context, EmptyModel, Hatchet  # noqa: E402
 from hatchnb.config import Settings  # noqa: E402
 
-OUTSTANDING_SQL = ("select count(*) from hatchnb.task_runs "
-                   "where status in ('QUEUED','RUNNING','PENDING')")
+OUTSTANDING_SQL = (
+    "select count(*) from hatchnb.task_runs where status in ('QUEUED','RUNNING','PENDING')"
+)
 # deletes cascade to task_runs and task_logs
 PURGE_SQL = "delete from hatchnb.workflow_runs"
 
@@ -74,10 +76,18 @@ def worker_main(concurrency: int) -> None:
 def git_describe() -> str:
     try:
         root = HERE.parent
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "hatchnb"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "hatchnb"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         return commit + ("+dirty(hatchnb/)" if dirty else "")
     except Exception as exc:
         return f"unknown ({exc})"
@@ -88,7 +98,9 @@ def db_span(counter: C.PgCounter, min_id: int) -> dict:
     row = counter.conn.execute(
         "select count(*), extract(epoch from max(finished_at) - min(started_at)), "
         "extract(epoch from max(started_at) - min(started_at)) "
-        "from hatchnb.task_runs where id > %s and status = 'SUCCEEDED'", (min_id,)).fetchone()
+        "from hatchnb.task_runs where id > %s and status = 'SUCCEEDED'",
+        (min_id,),
+    ).fetchone()
     n, span, start_span = row
     out = {"succeeded": int(n)}
     if span:
@@ -111,8 +123,8 @@ def driver() -> dict:
         "version": f"{hatchnb.__version__} ({git_describe()})",
         "settings": {
             "worker": "hatchet.worker(slots=C, workflows=[noop]).start(); claim_task_runs "
-                      "(SKIP LOCKED, up to free slots), results batched into finish_task_runs; "
-                      "LISTEN/NOTIFY wake-up",
+            "(SKIP LOCKED, up to free slots), results batched into finish_task_runs; "
+            "LISTEN/NOTIFY wake-up",
             "poll_interval_s": settings.poll_interval,
             "heartbeat_interval_s": settings.heartbeat_interval,
             "engine_interval_s": settings.engine_interval,
@@ -138,25 +150,38 @@ def driver() -> dict:
         before = max_task_id(counter)
         t = time.perf_counter()
         for start in range(0, C.N_BULK, C.BATCH):
-            items = [noop.create_bulk_run_item(input={"i": i})
-                     for i in range(start, min(C.N_BULK, start + C.BATCH))]
+            items = [
+                noop.create_bulk_run_item(input={"i": i})
+                for i in range(start, min(C.N_BULK, start + C.BATCH))
+            ]
             noop.run_many_no_wait(items)
         el = time.perf_counter() - t
-        res["bulk_enqueue"][f"c{conc}"] = {"n": C.N_BULK, "elapsed_s": C.r(el, 3),
-                                            "jobs_per_s": C.r(C.N_BULK / el)}
+        res["bulk_enqueue"][f"c{conc}"] = {
+            "n": C.N_BULK,
+            "elapsed_s": C.r(el, 3),
+            "jobs_per_s": C.r(C.N_BULK / el),
+        }
         C.log(f"bulk enqueue {C.N_BULK}: {C.N_BULK / el:.0f}/s")
         counter.maybe_analyze()
         res["process"][f"c{conc}"] = C.run_phase(
-            script, conc, f"hatchnb-c{conc}", counter, C.N_BULK,
-            purge=lambda: counter.exec(PURGE_SQL))
+            script,
+            conc,
+            f"hatchnb-c{conc}",
+            counter,
+            C.N_BULK,
+            purge=lambda: counter.exec(PURGE_SQL),
+        )
         res["db_timing"][f"c{conc}"] = db_span(counter, before)
 
     t = time.perf_counter()
     for i in range(C.N_SINGLE):
         noop.run_no_wait({"i": i})
     el = time.perf_counter() - t
-    res["single_enqueue"] = {"n": C.N_SINGLE, "elapsed_s": C.r(el, 3),
-                             "jobs_per_s": C.r(C.N_SINGLE / el)}
+    res["single_enqueue"] = {
+        "n": C.N_SINGLE,
+        "elapsed_s": C.r(el, 3),
+        "jobs_per_s": C.r(C.N_SINGLE / el),
+    }
     C.log(f"single enqueue: {res['single_enqueue']}")
     counter.maybe_analyze()
 

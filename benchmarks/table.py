@@ -11,10 +11,10 @@ import json
 import sys
 from pathlib import Path
 
-TARGET_RATIO_C10 = 2.0      # hatchnb C=10 / pgqueuer C=10, same run
+TARGET_RATIO_C10 = 2.0  # hatchnb C=10 / pgqueuer C=10, same run
 TARGET_P50_MS = 5.0
 TARGET_P99_MS = 15.0
-TARGET_BULK = 30_000.0       # tasks/s
+TARGET_BULK = 30_000.0  # tasks/s
 
 
 def rate(d: dict | None) -> float | None:
@@ -43,10 +43,13 @@ def main(paths: list[str]) -> None:
     rows = []
     for p in paths:
         rows += [json.loads(line) for line in Path(p).read_text().splitlines() if line.strip()]
-    out = [f"Run: {', '.join(Path(p).name for p in paths)}", "",
-           "| peer | enqueue/s bulk | enqueue/s single | processed/s C=1 "
-           "| processed/s C=10 | latency p50 / p95 / p99 (ms) | C=1 / C=10 steady jobs/s |",
-           "|---|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        f"Run: {', '.join(Path(p).name for p in paths)}",
+        "",
+        "| peer | enqueue/s bulk | enqueue/s single | processed/s C=1 "
+        "| processed/s C=10 | latency p50 / p95 / p99 (ms) | C=1 / C=10 steady jobs/s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     by = {}
     for d in rows:
         if "error" in d:
@@ -55,18 +58,30 @@ def main(paths: list[str]) -> None:
         by[short_peer(d)] = d
         proc = d.get("process") or {}
         lat = d.get("latency") or {}
-        lat_s = (f"{lat['p50_ms']:.1f} / {lat['p95_ms']:.1f} / {lat['p99_ms']:.1f}"
-                 if lat.get("started") else "-")
+        lat_s = (
+            f"{lat['p50_ms']:.1f} / {lat['p95_ms']:.1f} / {lat['p99_ms']:.1f}"
+            if lat.get("started")
+            else "-"
+        )
         if lat.get("started") and lat["started"] < lat["n"]:
             lat_s += f" ({lat['started']}/{lat['n']} started)"
-        steady = " / ".join(fmt((proc.get(k) or {}).get("steady_jobs_per_s"))
-                            for k in ("c1", "c10"))
+        steady = " / ".join(
+            fmt((proc.get(k) or {}).get("steady_jobs_per_s")) for k in ("c1", "c10")
+        )
         single = d.get("single_enqueue")
-        out.append(" | ".join([
-            f"| {short_peer(d)}", fmt(bulk(d)), fmt(rate(single), single),
-            fmt(rate(proc.get("c1")), proc.get("c1")),
-            fmt(rate(proc.get("c10")), proc.get("c10")),
-            lat_s, steady + " |"]))
+        out.append(
+            " | ".join(
+                [
+                    f"| {short_peer(d)}",
+                    fmt(bulk(d)),
+                    fmt(rate(single), single),
+                    fmt(rate(proc.get("c1")), proc.get("c1")),
+                    fmt(rate(proc.get("c10")), proc.get("c10")),
+                    lat_s,
+                    steady + " |",
+                ]
+            )
+        )
     out.append("")
 
     h, pgq = by.get("hatchnb"), by.get("pgqueuer")
@@ -78,8 +93,10 @@ def main(paths: list[str]) -> None:
             if h10 and p10:
                 ratio = h10 / p10
                 verdict = "met" if ratio >= TARGET_RATIO_C10 else "NOT met"
-                checks.append(f"hatchnb C=10 / pgqueuer C=10 = {h10:,.0f} / {p10:,.0f} = "
-                              f"**{ratio:.2f}x** (target >= {TARGET_RATIO_C10:.0f}x: {verdict})")
+                checks.append(
+                    f"hatchnb C=10 / pgqueuer C=10 = {h10:,.0f} / {p10:,.0f} = "
+                    f"**{ratio:.2f}x** (target >= {TARGET_RATIO_C10:.0f}x: {verdict})"
+                )
         raw = by.get("raw-skiplocked")
         if raw:
             r10 = rate((raw.get("process") or {}).get("c10"))
@@ -88,16 +105,21 @@ def main(paths: list[str]) -> None:
         lat = h.get("latency") or {}
         if lat.get("started"):
             ok = lat["p50_ms"] <= TARGET_P50_MS and lat["p99_ms"] <= TARGET_P99_MS
-            checks.append(f"hatchnb latency p50 {lat['p50_ms']:.1f} ms / "
-                          f"p99 {lat['p99_ms']:.1f} ms "
-                          f"(target p50 <= {TARGET_P50_MS:.0f}, p99 <= {TARGET_P99_MS:.0f}: "
-                          f"{'met' if ok else 'NOT met'})")
+            checks.append(
+                f"hatchnb latency p50 {lat['p50_ms']:.1f} ms / "
+                f"p99 {lat['p99_ms']:.1f} ms "
+                f"(target p50 <= {TARGET_P50_MS:.0f}, p99 <= {TARGET_P99_MS:.0f}: "
+                f"{'met' if ok else 'NOT met'})"
+            )
         b = bulk(h)
         if b:
-            each = ", ".join(f"{v['jobs_per_s']:,.0f}"
-                             for v in (h.get("bulk_enqueue") or {}).values())
-            checks.append(f"hatchnb bulk enqueue {b:,.0f} tasks/s (mean of {each}; target >= "
-                          f"{TARGET_BULK:,.0f}: {'met' if b >= TARGET_BULK else 'NOT met'})")
+            each = ", ".join(
+                f"{v['jobs_per_s']:,.0f}" for v in (h.get("bulk_enqueue") or {}).values()
+            )
+            checks.append(
+                f"hatchnb bulk enqueue {b:,.0f} tasks/s (mean of {each}; target >= "
+                f"{TARGET_BULK:,.0f}: {'met' if b >= TARGET_BULK else 'NOT met'})"
+            )
     out += [f"* {c}" for c in checks]
     print("\n".join(out))
 

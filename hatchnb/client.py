@@ -245,7 +245,7 @@ class Hatchet:
             options = item.options
             child_key = (options.child_key or item.key) if parent else None
             if parent is not None and child_key is None and hasattr(parent, "_next_child_key"):
-                child_key = parent._next_child_key()
+                child_key = parent._next_child_key(workflow.name)
             run_id = ids.uuid7()
             keys.append(RunKey(run_id, parent_id, child_key))
             data = serialization.dump_input(item.input, validator, limit)

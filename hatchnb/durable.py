@@ -72,11 +72,18 @@ class DurableContext(Context):
         self._seq = 0
         self._evict_after = evict_after
 
-    def _next_child_key(self) -> str:
+    def _next_child_key(self, workflow_name: str) -> str:
         """Children spawned without a child_key get one from their order, so a replay finds
-        the runs the first execution spawned instead of starting new ones."""
+        the runs the first execution spawned instead of starting new ones; the spawn is
+        recorded in the log like any other durable call."""
         self._child_seq += 1
-        return f"durable-child-{self._child_seq}"
+        key = f"durable-child-{self._child_seq}"
+        seq, entry = self._position("child", workflow_name)
+        if entry is None:
+            self._remember(
+                LogEntry(seq=seq, kind="child", request=workflow_name, result=key, done=True)
+            )
+        return key
 
     # ---- the log ----------------------------------------------------------------------
 

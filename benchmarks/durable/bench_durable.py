@@ -1,6 +1,6 @@
 """Durable task overhead: 100 memoized steps versus a plain task, and replay time.
 
-    .venv/bin/python benchmarks/bench_durable.py    # uses HATCHNB_BENCH_DSN's server
+    .venv/bin/python benchmarks/durable/bench_durable.py    # uses HATCHNB_BENCH_DSN's server
 
 It creates (and drops) its own database. Prints one table and one JSON line.
 """
@@ -66,13 +66,18 @@ def measure(dsn: str) -> dict[str, Any]:
     finally:
         worker.stop(10)
         hatchet.close()
-    result = {"steps": STEPS, "runs": RUNS, "plain_run_ms": plain_ms,
-              "durable_run_ms": durable_ms,
-              "overhead_per_step_ms": round((durable_ms - plain_ms) / STEPS, 3),
-              "replay_ms": replay_ms}
+    result = {
+        "steps": STEPS,
+        "runs": RUNS,
+        "plain_run_ms": plain_ms,
+        "durable_run_ms": durable_ms,
+        "overhead_per_step_ms": round((durable_ms - plain_ms) / STEPS, 3),
+        "replay_ms": replay_ms,
+    }
     header = "| steps | plain run (ms) | durable run (ms) | per step (ms) | replay (ms) |"
-    row = (f"| {STEPS} | {plain_ms} | {durable_ms} | {result['overhead_per_step_ms']} "
-           f"| {replay_ms} |")
+    row = (
+        f"| {STEPS} | {plain_ms} | {durable_ms} | {result['overhead_per_step_ms']} | {replay_ms} |"
+    )
     print(header, "|---:|---:|---:|---:|---:|", row, sep="\n")
     return result
 
