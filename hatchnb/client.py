@@ -213,6 +213,7 @@ class Hatchet:
                 python_version=serialization.PYTHON_VERSION,
                 spec=Jsonb(spec),
                 code=blob,
+                signature=serialization.sign(blob, self._settings.signing_key),
             )
             assert row is not None
             version_id = int(row["id"])

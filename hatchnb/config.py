@@ -32,6 +32,8 @@ class Settings:
     shutdown_grace: float = 20.0
     #: a durable task waiting longer than this gives its slot back until it is time
     durable_evict_after: float = 15.0
+    #: HMAC key: code is signed when registered and workers refuse code not signed with it
+    signing_key: str | None = None
     #: largest JSON payload (input or output) accepted, in bytes
     max_payload_bytes: int = 4 * 1024 * 1024
     #: largest pickled output accepted, in bytes
@@ -47,6 +49,7 @@ class Settings:
             engine_interval=_float("HATCHNB_ENGINE_INTERVAL", 0.5),
             shutdown_grace=_float("HATCHNB_SHUTDOWN_GRACE", 20.0),
             durable_evict_after=_float("HATCHNB_DURABLE_EVICT_AFTER", 15.0),
+            signing_key=os.environ.get("HATCHNB_SIGNING_KEY") or None,
             max_payload_bytes=int(_float("HATCHNB_MAX_PAYLOAD_BYTES", 4 * 1024 * 1024)),
             max_blob_bytes=int(_float("HATCHNB_MAX_BLOB_BYTES", 16 * 1024 * 1024)),
         )

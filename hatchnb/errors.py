@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 
 class HatchnbError(Exception):
     """A hatchnb error."""
@@ -81,7 +79,3 @@ class CancelledRunError(FailedRunError, ValueError):
 
 #: the name hatchet_sdk v1 raises from ``result()`` when a run failed
 FailedTaskRunExceptionGroup = FailedRunError
-
-
-def describe(exc: BaseException) -> dict[str, Any]:
-    return {"type": type(exc).__name__, "message": str(exc)}

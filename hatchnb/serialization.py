@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import json
 import sys
 import sysconfig
@@ -193,6 +194,28 @@ def pickle_code(code: WorkflowCode) -> bytes:
             f"cannot pickle the workflow's code: {exc}. Task functions must not capture "
             "open connections, sockets, locks or files; create those inside the task"
         ) from None
+
+
+def sign(blob: bytes, key: str | None) -> str | None:
+    """HMAC-SHA256 of pickled code, or None without a key."""
+    return hmac.new(key.encode(), blob, hashlib.sha256).hexdigest() if key else None
+
+
+def check_signature(blob: bytes, signature: str | None, key: str | None, version_id: int) -> None:
+    """A worker with a key only unpickles code signed with that key."""
+    if not key:
+        return
+    if signature is None:
+        raise errors.IncompatibleCode(
+            f"workflow version {version_id} is not signed, and this worker has "
+            "HATCHNB_SIGNING_KEY set: register the workflow from a client with the same key"
+        )
+    if not hmac.compare_digest(signature, sign(blob, key) or ""):
+        raise errors.IncompatibleCode(
+            f"workflow version {version_id} has a signature that does not match its code "
+            "under this worker's HATCHNB_SIGNING_KEY: the code was changed or signed with "
+            "another key; it was not run"
+        )
 
 
 def load_code(blob: bytes, python_version: str, version_id: int) -> WorkflowCode:

@@ -379,6 +379,9 @@ class _Runtime:
             row = await self.store.fetch_one("get_workflow_version", id=claim.version_id)
             if row is None:
                 raise errors.IncompatibleCode(f"workflow version {claim.version_id} is missing")
+            serialization.check_signature(
+                row["code"], row["signature"], self.settings.signing_key, claim.version_id
+            )
             code = await asyncio.to_thread(
                 serialization.load_code, row["code"], row["python_version"], claim.version_id
             )

@@ -160,3 +160,29 @@ def test_missing_package_on_worker_is_named(
     worker_process("--slots", "1")
     with pytest.raises(FailedRunError, match=r"needs the module 'clientonlylib'.*pip install"):
         needs_lib.run()
+
+
+def test_signing_key_refuses_unsigned_and_tampered_code(
+    dsn: str, worker_process: Any, db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hatchnb import Hatchet
+
+    worker_process("--slots", "2", HATCHNB_SIGNING_KEY="s3cret")
+    unsigned = Hatchet(dsn=dsn)
+    tasks = flows.declare(unsigned)
+    with pytest.raises(FailedRunError, match="is not signed"):
+        tasks["where"].run()
+    unsigned.close()
+
+    monkeypatch.setenv("HATCHNB_SIGNING_KEY", "s3cret")
+    signed = Hatchet(dsn=dsn)
+    tasks = flows.declare(signed)
+    assert "pid" in tasks["where"].run()
+    signed.register(tasks["slow"])  # registered and signed, never loaded by the worker
+    db.execute(
+        "UPDATE hatchnb.workflow_versions SET code = code || '\\x00'::bytea "
+        "WHERE workflow_name = 'slow'"
+    )
+    with pytest.raises(FailedRunError, match="signature that does not match"):
+        tasks["slow"].run({"marks": "/dev/null", "seconds": 0})
+    signed.close()

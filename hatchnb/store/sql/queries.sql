@@ -15,15 +15,17 @@ INSERT INTO hatchnb.schema_version (version) VALUES (%(version)s);
 
 -- name: upsert_workflow_version
 -- Store a workflow's code and spec once per content hash; returns the version id.
-INSERT INTO hatchnb.workflow_versions (workflow_name, content_hash, python_version, spec, code)
-VALUES (%(workflow_name)s, %(content_hash)s, %(python_version)s, %(spec)s, %(code)s)
+INSERT INTO hatchnb.workflow_versions (workflow_name, content_hash, python_version, spec, code,
+                                       signature)
+VALUES (%(workflow_name)s, %(content_hash)s, %(python_version)s, %(spec)s, %(code)s,
+        %(signature)s)
 ON CONFLICT (workflow_name, content_hash)
-DO UPDATE SET workflow_name = EXCLUDED.workflow_name
+DO UPDATE SET signature = coalesce(EXCLUDED.signature, hatchnb.workflow_versions.signature)
 RETURNING id;
 
 -- name: get_workflow_version
 -- One workflow version with its pickled code.
-SELECT id, workflow_name, content_hash, python_version, spec, code, created_at
+SELECT id, workflow_name, content_hash, python_version, spec, code, signature, created_at
   FROM hatchnb.workflow_versions WHERE id = %(id)s;
 
 -- name: latest_workflow_version
