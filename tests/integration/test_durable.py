@@ -9,11 +9,17 @@ from typing import Any
 
 import pytest
 
-from hatchnb import DurableContext, EmptyModel, FailedRunError, Hatchet
+from hatchnb import DurableContext, EmptyModel, FailedRunError
 from tests.conftest import wait_until
 from tests.integration.shipped import durable_flows
 
 pytestmark = [pytest.mark.integration, pytest.mark.workers]
+
+
+@pytest.fixture
+def evicting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Durable waits longer than 0.3 s give their slot back (request before ``hatchet``)."""
+    monkeypatch.setenv("HATCHNB_DURABLE_EVICT_AFTER", "0.3")
 
 
 def _lines(path: Path) -> list[str]:
@@ -59,37 +65,28 @@ def test_sigkill_during_event_wait_then_event_completes_it(
 
 
 def test_long_waits_give_the_slot_back(
-    dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    evicting: None, hatchet: Any, start_worker: Any, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("HATCHNB_DURABLE_EVICT_AFTER", "0.5")
-    hatchet = Hatchet(dsn=dsn)
     flows = durable_flows.declare(hatchet)
 
     @hatchet.task()
     def quick(input: EmptyModel, ctx: Any) -> str:
         return "quick"
 
-    worker = hatchet.worker("one-slot", slots=1, workflows=[flows["sleeper"], quick])
-    worker.start_background()
-    try:
-        marks = tmp_path / "marks"
-        slow = flows["sleeper"].run_no_wait({"marks": str(marks), "seconds": 2})
-        wait_until(lambda: _lines(marks) == ["first"], message="the first step")
-        assert quick.run(wait_for_result=False).result(timeout=1.5) == {"quick": "quick"}
-        assert slow.result(timeout=20) == {"sleeper": {"steps": ["first", "second"]}}
-        assert _lines(marks) == ["first", "second"]
-        task = hatchet.runs.get(slow.workflow_run_id).tasks[0]
-        assert task.attempt == 2 and task.retry_count == 0
-    finally:
-        worker.stop(10)
-        hatchet.close()
+    start_worker(flows["sleeper"], quick, slots=1)
+    marks = tmp_path / "marks"
+    slow = flows["sleeper"].run_no_wait({"marks": str(marks), "seconds": 2})
+    wait_until(lambda: _lines(marks) == ["first"], message="the first step")
+    assert quick.run(wait_for_result=False).result(timeout=1.5) == {"quick": "quick"}
+    assert slow.result(timeout=20) == {"sleeper": {"steps": ["first", "second"]}}
+    assert _lines(marks) == ["first", "second"]
+    task = hatchet.runs.get(slow.workflow_run_id).tasks[0]
+    assert task.attempt == 2 and task.retry_count == 0
 
 
 def test_replay_that_asks_for_something_else_is_a_nondeterminism_error(
-    dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    evicting: None, hatchet: Any, start_worker: Any, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("HATCHNB_DURABLE_EVICT_AFTER", "0.3")
-    hatchet = Hatchet(dsn=dsn)
     flag = tmp_path / "changed"
 
     @hatchet.durable_task()
@@ -98,21 +95,14 @@ def test_replay_that_asks_for_something_else_is_a_nondeterminism_error(
         await ctx.aio_step(name, lambda: flag.touch())
         await ctx.aio_sleep_for(1)
 
-    worker = hatchet.worker("w", slots=2, workflows=[shifty])
-    worker.start_background()
-    try:
-        with pytest.raises(FailedRunError, match=r"position 1: the log recorded step 'original'"):
-            shifty.run()
-    finally:
-        worker.stop(10)
-        hatchet.close()
+    start_worker(shifty, slots=2)
+    with pytest.raises(FailedRunError, match=r"position 1: the log recorded step 'original'"):
+        shifty.run()
 
 
 def test_children_of_a_durable_task_are_spawned_once(
-    dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    evicting: None, hatchet: Any, start_worker: Any, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("HATCHNB_DURABLE_EVICT_AFTER", "0.3")
-    hatchet = Hatchet(dsn=dsn)
 
     @hatchet.task()
     def child(input: EmptyModel, ctx: Any) -> int:
@@ -125,23 +115,15 @@ def test_children_of_a_durable_task_are_spawned_once(
         second = await child.aio_run({"n": 2})
         return int(first) + int(second)
 
-    worker = hatchet.worker("w", slots=4, workflows=[parent, child])
-    worker.start_background()
-    try:
-        assert parent.run() == 6
-        assert len(hatchet.runs.list(workflow_names=["child"])) == 2
-    finally:
-        worker.stop(10)
-        hatchet.close()
+    start_worker(parent, child, slots=4)
+    assert parent.run() == 6
+    assert len(hatchet.runs.list(workflow_names=["child"])) == 2
 
 
 def test_durable_wait_for_conditions_returns_what_satisfied_them(
-    dsn: str, monkeypatch: pytest.MonkeyPatch
+    evicting: None, hatchet: Any, start_worker: Any
 ) -> None:
     from hatchnb import SleepCondition, UserEventCondition, or_
-
-    monkeypatch.setenv("HATCHNB_DURABLE_EVICT_AFTER", "0.5")
-    hatchet = Hatchet(dsn=dsn)
 
     @hatchet.durable_task()
     async def gate(input: EmptyModel, ctx: DurableContext) -> dict[str, Any]:
@@ -151,23 +133,16 @@ def test_durable_wait_for_conditions_returns_what_satisfied_them(
         slept = await ctx.aio_wait_for("pause", SleepCondition("1s"))
         return {"got": got, "slept": slept}
 
-    worker = hatchet.worker("w", slots=2, workflows=[gate])
-    worker.start_background()
-    try:
-        ref = gate.run_no_wait()
-        wait_until(lambda: hatchet.runs.get(ref.workflow_run_id).tasks[0].attempt >= 1)
-        import time
+    start_worker(gate, slots=2)
+    ref = gate.run_no_wait()
+    wait_until(lambda: hatchet.runs.get(ref.workflow_run_id).tasks[0].attempt >= 1)
+    import time
 
-        time.sleep(1.0)  # long enough for the wait to be evicted
-        hatchet.event.push("open", {"code": 1})
-        hatchet.event.push("open", {"code": 42})
-        out = ref.result(timeout=20)
-        assert out == {
-            "gate": {"got": {"open": {"code": 42}}, "slept": {"sleep": {"seconds": 1.0}}}
-        }
-    finally:
-        worker.stop(10)
-        hatchet.close()
+    time.sleep(1.0)  # long enough for the wait to be evicted
+    hatchet.event.push("open", {"code": 1})
+    hatchet.event.push("open", {"code": 42})
+    out = ref.result(timeout=20)
+    assert out == {"gate": {"got": {"open": {"code": 42}}, "slept": {"sleep": {"seconds": 1.0}}}}
 
 
 def test_sync_durable_task_has_blocking_twins(hatchet: Any, start_worker: Any, db: Any) -> None:
