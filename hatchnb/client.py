@@ -319,7 +319,7 @@ class Hatchet:
         rows = self._store.fetch_all("get_run_outputs", ids=[run_id])
         if status["status"] != "SUCCEEDED":
             raise run_error(run_id, status["status"], rows)
-        return outputs_by_run(rows).get(run_id, {})
+        return outputs_by_run(rows, self._settings.signing_key).get(run_id, {})
 
     def _run_result(self, run_id: str, timeout: float | None) -> dict[str, Any]:
         self._waiter.wait(run_id, timeout)

@@ -173,7 +173,9 @@ class Context:
             row = self._client._store.fetch_one(
                 "task_output_blob", run_id=self.workflow_run_id, task_name=name
             )
-            return serialization.load_output(None, row["output_blob"] if row else None)
+            return serialization.load_output(
+                None, row["output_blob"] if row else None, self._client._settings.signing_key
+            )
         return info["output"]
 
     def was_skipped(self, task: Task[Any] | str) -> bool:

@@ -118,13 +118,15 @@ class WorkflowRun:
         )
 
 
-def outputs_by_run(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def outputs_by_run(rows: list[dict[str, Any]], key: str | None = None) -> dict[str, dict[str, Any]]:
     """``{run_id: {task_name: output}}`` of succeeded tasks; blobs are unpickled."""
     result: dict[str, dict[str, Any]] = {}
     for row in rows:
         outputs = result.setdefault(str(row["run_id"]), {})
         if row["status"] == "SUCCEEDED":
-            outputs[row["task_name"]] = serialization.load_output(row["output"], row["output_blob"])
+            outputs[row["task_name"]] = serialization.load_output(
+                row["output"], row["output_blob"], key
+            )
     return result
 
 

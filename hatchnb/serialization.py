@@ -83,12 +83,16 @@ def _check_size(text: str, limit: int, what: str) -> str:
     return text
 
 
-def dump_output(value: Any, json_limit: int, blob_limit: int) -> tuple[str, bytes | None]:
-    """Encode a task's return value: JSON when possible, else a pickled blob plus a preview."""
+def dump_output(
+    value: Any, json_limit: int, blob_limit: int, key: str | None = None
+) -> tuple[str, bytes | None]:
+    """Encode a task's return value: JSON when possible, else a pickled blob plus a preview
+    (signed when a signing key is set)."""
     try:
         text = json.dumps(_jsonable(value), allow_nan=False)
     except (TypeError, ValueError):
-        return _dump_blob(value, blob_limit)
+        preview, blob = _dump_blob(value, blob_limit)
+        return preview, _SIGNED + bytes.fromhex(sign(blob, key) or "") + blob if key else blob
     return _check_size(text, json_limit, "task output"), None
 
 
@@ -117,8 +121,24 @@ def _dump_blob(value: Any, limit: int) -> tuple[str, bytes]:
     return json.dumps(preview), blob
 
 
-def load_output(output: Any, blob: bytes | None) -> Any:
-    return cloudpickle.loads(blob) if blob is not None else output
+#: marks a pickled output that carries an HMAC-SHA256 (32 bytes) before the pickle
+_SIGNED = b"HNBS"
+
+
+def load_output(output: Any, blob: bytes | None, key: str | None = None) -> Any:
+    """The stored output; with a signing key, a pickled one is unpickled only if signed."""
+    if blob is None:
+        return output
+    signed = blob.startswith(_SIGNED)
+    body = blob[len(_SIGNED) + 32 :] if signed else blob
+    if key:
+        mac = blob[len(_SIGNED) : len(_SIGNED) + 32].hex() if signed else None
+        if mac is None or not hmac.compare_digest(mac, sign(body, key) or ""):
+            raise errors.SerializationError(
+                "a pickled task output is unsigned or does not match HATCHNB_SIGNING_KEY; "
+                "it was not unpickled"
+            )
+    return cloudpickle.loads(body)
 
 
 def run_row(

@@ -342,7 +342,7 @@ class _Runtime:
                 call = contextvars.copy_context().run
                 value = await self.loop.run_in_executor(self.executor, call, fn, data, ctx)
             output, blob = serialization.dump_output(
-                value, settings.max_payload_bytes, settings.max_blob_bytes
+                value, settings.max_payload_bytes, settings.max_blob_bytes, settings.signing_key
             )
         except asyncio.CancelledError:
             raise

@@ -75,3 +75,15 @@ def test_test_modules_travel_by_value() -> None:
     assert serialization._ship_by_value(sys.modules[__name__])
     assert not serialization._ship_by_value(sys.modules["json"])
     assert not serialization._ship_by_value(sys.modules["pydantic"])
+
+
+def test_signed_pickled_outputs() -> None:
+    _, blob = serialization.dump_output({1, 2}, 1000, 1000, key="k")
+    assert blob is not None
+    assert serialization.load_output(None, blob, key="k") == {1, 2}
+    assert serialization.load_output(None, blob) == {1, 2}  # no key: no check
+    with pytest.raises(errors.SerializationError, match="unsigned or does not match"):
+        serialization.load_output(None, blob[:-1] + b"\x00", key="k")
+    _, unsigned = serialization.dump_output({3}, 1000, 1000)
+    with pytest.raises(errors.SerializationError, match="unsigned"):
+        serialization.load_output(None, unsigned, key="k")
