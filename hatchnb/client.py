@@ -15,7 +15,14 @@ from psycopg.types.json import Jsonb
 from hatchnb import embedded, errors, ids, serialization, triggers
 from hatchnb.config import Settings
 from hatchnb.context import current_context
-from hatchnb.runs import RunsClient, RunWaiter, WorkflowRunRef, outputs_by_run, run_error
+from hatchnb.runs import (
+    RunsClient,
+    RunWaiter,
+    WorkersClient,
+    WorkflowRunRef,
+    outputs_by_run,
+    run_error,
+)
 from hatchnb.store import AsyncStore, Store, migrate
 from hatchnb.types import Priority, TaskDefaults, WorkflowRunTriggerConfig
 from hatchnb.workflow import _UNSET, Standalone, Workflow, refuse_unsupported
@@ -58,6 +65,7 @@ class Hatchet:
         self._register_lock = threading.Lock()
         self._waiter = RunWaiter(self)
         self.runs = RunsClient(self)
+        self.workers = WorkersClient(self)
         self.cron = triggers.CronClient(self)
         self.scheduled = triggers.ScheduledClient(self)
         self.event = triggers.EventClient(self)

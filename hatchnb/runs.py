@@ -373,3 +373,37 @@ class RunsClient:
 
     def logs(self, run_id: str, limit: int = 1000) -> builtins.list[dict[str, Any]]:
         return self._client._store.fetch_all("run_logs", run_id=run_id, limit=limit)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WorkerRecord:
+    id: str
+    name: str
+    slots: int
+    labels: dict[str, Any]
+    workflows: list[str] | None
+    python_version: str
+    hostname: str
+    pid: int
+    status: str
+    started_at: datetime
+    last_heartbeat_at: datetime
+    running: int
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> WorkerRecord:
+        return cls(**{**row, "id": str(row["id"])})
+
+
+class WorkersClient:
+    """``hatchet.workers``: registered worker processes, newest first."""
+
+    def __init__(self, client: Hatchet) -> None:
+        self._client = client
+
+    def list(self, limit: int = 100) -> builtins.list[WorkerRecord]:
+        rows = self._client._store.fetch_all("list_workers", limit=limit)
+        return [WorkerRecord.from_row(r) for r in rows]
+
+    async def aio_list(self, limit: int = 100) -> builtins.list[WorkerRecord]:
+        return await asyncio.to_thread(self.list, limit)

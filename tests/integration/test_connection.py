@@ -47,3 +47,19 @@ def test_background_worker_that_cannot_start_raises(hatchet: Any) -> None:
     worker = hatchet.worker("broken", workflows=[holds_lock])
     with pytest.raises(errors.SerializationError, match="must not capture"):
         worker.start_background()
+
+
+def test_workers_are_listed_with_slots_labels_and_status(hatchet: Any) -> None:
+    worker = hatchet.worker("listed", slots=3, labels={"gpu": 1})
+    worker.start_background()
+    try:
+        [record] = hatchet.workers.list()
+        assert (record.name, record.slots, record.labels, record.status) == (
+            "listed",
+            3,
+            {"gpu": 1},
+            "ACTIVE",
+        )
+    finally:
+        worker.stop(10)
+    assert hatchet.workers.list()[0].status == "STOPPED"
