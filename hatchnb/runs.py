@@ -59,6 +59,8 @@ class TaskRun:
     queued_at: datetime | None
     started_at: datetime | None
     finished_at: datetime | None
+    #: names of the parent tasks in the DAG
+    parents: tuple[str, ...] = ()
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> TaskRun:
@@ -76,6 +78,7 @@ class TaskRun:
             queued_at=row["queued_at"],
             started_at=row["started_at"],
             finished_at=row["finished_at"],
+            parents=tuple(row.get("parents") or ()),
         )
 
 

@@ -285,7 +285,8 @@ SELECT id, workflow_name, version_id, status, input, additional_metadata, priori
 -- name: get_run_tasks
 -- The task runs of one workflow run, in creation order.
 SELECT id, run_id, task_name, kind, status, retry_count, attempt, worker_id,
-       output, output_blob IS NOT NULL AS has_blob, error, queued_at, started_at, finished_at
+       output, output_blob IS NOT NULL AS has_blob, error, queued_at, started_at, finished_at,
+       parents
   FROM hatchnb.task_runs WHERE run_id = %(run_id)s ORDER BY id;
 
 -- name: get_run_outputs
