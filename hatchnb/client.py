@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from psycopg.types.json import Jsonb
 
-from hatchnb import embedded, errors, ids, serialization, triggers
+from hatchnb import alerts, catalog, embedded, errors, ids, metrics, serialization, triggers
 from hatchnb.config import Settings
 from hatchnb.context import current_context
 from hatchnb.runs import (
@@ -70,6 +70,9 @@ class Hatchet:
         self.scheduled = triggers.ScheduledClient(self)
         self.event = triggers.EventClient(self)
         self.filters = triggers.FiltersClient(self)
+        self.workflows = catalog.WorkflowsClient(self)
+        self.metrics = metrics.MetricsClient(self)
+        self.alerts = alerts.AlertsClient(self)
         self.debug = debug
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -207,7 +210,7 @@ class Hatchet:
         if known is not None:
             return known
         with self._register_lock:
-            spec = workflow.spec()
+            spec = {**workflow.spec(), "sources": catalog.task_sources(workflow)}
             code = serialization.WorkflowCode(
                 functions={t.name: t.fn for t in workflow.all_tasks},
                 input_validator=workflow.input_validator,

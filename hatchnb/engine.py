@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from hatchnb import conditions, errors, triggers
+from hatchnb import alerts, conditions, errors, triggers
 from hatchnb.config import Settings
 from hatchnb.store import connect_async, queries
 
@@ -30,6 +30,7 @@ class Engine:
         self.dsn = dsn
         self.settings = settings
         self.is_leader = False
+        self.alerts = alerts.AlertDuty(dsn)
 
     async def run(self) -> None:
         backoff = 0.2
@@ -71,6 +72,7 @@ class Engine:
             await asyncio.to_thread(self._fire_due)
         if row and row["waiting"]:
             await asyncio.to_thread(conditions.settle_waiting, self.dsn)
+        await self.alerts.tick(conn)
 
     def _fire_due(self) -> None:
         """Crons and schedules (sync code, on a connection of its own, in a thread)."""

@@ -263,6 +263,25 @@ class RunWaiter:
                 self._check(waiting)
 
 
+def run_filters(
+    since: datetime | None,
+    until: datetime | None,
+    statuses: builtins.list[RunStatus] | builtins.list[str] | None,
+    additional_metadata: dict[str, Any] | None,
+    workflow_names: builtins.list[str] | None,
+    parent_task_run_id: int | None,
+) -> dict[str, Any]:
+    """Parameters of the run list queries (every filter is a bound parameter)."""
+    return {
+        "since": since or datetime.now(UTC) - timedelta(days=1),
+        "until": until,
+        "statuses": [str(s) for s in statuses] if statuses else None,
+        "workflows": workflow_names or None,
+        "metadata": psycopg.types.json.Jsonb(additional_metadata or {}),
+        "parent_task_run_id": parent_task_run_id,
+    }
+
+
 class RunsClient:
     """``hatchet.runs``: look up, list, cancel and replay runs."""
 
@@ -307,16 +326,64 @@ class RunsClient:
         """Runs created since ``since`` (default: one day ago), newest first."""
         rows = self._client._store.fetch_all(
             "list_runs",
-            since=since or datetime.now(UTC) - timedelta(days=1),
-            until=until,
-            statuses=[str(s) for s in statuses] if statuses else None,
-            workflows=workflow_names or None,
-            metadata=psycopg.types.json.Jsonb(additional_metadata or {}),
-            parent_task_run_id=parent_task_run_id,
+            **run_filters(
+                since, until, statuses, additional_metadata, workflow_names, parent_task_run_id
+            ),
             limit=limit or 100,
             offset=offset or 0,
         )
         return [WorkflowRun.from_row(r) for r in rows]
+
+    def count(
+        self,
+        since: datetime | None = None,
+        statuses: builtins.list[RunStatus] | builtins.list[str] | None = None,
+        until: datetime | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+        workflow_names: builtins.list[str] | None = None,
+        parent_task_run_id: int | None = None,
+    ) -> int:
+        """How many runs ``list`` would return without a limit (same filters)."""
+        row = self._client._store.fetch_one(
+            "count_runs",
+            **run_filters(
+                since, until, statuses, additional_metadata, workflow_names, parent_task_run_id
+            ),
+        )
+        return int(row["total"]) if row else 0
+
+    def status_counts(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+        workflow_names: builtins.list[str] | None = None,
+        parent_task_run_id: int | None = None,
+    ) -> dict[str, int]:
+        """``{status: number of runs}`` under the ``list`` filters (every status)."""
+        params = run_filters(
+            since, until, None, additional_metadata, workflow_names, parent_task_run_id
+        )
+        del params["statuses"]
+        rows = self._client._store.fetch_all("run_status_counts", **params)
+        return {r["status"]: int(r["total"]) for r in rows}
+
+    def attempts(self, run_id: str) -> builtins.list[dict[str, Any]]:
+        """Finished attempts of the run's task runs (retries, timeouts, hand-backs included),
+        oldest first: task_name, attempt, worker_id, outcome, error, queued/started/finished."""
+        return self._client._store.fetch_all("run_attempts", run_id=run_id)
+
+    def logs_after(
+        self, run_id: str, after: int = 0, limit: int = 1000
+    ) -> builtins.list[dict[str, Any]]:
+        """Log lines with an ``id`` greater than ``after`` (pass the last id seen to follow)."""
+        return self._client._store.fetch_all(
+            "run_logs_after", run_id=run_id, after=after, limit=limit
+        )
+
+    def durable_log(self, run_id: str) -> builtins.list[dict[str, Any]]:
+        """The durable event log entries of the run's durable task runs, in order."""
+        return self._client._store.fetch_all("run_durable_log", run_id=run_id)
 
     async def aio_list(self, **kwargs: Any) -> builtins.list[WorkflowRun]:
         return await asyncio.to_thread(lambda: self.list(**kwargs))
@@ -410,3 +477,8 @@ class WorkersClient:
 
     async def aio_list(self, limit: int = 100) -> builtins.list[WorkerRecord]:
         return await asyncio.to_thread(self.list, limit)
+
+    def running_tasks(self, limit: int = 1000) -> builtins.list[dict[str, Any]]:
+        """Task runs running now: worker_id, run_id, task_name, attempt, started_at."""
+        rows = self._client._store.fetch_all("running_task_runs", limit=limit)
+        return [{**r, "worker_id": str(r["worker_id"]), "run_id": str(r["run_id"])} for r in rows]

@@ -223,6 +223,23 @@ class CronClient:
     def delete(self, cron_id: str) -> None:
         self._client._store.fetch_one("delete_cron", id=cron_id)
 
+    def trigger_now(self, cron_id: str) -> str:
+        """Start a run of the cron's workflow now, with its input; returns the run id."""
+        cron = self.get(cron_id)
+        with self._client._store.transaction() as conn:
+            target = _target(conn, cron.workflow_name)
+            if target is None:
+                raise errors.HatchnbError(f"workflow {cron.workflow_name!r} is not registered")
+            run_id = start_run(
+                conn,
+                target,
+                cron.input,
+                cron.additional_metadata,
+                cron.priority,
+                {"triggered_by": f"cron:{cron.name} (manual)"},
+            )
+        return str(run_id)
+
 
 class ScheduledClient:
     """``hatchet.scheduled``."""
@@ -277,6 +294,11 @@ class ScheduledClient:
 
     def delete(self, scheduled_id: str) -> None:
         self._client._store.fetch_one("delete_scheduled", id=scheduled_id)
+
+    def trigger_now(self, scheduled_id: str) -> None:
+        """Move a scheduled run that has not started to now (the engine starts it)."""
+        if self._client._store.fetch_one("trigger_scheduled_now", id=scheduled_id) is None:
+            raise errors.HatchnbError(f"no pending scheduled run has the id {scheduled_id}")
 
 
 class FiltersClient:
@@ -354,7 +376,7 @@ class EventClient:
 
     def list(self, key: str | None = None, limit: int = 100) -> list[Event]:
         rows = self._client._store.fetch_all("list_events", key=key, limit=limit)
-        return [Event.from_row(r) for r in rows]
+        return [Event.from_row(r, r["run_ids"]) for r in rows]
 
     def _push_one(self, conn: psycopg.Connection[Any], event: BulkPushEventWithMetadata) -> Event:
         row = conn.execute(

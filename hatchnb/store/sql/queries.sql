@@ -476,10 +476,12 @@ SELECT e.*, coalesce((SELECT array_agg(r.id ORDER BY r.created_at) FROM hatchnb.
   FROM hatchnb.events e WHERE e.id = %(id)s;
 
 -- name: list_events
--- Events, newest first, optionally with one key.
-SELECT * FROM hatchnb.events
- WHERE %(key)s::text IS NULL OR key = %(key)s::text
- ORDER BY created_at DESC LIMIT %(limit)s;
+-- Events, newest first, optionally with one key, with the runs they started.
+SELECT e.*, coalesce((SELECT array_agg(r.id ORDER BY r.created_at) FROM hatchnb.workflow_runs r
+                       WHERE r.event_id = e.id), '{}') AS run_ids
+  FROM hatchnb.events e
+ WHERE %(key)s::text IS NULL OR e.key = %(key)s::text
+ ORDER BY e.created_at DESC LIMIT %(limit)s;
 
 -- name: put_stream_chunk
 -- Append a chunk to a run's stream and wake its subscribers.
@@ -552,3 +554,220 @@ UPDATE hatchnb.task_runs SET status = 'QUEUED', queued_at = now(), available_at 
 UPDATE hatchnb.task_runs SET status = 'RUNNING', attempt = attempt + 1, started_at = now()
  WHERE id = ANY (%(ids)s::bigint[]) AND status = 'WAITING'
 RETURNING id, attempt;
+
+-- ---- dashboard reads (issue 6) -------------------------------------------------------------
+
+-- name: count_runs
+-- How many runs match the list_runs filters.
+SELECT count(*) AS total
+  FROM hatchnb.workflow_runs
+ WHERE created_at >= %(since)s
+   AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
+   AND (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
+   AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
+   AND additional_metadata @> %(metadata)s::jsonb
+   AND (%(parent_task_run_id)s::bigint IS NULL
+        OR parent_task_run_id = %(parent_task_run_id)s::bigint);
+
+-- name: run_status_counts
+-- Runs per status under the list_runs filters (statuses excepted).
+SELECT status, count(*) AS total
+  FROM hatchnb.workflow_runs
+ WHERE created_at >= %(since)s
+   AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
+   AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
+   AND additional_metadata @> %(metadata)s::jsonb
+   AND (%(parent_task_run_id)s::bigint IS NULL
+        OR parent_task_run_id = %(parent_task_run_id)s::bigint)
+ GROUP BY status;
+
+-- name: run_attempts
+-- Finished attempts of the task runs of a run, oldest first (timelines).
+SELECT task_run_id, task_name, attempt, worker_id, outcome, error, queued_at, started_at,
+       finished_at
+  FROM hatchnb.task_attempts WHERE run_id = %(run_id)s ORDER BY id;
+
+-- name: run_logs_after
+-- Log lines of a run's task runs after a log id, oldest first (log streaming).
+SELECT l.id, t.task_name, l.attempt, l.level, l.message, l.created_at
+  FROM hatchnb.task_logs l JOIN hatchnb.task_runs t ON t.id = l.task_run_id
+ WHERE t.run_id = %(run_id)s AND l.id > %(after)s ORDER BY l.id LIMIT %(limit)s;
+
+-- name: run_durable_log
+-- The durable event logs of all task runs of a run.
+SELECT t.task_name, d.seq, d.kind, d.request, d.wake_at, d.event_key, d.result, d.done,
+       d.created_at
+  FROM hatchnb.durable_events d JOIN hatchnb.task_runs t ON t.id = d.task_run_id
+ WHERE t.run_id = %(run_id)s ORDER BY t.id, d.seq;
+
+-- name: list_workflows
+-- Registered workflows with their newest version and version count.
+SELECT workflow_name, count(*) AS versions, max(id) AS latest_version_id,
+       max(created_at) AS updated_at
+  FROM hatchnb.workflow_versions GROUP BY workflow_name ORDER BY workflow_name;
+
+-- name: list_workflow_versions
+-- The versions of one workflow, newest first (spec, no code).
+SELECT id, workflow_name, content_hash, python_version, spec, created_at
+  FROM hatchnb.workflow_versions WHERE workflow_name = %(workflow_name)s ORDER BY id DESC;
+
+-- name: get_workflow_spec
+-- One version's spec (no code).
+SELECT id, workflow_name, content_hash, python_version, spec, created_at
+  FROM hatchnb.workflow_versions WHERE id = %(id)s;
+
+-- name: running_task_runs
+-- Task runs running on workers, oldest first.
+SELECT worker_id, run_id, task_name, attempt, started_at
+  FROM hatchnb.task_runs WHERE status = 'RUNNING' ORDER BY started_at LIMIT %(limit)s;
+
+-- name: trigger_scheduled_now
+-- Move a not yet started scheduled run to now (the engine starts it at its next round).
+UPDATE hatchnb.scheduled_runs SET run_at = now() WHERE id = %(id)s AND run_id IS NULL
+RETURNING id;
+
+-- ---- metrics -------------------------------------------------------------------------------
+
+-- name: queue_depth
+-- Queued task runs per workflow (ready now, and delayed by a retry backoff or eviction).
+SELECT workflow_name, count(*) FILTER (WHERE available_at <= now()) AS ready,
+       count(*) FILTER (WHERE available_at > now()) AS delayed
+  FROM hatchnb.task_runs WHERE status = 'QUEUED' GROUP BY workflow_name;
+
+-- name: task_status_counts
+-- Task runs per status.
+SELECT status, count(*) AS total FROM hatchnb.task_runs GROUP BY status;
+
+-- name: attempt_throughput
+-- Finished attempts per time bucket and outcome since a moment.
+SELECT date_bin(%(bucket)s::interval, finished_at, TIMESTAMPTZ '2000-01-01') AS bucket,
+       outcome, count(*) AS total
+  FROM hatchnb.task_attempts WHERE finished_at >= %(since)s
+ GROUP BY 1, 2 ORDER BY 1;
+
+-- name: queue_latency_histogram
+-- Queue-to-start latency of attempts finished since a moment: count and sum per bucket
+-- (bucket i counts latencies below bounds[i], the last one everything above).
+SELECT width_bucket(extract(epoch FROM started_at - queued_at)::float8,
+                    %(bounds)s::float8[]) AS bucket,
+       count(*) AS total, sum(extract(epoch FROM started_at - queued_at)) AS seconds
+  FROM hatchnb.task_attempts
+ WHERE finished_at >= %(since)s AND started_at IS NOT NULL AND queued_at IS NOT NULL
+ GROUP BY 1 ORDER BY 1;
+
+-- ---- alerts --------------------------------------------------------------------------------
+
+-- name: get_alert_settings
+-- The alert settings row, if alerts were ever configured.
+SELECT * FROM hatchnb.alert_settings WHERE id = 1;
+
+-- name: upsert_alert_settings
+-- Create or change the alert settings; returns them.
+INSERT INTO hatchnb.alert_settings (id, slack_webhook_url, email, on_failure,
+                                    on_schedule_timeout, window_seconds)
+VALUES (1, %(slack_webhook_url)s, %(email)s, %(on_failure)s, %(on_schedule_timeout)s,
+        %(window_seconds)s)
+ON CONFLICT (id) DO UPDATE
+   SET slack_webhook_url = EXCLUDED.slack_webhook_url, email = EXCLUDED.email,
+       on_failure = EXCLUDED.on_failure, on_schedule_timeout = EXCLUDED.on_schedule_timeout,
+       window_seconds = EXCLUDED.window_seconds, updated_at = now()
+RETURNING *;
+
+-- name: alerts_have_work
+-- Whether the alert duty has anything to do: new failures, due digests or due deliveries.
+SELECT EXISTS (
+           SELECT 1 FROM hatchnb.workflow_runs r, hatchnb.alert_settings s
+            WHERE r.status = 'FAILED' AND r.finished_at >= greatest(s.since, now() - interval '2 days')
+              AND NOT EXISTS (SELECT 1 FROM hatchnb.alerted_runs a WHERE a.run_id = r.id))
+    OR EXISTS (
+           SELECT 1 FROM hatchnb.alert_windows w, hatchnb.alert_settings s
+            WHERE w.held_back > 0 AND w.opened_at + s.window_seconds * interval '1 second' <= now())
+    OR EXISTS (
+           SELECT 1 FROM hatchnb.alert_deliveries
+            WHERE status <> 'SENT' AND attempts < %(max_attempts)s AND next_attempt_at <= now())
+       AS work;
+
+-- name: new_failed_runs
+-- Failed runs not yet alerted (finished after alerts were configured, within two days).
+SELECT r.id, r.workflow_name, r.error, r.finished_at
+  FROM hatchnb.workflow_runs r, hatchnb.alert_settings s
+ WHERE r.status = 'FAILED' AND r.finished_at >= greatest(s.since, now() - interval '2 days')
+   AND NOT EXISTS (SELECT 1 FROM hatchnb.alerted_runs a WHERE a.run_id = r.id)
+ ORDER BY r.finished_at LIMIT 10000;
+
+-- name: mark_runs_alerted
+-- Remember that failed runs were handled by the alert duty.
+INSERT INTO hatchnb.alerted_runs (run_id) SELECT unnest(%(ids)s::uuid[])
+ON CONFLICT DO NOTHING;
+
+-- name: prune_alerted_runs
+-- Forget alerted runs older than the alert look-back.
+DELETE FROM hatchnb.alerted_runs WHERE alerted_at < now() - interval '3 days';
+
+-- name: lock_alert_window
+-- A workflow's alert window, locked; whether it is still open.
+SELECT w.workflow_name, w.opened_at, w.held_back,
+       w.opened_at + s.window_seconds * interval '1 second' > now() AS open
+  FROM hatchnb.alert_windows w, hatchnb.alert_settings s
+ WHERE w.workflow_name = %(workflow_name)s FOR UPDATE OF w;
+
+-- name: open_alert_window
+-- Start a new window for a workflow after sending it an alert.
+INSERT INTO hatchnb.alert_windows (workflow_name, opened_at, held_back, held_kinds)
+VALUES (%(workflow_name)s, now(), %(held_back)s, %(held_kinds)s)
+ON CONFLICT (workflow_name) DO UPDATE
+   SET opened_at = now(), held_back = EXCLUDED.held_back, held_kinds = EXCLUDED.held_kinds;
+
+-- name: hold_back_alerts
+-- Count failures held back in a workflow's open window (they go into its digest).
+UPDATE hatchnb.alert_windows
+   SET held_back = held_back + %(count)s,
+       held_kinds = ARRAY(SELECT DISTINCT unnest(held_kinds || %(kinds)s::text[]))
+ WHERE workflow_name = %(workflow_name)s;
+
+-- name: take_due_digests
+-- Windows that ended with held-back failures: returns their counts and restarts them.
+WITH due AS (
+    SELECT w.workflow_name, w.opened_at, w.held_back, w.held_kinds
+      FROM hatchnb.alert_windows w, hatchnb.alert_settings s
+     WHERE w.held_back > 0 AND w.opened_at + s.window_seconds * interval '1 second' <= now()
+       FOR UPDATE OF w
+)
+UPDATE hatchnb.alert_windows w SET opened_at = now(), held_back = 0, held_kinds = '{}'
+  FROM due WHERE w.workflow_name = due.workflow_name
+RETURNING due.workflow_name, due.opened_at, due.held_back, due.held_kinds;
+
+-- name: queue_alert_delivery
+-- Put a message in the alert outbox for one channel.
+INSERT INTO hatchnb.alert_deliveries (kind, channel, workflow_name, run_id, subject, body,
+                                      status, attempts, last_error, sent_at)
+VALUES (%(kind)s, %(channel)s, %(workflow_name)s, %(run_id)s, %(subject)s, %(body)s,
+        %(status)s, %(attempts)s, %(last_error)s,
+        CASE WHEN %(status)s = 'SENT' THEN now() END)
+RETURNING id;
+
+-- name: due_alert_deliveries
+-- Outbox messages to (re)send now, oldest first.
+SELECT id, kind, channel, workflow_name, run_id, subject, body, attempts
+  FROM hatchnb.alert_deliveries
+ WHERE status <> 'SENT' AND attempts < %(max_attempts)s AND next_attempt_at <= now()
+ ORDER BY id LIMIT 100;
+
+-- name: mark_alert_sent
+-- An outbox message was delivered.
+UPDATE hatchnb.alert_deliveries
+   SET status = 'SENT', attempts = attempts + 1, sent_at = now(), last_error = NULL
+ WHERE id = %(id)s;
+
+-- name: mark_alert_failed
+-- Sending an outbox message failed: record the error and when to try again.
+UPDATE hatchnb.alert_deliveries
+   SET status = 'ERROR', attempts = attempts + 1, last_error = %(error)s,
+       next_attempt_at = now() + %(retry_in)s::interval
+ WHERE id = %(id)s;
+
+-- name: list_alert_deliveries
+-- Recent outbox messages with their delivery state, newest first.
+SELECT id, kind, channel, workflow_name, run_id, subject, body, status, attempts, last_error,
+       created_at, sent_at
+  FROM hatchnb.alert_deliveries ORDER BY id DESC LIMIT %(limit)s;

@@ -1,0 +1,177 @@
+"""Serve the Panel dashboard of ``server/``: ``start_dashboard()`` (background thread, used
+by ``%hatchet dashboard``) and ``serve_dashboard()`` (blocking, used by ``hatchnb dashboard``).
+
+It listens on 127.0.0.1 unless told otherwise; any other address needs a password or token
+in HATCHNB_DASHBOARD_PASSWORD / HATCHNB_DASHBOARD_TOKEN (Panel's login page; ``/metrics``
+takes ``Authorization: Bearer <token>`` too), and it refuses to start without one."""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import ipaddress
+import os
+import secrets
+import socket
+from typing import TYPE_CHECKING, Any
+
+from hatchnb import errors
+
+if TYPE_CHECKING:
+    from hatchnb.client import Hatchet
+
+PASSWORD_ENV = "HATCHNB_DASHBOARD_PASSWORD"
+TOKEN_ENV = "HATCHNB_DASHBOARD_TOKEN"
+
+
+class InsecureDashboard(errors.ConfigurationError):
+    """The dashboard would listen on a non-loopback address without authentication; set
+    HATCHNB_DASHBOARD_PASSWORD or HATCHNB_DASHBOARD_TOKEN, or use --address 127.0.0.1."""
+
+
+def is_loopback(address: str) -> bool:
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def dashboard_secret() -> str | None:
+    """The password (or token) the dashboard asks for, from the environment."""
+    return os.environ.get(PASSWORD_ENV) or os.environ.get(TOKEN_ENV) or None
+
+
+def check_address(address: str, secret: str | None) -> None:
+    if secret is None and not is_loopback(address):
+        raise InsecureDashboard()
+
+
+def free_port(address: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((address if address not in ("", "0.0.0.0") else "127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclasses.dataclass
+class DashboardHandle:
+    url: str
+    _server: Any
+
+    def stop(self) -> None:
+        """Stop the background server (idempotent)."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __repr__(self) -> str:
+        return f"<hatchnb dashboard at {self.url}>"
+
+
+def _metrics_handler(hatchet: Hatchet, secret: str | None) -> Any:
+    from tornado.web import RequestHandler
+
+    class MetricsHandler(RequestHandler):
+        def get(self) -> None:
+            if secret is not None and not self._authorized(secret):
+                self.set_status(401)
+                self.set_header("WWW-Authenticate", 'Bearer realm="hatchnb"')
+                self.finish("authentication required\n")
+                return
+            self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.finish(hatchet.metrics.prometheus_text())
+
+        def _authorized(self, expected: str) -> bool:
+            given = self.request.headers.get("Authorization", "")
+            token = given.removeprefix("Bearer ").strip()
+            if hmac.compare_digest(token.encode(), expected.encode()):
+                return True
+            return bool(self.get_secure_cookie("user"))
+
+    return MetricsHandler
+
+
+def _serve_options(hatchet: Hatchet, address: str, port: int) -> dict[str, Any]:
+    secret = dashboard_secret()
+    check_address(address, secret)
+    options: dict[str, Any] = {
+        "address": address,
+        "port": port,
+        "show": False,
+        "title": "hatchnb",
+        "websocket_origin": [f"{h}:{port}" for h in ("127.0.0.1", "localhost", address)]
+        if is_loopback(address)
+        else ["*"],
+        "extra_patterns": [(r"/metrics", _metrics_handler(hatchet, secret))],
+    }
+    if secret is not None:
+        options["basic_auth"] = secret
+        options["cookie_secret"] = os.environ.get(
+            "HATCHNB_DASHBOARD_COOKIE_SECRET", secrets.token_hex(32)
+        )
+    return options
+
+
+def _prepare(hatchet: Hatchet | None) -> Hatchet:
+    try:
+        from server import common
+    except ImportError as exc:  # a wheel without server/ or a broken install
+        raise ImportError(
+            f"the dashboard app (server/) cannot be imported ({exc}); install hatchnb with "
+            "`pip install -e .` from a checkout"
+        ) from exc
+    from hatchnb import Hatchet
+
+    client = hatchet or Hatchet()
+    common.use_client(client)
+    common.auth_enabled = dashboard_secret() is not None
+    return client
+
+
+def start_dashboard(
+    hatchet: Hatchet | None = None, *, address: str = "127.0.0.1", port: int = 0
+) -> DashboardHandle:
+    """Serve the dashboard from a background thread; returns a handle with ``url`` and
+    ``stop()``. ``port=0`` picks a free port."""
+    import panel as pn
+
+    from server.app import create_app
+
+    client = _prepare(hatchet)
+    port = port or free_port(address)
+    options = _serve_options(client, address, port)
+    thread = pn.serve(create_app, threaded=True, verbose=False, **options)
+    _wait_for_port(address, port, thread)
+    host = "127.0.0.1" if address in ("0.0.0.0", "") else address
+    return DashboardHandle(url=f"http://{host}:{port}/", _server=thread)
+
+
+def serve_dashboard(
+    hatchet: Hatchet | None = None, *, address: str = "127.0.0.1", port: int = 8765
+) -> None:
+    """Serve the dashboard in the foreground until interrupted (``hatchnb dashboard``)."""
+    import panel as pn
+
+    from server.app import create_app
+
+    client = _prepare(hatchet)
+    options = _serve_options(client, address, port or free_port(address))
+    print(f"hatchnb dashboard: http://{address}:{options['port']}/", flush=True)
+    pn.serve(create_app, threaded=False, verbose=False, **options)
+
+
+def _wait_for_port(address: str, port: int, thread: Any, timeout: float = 15.0) -> None:
+    import time
+
+    host = "127.0.0.1" if address in ("0.0.0.0", "") else address
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            if not thread.is_alive():
+                break
+            time.sleep(0.05)
+    raise errors.HatchnbError(f"the dashboard did not start listening on {host}:{port}")

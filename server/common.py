@@ -1,0 +1,160 @@
+"""Shared pieces of the dashboard pages: the client, session arguments, live polling,
+permissions, tables and formatting."""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import panel as pn
+
+from hatchnb.widgets.dag import STATUS_COLORS
+
+if TYPE_CHECKING:
+    from hatchnb.client import Hatchet
+
+log = logging.getLogger("hatchnb.dashboard")
+
+#: milliseconds between two looks at Postgres on a live page
+POLL_MS = 500
+PASSWORD_ENV = "HATCHNB_DASHBOARD_PASSWORD"
+TOKEN_ENV = "HATCHNB_DASHBOARD_TOKEN"
+
+PAGES = {
+    "runs": "Runs",
+    "workflows": "Workflows",
+    "workers": "Workers",
+    "triggers": "Crons & schedules",
+    "events": "Events",
+    "flow": "Rate limits & concurrency",
+    "alerts": "Alerts",
+    "metrics": "Metrics",
+}
+
+_client: Hatchet | None = None
+_client_lock = threading.Lock()
+#: set by hatchnb.dashboard when it serves with a password or token
+auth_enabled = False
+
+
+def use_client(client: Hatchet) -> None:
+    """Make the dashboard read through this client (``hatchnb.dashboard`` calls it)."""
+    global _client
+    _client = client
+
+
+def client() -> Hatchet:
+    """The process's client; ``panel serve`` builds one from HATCHNB_DATABASE_URL."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            from hatchnb import Hatchet
+
+            _client = Hatchet()
+        return _client
+
+
+def arg(name: str) -> str | None:
+    """A query-string argument of the current session (``?page=run&id=...``)."""
+    values = pn.state.session_args.get(name) if pn.state.session_args else None
+    return values[0].decode() if values else None
+
+
+def can_act() -> bool:
+    """Destructive actions need a logged-in user whenever the dashboard has a password or
+    token; a dashboard without one only ever listens on a loopback address."""
+    needs_login = auth_enabled or bool(pn.config.basic_auth) or _secret_configured()
+    return bool(pn.state.user) if needs_login else True
+
+
+def _secret_configured() -> bool:
+    return bool(os.environ.get(PASSWORD_ENV) or os.environ.get(TOKEN_ENV))
+
+
+def every(period_ms: int, update: Callable[[], None]) -> None:
+    """Call ``update`` on this session's loop every ``period_ms`` (the document lock is held,
+    so Bokeh models may be changed); errors are logged, the polling continues."""
+
+    def safe() -> None:
+        try:
+            update()
+        except Exception:
+            log.exception("dashboard refresh failed")
+
+    pn.state.add_periodic_callback(safe, period=period_ms)
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def seconds(start: datetime | None, end: datetime | None) -> str:
+    if start is None or end is None:
+        return ""
+    return f"{(end - start).total_seconds():.3f}"
+
+
+def badge(status: str, count: int | None = None) -> str:
+    color = STATUS_COLORS.get(status, "#eeeeee")
+    text = f"{status} {count}" if count is not None else status
+    return (
+        f'<span class="hatchnb-badge" data-status="{status}" style="background:{color};'
+        f'padding:2px 8px;border-radius:8px;margin-right:6px">{html.escape(text)}</span>'
+    )
+
+
+def run_link(run_id: str) -> str:
+    safe = html.escape(run_id)
+    return f'<a href="?page=run&id={safe}">{safe}</a>'
+
+
+def frame(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame([{c: r.get(c) for c in columns} for r in rows], columns=columns)
+
+
+def table(columns: list[str], name: str, **options: Any) -> pn.widgets.Tabulator:
+    """A read-only table; cells named in ``html`` render as HTML (links)."""
+    html_columns = options.pop("html", [])
+    return pn.widgets.Tabulator(
+        frame([], columns),
+        disabled=True,
+        show_index=False,
+        formatters={c: {"type": "html"} for c in html_columns},
+        sizing_mode="stretch_width",
+        **options,
+    )
+
+
+def update_table(widget: pn.widgets.Tabulator, data: pd.DataFrame) -> bool:
+    """Replace the table's rows only when they changed (a live page polls often)."""
+    current = widget.value
+    same_shape = current is not None and list(current.columns) == list(data.columns)
+    if same_shape and current.astype(str).equals(data.astype(str)):
+        return False
+    widget.value = data
+    return True
+
+
+def message(text: str, kind: str = "info") -> str:
+    colors = {"info": "#2e6da4", "error": "#b00020", "ok": "#2e7d32"}
+    return f'<span style="color:{colors.get(kind, "#333")}">{html.escape(text)}</span>'
+
+
+def nav(current: str) -> pn.pane.HTML:
+    links = []
+    for key, title in PAGES.items():
+        style = "font-weight:bold;" if key == current else ""
+        links.append(f'<a href="?page={key}" style="{style}margin-right:14px">{title}</a>')
+    return pn.pane.HTML(
+        '<div class="hatchnb-nav" style="padding:6px 0;border-bottom:1px solid #ddd">'
+        + "<b style='margin-right:20px'>hatchnb</b>"
+        + "".join(links)
+        + "</div>",
+        sizing_mode="stretch_width",
+    )

@@ -1,0 +1,230 @@
+"""One run: live DAG, Gantt timeline of task attempts, input/output, streaming logs, durable
+event log and executed notebooks."""
+
+from __future__ import annotations
+
+import html
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import panel as pn
+from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.plotting import figure
+
+from hatchnb import errors
+from hatchnb.runs import WorkflowRun
+from hatchnb.widgets.dag import STATUS_COLORS, DagView, run_statuses
+from server import common
+
+GANTT_COLUMNS = ("task", "start", "end", "color", "label", "attempt")
+DURABLE_COLUMNS = ["task_name", "seq", "kind", "request", "event_key", "done", "result"]
+MAX_LOG_LINES = 2000
+
+
+def gantt_rows(run: WorkflowRun, attempts: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Bars: one per finished attempt, plus the current attempt of running tasks and the
+    queue wait of queued ones (drawn up to now)."""
+    now = datetime.now(UTC)
+    bars: list[tuple[str, datetime, datetime, str, str, int]] = []
+    for a in attempts:
+        start = a["started_at"] or a["queued_at"] or a["finished_at"]
+        bars.append(
+            (a["task_name"], start, a["finished_at"], a["outcome"], a["outcome"], a["attempt"])
+        )
+    for t in run.tasks:
+        if t.status == "RUNNING" and t.started_at:
+            bars.append((t.task_name, t.started_at, now, "RUNNING", "RUNNING", t.attempt))
+        elif t.status == "QUEUED" and t.queued_at:
+            bars.append((t.task_name, t.queued_at, now, "QUEUED", "QUEUED", t.attempt + 1))
+    data: dict[str, list[Any]] = {c: [] for c in GANTT_COLUMNS}
+    for task, start, end, status, label, attempt in bars:
+        data["task"].append(task)
+        data["start"].append(start.replace(tzinfo=None))
+        data["end"].append(end.replace(tzinfo=None))
+        data["color"].append(STATUS_COLORS.get(status, "#cccccc"))
+        data["label"].append(label)
+        data["attempt"].append(attempt)
+    return data
+
+
+def gantt_figure(source: ColumnDataSource, tasks: list[str]) -> Any:
+    plot = figure(
+        y_range=list(reversed(tasks)) or ["-"],
+        x_axis_type="datetime",
+        height=max(140, 40 * len(tasks) + 60),
+        sizing_mode="stretch_width",
+        toolbar_location=None,
+        title="Task attempts",
+    )
+    plot.hbar(
+        y="task",
+        left="start",
+        right="end",
+        height=0.6,
+        fill_color="color",
+        line_color="#555555",
+        source=source,
+    )
+    plot.add_tools(
+        HoverTool(tooltips=[("task", "@task"), ("attempt", "@attempt"), ("outcome", "@label")])
+    )
+    return plot
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, indent=2, default=str)
+
+
+class RunDetailPage:
+    def __init__(self, run_id: str) -> None:
+        self.hatchet = common.client()
+        self.run_id = run_id
+        self.run = self.hatchet.runs.get(run_id)
+        tasks = [t for t in self.run.tasks if t.kind == "task"]
+        self.dag = DagView({t.task_name: list(t.parents) for t in tasks})
+        self.gantt_source = ColumnDataSource(name="gantt", data={c: [] for c in GANTT_COLUMNS})
+        self.gantt = gantt_figure(self.gantt_source, [t.task_name for t in self.run.tasks])
+        self.header = pn.pane.HTML("", name="run_header")
+        self.outputs = pn.pane.HTML("", name="outputs", sizing_mode="stretch_width")
+        self.logs = pn.pane.HTML("", name="logs", sizing_mode="stretch_width")
+        self.durable = common.table(DURABLE_COLUMNS, "durable_log")
+        self.notebooks = pn.Column(name="notebooks")
+        self.cancel = pn.widgets.Button(label="Cancel run", color="danger", width=130)
+        self.replay = pn.widgets.Button(label="Replay run", color="warning", width=130)
+        self.feedback = pn.pane.HTML("", name="feedback")
+        self.cancel.on_click(lambda _: self._act("cancel"))
+        self.replay.on_click(lambda _: self._act("replay"))
+        self._log_lines: list[str] = []
+        self._last_log_id = 0
+        self._outputs_key = ""
+        self._notebooks_seen: set[tuple[str, int]] = set()
+
+    def view(self) -> pn.viewable.Viewable:
+        self.refresh()
+        common.every(common.POLL_MS, self.refresh)
+        return pn.Column(
+            self.header,
+            pn.Row(self.cancel, self.replay, self.feedback),
+            pn.Row(self.dag.panel(), pn.Column("### Input", self._input_pane())),
+            pn.pane.Bokeh(self.gantt, sizing_mode="stretch_width"),
+            "### Outputs and errors",
+            self.outputs,
+            "### Logs",
+            self.logs,
+            "### Durable event log",
+            self.durable,
+            self.notebooks,
+            sizing_mode="stretch_width",
+        )
+
+    def _input_pane(self) -> pn.pane.HTML:
+        text = html.escape(_json_text(self.run.input))
+        return pn.pane.HTML(f"<pre name='run_input'>{text}</pre>")
+
+    def refresh(self) -> None:
+        self.run = self.hatchet.runs.get(self.run_id)
+        self.dag.set_status(*run_statuses(self.run))
+        self._header()
+        self._gantt()
+        self._outputs()
+        self._logs()
+        self._durable()
+        self._notebooks()
+
+    def _header(self) -> None:
+        r = self.run
+        text = (
+            f"<h2>Run {html.escape(r.workflow_run_id)}</h2>"
+            f"<p>workflow <a href='?page=workflows&name={html.escape(r.workflow_name)}'>"
+            f"{html.escape(r.workflow_name)}</a> · {common.badge(str(r.status))} · "
+            f"created {common.when(r.created_at)} · started {common.when(r.started_at)} · "
+            f"finished {common.when(r.finished_at)}</p>"
+        )
+        if self.header.object != text:
+            self.header.object = text
+
+    def _gantt(self) -> None:
+        data = gantt_rows(self.run, self.hatchet.runs.attempts(self.run_id))
+        if data != dict(self.gantt_source.data):
+            self.gantt_source.data = data
+
+    def _outputs(self) -> None:
+        parts = []
+        for t in self.run.tasks:
+            body = t.error if t.error else _json_text(t.output)
+            parts.append(
+                f"<div><b>{html.escape(t.task_name)}</b> {common.badge(str(t.status))}"
+                f"<pre>{html.escape(body or '')}</pre></div>"
+            )
+        text = "".join(parts)
+        if text != self._outputs_key:
+            self._outputs_key = text
+            self.outputs.object = text
+
+    def _logs(self) -> None:
+        rows = self.hatchet.runs.logs_after(self.run_id, after=self._last_log_id)
+        if not rows:
+            if not self._log_lines:
+                self.logs.object = "<pre class='hatchnb-logs'>(no log lines yet)</pre>"
+            return
+        self._last_log_id = rows[-1]["id"]
+        self._log_lines += [
+            f"{common.when(r['created_at'])} {r['task_name']}#{r['attempt']} "
+            f"{r['level']}: {r['message']}"
+            for r in rows
+        ]
+        self._log_lines = self._log_lines[-MAX_LOG_LINES:]
+        text = html.escape("\n".join(self._log_lines))
+        self.logs.object = (
+            f"<pre class='hatchnb-logs' style='max-height:320px;overflow:auto'>{text}</pre>"
+        )
+
+    def _durable(self) -> None:
+        rows = self.hatchet.runs.durable_log(self.run_id)
+        common.update_table(self.durable, common.frame(rows, DURABLE_COLUMNS))
+
+    def _notebooks(self) -> None:
+        try:
+            from hatchnb import notebook_tasks
+        except ImportError:
+            return
+        for row in notebook_tasks.run_notebooks(self.hatchet, self.run_id):
+            key = (row["task_name"], row["attempt"])
+            if key in self._notebooks_seen:
+                continue
+            self._notebooks_seen.add(key)
+            stored = notebook_tasks.get_notebook(self.hatchet, row["task_run_id"], None)
+            if stored is None:
+                continue
+            page = notebook_tasks.render_notebook_html(stored["notebook"])
+            frame = (
+                f'<iframe srcdoc="{html.escape(page)}" style=\'width:100%;height:600px;'
+                "border:1px solid #ddd'></iframe>"
+            )
+            title = f"### Executed notebook: {row['task_name']} (attempt {row['attempt']})"
+            self.notebooks.append(
+                pn.Column(title, pn.pane.HTML(frame, sizing_mode="stretch_width"))
+            )
+
+    def _act(self, action: str) -> None:
+        if not common.can_act():
+            self.feedback.object = common.message("log in to cancel or replay runs", "error")
+            return
+        if action == "cancel":
+            self.hatchet.runs.cancel(self.run_id)
+        else:
+            self.hatchet.runs.replay(self.run_id)
+        self.feedback.object = common.message(f"{action} requested", "ok")
+        self.refresh()
+
+
+def build(run_id: str | None) -> pn.viewable.Viewable:
+    if not run_id:
+        return pn.pane.HTML(common.message("no run id given (?page=run&id=...)", "error"))
+    try:
+        uuid.UUID(run_id)
+        return RunDetailPage(run_id).view()
+    except (errors.RunNotFound, ValueError) as exc:
+        return pn.pane.HTML(common.message(str(exc), "error"))

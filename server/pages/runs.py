@@ -1,0 +1,153 @@
+"""Runs: filters, live status counts, pagination, bulk cancel and replay."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import panel as pn
+
+from hatchnb.runs import RunStatus
+from server import common
+
+PAGE_SIZE = 50
+RANGES = {
+    "last 15 minutes": timedelta(minutes=15),
+    "last hour": timedelta(hours=1),
+    "last 24 hours": timedelta(days=1),
+    "last 7 days": timedelta(days=7),
+    "last 30 days": timedelta(days=30),
+}
+COLUMNS = ["run", "workflow", "status", "created", "started", "finished", "metadata", "id"]
+
+
+def parse_metadata(text: str) -> dict[str, str]:
+    """``"team=ml, env=prod"`` -> ``{"team": "ml", "env": "prod"}``; raises on a bad pair."""
+    pairs: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{part!r}: write metadata filters as key=value")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+class RunsPage:
+    def __init__(self) -> None:
+        self.hatchet = common.client()
+        workflows = [w.name for w in self.hatchet.workflows.list()]
+        self.workflow = pn.widgets.MultiChoice(label="Workflow", options=workflows, width=260)
+        self.status = pn.widgets.MultiChoice(
+            label="Status", options=[s.value for s in RunStatus], width=260
+        )
+        self.range = pn.widgets.Select(
+            label="Time range", options=list(RANGES), value="last 24 hours", width=160
+        )
+        self.metadata = pn.widgets.TextInput(
+            label="Metadata (key=value, ...)", placeholder="team=ml", width=220
+        )
+        self.counts = pn.pane.HTML("", name="status_counts")
+        self.table = common.table(COLUMNS, "runs_table", html=["run"], selectable=True)
+        self.page_label = pn.pane.HTML("", name="page_label")
+        self.previous = pn.widgets.Button(label="◀ Previous", width=110)
+        self.next = pn.widgets.Button(label="Next ▶", width=110)
+        self.cancel = pn.widgets.Button(label="Cancel selected", color="danger", width=150)
+        self.replay = pn.widgets.Button(label="Replay selected", color="warning", width=150)
+        self.feedback = pn.pane.HTML("", name="feedback")
+        self.offset = 0
+        self.total = 0
+        self._wire()
+
+    def _wire(self) -> None:
+        for widget in (self.workflow, self.status, self.range, self.metadata):
+            widget.param.watch(self._filters_changed, "value")
+        self.previous.on_click(lambda _: self._move(-PAGE_SIZE))
+        self.next.on_click(lambda _: self._move(PAGE_SIZE))
+        self.cancel.on_click(lambda _: self._act("cancel"))
+        self.replay.on_click(lambda _: self._act("replay"))
+
+    def view(self) -> pn.viewable.Viewable:
+        filters = pn.Row(self.workflow, self.status, self.range, self.metadata)
+        pager = pn.Row(self.previous, self.page_label, self.next, self.cancel, self.replay)
+        self.refresh()
+        common.every(common.POLL_MS, self.refresh)
+        return pn.Column("## Runs", filters, self.counts, pager, self.feedback, self.table)
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "since": datetime.now(UTC) - RANGES[self.range.value],
+            "workflow_names": list(self.workflow.value) or None,
+            "additional_metadata": parse_metadata(self.metadata.value) or None,
+        }
+
+    def refresh(self) -> None:
+        try:
+            filters = self.filters()
+        except ValueError as exc:
+            self.feedback.object = common.message(str(exc), "error")
+            return
+        statuses = list(self.status.value) or None
+        runs = self.hatchet.runs.list(
+            **filters, statuses=statuses, limit=PAGE_SIZE, offset=self.offset
+        )
+        self.total = self.hatchet.runs.count(**filters, statuses=statuses)
+        counts = self.hatchet.runs.status_counts(**filters)
+        self._show_counts(counts)
+        rows = [
+            {
+                "run": common.run_link(r.workflow_run_id),
+                "id": r.workflow_run_id,
+                "workflow": r.workflow_name,
+                "status": str(r.status),
+                "created": common.when(r.created_at),
+                "started": common.when(r.started_at),
+                "finished": common.when(r.finished_at),
+                "metadata": ", ".join(f"{k}={v}" for k, v in r.additional_metadata.items()),
+            }
+            for r in runs
+        ]
+        common.update_table(self.table, common.frame(rows, COLUMNS))
+        last = min(self.offset + PAGE_SIZE, self.total)
+        label = f"{self.offset + 1 if self.total else 0}-{last} of {self.total}"
+        if self.page_label.object != label:
+            self.page_label.object = label
+
+    def _show_counts(self, counts: dict[str, int]) -> None:
+        badges = "".join(common.badge(s, counts.get(s, 0)) for s in RunStatus if s in counts)
+        text = badges or "no runs in this range"
+        if self.counts.object != text:
+            self.counts.object = text
+
+    def _filters_changed(self, _: Any) -> None:
+        self.offset = 0
+        self.feedback.object = ""
+        self.refresh()
+
+    def _move(self, step: int) -> None:
+        self.offset = max(0, min(self.offset + step, max(self.total - 1, 0)))
+        self.offset -= self.offset % PAGE_SIZE
+        self.refresh()
+
+    def selected_ids(self) -> list[str]:
+        data = self.table.value
+        return [str(data.iloc[i]["id"]) for i in self.table.selection if i < len(data)]
+
+    def _act(self, action: str) -> None:
+        if not common.can_act():
+            self.feedback.object = common.message("log in to cancel or replay runs", "error")
+            return
+        ids = self.selected_ids()
+        if not ids:
+            self.feedback.object = common.message("select runs in the table first", "error")
+            return
+        if action == "cancel":
+            self.hatchet.runs.bulk_cancel(ids)
+        else:
+            self.hatchet.runs.bulk_replay(ids)
+        done = "cancelled" if action == "cancel" else "replayed"
+        self.feedback.object = common.message(f"{done} {len(ids)} run(s)", "ok")
+        self.refresh()
+
+
+def build() -> pn.viewable.Viewable:
+    return RunsPage().view()

@@ -1,0 +1,92 @@
+"""Workflows and their versions: the DAG and the source of each task."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import panel as pn
+
+from hatchnb.widgets.dag import DagView
+from server import common
+
+COLUMNS = ["workflow", "versions", "latest_version_id", "updated"]
+
+
+class WorkflowsPage:
+    def __init__(self) -> None:
+        self.hatchet = common.client()
+        self.table = common.table(COLUMNS, "workflows_table", html=["workflow"])
+        names = [w.name for w in self.hatchet.workflows.list()]
+        wanted = common.arg("name")
+        self.workflow = pn.widgets.Select(
+            label="Workflow", options=names, value=wanted if wanted in names else None, width=260
+        )
+        self.version = pn.widgets.Select(label="Version", options={}, width=260)
+        self.detail = pn.Column(name="workflow_detail", sizing_mode="stretch_width")
+        self.workflow.param.watch(self._workflow_changed, "value")
+        self.version.param.watch(self._version_changed, "value")
+
+    def view(self) -> pn.viewable.Viewable:
+        self.refresh()
+        if self.workflow.value is None and self.workflow.options:
+            self.workflow.value = self.workflow.options[0]
+        else:
+            self._workflow_changed(None)
+        common.every(2000, self.refresh)
+        return pn.Column(
+            "## Workflows",
+            self.table,
+            pn.Row(self.workflow, self.version),
+            self.detail,
+            sizing_mode="stretch_width",
+        )
+
+    def refresh(self) -> None:
+        rows = [
+            {
+                "workflow": f'<a href="?page=workflows&name={html.escape(w.name)}">'
+                f"{html.escape(w.name)}</a>",
+                "versions": w.versions,
+                "latest_version_id": w.latest_version_id,
+                "updated": common.when(w.updated_at),
+            }
+            for w in self.hatchet.workflows.list()
+        ]
+        common.update_table(self.table, common.frame(rows, COLUMNS))
+        names = [w.name for w in self.hatchet.workflows.list()]
+        if names != list(self.workflow.options):
+            self.workflow.options = names
+
+    def _workflow_changed(self, _: Any) -> None:
+        if not self.workflow.value:
+            return
+        versions = self.hatchet.workflows.versions(self.workflow.value)
+        self.version.options = {
+            f"#{v.id} · {common.when(v.created_at)} · {v.content_hash[:10]}": v.id for v in versions
+        }
+        if versions:
+            self.version.value = versions[0].id
+            self._version_changed(None)
+
+    def _version_changed(self, _: Any) -> None:
+        if self.version.value is None:
+            return
+        version = self.hatchet.workflows.get_version(int(self.version.value))
+        dag = DagView(version.parents, name="workflow_dag")
+        sources = []
+        for task in version.spec.get("tasks", []) + version.spec.get("hooks", []):
+            code = version.sources.get(task["name"]) or "# source not recorded"
+            sources.append(f"#### {task['name']}\n```python\n{code}\n```")
+        self.detail[:] = [
+            pn.pane.HTML(
+                f"<p>Python {html.escape(version.python_version)} · registered "
+                f"{common.when(version.created_at)}</p>"
+            ),
+            dag.panel(),
+            pn.pane.Markdown("\n\n".join(sources), sizing_mode="stretch_width"),
+        ]
+
+
+def build() -> pn.viewable.Viewable:
+    return WorkflowsPage().view()
