@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hatchnb.client import Hatchet
 from hatchnb.conditions import ParentCondition, SleepCondition, UserEventCondition, or_
 from hatchnb.context import Context
@@ -14,6 +16,16 @@ from hatchnb.errors import (
     NonRetryableException,
     TaskRunError,
 )
+from hatchnb.flow_control import (
+    ConcurrencyExpression,
+    ConcurrencyLimitStrategy,
+    DesiredWorkerLabel,
+    RateLimit,
+    RateLimitDuration,
+    StickyStrategy,
+    WorkerLabelComparator,
+)
+from hatchnb.notebook_tasks import output
 from hatchnb.runs import RunStatus, V1TaskStatus, WorkflowRunRef
 from hatchnb.triggers import BulkPushEventWithMetadata, PushEventOptions
 from hatchnb.types import (
@@ -32,7 +44,10 @@ __version__ = "0.1.0"
 __all__ = [
     "BulkPushEventWithMetadata",
     "CancelledRunError",
+    "ConcurrencyExpression",
+    "ConcurrencyLimitStrategy",
     "Context",
+    "DesiredWorkerLabel",
     "DurableContext",
     "EmptyModel",
     "FailedRunError",
@@ -44,10 +59,13 @@ __all__ = [
     "ParentCondition",
     "Priority",
     "PushEventOptions",
+    "RateLimit",
+    "RateLimitDuration",
     "RunStatus",
     "ScheduleTriggerWorkflowOptions",
     "SleepCondition",
     "Standalone",
+    "StickyStrategy",
     "Task",
     "TaskDefaults",
     "TaskRunError",
@@ -55,9 +73,26 @@ __all__ = [
     "UserEventCondition",
     "V1TaskStatus",
     "Worker",
+    "WorkerLabelComparator",
     "Workflow",
     "WorkflowRunRef",
     "WorkflowRunTriggerConfig",
     "__version__",
     "or_",
+    "output",
 ]
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext hatchnb``: the ``%hatchet`` magic (IPython is imported only now)."""
+    from hatchnb.magics import HatchetMagics
+
+    ipython.register_magics(HatchetMagics)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    magics = ipython.magics_manager.registry.get("HatchetMagics")
+    if magics is not None and magics.worker is not None and magics.worker.running:
+        magics.worker.stop(timeout=30)
+    for kind in ("line", "cell"):
+        ipython.magics_manager.magics[kind].pop("hatchet", None)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import threading
 import uuid
 import weakref
@@ -12,7 +14,17 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from psycopg.types.json import Jsonb
 
-from hatchnb import alerts, catalog, embedded, errors, ids, metrics, serialization, triggers
+from hatchnb import (
+    alerts,
+    catalog,
+    embedded,
+    errors,
+    flow_control,
+    ids,
+    metrics,
+    serialization,
+    triggers,
+)
 from hatchnb.config import Settings
 from hatchnb.context import current_context
 from hatchnb.runs import (
@@ -24,7 +36,7 @@ from hatchnb.runs import (
     run_error,
 )
 from hatchnb.store import AsyncStore, Store, migrate
-from hatchnb.types import Priority, TaskDefaults, WorkflowRunTriggerConfig
+from hatchnb.types import Priority, TaskDefaults, TriggerWorkflowOptions, WorkflowRunTriggerConfig
 from hatchnb.workflow import _UNSET, Standalone, Workflow, refuse_unsupported
 
 if TYPE_CHECKING:
@@ -60,11 +72,16 @@ class Hatchet:
         migrate(self._dsn)
         self._store = Store(self._dsn)
         self._astores: dict[int, tuple[asyncio.AbstractEventLoop, AsyncStore]] = {}
-        self._versions: weakref.WeakKeyDictionary[Workflow, int] = weakref.WeakKeyDictionary()
+        # workflow -> (its revision when registered, version id)
+        self._versions: weakref.WeakKeyDictionary[Workflow, tuple[int, int]] = (
+            weakref.WeakKeyDictionary()
+        )
         self._local_code: dict[int, serialization.WorkflowCode] = {}
         self._register_lock = threading.Lock()
         self._waiter = RunWaiter(self)
         self.runs = RunsClient(self)
+        self.rate_limits = flow_control.RateLimitsClient(self._store)
+        self.concurrency = flow_control.ConcurrencyClient(self._store)
         self.workers = WorkersClient(self)
         self.cron = triggers.CronClient(self)
         self.scheduled = triggers.ScheduledClient(self)
@@ -105,7 +122,7 @@ class Hatchet:
         default_filters: list[Any] | None = None,
     ) -> Workflow:
         """Declare a workflow; add tasks with ``@wf.task()``."""
-        refuse_unsupported(sticky=sticky, concurrency=concurrency, default_filters=default_filters)
+        refuse_unsupported(default_filters=default_filters)
         return Workflow(
             self,
             name,
@@ -116,6 +133,8 @@ class Hatchet:
             version=version,
             on_events=on_events,
             on_crons=on_crons,
+            concurrency=concurrency,
+            sticky=sticky,
         )
 
     def task(
@@ -138,15 +157,10 @@ class Hatchet:
         backoff_factor: float | None = None,
         backoff_max_seconds: int | None = None,
         default_filters: list[Any] | None = None,
+        slot_cost: int = 1,
     ) -> Callable[[Callable[..., R]], Standalone[R]]:
         """Declare a standalone task (a one-task workflow); ``.run()`` returns its output."""
-        refuse_unsupported(
-            sticky=sticky,
-            concurrency=concurrency,
-            rate_limits=rate_limits,
-            desired_worker_labels=desired_worker_labels,
-            default_filters=default_filters,
-        )
+        refuse_unsupported(default_filters=default_filters)
 
         def register(fn: Callable[..., R]) -> Standalone[R]:
             wf: Standalone[R] = Standalone(
@@ -158,9 +172,14 @@ class Hatchet:
                 version=version,
                 on_events=on_events,
                 on_crons=on_crons,
+                concurrency=concurrency,
+                sticky=sticky,
             )
             wf.task(
                 name=wf.name,
+                rate_limits=rate_limits,
+                desired_worker_labels=desired_worker_labels,
+                slot_cost=slot_cost,
                 schedule_timeout=schedule_timeout,
                 execution_timeout=execution_timeout,
                 retries=retries,
@@ -181,6 +200,26 @@ class Hatchet:
             return wf
 
         return register
+
+    def notebook_task(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        kernel_name: str = "python3",
+        execution_timeout: timedelta | str = _UNSET,
+        **options: Any,
+    ) -> Standalone[dict[str, Any]]:
+        """A task that runs the notebook at ``path`` with papermill (hatchnb only); its
+        output is ``{name: value}`` of the notebook's ``hatchnb.output`` calls."""
+        from hatchnb import notebook_tasks
+
+        if execution_timeout is not _UNSET:
+            options["execution_timeout"] = execution_timeout
+        return notebook_tasks.declare_standalone(  # type: ignore[no-any-return]
+            self, path, name, parameters, kernel_name, options
+        )
 
     def worker(
         self,
@@ -207,8 +246,8 @@ class Hatchet:
     def register(self, workflow: Workflow) -> int:
         """Store the workflow's current code as a version (once per content); returns its id."""
         known = self._versions.get(workflow)
-        if known is not None:
-            return known
+        if known is not None and known[0] == workflow._revision:
+            return known[1]
         with self._register_lock:
             spec = {**workflow.spec(), "sources": catalog.task_sources(workflow)}
             code = serialization.WorkflowCode(
@@ -237,7 +276,7 @@ class Hatchet:
                     workflow.on_crons,
                     workflow.default_priority,
                 )
-            self._versions[workflow] = version_id
+            self._versions[workflow] = (workflow._revision, version_id)
             self._local_code[version_id] = code
             return version_id
 
@@ -252,6 +291,7 @@ class Hatchet:
         parent_json = "null" if parent_id is None else str(parent_id)
         limit = self._settings.max_payload_bytes
         validator, default_priority = workflow.input_validator, workflow.default_priority
+        fc = workflow.flow_control()
         rows, keys = [], []
         for position, item in enumerate(items):
             options = item.options
@@ -262,6 +302,7 @@ class Hatchet:
             keys.append(RunKey(run_id, parent_id, child_key))
             data = serialization.dump_input(item.input, validator, limit)
             priority = options.priority or default_priority
+            routing = self._routing(workflow, fc, data, options, parent)
             rows.append(
                 serialization.run_row(
                     run_id,
@@ -271,9 +312,27 @@ class Hatchet:
                     priority,
                     parent_json,
                     child_key,
+                    routing,
                 )
             )
         return {"runs": "[" + ",".join(rows) + "]"}, keys
+
+    def _routing(
+        self,
+        workflow: Workflow,
+        fc: flow_control.FlowControl,
+        data: str,
+        options: TriggerWorkflowOptions,
+        parent: Any,
+    ) -> dict[str, Any] | None:
+        """Concurrency slots, rate limit units and stickiness of one new run."""
+        if fc.is_plain and not (options.sticky and parent is not None):
+            return None
+        routing = fc.routing(json.loads(data), options.additional_metadata, self._store.fetch_one)
+        if options.sticky and parent is not None:
+            routing["sticky"] = workflow.sticky or flow_control.StickyStrategy.SOFT.value
+            routing["sticky_worker"] = parent.worker.id()
+        return routing or None
 
     def _trigger(
         self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]

@@ -34,6 +34,10 @@ class WorkerHandle(Protocol):
 
     def put_stream(self, run_id: str, task_run_id: int, data: str) -> None: ...
 
+    def release_slot(self, task_run_id: int, attempt: int) -> None: ...
+
+    def upsert_labels(self, labels: dict[str, str | int]) -> None: ...
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ClaimedTask:
@@ -54,6 +58,7 @@ class ClaimedTask:
     filter_payload: dict[str, Any] | None
     event_id: str | None
     siblings: dict[str, dict[str, Any]]
+    slot_cost: int = 1
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ClaimedTask:
@@ -73,16 +78,24 @@ class ClaimedTask:
             filter_payload=row["filter_payload"],
             event_id=str(row["event_id"]) if row["event_id"] else None,
             siblings=row["siblings"] or {},
+            slot_cost=row.get("slot_cost", 1),
         )
 
 
 class WorkerInfo:
-    def __init__(self, worker_id: str, name: str) -> None:
-        self._id = worker_id
-        self.name = name
+    """``ctx.worker``: the worker running the task."""
+
+    def __init__(self, handle: WorkerHandle) -> None:
+        self._handle = handle
+        self._id = handle.worker_id
+        self.name = handle.name
 
     def id(self) -> str:
         return self._id
+
+    def upsert_labels(self, labels: dict[str, str | int]) -> None:
+        """Add or change this worker's labels; the next assignment uses them."""
+        self._handle.upsert_labels(labels)
 
 
 class Context:
@@ -95,7 +108,7 @@ class Context:
         self._cancelled = False
         self._cancel_event: threading.Event | None = None  # made on demand: most tasks never wait
         self._async_task: asyncio.Task[Any] | None = None
-        self.worker = WorkerInfo(worker.worker_id, worker.name)
+        self.worker = WorkerInfo(worker)
 
     # ---- facts about the run ---------------------------------------------------------
 
@@ -237,6 +250,15 @@ class Context:
             if self._cancelled:
                 self._cancel_event.set()
         return self._cancel_event.wait(timeout)
+
+    def release_slot(self) -> None:
+        """Free this task's worker slots now (the task keeps running), e.g. after the part
+        that needed the worker's capacity."""
+        self._worker.release_slot(self._claim.id, self._claim.attempt)
+
+    def upsert_worker_labels(self, labels: dict[str, str | int]) -> None:
+        """Same as ``ctx.worker.upsert_labels``."""
+        self.worker.upsert_labels(labels)
 
     def cancel(self) -> None:
         """Cancel this task's workflow run."""

@@ -66,6 +66,7 @@ class Engine:
         await self._reap_dead_workers(conn)
         await self._expire_running(conn)
         await self._expire_queued(conn)
+        await self._sweep_concurrency(conn)
         cur = await conn.execute(queries.get("anything_due"))
         row = await cur.fetchone()
         if row and row["due"]:
@@ -111,16 +112,20 @@ class Engine:
         payload = ",".join(str(r["id"]) for r in rows)
         await conn.execute(queries.get("notify_cancel"), {"payload": payload})
 
+    async def _sweep_concurrency(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """CANCEL_IN_PROGRESS / CANCEL_NEWEST, and waiters a race left BLOCKED."""
+        cur = await conn.execute(queries.get("sweep_concurrency"))
+        cancelled = [r for r in await cur.fetchall() if r["worker_id"] is not None]
+        if cancelled:
+            payload = ",".join(str(r["id"]) for r in cancelled)
+            await conn.execute(queries.get("notify_cancel"), {"payload": payload})
+
     async def _expire_queued(self, conn: psycopg.AsyncConnection[Any]) -> None:
         async with conn.transaction():
             cur = await conn.execute(queries.get("expire_queued_task_runs"))
             rows = await cur.fetchall()
             if rows:
-                messages = [
-                    f"ScheduleTimeout: no worker started the task within its "
-                    f"schedule_timeout ({r['schedule_timeout']})"
-                    for r in rows
-                ]
+                messages = [_schedule_timeout_message(r) for r in rows]
                 await self._fail(conn, rows, "FAILED_FINAL", messages)
 
     async def _fail(
@@ -141,6 +146,21 @@ class Engine:
                 "errors": messages,
             },
         )
+
+
+def _schedule_timeout_message(row: dict[str, Any]) -> str:
+    message = (
+        f"ScheduleTimeout: no worker started the task within its schedule_timeout "
+        f"({row['schedule_timeout']})"
+    )
+    workers = row["worker_pythons"]
+    if workers and row["python_version"] not in workers.split(", "):
+        message += (
+            f"; its code was registered from Python {row['python_version']} but the running "
+            f"workers run Python {workers}: start a worker on Python {row['python_version']} "
+            "or register the workflow again from this Python"
+        )
+    return message
 
 
 async def run_engine(dsn: str, settings: Settings) -> None:

@@ -26,6 +26,8 @@ class RunStatus(StrEnum):
     PENDING = "PENDING"
     #: waiting for a worker
     QUEUED = "QUEUED"
+    #: queued behind a concurrency limit of its key
+    BLOCKED = "BLOCKED"
     #: a worker runs it
     RUNNING = "RUNNING"
     #: finished with an output
@@ -166,6 +168,12 @@ class WorkflowRunRef:
 
     def status(self) -> RunStatus:
         return self._client.runs.get_status(self.workflow_run_id)
+
+    def _ipython_display_(self) -> None:
+        """In a notebook a run shows itself as a live run widget."""
+        from hatchnb.widgets import live
+
+        live.show_run(self._client, self.workflow_run_id)
 
 
 class RunWaiter:
@@ -409,10 +417,13 @@ class RunsClient:
         await asyncio.to_thread(self.replay, run_id)
 
     def bulk_replay(self, run_ids: builtins.list[str]) -> None:
-        """Run failed and cancelled tasks (and everything downstream) of finished runs again."""
+        """Run failed and cancelled tasks (and everything downstream) of finished runs again,
+        with the workflow's newest registered code when its DAG is unchanged; the outputs
+        of the tasks that succeeded are kept."""
         with self._client._store.transaction() as conn:
             replayed = [r["id"] for r in conn.execute(queries.get("replay_runs"), {"ids": run_ids})]
             if replayed:
+                conn.execute(queries.get("repin_replayed_runs"), {"ids": replayed})
                 conn.execute(queries.get("restore_hooks"), {"ids": replayed})
                 conn.execute(queries.get("requeue_ready_task_runs"), {"ids": replayed})
                 conn.execute(queries.get("notify_queued"))
@@ -443,6 +454,31 @@ class RunsClient:
 
     def logs(self, run_id: str, limit: int = 1000) -> builtins.list[dict[str, Any]]:
         return self._client._store.fetch_all("run_logs", run_id=run_id, limit=limit)
+
+    def get_notebook(
+        self, task_run_id_or_run_id: int | str, task_name: str | None = None
+    ) -> bytes | None:
+        """The executed notebook (nbformat JSON) of a notebook task's newest attempt, also
+        when it failed; by task run id, or by run id and task name."""
+        from hatchnb import notebook_tasks
+
+        row = notebook_tasks.get_notebook(self._client, task_run_id_or_run_id, task_name)
+        return bytes(row["notebook"]) if row else None
+
+    def render_notebook_html(
+        self, task_run_id_or_run_id: int | str, task_name: str | None = None
+    ) -> str | None:
+        """``get_notebook`` rendered as a standalone HTML page (None when there is none)."""
+        from hatchnb import notebook_tasks
+
+        notebook = self.get_notebook(task_run_id_or_run_id, task_name)
+        return notebook_tasks.render_notebook_html(notebook) if notebook else None
+
+    def notebooks(self, run_id: str) -> builtins.list[dict[str, Any]]:
+        """The run's tasks that stored an executed notebook: task_name, attempt, failed."""
+        from hatchnb import notebook_tasks
+
+        return notebook_tasks.run_notebooks(self._client, run_id)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

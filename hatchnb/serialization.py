@@ -152,7 +152,8 @@ def run_row(
     trigger: dict[str, Any] | None = None,
 ) -> str:
     """One element of ``insert_runs``' JSON array, built by hand: for bulk enqueue this is the
-    hot loop. ``trigger`` holds optional triggered_by / event_id / filter_payload."""
+    hot loop. ``trigger`` holds optional triggered_by / event_id / filter_payload and flow
+    control (fc / sticky / sticky_worker)."""
     meta_json = json.dumps(meta) if meta else "{}"
     key_json = "null" if child_key is None else json.dumps(child_key)
     extra = "," + json.dumps(trigger)[1:-1] if trigger else ""

@@ -16,7 +16,7 @@ from croniter import croniter
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
-from hatchnb import errors, expressions, ids, serialization
+from hatchnb import errors, expressions, flow_control, ids, serialization
 from hatchnb.store import queries
 
 if TYPE_CHECKING:
@@ -439,6 +439,21 @@ class EventClient:
         ]
 
 
+_flow_controls: dict[int, flow_control.FlowControl | None] = {}
+
+
+def _flow_control(
+    conn: psycopg.Connection[Any], version_id: int
+) -> flow_control.FlowControl | None:
+    """The flow control a stored version declares (None when it declares none); versions
+    never change, so this is cached."""
+    if version_id not in _flow_controls:
+        row = conn.execute(queries.get("version_spec"), {"id": version_id}).fetchone()
+        fc = flow_control.FlowControl.from_spec(row["spec"]) if row else None
+        _flow_controls[version_id] = fc if fc is not None and not fc.is_plain else None
+    return _flow_controls[version_id]
+
+
 def start_run(
     conn: psycopg.Connection[Any],
     target: dict[str, Any],
@@ -450,6 +465,14 @@ def start_run(
     """Start one run of a workflow (``target``: a ``workflow_trigger`` row) inside a
     transaction: events, crons and schedules."""
     run_id = ids.uuid7()
+    fc = _flow_control(conn, target["version_id"])
+    if fc is not None:
+
+        def query(name: str, **params: Any) -> dict[str, Any] | None:
+            row: dict[str, Any] | None = conn.execute(queries.get(name), params).fetchone()
+            return row
+
+        trigger = {**trigger, **fc.routing(input or {}, additional_metadata or {}, query)}
     row = serialization.run_row(
         run_id,
         0,

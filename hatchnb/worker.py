@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextlib
 import contextvars
@@ -11,6 +12,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import traceback
 import uuid
@@ -75,8 +77,13 @@ class Worker:
         self._started = threading.Event()
 
     def register_workflow(self, workflow: Workflow) -> None:
+        """Also while running (a notebook adds workflows to its in-kernel worker)."""
         self.workflows = [*(self.workflows or []), workflow]
-        self.workflow_names = [*(self.workflow_names or []), workflow.name]
+        if workflow.name not in (self.workflow_names or []):
+            self.workflow_names = [*(self.workflow_names or []), workflow.name]
+        if self._runtime is not None:
+            self.client.register(workflow)
+            self._runtime.workflow_filter = self.workflow_names
 
     def register_workflows(self, workflows: list[Workflow]) -> None:
         for workflow in workflows:
@@ -85,6 +92,8 @@ class Worker:
     def start(self) -> Worker:
         """Run until SIGTERM/SIGINT; inside a running event loop (a notebook) start in a
         background thread instead and return at once."""
+        if _in_ipython():
+            return self.start_background()  # even without a running loop: keep the prompt
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -121,10 +130,17 @@ class Worker:
         self._started.wait(60)
         if failure:
             raise failure[0]
+        atexit.register(self._stop_at_exit)
         return self
+
+    def _stop_at_exit(self) -> None:
+        """Interpreter (kernel) shutdown: hand running tasks back instead of losing them."""
+        if self.running:
+            self.stop(timeout=self.client._settings.shutdown_grace + 5)
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop gracefully: finish running tasks (up to the grace period) or hand them back."""
+        atexit.unregister(self._stop_at_exit)
         if self._runtime is not None:
             self._runtime.request_stop()
         if self._thread is not None:
@@ -141,6 +157,7 @@ class Worker:
             "name": self.name,
             "slots": self.slots,
             "running_tasks": len(runtime.running) if runtime else 0,
+            "slots_used": runtime.slots_used() if runtime else 0,
             "alive": self.running,
         }
 
@@ -156,10 +173,13 @@ class _Runtime:
         self.name = worker.name
         self.store = AsyncStore(self.client.dsn, max_size=4, durable=False)
         self.loop = asyncio.get_running_loop()
+        # tasks that called ctx.release_slot() keep their thread: room for a few more
         self.executor = ThreadPoolExecutor(
-            max_workers=worker.slots, thread_name_prefix=f"hatchnb-{worker.name}"
+            max_workers=worker.slots + 16, thread_name_prefix=f"hatchnb-{worker.name}"
         )
         self.running: dict[int, tuple[asyncio.Task[None], Context]] = {}
+        #: task run id -> slots it occupies (absent once released)
+        self.slot_costs: dict[int, int] = {}
         self.results: list[Result] = []
         self.logs: list[tuple[int, int, str, str, datetime]] = []
         self.code: dict[int, serialization.WorkflowCode] = dict(self.client._local_code)
@@ -254,7 +274,7 @@ class _Runtime:
     async def _claim_loop(self) -> None:
         backoff = 0.1
         while not self.stopping.is_set():
-            free = self.worker.slots - len(self.running)
+            free = self.worker.slots - self.slots_used()
             if free > 0 and self.maybe_more:
                 try:
                     rows = await self.store.fetch_all(
@@ -262,6 +282,7 @@ class _Runtime:
                         worker_id=self.worker_id,
                         limit=free,
                         workflows=self.workflow_filter,
+                        python=serialization.PYTHON_VERSION,
                     )
                     backoff = 0.1
                 except (errors.DatabaseUnavailable, psycopg.Error) as exc:
@@ -269,7 +290,7 @@ class _Runtime:
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, 10.0)
                     continue
-                self.maybe_more = len(rows) == free
+                self.maybe_more = sum(r["slot_cost"] for r in rows) >= free
                 for row in rows:
                     self._start(ClaimedTask.from_row(row))
                 if self.maybe_more:
@@ -278,8 +299,11 @@ class _Runtime:
                     continue
             await self._wait_for_work()
 
+    def slots_used(self) -> int:
+        return sum(self.slot_costs.values())
+
     async def _wait_for_slot(self) -> None:
-        while len(self.running) >= self.worker.slots and not self.stopping.is_set():
+        while self.slots_used() >= self.worker.slots and not self.stopping.is_set():
             self.wake.clear()
             await self._wait(self.wake, self.settings.poll_interval)
 
@@ -307,6 +331,7 @@ class _Runtime:
         task = self.loop.create_task(self._execute(claim, ctx))
         ctx._async_task = task
         self.running[claim.id] = (task, ctx)
+        self.slot_costs[claim.id] = claim.slot_cost
 
     # ---- executing --------------------------------------------------------------------
 
@@ -326,7 +351,28 @@ class _Runtime:
 
     def _release(self, task_run_id: int) -> None:
         self.running.pop(task_run_id, None)
+        self.slot_costs.pop(task_run_id, None)
         self.wake.set()
+
+    def release_slot(self, task_run_id: int, attempt: int) -> None:
+        """ctx.release_slot(): free the task's slots now; it keeps running."""
+
+        def release() -> None:
+            if self.slot_costs.pop(task_run_id, None) is not None:
+                self.maybe_more = True
+                self.wake.set()
+                self.loop.create_task(
+                    self.store.execute("release_slot", id=task_run_id, attempt=attempt)
+                )
+
+        self.loop.call_soon_threadsafe(release)
+
+    def upsert_labels(self, labels: dict[str, str | int]) -> None:
+        """ctx.upsert_worker_labels(): the next assignment sees the new labels."""
+        self.worker.labels.update(labels)
+        self._run_coroutine(
+            self.store.execute("update_worker_labels", id=self.worker_id, labels=Jsonb(labels))
+        )()
 
     async def _call(self, claim: ClaimedTask, ctx: Context) -> Result:
         settings = self.settings
@@ -534,6 +580,12 @@ class _Runtime:
                     "the engine had declared this worker dead; its running tasks were "
                     "re-queued and their results here will be discarded"
                 )
+
+
+def _in_ipython() -> bool:
+    """Inside an IPython shell or Jupyter kernel (whether or not its loop is running)."""
+    ipython = sys.modules.get("IPython")
+    return ipython is not None and ipython.get_ipython() is not None
 
 
 def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:

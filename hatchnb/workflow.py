@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import inspect
 import json
+import os
 import typing
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from hatchnb import conditions, errors, serialization, triggers
+from hatchnb import conditions, errors, flow_control, serialization, triggers
 from hatchnb.types import (
     DEFAULT_EXECUTION_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEOUT,
@@ -53,6 +54,13 @@ class Task(Generic[R]):
     durable: bool = False
     #: {"wait_for": [...], "skip_if": [...], "cancel_if": [...]} as stored in the spec
     conditions: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
+    concurrency: list[flow_control.ConcurrencyExpression] = dataclasses.field(
+        default_factory=list
+    )
+    rate_limits: list[flow_control.RateLimit] = dataclasses.field(default_factory=list)
+    desired_worker_labels: dict[str, dict[str, Any]] | None = None
+    #: worker slots this task occupies while it runs
+    slot_cost: int = 1
 
     @property
     def is_async(self) -> bool:
@@ -77,6 +85,11 @@ class Task(Generic[R]):
             "durable": self.durable,
             "conditions": self.conditions,
             "has_conditions": any(self.conditions.values()),
+            "slot_cost": self.slot_cost,
+            "desired_worker_labels": self.desired_worker_labels,
+            # part of the content hash: a changed limit registers a new version
+            "concurrency": [c.model_dump(mode="json") for c in self.concurrency],
+            "rate_limits": [r.model_dump(mode="json") for r in self.rate_limits],
         }
 
 
@@ -105,6 +118,8 @@ class Workflow:
         version: str | None = None,
         on_events: list[str] | None = None,
         on_crons: list[str] | None = None,
+        concurrency: Any = None,
+        sticky: Any = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise errors.InvalidWorkflow("a workflow needs a non-empty name, e.g. name='etl'")
@@ -114,6 +129,8 @@ class Workflow:
         self.version = version
         self.input_validator: type[Any] = input_validator or EmptyModel
         self.default_priority = _check_priority(default_priority)
+        self.concurrency = flow_control.concurrency_list(concurrency)
+        self.sticky = flow_control.sticky_name(sticky)
         self.task_defaults = task_defaults or TaskDefaults()
         self.on_events = list(on_events or [])
         self.on_crons = list(on_crons or [])
@@ -122,9 +139,17 @@ class Workflow:
         self.tasks: list[Task[Any]] = []
         self.on_failure: Task[Any] | None = None
         self.on_success: Task[Any] | None = None
+        #: grows with every change, so a changed workflow is registered as a new version
+        self._revision = 0
 
     def __repr__(self) -> str:
         return f"<Workflow {self.name!r} tasks={[t.name for t in self.tasks]}>"
+
+    def _ipython_display_(self) -> None:
+        """In a notebook a workflow shows its DAG."""
+        from hatchnb.widgets import live
+
+        live.show_workflow(self)
 
     # ---- declaration -------------------------------------------------------------------
 
@@ -139,17 +164,21 @@ class Workflow:
         desired_worker_labels: dict[str, Any] | None = None,
         backoff_factor: float | None = _UNSET,
         backoff_max_seconds: int | None = _UNSET,
-        concurrency: list[Any] | None = None,
+        concurrency: Any = None,
         wait_for: list[Any] | None = None,
         skip_if: list[Any] | None = None,
         cancel_if: list[Any] | None = None,
+        slot_cost: int = 1,
     ) -> Callable[[Callable[..., R]], Task[R]]:
         """Declare a task of this workflow (decorator)."""
-        refuse_unsupported(
-            rate_limits=rate_limits,
-            desired_worker_labels=desired_worker_labels,
-            concurrency=concurrency,
-        )
+        if isinstance(slot_cost, bool) or not isinstance(slot_cost, int) or slot_cost < 1:
+            raise ValueError(f"slot_cost={slot_cost!r}: use a whole number of slots >= 1")
+        routing: dict[str, Any] = {
+            "concurrency": flow_control.concurrency_list(concurrency),
+            "rate_limits": flow_control.rate_limit_list(rate_limits),
+            "desired_worker_labels": flow_control.desired_labels_spec(desired_worker_labels),
+            "slot_cost": slot_cost,
+        }
         checks = {"wait_for": wait_for, "skip_if": skip_if, "cancel_if": cancel_if}
         options = self._task_options(
             schedule_timeout, execution_timeout, retries, backoff_factor, backoff_max_seconds
@@ -162,13 +191,31 @@ class Workflow:
                 workflow=self,
                 parents=list(parents or []),
                 conditions={k: conditions.spec_of(v) for k, v in checks.items() if v},
+                **routing,
                 **options,
             )
             self._check_condition_parents(task, checks)
-            self._add(task)
-            return task
+            return self._add(task)
 
         return register
+
+    def notebook_task(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        name: str | None = None,
+        parents: Sequence[Task[Any]] | None = None,
+        parameters: dict[str, Any] | None = None,
+        kernel_name: str = "python3",
+        **options: Any,
+    ) -> Task[dict[str, Any]]:
+        """A task running the notebook at ``path`` with papermill; parents' outputs and the
+        run input arrive as parameters (hatchnb only)."""
+        from hatchnb import notebook_tasks
+
+        return notebook_tasks.declare_in_workflow(  # type: ignore[no-any-return]
+            self, path, name, list(parents or []), parameters, kernel_name, options
+        )
 
     def durable_task(self, **options: Any) -> Callable[[Callable[..., R]], Task[R]]:
         """Declare a durable task (same options as ``task``); it gets a ``DurableContext``."""
@@ -232,15 +279,18 @@ class Workflow:
         options = self._task_options(*option_values)
 
         def register(fn: Callable[..., R]) -> Task[R]:
-            if getattr(self, kind) is not None:
+            old = getattr(self, kind)
+            if old is not None and not _same_interactive_function(old.fn, fn):
                 raise errors.InvalidWorkflow(
                     f"workflow {self.name!r} already has an {kind} task; declare only one"
                 )
             task: Task[R] = Task(
                 fn=fn, name=name or fn.__name__, workflow=self, parents=[], kind=kind, **options
             )
-            self._check_new_name(task.name)
+            if old is None or old.name != task.name:
+                self._check_new_name(task.name)
             setattr(self, kind, task)
+            self._revision += 1
             return task
 
         return register
@@ -286,8 +336,28 @@ class Workflow:
                 "parents; add it to parents=[...]"
             )
 
-    def _add(self, task: Task[Any]) -> None:
-        self._check_new_name(task.name)
+    def _add(self, task: Task[R]) -> Task[R]:
+        existing = self._redefined(task)
+        if existing is None:
+            self._check_new_name(task.name)
+        self._check_parents(task)
+        self._revision += 1
+        if existing is None:
+            self.tasks.append(task)
+            return task
+        for field in dataclasses.fields(task):
+            setattr(existing, field.name, getattr(task, field.name))
+        return existing
+
+    def _redefined(self, task: Task[Any]) -> Task[Any] | None:
+        """The task a re-executed notebook cell redefines: same name, same function name,
+        defined interactively (``__main__``). Elsewhere a repeated name stays an error."""
+        for old in self.tasks:
+            if old.name == task.name and _same_interactive_function(old.fn, task.fn):
+                return old
+        return None
+
+    def _check_parents(self, task: Task[Any]) -> None:
         for parent in task.parents:
             if not isinstance(parent, Task):
                 raise errors.InvalidWorkflow(
@@ -299,7 +369,6 @@ class Workflow:
                     f"task {task.name!r}: unknown parent {parent.name!r}; a parent must be "
                     f"declared earlier in workflow {self.name!r}"
                 )
-        self.tasks.append(task)
 
     def _check_new_name(self, name: str) -> None:
         if any(t.name == name for t in self.all_tasks):
@@ -325,9 +394,21 @@ class Workflow:
         with_children = {p.name for t in self.tasks for p in t.parents}
         return {
             "name": self.name,
+            "concurrency": [c.model_dump(mode="json") for c in self.concurrency],
+            "sticky": self.sticky,
             "tasks": [t.spec(t.name in with_children) for t in self.tasks],
             "hooks": [h.spec(False) for h in (self.on_failure, self.on_success) if h],
         }
+
+    def flow_control(self) -> flow_control.FlowControl:
+        tasks = self.all_tasks
+        return flow_control.FlowControl(
+            workflow_name=self.name,
+            run_concurrency=self.concurrency,
+            task_concurrency={t.name: t.concurrency for t in tasks if t.concurrency},
+            task_rate_limits={t.name: t.rate_limits for t in tasks if t.rate_limits},
+            sticky=self.sticky,
+        )
 
     def get_task(self, name: str) -> Task[Any]:
         for task in self.all_tasks:
@@ -476,6 +557,15 @@ class Standalone(Workflow, Generic[R]):
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             return annotation.model_validate(output)
         return output
+
+
+def _same_interactive_function(old: Callable[..., Any], new: Callable[..., Any]) -> bool:
+    """Whether ``new`` is ``old`` defined again by a re-executed notebook cell."""
+    return (
+        getattr(old, "__module__", None) == "__main__"
+        and getattr(new, "__module__", None) == "__main__"
+        and getattr(old, "__qualname__", None) == getattr(new, "__qualname__", "")
+    )
 
 
 def check_acyclic(parents: dict[str, list[str]]) -> None:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.workers]
 def _leader_pid(db: Any) -> int | None:
     row = db.execute(
         "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-        "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE 'hatchnb-engine-%'"
+        "WHERE l.locktype = 'advisory' AND l.granted "
+        "AND a.application_name LIKE 'hatchnb-engine-%' "
+        "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     ).fetchone()
     return int(row["application_name"].rsplit("-", 1)[1]) if row else None
 
@@ -140,8 +143,14 @@ def test_python_version_mismatch_fails_the_task_clearly(
     hatchet.register(tasks["where"])
     db.execute("UPDATE hatchnb.workflow_versions SET python_version = '3.99'")
     worker_process("--slots", "1")
-    with pytest.raises(FailedRunError, match=r"registered from Python 3\.99.*worker runs Python"):
-        tasks["where"].run()
+    ref = tasks["where"].run_no_wait()
+    time.sleep(1)  # the worker claims nothing it cannot load ...
+    row = db.execute("SELECT status, attempt FROM hatchnb.task_runs").fetchone()
+    assert (row["status"], row["attempt"]) == ("QUEUED", 0)
+    # ... and the schedule timeout says why
+    db.execute("UPDATE hatchnb.task_runs SET schedule_timeout = '1 second'")
+    with pytest.raises(FailedRunError, match=r"registered from Python 3\.99.*workers run Python"):
+        ref.result()
 
 
 def test_missing_package_on_worker_is_named(

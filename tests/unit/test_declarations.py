@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from hatchnb import Context, EmptyModel, errors
+from hatchnb import (
+    ConcurrencyExpression,
+    ConcurrencyLimitStrategy,
+    Context,
+    DesiredWorkerLabel,
+    EmptyModel,
+    RateLimit,
+    StickyStrategy,
+    errors,
+)
+from hatchnb.flow_control import FlowControl
 from hatchnb.types import to_timedelta
-from hatchnb.workflow import Workflow, check_acyclic
+from hatchnb.workflow import Workflow, check_acyclic, refuse_unsupported
 
 
 class _NoClient:
@@ -79,8 +90,54 @@ def test_bad_retry_options(bad: dict[str, Any]) -> None:
 
 
 def test_unsupported_options_are_refused_not_ignored() -> None:
-    with pytest.raises(NotImplementedError, match="concurrency= is not supported"):
+    with pytest.raises(NotImplementedError, match="default_filters= is not supported"):
+        refuse_unsupported(default_filters=[object()])
+
+
+def test_bad_flow_control_declarations_say_what_to_fix() -> None:
+    with pytest.raises(TypeError, match="use ConcurrencyExpression"):
         _wf().task(concurrency=[object()])(_noop)
+    with pytest.raises(ValueError, match=r"invalid CEL expression 'input\.\('"):
+        ConcurrencyExpression(
+            expression="input.(", max_runs=1, limit_strategy=ConcurrencyLimitStrategy.CANCEL_NEWEST
+        )
+    with pytest.raises(ValueError, match="greater than 0"):
+        ConcurrencyExpression(
+            expression="input.k", max_runs=0, limit_strategy=ConcurrencyLimitStrategy.CANCEL_NEWEST
+        )
+    with pytest.raises(ValueError, match="exactly one of static_key= or dynamic_key="):
+        RateLimit(units=1)
+    with pytest.raises(ValueError, match="needs limit="):
+        RateLimit(dynamic_key="input.user")
+    with pytest.raises(ValueError, match="can never run under a limit of 5"):
+        RateLimit(dynamic_key="input.user", units=6, limit=5)
+    with pytest.raises(ValueError, match="slot_cost=0"):
+        _wf().task(slot_cost=0)(_noop)
+    with pytest.raises(ValueError, match=r"StickyStrategy\.SOFT"):
+        Workflow(_NoClient(), "wf", sticky="sometimes")  # type: ignore[arg-type]
+
+
+def test_flow_control_survives_the_stored_spec() -> None:
+    wf = Workflow(
+        _NoClient(),  # type: ignore[arg-type]
+        "wf",
+        concurrency=ConcurrencyExpression(
+            expression="input.tenant",
+            max_runs=2,
+            limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN,
+        ),
+        sticky=StickyStrategy.HARD,
+    )
+    wf.task(
+        concurrency=3,
+        rate_limits=[RateLimit(dynamic_key="input.user", units=2, limit=10)],
+        desired_worker_labels={"gpu": DesiredWorkerLabel(value=1, required=True)},
+    )(_noop)
+    rebuilt = FlowControl.from_spec(json.loads(json.dumps(wf.spec())))
+    assert rebuilt == wf.flow_control()
+    assert wf.spec()["tasks"][0]["desired_worker_labels"] == {
+        "gpu": {"value": 1, "required": True, "weight": None, "comparator": "EQUAL"}
+    }
 
 
 @pytest.mark.parametrize(

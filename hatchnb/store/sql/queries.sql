@@ -41,7 +41,8 @@ SELECT id, workflow_name, content_hash, python_version, spec, code, created_at
 WITH u AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset(%(runs)s::jsonb)
         AS u (id uuid, ord integer, input jsonb, meta jsonb, priority smallint, parent bigint,
-              child_key text, triggered_by text, event_id uuid, filter_payload jsonb)
+              child_key text, triggered_by text, event_id uuid, filter_payload jsonb,
+              fc jsonb, sticky text, sticky_worker uuid)
 ), v AS MATERIALIZED (
     SELECT v.id AS version_id, v.workflow_name, s.pos, s.spec ->> 'name' AS task_name,
            s.spec ->> 'kind' AS kind,
@@ -58,6 +59,8 @@ WITH u AS MATERIALIZED (
            (s.spec ->> 'backoff_max_seconds')::int AS backoff_max_seconds,
            (s.spec ->> 'schedule_timeout')::interval AS schedule_timeout,
            (s.spec ->> 'execution_timeout')::interval AS execution_timeout,
+           coalesce((s.spec ->> 'slot_cost')::int, 1) AS slot_cost,
+           nullif(s.spec -> 'desired_worker_labels', 'null') AS desired_labels,
            jsonb_array_length(v.spec -> 'tasks') AS task_count,
            jsonb_array_length(v.spec -> 'hooks') > 0 AS has_hooks
       FROM hatchnb.workflow_versions v
@@ -72,10 +75,11 @@ WITH u AS MATERIALIZED (
     INSERT INTO hatchnb.workflow_runs (id, workflow_name, version_id, status, input,
                                        additional_metadata, priority, parent_task_run_id,
                                        child_key, pending_tasks, has_hooks, triggered_by,
-                                       event_id, filter_payload)
+                                       event_id, filter_payload, has_concurrency, sticky,
+                                       sticky_worker_id)
     SELECT u.id, v.workflow_name, v.version_id, 'QUEUED', u.input, u.meta, u.priority,
            u.parent, u.child_key, v.task_count, v.has_hooks, u.triggered_by, u.event_id,
-           u.filter_payload
+           u.filter_payload, u.fc -> 'run' IS NOT NULL, u.sticky, u.sticky_worker
       FROM u, (SELECT * FROM v LIMIT 1) v
     ON CONFLICT (parent_task_run_id, child_key) WHERE child_key IS NOT NULL DO NOTHING
     RETURNING id, child_key
@@ -84,12 +88,22 @@ WITH u AS MATERIALIZED (
                                    has_children, has_conditions, ready_at, status,
                                    pending_parents, priority, retries, backoff_factor,
                                    backoff_max_seconds, schedule_timeout, execution_timeout,
-                                   queued_at)
+                                   queued_at, concurrency, rate_limits, slot_cost,
+                                   desired_labels, routed)
     SELECT u.id, v.workflow_name, v.version_id, v.task_name, v.kind, v.parents,
            v.has_children, v.has_conditions, now(), v.status, v.pending_parents, u.priority,
            v.retries, v.backoff_factor, v.backoff_max_seconds, v.schedule_timeout,
-           v.execution_timeout, now()
+           v.execution_timeout, now(), f.concurrency, f.rate_limits, v.slot_cost,
+           v.desired_labels,
+           v.slot_cost <> 1 OR v.desired_labels IS NOT NULL OR f.rate_limits IS NOT NULL
+           OR u.sticky IS NOT NULL
       FROM u CROSS JOIN v
+     CROSS JOIN LATERAL (
+           SELECT nullif(coalesce(u.fc -> 'run', '[]') || coalesce(
+                      u.fc -> 'tasks' -> v.task_name -> 'concurrency', '[]'), '[]')
+                      AS concurrency,
+                  u.fc -> 'tasks' -> v.task_name -> 'rate_limits' AS rate_limits
+     ) AS f
      WHERE u.child_key IS NULL OR u.id IN (SELECT id FROM new_runs)
      ORDER BY u.ord, v.pos  -- ids in trigger order keep FIFO within a priority
 )
@@ -106,34 +120,9 @@ SELECT id FROM hatchnb.workflow_runs
  WHERE parent_task_run_id = %(parent_task_run_id)s AND child_key = %(child_key)s;
 
 -- name: claim_task_runs
--- Take up to `limit` queued task runs, highest priority first, FIFO within a priority.
-WITH picked AS (
-    SELECT id FROM hatchnb.task_runs
-     WHERE status = 'QUEUED' AND available_at <= now()
-       AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
-     ORDER BY priority DESC, id
-     LIMIT %(limit)s
-       FOR UPDATE SKIP LOCKED
-), claimed AS (
-    UPDATE hatchnb.task_runs t
-       SET status = 'RUNNING', worker_id = %(worker_id)s, attempt = t.attempt + 1,
-           started_at = now(), timeout_at = now() + t.execution_timeout
-      FROM picked WHERE t.id = picked.id
-    RETURNING t.*
-), started AS (
-    UPDATE hatchnb.workflow_runs r SET status = 'RUNNING', started_at = now()
-     WHERE r.id IN (SELECT run_id FROM claimed) AND r.status = 'QUEUED'
-)
-SELECT c.id, c.run_id, c.workflow_name, c.task_name, c.kind, c.version_id,
-       c.attempt, c.retry_count, c.priority, r.input, r.additional_metadata,
-       r.parent_task_run_id, r.filter_payload, r.event_id,
-       CASE WHEN cardinality(c.parents) > 0 OR c.kind <> 'task' THEN (
-           SELECT jsonb_object_agg(p.task_name, jsonb_build_object(
-                      'status', p.status, 'output', p.output, 'error', p.error,
-                      'has_blob', p.output_blob IS NOT NULL))
-             FROM hatchnb.task_runs p WHERE p.run_id = c.run_id AND p.id <> c.id)
-       END AS siblings
-  FROM claimed c JOIN hatchnb.workflow_runs r ON r.id = c.run_id;
+-- Take up to `slots` slots' worth of queued task runs (see hatchnb.claim_task_runs).
+SELECT * FROM hatchnb.claim_task_runs(%(worker_id)s, %(limit)s, %(workflows)s::text[],
+                                      %(python)s);
 
 -- name: finish_task_runs
 -- Apply a batch of results (see hatchnb.finish_task_runs in the migrations).
@@ -201,11 +190,15 @@ WITH expired AS (
     UPDATE hatchnb.task_runs
        SET status = 'RUNNING', attempt = attempt + 1
      WHERE id IN (SELECT id FROM hatchnb.task_runs
-                   WHERE status = 'QUEUED' AND queued_at + schedule_timeout < now()
+                   WHERE status IN ('QUEUED', 'BLOCKED')
+                     AND queued_at + schedule_timeout < now()
                    LIMIT 1000 FOR UPDATE SKIP LOCKED)
-    RETURNING id, attempt, schedule_timeout::text AS schedule_timeout
+    RETURNING id, attempt, version_id, schedule_timeout::text AS schedule_timeout
 )
-SELECT id, attempt, schedule_timeout FROM expired;
+SELECT e.id, e.attempt, e.schedule_timeout, v.python_version,
+       (SELECT string_agg(DISTINCT w.python_version, ', ') FROM hatchnb.workers w
+         WHERE w.status = 'ACTIVE') AS worker_pythons
+  FROM expired e JOIN hatchnb.workflow_versions v ON v.id = e.version_id;
 
 -- name: refresh_timeout
 -- Push a running task's execution deadline further out.
@@ -255,6 +248,34 @@ UPDATE hatchnb.workflow_runs w
        pending_tasks = (SELECT count(*) FROM reset WHERE reset.run_id = w.id)
   FROM target WHERE w.id = target.id
 RETURNING w.id;
+
+-- name: repin_replayed_runs
+-- After replay_runs: a run whose workflow has since been registered with the same tasks
+-- (names and parents) runs its reset tasks with that newest code (edit and re-run).
+WITH latest AS (
+    SELECT r.id AS run_id, t.version_id, v.spec
+      FROM hatchnb.workflow_runs r
+      JOIN hatchnb.workflow_triggers t ON t.workflow_name = r.workflow_name
+      JOIN hatchnb.workflow_versions v ON v.id = t.version_id
+     WHERE r.id = ANY (%(ids)s::uuid[]) AND t.version_id <> r.version_id
+       AND (SELECT jsonb_agg(jsonb_build_array(s ->> 'name', s -> 'parents') ORDER BY s ->> 'name')
+              FROM jsonb_array_elements(v.spec -> 'tasks') s)
+         = (SELECT jsonb_agg(jsonb_build_array(p.task_name, to_jsonb(p.parents))
+                             ORDER BY p.task_name)
+              FROM hatchnb.task_runs p WHERE p.run_id = r.id AND p.kind = 'task')
+), tasks AS (
+    UPDATE hatchnb.task_runs tr
+       SET version_id = l.version_id, retries = (s ->> 'retries')::int,
+           backoff_factor = (s ->> 'backoff_factor')::double precision,
+           backoff_max_seconds = (s ->> 'backoff_max_seconds')::int,
+           schedule_timeout = (s ->> 'schedule_timeout')::interval,
+           execution_timeout = (s ->> 'execution_timeout')::interval
+      FROM latest l CROSS JOIN LATERAL jsonb_array_elements(l.spec -> 'tasks') s
+     WHERE tr.run_id = l.run_id AND tr.kind = 'task' AND tr.status = 'PENDING'
+       AND s ->> 'name' = tr.task_name
+)
+UPDATE hatchnb.workflow_runs r SET version_id = l.version_id
+  FROM latest l WHERE r.id = l.run_id;
 
 -- name: requeue_ready_task_runs
 -- Queue reset PENDING tasks whose parents have all succeeded (after a replay).
@@ -771,3 +792,85 @@ UPDATE hatchnb.alert_deliveries
 SELECT id, kind, channel, workflow_name, run_id, subject, body, status, attempts, last_error,
        created_at, sent_at
   FROM hatchnb.alert_deliveries ORDER BY id DESC LIMIT %(limit)s;
+
+-- name: save_task_notebook
+-- Store the executed notebook of a notebook task run attempt.
+INSERT INTO hatchnb.task_notebooks (task_run_id, attempt, run_id, task_name, notebook, failed)
+VALUES (%(task_run_id)s, %(attempt)s, %(run_id)s, %(task_name)s, %(notebook)s, %(failed)s)
+ON CONFLICT (task_run_id, attempt) DO UPDATE
+   SET notebook = EXCLUDED.notebook, failed = EXCLUDED.failed, created_at = now();
+
+-- name: latest_task_notebook
+-- The newest executed notebook of a task run, found by task run id or by run id and task name.
+SELECT task_run_id, attempt, run_id, task_name, notebook, failed, created_at
+  FROM hatchnb.task_notebooks
+ WHERE (%(task_run_id)s::bigint IS NOT NULL AND task_run_id = %(task_run_id)s::bigint)
+    OR (%(run_id)s::uuid IS NOT NULL AND run_id = %(run_id)s::uuid
+        AND task_name = %(task_name)s::text)
+ ORDER BY created_at DESC, attempt DESC LIMIT 1;
+
+-- name: run_notebooks
+-- Which tasks of a run have an executed notebook (newest attempt each).
+SELECT DISTINCT ON (task_name) task_name, task_run_id, attempt, failed, created_at
+  FROM hatchnb.task_notebooks WHERE run_id = %(run_id)s
+ ORDER BY task_name, created_at DESC;
+
+-- name: put_rate_limit
+-- Create or change a static rate limit (the current window keeps its usage).
+INSERT INTO hatchnb.rate_limits (key, limit_value, duration)
+VALUES (%(key)s, %(limit)s, %(duration)s)
+ON CONFLICT (key) DO UPDATE
+   SET limit_value = excluded.limit_value, duration = excluded.duration, updated_at = now();
+
+-- name: ensure_rate_limit
+-- A dynamic rate limit key gets (or updates to) the limit its task declares.
+INSERT INTO hatchnb.rate_limits AS l (key, limit_value, duration)
+VALUES (%(key)s, %(limit)s, %(duration)s)
+ON CONFLICT (key) DO UPDATE
+   SET limit_value = excluded.limit_value, duration = excluded.duration, updated_at = now()
+ WHERE l.limit_value <> excluded.limit_value OR l.duration <> excluded.duration
+RETURNING key;
+
+-- name: get_rate_limit
+-- One rate limit.
+SELECT key, limit_value, duration FROM hatchnb.rate_limits WHERE key = %(key)s;
+
+-- name: list_rate_limits
+-- Every rate limit with the units used in its current window and the task runs queued on it.
+SELECT l.key, l.limit_value, l.duration, l.window_start,
+       CASE WHEN l.window_start + hatchnb.rate_limit_interval(l.duration) <= now()
+            THEN 0 ELSE l.used END AS used,
+       (SELECT count(*) FROM hatchnb.task_runs t
+         WHERE t.status IN ('QUEUED', 'BLOCKED') AND t.rate_limits IS NOT NULL
+           AND t.rate_limits @> jsonb_build_array(jsonb_build_object('key', l.key)))::int
+           AS queued
+  FROM hatchnb.rate_limits l ORDER BY l.key;
+
+-- name: list_concurrency_keys
+-- Every concurrency key with its holders (running) and waiters (queued).
+SELECT s.workflow_name, s.task_name, s.expression, s.key, s.strategy, s.max_runs,
+       (SELECT count(*) FROM hatchnb.concurrency_holds h WHERE h.slot = s.slot)::int AS running,
+       (SELECT count(*) FROM hatchnb.task_runs t
+         WHERE t.status = 'BLOCKED' AND t.wait_key = s.slot)::int AS queued
+  FROM hatchnb.concurrency_slots s
+ WHERE %(workflow)s::text IS NULL OR s.workflow_name = %(workflow)s::text
+ ORDER BY s.workflow_name, s.task_name NULLS FIRST, s.expression, s.key;
+
+-- name: sweep_concurrency
+-- The leader's concurrency duties (see hatchnb.sweep_concurrency); returns cancelled running
+-- task runs so their workers can be told.
+SELECT task_run_id AS id, worker_id FROM hatchnb.sweep_concurrency();
+
+-- name: release_slot
+-- ctx.release_slot(): the task keeps running but no longer counts against its worker.
+UPDATE hatchnb.task_runs SET slot_released = true
+ WHERE id = %(id)s AND attempt = %(attempt)s AND status = 'RUNNING';
+
+-- name: update_worker_labels
+-- Merge labels into a worker's labels (used by the next assignment).
+UPDATE hatchnb.workers SET labels = labels || %(labels)s::jsonb WHERE id = %(id)s
+RETURNING labels;
+
+-- name: version_spec
+-- The spec of one workflow version.
+SELECT spec FROM hatchnb.workflow_versions WHERE id = %(id)s;
