@@ -1,0 +1,148 @@
+"""Live updates for widgets: one polling thread per client runs the pollers of unfinished
+runs, so widgets keep moving while the kernel is busy with other cells."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from hatchnb.widgets.dag import DagView, run_statuses
+
+if TYPE_CHECKING:
+    from hatchnb.client import Hatchet
+    from hatchnb.workflow import Workflow
+
+log = logging.getLogger("hatchnb.widgets")
+
+#: a poller refreshes one widget; it returns False once there is nothing more to follow
+Poller = Callable[[], bool]
+FINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+POLL_INTERVAL = 0.4
+
+
+class Watcher:
+    """Calls every registered poller each ``interval`` seconds on one daemon thread; the
+    thread ends when no poller is left and starts again with the next one."""
+
+    def __init__(self, interval: float = POLL_INTERVAL) -> None:
+        self.interval = interval
+        self._pollers: list[Poller] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+
+    def add(self, poller: Poller) -> None:
+        with self._lock:
+            self._pollers.append(poller)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="hatchnb-widgets")
+                self._thread.daemon = True
+                self._thread.start()
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                pollers = list(self._pollers)
+                if not pollers:
+                    self._thread = None
+                    return
+            finished = [p for p in pollers if not _poll(p)]
+            with self._lock:
+                self._pollers = [p for p in self._pollers if p not in finished]
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+
+def _poll(poller: Poller) -> bool:
+    try:
+        return poller()
+    except Exception:  # a database hiccup must not end live updates for good
+        log.debug("widget refresh failed", exc_info=True)
+        return True
+
+
+_watchers: weakref.WeakKeyDictionary[Any, Watcher] = weakref.WeakKeyDictionary()
+_watchers_lock = threading.Lock()
+
+
+def watcher_for(client: Hatchet) -> Watcher:
+    with _watchers_lock:
+        found = _watchers.get(client)
+        if found is None:
+            found = _watchers[client] = Watcher()
+        return found
+
+
+# ---- display helpers ------------------------------------------------------------------
+
+_panel_ready = False
+
+
+def in_kernel() -> bool:
+    """Inside a Jupyter kernel (where Panel and ipywidgets render)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def show(*objects: Any) -> None:
+    from IPython import display
+
+    render: Any = display.display
+    render(*objects)
+
+
+def show_panel(obj: Any) -> None:
+    """Display a Panel object, loading Panel's JS inline first (works offline)."""
+    global _panel_ready
+    if not in_kernel():
+        return
+    import panel as pn
+
+    if not _panel_ready:
+        pn.extension(inline=True)
+        _panel_ready = True
+    show(obj)
+
+
+def run_dag(client: Hatchet, run_id: str) -> DagView:
+    """A DAG view of a run that follows it until it finishes."""
+    view = DagView.from_run(client, run_id)
+    follow_dag(client, view, run_id)
+    return view
+
+
+def follow_dag(client: Hatchet, view: DagView, run_id: str) -> None:
+    def poll() -> bool:
+        run = client.runs.get(run_id)
+        view.set_status(*run_statuses(run))
+        return str(run.status) not in FINAL
+
+    watcher_for(client).add(poll)
+
+
+def workflow_view(workflow: Workflow) -> DagView:
+    return DagView.from_workflow(workflow)
+
+
+def show_workflow(workflow: Workflow) -> None:
+    """How a ``Workflow`` (or a standalone task) displays itself in a notebook."""
+    from ipywidgets import HTML
+
+    tasks = ", ".join(t.name for t in workflow.tasks) or "no tasks yet"
+    show_panel(workflow_view(workflow).panel())
+    show(HTML(f"<b>workflow {workflow.name}</b>: {tasks}"))
+
+
+def show_run(client: Hatchet, run_id: str) -> None:
+    """How a ``WorkflowRunRef`` displays itself in a notebook."""
+    from hatchnb.widgets.run_widget import RunWidget
+
+    RunWidget(client, run_id)._ipython_display_()
