@@ -304,7 +304,7 @@ class AlertsClient:
             )
             assert row is not None
             results.append(row["id"])
-        return [d for d in self.deliveries(limit=50) if d.id in results]
+        return sorted((d for d in self.deliveries(limit=50) if d.id in results), key=lambda d: d.id)
 
     def deliveries(self, limit: int = 100) -> builtins.list[Delivery]:
         """Recent alert messages with their delivery state, newest first."""
@@ -323,7 +323,6 @@ class AlertDuty:
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
-        self._conn: psycopg.Connection[dict[str, Any]] | None = None
         self._next_check = 0.0
 
     async def tick(self, conn: psycopg.AsyncConnection[Any]) -> None:
@@ -343,23 +342,10 @@ class AlertDuty:
             log.exception("alert duty failed; it will try again")
 
     def run_once(self) -> None:
-        try:
-            conn = self._connection()
+        """One round on a connection of its own (only opened when there is work)."""
+        with psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row) as conn:
             self.collect(conn)
             self.send_due(conn)
-        except psycopg.Error:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def _connection(self) -> psycopg.Connection[dict[str, Any]]:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row)
-        return self._conn
 
     def collect(self, conn: psycopg.Connection[dict[str, Any]]) -> None:
         """Failures and ended windows -> outbox rows, in one transaction."""

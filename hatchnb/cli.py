@@ -1,4 +1,4 @@
-"""``hatchnb worker | engine | migrate | quickstart``: thin wrappers over the library."""
+"""``hatchnb worker | engine | migrate | dashboard | quickstart``: thin wrappers over the library."""
 
 from __future__ import annotations
 
@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("engine", help="run only the engine duties (timeouts, dead workers)")
     sub.add_parser("migrate", help="create or upgrade the hatchnb schema")
+    dashboard = sub.add_parser("dashboard", help="serve the web dashboard (and /metrics)")
+    dashboard.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+    dashboard.add_argument(
+        "--address",
+        default="127.0.0.1",
+        help="address to listen on; anything but loopback needs HATCHNB_DASHBOARD_PASSWORD",
+    )
     sub.add_parser("quickstart", help="run a small DAG end to end and print its result")
     return parser
 
@@ -52,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _worker(args)
     if args.command == "engine":
         return _engine()
+    if args.command == "dashboard":
+        return _dashboard(args)
     if args.command == "migrate":
         from hatchnb import Hatchet
 
@@ -88,4 +97,18 @@ def _engine() -> int:
     client = Hatchet()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_engine(client.dsn, client._settings))
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from hatchnb import errors
+    from hatchnb.dashboard import serve_dashboard
+
+    try:
+        serve_dashboard(address=args.address, port=args.port)
+    except errors.ConfigurationError as exc:
+        print(f"hatchnb dashboard: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
     return 0

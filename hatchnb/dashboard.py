@@ -113,7 +113,8 @@ def _serve_options(hatchet: Hatchet, address: str, port: int) -> dict[str, Any]:
     return options
 
 
-def _prepare(hatchet: Hatchet | None) -> Hatchet:
+def _prepare(hatchet: Hatchet | None, address: str) -> Hatchet:
+    check_address(address, dashboard_secret())  # before connecting to anything
     try:
         from server import common
     except ImportError as exc:  # a wheel without server/ or a broken install
@@ -138,7 +139,7 @@ def start_dashboard(
 
     from server.app import create_app
 
-    client = _prepare(hatchet)
+    client = _prepare(hatchet, address)
     port = port or free_port(address)
     options = _serve_options(client, address, port)
     thread = pn.serve(create_app, threaded=True, verbose=False, **options)
@@ -155,7 +156,7 @@ def serve_dashboard(
 
     from server.app import create_app
 
-    client = _prepare(hatchet)
+    client = _prepare(hatchet, address)
     options = _serve_options(client, address, port or free_port(address))
     print(f"hatchnb dashboard: http://{address}:{options['port']}/", flush=True)
     pn.serve(create_app, threaded=False, verbose=False, **options)

@@ -94,9 +94,7 @@ class Page:
         self.base = base.rstrip("/")
         self.errors: list[str] = []
         page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
-        page.on(
-            "console", lambda m: self.errors.append(m.text) if m.type == "error" else None
-        )
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
 
     def open(self, query: str) -> Any:
         self.page.goto(f"{self.base}/{query}", wait_until="domcontentloaded")

@@ -33,7 +33,7 @@ def declare(hatchet: Hatchet) -> dict[str, Any]:
     def boom(input: dict[str, Any], ctx: Context) -> None:
         raise ValueError("boom")
 
-    slow = hatchet.workflow(name="slow")
+    slow = hatchet.workflow(name="slow", input_validator=dict)
 
     @slow.task()
     def wait(input: dict[str, Any], ctx: Context) -> dict[str, Any]:

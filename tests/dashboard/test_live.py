@@ -1,0 +1,78 @@
+"""Live updates, filters and actions in the browser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+DAG_STATUSES = """() => {
+  for (const doc of Bokeh.documents) {
+    const m = doc.get_model_by_name('dag_nodes');
+    if (m) return Object.fromEntries(Array.from(m.data.name).map((n, i) => [n, m.data.status[i]]));
+  }
+  return null;
+}"""
+
+
+def _dag(page: Any) -> dict[str, str] | None:
+    return page.evaluate(DAG_STATUSES)  # type: ignore[no-any-return]
+
+
+def _row(page: Any, run_id: str) -> Any:
+    return page.locator(".tabulator-row", has_text=run_id)
+
+
+def test_new_run_appears_and_its_dag_changes_colour_live(
+    page: Any, seeded: dict[str, Any], tmp_path: Path
+) -> None:
+    p = page.open("?page=runs")
+    _row(p, seeded["ok"]).wait_for(timeout=15_000)
+    flag = tmp_path / "release"
+    run_id = str(seeded["workflows"]["slow"].run_no_wait({"flag": str(flag)}))
+    _row(p, run_id).wait_for(timeout=10_000)  # appeared without a reload
+
+    p = page.open(f"?page=run&id={run_id}")
+    wait_until(lambda: (_dag(p) or {}).get("wait") == "RUNNING", 15, f"RUNNING in {_dag(p)}")
+    assert _dag(p) == {"wait": "RUNNING", "after": "PENDING"}
+    page.shot("run-live-running")
+    flag.touch()
+    wait_until(lambda: _dag(p) == {"wait": "SUCCEEDED", "after": "SUCCEEDED"}, 15, "DAG SUCCEEDED")
+    p.get_by_text("released").first.wait_for(timeout=10_000)  # the log streamed in
+    page.shot("run-live-done")
+    assert page.errors == []
+
+
+def test_metadata_filter_narrows_the_table(page: Any, seeded: dict[str, Any]) -> None:
+    p = page.open("?page=runs")
+    _row(p, seeded["ok"]).wait_for(timeout=15_000)
+    assert _row(p, seeded["tagged"]).count() == 1
+    box = p.locator("input[placeholder='team=ml']")
+    box.fill("team=ml")
+    box.press("Enter")
+    _row(p, seeded["ok"]).wait_for(state="detached", timeout=10_000)
+    assert _row(p, seeded["tagged"]).count() == 1
+    assert _row(p, seeded["failed"]).count() == 0
+    p.get_by_text("1-1 of 1").wait_for(timeout=5_000)
+    page.shot("runs-filtered")
+    assert page.errors == []
+
+
+def test_cancel_from_the_page_cancels_the_run_in_postgres(
+    page: Any, seeded: dict[str, Any], hatchet: Any, tmp_path: Path
+) -> None:
+    run_id = str(seeded["workflows"]["slow"].run_no_wait({"flag": str(tmp_path / "never")}))
+    wait_until(lambda: str(hatchet.runs.get_status(run_id)) == "RUNNING", 15, "run RUNNING")
+    p = page.open("?page=runs")
+    row = _row(p, run_id)
+    row.wait_for(timeout=15_000)
+    row.locator(".tabulator-cell[tabulator-field='workflow']").click()
+    p.get_by_role("button", name="Cancel selected").click()
+    wait_until(lambda: str(hatchet.runs.get_status(run_id)) == "CANCELLED", 15, "CANCELLED")
+    p.get_by_text("cancelled 1 run(s)").wait_for(timeout=5_000)
+    assert page.errors == []
