@@ -1,0 +1,80 @@
+"""Every notebook in notebooks/ runs top to bottom in a real kernel (nbclient)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def execute(path: Path, timeout: int = 240) -> Any:
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        store_widget_state=True,
+    )
+    client.execute()
+    return nb
+
+
+def widget_states(nb: Any) -> list[dict[str, Any]]:
+    saved = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    return [m["state"] for m in saved.values()]
+
+
+def text_of(nb: Any) -> str:
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            parts.append(out.get("text", ""))
+            parts.append(out.get("data", {}).get("text/plain", ""))
+            parts.append(out.get("data", {}).get("text/html", ""))
+    return "\n".join(parts)
+
+
+def progress_bars(nb: Any) -> list[dict[str, Any]]:
+    return [s for s in widget_states(nb) if s.get("_model_name") == "IntProgressModel"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs_top_to_bottom(path: Path, dsn: str) -> None:
+    nb = execute(path)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert not errors
+    text = text_of(nb)
+    if path.name.startswith("01"):
+        bars = progress_bars(nb)
+        assert bars, "the run widget's progress bar was not saved"
+        assert any(b["value"] == b["max"] == 4 and b["description"] == "4/4" for b in bars)
+        assert any(b["bar_style"] == "success" for b in bars)
+        assert "{'doubled': 90}" in text and "square" in text
+    if path.name.startswith("04"):
+        assert "True True" in text  # the executed notebook rendered as HTML
+    if path.name.startswith("05"):
+        assert "ran in process" in text
+
+
+def test_quickstart_on_the_embedded_postgres(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HATCHNB_DATABASE_URL", raising=False)
+    monkeypatch.setenv("HATCHNB_HOME", str(tmp_path / "home"))
+    try:
+        nb = execute(ROOT / "notebooks" / "01_quickstart.ipynb")
+        assert any(b["value"] == 4 for b in progress_bars(nb))
+        assert f"embedded PostgreSQL in {tmp_path / 'home' / 'pgdata'}" in text_of(nb)
+    finally:
+        pidfile = tmp_path / "home" / "pgdata" / "postmaster.pid"
+        if pidfile.exists():
+            os.kill(int(pidfile.read_text().split()[0]), signal.SIGTERM)
