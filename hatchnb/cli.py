@@ -1,4 +1,4 @@
-"""``hatchnb worker | engine | migrate | dashboard | quickstart``: thin wrappers over the library."""
+"""``hatchnb worker | engine | migrate | dashboard | quickstart``: thin CLI wrappers."""
 
 from __future__ import annotations
 

@@ -30,7 +30,8 @@ def _records(client: Any, attribute: str) -> list[dict[str, Any]] | None:
         return None
     out = []
     for record in feature.list():
-        row = dataclasses.asdict(record) if dataclasses.is_dataclass(record) else dict(record)
+        is_record = dataclasses.is_dataclass(record) and not isinstance(record, type)
+        row = dataclasses.asdict(record) if is_record else dict(record)
         out.append({k: (common.when(v) if hasattr(v, "strftime") else v) for k, v in row.items()})
     return out
 

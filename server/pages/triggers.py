@@ -26,7 +26,9 @@ class TriggersPage:
         self.cron_name = pn.widgets.TextInput(label="Cron name", placeholder="nightly", width=160)
         self.expression = pn.widgets.TextInput(label="Expression", value="0 3 * * *", width=140)
         self.input = pn.widgets.TextInput(label="Input (JSON)", value="{}", width=200)
-        self.delay = pn.widgets.IntInput(label="Schedule in (seconds)", value=60, start=0, width=160)
+        self.delay = pn.widgets.IntInput(
+            label="Schedule in (seconds)", value=60, start=0, width=160
+        )
         self.buttons = {
             name: pn.widgets.Button(label=name, color=kind, width=150)
             for name, kind in (

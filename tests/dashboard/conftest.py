@@ -46,6 +46,7 @@ def seeded(hatchet: Any, start_worker: Callable[..., Any]) -> dict[str, Any]:
     cron = hatchet.cron.create("etl", "nightly", "0 3 * * *", {"day": 9})
     later = hatchet.scheduled.create("etl", datetime.now(UTC) + timedelta(hours=2), {"day": 7})
     hatchet.event.push("user:created", {"id": 1})
+    hatchet.rate_limits.put("external-api", 10)
     return {
         "workflows": wfs,
         "worker": worker,

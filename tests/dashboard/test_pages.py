@@ -21,7 +21,7 @@ def test_every_page_loads_and_shows_seeded_data(page: Any, seeded: dict[str, Any
         "workers": ["test-worker"],
         "triggers": ["nightly", "0 3 * * *", seeded["scheduled"].id],
         "events": ["user:created"],
-        "flow": ["Rate limits", "Concurrency keys"],
+        "flow": ["Concurrency keys", "external-api"],
         "alerts": ["Slack incoming webhook URL"],
         "metrics": ["queued now", "SUCCEEDED"],
     }
