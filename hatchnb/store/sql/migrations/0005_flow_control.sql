@@ -81,13 +81,15 @@ DECLARE
     who text;
     held integer;
 BEGIN
-    INSERT INTO hatchnb.concurrency_slots AS s
+    INSERT INTO hatchnb.concurrency_slots
           (slot, workflow_name, task_name, expression, key, strategy, max_runs)
     SELECT x.slot, x.workflow_name, x.task_name, x.expression, x.key, x.strategy, x.max_runs
       FROM jsonb_to_recordset(p_concurrency) AS x (slot text, workflow_name text,
            task_name text, expression text, key text, strategy text, max_runs integer)
-    ON CONFLICT (slot) DO UPDATE SET max_runs = excluded.max_runs, strategy = excluded.strategy
-     WHERE s.max_runs <> excluded.max_runs OR s.strategy <> excluded.strategy;
+    ON CONFLICT (slot) DO NOTHING;  -- DO UPDATE would lock the row even when nothing changes
+    UPDATE hatchnb.concurrency_slots s SET max_runs = x.max_runs, strategy = x.strategy
+      FROM jsonb_to_recordset(p_concurrency) AS x (slot text, strategy text, max_runs integer)
+     WHERE s.slot = x.slot AND (s.max_runs <> x.max_runs OR s.strategy <> x.strategy);
 
     FOR e IN SELECT x.slot, x.scope, x.max_runs
                FROM jsonb_to_recordset(p_concurrency) AS x (slot text, scope text,
