@@ -75,7 +75,9 @@ def dashboard(hatchet: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     handle.stop()
 
 
-@pytest.fixture(scope="session")
+# module scope: Playwright's sync API keeps an event loop running in this thread until it
+# stops, and later tests (outside this folder) call asyncio.run()
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not shutil.which(CHROMIUM):
         pytest.skip("Debian's Chromium (/usr/bin/chromium) is not installed")
