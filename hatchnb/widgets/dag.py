@@ -6,6 +6,7 @@ there), in a notebook it is applied at once and pushed over the comm."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -61,6 +62,8 @@ class DagView:
         self._lock = threading.Lock()
         self._rows = {n: self._empty_row() for n in self.nodes_order}
         self._pane: pn.pane.Bokeh | None = None
+        #: the kernel's event loop, when the view is shown in a notebook
+        self._loop: asyncio.AbstractEventLoop | None = None
         positions = layered_layout(self.parents) if self.parents else {}
         self.nodes = ColumnDataSource(name=name, data=self._initial_data(positions))
         self.figure = self._build_figure(positions)
@@ -153,6 +156,7 @@ class DagView:
             import panel as pn
 
             self._pane = pn.pane.Bokeh(self.figure)
+            self._loop = _running_loop()
         return self._pane
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
@@ -194,8 +198,13 @@ class DagView:
 
     def _schedule(self, apply: Any) -> None:
         doc = self.figure.document
+        loop = self._loop
         if doc is not None and doc.session_context is not None:
             doc.add_next_tick_callback(apply)  # panel serve: run on the session loop, locked
+        elif loop is not None and not loop.is_closed() and _running_loop() is not loop:
+            # Jupyter: comm messages Panel sends from other threads never reached JupyterLab
+            # (ipykernel 7), so push from the kernel's own loop
+            loop.call_soon_threadsafe(apply)
         else:
             apply()
 
@@ -205,6 +214,13 @@ class DagView:
             import panel as pn
 
             pn.io.push_notebook(self._pane)  # a no-op outside a notebook
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _detail_columns(detail: Mapping[str, str]) -> dict[str, str]:
