@@ -164,3 +164,13 @@ def test_triggers_from_magics(ip: Any, db: Any) -> None:
     magic(ip, f"cancel {ref.workflow_run_id}")
     hatchet = ip.user_ns["hatchet"]
     wait_until(lambda: hatchet.runs.get_status(ref.workflow_run_id) == "CANCELLED")
+
+
+def test_dashboard_magic_starts_and_stops_the_dashboard(ip: Any) -> None:
+    with capture_output() as cap:
+        handle = magic(ip, "dashboard")
+    try:
+        assert handle.url.startswith("http://127.0.0.1:")
+        assert f"dashboard: {handle.url}" in cap.stdout
+    finally:
+        magic(ip, "dashboard --stop")
