@@ -3,6 +3,7 @@ named as in hatchet_sdk v1, and their evaluation when a run is triggered."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable
 from datetime import datetime
@@ -358,8 +359,6 @@ class RateLimitsClient:
     async def aio_put(
         self, key: str, limit: int, duration: RateLimitDuration = RateLimitDuration.SECOND
     ) -> None:
-        import asyncio
-
         await asyncio.to_thread(self.put, key, limit, duration)
 
     def list(self) -> list[RateLimitUsage]:

@@ -838,8 +838,7 @@ SELECT key, limit_value, duration FROM hatchnb.rate_limits WHERE key = %(key)s;
 -- name: list_rate_limits
 -- Every rate limit with the units used in its current window and the task runs queued on it.
 SELECT l.key, l.limit_value, l.duration, l.window_start,
-       CASE WHEN l.window_start + hatchnb.rate_limit_interval(l.duration) <= now()
-            THEN 0 ELSE l.used END AS used,
+       CASE WHEN hatchnb.rate_limit_expired(l) THEN 0 ELSE l.used END AS used,
        (SELECT count(*) FROM hatchnb.task_runs t
          WHERE t.status IN ('QUEUED', 'BLOCKED') AND t.rate_limits IS NOT NULL
            AND t.rate_limits @> jsonb_build_array(jsonb_build_object('key', l.key)))::int

@@ -68,6 +68,12 @@ LANGUAGE sql IMMUTABLE AS $$
         ELSE interval '1 year' END
 $$;
 
+-- Has the limit's current window ended (the next use starts a new one)?
+CREATE FUNCTION hatchnb.rate_limit_expired(l hatchnb.rate_limits) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT l.window_start + hatchnb.rate_limit_interval(l.duration) <= now()
+$$;
+
 -- ---- concurrency -------------------------------------------------------------------------
 
 -- Try to hold every slot of a task run; returns NULL when all are held, else the first full
@@ -155,7 +161,7 @@ DECLARE
     admitted integer := 0;
 BEGIN
     LOOP
-        SELECT t.id, t.run_id INTO w FROM hatchnb.task_runs t
+        SELECT t.id, t.run_id, t.concurrency INTO w FROM hatchnb.task_runs t
          WHERE t.status = 'BLOCKED' AND t.wait_key = p_slot
          ORDER BY t.priority DESC, t.id LIMIT 1
            FOR UPDATE SKIP LOCKED;
@@ -167,8 +173,10 @@ BEGIN
             CONTINUE;                           -- now waits for another of its slots
         END IF;
         admitted := admitted + 1;
-        UPDATE hatchnb.task_runs t SET status = 'QUEUED', available_at = now()
-         WHERE t.run_id = w.run_id AND t.status = 'BLOCKED';
+        IF w.concurrency @> '[{"scope": "run"}]' THEN
+            UPDATE hatchnb.task_runs t SET status = 'QUEUED', available_at = now()
+             WHERE t.run_id = w.run_id AND t.status = 'BLOCKED';
+        END IF;
     END LOOP;
     IF admitted > 0 THEN
         PERFORM pg_notify('hatchnb_queued', '');
@@ -189,18 +197,12 @@ BEGIN
 END;
 $$;
 
-CREATE FUNCTION hatchnb.release_task_run_slots() RETURNS trigger
+-- AFTER trigger on task_runs (holder 't:<id>') and workflow_runs (holder 'r:<id>').
+CREATE FUNCTION hatchnb.release_slots() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM hatchnb.release_holder('t:' || NEW.id);
-    RETURN NULL;
-END;
-$$;
-
-CREATE FUNCTION hatchnb.release_run_slots() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM hatchnb.release_holder('r:' || NEW.id);
+    PERFORM hatchnb.release_holder(
+        CASE TG_TABLE_NAME WHEN 'task_runs' THEN 't:' ELSE 'r:' END || NEW.id);
     RETURN NULL;
 END;
 $$;
@@ -209,12 +211,12 @@ CREATE TRIGGER release_task_run_slots AFTER UPDATE OF status ON hatchnb.task_run
     FOR EACH ROW WHEN (NEW.concurrency IS NOT NULL
                        AND NEW.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'SKIPPED')
                        AND OLD.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'SKIPPED'))
-    EXECUTE FUNCTION hatchnb.release_task_run_slots();
+    EXECUTE FUNCTION hatchnb.release_slots();
 CREATE TRIGGER release_run_slots AFTER UPDATE OF status ON hatchnb.workflow_runs
     FOR EACH ROW WHEN (NEW.has_concurrency
                        AND NEW.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
                        AND OLD.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED'))
-    EXECUTE FUNCTION hatchnb.release_run_slots();
+    EXECUTE FUNCTION hatchnb.release_slots();
 
 -- The leader's sweep: enforce CANCEL_IN_PROGRESS / CANCEL_NEWEST on keys with waiters, then
 -- admit waiters a race left behind. Returns the cancelled task runs that were running.
@@ -409,11 +411,9 @@ BEGIN
         -- lock the keys in order, without waiting: a key another claim holds is tried later
         FOR limits IN
             SELECT l.key, l.limit_value, x.units,
-                   CASE WHEN l.window_start + hatchnb.rate_limit_interval(l.duration) <= now()
-                        THEN 0 ELSE l.used END AS used,
-                   CASE WHEN l.window_start + hatchnb.rate_limit_interval(l.duration) <= now()
-                        THEN now() ELSE l.window_start
-                        END + hatchnb.rate_limit_interval(l.duration) AS window_end
+                   CASE WHEN hatchnb.rate_limit_expired(l) THEN 0 ELSE l.used END AS used,
+                   CASE WHEN hatchnb.rate_limit_expired(l) THEN now() ELSE l.window_start END
+                       + hatchnb.rate_limit_interval(l.duration) AS window_end
               FROM jsonb_to_recordset(c.rate_limits) AS x (key text, units integer)
               JOIN hatchnb.rate_limits l ON l.key = x.key
              ORDER BY l.key
@@ -429,12 +429,9 @@ BEGIN
             RETURN false;  -- another claim holds one of the keys: try again next round
         END IF;
         UPDATE hatchnb.rate_limits l
-           SET used = x.units + CASE
-                   WHEN l.window_start + hatchnb.rate_limit_interval(l.duration) <= now()
-                   THEN 0 ELSE l.used END,
-               window_start = CASE
-                   WHEN l.window_start + hatchnb.rate_limit_interval(l.duration) <= now()
-                   THEN now() ELSE l.window_start END,
+           SET used = x.units + CASE WHEN hatchnb.rate_limit_expired(l) THEN 0 ELSE l.used END,
+               window_start = CASE WHEN hatchnb.rate_limit_expired(l)
+                                   THEN now() ELSE l.window_start END,
                updated_at = now()
           FROM jsonb_to_recordset(c.rate_limits) AS x (key text, units integer)
          WHERE l.key = x.key;
