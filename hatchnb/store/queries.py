@@ -1,4 +1,5 @@
-"""Load the named SQL statements of ``sql/queries.sql``; the only place SQL text is read."""
+"""Load the named SQL statements of ``sql/*.sql`` (one file per area; ``queries.sql`` holds
+the core); the only place SQL text is read."""
 
 from __future__ import annotations
 
@@ -23,8 +24,16 @@ def parse(text: str) -> dict[str, LiteralString]:
 
 @functools.cache
 def all_queries() -> dict[str, LiteralString]:
-    text = resources.files("hatchnb.store").joinpath("sql/queries.sql").read_text("utf-8")
-    return parse(text)
+    found: dict[str, LiteralString] = {}
+    folder = resources.files("hatchnb.store").joinpath("sql")
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".sql"):
+            continue
+        for name, body in parse(entry.read_text("utf-8")).items():
+            if name in found:
+                raise ValueError(f"query {name!r} is defined twice ({entry.name})")
+            found[name] = body
+    return found
 
 
 def get(name: str) -> LiteralString:
