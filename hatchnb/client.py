@@ -255,7 +255,7 @@ class Hatchet:
                 input_validator=workflow.input_validator,
                 durable=frozenset(t.name for t in workflow.all_tasks if t.durable),
             )
-            blob = serialization.pickle_code(code)
+            blob = serialization.pickle_code(code, workflow.name)
             row = self._store.fetch_one(
                 "upsert_workflow_version",
                 workflow_name=workflow.name,

@@ -26,12 +26,12 @@ class InvalidWorkflow(HatchnbError, ValueError):
     """The workflow declaration is invalid."""
 
 
-class InvalidInput(HatchnbError, ValueError):
-    """The input does not match the workflow's input validator."""
-
-
 class SerializationError(HatchnbError, ValueError):
-    """A value could not be serialized."""
+    """A value could not be serialized or deserialized."""
+
+
+class InvalidInput(SerializationError):
+    """The input does not match the workflow's input validator."""
 
 
 class PayloadTooLarge(SerializationError):

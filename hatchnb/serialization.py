@@ -3,19 +3,22 @@ outputs JSON cannot hold."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import hmac
 import json
+import re
 import sys
 import sysconfig
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import ModuleType
+from types import CodeType, ModuleType
 from typing import Any
 
 import cloudpickle
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from hatchnb import errors
 from hatchnb.types import EmptyModel
@@ -40,27 +43,95 @@ def dump_input(value: Any, validator: type[Any], limit: int) -> str:
     if value is None:
         value = {}
     if validator in _PLAIN_DICT and isinstance(value, dict):
-        return _check_size(_dumps_input(value), limit, "input")
+        return _check_size(_dumps_json(value, "input"), limit, "input")
     try:
         if not isinstance(value, validator):
             value = _adapter(validator).validate_python(_plain(value))
         text = _adapter(validator).dump_json(value).decode()
     except ValidationError as exc:
-        raise errors.InvalidInput(f"input does not match {validator.__name__}: {exc}") from None
-    return _check_size(text, limit, "input")
+        raise errors.InvalidInput(
+            f"the input does not match {validator.__name__}: pass an input whose fields "
+            f"validate, or change input_validator=. {exc}"
+        ) from None
+    except PydanticSerializationError as exc:
+        raise errors.InvalidInput(f"{_NOT_JSON.format(what='input')} ({exc})") from None
+    return _check_size(_check_nul(text, "input"), limit, "input")
 
 
-def _dumps_input(value: dict[str, Any]) -> str:
+_NOT_JSON = (
+    "the {what} is not JSON-serializable: pass only JSON types (dict with str keys, list, "
+    "str, int, finite float, bool, None) and store other objects elsewhere, passing a reference"
+)
+
+
+def _dumps_json(value: Any, what: str) -> str:
     try:
-        return json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise errors.InvalidInput(f"the input is not JSON-serializable: {exc}") from None
+        text = json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise errors.InvalidInput(f"{_NOT_JSON.format(what=what)} ({exc})") from None
+    return _check_nul(text, what)
+
+
+#: an escaped NUL in JSON text (an odd number of backslashes before u0000)
+_ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _has_nul(text: str) -> bool:
+    return "\\u0000" in text and _ESCAPED_NUL.search(text) is not None
+
+
+def _check_nul(text: str, what: str) -> str:
+    if _has_nul(text):
+        raise errors.InvalidInput(
+            f"the {what} contains a NUL character (\\x00), which PostgreSQL cannot store; "
+            "remove it, or encode binary data (e.g. base64) before passing it"
+        )
+    return text
+
+
+def dump_json(value: Any, what: str, limit: int) -> str:
+    """Any JSON value (event payloads, filter payloads) under the payload size limit."""
+    return _check_size(_dumps_json(value, what), limit, what)
+
+
+def dump_metadata(meta: Any) -> str:
+    """``additional_metadata`` as JSON: a dict with string keys holding JSON values."""
+    if not meta:
+        return "{}"
+    if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):
+        raise errors.InvalidInput(
+            f"additional_metadata={meta!r}: pass a dict with string keys, e.g. {{'team': 'ml'}}"
+        )
+    return _dumps_json(meta, "additional_metadata")
+
+
+def check_text(
+    value: Any, what: str, error: type[errors.HatchnbError] = errors.InvalidInput
+) -> str:
+    """A name or key stored as text: a non-empty string without NUL characters."""
+    if not isinstance(value, str) or not value:
+        raise error(f"{what}={value!r}: pass a non-empty string")
+    if "\x00" in value:
+        raise error(
+            f"{what}={value!r} contains a NUL character (\\x00), which PostgreSQL cannot "
+            "store; remove it"
+        )
+    return value
 
 
 def load_input(data: Any, validator: type[Any]) -> Any:
+    """The stored input as the task receives it; a mismatch fails the task without retries
+    (events, and crons or schedules created by workflow name, are not checked earlier)."""
     if validator is dict:
         return data
-    return _adapter(validator).validate_python(data)
+    try:
+        return _adapter(validator).validate_python(data)
+    except ValidationError as exc:
+        raise errors.InvalidInput(
+            f"the run input does not match {validator.__name__}; it was not checked when the "
+            "run started (an event payload, or a cron or schedule created by workflow name): "
+            f"send data that matches the task's input_validator. {exc}"
+        ) from None
 
 
 def _plain(value: Any) -> Any:
@@ -89,8 +160,11 @@ def dump_output(
     """Encode a task's return value: JSON when possible, else a pickled blob plus a preview
     (signed when a signing key is set)."""
     try:
-        text = json.dumps(_jsonable(value), allow_nan=False)
-    except (TypeError, ValueError):
+        text: str | None = json.dumps(_jsonable(value), allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        text = None
+    # strings with NUL characters are valid JSON that PostgreSQL's jsonb cannot store
+    if text is None or _has_nul(text):
         preview, blob = _dump_blob(value, blob_limit)
         return preview, _SIGNED + bytes.fromhex(sign(blob, key) or "") + blob if key else blob
     return _check_size(text, json_limit, "task output"), None
@@ -110,14 +184,16 @@ def _dump_blob(value: Any, limit: int) -> tuple[str, bytes]:
     except Exception as exc:
         raise errors.SerializationError(
             f"the task output of type {type(value).__name__} is neither JSON nor picklable "
-            f"({exc}); return plain data instead"
+            f"({exc}); return plain data instead (a dict, list, str, number, pydantic model or "
+            "dataclass) or a picklable object, and keep connections, sockets and files inside "
+            "the task"
         ) from None
     if len(blob) > limit:
         raise errors.PayloadTooLarge(
             f"the pickled task output is {len(blob)} bytes, over the {limit}-byte limit; return "
             "a smaller value or raise HATCHNB_MAX_BLOB_BYTES"
         )
-    preview = {"$pickled": type(value).__qualname__, "repr": repr(value)[:500]}
+    preview = {"$pickled": type(value).__qualname__, "repr": repr(value)[:500].replace("\x00", "")}
     return json.dumps(preview), blob
 
 
@@ -154,7 +230,7 @@ def run_row(
     """One element of ``insert_runs``' JSON array, built by hand: for bulk enqueue this is the
     hot loop. ``trigger`` holds optional triggered_by / event_id / filter_payload and flow
     control (fc / sticky / sticky_worker)."""
-    meta_json = json.dumps(meta) if meta else "{}"
+    meta_json = dump_metadata(meta)
     key_json = "null" if child_key is None else json.dumps(child_key)
     extra = "," + json.dumps(trigger)[1:-1] if trigger else ""
     return (
@@ -204,17 +280,73 @@ def _by_value(objects: list[Any]) -> Iterator[None]:
             cloudpickle.unregister_pickle_by_value(module)
 
 
-def pickle_code(code: WorkflowCode) -> bytes:
+def pickle_code(code: WorkflowCode, workflow_name: str = "") -> bytes:
     """Pickle task functions; code outside installed packages travels by value."""
     objects = [*code.functions.values(), code.input_validator]
-    try:
-        with _by_value(objects):
+    with _by_value(objects):
+        try:
             return bytes(cloudpickle.dumps(code))
-    except Exception as exc:
-        raise errors.SerializationError(
-            f"cannot pickle the workflow's code: {exc}. Task functions must not capture "
-            "open connections, sockets, locks or files; create those inside the task"
-        ) from None
+        except Exception as exc:
+            culprit = _unpicklable_part(code) or str(exc)
+    raise errors.SerializationError(
+        f"cannot pickle the code of workflow {workflow_name!r}: {culprit}. Task functions must "
+        "not capture open connections, sockets, locks or files; create those inside the task "
+        "(capture what is needed to open them, such as a URL, instead)"
+    )
+
+
+def _unpicklable_part(code: WorkflowCode) -> str | None:
+    """Which task, and which object it refers to, cannot be pickled."""
+    for name, fn in code.functions.items():
+        try:
+            cloudpickle.dumps(fn)
+        except Exception as exc:
+            path = _unpicklable_path(fn, depth=3)
+            if path is None:
+                return f"task {name!r} cannot be pickled ({exc})"
+            names, value, error = path
+            return (
+                f"task {name!r} refers to {' -> '.join(names)}, a "
+                f"{type(value).__module__}.{type(value).__qualname__} ({error})"
+            )
+    return None
+
+
+def _unpicklable_path(fn: Any, depth: int) -> tuple[list[str], Any, Exception] | None:
+    """The chain of captured names leading to an object cloudpickle refuses."""
+    for var, value in _referenced(fn):
+        try:
+            cloudpickle.dumps(value)
+        except Exception as exc:
+            inner = _unpicklable_path(value, depth - 1) if depth > 1 else None
+            if inner is not None:
+                return [var, *inner[0]], inner[1], inner[2]
+            return [var], value, exc
+    return None
+
+
+def _referenced(fn: Any) -> Iterator[tuple[str, Any]]:
+    """Closure variables, defaults and module globals a function uses."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return
+    cells = getattr(fn, "__closure__", None) or ()
+    for var, cell in zip(code.co_freevars, cells, strict=False):
+        with contextlib.suppress(ValueError):  # an empty cell
+            yield var, cell.cell_contents
+    for index, default in enumerate(getattr(fn, "__defaults__", None) or ()):
+        yield f"default #{index + 1}", default
+    namespace = getattr(fn, "__globals__", {})
+    for var in _global_names(code):
+        if var in namespace:
+            yield var, namespace[var]
+
+
+def _global_names(code: CodeType) -> Iterator[str]:
+    yield from code.co_names
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            yield from _global_names(const)
 
 
 def sign(blob: bytes, key: str | None) -> str | None:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
@@ -40,12 +40,18 @@ def next_tick(expression: str, tz: str, after: datetime) -> datetime:
         raise InvalidCron(
             f"unknown time zone {tz!r}; use an IANA name like 'Europe/Paris'"
         ) from None
-    if not croniter.is_valid(expression):
+    if not isinstance(expression, str) or not croniter.is_valid(expression):
         raise InvalidCron(
             f"invalid cron expression {expression!r}; use five fields "
             "'minute hour day-of-month month day-of-week', e.g. '0 3 * * *'"
         )
-    tick: datetime = croniter(expression, after.astimezone(zone)).get_next(datetime)
+    try:
+        tick: datetime = croniter(expression, after.astimezone(zone)).get_next(datetime)
+    except CroniterError as exc:
+        raise InvalidCron(
+            f"the cron expression {expression!r} never fires ({exc}); check the day-of-month "
+            "and month fields, e.g. '0 0 30 2 *' asks for February 30"
+        ) from None
     return tick.astimezone(UTC)
 
 
@@ -162,8 +168,12 @@ def _name(workflow: Any) -> str:
     return workflow if isinstance(workflow, str) else str(workflow.name)
 
 
-def _json(value: Any) -> Jsonb:
-    return Jsonb(json.loads(serialization.dump_input(value, dict, 1 << 30)) if value else {})
+def _json(value: Any, limit: int) -> Jsonb:
+    return Jsonb(json.loads(serialization.dump_input(value, dict, limit)) if value else {})
+
+
+def _metadata(value: dict[str, Any] | None) -> Jsonb:
+    return Jsonb(json.loads(serialization.dump_metadata(value)))
 
 
 class CronClient:
@@ -187,12 +197,12 @@ class CronClient:
         row = self._client._store.fetch_one(
             "upsert_cron",
             id=uuid.uuid4(),
-            workflow_name=_name(workflow_name),
-            name=cron_name,
+            workflow_name=serialization.check_text(_name(workflow_name), "workflow"),
+            name=serialization.check_text(cron_name, "cron_name"),
             expression=expression,
             timezone=timezone,
-            input=_json(input),
-            additional_metadata=Jsonb(additional_metadata or {}),
+            input=_json(input, self._client._settings.max_payload_bytes),
+            additional_metadata=_metadata(additional_metadata),
             priority=priority,
             declared=False,
             next_fire_at=first,
@@ -263,10 +273,10 @@ class ScheduledClient:
         row = self._client._store.fetch_one(
             "create_scheduled",
             id=uuid.uuid4(),
-            workflow_name=_name(workflow_name),
+            workflow_name=serialization.check_text(_name(workflow_name), "workflow"),
             run_at=trigger_at,
-            input=_json(input),
-            additional_metadata=Jsonb(additional_metadata or {}),
+            input=_json(input, self._client._settings.max_payload_bytes),
+            additional_metadata=_metadata(additional_metadata),
             priority=priority,
         )
         assert row is not None
@@ -312,13 +322,16 @@ class FiltersClient:
         self, workflow_id: Any, expression: str, scope: str, payload: dict[str, Any] | None = None
     ) -> Filter:
         expressions.compile_expression(expression)
+        limit = self._client._settings.max_payload_bytes
         row = self._client._store.fetch_one(
             "create_filter",
             id=uuid.uuid4(),
-            workflow_name=_name(workflow_id),
+            workflow_name=serialization.check_text(_name(workflow_id), "workflow"),
             expression=expression,
-            scope=scope,
-            payload=Jsonb(payload or {}),
+            scope=serialization.check_text(scope, "scope"),
+            payload=Jsonb(
+                json.loads(serialization.dump_json(payload or {}, "filter payload", limit))
+            ),
         )
         assert row is not None
         return Filter.from_row(row)
@@ -365,6 +378,13 @@ class EventClient:
         return await asyncio.to_thread(self.push, *args, **kwargs)
 
     def bulk_push(self, events: list[BulkPushEventWithMetadata]) -> list[Event]:
+        limit = self._client._settings.max_payload_bytes
+        for event in events:  # refuse the whole batch before anything is written
+            serialization.check_text(event.key, "event key")
+            serialization.dump_json(event.payload, "event payload", limit)
+            serialization.dump_metadata(event.additional_metadata)
+            if event.scope is not None:
+                serialization.check_text(event.scope, "scope")
         with self._client._store.transaction() as conn:
             return [self._push_one(conn, e) for e in events]
 
@@ -431,12 +451,21 @@ class EventClient:
             "additional_metadata": event.additional_metadata,
             "event_key": event.key,
         }
-        return [
-            f["payload"]
-            for f in found
-            if expressions.evaluate(f["expression"], {**variables, "filter_payload": f["payload"]})
-            is True
-        ]
+        return [f["payload"] for f in found if _filter_holds(f, workflow, variables)]
+
+
+def _filter_holds(found: dict[str, Any], workflow: str, variables: dict[str, Any]) -> bool:
+    try:
+        value = expressions.evaluate(
+            found["expression"], {**variables, "filter_payload": found["payload"]}
+        )
+    except expressions.InvalidExpression as exc:
+        raise expressions.InvalidExpression(
+            f"event filter {found['id']} of workflow {workflow!r} failed on this event, so the "
+            f"event was not stored: {exc}. Fix the filter (test optional fields with "
+            f"has(input.field)) or delete it with hatchet.filters.delete('{found['id']}')"
+        ) from None
+    return value is True
 
 
 _flow_controls: dict[int, flow_control.FlowControl | None] = {}

@@ -54,9 +54,7 @@ class Task(Generic[R]):
     durable: bool = False
     #: {"wait_for": [...], "skip_if": [...], "cancel_if": [...]} as stored in the spec
     conditions: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
-    concurrency: list[flow_control.ConcurrencyExpression] = dataclasses.field(
-        default_factory=list
-    )
+    concurrency: list[flow_control.ConcurrencyExpression] = dataclasses.field(default_factory=list)
     rate_limits: list[flow_control.RateLimit] = dataclasses.field(default_factory=list)
     desired_worker_labels: dict[str, dict[str, Any]] | None = None
     #: worker slots this task occupies while it runs
@@ -123,6 +121,7 @@ class Workflow:
     ) -> None:
         if not name or not isinstance(name, str):
             raise errors.InvalidWorkflow("a workflow needs a non-empty name, e.g. name='etl'")
+        serialization.check_text(name, "name", errors.InvalidWorkflow)
         self._client = client
         self.name = name
         self.description = description
@@ -185,9 +184,12 @@ class Workflow:
         )
 
         def register(fn: Callable[..., R]) -> Task[R]:
+            task_name = serialization.check_text(
+                name or getattr(fn, "__name__", None), "task name", errors.InvalidWorkflow
+            )
             task: Task[R] = Task(
                 fn=fn,
-                name=name or fn.__name__,
+                name=task_name,
                 workflow=self,
                 parents=list(parents or []),
                 conditions={k: conditions.spec_of(v) for k, v in checks.items() if v},
