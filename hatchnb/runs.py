@@ -7,6 +7,7 @@ import builtins
 import dataclasses
 import threading
 import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -271,6 +272,10 @@ class RunWaiter:
                 self._check(waiting)
 
 
+#: PostgreSQL's bigint: the largest offset, limit or task run id a query can take
+_BIGINT_MAX = 2**63 - 1
+
+
 def run_filters(
     since: datetime | None,
     until: datetime | None,
@@ -279,15 +284,62 @@ def run_filters(
     workflow_names: builtins.list[str] | None,
     parent_task_run_id: int | None,
 ) -> dict[str, Any]:
-    """Parameters of the run list queries (every filter is a bound parameter)."""
+    """Parameters of the run list queries (every filter is a bound parameter); a filter the
+    database cannot take is a ValueError saying what to pass instead."""
+    serialization.dump_metadata(additional_metadata)  # refuses what jsonb cannot hold
     return {
-        "since": since or datetime.now(UTC) - timedelta(days=1),
-        "until": until,
-        "statuses": [str(s) for s in statuses] if statuses else None,
-        "workflows": workflow_names or None,
+        "since": _moment(since, "since") or datetime.now(UTC) - timedelta(days=1),
+        "until": _moment(until, "until"),
+        "statuses": _statuses(statuses),
+        "workflows": [serialization.check_text(w, "workflow_names item") for w in workflow_names]
+        if workflow_names
+        else None,
         "metadata": psycopg.types.json.Jsonb(additional_metadata or {}),
-        "parent_task_run_id": parent_task_run_id,
+        "parent_task_run_id": _whole(parent_task_run_id, "parent_task_run_id", 1),
     }
+
+
+def _moment(value: Any, what: str) -> datetime | None:
+    """Aware datetimes as they are; naive ones are local time, as ``datetime.now()`` gives."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise ValueError(f"{what}={value!r}: pass a datetime, e.g. datetime.now(UTC)")
+    try:
+        return value if value.tzinfo else value.astimezone()
+    except (OverflowError, ValueError):
+        raise ValueError(f"{what}={value!r} is out of range; pass an aware datetime") from None
+
+
+def _statuses(values: Any) -> builtins.list[str] | None:
+    if not values:
+        return None
+    if isinstance(values, str):
+        raise ValueError(f"statuses={values!r}: pass a list, e.g. statuses=[{values!r}]")
+    try:
+        return [RunStatus(value).value for value in values]
+    except ValueError:
+        known = ", ".join(RunStatus)
+        raise ValueError(f"statuses={values!r}: use only {known}") from None
+
+
+def _whole(value: Any, what: str, least: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= _BIGINT_MAX:
+        raise ValueError(f"{what}={value!r}: pass a whole number from {least} to {_BIGINT_MAX}")
+    return value
+
+
+def run_uuid(value: Any) -> str:
+    """A run id as the database takes it; anything else is not a run."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise errors.RunNotFound(
+            f"{value!r} is not a workflow run id: run ids are UUIDs, as in "
+            "WorkflowRunRef.workflow_run_id"
+        ) from None
 
 
 class RunsClient:
@@ -298,7 +350,7 @@ class RunsClient:
 
     def get(self, workflow_run_id: str) -> WorkflowRun:
         store = self._client._store
-        row = store.fetch_one("get_run", id=workflow_run_id)
+        row = store.fetch_one("get_run", id=run_uuid(workflow_run_id))
         if row is None:
             raise errors.RunNotFound(f"no workflow run has the id {workflow_run_id}")
         tasks = [TaskRun.from_row(r) for r in store.fetch_all("get_run_tasks", run_id=row["id"])]
@@ -314,10 +366,10 @@ class RunsClient:
         return await asyncio.to_thread(self.get_status, workflow_run_id)
 
     def get_result(self, workflow_run_id: str) -> dict[str, Any]:
-        return self._client._run_result(workflow_run_id, None)
+        return self._client._run_result(run_uuid(workflow_run_id), None)
 
     def get_run_ref(self, workflow_run_id: str) -> WorkflowRunRef:
-        return WorkflowRunRef(workflow_run_id, self._client)
+        return WorkflowRunRef(run_uuid(workflow_run_id), self._client)
 
     def list(
         self,
@@ -337,8 +389,8 @@ class RunsClient:
             **run_filters(
                 since, until, statuses, additional_metadata, workflow_names, parent_task_run_id
             ),
-            limit=limit or 100,
-            offset=offset or 0,
+            limit=_whole(limit or 100, "limit", 1),
+            offset=_whole(offset or 0, "offset", 0),
         )
         return [WorkflowRun.from_row(r) for r in rows]
 
@@ -379,19 +431,19 @@ class RunsClient:
     def attempts(self, run_id: str) -> builtins.list[dict[str, Any]]:
         """Finished attempts of the run's task runs (retries, timeouts, hand-backs included),
         oldest first: task_name, attempt, worker_id, outcome, error, queued/started/finished."""
-        return self._client._store.fetch_all("run_attempts", run_id=run_id)
+        return self._client._store.fetch_all("run_attempts", run_id=run_uuid(run_id))
 
     def logs_after(
         self, run_id: str, after: int = 0, limit: int = 1000
     ) -> builtins.list[dict[str, Any]]:
         """Log lines with an ``id`` greater than ``after`` (pass the last id seen to follow)."""
         return self._client._store.fetch_all(
-            "run_logs_after", run_id=run_id, after=after, limit=limit
+            "run_logs_after", run_id=run_uuid(run_id), after=after, limit=limit
         )
 
     def durable_log(self, run_id: str) -> builtins.list[dict[str, Any]]:
         """The durable event log entries of the run's durable task runs, in order."""
-        return self._client._store.fetch_all("run_durable_log", run_id=run_id)
+        return self._client._store.fetch_all("run_durable_log", run_id=run_uuid(run_id))
 
     async def aio_list(self, **kwargs: Any) -> builtins.list[WorkflowRun]:
         return await asyncio.to_thread(lambda: self.list(**kwargs))
@@ -404,8 +456,9 @@ class RunsClient:
 
     def bulk_cancel(self, run_ids: builtins.list[str]) -> None:
         store = self._client._store
+        wanted = [run_uuid(r) for r in run_ids]
         with store.transaction() as conn:
-            running = conn.execute(queries.get("cancel_runs"), {"ids": run_ids}).fetchall()
+            running = conn.execute(queries.get("cancel_runs"), {"ids": wanted}).fetchall()
             if running:
                 payload = ",".join(str(r["task_run_id"]) for r in running)
                 conn.execute(queries.get("notify_cancel"), {"payload": payload})
@@ -420,8 +473,9 @@ class RunsClient:
         """Run failed and cancelled tasks (and everything downstream) of finished runs again,
         with the workflow's newest registered code when its DAG is unchanged; the outputs
         of the tasks that succeeded are kept."""
+        wanted = [run_uuid(r) for r in run_ids]
         with self._client._store.transaction() as conn:
-            replayed = [r["id"] for r in conn.execute(queries.get("replay_runs"), {"ids": run_ids})]
+            replayed = [r["id"] for r in conn.execute(queries.get("replay_runs"), {"ids": wanted})]
             if replayed:
                 conn.execute(queries.get("repin_replayed_runs"), {"ids": replayed})
                 conn.execute(queries.get("restore_hooks"), {"ids": replayed})
@@ -453,7 +507,7 @@ class RunsClient:
                     pass  # a chunk was written (or the poll timed out): read again
 
     def logs(self, run_id: str, limit: int = 1000) -> builtins.list[dict[str, Any]]:
-        return self._client._store.fetch_all("run_logs", run_id=run_id, limit=limit)
+        return self._client._store.fetch_all("run_logs", run_id=run_uuid(run_id), limit=limit)
 
     def get_notebook(
         self, task_run_id_or_run_id: int | str, task_name: str | None = None
