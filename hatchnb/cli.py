@@ -1,4 +1,4 @@
-"""``hatchnb worker | engine | migrate | dashboard | quickstart``: thin CLI wrappers."""
+"""``hatchnb worker | engine | migrate | dashboard | prune | quickstart``: thin CLI wrappers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
+
+from hatchnb.config import parse_duration
 
 
 def _parse_label(text: str) -> tuple[str, str | int]:
@@ -16,6 +19,16 @@ def _parse_label(text: str) -> tuple[str, str | int]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"--label {text!r}: write it as key=value, e.g. gpu=1")
     return key, int(value) if value.lstrip("-").isdigit() else value
+
+
+def _parse_older_than(text: str) -> timedelta:
+    try:
+        duration = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if duration is None:
+        raise argparse.ArgumentTypeError("--older-than must be longer than 0, e.g. 7d")
+    return duration
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="address to listen on; anything but loopback needs HATCHNB_DASHBOARD_PASSWORD",
     )
+    prune = sub.add_parser("prune", help="delete finished runs older than the retention")
+    prune.add_argument(
+        "--older-than",
+        type=_parse_older_than,
+        default=None,
+        metavar="DURATION",
+        help="e.g. 7d, 12h, 1h30m (default: HATCHNB_RETENTION, 30d)",
+    )
+    prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    prune.add_argument("--batch", type=int, default=None, help="runs per batch (transaction)")
     sub.add_parser("quickstart", help="run a small DAG end to end and print its result")
     return parser
 
@@ -61,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _engine()
     if args.command == "dashboard":
         return _dashboard(args)
+    if args.command == "prune":
+        return _prune(args)
     if args.command == "migrate":
         from hatchnb import Hatchet
 
@@ -111,4 +136,27 @@ def _dashboard(args: argparse.Namespace) -> int:
         return 2
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from hatchnb import Hatchet
+
+    client = Hatchet()
+    try:
+        report = client.runs.prune(args.older_than, dry_run=args.dry_run, batch_size=args.batch)
+    except ValueError as exc:
+        print(f"hatchnb prune: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        client.close()
+    verb = "would delete" if report.dry_run else "deleted"
+    print(f"finished before {report.cutoff:%Y-%m-%d %H:%M:%S %Z}: {verb}")
+    for table, rows in report.counts.items():
+        print(f"  {table:18} {rows:>12,}")
+    if not report.dry_run:
+        print(
+            f"{report.batches} batches in {report.seconds:.1f} s, "
+            f"longest {report.longest_batch * 1000:.0f} ms"
+        )
     return 0

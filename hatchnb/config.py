@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+from datetime import timedelta
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
+_UNIT_SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 
 
 def _float(name: str, default: float) -> float:
@@ -14,6 +19,33 @@ def _float(name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """``30d``, ``12h``, ``1h30m``, ``90s`` or a number of seconds; ``0``/``off`` is None."""
+    raw = text.strip().lower()
+    if raw in ("0", "off", "none", "false"):
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        parts = _DURATION_PART.findall(raw)
+        if not parts or "".join(n + u for n, u in parts) != raw:
+            raise ValueError(
+                f"{text!r} is not a duration: write e.g. 30d, 12h, 1h30m, 90s or 0/off"
+            ) from None
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    return timedelta(seconds=seconds) if seconds > 0 else None
+
+
+def _duration(name: str, default: timedelta | None) -> timedelta | None:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return parse_duration(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -38,6 +70,12 @@ class Settings:
     max_payload_bytes: int = 4 * 1024 * 1024
     #: largest pickled output accepted, in bytes
     max_blob_bytes: int = 16 * 1024 * 1024
+    #: finished runs older than this are pruned (None: never)
+    retention: timedelta | None = timedelta(days=30)
+    #: the engine leader starts a retention pass at most this often
+    retention_interval: timedelta = timedelta(minutes=10)
+    #: runs deleted per retention batch (each batch is one short transaction)
+    retention_batch: int = 1000
 
     @classmethod
     def from_env(cls, dsn: str | None = None) -> Settings:
@@ -52,4 +90,8 @@ class Settings:
             signing_key=os.environ.get("HATCHNB_SIGNING_KEY") or None,
             max_payload_bytes=int(_float("HATCHNB_MAX_PAYLOAD_BYTES", 4 * 1024 * 1024)),
             max_blob_bytes=int(_float("HATCHNB_MAX_BLOB_BYTES", 16 * 1024 * 1024)),
+            retention=_duration("HATCHNB_RETENTION", timedelta(days=30)),
+            retention_interval=_duration("HATCHNB_RETENTION_INTERVAL", None)
+            or timedelta(minutes=10),
+            retention_batch=max(1, int(_float("HATCHNB_RETENTION_BATCH", 1000))),
         )

@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from hatchnb import alerts, conditions, errors, triggers
+from hatchnb import alerts, conditions, errors, retention, triggers
 from hatchnb.config import Settings
 from hatchnb.store import connect_async, queries
 
@@ -74,6 +74,7 @@ class Engine:
         if row and row["waiting"]:
             await asyncio.to_thread(conditions.settle_waiting, self.dsn)
         await self.alerts.tick(conn)
+        await retention.tick(conn, self.dsn, self.settings)
 
     def _fire_due(self) -> None:
         """Crons and schedules (sync code, on a connection of its own, in a thread)."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from hatchnb import errors, ids, serialization
+from hatchnb import errors, ids, retention, serialization
 from hatchnb.store import connect_async, queries
 
 if TYPE_CHECKING:
@@ -533,6 +533,27 @@ class RunsClient:
         from hatchnb import notebook_tasks
 
         return notebook_tasks.run_notebooks(self._client, run_id)
+
+    def prune(
+        self,
+        older_than: timedelta | None = None,
+        dry_run: bool = False,
+        batch_size: int | None = None,
+    ) -> retention.PruneReport:
+        """Delete runs that finished more than ``older_than`` ago (default
+        ``HATCHNB_RETENTION``) with their task runs, logs, streams, durable logs, attempts and
+        notebooks, then old events, schedules, alert messages and stopped workers, in small
+        batches. ``report.counts`` holds the rows per table. Not in hatchet_sdk."""
+        settings = self._client._settings
+        older_than = older_than or settings.retention
+        if older_than is None:
+            raise ValueError("retention is off (HATCHNB_RETENTION=0): pass older_than=")
+        return retention.prune(
+            self._client.dsn,
+            older_than,
+            batch_size=batch_size or settings.retention_batch,
+            dry_run=dry_run,
+        )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
