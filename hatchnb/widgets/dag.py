@@ -1,12 +1,14 @@
-"""The one DAG drawing (a Bokeh figure), shared by the notebook widgets and the dashboard.
+"""The DAG of a workflow or run: one layout and colour source (``DagState``) and its Bokeh
+drawing (``DagView``), used by the dashboard. Notebooks draw the same state as SVG in an
+ipywidget (``hatchnb.widgets.dag_svg.DagWidget``), the transport that reaches JupyterLab
+from the widgets' polling thread while a cell is busy.
 
 ``DagView.set_status`` may be called from any thread: in a ``panel serve`` session the
 change is applied on the session's next tick (Bokeh refuses changes from foreign threads
-there), in a notebook it is applied at once and pushed over the comm."""
+there), elsewhere it is applied at once."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -33,78 +35,139 @@ if TYPE_CHECKING:
     from hatchnb.runs import WorkflowRun
     from hatchnb.workflow import Workflow
 
-__all__ = ["DETAIL_FIELDS", "STATUS_COLORS", "DagView", "layered_layout", "run_statuses"]
+__all__ = [
+    "BOX_H",
+    "BOX_W",
+    "DETAIL_FIELDS",
+    "STATUS_COLORS",
+    "DagState",
+    "DagView",
+    "layered_layout",
+    "run_parents",
+    "run_statuses",
+    "status_color",
+    "workflow_parents",
+]
 
+#: one colour per ``hatchnb.runs.RunStatus`` (a test checks that none is missing)
 STATUS_COLORS: dict[str, str] = {
     "PENDING": "#d9d9d9",
     "WAITING": "#e4d4f4",
     "QUEUED": "#bdd7ee",
+    "BLOCKED": "#f7c6d9",
     "RUNNING": "#ffd966",
     "SUCCEEDED": "#a9d18e",
     "FAILED": "#f4b183",
     "CANCELLED": "#a6a6a6",
     "SKIPPED": "#f2f2f2",
 }
+UNKNOWN_COLOR = "#ffffff"
 #: per-node hover fields filled from ``set_status(details=...)``; other keys go to "extra"
 DETAIL_FIELDS = ("started", "duration", "attempt", "worker")
-_BOX_W, _BOX_H = 0.8, 0.4
+#: node box size in layout units (one unit between layers and between neighbours)
+BOX_W, BOX_H = 0.8, 0.4
+
+Patch = dict[str, list[tuple[int, str]]]
+
+
+def status_color(status: str) -> str:
+    return STATUS_COLORS.get(status, UNKNOWN_COLOR)
+
+
+class DagState:
+    """Nodes, their layered positions and one row per node (status, colour, hover details).
+
+    ``parents`` maps each node (task name) to its parents, in declaration order. Not
+    thread-safe by itself: its views serialise calls to ``update``."""
+
+    def __init__(self, parents: Mapping[str, Sequence[str]]) -> None:
+        self.parents = {node: list(ps) for node, ps in parents.items()}
+        self.nodes_order = list(self.parents)
+        self.index = {node: i for i, node in enumerate(self.nodes_order)}
+        self.positions = layered_layout(self.parents) if self.parents else {}
+        self.rows = {n: empty_row() for n in self.nodes_order}
+
+    def edges(self) -> list[tuple[str, str]]:
+        """``(parent, child)`` pairs between nodes of this DAG."""
+        return [(p, c) for c, ps in self.parents.items() for p in ps if p in self.positions]
+
+    def statuses(self) -> dict[str, str]:
+        return {n: row["status"] for n, row in self.rows.items()}
+
+    def update(
+        self,
+        statuses: Mapping[str, str],
+        details: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> Patch:
+        """Apply new statuses and details; returns the changed cells as
+        ``{column: [(node index, value), ...]}`` (empty when nothing changed)."""
+        details = details or {}
+        patch: Patch = {}
+        for node in self.nodes_order:
+            wanted = dict(self.rows[node])
+            if node in statuses:
+                status = str(statuses[node])
+                wanted.update(status=status, color=status_color(status))
+            if node in details:
+                wanted.update(_detail_columns(details[node]))
+            for column, value in wanted.items():
+                if value != self.rows[node][column]:
+                    patch.setdefault(column, []).append((self.index[node], value))
+            self.rows[node] = wanted
+        return patch
+
+
+def empty_row() -> dict[str, str]:
+    row = dict.fromkeys((*DETAIL_FIELDS, "extra"), "")
+    row.update(status="PENDING", color=STATUS_COLORS["PENDING"])
+    return row
 
 
 class DagView:
-    """A layered DAG whose nodes are coloured by status.
-
-    ``parents`` maps each node (task name) to its parents, in declaration order."""
+    """The Bokeh drawing of a ``DagState`` (the dashboard's live DAG)."""
 
     def __init__(self, parents: Mapping[str, Sequence[str]], *, name: str = "dag_nodes") -> None:
-        self.parents = {node: list(ps) for node, ps in parents.items()}
-        self.nodes_order = list(self.parents)
-        self._index = {node: i for i, node in enumerate(self.nodes_order)}
+        self.state = DagState(parents)
+        self.parents = self.state.parents
+        self.nodes_order = self.state.nodes_order
         self._lock = threading.Lock()
-        self._rows = {n: self._empty_row() for n in self.nodes_order}
         self._pane: pn.pane.Bokeh | None = None
-        #: the kernel's event loop, when the view is shown in a notebook
-        self._loop: asyncio.AbstractEventLoop | None = None
-        positions = layered_layout(self.parents) if self.parents else {}
-        self.nodes = ColumnDataSource(name=name, data=self._initial_data(positions))
-        self.figure = self._build_figure(positions)
+        self.nodes = ColumnDataSource(name=name, data=self._initial_data())
+        self.figure = self._build_figure()
 
     # ---- building ---------------------------------------------------------------------
 
-    @staticmethod
-    def _empty_row() -> dict[str, str]:
-        row = dict.fromkeys((*DETAIL_FIELDS, "extra"), "")
-        row.update(status="PENDING", color=STATUS_COLORS["PENDING"])
-        return row
-
-    def _initial_data(self, positions: Mapping[str, tuple[float, float]]) -> dict[str, list[Any]]:
+    def _initial_data(self) -> dict[str, list[Any]]:
+        positions, order = self.state.positions, self.nodes_order
         data: dict[str, list[Any]] = {
-            "index": list(self.nodes_order),
-            "name": list(self.nodes_order),
-            "x": [positions[n][0] for n in self.nodes_order],
-            "y": [positions[n][1] for n in self.nodes_order],
+            "index": list(order),
+            "name": list(order),
+            "x": [positions[n][0] for n in order],
+            "y": [positions[n][1] for n in order],
         }
-        for column in self._empty_row():
-            data[column] = [self._rows[n][column] for n in self.nodes_order]
+        for column in empty_row():
+            data[column] = [self.state.rows[n][column] for n in order]
         return data
 
-    def _edge_data(self, positions: Mapping[str, tuple[float, float]]) -> dict[str, list[Any]]:
-        edges = [(p, c) for c, ps in self.parents.items() for p in ps if p in positions]
+    def _edge_data(self) -> dict[str, list[Any]]:
+        positions, edges = self.state.positions, self.state.edges()
         return {
             "start": [p for p, _ in edges],
             "end": [c for _, c in edges],
             "xs": [[positions[p][0], positions[c][0]] for p, c in edges],
-            "ys": [[positions[p][1] - _BOX_H / 2, positions[c][1] + _BOX_H / 2] for p, c in edges],
+            "ys": [[positions[p][1] - BOX_H / 2, positions[c][1] + BOX_H / 2] for p, c in edges],
         }
 
-    def _build_figure(self, positions: Mapping[str, tuple[float, float]]) -> Any:
+    def _build_figure(self) -> Any:
+        positions = self.state.positions
         xs = [x for x, _ in positions.values()] or [0.0]
         ys = [y for _, y in positions.values()] or [0.0]
         graph = GraphRenderer()
         graph.node_renderer.data_source = self.nodes
         graph.node_renderer.glyph = Rect(
-            width=_BOX_W, height=_BOX_H, fill_color="color", line_color="#555555"
+            width=BOX_W, height=BOX_H, fill_color="color", line_color="#555555"
         )
-        graph.edge_renderer.data_source.data = self._edge_data(positions)
+        graph.edge_renderer.data_source.data = self._edge_data()
         graph.edge_renderer.glyph = MultiLine(line_color="#888888", line_width=1.5)
         graph.layout_provider = StaticLayoutProvider(graph_layout=dict(positions))
         plot = figure(
@@ -138,13 +201,13 @@ class DagView:
     @classmethod
     def from_workflow(cls, workflow: Workflow, *, name: str = "dag_nodes") -> DagView:
         """The DAG of a declared workflow (all nodes PENDING)."""
-        return cls({t.name: [p.name for p in t.parents] for t in workflow.tasks}, name=name)
+        return cls(workflow_parents(workflow), name=name)
 
     @classmethod
     def from_run(cls, hatchet: Hatchet, run_id: str, *, name: str = "dag_nodes") -> DagView:
         """The DAG of a run, coloured with its current task statuses."""
         run = hatchet.runs.get(str(run_id))
-        view = cls({t.task_name: list(t.parents) for t in run.tasks if t.kind == "task"}, name=name)
+        view = cls(run_parents(run), name=name)
         view.set_status(*run_statuses(run))
         return view
 
@@ -156,17 +219,13 @@ class DagView:
             import panel as pn
 
             self._pane = pn.pane.Bokeh(self.figure)
-            self._loop = _running_loop()
         return self._pane
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
-        return self.panel()._repr_mimebundle_(include, exclude)
 
     # ---- updates --------------------------------------------------------------------------
 
     def statuses(self) -> dict[str, str]:
         with self._lock:
-            return {n: row["status"] for n, row in self._rows.items()}
+            return self.state.statuses()
 
     def set_status(
         self,
@@ -175,52 +234,25 @@ class DagView:
     ) -> None:
         """Recolour nodes; only changed cells are sent. Safe from any thread."""
         with self._lock:
-            patch = self._diff(statuses, details or {})
+            patch = self.state.update(statuses, details)
         if patch:
-            self._schedule(lambda: self._apply(patch))
-
-    def _diff(
-        self, statuses: Mapping[str, str], details: Mapping[str, Mapping[str, str]]
-    ) -> dict[str, list[tuple[int, str]]]:
-        patch: dict[str, list[tuple[int, str]]] = {}
-        for node in self.nodes_order:
-            wanted = dict(self._rows[node])
-            if node in statuses:
-                status = str(statuses[node])
-                wanted.update(status=status, color=STATUS_COLORS.get(status, "#ffffff"))
-            if node in details:
-                wanted.update(_detail_columns(details[node]))
-            for column, value in wanted.items():
-                if value != self._rows[node][column]:
-                    patch.setdefault(column, []).append((self._index[node], value))
-            self._rows[node] = wanted
-        return patch
+            self._schedule(lambda: self.nodes.patch(patch))
 
     def _schedule(self, apply: Any) -> None:
         doc = self.figure.document
-        loop = self._loop
         if doc is not None and doc.session_context is not None:
             doc.add_next_tick_callback(apply)  # panel serve: run on the session loop, locked
-        elif loop is not None and not loop.is_closed() and _running_loop() is not loop:
-            # Jupyter: comm messages Panel sends from other threads never reached JupyterLab
-            # (ipykernel 7), so push from the kernel's own loop
-            loop.call_soon_threadsafe(apply)
         else:
             apply()
 
-    def _apply(self, patch: dict[str, list[tuple[int, str]]]) -> None:
-        self.nodes.patch(patch)
-        if self._pane is not None:
-            import panel as pn
 
-            pn.io.push_notebook(self._pane)  # a no-op outside a notebook
+def workflow_parents(workflow: Workflow) -> dict[str, list[str]]:
+    return {t.name: [p.name for p in t.parents] for t in workflow.tasks}
 
 
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
+def run_parents(run: WorkflowRun) -> dict[str, list[str]]:
+    """The DAG of a run's tasks (``on_failure``/``on_success`` hooks are not drawn)."""
+    return {t.task_name: list(t.parents) for t in run.tasks if t.kind == "task"}
 
 
 def _detail_columns(detail: Mapping[str, str]) -> dict[str, str]:

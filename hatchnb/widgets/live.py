@@ -9,7 +9,8 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from hatchnb.widgets.dag import DagView, run_statuses
+from hatchnb.widgets.dag import run_statuses
+from hatchnb.widgets.dag_svg import DagWidget
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
@@ -79,18 +80,6 @@ def watcher_for(client: Hatchet) -> Watcher:
 
 # ---- display helpers ------------------------------------------------------------------
 
-_panel_ready = False
-
-
-def in_kernel() -> bool:
-    """Inside a Jupyter kernel (where Panel and ipywidgets render)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and hasattr(shell, "kernel")
-
 
 def show(*objects: Any) -> None:
     from IPython import display
@@ -99,27 +88,14 @@ def show(*objects: Any) -> None:
     render(*objects)
 
 
-def show_panel(obj: Any) -> None:
-    """Display a Panel object, loading Panel's JS inline first (works offline)."""
-    global _panel_ready
-    if not in_kernel():
-        return
-    import panel as pn
-
-    if not _panel_ready:
-        pn.extension(inline=True)
-        _panel_ready = True
-    show(obj)
-
-
-def run_dag(client: Hatchet, run_id: str) -> DagView:
+def run_dag(client: Hatchet, run_id: str) -> DagWidget:
     """A DAG view of a run that follows it until it finishes."""
-    view = DagView.from_run(client, run_id)
+    view = DagWidget.from_run(client, run_id)
     follow_dag(client, view, run_id)
     return view
 
 
-def follow_dag(client: Hatchet, view: DagView, run_id: str) -> None:
+def follow_dag(client: Hatchet, view: DagWidget, run_id: str) -> None:
     def poll() -> bool:
         run = client.runs.get(run_id)
         view.set_status(*run_statuses(run))
@@ -128,8 +104,8 @@ def follow_dag(client: Hatchet, view: DagView, run_id: str) -> None:
     watcher_for(client).add(poll)
 
 
-def workflow_view(workflow: Workflow) -> DagView:
-    return DagView.from_workflow(workflow)
+def workflow_view(workflow: Workflow) -> DagWidget:
+    return DagWidget.from_workflow(workflow)
 
 
 def show_workflow(workflow: Workflow) -> None:
@@ -137,8 +113,7 @@ def show_workflow(workflow: Workflow) -> None:
     from ipywidgets import HTML
 
     tasks = ", ".join(t.name for t in workflow.tasks) or "no tasks yet"
-    show_panel(workflow_view(workflow).panel())
-    show(HTML(f"<b>workflow {workflow.name}</b>: {tasks}"))
+    show(workflow_view(workflow).widget, HTML(f"<b>workflow {workflow.name}</b>: {tasks}"))
 
 
 def show_run(client: Hatchet, run_id: str) -> None:

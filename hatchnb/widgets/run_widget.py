@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from hatchnb.widgets import live
-from hatchnb.widgets.dag import STATUS_COLORS, DagView, run_statuses
+from hatchnb.widgets.dag import run_parents, run_statuses, status_color
+from hatchnb.widgets.dag_svg import DagWidget
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
@@ -42,7 +43,7 @@ def _duration(task: TaskRun) -> str:
 
 
 def _badge(status: str) -> str:
-    color = STATUS_COLORS.get(status, "#ffffff")
+    color = status_color(status)
     return f'<span style="background:{color};padding:0 6px;border-radius:3px">{status}</span>'
 
 
@@ -65,9 +66,7 @@ class RunWidget:
         self.run_id = str(run_id)
         self._lock = threading.Lock()
         self.run = client.runs.get(self.run_id)
-        self.dag = DagView(
-            {t.task_name: list(t.parents) for t in self.run.tasks if t.kind == "task"}
-        )
+        self.dag = DagWidget(run_parents(self.run))
         self.title = w.HTML()
         self.progress = w.IntProgress(min=0, max=1, value=0, description="0/0")
         self.tasks = w.HTML()
@@ -85,6 +84,7 @@ class RunWidget:
         self.box = w.VBox(
             [
                 self.title,
+                self.dag.widget,
                 self.progress,
                 self.tasks,
                 w.HBox([self.cancel_button, self.replay_button, self.message]),
@@ -174,7 +174,6 @@ class RunWidget:
     # ---- display --------------------------------------------------------------------------
 
     def _ipython_display_(self) -> None:
-        live.show_panel(self.dag.panel())
         live.show(self.box)
 
     def __repr__(self) -> str:

@@ -1,8 +1,10 @@
-"""The shared DAG view: layout, colours and the patches it sends (no browser, no kernel)."""
+"""The DAG views: shared layout and colours, the Bokeh patches the dashboard gets and the SVG
+the notebook widget shows (no browser, no kernel)."""
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 from typing import Any
 
@@ -10,7 +12,9 @@ import bokeh.embed
 import pytest
 from bokeh.document import Document
 
-from hatchnb.widgets.dag import STATUS_COLORS, DagView, layered_layout
+from hatchnb.runs import RunStatus
+from hatchnb.widgets.dag import STATUS_COLORS, DagState, DagView, layered_layout
+from hatchnb.widgets.dag_svg import DagWidget, render_svg
 from hatchnb.widgets.layout import crossings
 
 ETL = {
@@ -42,17 +46,12 @@ def test_cycle_is_refused() -> None:
         layered_layout({"a": ["b"], "b": ["a"]})
 
 
-def test_all_statuses_have_colours() -> None:
-    assert set(STATUS_COLORS) == {
-        "PENDING",
-        "WAITING",
-        "QUEUED",
-        "RUNNING",
-        "SUCCEEDED",
-        "FAILED",
-        "CANCELLED",
-        "SKIPPED",
-    }
+def test_every_run_status_has_its_own_colour() -> None:
+    for status in RunStatus:
+        assert status.value in STATUS_COLORS, f"{status} has no colour"
+    assert set(STATUS_COLORS) == {s.value for s in RunStatus}  # no colour for a gone status
+    assert len(set(STATUS_COLORS.values())) == len(STATUS_COLORS)  # tell them apart
+    assert STATUS_COLORS["BLOCKED"] != "#ffffff"
 
 
 def test_set_status_patches_only_changed_cells() -> None:
@@ -114,3 +113,75 @@ def test_from_run_colours_the_nodes(hatchet: Any, start_worker: Any) -> None:
     assert view.nodes.data["status"] == ["SUCCEEDED", "SUCCEEDED"]
     assert view.nodes.data["duration"][0].endswith("s")
     assert DagView.from_workflow(wf).parents == view.parents
+    widget = DagWidget.from_run(hatchet, ref.workflow_run_id)
+    assert widget.statuses() == {"first": "SUCCEEDED", "second": "SUCCEEDED"}
+    assert "duration: " in _nodes(widget.widget.value)["second"]["title"]
+    assert DagWidget.from_workflow(wf).parents == view.parents
+
+
+def _nodes(svg: str) -> dict[str, dict[str, Any]]:
+    """``{task: {status, fill, y, title}}`` read back from the SVG."""
+    found = {}
+    pattern = (
+        r'<g class="hatchnb-node" data-task="([^"]*)" data-status="([^"]*)">'
+        r'<title>([^<]*)</title><rect x="[^"]*" y="([^"]*)"[^>]* fill="([^"]*)"'
+    )
+    for task, status, title, y, fill in re.findall(pattern, svg):
+        found[task] = {"status": status, "title": title, "y": float(y), "fill": fill}
+    return found
+
+
+def test_svg_draws_the_shared_layout_and_colours() -> None:
+    state = DagState(ETL)
+    state.update({"clean": "RUNNING", "join": "BLOCKED"})
+    nodes = _nodes(render_svg(state))
+    assert list(nodes) == list(ETL)
+    assert nodes["clean"]["fill"] == STATUS_COLORS["RUNNING"]
+    assert nodes["join"]["fill"] == STATUS_COLORS["BLOCKED"]
+    assert nodes["extract"]["fill"] == STATUS_COLORS["PENDING"]
+    for child, parents in ETL.items():  # same layers as the Bokeh view: parents above
+        for parent in parents:
+            assert nodes[parent]["y"] < nodes[child]["y"]
+    assert render_svg(state).count("<line ") == sum(len(ps) for ps in ETL.values())
+
+
+def test_svg_hover_shows_timings_and_escapes_names() -> None:
+    state = DagState({"a<b": [], 'say "hi" & go': ["a<b"]})
+    state.update(
+        {"a<b": "SUCCEEDED"},
+        {"a<b": {"started": "12:00:01", "duration": "1.50s", "attempt": "1", "note": "x"}},
+    )
+    svg = render_svg(state)
+    assert "a<b" not in svg and 'say "hi"' not in svg  # names are escaped
+    title = _nodes(svg)["a&lt;b"]["title"]
+    assert title.splitlines() == [
+        "a&lt;b",
+        "status: SUCCEEDED",
+        "started: 12:00:01",
+        "duration: 1.50s",
+        "attempt: 1",
+        "note: x",
+    ]
+    assert 'data-task="say &quot;hi&quot; &amp; go"' in svg
+
+
+def test_widget_sends_the_svg_only_when_something_changed() -> None:
+    view = DagWidget(ETL)
+    sent: list[str] = []
+    view.widget.observe(lambda change: sent.append(change["new"]), "value")
+    assert view.set_status({"clean": "RUNNING", "extract": "PENDING"})
+    assert not view.set_status({"clean": "RUNNING"})
+    assert len(sent) == 1
+    assert _nodes(sent[0])["clean"]["fill"] == STATUS_COLORS["RUNNING"]
+    assert view.statuses()["clean"] == "RUNNING"
+
+
+def test_widget_from_threads_ends_with_the_latest_drawing() -> None:
+    view = DagWidget(ETL)
+    threads = [threading.Thread(target=view.set_status, args=({n: "SUCCEEDED"},)) for n in ETL]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {n["status"] for n in _nodes(view.widget.value).values()} == {"SUCCEEDED"}
+    assert view.statuses() == dict.fromkeys(ETL, "SUCCEEDED")

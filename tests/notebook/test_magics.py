@@ -90,7 +90,8 @@ def test_cells_become_a_dag_run_by_the_in_kernel_worker(ip: Any) -> None:
         table = magic(ip, "runs --workflow etl")
         assert len(table.runs) == 2
         view = magic(ip, f"dag {ref.workflow_run_id}")
-        assert view.nodes.data["status"] == ["SUCCEEDED", "SUCCEEDED"]
+        assert view.statuses() == {"extract": "SUCCEEDED", "load": "SUCCEEDED"}
+        assert 'data-task="load" data-status="SUCCEEDED"' in view.widget.value
         assert magic(ip, "dag etl").parents == {"extract": [], "load": ["extract"]}
     finally:
         magic(ip, "worker stop")
