@@ -8,10 +8,15 @@ import contextlib
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING, NoReturn
 
 from hatchnb.config import parse_duration
+
+if TYPE_CHECKING:
+    from hatchnb import Hatchet
 
 
 def _parse_label(text: str) -> tuple[str, str | int]:
@@ -29,6 +34,16 @@ def _parse_older_than(text: str) -> timedelta:
     if duration is None:
         raise argparse.ArgumentTypeError("--older-than must be longer than 0, e.g. 7d")
     return duration
+
+
+def _add_wait_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait-for-database",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="keep retrying an unreachable database this long before giving up (default 60)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="only run these workflows (repeatable; default: all)",
     )
-    sub.add_parser("engine", help="run only the engine duties (timeouts, dead workers)")
+    _add_wait_option(worker)
+    _add_wait_option(
+        sub.add_parser("engine", help="run only the engine duties (timeouts, dead workers)")
+    )
     sub.add_parser("migrate", help="create or upgrade the hatchnb schema")
     dashboard = sub.add_parser("dashboard", help="serve the web dashboard (and /metrics)")
     dashboard.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
@@ -81,15 +99,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "worker":
         return _worker(args)
     if args.command == "engine":
-        return _engine()
+        return _engine(args)
     if args.command == "dashboard":
         return _dashboard(args)
     if args.command == "prune":
         return _prune(args)
     if args.command == "migrate":
-        from hatchnb import Hatchet
-
-        Hatchet().close()
+        _connect("migrate", 0).close()
         print("hatchnb schema is up to date")
         return 0
     from hatchnb.quickstart import main as quickstart
@@ -97,14 +113,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     return quickstart()
 
 
+def _connect(command: str, wait: float) -> Hatchet:
+    """A client; an unreachable database is retried with backoff for ``wait`` seconds, each
+    attempt logged. Other problems (a schema newer than this hatchnb, a malformed URL) end
+    the command at once with the message, not a traceback."""
+    from hatchnb import Hatchet, errors
+
+    deadline = time.monotonic() + wait
+    delay = 0.5
+    while True:
+        try:
+            return Hatchet()
+        except errors.DatabaseUnavailable as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                _exit(command, f"{exc}; gave up after {wait:g}s (--wait-for-database)")
+            pause = min(delay, left)
+            logging.getLogger("hatchnb.cli").warning("%s; retrying in %.1fs", exc, pause)
+            time.sleep(pause)
+            delay = min(delay * 2, 10.0)
+        except errors.HatchnbError as exc:
+            _exit(command, str(exc))
+
+
+def _exit(command: str, message: str) -> NoReturn:
+    print(f"hatchnb {command}: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
 def _worker(args: argparse.Namespace) -> int:
-    from hatchnb import Hatchet
     from hatchnb.worker import Worker
 
     if args.slots < 1:
         print("hatchnb worker: --slots must be at least 1", file=sys.stderr)
         return 2
-    client = Hatchet()
+    client = _connect("worker", args.wait_for_database)
     name = args.name or f"{os.uname().nodename}-{os.getpid()}"
     worker = Worker(client, name, slots=args.slots, labels=dict(args.label))
     if args.workflow:
@@ -115,11 +158,10 @@ def _worker(args: argparse.Namespace) -> int:
     os._exit(0)  # task threads that ignored cancellation must not keep the process alive
 
 
-def _engine() -> int:
-    from hatchnb import Hatchet
+def _engine(args: argparse.Namespace) -> int:
     from hatchnb.engine import run_engine
 
-    client = Hatchet()
+    client = _connect("engine", args.wait_for_database)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_engine(client.dsn, client._settings))
     return 0

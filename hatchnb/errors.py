@@ -15,7 +15,7 @@ class ConfigurationError(HatchnbError):
 
 
 class DatabaseUnavailable(HatchnbError):
-    """The PostgreSQL database cannot be reached; check HATCHNB_DATABASE_URL and the server."""
+    """PostgreSQL cannot be reached: check HATCHNB_DATABASE_URL (or dsn=) and the server."""
 
 
 class SchemaTooNew(HatchnbError):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from hatchnb import errors
 from hatchnb.store import queries
@@ -23,7 +26,7 @@ def current_version(conn: psycopg.Connection[tuple[object, ...]]) -> int:
 
 def migrate(dsn: str) -> int:
     """Bring the schema up to date; returns the schema version. Safe to call concurrently."""
-    with wrap_errors(), psycopg.connect(dsn, autocommit=True) as conn:
+    with wrap_errors(), psycopg.connect(_with_timeout(dsn), autocommit=True) as conn:
         if current_version(conn) == SCHEMA_VERSION:
             return SCHEMA_VERSION
         conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
@@ -31,6 +34,25 @@ def migrate(dsn: str) -> int:
             return _apply_pending(conn)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
+
+
+#: seconds to wait for a server that does not answer (a dropped packet, not a refusal)
+CONNECT_TIMEOUT = 10
+
+
+def _with_timeout(dsn: str) -> str:
+    """A connect timeout unless the URL or PGCONNECT_TIMEOUT sets one; a malformed URL is a
+    ConfigurationError naming HATCHNB_DATABASE_URL."""
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise errors.ConfigurationError(
+            f"the database URL is malformed ({str(exc).strip()}); set HATCHNB_DATABASE_URL "
+            "(or dsn=) to a URL like postgresql://user:password@host:5432/dbname"
+        ) from None
+    if "connect_timeout" in params or os.environ.get("PGCONNECT_TIMEOUT"):
+        return dsn
+    return make_conninfo(dsn, connect_timeout=CONNECT_TIMEOUT)
 
 
 def _apply_pending(conn: psycopg.Connection[tuple[object, ...]]) -> int:
