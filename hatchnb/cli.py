@@ -1,4 +1,5 @@
-"""``hatchnb worker | engine | migrate | dashboard | prune | quickstart``: thin CLI wrappers."""
+"""``hatchnb worker | engine | migrate | dashboard | prune | roles | quickstart``: thin CLI
+wrappers."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, NoReturn
 
 from hatchnb.config import parse_duration
+from hatchnb.store.migrate import ROLE_NAMES, roles_sql
 
 if TYPE_CHECKING:
     from hatchnb import Hatchet
@@ -89,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prune.add_argument("--dry-run", action="store_true", help="count, delete nothing")
     prune.add_argument("--batch", type=int, default=None, help="runs per batch (transaction)")
+    roles = sub.add_parser("roles", help="the GRANTs locking the schema down (docs/security.md)")
+    roles.add_argument("--print", action="store_true", required=True, help="print the SQL")
+    for role, default in ROLE_NAMES.items():
+        roles.add_argument(f"--{role}", default=default, help=f"{role} role (default {default})")
     sub.add_parser("quickstart", help="run a small DAG end to end and print its result")
     return parser
 
@@ -104,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dashboard(args)
     if args.command == "prune":
         return _prune(args)
+    if args.command == "roles":
+        print(roles_sql(**{role: getattr(args, role) for role in ROLE_NAMES}))
+        return 0
     if args.command == "migrate":
         _connect("migrate", 0).close()
         print("hatchnb schema is up to date")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from hatchnb import errors
@@ -62,10 +63,36 @@ def _apply_pending(conn: psycopg.Connection[tuple[object, ...]]) -> int:
             f"The database schema is at version {version} but this hatchnb knows only up to "
             f"{SCHEMA_VERSION}; upgrade hatchnb (pip install -U hatchnb) on this machine."
         )
-    for number, _name, sql in queries.migrations():
+    for number, _name, statements in queries.migrations():
         if number <= version:
             continue
-        with conn.transaction():
-            conn.execute(sql)
-            conn.execute(queries.get("record_migration"), {"version": number})
+        try:
+            with conn.transaction():
+                conn.execute(statements)
+                conn.execute(queries.get("record_migration"), {"version": number})
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise errors.ConfigurationError(
+                f"the hatchnb schema is at version {version} and this hatchnb needs "
+                f"{SCHEMA_VERSION}, but this database role may not change the schema ({exc}); "
+                "run `hatchnb migrate` as the owner role (docs/security.md)"
+            ) from None
     return SCHEMA_VERSION
+
+
+#: default role names of ``hatchnb roles --print``
+ROLE_NAMES = {
+    "owner": "hatchnb_owner",
+    "worker": "hatchnb_worker",
+    "client": "hatchnb_client",
+    "dashboard": "hatchnb_dashboard",
+}
+
+
+def roles_sql(**names: str) -> str:
+    """The GRANTs of ``sql/roles.sql`` for these role names (defaults: ROLE_NAMES)."""
+    unknown = set(names) - set(ROLE_NAMES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}; use {sorted(ROLE_NAMES)}")
+    chosen = {role: sql.Identifier(names.get(role) or name) for role, name in ROLE_NAMES.items()}
+    template = sql.SQL(queries.get("grant_roles"))
+    return template.format(**chosen).as_string(None)

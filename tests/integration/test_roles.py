@@ -1,0 +1,166 @@
+"""docs/security.md's roles: `hatchnb roles --print` applied by the owner to a schema it
+migrated; workers cannot plant code, the dashboard only reads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from hatchnb import Context, EmptyModel, Hatchet, errors
+from hatchnb.store import migrate
+from tests.conftest import _admin, _dsn_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.workers]
+
+ROLES = ("owner", "worker", "client", "dashboard")
+
+
+def _as(role: str, database: str) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(_dsn_for(database))
+    return psycopg.conninfo.make_conninfo(**{**params, "user": role})
+
+
+@pytest.fixture
+def locked_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A database migrated by its owner role with the GRANTs applied; ``{role: dsn}``."""
+    suffix = uuid.uuid4().hex[:10]
+    names = {role: f"hnb_{role}_{suffix}" for role in ROLES}
+    database = f"roles_{suffix}"
+    for name in names.values():
+        _admin(f"CREATE ROLE {name} LOGIN")
+    _admin(f"CREATE DATABASE {database} OWNER {names['owner']}")
+    try:
+        dsns = {role: _as(name, database) for role, name in names.items()}
+        migrate(dsns["owner"])
+        grants = subprocess.run(
+            [sys.executable, "-m", "hatchnb", "roles", "--print"]
+            + [f"--{role}={name}" for role, name in names.items()],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        with psycopg.connect(dsns["owner"], autocommit=True) as conn:
+            conn.execute(grants)  # type: ignore[arg-type]
+        monkeypatch.setenv("HATCHNB_DATABASE_URL", dsns["client"])
+        yield dsns
+    finally:
+        _admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        for name in names.values():
+            _admin(f"DROP ROLE IF EXISTS {name}")
+
+
+def _refused(dsn: str, statement: str) -> None:
+    with (
+        psycopg.connect(dsn, autocommit=True) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
+        conn.execute(statement)  # type: ignore[arg-type]
+
+
+def test_client_triggers_a_run_that_a_worker_role_process_runs(
+    locked_down: dict[str, str], tmp_path: Any
+) -> None:
+    client = Hatchet(dsn=locked_down["client"])
+    try:
+
+        @client.task()
+        def hello(input: EmptyModel, ctx: Context) -> dict[str, str]:
+            ctx.log("running as the worker role")
+            return {"greeting": "hi"}
+
+        client.register(hello)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "hatchnb", "worker", "--slots", "1"],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "HATCHNB_DATABASE_URL": locked_down["worker"]},
+        )
+        try:
+            assert hello.run() == {"greeting": "hi"}
+        finally:
+            worker.kill()
+            errors = worker.communicate(timeout=10)[1]
+        assert "permission denied" not in errors
+    finally:
+        client.close()
+
+
+def test_dashboard_role_lists_runs_but_cannot_write(locked_down: dict[str, str]) -> None:
+    client = Hatchet(dsn=locked_down["client"])
+    try:
+
+        @client.task()
+        def listed(input: EmptyModel, ctx: Context) -> None:
+            return None
+
+        ref = listed.run_no_wait()
+        client.alerts.set_slack("https://hooks.slack.example/secret")
+    finally:
+        client.close()
+    dashboard = Hatchet(dsn=locked_down["dashboard"])
+    try:
+        assert [r.workflow_run_id for r in dashboard.runs.list()] == [ref.workflow_run_id]
+        assert dashboard.runs.count() == 1
+    finally:
+        dashboard.close()
+    dsn = locked_down["dashboard"]
+    _refused(
+        dsn,
+        "INSERT INTO hatchnb.workflow_versions (workflow_name, content_hash, python_version, "
+        "spec, code) VALUES ('evil', 'x', '3.11', '{}', '\\x00')",
+    )
+    _refused(dsn, "UPDATE hatchnb.workflow_versions SET code = '\\x00'")
+    _refused(dsn, "UPDATE hatchnb.task_runs SET status = 'CANCELLED'")
+    _refused(dsn, "DELETE FROM hatchnb.workflow_runs")
+    _refused(dsn, "SELECT slack_webhook_url FROM hatchnb.alert_settings")
+    with psycopg.connect(dsn, row_factory=dict_row) as conn:
+        row = conn.execute("SELECT on_failure FROM hatchnb.alert_settings").fetchone()
+        assert row == {"on_failure": True}
+
+
+def test_worker_role_cannot_plant_code(locked_down: dict[str, str]) -> None:
+    client = Hatchet(dsn=locked_down["client"])
+    try:
+
+        @client.task()
+        def honest(input: EmptyModel, ctx: Context) -> None:
+            return None
+
+        client.register(honest)
+    finally:
+        client.close()
+    dsn = locked_down["worker"]
+    _refused(
+        dsn,
+        "INSERT INTO hatchnb.workflow_versions (workflow_name, content_hash, python_version, "
+        "spec, code) VALUES ('evil', 'x', '3.11', '{}', '\\x00')",
+    )
+    _refused(dsn, "UPDATE hatchnb.workflow_versions SET code = '\\x00'")
+    _refused(dsn, "UPDATE hatchnb.workflow_triggers SET version_id = version_id")
+    _refused(dsn, "INSERT INTO hatchnb.schema_version (version) VALUES (999)")
+    with psycopg.connect(dsn, row_factory=dict_row) as conn:  # but it can read the code
+        assert conn.execute("SELECT count(*) AS n FROM hatchnb.workflow_versions").fetchone() == {
+            "n": 1
+        }
+
+
+def test_roles_without_schema_rights_get_a_clear_migration_error(
+    locked_down: dict[str, str],
+) -> None:
+    with psycopg.connect(locked_down["owner"], autocommit=True) as conn:
+        conn.execute(
+            "DELETE FROM hatchnb.schema_version WHERE version = (SELECT max(version) "
+            "FROM hatchnb.schema_version)"
+        )
+    with pytest.raises(errors.ConfigurationError, match=r"run `hatchnb migrate` as the owner"):
+        Hatchet(dsn=locked_down["client"])
