@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +31,7 @@ class Engine:
         self.dsn = dsn
         self.settings = settings
         self.is_leader = False
+        self.leader_since = 0.0
         self.alerts = alerts.AlertDuty(dsn)
 
     async def run(self) -> None:
@@ -54,6 +56,7 @@ class Engine:
                 row = await cur.fetchone()
                 self.is_leader = bool(row and row["ok"])
                 if self.is_leader:
+                    self.leader_since = time.monotonic()
                     log.info("this process is now the hatchnb engine leader")
             if self.is_leader:
                 await self.duties(conn)
@@ -92,6 +95,8 @@ class Engine:
             await conn.execute(queries.get("analyze_task_runs"))
 
     async def _reap_dead_workers(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        if time.monotonic() - self.leader_since < self.settings.worker_timeout:
+            return  # silence may be the database's (a restart, a new leader): let workers speak
         timeout = timedelta(seconds=self.settings.worker_timeout)
         cur = await conn.execute(queries.get("reap_dead_workers"), {"timeout": timeout})
         requeued = await cur.fetchall()

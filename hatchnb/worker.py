@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ from hatchnb import durable, errors, serialization
 from hatchnb.context import ClaimedTask, Context, current_context
 from hatchnb.engine import Engine
 from hatchnb.store import AsyncStore, connect_async
+from hatchnb.store.db import redact
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
@@ -49,6 +51,72 @@ class _TaskLogHandler(logging.Handler):
             ctx._worker.log(
                 ctx._claim.id, ctx._claim.attempt, record.levelname, self.format(record)
             )
+
+
+class _Link:
+    """Whether the database answers, as seen by all of a worker's loops: an outage is logged
+    when it starts, once a minute while it lasts and when it ends, not at every retry."""
+
+    REPEAT_AFTER = 60.0
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.down_since: float | None = None
+        self.last_said = 0.0
+        #: set when the database is back: the worker then compares notes with it
+        self.recovered = asyncio.Event()
+
+    @property
+    def down(self) -> bool:
+        return self.down_since is not None
+
+    def failed(self, doing: str, exc: BaseException) -> None:
+        now = time.monotonic()
+        if self.down_since is None:
+            self.down_since = self.last_said = now
+            log.warning(
+                "lost the database at %s while %s (%s); retrying with backoff",
+                self.url,
+                doing,
+                _first_line(exc),
+            )
+        elif now - self.last_said >= self.REPEAT_AFTER:
+            self.last_said = now
+            log.warning(
+                "database at %s still unreachable after %.0fs (%s); still retrying",
+                self.url,
+                now - self.down_since,
+                _first_line(exc),
+            )
+
+    def ok(self) -> None:
+        if self.down_since is not None:
+            log.warning(
+                "reconnected to the database after %.1fs", time.monotonic() - self.down_since
+            )
+            self.down_since = None
+            self.recovered.set()
+
+
+class _QuietWhileDown(logging.Filter):
+    """psycopg_pool warns at every connection attempt; while the worker has already said
+    that the database is down, those only repeat it."""
+
+    def __init__(self, link: _Link) -> None:
+        super().__init__()
+        self.link = link
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (self.link.down and record.levelno <= logging.WARNING)
+
+
+def _connection_trouble(exc: BaseException) -> bool:
+    return isinstance(exc, errors.DatabaseUnavailable | psycopg.OperationalError)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 class Worker:
@@ -171,7 +239,8 @@ class _Runtime:
         self.settings = worker.client._settings
         self.worker_id = worker.worker_id
         self.name = worker.name
-        self.store = AsyncStore(self.client.dsn, max_size=4, durable=False)
+        self.store = AsyncStore(self.client.dsn, max_size=4, durable=False, keep_reconnecting=True)
+        self.link = _Link(redact(self.client.dsn))
         self.loop = asyncio.get_running_loop()
         # tasks that called ctx.release_slot() keep their thread: room for a few more
         self.executor = ThreadPoolExecutor(
@@ -186,9 +255,11 @@ class _Runtime:
         self.wake = asyncio.Event()
         self.results_ready = asyncio.Event()
         self.flush_lock = asyncio.Lock()
+        self.claim_lock = asyncio.Lock()  # no claim in flight while comparing notes
         self.stream_lock = asyncio.Lock()  # keeps an async task's chunks in order
         self.stream_writes: dict[int, list[asyncio.Future[Any]]] = {}
         self.maybe_more = True
+        self.flush_backoff = 0.1
         self.stopping = asyncio.Event()
         self.stopped = threading.Event()
         self.workflow_filter = worker.workflow_names
@@ -202,12 +273,13 @@ class _Runtime:
     async def run(self) -> None:
         client_module._ambient = client_module._ambient or self.client
         handler = self._install_log_handler()
+        quiet = _QuietWhileDown(self.link)
+        logging.getLogger("psycopg.pool").addFilter(quiet)
         await self.store.open()
         await self._register()
         self.worker._started.set()
-        background = [
-            asyncio.create_task(c) for c in (self._listen(), self._heartbeat(), self.engine.run())
-        ]
+        loops = (self._listen(), self._heartbeat(), self._reconcile_loop(), self.engine.run())
+        background = [asyncio.create_task(c) for c in loops]
         flusher = asyncio.create_task(self._flush_loop())
         try:
             await self._claim_loop()
@@ -224,6 +296,7 @@ class _Runtime:
             await self.store.close()
             self.executor.shutdown(wait=False, cancel_futures=True)
             logging.getLogger().removeHandler(handler)
+            logging.getLogger("psycopg.pool").removeFilter(quiet)
             self.stopped.set()
 
     def _install_log_handler(self) -> logging.Handler:
@@ -276,28 +349,40 @@ class _Runtime:
         while not self.stopping.is_set():
             free = self.worker.slots - self.slots_used()
             if free > 0 and self.maybe_more:
+                self.maybe_more = False  # a notification during the claim sets it again
                 try:
-                    rows = await self.store.fetch_all(
-                        "claim_task_runs",
-                        worker_id=self.worker_id,
-                        limit=free,
-                        workflows=self.workflow_filter,
-                        python=serialization.PYTHON_VERSION,
-                    )
+                    rows = await self._claim(free)
                     backoff = 0.1
                 except (errors.DatabaseUnavailable, psycopg.Error) as exc:
-                    log.warning("cannot claim tasks (%s); retrying in %.1fs", exc, backoff)
+                    if _connection_trouble(exc):
+                        self.link.failed("claiming tasks", exc)
+                    else:
+                        log.warning("cannot claim tasks (%s); retrying in %.1fs", exc, backoff)
+                    self.maybe_more = True
                     await self._sleep(backoff)
-                    backoff = min(backoff * 2, 10.0)
+                    backoff = min(backoff * 2, 2.0)
                     continue
-                self.maybe_more = sum(r["slot_cost"] for r in rows) >= free
-                for row in rows:
-                    self._start(ClaimedTask.from_row(row))
+                if sum(r["slot_cost"] for r in rows) >= free:
+                    self.maybe_more = True
                 if self.maybe_more:
                     await self._wait_for_slot()
                     await asyncio.sleep(0)  # let finishing tasks free more slots: bigger claims
                     continue
             await self._wait_for_work()
+
+    async def _claim(self, free: int) -> list[dict[str, Any]]:
+        async with self.claim_lock:
+            rows = await self.store.fetch_all(
+                "claim_task_runs",
+                worker_id=self.worker_id,
+                limit=free,
+                workflows=self.workflow_filter,
+                python=serialization.PYTHON_VERSION,
+            )
+            self.link.ok()
+            for row in rows:
+                self._start(ClaimedTask.from_row(row))
+        return rows
 
     def slots_used(self) -> int:
         return sum(self.slot_costs.values())
@@ -309,6 +394,8 @@ class _Runtime:
 
     async def _wait_for_work(self) -> None:
         self.wake.clear()
+        if self.maybe_more:
+            return  # work was announced while the last claim ran
         if not await self._wait(self.wake, self.settings.poll_interval):
             self.maybe_more = True  # poll fallback: retries whose delay passed, lost notifies
 
@@ -327,6 +414,9 @@ class _Runtime:
             await asyncio.wait_for(self.stopping.wait(), seconds)
 
     def _start(self, claim: ClaimedTask) -> None:
+        stale = self.running.get(claim.id)
+        if stale is not None:  # an older attempt the engine took away (declared us dead)
+            self._abandon(*stale)
         ctx = Context(claim, self, self.client)
         task = self.loop.create_task(self._execute(claim, ctx))
         ctx._async_task = task
@@ -344,15 +434,23 @@ class _Runtime:
             return  # cancelled run or shutdown: the database already has the final state
         finally:
             current_context.reset(token)
-            self.stream_writes.pop(claim.id, None)
-            self._release(claim.id)
+            self._release(claim)
         self.results.append(result)
         self.results_ready.set()
 
-    def _release(self, task_run_id: int) -> None:
-        self.running.pop(task_run_id, None)
-        self.slot_costs.pop(task_run_id, None)
+    def _release(self, claim: ClaimedTask) -> None:
+        entry = self.running.get(claim.id)
+        if entry is not None and entry[1]._claim.attempt == claim.attempt:
+            self.running.pop(claim.id)
+            self.slot_costs.pop(claim.id, None)
+            self.stream_writes.pop(claim.id, None)
         self.wake.set()
+
+    def _abandon(self, task: asyncio.Task[None], ctx: Context) -> None:
+        """Stop caring about a task the database gave to someone else (its thread, if any,
+        runs on; whatever it returns is not reported)."""
+        ctx._mark_cancelled()
+        task.cancel()
 
     def release_slot(self, task_run_id: int, attempt: int) -> None:
         """ctx.release_slot(): free the task's slots now; it keeps running."""
@@ -449,7 +547,10 @@ class _Runtime:
             await self._flush_unlocked()
 
     async def _flush_unlocked(self) -> None:
-        """Report buffered results and logs; on a database error keep them for the next try."""
+        """Report buffered results and logs. While the database is unreachable they stay
+        buffered and are retried with backoff, however long that takes (a late report of a
+        task the engine re-queued meanwhile changes nothing); data the database refuses is
+        not retried."""
         results, self.results = self.results, []
         logs, self.logs = self.logs, []
         try:
@@ -458,11 +559,40 @@ class _Runtime:
                 logs = []
             if results:
                 await self._finish(results)
+            self.link.ok()
+            self.flush_backoff = 0.1
         except (errors.DatabaseUnavailable, psycopg.Error) as exc:
-            log.warning("cannot report %d result(s) yet (%s); will retry", len(results), exc)
+            if not _connection_trouble(exc):
+                await self._refused(results, logs, exc)
+                return
+            self.link.failed(f"reporting {len(results)} result(s)", exc)
             self.results[:0] = results
             self.logs[:0] = logs
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(self.flush_backoff)
+            self.flush_backoff = min(self.flush_backoff * 2, 2.0)
+            self.results_ready.set()
+
+    async def _refused(
+        self,
+        results: list[Result],
+        logs: list[tuple[int, int, str, str, datetime]],
+        exc: BaseException,
+    ) -> None:
+        """The database refused a batch (say a NUL character in a JSON output): drop the
+        logs, then report the results one at a time, failing those it refuses alone."""
+        if logs:
+            log.warning("dropped %d task log line(s) the database refused (%s)", len(logs), exc)
+        for result in results:
+            try:
+                await self._finish([result])
+            except errors.DatabaseUnavailable:
+                self.results.append(result)
+            except psycopg.Error as refused:
+                reason = f"ResultRefused: the database refused the task's result ({refused})"
+                failed = (result[0], result[1], "FAILED_FINAL", None, None, reason)
+                with contextlib.suppress(errors.DatabaseUnavailable, psycopg.Error):
+                    await self._finish([failed])
+        if self.results:
             self.results_ready.set()
 
     async def _write_logs(self, logs: list[tuple[int, int, str, str, datetime]]) -> None:
@@ -493,8 +623,9 @@ class _Runtime:
                 )
                 return
             except psycopg.errors.DeadlockDetected:
+                if attempt == 4:
+                    raise
                 await asyncio.sleep(0.01 * (attempt + 1))
-        raise errors.HatchnbError("could not report results after 5 deadlock retries")
 
     # ---- WorkerHandle for contexts ---------------------------------------------------
 
@@ -547,15 +678,16 @@ class _Runtime:
                 async with conn:
                     await conn.execute("LISTEN hatchnb_queued")
                     await conn.execute("LISTEN hatchnb_cancel")
-                    self.maybe_more = True
+                    self.link.ok()
+                    self.maybe_more = True  # what was queued while nobody listened
                     self.wake.set()
                     backoff = 0.1
                     async for note in conn.notifies():
                         self._on_notify(note.channel, note.payload)
             except (errors.DatabaseUnavailable, psycopg.Error) as exc:
-                log.warning("notification connection lost (%s); reconnecting", exc)
+                self.link.failed("listening for notifications", exc)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+                backoff = min(backoff * 2, 2.0)
 
     def _on_notify(self, channel: str, payload: str) -> None:
         if channel == "hatchnb_queued":
@@ -573,13 +705,55 @@ class _Runtime:
             try:
                 row = await self.store.fetch_one("heartbeat_worker", id=self.worker_id)
             except (errors.DatabaseUnavailable, psycopg.Error) as exc:
-                log.warning("heartbeat failed (%s)", exc)
+                self.link.failed("sending a heartbeat", exc)
                 continue
+            self.link.ok()
             if row and row["previous_status"] == "DEAD":
                 log.warning(
-                    "the engine had declared this worker dead; its running tasks were "
-                    "re-queued and their results here will be discarded"
+                    "the engine had declared this worker dead and re-queued its running "
+                    "tasks; active again, dropping the tasks it gave to other workers"
                 )
+                self.link.recovered.set()
+
+    async def _reconcile_loop(self) -> None:
+        while True:
+            await self.link.recovered.wait()
+            self.link.recovered.clear()
+            try:
+                await self._reconcile()
+            except (errors.DatabaseUnavailable, psycopg.Error) as exc:
+                self.link.failed("comparing running tasks with the database", exc)
+
+    async def _reconcile(self) -> None:
+        """After an outage, or after being declared dead, the database and this worker may
+        disagree on what runs here: a claim whose reply was lost, a result whose asynchronous
+        commit a crash forgot, a task the engine re-queued or cancelled. The database wins:
+        tasks it no longer gives this worker are dropped, and tasks it believes run here but
+        do not are handed back to the queue (they run again: at-least-once)."""
+        async with self.claim_lock, self.flush_lock:
+            rows = await self.store.fetch_all("worker_running_task_runs", worker_id=self.worker_id)
+            held = {(r["id"], r["attempt"]) for r in rows}
+            taken = [
+                (task, ctx)
+                for task, ctx in self.running.values()
+                if (ctx._claim.id, ctx._claim.attempt) not in held
+            ]
+            known = set(self.running) | {result[0] for result in self.results}
+            orphans = sorted({r["id"] for r in rows} - known)
+            if orphans:
+                await self.store.execute(
+                    "hand_back_task_runs", ids=orphans, worker_id=self.worker_id
+                )
+                await self.store.execute("notify_queued")
+        for task, ctx in taken:
+            self._abandon(task, ctx)
+        if taken or orphans:
+            log.warning(
+                "compared with the database: dropped %d task run(s) it no longer gives this "
+                "worker, re-queued %d it believed were running here",
+                len(taken),
+                len(orphans),
+            )
 
 
 def _in_ipython() -> bool:

@@ -3,29 +3,78 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from hatchnb import errors
+from hatchnb.config import Settings
 from hatchnb.store import queries
 
 Row = dict[str, Any]
 #: JIT compiling a 1,000-row insert costs far more than running it
 NO_JIT = "-c jit=off"
 ASYNC_COMMIT = "-c jit=off -c synchronous_commit=off"
+#: a pool gives up a connection attempt after this long, then starts a fresh one at once:
+#: psycopg_pool's own backoff doubles without limit, which after a long outage would leave
+#: the pool idle for minutes after the server is back
+RECONNECT_TIMEOUT = 4.0
 
 
 @contextlib.contextmanager
-def wrap_errors() -> Iterator[None]:
-    """Turn connection failures into :class:`hatchnb.errors.DatabaseUnavailable`."""
+def wrap_errors(dsn: str | None = None) -> Iterator[None]:
+    """Turn connection failures into :class:`hatchnb.errors.DatabaseUnavailable` (naming
+    the URL, password masked, when given)."""
     try:
         yield
     except (psycopg.OperationalError, psycopg.errors.AdminShutdown) as exc:
-        raise errors.DatabaseUnavailable(f"{errors.DatabaseUnavailable.__doc__} ({exc})") from exc
+        where = f" at {redact(dsn)}" if dsn else ""
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise errors.DatabaseUnavailable(
+            f"{errors.DatabaseUnavailable.__doc__} (database{where}: {detail})"
+        ) from exc
+
+
+def redact(dsn: str) -> str:
+    """The URL or key=value string with its password replaced by ``***``."""
+    if "://" not in dsn:
+        params = conninfo_to_dict(dsn)
+        return make_conninfo("", **{**params, "password": "***"}) if "password" in params else dsn
+    masked = re.sub(r"^([\w+.-]+://[^:/@?]*):[^@/?]*@", r"\1:***@", dsn)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", masked)
+
+
+def liveness_params(dsn: str, options: str, dead_after: float | None = None) -> dict[str, Any]:
+    """libpq parameters that notice a dead peer: a cut link or a vanished host resets no
+    connection, and without these a query waits for TCP's retransmissions (15 minutes).
+    The client gives up on unacknowledged data and on silent idle connections after about
+    ``dead_after`` seconds (default HATCHNB_WORKER_TIMEOUT, when the engine gives up on a
+    silent worker); the server is asked to drop a vanished client's session as fast, so
+    that the locks it holds (the engine leader lock) are freed. Parameters set in the URL
+    win; ``options`` is added before the URL's own."""
+    seconds = max(2.0, Settings.from_env().worker_timeout if dead_after is None else dead_after)
+    idle, interval, count = max(1, round(seconds / 3)), max(1, round(seconds / 6)), 3
+    server = (
+        f"-c tcp_keepalives_idle={idle} -c tcp_keepalives_interval={interval} "
+        f"-c tcp_keepalives_count={count}"
+    )
+    given = conninfo_to_dict(dsn)
+    params: dict[str, Any] = {
+        "connect_timeout": max(10, round(seconds)),
+        "keepalives": 1,
+        "keepalives_idle": idle,
+        "keepalives_interval": interval,
+        "keepalives_count": count,
+        "tcp_user_timeout": int(seconds * 1000),
+    }
+    params = {key: value for key, value in params.items() if key not in given}
+    params["options"] = " ".join(str(p) for p in (options, server, given.get("options")) if p)
+    return params
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
@@ -34,6 +83,12 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
 
 async def _aconfigure(conn: psycopg.AsyncConnection[Any]) -> None:
     await conn.set_autocommit(True)
+
+
+async def _retry_connecting(pool: AsyncConnectionPool[Any]) -> None:
+    """A connection attempt gave up: start a fresh one (first try now, short delays)."""
+    with contextlib.suppress(Exception):
+        await pool.check()
 
 
 class Store:
@@ -47,10 +102,10 @@ class Store:
             max_size=max_size,
             open=False,
             configure=_configure,
-            kwargs={"row_factory": dict_row, "options": NO_JIT},
+            kwargs={"row_factory": dict_row, **liveness_params(dsn, NO_JIT)},
             name="hatchnb-sync",
         )
-        with wrap_errors():
+        with wrap_errors(dsn):
             self.pool.open(wait=True, timeout=15)
 
     def close(self) -> None:
@@ -79,22 +134,36 @@ class AsyncStore:
 
     ``durable=False`` commits asynchronously (no wait for the WAL flush): for a worker's
     claims and results only, where a commit forgotten by a Postgres crash means the task
-    runs again, never that it is lost. Enqueues always use durable commits."""
+    runs again, never that it is lost. Enqueues always use durable commits.
 
-    def __init__(self, dsn: str, max_size: int = 4, durable: bool = True) -> None:
+    ``keep_reconnecting=True`` (workers) retries a lost server every second or two for as
+    long as it takes, instead of psycopg_pool's growing delays that give up after minutes."""
+
+    def __init__(
+        self, dsn: str, max_size: int = 4, durable: bool = True, keep_reconnecting: bool = False
+    ) -> None:
         self.dsn = dsn
+        retry: dict[str, Any] = (
+            {"reconnect_timeout": RECONNECT_TIMEOUT, "reconnect_failed": _retry_connecting}
+            if keep_reconnecting
+            else {}
+        )
         self.pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]] = AsyncConnectionPool(
             dsn,
             min_size=1,
             max_size=max_size,
             open=False,
             configure=_aconfigure,
-            kwargs={"row_factory": dict_row, "options": NO_JIT if durable else ASYNC_COMMIT},
+            kwargs={
+                "row_factory": dict_row,
+                **liveness_params(dsn, NO_JIT if durable else ASYNC_COMMIT),
+            },
             name="hatchnb-async",
+            **retry,
         )
 
     async def open(self) -> None:
-        with wrap_errors():
+        with wrap_errors(self.dsn):
             await self.pool.open(wait=True, timeout=15)
 
     async def close(self) -> None:
@@ -128,7 +197,11 @@ async def connect_async(
     dsn: str, application_name: str = "hatchnb"
 ) -> psycopg.AsyncConnection[DictRow]:
     """A dedicated autocommit connection (LISTEN, leader lock)."""
-    with wrap_errors():
+    with wrap_errors(dsn):
         return await psycopg.AsyncConnection.connect(
-            dsn, autocommit=True, row_factory=dict_row, application_name=application_name
+            dsn,
+            autocommit=True,
+            row_factory=dict_row,
+            application_name=application_name,
+            **liveness_params(dsn, ""),
         )

@@ -1,0 +1,164 @@
+"""Throwaway PostgreSQL clusters and worker processes, optionally inside a network namespace.
+
+Used by the database-loss and network-partition tests, which must stop, start and cut off
+a server without touching the shared test server."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import FAST_SETTINGS
+
+
+def postgres_bindir() -> Path:
+    """The newest installed server binaries, or skip."""
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    found = shutil.which("initdb")
+    path = Path(candidates[-1]).parent if candidates else Path(found).parent if found else None
+    if path is None:
+        pytest.skip("no PostgreSQL server binaries (initdb) to start a throwaway cluster")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _as_server_user() -> list[str]:
+    """PostgreSQL refuses to run as root: root runs it as the postgres OS user."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("runuser") is None:
+        pytest.skip("running as root without runuser: cannot start PostgreSQL as postgres")
+    try:
+        import pwd
+
+        pwd.getpwnam("postgres")
+    except KeyError:
+        pytest.skip("running as root and there is no postgres OS user to run PostgreSQL")
+    return ["runuser", "-u", "postgres", "--"]
+
+
+class Cluster:
+    """One initdb'ed data directory in its own temporary folder; ``netns`` runs the server
+    inside that network namespace."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, netns: str = "") -> None:
+        self.bindir = postgres_bindir()
+        self.user_prefix = _as_server_user()
+        self.host = host
+        self.port = port or free_port()
+        self.netns = netns
+        self.root = Path(tempfile.mkdtemp(prefix="hatchnb-pg-"))
+        self.data = self.root / "data"
+        self.logfile = self.root / "server.log"
+        if self.user_prefix:
+            shutil.chown(self.root, "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
+                  "--no-sync", "-E", "UTF8")
+        self._configure()
+
+    def _configure(self) -> None:
+        extra = [
+            f"listen_addresses = '{self.host}'",
+            f"port = {self.port}",
+            f"unix_socket_directories = '{self.root}'",
+            "fsync = off",  # a process crash, not an OS crash: fsync changes nothing here
+            "shared_buffers = 16MB",
+            "max_connections = 60",
+        ]
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write("\n".join(extra) + "\n")
+        if self.host != "127.0.0.1":
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {self.host}/30 trust\n")
+
+    def _command(self, tool: str, *args: str) -> list[str]:
+        netns = ["ip", "netns", "exec", self.netns] if self.netns else []
+        return [*netns, *self.user_prefix, str(self.bindir / tool), *args]
+
+    def _run(self, tool: str, *args: str) -> None:
+        done = subprocess.run(
+            self._command(tool, *args), capture_output=True, text=True, timeout=60
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr}{self.log()}")
+
+    def dsn(self, database: str = "postgres", password: str = "") -> str:
+        secret = f":{password}" if password else ""
+        return f"postgresql://postgres{secret}@{self.host}:{self.port}/{database}"
+
+    def start(self) -> None:
+        self._run("pg_ctl", "start", "-w", "-t", "30", "-D", str(self.data),
+                  "-l", str(self.logfile))
+
+    def stop(self, mode: str = "immediate") -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "stop", "-w", "-t", "30", "-m", mode, "-D", str(self.data))
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def create_database(self, name: str) -> str:
+        with psycopg.connect(self.dsn(), autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+        return self.dsn(name)
+
+    def log(self) -> str:
+        return self.logfile.read_text() if self.logfile.exists() else ""
+
+    def destroy(self) -> None:
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Process:
+    """A real ``python -m hatchnb worker`` (or engine), optionally inside a namespace, run
+    from an empty directory so it has none of the test code on its path."""
+
+    def __init__(
+        self, dsn: str, workdir: Path, args: list[str], env: dict[str, str], netns: str = ""
+    ) -> None:
+        self.log_path = workdir / f"{args[0]}-{uuid.uuid4().hex[:6]}.log"
+        self._log = self.log_path.open("w")
+        prefix = ["ip", "netns", "exec", netns] if netns else []
+        self.proc = subprocess.Popen(
+            [*prefix, sys.executable, "-m", "hatchnb", *args],
+            cwd=workdir,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **FAST_SETTINGS, **env, "HATCHNB_DATABASE_URL": dsn},
+        )
+
+    @property
+    def pid(self) -> int:
+        """``ip netns exec`` execs the command, so this is the Python process's pid."""
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self._log.close()

@@ -1,0 +1,145 @@
+"""Losing the database: real worker processes against a throwaway PostgreSQL that is killed
+(``pg_ctl stop -m immediate``) mid-run and started again, or is down when they start."""
+
+from __future__ import annotations
+
+import collections
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from hatchnb import Context, EmptyModel, Hatchet
+from tests.conftest import FAST_SETTINGS, wait_until
+from tests.distributed.cluster import Cluster, Process
+
+pytestmark = [pytest.mark.integration, pytest.mark.workers]
+
+PASSWORD = "s3cret-pw"
+TASKS = 300
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    server = Cluster()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture
+def database(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh database on the throwaway server; the URL carries a password (trust auth
+    ignores it) so that the tests can check it never reaches a log."""
+    if not cluster.running():
+        cluster.start()
+    name = f"loss_{uuid.uuid4().hex[:10]}"
+    cluster.create_database(name)
+    for key, value in FAST_SETTINGS.items():
+        monkeypatch.setenv(key, value)
+    return cluster.dsn(name, PASSWORD)
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[list[Process]]:
+    started: list[Process] = []
+    yield started
+    for proc in started:
+        proc.stop()
+
+
+def _declare(hatchet: Hatchet) -> Any:
+    @hatchet.task(name="blip", execution_timeout="120s")
+    def blip(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+        import os
+        import time
+
+        extra = input.model_extra or {}
+        time.sleep(0.05)
+        with open(extra["marks"], "a") as marks:
+            marks.write(f"{extra['n']} {os.getpid()}\n")
+        return {"n": extra["n"]}
+
+    return blip
+
+
+def _statuses(dsn: str) -> dict[str, int]:
+    """Run statuses, or {} while the server is down."""
+    try:
+        with psycopg.connect(dsn, connect_timeout=2) as conn:
+            rows = conn.execute(
+                "SELECT status, count(*) FROM hatchnb.workflow_runs GROUP BY status"
+            ).fetchall()
+    except psycopg.OperationalError:
+        return {}
+    return {status: count for status, count in rows}
+
+
+def test_workers_ride_out_a_database_restart_mid_run(
+    cluster: Cluster, database: str, processes: list[Process], tmp_path: Path
+) -> None:
+    hatchet = Hatchet(dsn=database)
+    blip = _declare(hatchet)
+    hatchet.register(blip)
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    for _ in range(2):
+        processes.append(Process(database, workdir, ["worker", "--slots", "4"], {}))
+    marks = tmp_path / "marks.txt"
+    marks.touch()
+    items = [blip.create_bulk_run_item({"n": n, "marks": str(marks)}) for n in range(TASKS)]
+    blip.run_many_no_wait(items)
+    hatchet.close()
+    wait_until(lambda: _statuses(database).get("SUCCEEDED", 0) >= TASKS // 5, timeout=60,
+               message="a fifth of the runs to finish")
+
+    cluster.stop("immediate")
+    down_at = time.monotonic()
+    time.sleep(3)  # the outage itself, not a wait for a condition
+    cluster.start()
+    up_at = time.monotonic()
+
+    try:
+        wait_until(lambda: _statuses(database) == {"SUCCEEDED": TASKS}, timeout=60,
+                   message=f"all {TASKS} runs to succeed")
+    except AssertionError as exc:
+        logs = "\n".join(p.output()[-4000:] for p in processes)
+        raise AssertionError(f"{exc}; runs: {_statuses(database)}\n{logs}") from None
+    finished_at = time.monotonic()
+
+    outputs = [p.output() for p in processes]
+    assert all(p.alive() for p in processes), outputs
+    executions = collections.Counter(
+        int(line.split()[0]) for line in marks.read_text().splitlines()
+    )
+    assert set(executions) == set(range(TASKS))
+    with psycopg.connect(database) as conn:
+        rows = conn.execute(
+            "SELECT (output ->> 'n')::int, attempt FROM hatchnb.task_runs "
+            "WHERE status = 'SUCCEEDED'"
+        ).fetchall()
+    assert sorted(n for n, _ in rows) == list(range(TASKS))
+    for text in outputs:
+        assert "lost the database at postgresql://postgres:***@" in text, text
+        assert PASSWORD not in text
+        assert re.search(r"reconnected to the database after \d+\.\ds", text), text
+        warnings = [line for line in text.splitlines() if "WARNING" in line]
+        assert len(warnings) <= 8, "\n".join(warnings)
+    reexecuted = sum(executions.values()) - TASKS
+    reconnects = [
+        float(m) for t in outputs for m in re.findall(r"reconnected to the database after (\S+)s", t)
+    ]
+    print(
+        f"\nre-executions: {reexecuted}; task runs with attempt > 1: "
+        f"{sum(1 for _, a in rows if a > 1)}; outage {up_at - down_at:.1f}s; worker "
+        f"reconnects after {reconnects}; all done {finished_at - up_at:.1f}s after restart"
+    )
+    for text in outputs:
+        print(text[-2500:])
