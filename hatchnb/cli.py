@@ -38,13 +38,14 @@ def _parse_older_than(text: str) -> timedelta:
     return duration
 
 
-def _add_wait_option(parser: argparse.ArgumentParser) -> None:
+def _add_wait_option(parser: argparse.ArgumentParser, default: float = 60.0) -> None:
     parser.add_argument(
         "--wait-for-database",
         type=float,
-        default=60.0,
+        default=default,
         metavar="SECONDS",
-        help="keep retrying an unreachable database this long before giving up (default 60)",
+        help="keep retrying an unreachable database this long before giving up "
+        f"(default {'forever' if default == float('inf') else f'{default:g}'})",
     )
 
 
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="only run these workflows (repeatable; default: all)",
     )
-    _add_wait_option(worker)
+    _add_wait_option(worker, default=float("inf"))  # like Hatchet's workers: never give up
     _add_wait_option(
         sub.add_parser("engine", help="run only the engine duties (timeouts, dead workers)")
     )
@@ -138,11 +139,20 @@ def _connect(command: str, wait: float) -> Hatchet:
             if left <= 0:
                 _exit(command, f"{exc}; gave up after {wait:g}s (--wait-for-database)")
             pause = min(delay, left)
-            logging.getLogger("hatchnb.cli").warning("%s; retrying in %.1fs", exc, pause)
+            logging.getLogger("hatchnb.cli").warning(
+                "%s; %s; retrying in %.1fs", exc, _url_for_logs(), pause
+            )
             time.sleep(pause)
             delay = min(delay * 2, 10.0)
         except errors.HatchnbError as exc:
             _exit(command, str(exc))
+
+
+def _url_for_logs() -> str:
+    from hatchnb.store.db import redact
+
+    url = os.environ.get("HATCHNB_DATABASE_URL")
+    return f"HATCHNB_DATABASE_URL is {redact(url)}" if url else "the embedded server"
 
 
 def _exit(command: str, message: str) -> NoReturn:

@@ -33,10 +33,10 @@ def wrap_errors(dsn: str | None = None) -> Iterator[None]:
     try:
         yield
     except (psycopg.OperationalError, psycopg.errors.AdminShutdown) as exc:
-        where = f" at {redact(dsn)}" if dsn else ""
+        where = f"{redact(dsn)}: " if dsn else ""
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise errors.DatabaseUnavailable(
-            f"{errors.DatabaseUnavailable.__doc__} (database{where}: {detail})"
+            f"{errors.DatabaseUnavailable.__doc__} ({where}{detail})"
         ) from exc
 
 

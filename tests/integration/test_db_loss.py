@@ -143,3 +143,34 @@ def test_workers_ride_out_a_database_restart_mid_run(
     )
     for text in outputs:
         print(text[-2500:])
+
+
+def test_worker_started_while_the_database_is_down_waits_for_it(
+    cluster: Cluster, database: str, processes: list[Process], tmp_path: Path
+) -> None:
+    Hatchet(dsn=database).close()  # migrated while up
+    cluster.stop("fast")
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    worker = Process(database, workdir, ["worker", "--slots", "2"], {})
+    processes.append(worker)
+    retrying = "retrying in"
+    wait_until(lambda: worker.output().count(retrying) >= 2, timeout=30,
+               message="the worker to retry twice")
+    down_for = time.monotonic()
+    text = worker.output()
+    assert "HATCHNB_DATABASE_URL is postgresql://postgres:***@127.0.0.1" in text, text
+    assert "Connection refused" in text and PASSWORD not in text
+    time.sleep(3)  # stays down a while longer: the worker keeps waiting, with backoff
+    assert worker.alive(), worker.output()
+    assert worker.output().count(retrying) <= 5, worker.output()  # 0.5, 1, 2, 4 s apart
+
+    cluster.start()
+    wait_until(lambda: "started with 2 slots" in worker.output(), timeout=30,
+               message="the worker to connect once the database is up")
+    print(f"\nworker connected {time.monotonic() - down_for:.1f}s after its second retry")
+    hatchet = Hatchet(dsn=database)
+    blip = _declare(hatchet)
+    marks = tmp_path / "marks.txt"
+    assert blip.run({"n": 7, "marks": str(marks)}) == {"n": 7}
+    hatchet.close()
