@@ -1,4 +1,9 @@
-"""End to end in a real JupyterLab: run the quickstart and watch the DAG turn green."""
+"""End to end in a real JupyterLab (Playwright + headless Chromium): the DAG widget changes
+colour while another cell blocks on ``run.result()``, and the quickstart notebook ends green.
+
+The live test's tasks wait for flag files the test creates, so each step happens only when
+the test has seen the previous one in the page: no fixed sleeps, and a view that updates only
+once the kernel is free fails (its blocking cell would still be running)."""
 
 from __future__ import annotations
 
@@ -10,12 +15,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 
+from hatchnb.widgets.dag import STATUS_COLORS
 from tests.conftest import wait_until
 
 pytestmark = [
@@ -36,17 +43,69 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-dev-shm-usage",
 ]
-SUCCEEDED = "#a9d18e"
-#: for every Bokeh document holding a DAG: its node statuses and colours
-DAGS_JS = """() => {
-  if (!window.Bokeh) { return []; }
-  const found = [];
-  for (const doc of Bokeh.documents) {
-    const m = doc.get_model_by_name('dag_nodes');
-    if (m) { found.push({status: Array.from(m.data.status), color: Array.from(m.data.color)}); }
-  }
-  return found;
+PENDING, RUNNING, SUCCEEDED = (STATUS_COLORS[s] for s in ("PENDING", "RUNNING", "SUCCEEDED"))
+#: the fills of each DAG drawn in the page, in page order
+DRAWN_JS = """() => Array.from(document.querySelectorAll('svg.hatchnb-dag')).map(
+    svg => Array.from(svg.querySelectorAll('g.hatchnb-node rect')).map(
+        r => r.getAttribute('fill')))"""
+#: every DAG node in the page, as [task, fill]
+NODES_JS = """() => Array.from(document.querySelectorAll('g.hatchnb-node')).map(
+    g => [g.dataset.task, g.querySelector('rect').getAttribute('fill')])"""
+#: the kernel's state, prompt, output text and widget labels of every code cell, and each
+#: DAG node's fill
+PAGE_JS = """() => {
+  const indicator = document.querySelector('.jp-Notebook-ExecutionIndicator');
+  const cells = Array.from(document.querySelectorAll('.jp-Notebook .jp-CodeCell')).map(c => ({
+    prompt: c.querySelector('.jp-InputArea-prompt').textContent.trim(),
+    outputs: c.querySelectorAll('.jp-OutputArea-output').length,
+    text: Array.from(c.querySelectorAll('.jp-OutputArea-output')).map(o => o.innerText).join(''),
+    labels: Array.from(c.querySelectorAll('.widget-label')).map(l => l.textContent.trim()),
+  }));
+  const fills = Object.fromEntries(Array.from(document.querySelectorAll('g.hatchnb-node')).map(
+    g => [g.dataset.task, g.querySelector('rect').getAttribute('fill')]));
+  return {kernel: indicator ? indicator.dataset.status : null, cells, fills};
 }"""
+
+LIVE_CELLS = [
+    """import pathlib, time
+from hatchnb import Context, EmptyModel, Hatchet
+
+FLAGS = pathlib.Path({flags!r})
+
+
+def wait_for_flag(name: str) -> None:
+    deadline = time.monotonic() + 150
+    while not (FLAGS / name).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+hatchet = Hatchet()
+chain = hatchet.workflow(name="lab_live_chain")
+
+
+@chain.task()
+def first(input: EmptyModel, ctx: Context) -> dict:
+    wait_for_flag("first")
+    return {{"n": 1}}
+
+
+@chain.task(parents=[first])
+def second(input: EmptyModel, ctx: Context) -> dict:
+    wait_for_flag("second")
+    return {{"n": 2}}
+
+
+@chain.task(parents=[second])
+def third(input: EmptyModel, ctx: Context) -> dict:
+    wait_for_flag("third")
+    return {{"n": 3}}
+
+
+worker = hatchet.worker("lab-live", slots=4, workflows=[chain])
+worker.start()  # in a kernel: its own thread and event loop""",
+    "run = chain.run_no_wait()\nrun",
+    'result = run.result(timeout=200)\nprint("result:", result["third"])',
+]
 
 
 def _free_port() -> int:
@@ -64,10 +123,10 @@ def _accepts(port: int) -> bool:
 
 
 @pytest.fixture
-def lab(dsn: str, tmp_path: Path) -> Iterator[str]:
+def lab(dsn: str, tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """A JupyterLab server on ``tmp_path/root``; gives the URL of a notebook in it."""
     root = tmp_path / "root"
     root.mkdir()
-    shutil.copy(ROOT / "notebooks" / "01_quickstart.ipynb", root)
     port, token = _free_port(), uuid.uuid4().hex
     env_dirs = {n: tmp_path / n for n in ("config", "runtime")}
     for folder in env_dirs.values():
@@ -98,7 +157,7 @@ def lab(dsn: str, tmp_path: Path) -> Iterator[str]:
     )
     try:
         wait_until(lambda: _accepts(port), timeout=60, message="jupyter lab to listen")
-        yield f"http://127.0.0.1:{port}/lab/tree/01_quickstart.ipynb?token={token}"
+        yield lambda name: f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}"
     finally:
         for _ in range(2):  # Jupyter asks to confirm the first SIGINT
             proc.send_signal(signal.SIGINT)
@@ -109,6 +168,29 @@ def lab(dsn: str, tmp_path: Path) -> Iterator[str]:
             proc.kill()
             proc.wait(10)
         log.close()
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1280, "height": 1600})
+        finally:
+            browser.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def _open_and_run_all(page: Any, url: str) -> None:
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector("text=Kernel status: Idle", state="attached", timeout=60_000)
+    _run_all_cells(page)
 
 
 def _run_all_cells(page: Any) -> None:
@@ -133,28 +215,99 @@ def _cells_started(page: Any) -> bool:
     return True
 
 
-def test_quickstart_dag_turns_green_in_jupyterlab(lab: str) -> None:
-    from playwright.sync_api import sync_playwright
+class LivePage:
+    """Reads the live notebook's page; ``cells[2]`` is the cell blocking on ``run.result()``."""
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1600})
-            page.goto(lab, wait_until="domcontentloaded")
-            page.wait_for_selector("text=Kernel status: Idle", state="attached", timeout=60_000)
-            _run_all_cells(page)
-            # the finished run's DAG is drawn all green in the page
-            page.wait_for_function(
-                f"""() => ({DAGS_JS})().filter(
-                    d => d.status.length === 4 && d.status.every(s => s === 'SUCCEEDED')
-                ).length >= 1""",
-                timeout=150_000,
-            )
-            dags = page.evaluate(DAGS_JS)
-        finally:
-            page.screenshot(path=str(ARTIFACTS / "jupyterlab_quickstart.png"), full_page=True)
-            browser.close()
-    green = [d for d in dags if d["status"] == ["SUCCEEDED"] * 4]
-    assert green
-    assert all(c == SUCCEEDED for d in green for c in d["color"])
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.seen: list[dict[str, Any]] = []  # every distinct state, for failure messages
+
+    def state(self) -> dict[str, Any]:
+        state: dict[str, Any] = self.page.evaluate(PAGE_JS)
+        if not self.seen or self.seen[-1] != state:
+            self.seen.append(state)
+        return state
+
+    def blocked_with(self, **fills: str) -> bool:
+        """The run's cell has finished, the kernel is busy with the ``result()`` cell (which
+        has no output yet), and the DAG nodes have these fills."""
+        state = self.state()
+        cells = state["cells"]
+        if len(cells) < 3 or not cells[1]["prompt"][1:-2].isdigit():
+            return False
+        busy = state["kernel"] == "busy" and cells[2]["prompt"] == "[*]:"
+        busy = busy and cells[2]["outputs"] == 0
+        return busy and all(state["fills"].get(t) == f for t, f in fills.items())
+
+    def wait_blocked_with(self, timeout: float = 90, **fills: str) -> None:
+        wait_until(
+            lambda: self.blocked_with(**fills),
+            timeout,
+            f"{fills} while the result() cell blocks; last states: {self.seen[-3:]}",
+        )
+
+    def progress(self) -> list[str]:
+        return [label for c in self.state()["cells"] for label in c["labels"] if "/" in label]
+
+
+def test_dag_changes_colour_while_a_cell_blocks_on_the_result(
+    lab: Callable[[str], str], browser_page: Any, tmp_path: Path
+) -> None:
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}}
+    )
+    source = [LIVE_CELLS[0].format(flags=str(flags)), *LIVE_CELLS[1:]]
+    nb.cells = [nbformat.v4.new_code_cell(code) for code in source]
+    nbformat.write(nb, tmp_path / "root" / "live_dag.ipynb")
+
+    page = browser_page
+    live = LivePage(page)
+    try:
+        _open_and_run_all(page, lab("live_dag.ipynb"))
+        live.wait_blocked_with(first=RUNNING, second=PENDING, third=PENDING)
+        (flags / "first").touch()
+        live.wait_blocked_with(first=SUCCEEDED, second=RUNNING, third=PENDING)
+        _shot(page, "jupyterlab_live_dag_running.png")
+        (flags / "second").touch()
+        live.wait_blocked_with(first=SUCCEEDED, second=SUCCEEDED, third=RUNNING)
+        # the progress bar of the same run widget moved too
+        wait_until(lambda: "2/3" in live.progress(), 30, f"2/3 in {live.progress()}")
+        assert live.blocked_with(third=RUNNING)
+        (flags / "third").touch()
+        wait_until(
+            lambda: "result: {'n': 3}" in live.state()["cells"][2]["text"],
+            90,
+            f"the result() cell to finish; last states: {live.seen[-3:]}",
+        )
+        wait_until(
+            lambda: set(live.state()["fills"].values()) == {SUCCEEDED}, 30, "all nodes green"
+        )
+    finally:
+        _shot(page, "jupyterlab_live_dag.png")
+
+
+def test_quickstart_dag_turns_green_in_jupyterlab(
+    lab: Callable[[str], str], browser_page: Any, tmp_path: Path
+) -> None:
+    shutil.copy(ROOT / "notebooks" / "01_quickstart.ipynb", tmp_path / "root")
+    page = browser_page
+    try:
+        _open_and_run_all(page, lab("01_quickstart.ipynb"))
+        # three DAGs: the workflow (never run: all PENDING) and two displays of the run,
+        # the first shown while it ran and recoloured by the polling thread
+        page.wait_for_function(
+            f"""() => {{
+                const drawn = ({DRAWN_JS})();
+                const all = (fills, colour) => fills.length === 4
+                                              && fills.every(f => f === colour);
+                return drawn.length === 3 && all(drawn[0], '{PENDING}')
+                       && all(drawn[1], '{SUCCEEDED}') && all(drawn[2], '{SUCCEEDED}');
+            }}""",
+            timeout=150_000,
+        )
+        nodes = page.evaluate(NODES_JS)
+    finally:
+        _shot(page, "jupyterlab_quickstart.png")
+    assert [task for task, _ in nodes[:4]] == ["extract", "clean", "validate", "report"]

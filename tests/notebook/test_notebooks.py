@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,16 @@ def progress_bars(nb: Any) -> list[dict[str, Any]]:
     return [s for s in widget_states(nb) if s.get("_model_name") == "IntProgressModel"]
 
 
+def dag_statuses(nb: Any) -> list[dict[str, str]]:
+    """``{task: status}`` of every saved DAG widget (an SVG in an ipywidgets.HTML)."""
+    found = []
+    for state in widget_states(nb):
+        value = str(state.get("value", ""))
+        if state.get("_model_name") == "HTMLModel" and 'class="hatchnb-dag"' in value:
+            found.append(dict(re.findall(r'data-task="([^"]*)" data-status="([^"]*)"', value)))
+    return found
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_top_to_bottom(path: Path, dsn: str) -> None:
     nb = execute(path)
@@ -58,6 +69,11 @@ def test_notebook_runs_top_to_bottom(path: Path, dsn: str) -> None:
         assert bars, "the run widget's progress bar was not saved"
         assert any(b["value"] == b["max"] == 4 and b["description"] == "4/4" for b in bars)
         assert any(b["bar_style"] == "success" for b in bars)
+        tasks = ["extract", "clean", "validate", "report"]
+        dags = dag_statuses(nb)
+        # the workflow cell, then the run shown while running and once finished
+        pending, done = dict.fromkeys(tasks, "PENDING"), dict.fromkeys(tasks, "SUCCEEDED")
+        assert dags == [pending, done, done]
         assert "{'doubled': 90}" in text and "square" in text
     if path.name.startswith("04"):
         assert "True True" in text  # the executed notebook rendered as HTML
