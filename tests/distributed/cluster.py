@@ -53,27 +53,46 @@ def _as_server_user() -> list[str]:
 
 
 class Cluster:
-    """One initdb'ed data directory in its own temporary folder; ``netns`` runs the server
-    inside that network namespace."""
+    """One initdb'ed data directory in its own temporary folder. ``netns`` runs the server
+    inside that network namespace, listening on ``listen`` (the first one is the address in
+    :meth:`dsn`) and trusting ``clients`` (a network); its Unix socket, a file, is reachable
+    from every namespace (:meth:`socket_dsn`)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None, netns: str = "") -> None:
+    def __init__(
+        self,
+        listen: tuple[str, ...] = ("127.0.0.1",),
+        port: int | None = None,
+        netns: str = "",
+        clients: str = "",
+    ) -> None:
         self.bindir = postgres_bindir()
         self.user_prefix = _as_server_user()
-        self.host = host
+        self.listen = listen
+        self.host = listen[0]
         self.port = port or free_port()
         self.netns = netns
+        self.clients = clients
         self.root = Path(tempfile.mkdtemp(prefix="hatchnb-pg-"))
         self.data = self.root / "data"
         self.logfile = self.root / "server.log"
         if self.user_prefix:
             shutil.chown(self.root, "postgres")
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "--no-sync", "-E", "UTF8")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
         self._configure()
 
     def _configure(self) -> None:
         extra = [
-            f"listen_addresses = '{self.host}'",
+            f"listen_addresses = '{','.join(self.listen)}'",
             f"port = {self.port}",
             f"unix_socket_directories = '{self.root}'",
             "fsync = off",  # a process crash, not an OS crash: fsync changes nothing here
@@ -82,9 +101,9 @@ class Cluster:
         ]
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write("\n".join(extra) + "\n")
-        if self.host != "127.0.0.1":
+        if self.clients:
             with (self.data / "pg_hba.conf").open("a") as hba:
-                hba.write(f"host all all {self.host}/30 trust\n")
+                hba.write(f"host all all {self.clients} trust\n")
 
     def _command(self, tool: str, *args: str) -> list[str]:
         netns = ["ip", "netns", "exec", self.netns] if self.netns else []
@@ -97,13 +116,17 @@ class Cluster:
         if done.returncode != 0:
             raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stderr}{self.log()}")
 
-    def dsn(self, database: str = "postgres", password: str = "") -> str:
+    def dsn(self, database: str = "postgres", password: str = "", host: str = "") -> str:
         secret = f":{password}" if password else ""
-        return f"postgresql://postgres{secret}@{self.host}:{self.port}/{database}"
+        return f"postgresql://postgres{secret}@{host or self.host}:{self.port}/{database}"
+
+    def socket_dsn(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@/{database}?host={self.root}&port={self.port}"
 
     def start(self) -> None:
-        self._run("pg_ctl", "start", "-w", "-t", "30", "-D", str(self.data),
-                  "-l", str(self.logfile))
+        self._run(
+            "pg_ctl", "start", "-w", "-t", "30", "-D", str(self.data), "-l", str(self.logfile)
+        )
 
     def stop(self, mode: str = "immediate") -> None:
         if (self.data / "postmaster.pid").exists():
@@ -113,7 +136,7 @@ class Cluster:
         return (self.data / "postmaster.pid").exists()
 
     def create_database(self, name: str) -> str:
-        with psycopg.connect(self.dsn(), autocommit=True, connect_timeout=10) as conn:
+        with psycopg.connect(self.socket_dsn(), autocommit=True, connect_timeout=10) as conn:
             conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
         return self.dsn(name)
 

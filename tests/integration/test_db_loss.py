@@ -97,8 +97,11 @@ def test_workers_ride_out_a_database_restart_mid_run(
     items = [blip.create_bulk_run_item({"n": n, "marks": str(marks)}) for n in range(TASKS)]
     blip.run_many_no_wait(items)
     hatchet.close()
-    wait_until(lambda: _statuses(database).get("SUCCEEDED", 0) >= TASKS // 5, timeout=60,
-               message="a fifth of the runs to finish")
+    wait_until(
+        lambda: _statuses(database).get("SUCCEEDED", 0) >= TASKS // 5,
+        timeout=60,
+        message="a fifth of the runs to finish",
+    )
 
     cluster.stop("immediate")
     down_at = time.monotonic()
@@ -107,8 +110,11 @@ def test_workers_ride_out_a_database_restart_mid_run(
     up_at = time.monotonic()
 
     try:
-        wait_until(lambda: _statuses(database) == {"SUCCEEDED": TASKS}, timeout=60,
-                   message=f"all {TASKS} runs to succeed")
+        wait_until(
+            lambda: _statuses(database) == {"SUCCEEDED": TASKS},
+            timeout=60,
+            message=f"all {TASKS} runs to succeed",
+        )
     except AssertionError as exc:
         logs = "\n".join(p.output()[-4000:] for p in processes)
         raise AssertionError(f"{exc}; runs: {_statuses(database)}\n{logs}") from None
@@ -134,7 +140,9 @@ def test_workers_ride_out_a_database_restart_mid_run(
         assert len(warnings) <= 8, "\n".join(warnings)
     reexecuted = sum(executions.values()) - TASKS
     reconnects = [
-        float(m) for t in outputs for m in re.findall(r"reconnected to the database after (\S+)s", t)
+        float(m)
+        for t in outputs
+        for m in re.findall(r"reconnected to the database after (\S+)s", t)
     ]
     print(
         f"\nre-executions: {reexecuted}; task runs with attempt > 1: "
@@ -155,8 +163,11 @@ def test_worker_started_while_the_database_is_down_waits_for_it(
     worker = Process(database, workdir, ["worker", "--slots", "2"], {})
     processes.append(worker)
     retrying = "retrying in"
-    wait_until(lambda: worker.output().count(retrying) >= 2, timeout=30,
-               message="the worker to retry twice")
+    wait_until(
+        lambda: worker.output().count(retrying) >= 2,
+        timeout=30,
+        message="the worker to retry twice",
+    )
     down_for = time.monotonic()
     text = worker.output()
     assert "HATCHNB_DATABASE_URL is postgresql://postgres:***@127.0.0.1" in text, text
@@ -166,8 +177,11 @@ def test_worker_started_while_the_database_is_down_waits_for_it(
     assert worker.output().count(retrying) <= 5, worker.output()  # 0.5, 1, 2, 4 s apart
 
     cluster.start()
-    wait_until(lambda: "started with 2 slots" in worker.output(), timeout=30,
-               message="the worker to connect once the database is up")
+    wait_until(
+        lambda: "started with 2 slots" in worker.output(),
+        timeout=30,
+        message="the worker to connect once the database is up",
+    )
     print(f"\nworker connected {time.monotonic() - down_for:.1f}s after its second retry")
     hatchet = Hatchet(dsn=database)
     blip = _declare(hatchet)
