@@ -61,7 +61,7 @@ def liveness_params(dsn: str, options: str, dead_after: float | None = None) -> 
     idle, interval, count = max(1, round(seconds / 3)), max(1, round(seconds / 6)), 3
     server = (
         f"-c tcp_keepalives_idle={idle} -c tcp_keepalives_interval={interval} "
-        f"-c tcp_keepalives_count={count}"
+        f"-c tcp_keepalives_count={count} -c tcp_user_timeout={int(seconds * 1000)}"
     )
     given = conninfo_to_dict(dsn)
     params: dict[str, Any] = {
