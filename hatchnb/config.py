@@ -35,6 +35,8 @@ def parse_duration(text: str) -> timedelta | None:
                 f"{text!r} is not a duration: write e.g. 30d, 12h, 1h30m, 90s or 0/off"
             ) from None
         seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    if seconds < 0:
+        raise ValueError(f"{text!r} is negative: write a duration such as 30d, or 0/off")
     return timedelta(seconds=seconds) if seconds > 0 else None
 
 

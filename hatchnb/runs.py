@@ -402,13 +402,16 @@ class RunsClient:
         additional_metadata: dict[str, Any] | None = None,
         workflow_names: builtins.list[str] | None = None,
         parent_task_run_id: int | None = None,
+        cap: int | None = None,
     ) -> int:
-        """How many runs ``list`` would return without a limit (same filters)."""
+        """How many runs ``list`` would return without a limit (same filters); with ``cap``
+        counting stops there, so a count over a million runs stays cheap."""
         row = self._client._store.fetch_one(
             "count_runs",
             **run_filters(
                 since, until, statuses, additional_metadata, workflow_names, parent_task_run_id
             ),
+            cap=cap,
         )
         return int(row["total"]) if row else 0
 
@@ -547,7 +550,9 @@ class RunsClient:
         settings = self._client._settings
         older_than = older_than or settings.retention
         if older_than is None:
-            raise ValueError("retention is off (HATCHNB_RETENTION=0): pass older_than=")
+            raise ValueError(
+                "retention is off (HATCHNB_RETENTION=0): give older_than= (--older-than)"
+            )
         return retention.prune(
             self._client.dsn,
             older_than,

@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,8 @@ def test_durations_parse_like_the_settings_say() -> None:
     assert parse_duration("0") is None
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration("30 days")
+    with pytest.raises(ValueError, match="negative"):
+        parse_duration("-5")
 
 
 def test_old_finished_runs_go_with_everything_they_stored(
@@ -324,6 +326,18 @@ def test_engine_leader_prunes_when_retention_is_due(
     assert state["last_finished_at"] is not None
     assert db.execute("SELECT count(*) AS n FROM hatchnb.task_logs").fetchone()["n"] == 0
     assert db.execute("SELECT count(*) AS n FROM hatchnb.events").fetchone()["n"] == 0
+
+
+def test_run_counts_stop_at_a_cap(hatchet: Hatchet, dsn: str) -> None:
+    from server.pages.runs import COUNT_CAP, total_label
+
+    load_generator().generate(dsn, 2_000, days=10)
+    month = {"since": datetime.now(UTC) - MONTH}
+    assert hatchet.runs.count(**month) == 2_000
+    assert hatchet.runs.count(**month, cap=501) == 501
+    assert hatchet.runs.count(**month, statuses=["FAILED"], cap=5_000) == 200
+    assert total_label(COUNT_CAP) == f"{COUNT_CAP}"
+    assert total_label(COUNT_CAP + 1) == "10,000+"
 
 
 def test_generated_rows_look_like_engine_rows(

@@ -579,16 +579,18 @@ RETURNING id, attempt;
 -- ---- dashboard reads (issue 6) -------------------------------------------------------------
 
 -- name: count_runs
--- How many runs match the list_runs filters.
-SELECT count(*) AS total
-  FROM hatchnb.workflow_runs
- WHERE created_at >= %(since)s
-   AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
-   AND (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
-   AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
-   AND additional_metadata @> %(metadata)s::jsonb
-   AND (%(parent_task_run_id)s::bigint IS NULL
-        OR parent_task_run_id = %(parent_task_run_id)s::bigint);
+-- How many runs match the list_runs filters, counting no further than `cap` (NULL: all).
+SELECT count(*) AS total FROM (
+    SELECT 1 FROM hatchnb.workflow_runs
+     WHERE created_at >= %(since)s
+       AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
+       AND (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
+       AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
+       AND additional_metadata @> %(metadata)s::jsonb
+       AND (%(parent_task_run_id)s::bigint IS NULL
+            OR parent_task_run_id = %(parent_task_run_id)s::bigint)
+     LIMIT %(cap)s
+) matching;
 
 -- name: run_status_counts
 -- Runs per status under the list_runs filters (statuses excepted).
