@@ -115,6 +115,8 @@ def _connection_trouble(exc: BaseException) -> bool:
 
 
 def _first_line(exc: BaseException) -> str:
+    if isinstance(exc, errors.DatabaseUnavailable) and exc.__cause__ is not None:
+        exc = exc.__cause__  # the libpq message; the URL is already in the log line
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
 
