@@ -188,3 +188,18 @@ def test_worker_started_while_the_database_is_down_waits_for_it(
     marks = tmp_path / "marks.txt"
     assert blip.run({"n": 7, "marks": str(marks)}) == {"n": 7}
     hatchet.close()
+
+
+def test_a_log_line_the_database_refuses_does_not_hold_back_results(
+    hatchet: Any, worker_process: Any, db: Any
+) -> None:
+    """Refused data is not an outage: retrying it forever would block every later report."""
+
+    @hatchet.task(name="nul_logger", execution_timeout="30s")
+    def nul_logger(input: EmptyModel, ctx: Context) -> int:
+        ctx.log("text columns cannot hold \x00")
+        return 1
+
+    proc = worker_process("--slots", "2")
+    assert nul_logger.run() == 1, proc.output()
+    assert "dropped 1 task log line(s) the database refused" in proc.output()
