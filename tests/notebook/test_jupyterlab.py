@@ -195,12 +195,27 @@ def _open_and_run_all(page: Any, url: str) -> None:
 
 def _run_all_cells(page: Any) -> None:
     """Run > Run All Cells; repeated while the kernel was not ready to take it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     for _ in range(6):
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        _accept_kernel_dialog(page)
+        try:
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click(timeout=10_000)
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click(timeout=10_000)
+        except PlaywrightTimeout:  # a dialog opened in between: close menus, try again
+            page.keyboard.press("Escape")
+            continue
         if _cells_started(page):
             return
     raise AssertionError("Run All Cells did not start the notebook")
+
+
+def _accept_kernel_dialog(page: Any) -> None:
+    """Under load Lab may ask for the kernel (its kernelspecs were not fetched yet) although
+    the notebook names python3: take the preferred one it offers."""
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    if dialog.count():
+        dialog.locator("button.jp-mod-accept").click(timeout=10_000)
 
 
 def _cells_started(page: Any) -> bool:
@@ -284,6 +299,9 @@ def test_dag_changes_colour_while_a_cell_blocks_on_the_result(
         wait_until(
             lambda: set(live.state()["fills"].values()) == {SUCCEEDED}, 30, "all nodes green"
         )
+        # hovering a node shows its timings (the SVG <title>)
+        hover = page.locator("g.hatchnb-node[data-task=second] title").text_content()
+        assert "status: SUCCEEDED" in hover and "duration: " in hover and "started: " in hover
     finally:
         _shot(page, "jupyterlab_live_dag.png")
 
