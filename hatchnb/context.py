@@ -108,7 +108,15 @@ class Context:
         self._cancelled = False
         self._cancel_event: threading.Event | None = None  # made on demand: most tasks never wait
         self._async_task: asyncio.Task[Any] | None = None
+        self._spawned = 0
         self.worker = WorkerInfo(worker)
+
+    def _next_child_key(self, workflow_name: str) -> str:
+        """Children spawned without a child_key are keyed by their order, as Hatchet keys them
+        by child index: a task run executed again (a retry, a worker that died) gets the runs
+        its first execution spawned instead of new ones. A replay spawns new ones."""
+        self._spawned += 1
+        return f"spawn-{self._spawned}"
 
     # ---- facts about the run ---------------------------------------------------------
 

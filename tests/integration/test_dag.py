@@ -263,3 +263,39 @@ def test_child_runs_are_linked_and_child_key_deduplicates(hatchet: Any, start_wo
     assert out["keyed"] == {"child": {"n": 1, "parent": out["me"]}}
     assert out["sum"] == 30
     assert len(hatchet.runs.list(parent_task_run_id=out["me"])) == 3
+
+
+def test_a_parent_executed_again_gets_its_children_and_a_replay_spawns_anew(
+    hatchet: Any, start_worker: Any
+) -> None:
+    spawned: list[list[str]] = []
+    fail = {"first_attempt": True, "always": True}
+
+    @hatchet.task()
+    def kid(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+        return {"n": input.model_extra["n"]}
+
+    @hatchet.task(retries=1)
+    async def spawner(input: EmptyModel, ctx: Context) -> list[str]:
+        refs = [await kid.aio_run_no_wait({"n": n}) for n in (1, 2)]
+        spawned.append([r.workflow_run_id for r in refs])
+        if fail["first_attempt"]:
+            fail["first_attempt"] = False
+            raise RuntimeError("fails after spawning, before reporting")
+        if fail["always"]:
+            raise RuntimeError("fails on the retry too")
+        return spawned[-1]
+
+    start_worker(spawner, kid, slots=5)
+    ref = spawner.run_no_wait()
+    with pytest.raises(Exception, match="fails on the retry too"):
+        ref.result(timeout=20)
+    assert len(spawned) == 2 and spawned[0] == spawned[1]  # the retry found the same children
+    parent_id = hatchet.runs.get(ref.workflow_run_id).tasks[0].id
+    assert len(hatchet.runs.list(parent_task_run_id=parent_id)) == 2
+
+    fail["always"] = False
+    hatchet.runs.replay(ref.workflow_run_id)
+    new_children = ref.result(timeout=20)
+    assert set(new_children).isdisjoint(spawned[0])
+    assert len(hatchet.runs.list(parent_task_run_id=parent_id)) == 4

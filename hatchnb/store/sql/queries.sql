@@ -238,7 +238,11 @@ WITH RECURSIVE target AS (
                               WHERE r.run_id = t.run_id AND r.task_name = ANY (t.parents))
       FROM (SELECT DISTINCT * FROM redo) d
      WHERE t.run_id = d.run_id AND t.task_name = d.task_name
-    RETURNING t.run_id
+    RETURNING t.run_id, t.id
+), detach AS (
+    -- children keyed by spawn order belong to the earlier execution: a replay spawns anew
+    UPDATE hatchnb.workflow_runs c SET child_key = NULL
+     WHERE c.parent_task_run_id IN (SELECT id FROM reset) AND c.child_key LIKE 'spawn-%%'
 ), hooks AS (
     DELETE FROM hatchnb.task_runs WHERE run_id IN (SELECT id FROM target) AND kind <> 'task'
     RETURNING run_id
