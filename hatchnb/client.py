@@ -292,6 +292,7 @@ class Hatchet:
         limit = self._settings.max_payload_bytes
         validator, default_priority = workflow.input_validator, workflow.default_priority
         fc = workflow.flow_control()
+        lookup = flow_control.memoized(self._store.fetch_one)  # one rate limit lookup per key
         rows, keys = [], []
         for position, item in enumerate(items):
             options = item.options
@@ -302,7 +303,7 @@ class Hatchet:
             keys.append(RunKey(run_id, parent_id, child_key))
             data = serialization.dump_input(item.input, validator, limit)
             priority = options.priority or default_priority
-            routing = self._routing(workflow, fc, data, options, parent)
+            routing = self._routing(workflow, fc, data, options, parent, lookup)
             rows.append(
                 serialization.run_row(
                     run_id,
@@ -324,11 +325,12 @@ class Hatchet:
         data: str,
         options: TriggerWorkflowOptions,
         parent: Any,
+        lookup: flow_control.QueryOne,
     ) -> dict[str, Any] | None:
         """Concurrency slots, rate limit units and stickiness of one new run."""
         if fc.is_plain and not (options.sticky and parent is not None):
             return None
-        routing = fc.routing(json.loads(data), options.additional_metadata, self._store.fetch_one)
+        routing = fc.routing(json.loads(data), options.additional_metadata, lookup)
         if options.sticky and parent is not None:
             routing["sticky"] = workflow.sticky or flow_control.StickyStrategy.SOFT.value
             routing["sticky_worker"] = parent.worker.id()

@@ -273,6 +273,20 @@ class FlowControl:
         }
 
 
+def memoized(query: QueryOne) -> QueryOne:
+    """``query`` answering each (name, parameters) once: for the runs of one bulk trigger,
+    which mostly share their rate limit keys."""
+    answers: dict[tuple[Any, ...], dict[str, Any] | None] = {}
+
+    def ask(name: str, **params: Any) -> dict[str, Any] | None:
+        key = (name, *sorted(params.items()))
+        if key not in answers:
+            answers[key] = query(name, **params)
+        return answers[key]
+
+    return ask
+
+
 def _key_text(value: Any, expression: str) -> str:
     if isinstance(value, bool | int | float | str):
         return str(value).lower() if isinstance(value, bool) else str(value)

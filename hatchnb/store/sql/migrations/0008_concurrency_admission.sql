@@ -252,6 +252,14 @@ BEGIN
 END;
 $$;
 
+-- only task-scoped slots have task run holders: run-scoped ones go with the workflow run
+DROP TRIGGER release_task_run_slots ON hatchnb.task_runs;
+CREATE TRIGGER release_task_run_slots AFTER UPDATE OF status ON hatchnb.task_runs
+    FOR EACH ROW WHEN (NEW.concurrency @> '[{"scope": "task"}]'
+                       AND NEW.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'SKIPPED')
+                       AND OLD.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'SKIPPED'))
+    EXECUTE FUNCTION hatchnb.release_slots();
+
 CREATE TRIGGER admit_after_new_task_runs AFTER INSERT ON hatchnb.task_runs
     FOR EACH STATEMENT EXECUTE FUNCTION hatchnb.admit_noted_slots();
 CREATE TRIGGER admit_after_task_runs AFTER UPDATE OF status ON hatchnb.task_runs
