@@ -132,8 +132,9 @@ def test_static_rate_limit_waits_without_blocking_other_tasks(
     refs = limited.run_many_no_wait([limited.create_bulk_run_item({}) for _ in range(6)])
     plain_at = plain.run({})["at"]
     times = sorted(_out(ref)["at"] for ref in refs)
-    # 2 per second: the 6th waited for the third window ...
-    assert times[-1] - times[0] >= 1.5
+    # 2 per one-second window: the 6th ran in the third window, which starts at least a
+    # second after the first one ends (a slow worker start may use the first window late) ...
+    assert times[-1] - times[0] >= 0.99
     # ... and the plain task queued behind them was not held up
     assert plain_at < times[-1] - 0.5
     usage = {u.key: u for u in hatchet.rate_limits.list()}
