@@ -80,9 +80,17 @@ class Engine:
         await retention.tick(conn, self.dsn, self.settings)
 
     def _fire_due(self) -> None:
-        """Crons and schedules (sync code, on a connection of its own, in a thread)."""
-        with psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row) as conn:
-            started = triggers.fire_due(conn)
+        """Crons and schedules (sync code, on a connection of its own, in a thread). A cron or
+        schedule that cannot start its run is recorded by ``fire_due`` and blocks no other;
+        anything else unexpected is logged, not allowed to end the engine's other duties."""
+        try:
+            with psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row) as conn:
+                started = triggers.fire_due(conn)
+        except psycopg.Error:
+            raise  # the connection: the engine reconnects and tries again
+        except Exception:
+            log.exception("could not fire due crons and schedules; trying again next round")
+            return
         if started:
             log.info("started %d run(s) from crons and schedules", started)
 

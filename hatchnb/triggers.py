@@ -7,11 +7,13 @@ import asyncio
 import builtins
 import dataclasses
 import json
+import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import psycopg
 from croniter import CroniterError, croniter
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
@@ -20,12 +22,11 @@ from hatchnb import errors, expressions, flow_control, ids, serialization
 from hatchnb.store import queries
 
 if TYPE_CHECKING:
-    import psycopg
-
     from hatchnb.client import Hatchet
 
 
 _UTC = UTC
+log = logging.getLogger("hatchnb.engine")
 
 
 class InvalidCron(errors.HatchnbError, ValueError):
@@ -67,6 +68,8 @@ class CronWorkflow:
     priority: int | None
     next_fire_at: datetime
     last_fired_at: datetime | None
+    #: why the latest tick started no run (None when it started one)
+    last_error: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> CronWorkflow:
@@ -81,6 +84,7 @@ class CronWorkflow:
             priority=row["priority"],
             next_fire_at=row["next_fire_at"],
             last_fired_at=row["last_fired_at"],
+            last_error=row.get("last_error"),
         )
 
 
@@ -93,6 +97,8 @@ class ScheduledRun:
     additional_metadata: dict[str, Any]
     priority: int | None
     workflow_run_id: str | None
+    #: why it could not start its run; a failed schedule is not tried again
+    error: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ScheduledRun:
@@ -105,6 +111,7 @@ class ScheduledRun:
             additional_metadata=row["additional_metadata"],
             priority=row["priority"],
             workflow_run_id=str(run_id) if run_id else None,
+            error=row.get("error"),
         )
 
 
@@ -306,7 +313,8 @@ class ScheduledClient:
         self._client._store.fetch_one("delete_scheduled", id=scheduled_id)
 
     def trigger_now(self, scheduled_id: str) -> None:
-        """Move a scheduled run that has not started to now (the engine starts it)."""
+        """Move a scheduled run that has not started to now (the engine starts it); a failed
+        one (see ``error``) is tried again."""
         if self._client._store.fetch_one("trigger_scheduled_now", id=scheduled_id) is None:
             raise errors.HatchnbError(f"no pending scheduled run has the id {scheduled_id}")
 
@@ -468,19 +476,20 @@ def _filter_holds(found: dict[str, Any], workflow: str, variables: dict[str, Any
     return value is True
 
 
-_flow_controls: dict[int, flow_control.FlowControl | None] = {}
+_flow_controls: dict[tuple[str, int, str, int], flow_control.FlowControl | None] = {}
 
 
 def _flow_control(
     conn: psycopg.Connection[Any], version_id: int
 ) -> flow_control.FlowControl | None:
     """The flow control a stored version declares (None when it declares none); versions
-    never change, so this is cached."""
-    if version_id not in _flow_controls:
+    never change, so this is cached, per database (one process may use several)."""
+    key = (conn.info.host, conn.info.port, conn.info.dbname, version_id)
+    if key not in _flow_controls:
         row = conn.execute(queries.get("version_spec"), {"id": version_id}).fetchone()
         fc = flow_control.FlowControl.from_spec(row["spec"]) if row else None
-        _flow_controls[version_id] = fc if fc is not None and not fc.is_plain else None
-    return _flow_controls[version_id]
+        _flow_controls[key] = fc if fc is not None and not fc.is_plain else None
+    return _flow_controls[key]
 
 
 def start_run(
@@ -519,47 +528,87 @@ def start_run(
 def fire_due(conn: psycopg.Connection[Any]) -> int:
     """Start the runs of due crons and schedules; each tick or schedule fires once, even with
     several engines, because the rows are locked and advanced in the same transaction.
-    Missed ticks (everything was down) fire once, then the cron resumes at its next tick."""
+    Missed ticks (everything was down) fire once, then the cron resumes at its next tick.
+
+    Each cron and schedule starts its run on a savepoint of its own: one that cannot (its
+    concurrency key fails on the stored input, its workflow is not registered) blocks no
+    other. The cron still moves to its next tick and shows why in ``last_error``; the
+    schedule is marked failed with its ``error`` and not tried again. A lost connection is
+    not such a failure: it rolls the whole round back, to be tried again at the next one."""
     started = 0
     with conn.transaction():
         now = datetime.now(tz=_UTC)
         for cron in conn.execute(queries.get("due_crons")).fetchall():
-            target = _target(conn, cron["workflow_name"])
-            if target is not None:
-                start_run(
-                    conn,
-                    target,
-                    cron["input"],
-                    cron["additional_metadata"],
-                    cron["priority"],
-                    {"triggered_by": f"cron:{cron['name']}"},
-                )
-                started += 1
-            conn.execute(
-                queries.get("advance_cron"),
-                {
-                    "id": cron["id"],
-                    "fired_at": now,
-                    "next_fire_at": next_tick(cron["expression"], cron["timezone"], now),
-                },
-            )
+            started += _fire_cron(conn, cron, now)
         for item in conn.execute(queries.get("due_scheduled")).fetchall():
-            target = _target(conn, item["workflow_name"])
+            started += _fire_scheduled(conn, item)
+    return started
+
+
+def _fire_cron(conn: psycopg.Connection[Any], cron: dict[str, Any], now: datetime) -> int:
+    try:
+        next_fire_at = next_tick(cron["expression"], cron["timezone"], now)
+        then = f"fires again at its next tick ({next_fire_at:%Y-%m-%d %H:%M} UTC)"
+    except InvalidCron as exc:  # a stored expression this croniter refuses: retry hourly
+        next_fire_at = now + timedelta(hours=1)
+        then = f"cannot compute its next tick ({exc}) and is tried again in an hour"
+    _, error = _start_on_savepoint(conn, cron, {"triggered_by": f"cron:{cron['name']}"})
+    if error is not None:
+        error = (
+            f"cron {cron['name']!r} of workflow {cron['workflow_name']!r} could not start a "
+            f"run at {now:%Y-%m-%d %H:%M:%S} UTC: {error}; the cron {then} "
+            f"(hatchet.cron.delete('{cron['id']}') removes it)"
+        )
+        log.warning("%s", error)
+    conn.execute(
+        queries.get("advance_cron"),
+        {"id": cron["id"], "fired_at": now, "next_fire_at": next_fire_at, "error": error},
+    )
+    return 1 if error is None else 0
+
+
+def _fire_scheduled(conn: psycopg.Connection[Any], item: dict[str, Any]) -> int:
+    run_id, error = _start_on_savepoint(conn, item, {"triggered_by": "schedule"})
+    if run_id is not None:
+        conn.execute(queries.get("mark_scheduled_started"), {"id": item["id"], "run_id": run_id})
+        return 1
+    error = (
+        f"the scheduled run of workflow {item['workflow_name']!r} could not start: {error}; "
+        f"it is not tried again: fix the cause and call hatchet.scheduled.trigger_now("
+        f"'{item['id']}'), or delete it and schedule a new one"
+    )
+    log.warning("scheduled run %s: %s", item["id"], error)
+    conn.execute(queries.get("mark_scheduled_failed"), {"id": item["id"], "error": error})
+    return 0
+
+
+def _start_on_savepoint(
+    conn: psycopg.Connection[Any], source: dict[str, Any], trigger: dict[str, Any]
+) -> tuple[uuid.UUID | None, str | None]:
+    """Start the run of a cron tick or schedule on a savepoint: its id, or why it could not
+    start (nothing of it is left written then)."""
+    workflow_name = source["workflow_name"]
+    try:
+        with conn.transaction():
+            target = _target(conn, workflow_name)
             if target is None:
-                continue
+                return None, (
+                    f"workflow {workflow_name!r} is not registered; register it (start a "
+                    "worker with it, or call hatchet.register)"
+                )
             run_id = start_run(
                 conn,
                 target,
-                item["input"],
-                item["additional_metadata"],
-                item["priority"],
-                {"triggered_by": "schedule"},
+                source["input"],
+                source["additional_metadata"],
+                source["priority"],
+                trigger,
             )
-            conn.execute(
-                queries.get("mark_scheduled_started"), {"id": item["id"], "run_id": run_id}
-            )
-            started += 1
-    return started
+    except (psycopg.OperationalError, psycopg.InterfaceError):
+        raise  # the connection, not this item: the whole round is tried again
+    except Exception as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    return run_id, None
 
 
 def _target(conn: psycopg.Connection[Any], workflow_name: str) -> dict[str, Any] | None:

@@ -8,8 +8,15 @@ from typing import Any
 
 import pytest
 
-from hatchnb import BulkPushEventWithMetadata, Context, EmptyModel
+from hatchnb import (
+    BulkPushEventWithMetadata,
+    ConcurrencyExpression,
+    ConcurrencyLimitStrategy,
+    Context,
+    EmptyModel,
+)
 from hatchnb.expressions import InvalidExpression
+from hatchnb.store import queries
 from hatchnb.triggers import InvalidCron
 from tests.conftest import wait_until
 
@@ -131,6 +138,107 @@ def test_one_off_schedule_runs_at_its_time_and_can_be_deleted(
     created = hatchet.runs.get(run_id).created_at
     assert created >= soon - timedelta(milliseconds=50)
     assert [s.id for s in hatchet.scheduled.list("later")] == [kept.id]
+
+
+def _per_tenant(hatchet: Any) -> Any:
+    """A workflow whose concurrency key needs ``input.tenant``."""
+    wf = hatchet.workflow(
+        name="per-tenant",
+        concurrency=ConcurrencyExpression(
+            expression="input.tenant",
+            max_runs=1,
+            limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN,
+        ),
+    )
+
+    @wf.task()
+    def work(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    return wf
+
+
+def test_a_cron_that_cannot_start_its_run_shows_why_and_blocks_no_other(
+    hatchet: Any, start_worker: Any, db: Any
+) -> None:
+    @hatchet.task()
+    def heartbeat(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    per_tenant = _per_tenant(hatchet)
+    bad = per_tenant.create_cron("no-tenant", "* * * * *", input={"user": "u1"})
+    orphan = hatchet.cron.create("never-registered", "orphan", "* * * * *")
+    good = heartbeat.create_cron("every-minute", "* * * * *")
+    start_worker(heartbeat, per_tenant)
+    for fired in range(1, 4):
+        # the failing crons are due first, so before the fix they blocked the good one
+        db.execute(
+            "UPDATE hatchnb.crons SET next_fire_at = now() - CASE WHEN name = 'every-minute' "
+            "THEN interval '1 second' ELSE interval '1 minute' END"
+        )
+        wait_until(
+            lambda: db.execute(
+                "SELECT bool_and(next_fire_at > now()) AS later FROM hatchnb.crons"
+            ).fetchone()["later"],
+            message="the engine to move every cron to its next tick",
+        )
+        wait_until(lambda n=fired: len(_runs(db, "heartbeat")) == n, message=f"{fired} run(s)")
+    assert _runs(db, "per-tenant") == []
+    error = hatchet.cron.get(bad.id).last_error
+    assert error is not None
+    assert "cron 'no-tenant' of workflow 'per-tenant' could not start a run" in error
+    assert "has(input.tenant)" in error  # the key expression's own advice
+    assert "fires again at its next tick" in error
+    listed = {c.name: c.last_error for c in hatchet.cron.list()}
+    assert listed["no-tenant"] == error
+    assert "workflow 'never-registered' is not registered" in (listed["orphan"] or "")
+    assert listed["every-minute"] is None and hatchet.cron.get(good.id).last_error is None
+    assert hatchet.cron.get(orphan.id).next_fire_at > datetime.now(UTC)
+
+    # the engine round is not stuck: a one-off schedule still starts
+    ref = heartbeat.schedule(datetime.now(UTC), {})
+    wait_until(lambda: hatchet.scheduled.get(ref.id).workflow_run_id, message="the schedule")
+
+    # fixed (same name: updated in place), the cron starts its run and the error is cleared
+    per_tenant.create_cron("no-tenant", "* * * * *", input={"tenant": "t1"})
+    db.execute("UPDATE hatchnb.crons SET next_fire_at = now() WHERE name = 'no-tenant'")
+    wait_until(lambda: len(_runs(db, "per-tenant")) == 1, message="the fixed cron's run")
+    wait_until(lambda: hatchet.cron.get(bad.id).last_error is None, message="the error cleared")
+
+
+def test_a_schedule_that_cannot_start_its_run_is_marked_failed_and_blocks_no_other(
+    hatchet: Any, start_worker: Any, db: Any
+) -> None:
+    @hatchet.task()
+    def later(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    per_tenant = _per_tenant(hatchet)
+    now = datetime.now(UTC)
+    bad = per_tenant.schedule(now - timedelta(minutes=1), {"user": "u1"})
+    orphan = hatchet.scheduled.create("never-registered", now - timedelta(minutes=1))
+    good = later.schedule(now, {})
+    start_worker(later, per_tenant)
+    run_id = wait_until(lambda: hatchet.scheduled.get(good.id).workflow_run_id)
+    assert hatchet.runs.get_run_ref(run_id).result(timeout=10) == {"later": None}
+    failed = wait_until(lambda: hatchet.scheduled.get(bad.id).error, message="the failure")
+    assert "scheduled run of workflow 'per-tenant' could not start" in failed
+    assert "has(input.tenant)" in failed
+    assert hatchet.scheduled.get(bad.id).workflow_run_id is None
+    orphaned = wait_until(lambda: hatchet.scheduled.get(orphan.id).error)
+    assert "workflow 'never-registered' is not registered" in orphaned
+    assert _runs(db, "per-tenant") == []
+    # a failed schedule is not due any more: the engine does not retry it every round
+    assert db.execute(queries.get("anything_due")).fetchone()["due"] is False
+    hatchet.scheduled.delete(bad.id)
+    assert [s.id for s in hatchet.scheduled.list("per-tenant")] == []
+    # once its workflow is registered, trigger_now tries the failed schedule again
+    registered = hatchet.workflow(name="never-registered")
+    registered.task()(later.fn)
+    hatchet.register(registered)
+    hatchet.scheduled.trigger_now(orphan.id)
+    wait_until(lambda: hatchet.scheduled.get(orphan.id).workflow_run_id, message="the retry")
+    assert hatchet.scheduled.get(orphan.id).error is None
 
 
 def test_events_trigger_matching_workflows_with_wildcards(
