@@ -28,7 +28,7 @@ import pytest
 from hatchnb import Hatchet, TriggerWorkflowOptions
 from hatchnb.engine import LEADER_LOCK
 from tests.chaos import chaos_flows
-from tests.distributed.cluster import Cluster, Process
+from tests.distributed.cluster import Cluster, Process, started
 
 pytestmark = [pytest.mark.integration, pytest.mark.workers, pytest.mark.chaos]
 
@@ -55,12 +55,8 @@ class Chaos:
 
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
-    server = Cluster()
-    try:
-        server.start()
+    with started(Cluster()) as server:
         yield server
-    finally:
-        server.destroy()
 
 
 def test_soak_under_kills_leader_loss_and_a_postgres_restart(

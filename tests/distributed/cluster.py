@@ -5,6 +5,7 @@ a server without touching the shared test server."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -148,6 +150,16 @@ class Cluster:
             self.stop()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def started(server: Cluster) -> Iterator[Cluster]:
+    """Start a cluster; stop it and delete its folder afterwards, also on failure."""
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
 
 
 class Process:

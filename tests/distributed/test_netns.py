@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 
 from hatchnb import Context, DesiredWorkerLabel, EmptyModel, Hatchet
 from tests.conftest import FAST_SETTINGS, wait_until
-from tests.distributed.cluster import Cluster, Process
+from tests.distributed.cluster import Cluster, Process, started
 
 pytestmark = [pytest.mark.integration, pytest.mark.workers, pytest.mark.netns]
 
@@ -113,11 +113,8 @@ def link() -> Iterator[Link]:
 @pytest.fixture
 def cluster(link: Link) -> Iterator[Cluster]:
     server = Cluster(listen=(DB_ADDRESS, "127.0.0.1"), port=5432, netns=link.db_ns, clients=NETWORK)
-    try:
-        server.start()
+    with started(server):
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 
 from hatchnb import Context, EmptyModel, Hatchet
 from tests.conftest import FAST_SETTINGS, wait_until
-from tests.distributed.cluster import Cluster, Process
+from tests.distributed.cluster import Cluster, Process, started
 
 pytestmark = [pytest.mark.integration, pytest.mark.workers]
 
@@ -26,12 +26,8 @@ TASKS = 300
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
-    server = Cluster()
-    try:
-        server.start()
+    with started(Cluster()) as server:
         yield server
-    finally:
-        server.destroy()
 
 
 @pytest.fixture

@@ -7,48 +7,8 @@
 -- * Admission is set-based: lock the key's row, count its free capacity, and hand that many
 --   waiters whose only slot is this key their holds in one INSERT and one UPDATE (the gate
 --   trigger is skipped for them). Waiters with several keys still pass the gate one by one.
--- * The gate creates and re-syncs slot rows only when a task run is inserted.
 -- Capacity a release could not hand out (another transaction held the key's row) goes to
 -- the next admission on that key, or to the leader's sweep.
-
--- Try to hold every slot of a task run that becomes QUEUED again; returns NULL when all are
--- held, else the first full (or busy) slot. `p_keep`: the task run goes back to the queue
--- after running (retry, eviction, dead worker) and keeps what it held, whatever the count.
-CREATE OR REPLACE FUNCTION hatchnb.hold_slots(p_concurrency jsonb, p_task bigint, p_run uuid,
-                                   p_keep boolean) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-    e record;
-    who text;
-    held integer;
-BEGIN
-    FOR e IN SELECT x.slot, x.scope, x.max_runs
-               FROM jsonb_to_recordset(p_concurrency) AS x (slot text, scope text,
-                    max_runs integer)
-              ORDER BY x.slot
-    LOOP
-        who := CASE e.scope WHEN 'run' THEN 'r:' || p_run ELSE 't:' || p_task END;
-        CONTINUE WHEN p_keep OR EXISTS (
-            SELECT 1 FROM hatchnb.concurrency_holds h WHERE h.slot = e.slot AND h.holder = who);
-        PERFORM 1 FROM hatchnb.concurrency_slots s WHERE s.slot = e.slot
-            FOR UPDATE SKIP LOCKED;
-        IF NOT FOUND THEN
-            PERFORM hatchnb.ensure_slot_rows(p_concurrency);  -- in case it was removed
-            RETURN e.slot;  -- another transaction is admitting on this key right now
-        END IF;
-        SELECT count(*) INTO held FROM hatchnb.concurrency_holds h WHERE h.slot = e.slot;
-        IF held >= e.max_runs THEN
-            RETURN e.slot;
-        END IF;
-    END LOOP;
-
-    INSERT INTO hatchnb.concurrency_holds (slot, holder)
-    SELECT x.slot, CASE x.scope WHEN 'run' THEN 'r:' || p_run ELSE 't:' || p_task END
-      FROM jsonb_to_recordset(p_concurrency) AS x (slot text, scope text)
-    ON CONFLICT DO NOTHING;
-    RETURN NULL;
-END;
-$$;
 
 -- Create a task run's slot rows, and follow a redeclared max_runs or strategy.
 CREATE FUNCTION hatchnb.ensure_slot_rows(p_concurrency jsonb) RETURNS void
@@ -62,25 +22,6 @@ LANGUAGE sql AS $$
     UPDATE hatchnb.concurrency_slots s SET max_runs = x.max_runs, strategy = x.strategy
       FROM jsonb_to_recordset(p_concurrency) AS x (slot text, strategy text, max_runs integer)
      WHERE s.slot = x.slot AND (s.max_runs <> x.max_runs OR s.strategy <> x.strategy);
-$$;
-
--- BEFORE UPDATE trigger (QUEUED again: a retry, a DAG task whose parents are done ...): stays
--- BLOCKED until it holds all of its slots.
-CREATE OR REPLACE FUNCTION hatchnb.gate_task_run() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE
-    full_slot text;
-BEGIN
-    full_slot := hatchnb.hold_slots(
-        NEW.concurrency, NEW.id, NEW.run_id, OLD.status = 'RUNNING');
-    IF full_slot IS NULL THEN
-        NEW.wait_key := NULL;
-    ELSE
-        NEW.status := 'BLOCKED';
-        NEW.wait_key := full_slot;
-    END IF;
-    RETURN NEW;
-END;
 $$;
 
 -- BEFORE INSERT trigger: a new task run with slots waits BLOCKED on its first key; the
