@@ -22,6 +22,8 @@ log = logging.getLogger("hatchnb.engine")
 
 #: arbitrary constant identifying the leader's session-level advisory lock
 LEADER_LOCK = 7_413_902_119
+#: task rows changed since the last analyze that make the leader refresh the claim's statistics
+STATISTICS_THRESHOLD = 5000
 
 
 class Engine:
@@ -33,6 +35,8 @@ class Engine:
         self.is_leader = False
         self.leader_since = 0.0
         self.alerts = alerts.AlertDuty(dsn)
+        #: task_runs' changes counter at this leader's last statistics refresh
+        self._analyzed_at_changes = 0
 
     async def run(self) -> None:
         backoff = 0.2
@@ -96,11 +100,20 @@ class Engine:
 
     async def _refresh_statistics(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Without fresh statistics a burst of new tasks makes the claim query sort the whole
-        backlog; autovacuum reacts within a minute, this within one engine round."""
-        cur = await conn.execute(queries.get("stale_queue_statistics"), {"threshold": 5000})
+        backlog; autovacuum reacts within a minute, this within one engine round. The analyze
+        names the claim's columns and samples 3,000 rows, so it stays cheap on a big table,
+        but it does not reset n_mod_since_analyze: the changes counter at the last one is
+        remembered here (per leader; a counter that went back, a stats reset, counts whole)."""
+        cur = await conn.execute(queries.get("stale_queue_statistics"))
         row = await cur.fetchone()
-        if row and row["stale"]:
+        if not row:
+            return
+        changes = int(row["changes"])
+        baseline = self._analyzed_at_changes
+        since_ours = changes - baseline if changes >= baseline else changes
+        if min(int(row["since_analyze"]), since_ours) > STATISTICS_THRESHOLD:
             await conn.execute(queries.get("analyze_task_runs"))
+            self._analyzed_at_changes = changes
 
     async def _reap_dead_workers(self, conn: psycopg.AsyncConnection[Any]) -> None:
         if time.monotonic() - self.leader_since < self.settings.worker_timeout:

@@ -294,7 +294,8 @@ def run_filters(
         "workflows": [serialization.check_text(w, "workflow_names item") for w in workflow_names]
         if workflow_names
         else None,
-        "metadata": psycopg.types.json.Jsonb(additional_metadata or {}),
+        # no filter is NULL (the queries skip the predicate), never `@> '{}'`
+        "metadata": psycopg.types.json.Jsonb(additional_metadata) if additional_metadata else None,
         "parent_task_run_id": _whole(parent_task_run_id, "parent_task_run_id", 1),
     }
 
@@ -422,13 +423,17 @@ class RunsClient:
         additional_metadata: dict[str, Any] | None = None,
         workflow_names: builtins.list[str] | None = None,
         parent_task_run_id: int | None = None,
+        cap: int | None = None,
     ) -> dict[str, int]:
-        """``{status: number of runs}`` under the ``list`` filters (every status)."""
+        """``{status: number of runs}`` under the ``list`` filters (every status with runs);
+        with ``cap`` each status is counted no further than that."""
         params = run_filters(
             since, until, None, additional_metadata, workflow_names, parent_task_run_id
         )
         del params["statuses"]
-        rows = self._client._store.fetch_all("run_status_counts", **params)
+        rows = self._client._store.fetch_all(
+            "run_status_counts", **params, cap=_whole(cap, "cap", 1)
+        )
         return {r["status"]: int(r["total"]) for r in rows}
 
     def attempts(self, run_id: str) -> builtins.list[dict[str, Any]]:
