@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 class HatchnbError(Exception):
     """A hatchnb error."""
@@ -79,3 +81,33 @@ class CancelledRunError(FailedRunError, ValueError):
 
 #: the name hatchet_sdk v1 raises from ``result()`` when a run failed
 FailedTaskRunExceptionGroup = FailedRunError
+
+
+def missing_module(exc: ImportError, task_name: str) -> str:
+    """What a task whose body failed to import a module (``exc``) reports: the module and how
+    to get it onto the worker. Such a task is not retried: it cannot succeed on this worker
+    until the package is installed, and retries are for transient errors."""
+    not_retried = "the task run is not retried, as it cannot succeed on this worker until then"
+    name = exc.name
+    if not name:
+        return (
+            f"task {task_name!r} could not import what it needs on this worker ({exc}); "
+            f"install it on the worker; {not_retried}"
+        )
+    top = name.partition(".")[0]
+    if top in sys.stdlib_module_names:
+        fix = (
+            f"{top!r} is part of Python's standard library: run the task on a worker whose "
+            "Python has what it imports"
+        )
+    elif isinstance(exc, ModuleNotFoundError) and name == top:
+        return (
+            f"task {task_name!r} needs the module {name!r}, which this worker cannot import "
+            f"({exc}); install it on the worker (pip install {top}); {not_retried}"
+        )
+    else:
+        fix = (
+            f"the installed {top!r} lacks what the task imports: install the version the task "
+            f"needs on the worker (pip install -U {top})"
+        )
+    return f"task {task_name!r} could not import on this worker ({exc}); {fix}; {not_retried}"

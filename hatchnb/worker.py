@@ -501,6 +501,9 @@ class _Runtime:
             errors.SerializationError,
         ) as exc:
             return (claim.id, claim.attempt, "FAILED_FINAL", None, None, _describe(exc))
+        except ImportError as exc:  # an import inside the task body: not transient
+            message = errors.missing_module(exc, claim.task_name)
+            return (claim.id, claim.attempt, "FAILED_FINAL", None, None, _describe(exc, message))
         except Exception as exc:
             return (claim.id, claim.attempt, "FAILED", None, None, _describe(exc))
         return (claim.id, claim.attempt, "SUCCEEDED", output, blob, None)
@@ -771,6 +774,7 @@ def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return False
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, message: str | None = None) -> str:
+    """``Type: message`` (``message`` replaces the exception's own), then the traceback."""
     text = "".join(traceback.format_exception(exc))
-    return f"{type(exc).__name__}: {exc}\n\n{text}"
+    return f"{type(exc).__name__}: {exc if message is None else message}\n\n{text}"

@@ -309,6 +309,44 @@ def test_missing_package_on_the_worker_fails_once_naming_it(
     assert (row["status"], row["attempt"], row["retry_count"]) == ("FAILED", 1, 0)
 
 
+def _task_rows(db: Any, task_name: str) -> list[dict[str, Any]]:
+    return db.execute(
+        "SELECT status, attempt, retry_count FROM hatchnb.task_runs WHERE task_name = %s",
+        (task_name,),
+    ).fetchall()
+
+
+def test_module_missing_at_run_time_fails_once_naming_it(
+    hatchet: Any, db: Any, worker_process: Any
+) -> None:
+    @hatchet.task(retries=3)
+    def lazy_import(input: EmptyModel, ctx: Context) -> None:
+        import hatchnb_absent_pkg.reports  # type: ignore[import-not-found]  # noqa: F401
+
+    @hatchet.task(retries=3)
+    def lazy_name(input: EmptyModel, ctx: Context) -> None:
+        from pydantic import no_such_name  # type: ignore[attr-defined]  # noqa: F401
+
+    worker_process("--slots", "1")
+    with pytest.raises(FailedRunError) as failed:
+        lazy_import.run()
+    error = failed.value.exceptions[0]
+    assert error.exc_type == "ModuleNotFoundError"
+    assert "task 'lazy_import' needs the module 'hatchnb_absent_pkg'" in error.exc
+    assert "install it on the worker (pip install hatchnb_absent_pkg)" in error.exc
+    assert "not retried" in error.exc
+    assert "in lazy_import\nModuleNotFoundError" in error.trace  # where the task imports it
+    assert _task_rows(db, "lazy_import") == [{"status": "FAILED", "attempt": 1, "retry_count": 0}]
+
+    with pytest.raises(FailedRunError) as failed:
+        lazy_name.run()
+    error = failed.value.exceptions[0]
+    assert error.exc_type == "ImportError"
+    assert "cannot import name 'no_such_name' from 'pydantic'" in error.exc
+    assert "install the version the task needs on the worker (pip install -U pydantic)" in error.exc
+    assert _task_rows(db, "lazy_name") == [{"status": "FAILED", "attempt": 1, "retry_count": 0}]
+
+
 def test_code_for_another_python_fails_at_its_schedule_timeout_naming_both(
     hatchet: Any, db: Any, worker_process: Any
 ) -> None:
