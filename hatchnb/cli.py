@@ -167,6 +167,7 @@ def _worker(args: argparse.Namespace) -> int:
         print("hatchnb worker: --slots must be at least 1", file=sys.stderr)
         return 2
     client = _connect("worker", args.wait_for_database)
+    client._trigger_registered_versions = True
     name = args.name or f"{os.uname().nodename}-{os.getpid()}"
     worker = Worker(client, name, slots=args.slots, labels=dict(args.label))
     if args.workflow:

@@ -78,6 +78,11 @@ class Hatchet:
         )
         self._local_code: dict[int, serialization.WorkflowCode] = {}
         self._register_lock = threading.Lock()
+        #: set in `hatchnb worker` processes, which run code registered elsewhere: the child
+        #: runs their tasks start use the version registered under the child's name, as
+        #: Hatchet triggers children by name, instead of storing a re-pickled copy (which
+        #: a worker database role may not do)
+        self._trigger_registered_versions = False
         self._waiter = RunWaiter(self)
         self.runs = RunsClient(self)
         self.rate_limits = flow_control.RateLimitsClient(self._store)
@@ -243,6 +248,14 @@ class Hatchet:
 
     # ---- code registration -------------------------------------------------------------
 
+    def _version_to_run(self, workflow: Workflow) -> int:
+        if self._trigger_registered_versions and workflow not in self._versions:
+            row = self._store.fetch_one("current_workflow_version", workflow_name=workflow.name)
+            if row is not None:
+                self._versions[workflow] = (workflow._revision, int(row["version_id"]))
+                return int(row["version_id"])
+        return self.register(workflow)
+
     def register(self, workflow: Workflow) -> int:
         """Store the workflow's current code as a version (once per content); returns its id."""
         known = self._versions.get(workflow)
@@ -339,7 +352,7 @@ class Hatchet:
     def _trigger(
         self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]
     ) -> list[WorkflowRunRef]:
-        version_id = self.register(workflow)
+        version_id = self._version_to_run(workflow)
         params, keys = self._insert_params(workflow, items)
         rows = self._store.fetch_all("insert_runs", **params, version_id=version_id)
         inserted = {r["id"] for r in rows}
@@ -348,7 +361,7 @@ class Hatchet:
     async def _aio_trigger(
         self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]
     ) -> list[WorkflowRunRef]:
-        version_id = await asyncio.to_thread(self.register, workflow)
+        version_id = await asyncio.to_thread(self._version_to_run, workflow)
         params, keys = self._insert_params(workflow, items)
         store = await self._astore()
         rows = await store.fetch_all("insert_runs", **params, version_id=version_id)

@@ -95,6 +95,45 @@ def test_client_triggers_a_run_that_a_worker_role_process_runs(
         client.close()
 
 
+def test_a_worker_role_process_starts_child_runs_of_registered_workflows(
+    locked_down: dict[str, str], tmp_path: Any
+) -> None:
+    client = Hatchet(dsn=locked_down["client"])
+    try:
+
+        @client.task()
+        def leaf(input: EmptyModel, ctx: Context) -> int:
+            return int((input.model_extra or {})["n"]) * 10
+
+        @client.task()
+        def fan_out(input: EmptyModel, ctx: Context) -> list[int]:
+            return [leaf.run({"n": n}) for n in (1, 2)]
+
+        client.register(leaf)
+        client.register(fan_out)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "hatchnb", "worker", "--slots", "4"],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "HATCHNB_DATABASE_URL": locked_down["worker"]},
+        )
+        try:
+            assert fan_out.run() == [10, 20]
+        finally:
+            worker.kill()
+            errors = worker.communicate(timeout=10)[1]
+        assert "permission denied" not in errors
+        with psycopg.connect(locked_down["client"]) as conn:
+            versions = conn.execute(
+                "SELECT workflow_name, count(*) FROM hatchnb.workflow_versions GROUP BY 1"
+            ).fetchall()
+        assert dict(versions) == {"leaf": 1, "fan_out": 1}  # the worker stored no copy
+    finally:
+        client.close()
+
+
 def test_dashboard_role_lists_runs_but_cannot_write(locked_down: dict[str, str]) -> None:
     client = Hatchet(dsn=locked_down["client"])
     try:

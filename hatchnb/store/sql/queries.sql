@@ -912,3 +912,7 @@ RETURNING labels;
 -- name: version_spec
 -- The spec of one workflow version.
 SELECT spec FROM hatchnb.workflow_versions WHERE id = %(id)s;
+
+-- name: current_workflow_version
+-- The version a workflow name currently runs (the last one registered under it).
+SELECT version_id FROM hatchnb.workflow_triggers WHERE workflow_name = %(workflow_name)s;
