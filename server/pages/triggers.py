@@ -10,8 +10,17 @@ import panel as pn
 from server import common
 from server.pages.events import parse_json
 
-CRON_COLUMNS = ["workflow", "name", "expression", "timezone", "next_fire", "last_fired", "id"]
-SCHEDULED_COLUMNS = ["workflow", "run_at", "input", "run", "id"]
+CRON_COLUMNS = [
+    "workflow",
+    "name",
+    "expression",
+    "timezone",
+    "next_fire",
+    "last_fired",
+    "last_error",
+    "id",
+]
+SCHEDULED_COLUMNS = ["workflow", "run_at", "input", "run", "error", "id"]
 
 
 class TriggersPage:
@@ -71,6 +80,7 @@ class TriggersPage:
                 "timezone": c.timezone,
                 "next_fire": common.when(c.next_fire_at),
                 "last_fired": common.when(c.last_fired_at),
+                "last_error": c.last_error or "",
                 "id": c.id,
             }
             for c in self.hatchet.cron.list(limit=500)
@@ -82,6 +92,7 @@ class TriggersPage:
                 "run_at": common.when(s.trigger_at),
                 "input": json.dumps(s.input),
                 "run": common.run_link(s.workflow_run_id) if s.workflow_run_id else "",
+                "error": s.error or "",
                 "id": s.id,
             }
             for s in self.hatchet.scheduled.list(limit=500)

@@ -31,9 +31,10 @@ needs_chromium = pytest.mark.skipif(
 
 
 @pytest.fixture
-def seeded(hatchet: Any, start_worker: Callable[..., Any]) -> dict[str, Any]:
-    """Finished runs of a DAG (one with metadata), a failed run, a cron, a scheduled run and
-    an event, with a worker running every workflow."""
+def seeded(hatchet: Any, start_worker: Callable[..., Any], db: Any) -> dict[str, Any]:
+    """Finished runs of a DAG (one with metadata), a failed run, a cron (with the error of a
+    tick that could not start its run), a scheduled run and an event, with a worker running
+    every workflow."""
     wfs = flows.declare(hatchet)
     worker = start_worker(*wfs.values(), slots=4)
     ok = wfs["etl"].run_no_wait({"day": 1})
@@ -44,6 +45,12 @@ def seeded(hatchet: Any, start_worker: Callable[..., Any]) -> dict[str, Any]:
     for ref in (ok, tagged, failed):
         wait_until(lambda r=ref: str(r.status()) in ("SUCCEEDED", "FAILED"), 20, "seed runs")
     cron = hatchet.cron.create("etl", "nightly", "0 3 * * *", {"day": 9})
+    # what the engine stores when a tick cannot start its run (test_triggers.py fires one)
+    db.execute(
+        "UPDATE hatchnb.crons SET last_error = 'no run started at 03:00: key failed'"
+        " WHERE id = %s",
+        (cron.id,),
+    )
     later = hatchet.scheduled.create("etl", datetime.now(UTC) + timedelta(hours=2), {"day": 7})
     hatchet.event.push("user:created", {"id": 1})
     hatchet.rate_limits.put("external-api", 10)

@@ -19,7 +19,7 @@ def test_every_page_loads_and_shows_seeded_data(page: Any, seeded: dict[str, Any
         f"run&id={seeded['ok']}": ["extracting", "loaded"],
         "workflows&name=etl": ["def extract", "def load"],
         "workers": ["test-worker"],
-        "triggers": ["nightly", "0 3 * * *", seeded["scheduled"].id],
+        "triggers": ["nightly", "0 3 * * *", "key failed", seeded["scheduled"].id],
         "events": ["user:created"],
         "flow": ["Concurrency keys", "external-api"],
         "alerts": ["Slack incoming webhook URL"],
