@@ -431,9 +431,16 @@ class RunsClient:
             since, until, None, additional_metadata, workflow_names, parent_task_run_id
         )
         del params["statuses"]
-        rows = self._client._store.fetch_all(
-            "run_status_counts", **params, cap=_whole(cap, "cap", 1)
-        )
+        params["cap"] = _whole(cap, "cap", 1)
+        if additional_metadata or workflow_names or parent_task_run_id is not None:
+            rows = self._client._store.fetch_all("run_status_counts", **params)
+        else:
+            rows = self._client._store.fetch_all(
+                "run_status_counts_in_range",
+                since=params["since"],
+                until=params["until"],
+                cap=params["cap"],
+            )
         return {r["status"]: int(r["total"]) for r in rows}
 
     def attempts(self, run_id: str) -> builtins.list[dict[str, Any]]:

@@ -100,7 +100,7 @@ def seconds(start: datetime | None, end: datetime | None) -> str:
     return f"{(end - start).total_seconds():.3f}"
 
 
-def badge(status: str, count: int | None = None) -> str:
+def badge(status: str, count: int | str | None = None) -> str:
     color = STATUS_COLORS.get(status, "#eeeeee")
     text = f"{status} {count}" if count is not None else status
     return (

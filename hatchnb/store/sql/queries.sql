@@ -612,10 +612,23 @@ SELECT count(*) AS total FROM (
 ) matching;
 
 -- name: run_status_counts
--- Runs per status under the list_runs filters (statuses excepted), each counted no further
--- than `cap` (NULL: all). The statuses present are found by skipping through the
--- (status, created_at) index one status at a time, then each is counted on its own range
--- of that index, so a capped count reads at most `cap` entries per status.
+-- Runs per status under the list_runs filters (statuses excepted), at most `cap` per status
+-- (NULL: no cap). With a workflow, metadata or parent filter the matching runs are grouped
+-- (a per-status walk would fetch every run of a status the filter excludes).
+SELECT status, least(count(*), %(cap)s) AS total
+  FROM hatchnb.workflow_runs
+ WHERE created_at >= %(since)s
+   AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
+   AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
+   AND (%(metadata)s::jsonb IS NULL OR additional_metadata @> %(metadata)s::jsonb)
+   AND (%(parent_task_run_id)s::bigint IS NULL
+        OR parent_task_run_id = %(parent_task_run_id)s::bigint)
+ GROUP BY status;
+
+-- name: run_status_counts_in_range
+-- run_status_counts with only a time range: the statuses present are found by skipping
+-- through the (status, created_at) index one status at a time, then each is counted on its
+-- own range of that index (index-only once vacuumed), reading at most `cap` entries each.
 WITH RECURSIVE present (status) AS (
     SELECT min(status) FROM hatchnb.workflow_runs
     UNION ALL
@@ -627,13 +640,8 @@ SELECT p.status, c.total
  CROSS JOIN LATERAL (
     SELECT count(*) AS total FROM (
         SELECT 1 FROM hatchnb.workflow_runs r
-         WHERE r.status = p.status
-           AND r.created_at >= %(since)s
+         WHERE r.status = p.status AND r.created_at >= %(since)s
            AND (%(until)s::timestamptz IS NULL OR r.created_at <= %(until)s::timestamptz)
-           AND (%(workflows)s::text[] IS NULL OR r.workflow_name = ANY (%(workflows)s::text[]))
-           AND (%(metadata)s::jsonb IS NULL OR r.additional_metadata @> %(metadata)s::jsonb)
-           AND (%(parent_task_run_id)s::bigint IS NULL
-                OR r.parent_task_run_id = %(parent_task_run_id)s::bigint)
          LIMIT %(cap)s
     ) matching
  ) c

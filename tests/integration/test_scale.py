@@ -1,0 +1,139 @@
+"""Staying fast with many runs: the leader's cheap statistics refresh keeps the claim on the
+queue index and does not repeat itself; status counts stop at a cap on either path."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from hatchnb import Context, EmptyModel, Hatchet
+from hatchnb.config import Settings
+from hatchnb.engine import Engine
+from hatchnb.store import connect_async
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+BURST = 20_000  # above the engine's STATISTICS_THRESHOLD, and a backlog worth sorting
+
+#: the claim's candidate scan (hatchnb.claim_task_runs, migration 0005) with literal values
+CLAIM_SCAN = """
+EXPLAIN SELECT t.* FROM hatchnb.task_runs t
+ WHERE t.status = 'QUEUED' AND t.available_at <= now()
+   AND t.workflow_name = ANY ('{noop}'::text[])
+   AND EXISTS (SELECT 1 FROM hatchnb.workflow_versions v
+                WHERE v.id = t.version_id AND v.python_version = %(python)s)
+ ORDER BY t.priority DESC, t.id
+ LIMIT 36
+   FOR UPDATE OF t SKIP LOCKED
+"""
+
+
+def _task_stats(db: psycopg.Connection[Any]) -> dict[str, Any]:
+    row = db.execute(
+        "SELECT n_mod_since_analyze, analyze_count FROM pg_stat_user_tables"
+        " WHERE relid = 'hatchnb.task_runs'::regclass"
+    ).fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def _refresh(engine: Engine, dsn: str) -> None:
+    async def once() -> None:
+        conn = await connect_async(dsn)
+        async with conn:
+            await engine._refresh_statistics(conn)
+
+    asyncio.run(once())
+
+
+def test_statistics_refresh_is_cheap_keeps_the_claim_plan_and_does_not_repeat(
+    hatchet: Hatchet, db: psycopg.Connection[Any], dsn: str
+) -> None:
+    @hatchet.task(name="noop")
+    def noop(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        return {}
+
+    db.execute("ANALYZE hatchnb.task_runs")  # statistics of an empty queue, as on a new install
+    for offset in range(0, BURST, 1000):
+        noop.run_many_no_wait([noop.create_bulk_run_item({"i": offset + k}) for k in range(1000)])
+    wait_until(
+        lambda: _task_stats(db)["n_mod_since_analyze"] >= BURST,
+        timeout=30,
+        message="the burst in pg_stat_user_tables",
+    )
+    before = _task_stats(db)["analyze_count"]
+    engine = Engine(dsn, Settings.from_env(dsn))
+
+    _refresh(engine, dsn)
+    assert _task_stats(db)["analyze_count"] == before + 1
+    # only the claim's columns, from a small sample: 10 histogram buckets, not 100
+    columns = {
+        r["attname"]: r["bounds"]
+        for r in db.execute(
+            "SELECT attname, cardinality(histogram_bounds::text::text[]) AS bounds"
+            " FROM pg_stats WHERE schemaname = 'hatchnb' AND tablename = 'task_runs'"
+        )
+    }
+    assert columns.get("id") == 11 and "input" not in columns
+    queued = db.execute(
+        "SELECT reltuples FROM pg_class WHERE oid = 'hatchnb.task_runs_queue'::regclass"
+    ).fetchone()
+    assert queued is not None and queued["reltuples"] > BURST / 2
+    # the reason for the refresh: the claim walks the queue index instead of sorting all
+    python = db.execute("SELECT python_version AS python FROM hatchnb.workflow_versions").fetchone()
+    assert python is not None
+    plan = "\n".join(r["QUERY PLAN"] for r in db.execute(CLAIM_SCAN, python))  # type: ignore[arg-type]
+    assert "Index Scan using task_runs_queue" in plan and "Sort" not in plan, plan
+
+    # n_mod_since_analyze stays above the threshold after a column ANALYZE: no second one
+    _refresh(engine, dsn)
+    assert _task_stats(db)["analyze_count"] == before + 1
+    # until as many rows change again
+    db.execute("UPDATE hatchnb.task_runs SET priority = priority")
+    db.execute("SELECT pg_stat_force_next_flush()")
+    db.execute("SELECT 1")
+    _refresh(engine, dsn)
+    assert _task_stats(db)["analyze_count"] == before + 2
+
+
+def _generator() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "bench_generate", ROOT / "benchmarks" / "scale" / "generate.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_status_counts_stop_at_a_cap_with_and_without_filters(hatchet: Hatchet, dsn: str) -> None:
+    _generator().generate(dsn, 2_000, days=10)
+    month = {"since": datetime.now(UTC) - timedelta(days=30)}
+    exact = hatchet.runs.status_counts(**month)
+    assert exact == {"SUCCEEDED": 1_700, "FAILED": 200, "CANCELLED": 100}
+    assert hatchet.runs.status_counts(**month, cap=150) == {
+        "SUCCEEDED": 150,
+        "FAILED": 150,
+        "CANCELLED": 100,
+    }
+    # 24 h of ten days: the range bounds the per-status walk
+    day = hatchet.runs.status_counts(since=datetime.now(UTC) - timedelta(days=1))
+    assert 0 < sum(day.values()) < 2_000
+    # a workflow filter groups the matching runs instead; the cap still holds
+    etl = hatchet.runs.status_counts(**month, workflow_names=["etl"])
+    assert etl["FAILED"] == 200 and sum(etl.values()) == 1_200
+    assert hatchet.runs.status_counts(**month, workflow_names=["etl"], cap=150) == {
+        s: min(n, 150) for s, n in etl.items()
+    }
+    team = hatchet.runs.status_counts(**month, additional_metadata={"team": "ml"}, cap=10_000)
+    assert sum(team.values()) == 400
+    with pytest.raises(ValueError, match="cap=0"):
+        hatchet.runs.status_counts(**month, cap=0)
