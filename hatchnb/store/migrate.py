@@ -14,21 +14,23 @@ from hatchnb.store.db import wrap_errors
 
 #: arbitrary constant identifying hatchnb's migration lock
 _MIGRATION_LOCK = 7_413_902_118
-SCHEMA_VERSION = max(version for version, _, _ in queries.migrations())
+ALL_VERSIONS = {version for version, _, _ in queries.migrations()}
+SCHEMA_VERSION = max(ALL_VERSIONS)
 
 
-def current_version(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+def applied_versions(conn: psycopg.Connection[tuple[object, ...]]) -> set[int]:
     row = conn.execute(queries.get("schema_exists")).fetchone()
     if not row or not row[0]:
-        return 0
-    row = conn.execute(queries.get("schema_version")).fetchone()
-    return int(row[0]) if row else 0  # type: ignore[call-overload]
+        return set()
+    return {int(r[0]) for r in conn.execute(queries.get("applied_migrations"))}  # type: ignore[call-overload]
 
 
 def migrate(dsn: str) -> int:
-    """Bring the schema up to date; returns the schema version. Safe to call concurrently."""
+    """Bring the schema up to date; returns the schema version. Safe to call concurrently.
+    Every migration not applied yet is applied, in order, also one numbered below the
+    newest applied one (migrations written on branches land in any order)."""
     with wrap_errors(), psycopg.connect(_with_timeout(dsn), autocommit=True) as conn:
-        if current_version(conn) == SCHEMA_VERSION:
+        if applied_versions(conn) == ALL_VERSIONS:
             return SCHEMA_VERSION
         conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
         try:
@@ -57,14 +59,15 @@ def _with_timeout(dsn: str) -> str:
 
 
 def _apply_pending(conn: psycopg.Connection[tuple[object, ...]]) -> int:
-    version = current_version(conn)
+    applied = applied_versions(conn)
+    version = max(applied, default=0)
     if version > SCHEMA_VERSION:
         raise errors.SchemaTooNew(
             f"The database schema is at version {version} but this hatchnb knows only up to "
             f"{SCHEMA_VERSION}; upgrade hatchnb (pip install -U hatchnb) on this machine."
         )
     for number, _name, statements in queries.migrations():
-        if number <= version:
+        if number in applied:
             continue
         try:
             with conn.transaction():

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from hatchnb import Context, EmptyModel, Hatchet, WorkflowRunRef, errors
-from hatchnb.store import SCHEMA_VERSION
+from hatchnb.store import SCHEMA_VERSION, migrate
 
 pytestmark = pytest.mark.integration
 
@@ -21,6 +21,21 @@ def test_schema_newer_than_library_is_refused(dsn: str, db: Any) -> None:
     db.execute("INSERT INTO hatchnb.schema_version (version) VALUES (%s)", (SCHEMA_VERSION + 1,))
     with pytest.raises(errors.SchemaTooNew, match="upgrade hatchnb"):
         Hatchet(dsn=dsn)
+
+
+def test_a_migration_numbered_below_the_newest_applied_one_is_still_applied(
+    dsn: str, db: Any
+) -> None:
+    # as if migration 10 had landed after 11 was applied: its indexes and record are missing
+    db.execute("DROP INDEX hatchnb.workflow_runs_status_created, hatchnb.workflow_runs_metadata")
+    db.execute("DELETE FROM hatchnb.schema_version WHERE version = 10")
+    assert migrate(dsn) == SCHEMA_VERSION
+    indexes = db.execute(
+        "SELECT count(*) AS n FROM pg_indexes WHERE schemaname = 'hatchnb'"
+        " AND indexname IN ('workflow_runs_status_created', 'workflow_runs_metadata')"
+    ).fetchone()
+    assert indexes["n"] == 2
+    assert db.execute("SELECT 1 FROM hatchnb.schema_version WHERE version = 10").fetchone()
 
 
 def test_run_without_waiting_returns_a_ref(hatchet: Any, start_worker: Any) -> None:

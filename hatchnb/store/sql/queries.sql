@@ -5,9 +5,9 @@
 -- Whether the hatchnb schema has been created.
 SELECT to_regclass('hatchnb.schema_version') IS NOT NULL AS present;
 
--- name: schema_version
--- The highest applied migration.
-SELECT coalesce(max(version), 0) AS version FROM hatchnb.schema_version;
+-- name: applied_migrations
+-- The migrations applied so far.
+SELECT version FROM hatchnb.schema_version;
 
 -- name: record_migration
 -- Remember that a migration was applied.
@@ -190,7 +190,8 @@ WITH expired AS (
     UPDATE hatchnb.task_runs
        SET status = 'RUNNING', attempt = attempt + 1
      WHERE id IN (SELECT id FROM hatchnb.task_runs
-                   WHERE status IN ('QUEUED', 'BLOCKED')
+                   -- OR, not IN: each side matches a partial index (a full scan otherwise)
+                   WHERE (status = 'QUEUED' OR status = 'BLOCKED')
                      AND queued_at + schedule_timeout < now()
                    LIMIT 1000 FOR UPDATE SKIP LOCKED)
     RETURNING id, attempt, version_id, schedule_timeout::text AS schedule_timeout
