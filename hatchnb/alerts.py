@@ -31,7 +31,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from hatchnb import errors
-from hatchnb.store import queries
+from hatchnb.store import connect, queries
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
@@ -343,7 +343,7 @@ class AlertDuty:
 
     def run_once(self) -> None:
         """One round on a connection of its own (only opened when there is work)."""
-        with psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row) as conn:
+        with connect(self.dsn, autocommit=True, row_factory=dict_row) as conn:
             self.collect(conn)
             self.send_due(conn)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from psycopg.rows import dict_row
 
 from hatchnb import expressions
-from hatchnb.store import queries
+from hatchnb.store import connect, queries
 from hatchnb.types import to_timedelta
 
 if TYPE_CHECKING:
@@ -157,9 +157,8 @@ def decide(conn: psycopg.Connection[Any], row: dict[str, Any]) -> str | None:
 
 def settle_waiting(dsn: str) -> int:
     """One engine round over WAITING task runs; returns how many changed state."""
-    import psycopg
 
-    with psycopg.connect(dsn, autocommit=True, row_factory=dict_row) as conn:
+    with connect(dsn, autocommit=True, row_factory=dict_row) as conn:
         rows = conn.execute(queries.get("waiting_task_runs")).fetchall()
         verdicts: dict[str, list[int]] = {"QUEUED": [], "SKIPPED": [], "CANCELLED": []}
         for row in rows:

@@ -16,7 +16,7 @@ from psycopg.rows import dict_row
 
 from hatchnb import alerts, conditions, errors, retention, triggers
 from hatchnb.config import Settings
-from hatchnb.store import connect_async, queries
+from hatchnb.store import connect, connect_async, queries
 
 log = logging.getLogger("hatchnb.engine")
 
@@ -88,7 +88,7 @@ class Engine:
         schedule that cannot start its run is recorded by ``fire_due`` and blocks no other;
         anything else unexpected is logged, not allowed to end the engine's other duties."""
         try:
-            with psycopg.connect(self.dsn, autocommit=True, row_factory=dict_row) as conn:
+            with connect(self.dsn, autocommit=True, row_factory=dict_row) as conn:
                 started = triggers.fire_due(conn)
         except psycopg.Error:
             raise  # the connection: the engine reconnects and tries again

@@ -22,7 +22,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 
 from hatchnb.config import Settings
-from hatchnb.store import queries, wrap_errors
+from hatchnb.store import connect, queries, wrap_errors
 from hatchnb.store.db import NO_JIT
 
 log = logging.getLogger("hatchnb.retention")
@@ -100,11 +100,11 @@ def prune(
 
 
 def _connect(dsn: str) -> Connection:
-    return psycopg.connect(
+    return connect(
         dsn,
+        NO_JIT,
         autocommit=True,
         row_factory=dict_row,
-        options=NO_JIT,
         application_name="hatchnb-retention",
     )
 

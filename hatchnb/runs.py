@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from hatchnb import errors, ids, retention, serialization
-from hatchnb.store import connect_async, queries
+from hatchnb.store import connect, connect_async, queries
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
@@ -261,7 +261,7 @@ class RunWaiter:
 
     def _listen(self) -> None:
         interval = self._client._settings.poll_interval
-        with psycopg.connect(self._client._dsn, autocommit=True) as conn:
+        with connect(self._client._dsn, autocommit=True) as conn:
             conn.execute("LISTEN hatchnb_run_done")
             while not self._stop.is_set():
                 for note in conn.notifies(timeout=interval):

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from hatchnb.store.db import AsyncStore, Store, connect_async, wrap_errors
+from hatchnb.store.db import AsyncStore, Store, connect, connect_async, wrap_errors
 from hatchnb.store.migrate import SCHEMA_VERSION, migrate
 
-__all__ = ["SCHEMA_VERSION", "AsyncStore", "Store", "connect_async", "migrate", "wrap_errors"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "AsyncStore",
+    "Store",
+    "connect",
+    "connect_async",
+    "migrate",
+    "wrap_errors",
+]

@@ -193,6 +193,13 @@ class AsyncStore:
                 await conn.execute(queries.get(query), params)
 
 
+def connect(dsn: str, options: str = "", **kwargs: Any) -> psycopg.Connection[Any]:
+    """``psycopg.connect`` for a connection of its own (engine duties on threads, a client's
+    run waiter): with the liveness parameters, a cut link fails its queries after about
+    HATCHNB_WORKER_TIMEOUT seconds instead of TCP's 15 minutes."""
+    return psycopg.connect(dsn, **kwargs, **liveness_params(dsn, options))
+
+
 async def connect_async(
     dsn: str, application_name: str = "hatchnb"
 ) -> psycopg.AsyncConnection[DictRow]:

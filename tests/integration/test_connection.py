@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from hatchnb import Context, EmptyModel, Hatchet, WorkflowRunRef, errors
-from hatchnb.store import SCHEMA_VERSION, migrate
+from hatchnb.store import SCHEMA_VERSION, connect, migrate
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +36,18 @@ def test_a_migration_numbered_below_the_newest_applied_one_is_still_applied(
     ).fetchone()
     assert indexes["n"] == 2
     assert db.execute("SELECT 1 FROM hatchnb.schema_version WHERE version = 10").fetchone()
+
+
+def test_connections_of_their_own_notice_a_dead_peer(
+    dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the engine's thread connections, the run waiter, alerts and retention use connect()
+    monkeypatch.setenv("HATCHNB_WORKER_TIMEOUT", "6")
+    with connect(dsn, autocommit=True) as conn:
+        assert conn.info.get_parameters()["tcp_user_timeout"] == "6000"
+        assert conn.info.get_parameters()["keepalives_idle"] == "2"
+        row = conn.execute("SHOW tcp_user_timeout").fetchone()  # the server drops us too
+        assert row is not None and row[0] == "6000"  # milliseconds
 
 
 def test_run_without_waiting_returns_a_ref(hatchet: Any, start_worker: Any) -> None:
