@@ -3,6 +3,7 @@ migrated; workers cannot plant code, the dashboard only reads."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -65,6 +66,25 @@ def _refused(dsn: str, statement: str) -> None:
         conn.execute(statement)  # type: ignore[arg-type]
 
 
+@contextlib.contextmanager
+def _worker_role_process(locked_down: dict[str, str], cwd: Any) -> Iterator[None]:
+    """A `hatchnb worker` connected as the worker role; it must never meet a refusal."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "hatchnb", "worker", "--slots", "4"],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HATCHNB_DATABASE_URL": locked_down["worker"]},
+    )
+    try:
+        yield
+    finally:
+        worker.kill()
+        errors = worker.communicate(timeout=10)[1]
+    assert "permission denied" not in errors
+
+
 def test_client_triggers_a_run_that_a_worker_role_process_runs(
     locked_down: dict[str, str], tmp_path: Any
 ) -> None:
@@ -77,20 +97,8 @@ def test_client_triggers_a_run_that_a_worker_role_process_runs(
             return {"greeting": "hi"}
 
         client.register(hello)
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "hatchnb", "worker", "--slots", "1"],
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "HATCHNB_DATABASE_URL": locked_down["worker"]},
-        )
-        try:
+        with _worker_role_process(locked_down, tmp_path):
             assert hello.run() == {"greeting": "hi"}
-        finally:
-            worker.kill()
-            errors = worker.communicate(timeout=10)[1]
-        assert "permission denied" not in errors
     finally:
         client.close()
 
@@ -111,20 +119,8 @@ def test_a_worker_role_process_starts_child_runs_of_registered_workflows(
 
         client.register(leaf)
         client.register(fan_out)
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "hatchnb", "worker", "--slots", "4"],
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "HATCHNB_DATABASE_URL": locked_down["worker"]},
-        )
-        try:
+        with _worker_role_process(locked_down, tmp_path):
             assert fan_out.run() == [10, 20]
-        finally:
-            worker.kill()
-            errors = worker.communicate(timeout=10)[1]
-        assert "permission denied" not in errors
         with psycopg.connect(locked_down["client"]) as conn:
             versions = conn.execute(
                 "SELECT workflow_name, count(*) FROM hatchnb.workflow_versions GROUP BY 1"
