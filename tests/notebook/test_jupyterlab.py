@@ -194,36 +194,50 @@ def _open_and_run_all(page: Any, url: str) -> None:
 
 
 def _run_all_cells(page: Any) -> None:
-    """Run > Run All Cells; repeated while the kernel was not ready to take it."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for _ in range(6):
-        _accept_kernel_dialog(page)
-        try:
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click(timeout=10_000)
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click(timeout=10_000)
-        except PlaywrightTimeout:  # a dialog opened in between: close menus, try again
-            page.keyboard.press("Escape")
-            continue
-        if _cells_started(page):
+    """Run > Run All Cells, and make sure the first code cell ran. Under load Lab may ask for a
+    kernel (its kernelspecs were not fetched yet), or start two at once and drop one, losing
+    the cells queued on it: then restart the kernel and run all cells again."""
+    for attempt in range(4):
+        _settle_kernel(page)
+        if attempt == 0:
+            _menu(page, "Run", "Run All Cells")
+        else:
+            _menu(page, "Kernel", "Restart Kernel and Run All Cells")
+            confirm = page.locator(".jp-Dialog button.jp-mod-accept")
+            if confirm.count():
+                confirm.first.click(timeout=10_000)
+        if _first_cell_ran(page):
             return
-    raise AssertionError("Run All Cells did not start the notebook")
+    raise AssertionError("Run All Cells did not run the notebook's first code cell")
 
 
-def _accept_kernel_dialog(page: Any) -> None:
-    """Under load Lab may ask for the kernel (its kernelspecs were not fetched yet) although
-    the notebook names python3: take the preferred one it offers."""
+def _settle_kernel(page: Any) -> None:
+    """Accept Lab's Select Kernel dialog if it is open, then wait for an idle kernel."""
     dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
     if dialog.count():
         dialog.locator("button.jp-mod-accept").click(timeout=10_000)
+    page.wait_for_selector("text=Kernel status: Idle", state="attached", timeout=60_000)
 
 
-def _cells_started(page: Any) -> bool:
+def _menu(page: Any, menu: str, item: str) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.locator(".lm-MenuBar-itemLabel", has_text=menu).first.click(timeout=10_000)
+        page.locator(".lm-Menu-itemLabel", has_text=item).first.click(timeout=10_000)
+    except PlaywrightTimeout:  # a dialog opened in between: close the menus
+        page.keyboard.press("Escape")
+
+
+def _first_cell_ran(page: Any) -> bool:
+    """The first code cell finished ([n]); one left at [*] ran on a kernel Lab replaced."""
     try:
         page.wait_for_function(
-            """() => Array.from(document.querySelectorAll('.jp-InputArea-prompt'))
-                     .some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))""",
-            timeout=10_000,
+            r"""() => {
+                const first = document.querySelector('.jp-CodeCell .jp-InputArea-prompt');
+                return first !== null && /\[\d+\]/.test(first.textContent);
+            }""",
+            timeout=60_000,
         )
     except Exception:  # playwright's TimeoutError
         return False
@@ -255,11 +269,12 @@ class LivePage:
         return busy and all(state["fills"].get(t) == f for t, f in fills.items())
 
     def wait_blocked_with(self, timeout: float = 90, **fills: str) -> None:
-        wait_until(
-            lambda: self.blocked_with(**fills),
-            timeout,
-            f"{fills} while the result() cell blocks; last states: {self.seen[-3:]}",
-        )
+        try:
+            wait_until(lambda: self.blocked_with(**fills), timeout, "the states")
+        except AssertionError:
+            raise AssertionError(
+                f"{fills} never seen while the result() cell blocks; last states: {self.seen[-3:]}"
+            ) from None
 
     def progress(self) -> list[str]:
         return [label for c in self.state()["cells"] for label in c["labels"] if "/" in label]
