@@ -23,6 +23,19 @@ FAST_SETTINGS = {
     "HATCHNB_SHUTDOWN_GRACE": "3",
 }
 
+#: Debian's Chromium and the flags the browser tests launch it with (headless, in a container)
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+
 
 def _dsn_for(database: str) -> str:
     base, _, _ = ADMIN_DSN.rpartition("/")
@@ -91,15 +104,19 @@ def start_worker(hatchet: Any) -> Iterator[Callable[..., Any]]:
         worker.stop(timeout=10)
 
 
-class WorkerProcess:
-    """A real ``python -m hatchnb worker`` subprocess, run from an empty directory so it
-    has none of the test code on its path."""
+class Process:
+    """A real ``python -m hatchnb <args>`` (a worker or the engine), optionally inside a
+    network namespace, run from an empty directory so it has none of the test code on its
+    path."""
 
-    def __init__(self, dsn: str, workdir: Path, args: list[str], env: dict[str, str]) -> None:
-        self.log_path = workdir / f"worker-{uuid.uuid4().hex[:6]}.log"
+    def __init__(
+        self, dsn: str, workdir: Path, args: list[str], env: dict[str, str], netns: str = ""
+    ) -> None:
+        self.log_path = workdir / f"{args[0]}-{uuid.uuid4().hex[:6]}.log"
         self._log = self.log_path.open("w")
+        prefix = ["ip", "netns", "exec", netns] if netns else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hatchnb", "worker", *args],
+            [*prefix, sys.executable, "-m", "hatchnb", *args],
             cwd=workdir,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -108,7 +125,11 @@ class WorkerProcess:
 
     @property
     def pid(self) -> int:
+        """``ip netns exec`` execs the command, so this is the Python process's pid."""
         return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
 
     def output(self) -> str:
         self._log.flush()
@@ -122,13 +143,13 @@ class WorkerProcess:
 
 
 @pytest.fixture
-def worker_process(dsn: str, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+def worker_process(dsn: str, tmp_path: Path) -> Iterator[Callable[..., Process]]:
     workdir = tmp_path / "worker-cwd"
     workdir.mkdir()
-    procs: list[WorkerProcess] = []
+    procs: list[Process] = []
 
-    def start(*args: str, **env: str) -> WorkerProcess:
-        proc = WorkerProcess(dsn, workdir, list(args), env)
+    def start(*args: str, **env: str) -> Process:
+        proc = Process(dsn, workdir, ["worker", *args], env)
         procs.append(proc)
         return proc
 

@@ -10,20 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import wait_until
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, wait_until
 from tests.dashboard import flows
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "dashboard"
 needs_chromium = pytest.mark.skipif(
     not shutil.which(CHROMIUM), reason="Debian's Chromium (/usr/bin/chromium) is not installed"
@@ -47,8 +36,7 @@ def seeded(hatchet: Any, start_worker: Callable[..., Any], db: Any) -> dict[str,
     cron = hatchet.cron.create("etl", "nightly", "0 3 * * *", {"day": 9})
     # what the engine stores when a tick cannot start its run (test_triggers.py fires one)
     db.execute(
-        "UPDATE hatchnb.crons SET last_error = 'no run started at 03:00: key failed'"
-        " WHERE id = %s",
+        "UPDATE hatchnb.crons SET last_error = 'no run started at 03:00: key failed' WHERE id = %s",
         (cron.id,),
     )
     later = hatchet.scheduled.create("etl", datetime.now(UTC) + timedelta(hours=2), {"day": 7})

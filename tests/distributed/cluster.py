@@ -11,16 +11,16 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.conftest import FAST_SETTINGS
+from tests.conftest import Process
+
+__all__ = ["Cluster", "Process", "started"]
 
 
 def postgres_bindir() -> Path:
@@ -160,40 +160,3 @@ def started(server: Cluster) -> Iterator[Cluster]:
         yield server
     finally:
         server.destroy()
-
-
-class Process:
-    """A real ``python -m hatchnb worker`` (or engine), optionally inside a namespace, run
-    from an empty directory so it has none of the test code on its path."""
-
-    def __init__(
-        self, dsn: str, workdir: Path, args: list[str], env: dict[str, str], netns: str = ""
-    ) -> None:
-        self.log_path = workdir / f"{args[0]}-{uuid.uuid4().hex[:6]}.log"
-        self._log = self.log_path.open("w")
-        prefix = ["ip", "netns", "exec", netns] if netns else []
-        self.proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "hatchnb", *args],
-            cwd=workdir,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **FAST_SETTINGS, **env, "HATCHNB_DATABASE_URL": dsn},
-        )
-
-    @property
-    def pid(self) -> int:
-        """``ip netns exec`` execs the command, so this is the Python process's pid."""
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def output(self) -> str:
-        self._log.flush()
-        return self.log_path.read_text()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self._log.close()

@@ -23,26 +23,16 @@ import nbformat
 import pytest
 
 from hatchnb.widgets.dag import STATUS_COLORS
-from tests.conftest import wait_until
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, wait_until
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.timeout(240),
-    pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium"),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}"),
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 PENDING, RUNNING, SUCCEEDED = (STATUS_COLORS[s] for s in ("PENDING", "RUNNING", "SUCCEEDED"))
 #: the fills of each DAG drawn in the page, in page order
 DRAWN_JS = """() => Array.from(document.querySelectorAll('svg.hatchnb-dag')).map(
@@ -175,7 +165,7 @@ def browser_page() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield browser.new_page(viewport={"width": 1280, "height": 1600})
         finally:
