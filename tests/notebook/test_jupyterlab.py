@@ -8,6 +8,7 @@ once the kernel is free fails (its blocking cell would still be running)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -27,7 +28,7 @@ from tests.conftest import CHROMIUM, CHROMIUM_ARGS, wait_until
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.timeout(240),
+    pytest.mark.timeout(420),
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}"),
 ]
 
@@ -54,6 +55,14 @@ PAGE_JS = """() => {
   const fills = Object.fromEntries(Array.from(document.querySelectorAll('g.hatchnb-node')).map(
     g => [g.dataset.task, g.querySelector('rect').getAttribute('fill')]));
   return {kernel: indicator ? indicator.dataset.status : null, cells, fills};
+}"""
+
+#: the kernel's state and the first code cell's prompt
+FIRST_CELL_JS = """() => {
+  const indicator = document.querySelector('.jp-Notebook-ExecutionIndicator');
+  const first = document.querySelector('.jp-CodeCell .jp-InputArea-prompt');
+  return {kernel: indicator ? indicator.dataset.status : null,
+          prompt: first ? first.textContent.trim() : ''};
 }"""
 
 LIVE_CELLS = [
@@ -220,18 +229,23 @@ def _menu(page: Any, menu: str, item: str) -> None:
 
 
 def _first_cell_ran(page: Any) -> bool:
-    """The first code cell finished ([n]); one left at [*] ran on a kernel Lab replaced."""
-    try:
-        page.wait_for_function(
-            r"""() => {
-                const first = document.querySelector('.jp-CodeCell .jp-InputArea-prompt');
-                return first !== null && /\[\d+\]/.test(first.textContent);
-            }""",
-            timeout=60_000,
-        )
-    except Exception:  # playwright's TimeoutError
-        return False
-    return True
+    """The first code cell finished ([n]). While the kernel is busy it may only be slow (cold
+    imports on a loaded machine); a cell still waiting after the kernel has been idle for
+    10 s was queued on a kernel Lab replaced."""
+    deadline = time.monotonic() + 180
+    idle_since: float | None = None
+    while time.monotonic() < deadline:
+        state = page.evaluate(FIRST_CELL_JS)
+        if re.fullmatch(r"\[\d+\]:?", state["prompt"]):
+            return True
+        if state["kernel"] != "idle":
+            idle_since = None
+        elif idle_since is None:
+            idle_since = time.monotonic()
+        elif time.monotonic() - idle_since > 10:
+            return False
+        time.sleep(0.2)
+    return False
 
 
 class LivePage:
