@@ -6,8 +6,6 @@ from typing import Any
 
 from hatchnb.client import Hatchet
 from hatchnb.conditions import ParentCondition, SleepCondition, UserEventCondition, or_
-from hatchnb.context import Context
-from hatchnb.durable import DurableContext, NonDeterminismError
 from hatchnb.errors import (
     CancelledRunError,
     FailedRunError,
@@ -27,6 +25,9 @@ from hatchnb.flow_control import (
 )
 from hatchnb.notebook_tasks import output
 from hatchnb.runs import RunStatus, V1TaskStatus, WorkflowRunRef
+from hatchnb.runtime.context import Context
+from hatchnb.runtime.durable import DurableContext, NonDeterminismError
+from hatchnb.runtime.worker import Worker
 from hatchnb.triggers import BulkPushEventWithMetadata, PushEventOptions
 from hatchnb.types import (
     EmptyModel,
@@ -36,7 +37,6 @@ from hatchnb.types import (
     TriggerWorkflowOptions,
     WorkflowRunTriggerConfig,
 )
-from hatchnb.worker import Worker
 from hatchnb.workflow import Standalone, Task, Workflow
 
 __version__ = "0.1.0"
@@ -85,7 +85,7 @@ __all__ = [
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext hatchnb``: the ``%hatchet`` magic (IPython is imported only now)."""
-    from hatchnb.magics import HatchetMagics
+    from hatchnb.notebook.magics import HatchetMagics
 
     ipython.register_magics(HatchetMagics)
 

@@ -161,7 +161,7 @@ def _exit(command: str, message: str) -> NoReturn:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from hatchnb.worker import Worker
+    from hatchnb.runtime.worker import Worker
 
     if args.slots < 1:
         print("hatchnb worker: --slots must be at least 1", file=sys.stderr)
@@ -179,7 +179,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _engine(args: argparse.Namespace) -> int:
-    from hatchnb.engine import run_engine
+    from hatchnb.runtime.engine import run_engine
 
     client = _connect("engine", args.wait_for_database)
     with contextlib.suppress(KeyboardInterrupt):
@@ -189,7 +189,7 @@ def _engine(args: argparse.Namespace) -> int:
 
 def _dashboard(args: argparse.Namespace) -> int:
     from hatchnb import errors
-    from hatchnb.dashboard import serve_dashboard
+    from hatchnb.dashboard.serve import serve_dashboard
 
     try:
         serve_dashboard(address=args.address, port=args.port)

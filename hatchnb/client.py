@@ -26,7 +26,6 @@ from hatchnb import (
     triggers,
 )
 from hatchnb.config import Settings
-from hatchnb.context import current_context
 from hatchnb.runs import (
     RunsClient,
     RunWaiter,
@@ -35,12 +34,13 @@ from hatchnb.runs import (
     outputs_by_run,
     run_error,
 )
+from hatchnb.runtime.context import current_context
 from hatchnb.store import AsyncStore, Store, migrate
 from hatchnb.types import Priority, TaskDefaults, TriggerWorkflowOptions, WorkflowRunTriggerConfig
 from hatchnb.workflow import _UNSET, Standalone, Workflow, refuse_unsupported
 
 if TYPE_CHECKING:
-    from hatchnb.worker import Worker
+    from hatchnb.runtime.worker import Worker
 
 R = TypeVar("R")
 
@@ -236,7 +236,7 @@ class Hatchet:
         lifespan: Any = None,
     ) -> Worker:
         """A worker running ``workflows`` (all registered workflows when None)."""
-        from hatchnb.worker import Worker
+        from hatchnb.runtime.worker import Worker
 
         return Worker(
             self,

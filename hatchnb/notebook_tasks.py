@@ -23,7 +23,7 @@ from hatchnb import errors
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
-    from hatchnb.context import Context
+    from hatchnb.runtime.context import Context
 
 #: mime type of the outputs ``hatchnb.output`` displays inside an executed notebook
 OUTPUT_MIME = "application/vnd.hatchnb.output+json"

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 _UTC = UTC
-log = logging.getLogger("hatchnb.engine")
+log = logging.getLogger("hatchnb.runtime.engine")
 
 
 class InvalidCron(errors.HatchnbError, ValueError):

@@ -1,49 +1,10 @@
-"""The dashboard's entry point: ``create_app()`` builds the page named by ``?page=``.
-
-``hatchnb dashboard`` serves :func:`create_app`; ``panel serve server/app.py`` runs this
-file as a script, which marks the same app servable."""
+"""Deployable entry of the dashboard: ``panel serve server/app.py`` (with
+HATCHNB_DATABASE_URL and, off loopback, HATCHNB_DASHBOARD_PASSWORD set). The app itself is
+``hatchnb.dashboard``; this file is not part of the wheel."""
 
 from __future__ import annotations
 
-import panel as pn
-
-from server import common
-from server.pages import (
-    alerts,
-    events,
-    flow,
-    metrics,
-    run_detail,
-    runs,
-    triggers,
-    workers,
-    workflows,
-)
-
-BUILDERS = {
-    "runs": runs.build,
-    "workflows": workflows.build,
-    "workers": workers.build,
-    "triggers": triggers.build,
-    "events": events.build,
-    "flow": flow.build,
-    "alerts": alerts.build,
-    "metrics": metrics.build,
-}
-
-
-def create_app() -> pn.viewable.Viewable:
-    """The page of the current session (runs by default)."""
-    page = common.arg("page") or "runs"
-    if page == "run":
-        body = run_detail.build(common.arg("id"))
-        current = "runs"
-    else:
-        builder = BUILDERS.get(page)
-        body = builder() if builder else pn.pane.HTML(common.message(f"no page {page!r}", "error"))
-        current = page
-    return pn.Column(common.nav(current), body, sizing_mode="stretch_width", name="hatchnb")
-
+from hatchnb.dashboard.app import create_app
 
 if __name__.startswith("bokeh_app"):  # run by `panel serve server/app.py`
     create_app().servable(title="hatchnb")

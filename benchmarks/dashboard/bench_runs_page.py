@@ -101,7 +101,7 @@ def browser_load(hatchet: Any) -> float | None:
         return None
     from playwright.sync_api import sync_playwright
 
-    from hatchnb.dashboard import start_dashboard
+    from hatchnb.dashboard.serve import start_dashboard
 
     handle = start_dashboard(hatchet)
     try:

@@ -26,7 +26,7 @@ import psycopg
 import pytest
 
 from hatchnb import Hatchet, TriggerWorkflowOptions
-from hatchnb.engine import LEADER_LOCK
+from hatchnb.runtime.engine import LEADER_LOCK
 from tests.chaos import chaos_flows
 from tests.distributed.cluster import Cluster, Process, started
 

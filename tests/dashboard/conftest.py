@@ -61,7 +61,7 @@ def _options(**kwargs: Any) -> Any:
 
 @pytest.fixture
 def dashboard(hatchet: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from hatchnb.dashboard import start_dashboard
+    from hatchnb.dashboard.serve import start_dashboard
 
     monkeypatch.delenv("HATCHNB_DASHBOARD_PASSWORD", raising=False)
     monkeypatch.delenv("HATCHNB_DASHBOARD_TOKEN", raising=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hatchnb import metrics
-from server.pages.runs import parse_metadata
+from hatchnb.dashboard.pages.runs import parse_metadata
 
 
 def test_histogram_buckets_are_cumulative_and_end_with_inf() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hatchnb import dashboard
+from hatchnb.dashboard import serve as dashboard
 
 pytestmark = pytest.mark.integration
 

@@ -329,7 +329,7 @@ def test_engine_leader_prunes_when_retention_is_due(
 
 
 def test_run_counts_stop_at_a_cap(hatchet: Hatchet, dsn: str) -> None:
-    from server.pages.runs import COUNT_CAP, total_label
+    from hatchnb.dashboard.pages.runs import COUNT_CAP, total_label
 
     load_generator().generate(dsn, 2_000, days=10)
     month = {"since": datetime.now(UTC) - MONTH}

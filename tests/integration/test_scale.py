@@ -14,7 +14,7 @@ import pytest
 
 from hatchnb import Context, EmptyModel, Hatchet
 from hatchnb.config import Settings
-from hatchnb.engine import Engine
+from hatchnb.runtime.engine import Engine
 from hatchnb.store import connect_async
 from tests.conftest import wait_until
 

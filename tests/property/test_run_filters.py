@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hatchnb import Context, EmptyModel, TriggerWorkflowOptions
+from hatchnb.dashboard.pages.runs import parse_metadata
 from hatchnb.runs import RunStatus
-from server.pages.runs import parse_metadata
 
 pytestmark = pytest.mark.integration
 

@@ -26,9 +26,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from hatchnb import client as client_module
-from hatchnb import durable, errors, serialization
-from hatchnb.context import ClaimedTask, Context, current_context
-from hatchnb.engine import Engine
+from hatchnb import errors, serialization
+from hatchnb.runtime import durable
+from hatchnb.runtime.context import ClaimedTask, Context, current_context
+from hatchnb.runtime.engine import Engine
 from hatchnb.store import AsyncStore, connect_async
 from hatchnb.store.db import redact
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from hatchnb.client import Hatchet
     from hatchnb.workflow import Workflow
 
-log = logging.getLogger("hatchnb.worker")
+log = logging.getLogger("hatchnb.runtime.worker")
 
 #: what a finished task reports: (id, attempt, outcome, output json, blob, error)
 Result = tuple[int, int, str, str | None, bytes | None, str | None]

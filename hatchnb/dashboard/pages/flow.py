@@ -8,7 +8,7 @@ from typing import Any
 
 import panel as pn
 
-from server import common
+from hatchnb.dashboard import common
 
 RATE_COLUMNS = ["key", "limit", "duration", "used", "queued", "window_start"]
 CONCURRENCY_COLUMNS = [

@@ -7,8 +7,8 @@ from typing import Any
 
 import panel as pn
 
+from hatchnb.dashboard import common
 from hatchnb.runs import RunStatus
-from server import common
 
 PAGE_SIZE = 50
 RANGES = {

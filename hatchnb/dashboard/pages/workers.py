@@ -6,7 +6,7 @@ import json
 
 import panel as pn
 
-from server import common
+from hatchnb.dashboard import common
 
 WORKER_COLUMNS = ["name", "status", "slots_used", "labels", "last_heartbeat", "host", "pid", "id"]
 TASK_COLUMNS = ["worker", "run", "task_name", "attempt", "started"]

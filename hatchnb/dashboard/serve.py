@@ -116,7 +116,7 @@ def _serve_options(hatchet: Hatchet, address: str, port: int) -> dict[str, Any]:
 def _prepare(hatchet: Hatchet | None, address: str) -> Hatchet:
     check_address(address, dashboard_secret())  # before connecting to anything
     try:
-        from server import common
+        from hatchnb.dashboard import common
     except ImportError as exc:  # a wheel without server/ or a broken install
         raise ImportError(
             f"the dashboard app (server/) cannot be imported ({exc}); install hatchnb with "
@@ -137,7 +137,7 @@ def start_dashboard(
     ``stop()``. ``port=0`` picks a free port."""
     import panel as pn
 
-    from server.app import create_app
+    from hatchnb.dashboard.app import create_app
 
     client = _prepare(hatchet, address)
     port = port or free_port(address)
@@ -154,7 +154,7 @@ def serve_dashboard(
     """Serve the dashboard in the foreground until interrupted (``hatchnb dashboard``)."""
     import panel as pn
 
-    from server.app import create_app
+    from hatchnb.dashboard.app import create_app
 
     client = _prepare(hatchet, address)
     options = _serve_options(client, address, port or free_port(address))

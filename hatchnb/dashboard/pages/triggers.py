@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import panel as pn
 
-from server import common
-from server.pages.events import parse_json
+from hatchnb.dashboard import common
+from hatchnb.dashboard.pages.events import parse_json
 
 CRON_COLUMNS = [
     "workflow",

@@ -14,9 +14,9 @@ from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
 from hatchnb import errors
+from hatchnb.dashboard import common
 from hatchnb.runs import WorkflowRun
 from hatchnb.widgets.dag import STATUS_COLORS, DagView, run_statuses
-from server import common
 
 GANTT_COLUMNS = ("task", "start", "end", "color", "label", "attempt")
 DURABLE_COLUMNS = ["task_name", "seq", "kind", "request", "event_key", "done", "result"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import panel as pn
 
-from server import common
+from hatchnb.dashboard import common
 
 COLUMNS = ["key", "created", "payload", "metadata", "runs", "id"]
 

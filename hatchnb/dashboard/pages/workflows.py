@@ -7,8 +7,8 @@ from typing import Any
 
 import panel as pn
 
+from hatchnb.dashboard import common
 from hatchnb.widgets.dag import DagView
-from server import common
 
 COLUMNS = ["workflow", "versions", "latest_version_id", "updated"]
 

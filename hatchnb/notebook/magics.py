@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
-from hatchnb import cell_tasks, magics_parser
+from hatchnb.notebook import cell_tasks, magics_parser
 
 if TYPE_CHECKING:
     import argparse
 
     from hatchnb.client import Hatchet
-    from hatchnb.worker import Worker
+    from hatchnb.runtime.worker import Worker
     from hatchnb.workflow import Workflow
 
 
@@ -256,7 +256,7 @@ class HatchetMagics(Magics):
                 self._dashboard = None
             return None
         try:
-            dashboard = importlib.import_module("hatchnb.dashboard")
+            dashboard = importlib.import_module("hatchnb.dashboard.serve")
         except ImportError as exc:
             raise UsageError(f"the dashboard is not available in this install ({exc})") from None
         if self._dashboard is None:

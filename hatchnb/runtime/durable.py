@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from psycopg.types.json import Jsonb
 
 from hatchnb import errors, expressions
-from hatchnb.context import ClaimedTask, Context, WorkerHandle
+from hatchnb.runtime.context import ClaimedTask, Context, WorkerHandle
 from hatchnb.types import to_timedelta
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from hatchnb import alerts, conditions, errors, retention, triggers
 from hatchnb.config import Settings
 from hatchnb.store import connect, connect_async, queries
 
-log = logging.getLogger("hatchnb.engine")
+log = logging.getLogger("hatchnb.runtime.engine")
 
 #: arbitrary constant identifying the leader's session-level advisory lock
 LEADER_LOCK = 7_413_902_119

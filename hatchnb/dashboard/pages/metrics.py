@@ -10,7 +10,7 @@ import panel as pn
 from bokeh.models import ColumnDataSource
 from bokeh.plotting import figure
 
-from server import common
+from hatchnb.dashboard import common
 
 WINDOW = timedelta(hours=1)
 DEPTH_POINTS = 600

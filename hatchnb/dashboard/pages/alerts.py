@@ -6,7 +6,7 @@ from typing import Any
 
 import panel as pn
 
-from server import common
+from hatchnb.dashboard import common
 
 COLUMNS = ["created", "kind", "channel", "workflow", "subject", "status", "attempts", "error"]
 

@@ -1,0 +1,45 @@
+"""The dashboard's entry point: ``create_app()`` builds the page named by ``?page=``.
+
+``hatchnb dashboard`` serves :func:`create_app`; ``panel serve server/app.py`` runs this
+file as a script, which marks the same app servable."""
+
+from __future__ import annotations
+
+import panel as pn
+
+from hatchnb.dashboard import common
+from hatchnb.dashboard.pages import (
+    alerts,
+    events,
+    flow,
+    metrics,
+    run_detail,
+    runs,
+    triggers,
+    workers,
+    workflows,
+)
+
+BUILDERS = {
+    "runs": runs.build,
+    "workflows": workflows.build,
+    "workers": workers.build,
+    "triggers": triggers.build,
+    "events": events.build,
+    "flow": flow.build,
+    "alerts": alerts.build,
+    "metrics": metrics.build,
+}
+
+
+def create_app() -> pn.viewable.Viewable:
+    """The page of the current session (runs by default)."""
+    page = common.arg("page") or "runs"
+    if page == "run":
+        body = run_detail.build(common.arg("id"))
+        current = "runs"
+    else:
+        builder = BUILDERS.get(page)
+        body = builder() if builder else pn.pane.HTML(common.message(f"no page {page!r}", "error"))
+        current = page
+    return pn.Column(common.nav(current), body, sizing_mode="stretch_width", name="hatchnb")

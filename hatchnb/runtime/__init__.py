@@ -1,0 +1,1 @@
+"""What runs tasks: the worker, the task contexts and the engine leader's duties."""
