@@ -90,9 +90,8 @@ def _query_names_used_in_code() -> set[str]:
             if node.func.attr == "get" and not _is_name(node.func.value, "queries"):
                 continue  # dict.get / environ.get
             first = node.args[0]
-            if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                if first.value.isidentifier():
-                    used.add(first.value)
+            if isinstance(first, ast.Constant) and str(first.value).isidentifier():
+                used.add(str(first.value))
     return used
 
 
