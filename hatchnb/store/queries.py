@@ -1,5 +1,5 @@
-"""Load the named SQL statements of ``sql/*.sql`` (one file per area; ``queries.sql`` holds
-the core); the only place SQL text is read."""
+"""Load the named SQL statements of ``sql/*.sql`` (one file per area: runs, workers, engine,
+triggers, events, durable, ...); the only place SQL text is read."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def parse(text: str) -> dict[str, LiteralString]:
     pairs = zip(names, bodies, strict=True)
     queries = {name: cast(LiteralString, body.strip()) for name, body in pairs}
     if len(queries) != len(names):
-        raise ValueError("queries.sql defines a query name twice")
+        raise ValueError("an SQL file defines a query name twice")
     return queries
 
 

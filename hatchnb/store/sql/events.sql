@@ -1,0 +1,48 @@
+-- Events and event filters.
+
+-- name: insert_event
+-- Store a pushed event.
+INSERT INTO hatchnb.events (id, key, payload, additional_metadata, priority, scope)
+VALUES (%(id)s, %(key)s, %(payload)s, %(additional_metadata)s, %(priority)s, %(scope)s)
+RETURNING *;
+
+-- name: workflows_for_event
+-- Workflows with an on_events pattern matching the key ('*' matches any characters).
+SELECT DISTINCT t.workflow_name, t.version_id, t.default_priority
+  FROM hatchnb.workflow_triggers t, unnest(t.on_events) AS p (pattern)
+ WHERE %(key)s LIKE replace(replace(replace(replace(p.pattern, '\', '\\'), '%%', '\%%'),
+                                    '_', '\_'), '*', '%%');
+
+-- name: filters_for_workflow
+-- Event filters of a workflow in a scope.
+SELECT * FROM hatchnb.filters WHERE workflow_name = %(workflow_name)s AND scope = %(scope)s;
+
+-- name: create_filter
+-- An event filter; returns it.
+INSERT INTO hatchnb.filters (id, workflow_name, expression, scope, payload)
+VALUES (%(id)s, %(workflow_name)s, %(expression)s, %(scope)s, %(payload)s)
+RETURNING *;
+
+-- name: list_filters
+-- Filters, optionally of one workflow.
+SELECT * FROM hatchnb.filters
+ WHERE %(workflow_name)s::text IS NULL OR workflow_name = %(workflow_name)s::text
+ ORDER BY created_at LIMIT %(limit)s;
+
+-- name: delete_filter
+-- Delete a filter.
+DELETE FROM hatchnb.filters WHERE id = %(id)s RETURNING id;
+
+-- name: get_event
+-- One event with the runs it started.
+SELECT e.*, coalesce((SELECT array_agg(r.id ORDER BY r.created_at) FROM hatchnb.workflow_runs r
+                       WHERE r.event_id = e.id), '{}') AS run_ids
+  FROM hatchnb.events e WHERE e.id = %(id)s;
+
+-- name: list_events
+-- Events, newest first, optionally with one key, with the runs they started.
+SELECT e.*, coalesce((SELECT array_agg(r.id ORDER BY r.created_at) FROM hatchnb.workflow_runs r
+                       WHERE r.event_id = e.id), '{}') AS run_ids
+  FROM hatchnb.events e
+ WHERE %(key)s::text IS NULL OR e.key = %(key)s::text
+ ORDER BY e.created_at DESC LIMIT %(limit)s;

@@ -1,0 +1,322 @@
+-- Creating runs (enqueue), reading them, cancel and replay, logs, outputs and notebooks.
+
+-- name: insert_runs
+-- Create workflow runs (a JSON array of {id, ord, input, meta, priority, parent, child_key})
+-- and all their task runs, and wake workers; returns the keyed runs that were new (a child
+-- key seen before skips its run), or one NULL row.
+WITH u AS MATERIALIZED (
+    SELECT * FROM jsonb_to_recordset(%(runs)s::jsonb)
+        AS u (id uuid, ord integer, input jsonb, meta jsonb, priority smallint, parent bigint,
+              child_key text, triggered_by text, event_id uuid, filter_payload jsonb,
+              fc jsonb, sticky text, sticky_worker uuid)
+), v AS MATERIALIZED (
+    SELECT v.id AS version_id, v.workflow_name, s.pos, s.spec ->> 'name' AS task_name,
+           s.spec ->> 'kind' AS kind,
+           ARRAY(SELECT jsonb_array_elements_text(s.spec -> 'parents')) AS parents,
+           (s.spec ->> 'has_children')::boolean AS has_children,
+           CASE WHEN s.spec ->> 'kind' <> 'task' OR jsonb_array_length(s.spec -> 'parents') > 0
+                THEN 'PENDING'
+                WHEN (s.spec ->> 'has_conditions')::boolean THEN 'WAITING'
+                ELSE 'QUEUED' END AS status,
+           coalesce((s.spec ->> 'has_conditions')::boolean, false) AS has_conditions,
+           jsonb_array_length(s.spec -> 'parents') AS pending_parents,
+           (s.spec ->> 'retries')::int AS retries,
+           (s.spec ->> 'backoff_factor')::double precision AS backoff_factor,
+           (s.spec ->> 'backoff_max_seconds')::int AS backoff_max_seconds,
+           (s.spec ->> 'schedule_timeout')::interval AS schedule_timeout,
+           (s.spec ->> 'execution_timeout')::interval AS execution_timeout,
+           coalesce((s.spec ->> 'slot_cost')::int, 1) AS slot_cost,
+           nullif(s.spec -> 'desired_worker_labels', 'null') AS desired_labels,
+           jsonb_array_length(v.spec -> 'tasks') AS task_count,
+           jsonb_array_length(v.spec -> 'hooks') > 0 AS has_hooks
+      FROM hatchnb.workflow_versions v
+     CROSS JOIN LATERAL (
+           SELECT t, n FROM jsonb_array_elements(v.spec -> 'tasks') WITH ORDINALITY AS a (t, n)
+           UNION ALL
+           SELECT h, 1000 + n FROM jsonb_array_elements(v.spec -> 'hooks')
+                  WITH ORDINALITY AS b (h, n)
+     ) AS s (spec, pos)
+     WHERE v.id = %(version_id)s
+), new_runs AS (
+    INSERT INTO hatchnb.workflow_runs (id, workflow_name, version_id, status, input,
+                                       additional_metadata, priority, parent_task_run_id,
+                                       child_key, pending_tasks, has_hooks, triggered_by,
+                                       event_id, filter_payload, has_concurrency, sticky,
+                                       sticky_worker_id)
+    SELECT u.id, v.workflow_name, v.version_id, 'QUEUED', u.input, u.meta, u.priority,
+           u.parent, u.child_key, v.task_count, v.has_hooks, u.triggered_by, u.event_id,
+           u.filter_payload, u.fc -> 'run' IS NOT NULL, u.sticky, u.sticky_worker
+      FROM u, (SELECT * FROM v LIMIT 1) v
+    ON CONFLICT (parent_task_run_id, child_key) WHERE child_key IS NOT NULL DO NOTHING
+    RETURNING id, child_key
+), new_tasks AS (
+    INSERT INTO hatchnb.task_runs (run_id, workflow_name, version_id, task_name, kind, parents,
+                                   has_children, has_conditions, ready_at, status,
+                                   pending_parents, priority, retries, backoff_factor,
+                                   backoff_max_seconds, schedule_timeout, execution_timeout,
+                                   queued_at, concurrency, rate_limits, slot_cost,
+                                   desired_labels, routed)
+    SELECT u.id, v.workflow_name, v.version_id, v.task_name, v.kind, v.parents,
+           v.has_children, v.has_conditions, now(), v.status, v.pending_parents, u.priority,
+           v.retries, v.backoff_factor, v.backoff_max_seconds, v.schedule_timeout,
+           v.execution_timeout, now(), f.concurrency, f.rate_limits, v.slot_cost,
+           v.desired_labels,
+           v.slot_cost <> 1 OR v.desired_labels IS NOT NULL OR f.rate_limits IS NOT NULL
+           OR u.sticky IS NOT NULL
+      FROM u CROSS JOIN v
+     CROSS JOIN LATERAL (
+           SELECT nullif(coalesce(u.fc -> 'run', '[]') || coalesce(
+                      u.fc -> 'tasks' -> v.task_name -> 'concurrency', '[]'), '[]')
+                      AS concurrency,
+                  u.fc -> 'tasks' -> v.task_name -> 'rate_limits' AS rate_limits
+     ) AS f
+     WHERE u.child_key IS NULL OR u.id IN (SELECT id FROM new_runs)
+     ORDER BY u.ord, v.pos  -- ids in trigger order keep FIFO within a priority
+)
+SELECT r.id FROM (SELECT pg_notify('hatchnb_queued', '')) AS wake
+  LEFT JOIN new_runs r ON r.child_key IS NOT NULL;
+
+-- name: notify_queued
+-- Wake up workers waiting for work.
+SELECT pg_notify('hatchnb_queued', '');
+
+-- name: find_child_run
+-- The run a parent task already spawned under a child key.
+SELECT id FROM hatchnb.workflow_runs
+ WHERE parent_task_run_id = %(parent_task_run_id)s AND child_key = %(child_key)s;
+
+-- name: cancel_runs
+-- Cancel runs (and their child runs); returns running task runs with their workers.
+SELECT task_run_id, worker_id FROM hatchnb.cancel_runs(%(ids)s::uuid[]);
+
+-- name: notify_cancel
+-- Tell workers that task runs they hold were cancelled (payload: comma-separated ids).
+SELECT pg_notify('hatchnb_cancel', %(payload)s);
+
+-- name: replay_runs
+-- Reset failed, cancelled and downstream task runs of finished runs so they run again.
+WITH RECURSIVE target AS (
+    SELECT id FROM hatchnb.workflow_runs
+     WHERE id = ANY (%(ids)s::uuid[]) AND status IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
+       FOR UPDATE
+), redo AS (
+    SELECT t.run_id, t.task_name FROM hatchnb.task_runs t JOIN target ON t.run_id = target.id
+     WHERE t.kind = 'task' AND t.status IN ('FAILED', 'CANCELLED')
+    UNION
+    SELECT c.run_id, c.task_name FROM redo
+      JOIN hatchnb.task_runs c ON c.run_id = redo.run_id AND redo.task_name = ANY (c.parents)
+), reset AS (
+    UPDATE hatchnb.task_runs t
+       SET status = 'PENDING', retry_count = 0, output = NULL, output_blob = NULL, error = NULL,
+           worker_id = NULL, started_at = NULL, finished_at = NULL, timeout_at = NULL,
+           pending_parents = (SELECT count(*) FROM hatchnb.task_runs p
+                               WHERE p.run_id = t.run_id AND p.task_name = ANY (t.parents)
+                                 AND (p.run_id, p.task_name) NOT IN (SELECT * FROM redo)
+                                 AND p.status <> 'SUCCEEDED') +
+                            (SELECT count(*) FROM redo r
+                              WHERE r.run_id = t.run_id AND r.task_name = ANY (t.parents))
+      FROM (SELECT DISTINCT * FROM redo) d
+     WHERE t.run_id = d.run_id AND t.task_name = d.task_name
+    RETURNING t.run_id, t.id
+), detach AS (
+    -- children keyed by spawn order belong to the earlier execution: a replay spawns anew
+    UPDATE hatchnb.workflow_runs c SET child_key = NULL
+     WHERE c.parent_task_run_id IN (SELECT id FROM reset) AND c.child_key LIKE 'spawn-%%'
+), hooks AS (
+    DELETE FROM hatchnb.task_runs WHERE run_id IN (SELECT id FROM target) AND kind <> 'task'
+    RETURNING run_id
+)
+UPDATE hatchnb.workflow_runs w
+   SET status = 'RUNNING', finished_at = NULL, error = NULL, failed_tasks = 0,
+       pending_tasks = (SELECT count(*) FROM reset WHERE reset.run_id = w.id)
+  FROM target WHERE w.id = target.id
+RETURNING w.id;
+
+-- name: repin_replayed_runs
+-- After replay_runs: a run whose workflow has since been registered with the same tasks
+-- (names and parents) runs its reset tasks with that newest code (edit and re-run).
+WITH latest AS (
+    SELECT r.id AS run_id, t.version_id, v.spec
+      FROM hatchnb.workflow_runs r
+      JOIN hatchnb.workflow_triggers t ON t.workflow_name = r.workflow_name
+      JOIN hatchnb.workflow_versions v ON v.id = t.version_id
+     WHERE r.id = ANY (%(ids)s::uuid[]) AND t.version_id <> r.version_id
+       AND (SELECT jsonb_agg(jsonb_build_array(s ->> 'name', s -> 'parents') ORDER BY s ->> 'name')
+              FROM jsonb_array_elements(v.spec -> 'tasks') s)
+         = (SELECT jsonb_agg(jsonb_build_array(p.task_name, to_jsonb(p.parents))
+                             ORDER BY p.task_name)
+              FROM hatchnb.task_runs p WHERE p.run_id = r.id AND p.kind = 'task')
+), tasks AS (
+    UPDATE hatchnb.task_runs tr
+       SET version_id = l.version_id, retries = (s ->> 'retries')::int,
+           backoff_factor = (s ->> 'backoff_factor')::double precision,
+           backoff_max_seconds = (s ->> 'backoff_max_seconds')::int,
+           schedule_timeout = (s ->> 'schedule_timeout')::interval,
+           execution_timeout = (s ->> 'execution_timeout')::interval
+      FROM latest l CROSS JOIN LATERAL jsonb_array_elements(l.spec -> 'tasks') s
+     WHERE tr.run_id = l.run_id AND tr.kind = 'task' AND tr.status = 'PENDING'
+       AND s ->> 'name' = tr.task_name
+)
+UPDATE hatchnb.workflow_runs r SET version_id = l.version_id
+  FROM latest l WHERE r.id = l.run_id;
+
+-- name: requeue_ready_task_runs
+-- Queue reset PENDING tasks whose parents have all succeeded (after a replay).
+UPDATE hatchnb.task_runs SET status = 'QUEUED', queued_at = now(), available_at = now()
+ WHERE run_id = ANY (%(ids)s::uuid[]) AND kind = 'task' AND status = 'PENDING'
+   AND pending_parents = 0;
+
+-- name: restore_hooks
+-- Recreate the on_failure / on_success hooks of replayed runs from their version's spec.
+INSERT INTO hatchnb.task_runs (run_id, workflow_name, version_id, task_name, kind, status,
+                               priority, retries, backoff_factor, backoff_max_seconds,
+                               schedule_timeout, execution_timeout)
+SELECT r.id, v.workflow_name, v.id, h ->> 'name', h ->> 'kind', 'PENDING',
+       r.priority, (h ->> 'retries')::int, (h ->> 'backoff_factor')::double precision,
+       (h ->> 'backoff_max_seconds')::int, (h ->> 'schedule_timeout')::interval,
+       (h ->> 'execution_timeout')::interval
+  FROM hatchnb.workflow_runs r
+  JOIN hatchnb.workflow_versions v ON v.id = r.version_id
+ CROSS JOIN LATERAL jsonb_array_elements(v.spec -> 'hooks') h
+ WHERE r.id = ANY (%(ids)s::uuid[]);
+
+-- name: get_run
+-- One workflow run.
+SELECT id, workflow_name, version_id, status, input, additional_metadata, priority,
+       parent_task_run_id, child_key, error, created_at, started_at, finished_at
+  FROM hatchnb.workflow_runs WHERE id = %(id)s;
+
+-- name: get_run_tasks
+-- The task runs of one workflow run, in creation order.
+SELECT id, run_id, task_name, kind, status, retry_count, attempt, worker_id,
+       output, output_blob IS NOT NULL AS has_blob, error, queued_at, started_at, finished_at,
+       parents
+  FROM hatchnb.task_runs WHERE run_id = %(run_id)s ORDER BY id;
+
+-- name: get_run_outputs
+-- Outputs of the tasks of finished runs, for results.
+SELECT run_id, task_name, kind, status, output, output_blob, error
+  FROM hatchnb.task_runs WHERE run_id = ANY (%(ids)s::uuid[]) ORDER BY id;
+
+-- name: run_statuses
+-- Status and error of several runs.
+SELECT id, status, error FROM hatchnb.workflow_runs WHERE id = ANY (%(ids)s::uuid[]);
+
+-- name: list_runs
+-- Runs filtered by time, status, workflow and metadata containment, newest first. No metadata
+-- filter is NULL, not '{}': `@> '{}'` matches every row but could still be planned on the
+-- metadata GIN index (migration 0010), which would then read all of it.
+SELECT id, workflow_name, version_id, status, input, additional_metadata, priority,
+       parent_task_run_id, child_key, error, created_at, started_at, finished_at
+  FROM hatchnb.workflow_runs
+ WHERE created_at >= %(since)s
+   AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
+   AND (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
+   AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
+   AND (%(metadata)s::jsonb IS NULL OR additional_metadata @> %(metadata)s::jsonb)
+   AND (%(parent_task_run_id)s::bigint IS NULL
+        OR parent_task_run_id = %(parent_task_run_id)s::bigint)
+ ORDER BY created_at DESC, id
+ LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: count_runs
+-- How many runs match the list_runs filters, counting no further than `cap` (NULL: all).
+SELECT count(*) AS total FROM (
+    SELECT 1 FROM hatchnb.workflow_runs
+     WHERE created_at >= %(since)s
+       AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
+       AND (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
+       AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
+       AND (%(metadata)s::jsonb IS NULL OR additional_metadata @> %(metadata)s::jsonb)
+       AND (%(parent_task_run_id)s::bigint IS NULL
+            OR parent_task_run_id = %(parent_task_run_id)s::bigint)
+     LIMIT %(cap)s
+) matching;
+
+-- name: run_status_counts
+-- Runs per status under the list_runs filters (statuses excepted), at most `cap` per status
+-- (NULL: no cap). With a workflow, metadata or parent filter the matching runs are grouped
+-- (a per-status walk would fetch every run of a status the filter excludes).
+SELECT status, least(count(*), %(cap)s) AS total
+  FROM hatchnb.workflow_runs
+ WHERE created_at >= %(since)s
+   AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
+   AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
+   AND (%(metadata)s::jsonb IS NULL OR additional_metadata @> %(metadata)s::jsonb)
+   AND (%(parent_task_run_id)s::bigint IS NULL
+        OR parent_task_run_id = %(parent_task_run_id)s::bigint)
+ GROUP BY status;
+
+-- name: run_status_counts_in_range
+-- run_status_counts with only a time range: the statuses present are found by skipping
+-- through the (status, created_at) index one status at a time, then each is counted on its
+-- own range of that index (index-only once vacuumed), reading at most `cap` entries each.
+WITH RECURSIVE present (status) AS (
+    SELECT min(status) FROM hatchnb.workflow_runs
+    UNION ALL
+    SELECT (SELECT min(r.status) FROM hatchnb.workflow_runs r WHERE r.status > p.status)
+      FROM present p WHERE p.status IS NOT NULL
+)
+SELECT p.status, c.total
+  FROM present p
+ CROSS JOIN LATERAL (
+    SELECT count(*) AS total FROM (
+        SELECT 1 FROM hatchnb.workflow_runs r
+         WHERE r.status = p.status AND r.created_at >= %(since)s
+           AND (%(until)s::timestamptz IS NULL OR r.created_at <= %(until)s::timestamptz)
+         LIMIT %(cap)s
+    ) matching
+ ) c
+ WHERE p.status IS NOT NULL AND c.total > 0;
+
+-- name: run_attempts
+-- Finished attempts of the task runs of a run, oldest first (timelines).
+SELECT task_run_id, task_name, attempt, worker_id, outcome, error, queued_at, started_at,
+       finished_at
+  FROM hatchnb.task_attempts WHERE run_id = %(run_id)s ORDER BY id;
+
+-- name: run_logs
+-- Log lines of all task runs of a run, oldest first.
+SELECT t.task_name, l.attempt, l.level, l.message, l.created_at
+  FROM hatchnb.task_logs l JOIN hatchnb.task_runs t ON t.id = l.task_run_id
+ WHERE t.run_id = %(run_id)s ORDER BY l.id LIMIT %(limit)s;
+
+-- name: run_logs_after
+-- Log lines of a run's task runs after a log id, oldest first (log streaming).
+SELECT l.id, t.task_name, l.attempt, l.level, l.message, l.created_at
+  FROM hatchnb.task_logs l JOIN hatchnb.task_runs t ON t.id = l.task_run_id
+ WHERE t.run_id = %(run_id)s AND l.id > %(after)s ORDER BY l.id LIMIT %(limit)s;
+
+-- name: run_durable_log
+-- The durable event logs of all task runs of a run.
+SELECT t.task_name, d.seq, d.kind, d.request, d.wake_at, d.event_key, d.result, d.done,
+       d.created_at
+  FROM hatchnb.durable_events d JOIN hatchnb.task_runs t ON t.id = d.task_run_id
+ WHERE t.run_id = %(run_id)s ORDER BY t.id, d.seq;
+
+-- name: task_output_blob
+-- The pickled output of one task in a run.
+SELECT output_blob FROM hatchnb.task_runs WHERE run_id = %(run_id)s AND task_name = %(task_name)s;
+
+-- name: latest_task_notebook
+-- The newest executed notebook of a task run, found by task run id or by run id and task name.
+SELECT task_run_id, attempt, run_id, task_name, notebook, failed, created_at
+  FROM hatchnb.task_notebooks
+ WHERE (%(task_run_id)s::bigint IS NOT NULL AND task_run_id = %(task_run_id)s::bigint)
+    OR (%(run_id)s::uuid IS NOT NULL AND run_id = %(run_id)s::uuid
+        AND task_name = %(task_name)s::text)
+ ORDER BY created_at DESC, attempt DESC LIMIT 1;
+
+-- name: run_notebooks
+-- Which tasks of a run have an executed notebook (newest attempt each).
+SELECT DISTINCT ON (task_name) task_name, task_run_id, attempt, failed, created_at
+  FROM hatchnb.task_notebooks WHERE run_id = %(run_id)s
+ ORDER BY task_name, created_at DESC;
+
+-- name: stream_chunks_after
+-- A run's stream chunks after a position, with the run's status.
+SELECT c.id, c.data, r.status
+  FROM hatchnb.workflow_runs r
+  LEFT JOIN hatchnb.stream_chunks c ON c.run_id = r.id AND c.id > %(after)s
+ WHERE r.id = %(run_id)s
+ ORDER BY c.id;
