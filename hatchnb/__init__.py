@@ -14,6 +14,7 @@ from hatchnb.errors import (
     NonRetryableException,
     TaskRunError,
 )
+from hatchnb.features.events import BulkPushEventWithMetadata, PushEventOptions
 from hatchnb.flow_control import (
     ConcurrencyExpression,
     ConcurrencyLimitStrategy,
@@ -24,11 +25,11 @@ from hatchnb.flow_control import (
     WorkerLabelComparator,
 )
 from hatchnb.notebook_tasks import output
-from hatchnb.runs import RunStatus, V1TaskStatus, WorkflowRunRef
+from hatchnb.records import RunStatus, V1TaskStatus
+from hatchnb.results import WorkflowRunRef
 from hatchnb.runtime.context import Context
 from hatchnb.runtime.durable import DurableContext, NonDeterminismError
 from hatchnb.runtime.worker import Worker
-from hatchnb.triggers import BulkPushEventWithMetadata, PushEventOptions
 from hatchnb.types import (
     EmptyModel,
     Priority,

@@ -14,26 +14,20 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from psycopg.types.json import Jsonb
 
-from hatchnb import (
-    alerts,
-    catalog,
-    embedded,
-    errors,
-    flow_control,
-    ids,
-    metrics,
-    serialization,
-    triggers,
-)
+from hatchnb import ambient, embedded, errors, flow_control, ids, serialization
 from hatchnb.config import Settings
-from hatchnb.runs import (
-    RunsClient,
-    RunWaiter,
-    WorkersClient,
-    WorkflowRunRef,
-    outputs_by_run,
-    run_error,
-)
+from hatchnb.features.alerts import AlertsClient
+from hatchnb.features.concurrency import ConcurrencyClient
+from hatchnb.features.cron import CronClient
+from hatchnb.features.events import EventClient
+from hatchnb.features.filters import FiltersClient
+from hatchnb.features.metrics import MetricsClient
+from hatchnb.features.rate_limits import RateLimitsClient
+from hatchnb.features.runs import RunsClient
+from hatchnb.features.scheduled import ScheduledClient
+from hatchnb.features.workers import WorkersClient
+from hatchnb.features.workflows import WorkflowsClient, register_triggers, task_sources
+from hatchnb.results import ResultReader, WorkflowRunRef
 from hatchnb.runtime.context import current_context
 from hatchnb.store import AsyncStore, Store, migrate
 from hatchnb.types import Priority, TaskDefaults, TriggerWorkflowOptions, WorkflowRunTriggerConfig
@@ -51,14 +45,10 @@ class RunKey(NamedTuple):
     child_key: str | None
 
 
-#: the client of the worker running in this process; unpickled task code that refers to
-#: a Hatchet object uses it instead of opening new connections
-_ambient: Hatchet | None = None
-
-
 def _restore_client(dsn: str | None) -> Hatchet:
-    if _ambient is not None:
-        return _ambient
+    ambient_client: Hatchet | None = ambient.current()
+    if ambient_client is not None:
+        return ambient_client
     return Hatchet(dsn=dsn)
 
 
@@ -83,18 +73,19 @@ class Hatchet:
         #: Hatchet triggers children by name, instead of storing a re-pickled copy (which
         #: a worker database role may not do)
         self._trigger_registered_versions = False
-        self._waiter = RunWaiter(self)
-        self.runs = RunsClient(self)
-        self.rate_limits = flow_control.RateLimitsClient(self._store)
-        self.concurrency = flow_control.ConcurrencyClient(self._store)
-        self.workers = WorkersClient(self)
-        self.cron = triggers.CronClient(self)
-        self.scheduled = triggers.ScheduledClient(self)
-        self.event = triggers.EventClient(self)
-        self.filters = triggers.FiltersClient(self)
-        self.workflows = catalog.WorkflowsClient(self)
-        self.metrics = metrics.MetricsClient(self)
-        self.alerts = alerts.AlertsClient(self)
+        self._reader = ResultReader(self._store, self._settings)
+        store, settings = self._store, self._settings
+        self.runs = RunsClient(store, settings, self._reader, self._astore, self._ref)
+        self.rate_limits = RateLimitsClient(store)
+        self.concurrency = ConcurrencyClient(store)
+        self.workers = WorkersClient(store, settings)
+        self.cron = CronClient(store, settings)
+        self.scheduled = ScheduledClient(store, settings)
+        self.event = EventClient(store, settings)
+        self.filters = FiltersClient(store, settings)
+        self.workflows = WorkflowsClient(store, settings)
+        self.metrics = MetricsClient(store, settings)
+        self.alerts = AlertsClient(store, settings)
         self.debug = debug
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -102,7 +93,7 @@ class Hatchet:
 
     def close(self) -> None:
         """Close this client's connections (async pools close with their event loops)."""
-        self._waiter.close()
+        self._reader.close()
         self._store.close()
 
     @property
@@ -262,7 +253,7 @@ class Hatchet:
         if known is not None and known[0] == workflow._revision:
             return known[1]
         with self._register_lock:
-            spec = {**workflow.spec(), "sources": catalog.task_sources(workflow)}
+            spec = {**workflow.spec(), "sources": task_sources(workflow)}
             code = serialization.WorkflowCode(
                 functions={t.name: t.fn for t in workflow.all_tasks},
                 input_validator=workflow.input_validator,
@@ -281,7 +272,7 @@ class Hatchet:
             assert row is not None
             version_id = int(row["id"])
             with self._store.transaction() as conn:
-                triggers.register_triggers(
+                register_triggers(
                     conn,
                     workflow.name,
                     version_id,
@@ -356,7 +347,7 @@ class Hatchet:
         params, keys = self._insert_params(workflow, items)
         rows = self._store.fetch_all("insert_runs", **params, version_id=version_id)
         inserted = {r["id"] for r in rows}
-        return [WorkflowRunRef(str(i), self) for i in self._resolve_ids(keys, inserted)]
+        return [self._ref(str(i)) for i in self._resolve_ids(keys, inserted)]
 
     async def _aio_trigger(
         self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]
@@ -367,7 +358,7 @@ class Hatchet:
         rows = await store.fetch_all("insert_runs", **params, version_id=version_id)
         inserted = {r["id"] for r in rows}
         ids = await asyncio.to_thread(self._resolve_ids, keys, inserted)
-        return [WorkflowRunRef(str(i), self) for i in ids]
+        return [self._ref(str(i)) for i in ids]
 
     def _resolve_ids(self, keys: list[RunKey], inserted: set[uuid.UUID]) -> list[uuid.UUID]:
         """Run ids in item order; a child key that already existed maps to the earlier run."""
@@ -397,22 +388,8 @@ class Hatchet:
 
     # ---- results -----------------------------------------------------------------------
 
-    def _collect(self, run_id: str) -> dict[str, Any]:
-        status = self._store.fetch_one("get_run", id=run_id)
-        if status is None:
-            raise errors.RunNotFound(f"no workflow run has the id {run_id}")
-        rows = self._store.fetch_all("get_run_outputs", ids=[run_id])
-        if status["status"] != "SUCCEEDED":
-            raise run_error(run_id, status["status"], rows)
-        return outputs_by_run(rows, self._settings.signing_key).get(run_id, {})
-
-    def _run_result(self, run_id: str, timeout: float | None) -> dict[str, Any]:
-        self._waiter.wait(run_id, timeout)
-        return self._collect(run_id)
-
-    async def _aio_run_result(self, run_id: str, timeout: float | None) -> dict[str, Any]:
-        await self._waiter.aio_wait(run_id, timeout)
-        return await asyncio.to_thread(self._collect, run_id)
+    def _ref(self, run_id: str) -> WorkflowRunRef:
+        return WorkflowRunRef(run_id, self._reader, self)
 
     def _results(
         self,

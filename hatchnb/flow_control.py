@@ -3,10 +3,8 @@ named as in hatchet_sdk v1, and their evaluation when a run is triggered."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +13,7 @@ from pydantic import BaseModel, Field, model_validator
 from hatchnb import errors, expressions
 
 if TYPE_CHECKING:
-    from hatchnb.store.db import Store
+    pass
 
 #: runs one named query and returns its first row (a Store's or a connection's)
 QueryOne = Callable[..., dict[str, Any] | None]
@@ -323,80 +321,3 @@ def _units(limit: RateLimit, variables: dict[str, Any], query: QueryOne) -> dict
 
 
 # ---- state, for the API and the dashboard -----------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class RateLimitUsage:
-    key: str
-    limit: int
-    duration: str
-    #: units used in the current window
-    used: int
-    window_start: datetime
-    #: queued task runs that consume this key
-    queued: int
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class ConcurrencyKeyUsage:
-    workflow_name: str
-    #: None for a workflow-level expression
-    task_name: str | None
-    expression: str
-    key: str
-    strategy: str
-    max_runs: int
-    #: runs (or task runs) holding a slot of this key now
-    running: int
-    #: task runs waiting for this key
-    queued: int
-
-
-class RateLimitsClient:
-    """``hatchet.rate_limits``: set limits and read their current usage."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def put(
-        self, key: str, limit: int, duration: RateLimitDuration = RateLimitDuration.SECOND
-    ) -> None:
-        """Create or change a static rate limit."""
-        if not key:
-            raise ValueError("a rate limit needs a non-empty key")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"rate limit {key!r}: limit={limit!r}, use a positive number")
-        self._store.execute(
-            "put_rate_limit", key=key, limit=limit, duration=RateLimitDuration(duration).value
-        )
-
-    async def aio_put(
-        self, key: str, limit: int, duration: RateLimitDuration = RateLimitDuration.SECOND
-    ) -> None:
-        await asyncio.to_thread(self.put, key, limit, duration)
-
-    def list(self) -> list[RateLimitUsage]:
-        return [
-            RateLimitUsage(
-                key=r["key"],
-                limit=r["limit_value"],
-                duration=r["duration"],
-                used=r["used"],
-                window_start=r["window_start"],
-                queued=r["queued"],
-            )
-            for r in self._store.fetch_all("list_rate_limits")
-        ]
-
-
-class ConcurrencyClient:
-    """``hatchet.concurrency``: current usage of every concurrency key."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def list(self, workflow_name: str | None = None) -> list[ConcurrencyKeyUsage]:
-        return [
-            ConcurrencyKeyUsage(**row)
-            for row in self._store.fetch_all("list_concurrency_keys", workflow=workflow_name)
-        ]

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from hatchnb import conditions, errors, flow_control, serialization, triggers
+from hatchnb import conditions, errors, flow_control, serialization
+from hatchnb.features.cron import next_tick
+from hatchnb.records import CronWorkflow, ScheduledRun
 from hatchnb.types import (
     DEFAULT_EXECUTION_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEOUT,
@@ -29,7 +31,7 @@ from hatchnb.types import (
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
-    from hatchnb.runs import WorkflowRunRef
+    from hatchnb.results import WorkflowRunRef
 
 TaskKind = Literal["task", "on_failure", "on_success"]
 R = TypeVar("R")
@@ -134,7 +136,7 @@ class Workflow:
         self.on_events = list(on_events or [])
         self.on_crons = list(on_crons or [])
         for expression in self.on_crons:
-            triggers.next_tick(expression, "UTC", datetime.now(UTC))  # validates
+            next_tick(expression, "UTC", datetime.now(UTC))  # validates
         self.tasks: list[Task[Any]] = []
         self.on_failure: Task[Any] | None = None
         self.on_success: Task[Any] | None = None
@@ -491,7 +493,7 @@ class Workflow:
         run_at: datetime,
         input: Any = None,
         options: ScheduleTriggerWorkflowOptions | None = None,
-    ) -> triggers.ScheduledRun:
+    ) -> ScheduledRun:
         """Run once at ``run_at`` (an aware datetime)."""
         self._client.register(self)
         opts = options or ScheduleTriggerWorkflowOptions()
@@ -504,7 +506,7 @@ class Workflow:
         run_at: datetime,
         input: Any = None,
         options: ScheduleTriggerWorkflowOptions | None = None,
-    ) -> triggers.ScheduledRun:
+    ) -> ScheduledRun:
         return await asyncio.to_thread(self.schedule, run_at, input, options)
 
     def create_cron(
@@ -515,7 +517,7 @@ class Workflow:
         additional_metadata: dict[str, Any] | None = None,
         priority: int | None = None,
         timezone: str = "UTC",
-    ) -> triggers.CronWorkflow:
+    ) -> CronWorkflow:
         """Run on a cron schedule (UTC unless ``timezone`` names another zone)."""
         self._client.register(self)
         return self._client.cron.create(
@@ -528,7 +530,7 @@ class Workflow:
             timezone,
         )
 
-    async def aio_create_cron(self, *args: Any, **kwargs: Any) -> triggers.CronWorkflow:
+    async def aio_create_cron(self, *args: Any, **kwargs: Any) -> CronWorkflow:
         return await asyncio.to_thread(self.create_cron, *args, **kwargs)
 
     def _plain_input(self, input: Any) -> Any:

@@ -49,8 +49,8 @@ from generate import generate  # noqa: E402
 
 from hatchnb import Context, EmptyModel, Hatchet  # noqa: E402
 from hatchnb.dashboard.pages.runs import COUNT_CAP  # noqa: E402
-from hatchnb.retention import prune  # noqa: E402
 from hatchnb.store import queries  # noqa: E402
+from hatchnb.store.retention import prune  # noqa: E402
 
 ADMIN = os.environ.get("HATCHNB_BENCH_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 SIZES = [int(s) for s in os.environ.get("BENCH_SIZES", "10000,1000000").split(",")]

@@ -5,25 +5,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
-from hatchnb import alerts, conditions, errors, retention, triggers
+from hatchnb import conditions, errors
 from hatchnb.config import Settings
+from hatchnb.runtime.duties import alerts, crons, retention
+from hatchnb.runtime.supervise import supervised
 from hatchnb.store import connect, connect_async, queries
 
-log = logging.getLogger("hatchnb.runtime.engine")
+log = logging.getLogger("hatchnb.engine")
 
 #: arbitrary constant identifying the leader's session-level advisory lock
 LEADER_LOCK = 7_413_902_119
 #: task rows changed since the last analyze that make the leader refresh the claim's statistics
 STATISTICS_THRESHOLD = 5000
+
+
+@dataclasses.dataclass(frozen=True)
+class Duty:
+    """One duty of the engine leader, run once per round on the leader's connection."""
+
+    name: str
+    run: Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]]
 
 
 class Engine:
@@ -37,6 +49,7 @@ class Engine:
         self.alerts = alerts.AlertDuty(dsn)
         #: task_runs' changes counter at this leader's last statistics refresh
         self._analyzed_at_changes = 0
+        self._duties = self.duty_list()
 
     async def run(self) -> None:
         backoff = 0.2
@@ -68,19 +81,39 @@ class Engine:
             else:
                 await asyncio.sleep(interval * 2)
 
+    def duty_list(self) -> list[Duty]:
+        """The leader's duties, in the order of one round."""
+        return [
+            Duty("statistics", self._refresh_statistics),
+            Duty("dead workers", self._reap_dead_workers),
+            Duty("execution timeouts", self._expire_running),
+            Duty("schedule timeouts", self._expire_queued),
+            Duty("concurrency", self._sweep_concurrency),
+            Duty("crons, schedules and conditions", self._due_and_waiting),
+            Duty("alerts", self.alerts.tick),
+            Duty("retention", self._retention),
+        ]
+
     async def duties(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        await self._refresh_statistics(conn)
-        await self._reap_dead_workers(conn)
-        await self._expire_running(conn)
-        await self._expire_queued(conn)
-        await self._sweep_concurrency(conn)
+        """One round. A database error ends it (the engine reconnects, as before); any other
+        error in a duty is logged with its traceback and the other duties still run."""
+        for duty in self._duties:
+            try:
+                await duty.run(conn)
+            except (errors.DatabaseUnavailable, psycopg.Error):
+                raise
+            except Exception:
+                log.exception("engine duty %r failed; it runs again next round", duty.name)
+
+    async def _due_and_waiting(self, conn: psycopg.AsyncConnection[Any]) -> None:
         cur = await conn.execute(queries.get("anything_due"))
         row = await cur.fetchone()
         if row and row["due"]:
             await asyncio.to_thread(self._fire_due)
         if row and row["waiting"]:
             await asyncio.to_thread(conditions.settle_waiting, self.dsn)
-        await self.alerts.tick(conn)
+
+    async def _retention(self, conn: psycopg.AsyncConnection[Any]) -> None:
         await retention.tick(conn, self.dsn, self.settings)
 
     def _fire_due(self) -> None:
@@ -89,7 +122,7 @@ class Engine:
         anything else unexpected is logged, not allowed to end the engine's other duties."""
         try:
             with connect(self.dsn, autocommit=True, row_factory=dict_row) as conn:
-                started = triggers.fire_due(conn)
+                started = crons.fire_due(conn)
         except psycopg.Error:
             raise  # the connection: the engine reconnects and tries again
         except Exception:
@@ -194,4 +227,4 @@ async def run_engine(dsn: str, settings: Settings) -> None:
     """Run only the engine duties (``hatchnb engine``)."""
     engine = Engine(dsn, settings)
     with contextlib.suppress(asyncio.CancelledError):
-        await engine.run()
+        await supervised("engine", engine.run)

@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from hatchnb import client as client_module
-from hatchnb import errors, serialization
+from hatchnb import ambient, errors, serialization
 from hatchnb.runtime import durable
 from hatchnb.runtime.context import ClaimedTask, Context, current_context
 from hatchnb.runtime.engine import Engine
+from hatchnb.runtime.supervise import supervised
 from hatchnb.store import AsyncStore, connect_async
 from hatchnb.store.db import redact
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from hatchnb.client import Hatchet
     from hatchnb.workflow import Workflow
 
-log = logging.getLogger("hatchnb.runtime.worker")
+log = logging.getLogger("hatchnb.worker")
 
 #: what a finished task reports: (id, attempt, outcome, output json, blob, error)
 Result = tuple[int, int, str, str | None, bytes | None, str | None]
@@ -230,6 +230,8 @@ class Worker:
             "running_tasks": len(runtime.running) if runtime else 0,
             "slots_used": runtime.slots_used() if runtime else 0,
             "alive": self.running,
+            "loop_restarts": list(runtime.restarts) if runtime else [],
+            "failure": runtime.failure if runtime else None,
         }
 
 
@@ -267,25 +269,39 @@ class _Runtime:
         self.stopped = threading.Event()
         self.workflow_filter = worker.workflow_names
         self.engine = Engine(self.client.dsn, self.settings)
+        #: background loops that failed and were restarted (newest last)
+        self.restarts: list[str] = []
+        #: why the worker stopped on its own, if it did
+        self.failure: str | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
 
     def request_stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.stopping.set)
+        # a worker that stopped on its own (its loop closed) has nothing left to stop
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.stopping.set)
 
     async def run(self) -> None:
-        client_module._ambient = client_module._ambient or self.client
+        ambient.adopt(self.client)
         handler = self._install_log_handler()
         quiet = _QuietWhileDown(self.link)
         logging.getLogger("psycopg.pool").addFilter(quiet)
         await self.store.open()
         await self._register()
         self.worker._started.set()
-        loops = (self._listen(), self._heartbeat(), self._reconcile_loop(), self.engine.run())
-        background = [asyncio.create_task(c) for c in loops]
-        flusher = asyncio.create_task(self._flush_loop())
+        loops = {
+            "listen": self._listen,
+            "heartbeat": self._heartbeat,
+            "reconcile": self._reconcile_loop,
+            "engine": self.engine.run,
+        }
+        background = [
+            asyncio.create_task(supervised(name, loop, self.restarts))
+            for name, loop in loops.items()
+        ]
+        flusher = asyncio.create_task(supervised("report", self._flush_loop, self.restarts))
         try:
-            await self._claim_loop()
+            await self._claim_or_fail()
             await self._drain()
         finally:
             async with self.flush_lock:  # never interrupt a report in flight
@@ -301,6 +317,16 @@ class _Runtime:
             logging.getLogger().removeHandler(handler)
             logging.getLogger("psycopg.pool").removeFilter(quiet)
             self.stopped.set()
+
+    async def _claim_or_fail(self) -> None:
+        """The claim loop cannot be restarted halfway through a claim: if it raises, the
+        worker stops (running tasks finish or go back to the queue) and says why."""
+        try:
+            await self._claim_loop()
+        except Exception as exc:
+            log.exception("the claim loop failed; stopping this worker")
+            self.failure = f"claim loop: {type(exc).__name__}: {exc}"
+            self.stopping.set()
 
     def _install_log_handler(self) -> logging.Handler:
         handler = _TaskLogHandler()

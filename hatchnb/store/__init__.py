@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hatchnb.store.db import AsyncStore, Store, connect, connect_async, wrap_errors
+from hatchnb.store.db import AsyncStore, Store, connect, connect_async, jsonb, wrap_errors
 from hatchnb.store.migrate import SCHEMA_VERSION, migrate
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "Store",
     "connect",
     "connect_async",
+    "jsonb",
     "migrate",
     "wrap_errors",
 ]

@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from hatchnb import errors
@@ -75,6 +76,11 @@ def liveness_params(dsn: str, options: str, dead_after: float | None = None) -> 
     params = {key: value for key, value in params.items() if key not in given}
     params["options"] = " ".join(str(p) for p in (options, server, given.get("options")) if p)
     return params
+
+
+def jsonb(value: Any) -> Jsonb:
+    """A JSON(B) parameter of a named query."""
+    return Jsonb(value)
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import panel as pn
 
     from hatchnb.client import Hatchet
-    from hatchnb.runs import WorkflowRun
+    from hatchnb.records import WorkflowRun
     from hatchnb.workflow import Workflow
 
 __all__ = [
@@ -49,7 +49,7 @@ __all__ = [
     "workflow_parents",
 ]
 
-#: one colour per ``hatchnb.runs.RunStatus`` (a test checks that none is missing)
+#: one colour per ``hatchnb.records.RunStatus`` (a test checks that none is missing)
 STATUS_COLORS: dict[str, str] = {
     "PENDING": "#d9d9d9",
     "WAITING": "#e4d4f4",

@@ -16,7 +16,7 @@ from hatchnb.widgets.dag_svg import DagWidget
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
-    from hatchnb.runs import TaskRun, WorkflowRun
+    from hatchnb.records import TaskRun, WorkflowRun
 
 DONE = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "SKIPPED"})
 _BAR_STYLE = {"SUCCEEDED": "success", "FAILED": "danger", "CANCELLED": "warning"}

@@ -12,7 +12,7 @@ from hatchnb.widgets.run_widget import _badge
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
-    from hatchnb.runs import WorkflowRun
+    from hatchnb.records import WorkflowRun
 
 
 def _row(run: WorkflowRun) -> str:

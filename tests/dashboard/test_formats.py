@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hatchnb import metrics
 from hatchnb.dashboard.pages.runs import parse_metadata
+from hatchnb.features import metrics
 
 
 def test_histogram_buckets_are_cumulative_and_end_with_inf() -> None:

@@ -26,9 +26,9 @@ from hatchnb import (
     errors,
 )
 from hatchnb.expressions import InvalidExpression
+from hatchnb.features.cron import InvalidCron
 from hatchnb.serialization import PYTHON_VERSION
 from hatchnb.store import SCHEMA_VERSION
-from hatchnb.triggers import InvalidCron
 from tests.conftest import FAST_SETTINGS
 
 pytestmark = pytest.mark.integration

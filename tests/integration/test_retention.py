@@ -19,7 +19,7 @@ import pytest
 
 from hatchnb import Context, DurableContext, EmptyModel, Hatchet, errors
 from hatchnb.config import parse_duration
-from hatchnb.retention import prune
+from hatchnb.store.retention import prune
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration

@@ -16,8 +16,8 @@ from hatchnb import (
     EmptyModel,
 )
 from hatchnb.expressions import InvalidExpression
+from hatchnb.features.cron import InvalidCron
 from hatchnb.store import queries
-from hatchnb.triggers import InvalidCron
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration

@@ -12,7 +12,7 @@ import bokeh.embed
 import pytest
 from bokeh.document import Document
 
-from hatchnb.runs import RunStatus
+from hatchnb.records import RunStatus
 from hatchnb.widgets.dag import STATUS_COLORS, DagState, DagView, layered_layout
 from hatchnb.widgets.dag_svg import DagWidget, render_svg
 from hatchnb.widgets.layout import crossings

@@ -19,7 +19,7 @@ from hatchnb import (
     TriggerWorkflowOptions,
     errors,
 )
-from hatchnb.triggers import next_tick
+from hatchnb.features.cron import next_tick
 
 pytestmark = pytest.mark.integration
 

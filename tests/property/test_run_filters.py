@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from hatchnb import Context, EmptyModel, TriggerWorkflowOptions
 from hatchnb.dashboard.pages.runs import parse_metadata
-from hatchnb.runs import RunStatus
+from hatchnb.records import RunStatus
 
 pytestmark = pytest.mark.integration
 

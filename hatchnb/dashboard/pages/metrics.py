@@ -46,7 +46,7 @@ class MetricsPage:
 
     @staticmethod
     def _bounds() -> tuple[float, ...]:
-        from hatchnb.metrics import LATENCY_BOUNDS
+        from hatchnb.features.metrics import LATENCY_BOUNDS
 
         return LATENCY_BOUNDS
 

@@ -15,7 +15,7 @@ from bokeh.plotting import figure
 
 from hatchnb import errors
 from hatchnb.dashboard import common
-from hatchnb.runs import WorkflowRun
+from hatchnb.records import WorkflowRun
 from hatchnb.widgets.dag import STATUS_COLORS, DagView, run_statuses
 
 GANTT_COLUMNS = ("task", "start", "end", "color", "label", "attempt")
@@ -186,19 +186,15 @@ class RunDetailPage:
         common.update_table(self.durable, common.frame(rows, DURABLE_COLUMNS))
 
     def _notebooks(self) -> None:
-        try:
-            from hatchnb import notebook_tasks
-        except ImportError:
-            return
-        for row in notebook_tasks.run_notebooks(self.hatchet, self.run_id):
+        runs = self.hatchet.runs
+        for row in runs.notebooks(self.run_id):
             key = (row["task_name"], row["attempt"])
             if key in self._notebooks_seen:
                 continue
             self._notebooks_seen.add(key)
-            stored = notebook_tasks.get_notebook(self.hatchet, row["task_run_id"], None)
-            if stored is None:
+            page = runs.render_notebook_html(row["task_run_id"])
+            if page is None:
                 continue
-            page = notebook_tasks.render_notebook_html(stored["notebook"])
             frame = (
                 f'<iframe srcdoc="{html.escape(page)}" style=\'width:100%;height:600px;'
                 "border:1px solid #ddd'></iframe>"

@@ -8,7 +8,7 @@ from typing import Any
 import panel as pn
 
 from hatchnb.dashboard import common
-from hatchnb.runs import RunStatus
+from hatchnb.records import RunStatus
 
 PAGE_SIZE = 50
 RANGES = {

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -21,7 +20,6 @@ import psycopg
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 
-from hatchnb.config import Settings
 from hatchnb.store import connect, queries, wrap_errors
 from hatchnb.store.db import NO_JIT
 
@@ -165,42 +163,18 @@ def last_pass(dsn: str) -> dict[str, Any] | None:
 # ---- the engine duty ---------------------------------------------------------------------
 
 
-async def tick(conn: psycopg.AsyncConnection[Any], dsn: str, settings: Settings) -> None:
-    """Engine duty: when a pass is due, start it on a thread of its own so the other duties
-    keep their pace while it runs (a first pass over a large backlog takes minutes)."""
-    if settings.retention is None:
-        return
-    cur = await conn.execute(
-        queries.get("claim_retention_pass"), {"every": settings.retention_interval}
-    )
-    if await cur.fetchone() is None:
-        return
-    # a daemon thread, not asyncio.to_thread: stopping a worker must not wait for the pass
-    # (an interrupted batch rolls back whole)
-    threading.Thread(
-        target=_engine_pass, args=(dsn, settings), name="hatchnb-retention", daemon=True
-    ).start()
+async def claim_due_pass(conn: psycopg.AsyncConnection[Any], every: timedelta) -> bool:
+    """Whether a pass is due (then it is marked started, so only one engine starts it)."""
+    cur = await conn.execute(queries.get("claim_retention_pass"), {"every": every})
+    return await cur.fetchone() is not None
 
 
-def _engine_pass(dsn: str, settings: Settings) -> None:
-    assert settings.retention is not None
-    try:
-        with _connect(dsn) as lock_conn:
-            row = lock_conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (RETENTION_LOCK,))
-            if not (got := row.fetchone()) or not got["ok"]:
-                return  # the previous pass is still running
-            report = prune(dsn, settings.retention, batch_size=settings.retention_batch)
-            lock_conn.execute(
-                queries.get("finish_retention_pass"), {"counts": Jsonb(report.counts)}
-            )
-    except Exception:
-        log.exception("retention pass failed; the next one retries")
-        return
-    if report.total:
-        log.info(
-            "retention deleted %s in %.1f s (%d batches, longest %.2f s)",
-            ", ".join(f"{n} {t}" for t, n in report.counts.items() if n),
-            report.seconds,
-            report.batches,
-            report.longest_batch,
-        )
+def exclusive_pass(dsn: str, older_than: timedelta, batch_size: int) -> PruneReport | None:
+    """A pass under the retention lock, recorded as finished; None while another runs."""
+    with wrap_errors(), _connect(dsn) as lock_conn:
+        row = lock_conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (RETENTION_LOCK,))
+        if not (got := row.fetchone()) or not got["ok"]:
+            return None
+        report = prune(dsn, older_than, batch_size=batch_size)
+        lock_conn.execute(queries.get("finish_retention_pass"), {"counts": Jsonb(report.counts)})
+        return report

@@ -7,10 +7,10 @@ import builtins
 import dataclasses
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from hatchnb.client import Hatchet
+from hatchnb.config import Settings
+from hatchnb.store import Store
 
 #: upper bounds (seconds) of the queue-to-start latency histogram buckets
 LATENCY_BOUNDS: tuple[float, ...] = (
@@ -50,17 +50,18 @@ class Histogram:
 class MetricsClient:
     """``hatchet.metrics``: read-only figures over the whole database."""
 
-    def __init__(self, client: Hatchet) -> None:
-        self._client = client
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._settings = settings
 
     def queue_depth(self) -> dict[str, dict[str, int]]:
         """``{workflow: {"ready": n, "delayed": n}}`` of queued task runs."""
-        rows = self._client._store.fetch_all("queue_depth")
+        rows = self._store.fetch_all("queue_depth")
         return {r["workflow_name"]: {"ready": r["ready"], "delayed": r["delayed"]} for r in rows}
 
     def task_counts(self) -> dict[str, int]:
         """``{status: number of task runs}``."""
-        rows = self._client._store.fetch_all("task_status_counts")
+        rows = self._store.fetch_all("task_status_counts")
         return {r["status"]: int(r["total"]) for r in rows}
 
     def throughput(
@@ -69,14 +70,14 @@ class MetricsClient:
         """Finished task attempts per ``bucket`` over ``window``: ``bucket`` (start time),
         ``outcome`` (SUCCEEDED, FAILED, QUEUED for a retry...) and ``total``."""
         since = datetime.now(UTC) - window
-        return self._client._store.fetch_all("attempt_throughput", since=since, bucket=bucket)
+        return self._store.fetch_all("attempt_throughput", since=since, bucket=bucket)
 
     def latency_histogram(
         self, window: timedelta = timedelta(hours=1), bounds: Iterable[float] = LATENCY_BOUNDS
     ) -> Histogram:
         """Queue-to-start latency of the task attempts that finished within ``window``."""
         edges = tuple(float(b) for b in bounds)
-        rows = self._client._store.fetch_all(
+        rows = self._store.fetch_all(
             "queue_latency_histogram", since=datetime.now(UTC) - window, bounds=list(edges)
         )
         counts = [0] * (len(edges) + 1)

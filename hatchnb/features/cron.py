@@ -1,0 +1,121 @@
+"""TODO"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import CroniterError, croniter
+
+from hatchnb import errors, serialization
+from hatchnb.config import Settings
+from hatchnb.enqueue import start_run, workflow_target
+from hatchnb.features._params import json_param, metadata_param, name_of
+from hatchnb.records import CronWorkflow
+from hatchnb.store import Store
+
+
+class InvalidCron(errors.HatchnbError, ValueError):
+    """The cron expression is not valid."""
+
+
+def next_tick(expression: str, tz: str, after: datetime) -> datetime:
+    """The first tick of ``expression`` in time zone ``tz`` strictly after ``after`` (UTC)."""
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidCron(
+            f"unknown time zone {tz!r}; use an IANA name like 'Europe/Paris'"
+        ) from None
+    if not isinstance(expression, str) or not croniter.is_valid(expression):
+        raise InvalidCron(
+            f"invalid cron expression {expression!r}; use five fields "
+            "'minute hour day-of-month month day-of-week', e.g. '0 3 * * *'"
+        )
+    try:
+        tick: datetime = croniter(expression, after.astimezone(zone)).get_next(datetime)
+    except CroniterError as exc:
+        raise InvalidCron(
+            f"the cron expression {expression!r} never fires ({exc}); check the day-of-month "
+            "and month fields, e.g. '0 0 30 2 *' asks for February 30"
+        ) from None
+    return tick.astimezone(UTC)
+
+
+class CronClient:
+    """``hatchet.cron``."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._settings = settings
+
+    def create(
+        self,
+        workflow_name: Any,
+        cron_name: str,
+        expression: str,
+        input: Any = None,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
+        timezone: str = "UTC",
+    ) -> CronWorkflow:
+        """A cron for a registered workflow; ticks are computed in ``timezone`` (UTC)."""
+        first = next_tick(expression, timezone, datetime.now(tz=UTC))
+        row = self._store.fetch_one(
+            "upsert_cron",
+            id=uuid.uuid4(),
+            workflow_name=serialization.check_text(name_of(workflow_name), "workflow"),
+            name=serialization.check_text(cron_name, "cron_name"),
+            expression=expression,
+            timezone=timezone,
+            input=json_param(input, self._settings.max_payload_bytes),
+            additional_metadata=metadata_param(additional_metadata),
+            priority=priority,
+            declared=False,
+            next_fire_at=first,
+        )
+        assert row is not None
+        return CronWorkflow.from_row(row)
+
+    async def aio_create(self, *args: Any, **kwargs: Any) -> CronWorkflow:
+        return await asyncio.to_thread(self.create, *args, **kwargs)
+
+    def list(
+        self, workflow_name: Any = None, limit: int = 100, offset: int = 0
+    ) -> list[CronWorkflow]:
+        rows = self._store.fetch_all(
+            "list_crons",
+            workflow_name=name_of(workflow_name) if workflow_name else None,
+            limit=limit,
+            offset=offset,
+        )
+        return [CronWorkflow.from_row(r) for r in rows]
+
+    def get(self, cron_id: str) -> CronWorkflow:
+        row = self._store.fetch_one("get_cron", id=cron_id)
+        if row is None:
+            raise errors.HatchnbError(f"no cron has the id {cron_id}")
+        return CronWorkflow.from_row(row)
+
+    def delete(self, cron_id: str) -> None:
+        self._store.fetch_one("delete_cron", id=cron_id)
+
+    def trigger_now(self, cron_id: str) -> str:
+        """Start a run of the cron's workflow now, with its input; returns the run id."""
+        cron = self.get(cron_id)
+        with self._store.transaction() as conn:
+            target = workflow_target(conn, cron.workflow_name)
+            if target is None:
+                raise errors.HatchnbError(f"workflow {cron.workflow_name!r} is not registered")
+            run_id = start_run(
+                conn,
+                target,
+                cron.input,
+                cron.additional_metadata,
+                cron.priority,
+                {"triggered_by": f"cron:{cron.name} (manual)"},
+            )
+        return str(run_id)

@@ -1,0 +1,155 @@
+"""Crons, one-off schedules, events and event filters: ``hatchet.cron``, ``hatchet.scheduled``,
+``hatchet.event`` and ``hatchet.filters``."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel, Field
+
+from hatchnb import errors, expressions, ids, serialization
+from hatchnb.config import Settings
+from hatchnb.enqueue import start_run
+from hatchnb.records import Event
+from hatchnb.store import Store, queries
+
+
+class PushEventOptions(BaseModel):
+    additional_metadata: dict[str, Any] = Field(default_factory=dict)
+    priority: int | None = Field(default=None, ge=1, le=3)
+    scope: str | None = None
+
+
+class BulkPushEventWithMetadata(BaseModel):
+    key: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    additional_metadata: dict[str, Any] = Field(default_factory=dict)
+    priority: int | None = Field(default=None, ge=1, le=3)
+    scope: str | None = None
+
+
+class EventClient:
+    """``hatchet.event``: push events; workflows whose ``on_events`` match start a run."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._settings = settings
+
+    def push(
+        self,
+        event_key: str,
+        payload: dict[str, Any] | None = None,
+        options: PushEventOptions | None = None,
+        *,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
+        scope: str | None = None,
+    ) -> Event:
+        opts = options or PushEventOptions(
+            additional_metadata=additional_metadata or {}, priority=priority, scope=scope
+        )
+        item = BulkPushEventWithMetadata(
+            key=event_key,
+            payload=payload or {},
+            additional_metadata=opts.additional_metadata,
+            priority=opts.priority,
+            scope=opts.scope,
+        )
+        return self.bulk_push([item])[0]
+
+    async def aio_push(self, *args: Any, **kwargs: Any) -> Event:
+        return await asyncio.to_thread(self.push, *args, **kwargs)
+
+    def bulk_push(self, events: list[BulkPushEventWithMetadata]) -> list[Event]:
+        limit = self._settings.max_payload_bytes
+        for event in events:  # refuse the whole batch before anything is written
+            serialization.check_text(event.key, "event key")
+            serialization.dump_json(event.payload, "event payload", limit)
+            serialization.dump_metadata(event.additional_metadata)
+            if event.scope is not None:
+                serialization.check_text(event.scope, "scope")
+        with self._store.transaction() as conn:
+            return [self._push_one(conn, e) for e in events]
+
+    def get(self, event_id: str) -> Event:
+        row = self._store.fetch_one("get_event", id=event_id)
+        if row is None:
+            raise errors.HatchnbError(f"no event has the id {event_id}")
+        return Event.from_row(row, row["run_ids"])
+
+    def list(self, key: str | None = None, limit: int = 100) -> list[Event]:
+        rows = self._store.fetch_all("list_events", key=key, limit=limit)
+        return [Event.from_row(r, r["run_ids"]) for r in rows]
+
+    def _push_one(self, conn: psycopg.Connection[Any], event: BulkPushEventWithMetadata) -> Event:
+        row = conn.execute(
+            queries.get("insert_event"),
+            {
+                "id": ids.uuid7(),
+                "key": event.key,
+                "payload": Jsonb(event.payload),
+                "additional_metadata": Jsonb(event.additional_metadata),
+                "priority": event.priority,
+                "scope": event.scope,
+            },
+        ).fetchone()
+        assert row is not None
+        conn.execute(queries.get("wake_event_waiters"), {"key": event.key})
+        conn.execute(queries.get("notify_queued"))
+        started = []
+        targets = conn.execute(queries.get("workflows_for_event"), {"key": event.key})
+        for target in targets.fetchall():
+            for filter_payload in self._admitted(conn, target["workflow_name"], event):
+                started.append(
+                    start_run(
+                        conn,
+                        target,
+                        event.payload,
+                        event.additional_metadata,
+                        event.priority,
+                        trigger={
+                            "triggered_by": f"event:{event.key}",
+                            "event_id": str(row["id"]),
+                            "filter_payload": filter_payload,
+                        },
+                    )
+                )
+        return Event.from_row(row, started)
+
+    def _admitted(
+        self, conn: psycopg.Connection[Any], workflow: str, event: BulkPushEventWithMetadata
+    ) -> builtins.list[dict[str, Any] | None]:
+        """One entry per run to start: the payload of each matching filter, or [None] when
+        the workflow has no filter in the event's scope."""
+        if event.scope is None:
+            return [None]
+        found = conn.execute(
+            queries.get("filters_for_workflow"), {"workflow_name": workflow, "scope": event.scope}
+        ).fetchall()
+        if not found:
+            return [None]
+        variables = {
+            "input": event.payload,
+            "payload": event.payload,
+            "additional_metadata": event.additional_metadata,
+            "event_key": event.key,
+        }
+        return [f["payload"] for f in found if _filter_holds(f, workflow, variables)]
+
+
+def _filter_holds(found: dict[str, Any], workflow: str, variables: dict[str, Any]) -> bool:
+    try:
+        value = expressions.evaluate(
+            found["expression"], {**variables, "filter_payload": found["payload"]}
+        )
+    except expressions.InvalidExpression as exc:
+        raise expressions.InvalidExpression(
+            f"event filter {found['id']} of workflow {workflow!r} failed on this event, so the "
+            f"event was not stored: {exc}. Fix the filter (test optional fields with "
+            f"has(input.field)) or delete it with hatchet.filters.delete('{found['id']}')"
+        ) from None
+    return value is True

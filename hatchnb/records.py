@@ -1,0 +1,366 @@
+"""The records hatchnb hands out: runs, task runs, workers, crons, schedules, events,
+filters, workflow versions, alert settings and flow-control usage. Frozen; built from
+database rows by ``from_row``."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from hatchnb import ids
+
+
+class RunStatus(StrEnum):
+    #: waiting for its parents (task) or not started (run)
+    PENDING = "PENDING"
+    #: waiting for a worker
+    QUEUED = "QUEUED"
+    #: queued behind a concurrency limit of its key
+    BLOCKED = "BLOCKED"
+    #: a worker runs it
+    RUNNING = "RUNNING"
+    #: finished with an output
+    SUCCEEDED = "SUCCEEDED"
+    #: finished with an error, retries used up
+    FAILED = "FAILED"
+    #: cancelled by a user, by cancel_if, or because an upstream task failed
+    CANCELLED = "CANCELLED"
+    #: skipped by skip_if (its children still run)
+    SKIPPED = "SKIPPED"
+    #: parents done, waiting for wait_for / skip_if / cancel_if conditions
+    WAITING = "WAITING"
+
+
+V1TaskStatus = RunStatus
+
+
+FINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TaskRun:
+    id: int
+    external_id: str
+    task_name: str
+    kind: str
+    status: RunStatus
+    retry_count: int
+    attempt: int
+    worker_id: str | None
+    output: Any
+    error: str | None
+    queued_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    #: names of the parent tasks in the DAG
+    parents: tuple[str, ...] = ()
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> TaskRun:
+        return cls(
+            id=row["id"],
+            external_id=ids.task_run_external_id(row["run_id"], row["task_name"]),
+            task_name=row["task_name"],
+            kind=row["kind"],
+            status=RunStatus(row["status"]),
+            retry_count=row["retry_count"],
+            attempt=row["attempt"],
+            worker_id=str(row["worker_id"]) if row["worker_id"] else None,
+            output=row["output"],
+            error=row["error"],
+            queued_at=row["queued_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            parents=tuple(row.get("parents") or ()),
+        )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WorkflowRun:
+    workflow_run_id: str
+    workflow_name: str
+    version_id: int
+    status: RunStatus
+    input: Any
+    additional_metadata: dict[str, Any]
+    priority: int
+    parent_task_run_id: int | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    tasks: list[TaskRun] = dataclasses.field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return self.workflow_run_id
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], tasks: list[TaskRun] | None = None) -> WorkflowRun:
+        return cls(
+            workflow_run_id=str(row["id"]),
+            workflow_name=row["workflow_name"],
+            version_id=row["version_id"],
+            status=RunStatus(row["status"]),
+            input=row["input"],
+            additional_metadata=row["additional_metadata"],
+            priority=row["priority"],
+            parent_task_run_id=row["parent_task_run_id"],
+            error=row["error"],
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            tasks=tasks or [],
+        )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WorkerRecord:
+    id: str
+    name: str
+    slots: int
+    labels: dict[str, Any]
+    workflows: list[str] | None
+    python_version: str
+    hostname: str
+    pid: int
+    status: str
+    started_at: datetime
+    last_heartbeat_at: datetime
+    running: int
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> WorkerRecord:
+        return cls(**{**row, "id": str(row["id"])})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CronWorkflow:
+    id: str
+    workflow_name: str
+    name: str
+    expression: str
+    timezone: str
+    input: dict[str, Any]
+    additional_metadata: dict[str, Any]
+    priority: int | None
+    next_fire_at: datetime
+    last_fired_at: datetime | None
+    #: why the latest tick started no run (None when it started one)
+    last_error: str | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> CronWorkflow:
+        return cls(
+            id=str(row["id"]),
+            workflow_name=row["workflow_name"],
+            name=row["name"],
+            expression=row["expression"],
+            timezone=row["timezone"],
+            input=row["input"],
+            additional_metadata=row["additional_metadata"],
+            priority=row["priority"],
+            next_fire_at=row["next_fire_at"],
+            last_fired_at=row["last_fired_at"],
+            last_error=row.get("last_error"),
+        )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ScheduledRun:
+    id: str
+    workflow_name: str
+    trigger_at: datetime
+    input: dict[str, Any]
+    additional_metadata: dict[str, Any]
+    priority: int | None
+    workflow_run_id: str | None
+    #: why it could not start its run; a failed schedule is not tried again
+    error: str | None = None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ScheduledRun:
+        run_id = row["run_id"]
+        return cls(
+            id=str(row["id"]),
+            workflow_name=row["workflow_name"],
+            trigger_at=row["run_at"],
+            input=row["input"],
+            additional_metadata=row["additional_metadata"],
+            priority=row["priority"],
+            workflow_run_id=str(run_id) if run_id else None,
+            error=row.get("error"),
+        )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Event:
+    event_id: str
+    key: str
+    payload: dict[str, Any]
+    additional_metadata: dict[str, Any]
+    scope: str | None
+    created_at: datetime
+    run_ids: list[str]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], run_ids: list[Any] | None = None) -> Event:
+        return cls(
+            event_id=str(row["id"]),
+            key=row["key"],
+            payload=row["payload"],
+            additional_metadata=row["additional_metadata"],
+            scope=row["scope"],
+            created_at=row["created_at"],
+            run_ids=[str(r) for r in run_ids or []],
+        )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Filter:
+    id: str
+    workflow_name: str
+    expression: str
+    scope: str
+    payload: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Filter:
+        return cls(
+            id=str(row["id"]),
+            workflow_name=row["workflow_name"],
+            expression=row["expression"],
+            scope=row["scope"],
+            payload=row["payload"],
+        )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WorkflowSummary:
+    name: str
+    #: number of registered versions
+    versions: int
+    latest_version_id: int
+    #: when the newest version was registered
+    updated_at: datetime
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WorkflowVersion:
+    id: int
+    workflow_name: str
+    content_hash: str
+    python_version: str
+    created_at: datetime
+    spec: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> WorkflowVersion:
+        return cls(**row)
+
+    @property
+    def parents(self) -> dict[str, list[str]]:
+        """``{task: [parent, ...]}`` of the DAG (hooks excluded)."""
+        return {t["name"]: list(t["parents"]) for t in self.spec.get("tasks", [])}
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """``{task: source}``, empty for versions registered before sources were stored."""
+        return dict(self.spec.get("sources") or {})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EmailSettings:
+    host: str
+    port: int = 25
+    sender: str
+    recipients: tuple[str, ...]
+    username: str | None = None
+    password: str | None = None
+    #: upgrade the connection with STARTTLS before logging in
+    starttls: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "recipients": list(self.recipients)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EmailSettings:
+        return cls(**{**data, "recipients": tuple(data["recipients"])})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AlertSettings:
+    slack_webhook_url: str | None = None
+    email: EmailSettings | None = None
+    #: alert when a run fails
+    on_failure: bool = True
+    #: alert when a run fails because a task was not started within its schedule_timeout
+    on_schedule_timeout: bool = True
+    #: at most one alert per workflow per window; the rest go into a digest
+    window_seconds: int = 300
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> AlertSettings:
+        return cls(
+            slack_webhook_url=row["slack_webhook_url"],
+            email=EmailSettings.from_json(row["email"]) if row["email"] else None,
+            on_failure=row["on_failure"],
+            on_schedule_timeout=row["on_schedule_timeout"],
+            window_seconds=row["window_seconds"],
+        )
+
+    @property
+    def channels(self) -> list[str]:
+        return [c for c, on in (("slack", self.slack_webhook_url), ("email", self.email)) if on]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Delivery:
+    id: int
+    #: failure, schedule_timeout, digest or test
+    kind: str
+    channel: str
+    workflow_name: str | None
+    run_id: str | None
+    subject: str
+    body: str
+    #: PENDING, SENT or ERROR
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Delivery:
+        run_id = row["run_id"]
+        return cls(**{**row, "run_id": str(run_id) if run_id else None})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RateLimitUsage:
+    key: str
+    limit: int
+    duration: str
+    #: units used in the current window
+    used: int
+    window_start: datetime
+    #: queued task runs that consume this key
+    queued: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConcurrencyKeyUsage:
+    workflow_name: str
+    #: None for a workflow-level expression
+    task_name: str | None
+    expression: str
+    key: str
+    strategy: str
+    max_runs: int
+    #: runs (or task runs) holding a slot of this key now
+    running: int
+    #: task runs waiting for this key
+    queued: int

@@ -1,0 +1,204 @@
+"""Waiting for runs and reading their results: ``WorkflowRunRef`` and the ``ResultReader``
+behind it (one LISTEN thread per client wakes every waiter)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from hatchnb import errors, serialization
+from hatchnb.config import Settings
+from hatchnb.records import FINAL, RunStatus
+from hatchnb.store import Store, notify
+
+if TYPE_CHECKING:
+    from hatchnb.client import Hatchet
+
+
+def outputs_by_run(rows: list[dict[str, Any]], key: str | None = None) -> dict[str, dict[str, Any]]:
+    """``{run_id: {task_name: output}}`` of succeeded tasks; blobs are unpickled."""
+    result: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        outputs = result.setdefault(str(row["run_id"]), {})
+        if row["status"] == "SUCCEEDED":
+            outputs[row["task_name"]] = serialization.load_output(
+                row["output"], row["output_blob"], key
+            )
+    return result
+
+
+def run_error(run_id: str, status: str, rows: list[dict[str, Any]]) -> errors.FailedRunError:
+    wanted = ("FAILED",) if status == "FAILED" else ("CANCELLED",)
+    task_errors = [
+        errors.TaskRunError(r["task_name"], r["error"] or r["status"].lower())
+        for r in rows
+        if r["status"] in wanted
+    ]
+    if status == "CANCELLED":
+        return errors.CancelledRunError(run_id, status, task_errors)
+    return errors.FailedRunError(run_id, status, task_errors)
+
+
+class WorkflowRunRef:
+    """A handle on a triggered run: ``result()`` waits for it and returns its outputs."""
+
+    def __init__(
+        self, workflow_run_id: str, reader: ResultReader, hatchet: Hatchet | None = None
+    ) -> None:
+        self.workflow_run_id = workflow_run_id
+        self._reader = reader
+        self._hatchet = hatchet
+
+    def __str__(self) -> str:
+        return self.workflow_run_id
+
+    def __repr__(self) -> str:
+        return f"<WorkflowRunRef {self.workflow_run_id}>"
+
+    def result(self, timeout: float | None = None) -> dict[str, Any]:
+        return self._reader.result(self.workflow_run_id, timeout)
+
+    async def aio_result(self, timeout: float | None = None) -> dict[str, Any]:
+        return await self._reader.aio_result(self.workflow_run_id, timeout)
+
+    def status(self) -> RunStatus:
+        return self._reader.status(self.workflow_run_id)
+
+    def _ipython_display_(self) -> None:
+        """In a notebook a run shows itself as a live run widget."""
+        from hatchnb.widgets import live
+
+        if self._hatchet is None:
+            print(repr(self))
+            return
+        live.show_run(self._hatchet, self.workflow_run_id)
+
+
+class RunWaiter:
+    """Wakes waiters when runs finish: one LISTEN connection on a thread, plus a poll."""
+
+    def __init__(self, store: Store, poll_interval: float) -> None:
+        self._store = store
+        self._poll_interval = poll_interval
+        self._lock = threading.Lock()
+        self._waiters: dict[str, list[Any]] = {}
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def wait(self, run_id: str, timeout: float | None) -> None:
+        done = threading.Event()
+        self._add(run_id, done.set)
+        try:
+            if not done.wait(timeout):
+                raise TimeoutError(f"workflow run {run_id} did not finish within {timeout}s")
+        finally:
+            self._remove(run_id, done.set)
+
+    async def aio_wait(self, run_id: str, timeout: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def resolve() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(resolve)
+
+        self._add(run_id, wake)
+        try:
+            await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"workflow run {run_id} did not finish within {timeout}s") from None
+        finally:
+            self._remove(run_id, wake)
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def _add(self, run_id: str, callback: Any) -> None:
+        with self._lock:
+            self._waiters.setdefault(run_id, []).append(callback)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="hatchnb-run-waiter", daemon=True
+                )
+                self._thread.start()
+        self._check([run_id])
+
+    def _remove(self, run_id: str, callback: Any) -> None:
+        with self._lock:
+            callbacks = self._waiters.get(run_id, [])
+            if callback in callbacks:
+                callbacks.remove(callback)
+            if not callbacks:
+                self._waiters.pop(run_id, None)
+
+    def _fire(self, run_id: str) -> None:
+        with self._lock:
+            callbacks = list(self._waiters.get(run_id, []))
+        for callback in callbacks:
+            callback()
+
+    def _check(self, run_ids: list[str]) -> None:
+        if not run_ids:
+            return
+        for row in self._store.fetch_all("run_statuses", ids=run_ids):
+            if row["status"] in FINAL:
+                self._fire(str(row["id"]))
+
+    def _loop(self) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                self._listen()
+                backoff = 0.1
+            except errors.DatabaseUnavailable:
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def _listen(self) -> None:
+        with notify.listen(self._store.dsn, notify.RUN_DONE) as listener:
+            while not self._stop.is_set():
+                for payload in listener.wait(self._poll_interval):
+                    for run_id in payload.split(","):
+                        self._fire(run_id)
+                with self._lock:
+                    waiting = list(self._waiters)
+                self._check(waiting)
+
+
+class ResultReader:
+    """Waits for runs to finish and reads their outputs (or raises their errors)."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._signing_key = settings.signing_key
+        self._waiter = RunWaiter(store, settings.poll_interval)
+
+    def close(self) -> None:
+        self._waiter.close()
+
+    def status(self, run_id: str) -> RunStatus:
+        row = self._store.fetch_one("get_run", id=run_id)
+        if row is None:
+            raise errors.RunNotFound(f"no workflow run has the id {run_id}")
+        return RunStatus(row["status"])
+
+    def outputs(self, run_id: str) -> dict[str, Any]:
+        """The outputs of a finished run, ``{task_name: output}``; its error otherwise."""
+        status = self.status(run_id)
+        rows = self._store.fetch_all("get_run_outputs", ids=[run_id])
+        if status != RunStatus.SUCCEEDED:
+            raise run_error(run_id, status.value, rows)
+        return outputs_by_run(rows, self._signing_key).get(run_id, {})
+
+    def result(self, run_id: str, timeout: float | None) -> dict[str, Any]:
+        self._waiter.wait(run_id, timeout)
+        return self.outputs(run_id)
+
+    async def aio_result(self, run_id: str, timeout: float | None) -> dict[str, Any]:
+        await self._waiter.aio_wait(run_id, timeout)
+        return await asyncio.to_thread(self.outputs, run_id)

@@ -1,0 +1,1 @@
+"""The engine leader's duties, one module each."""

@@ -1,0 +1,102 @@
+"""Engine duty: start the runs of due crons and one-off schedules."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from hatchnb.enqueue import start_run, workflow_target
+from hatchnb.features.cron import InvalidCron, next_tick
+from hatchnb.store import queries
+
+log = logging.getLogger("hatchnb.engine")
+
+
+def fire_due(conn: psycopg.Connection[Any]) -> int:
+    """Start the runs of due crons and schedules; each tick or schedule fires once, even with
+    several engines, because the rows are locked and advanced in the same transaction.
+    Missed ticks (everything was down) fire once, then the cron resumes at its next tick.
+
+    Each cron and schedule starts its run on a savepoint of its own: one that cannot (its
+    concurrency key fails on the stored input, its workflow is not registered) blocks no
+    other. The cron still moves to its next tick and shows why in ``last_error``; the
+    schedule is marked failed with its ``error`` and not tried again. A lost connection is
+    not such a failure: it rolls the whole round back, to be tried again at the next one."""
+    started = 0
+    with conn.transaction():
+        now = datetime.now(tz=UTC)
+        for cron in conn.execute(queries.get("due_crons")).fetchall():
+            started += _fire_cron(conn, cron, now)
+        for item in conn.execute(queries.get("due_scheduled")).fetchall():
+            started += _fire_scheduled(conn, item)
+    return started
+
+
+def _fire_cron(conn: psycopg.Connection[Any], cron: dict[str, Any], now: datetime) -> int:
+    try:
+        next_fire_at = next_tick(cron["expression"], cron["timezone"], now)
+        then = f"fires again at its next tick ({next_fire_at:%Y-%m-%d %H:%M} UTC)"
+    except InvalidCron as exc:  # a stored expression this croniter refuses: retry hourly
+        next_fire_at = now + timedelta(hours=1)
+        then = f"cannot compute its next tick ({exc}) and is tried again in an hour"
+    _, error = _start_on_savepoint(conn, cron, {"triggered_by": f"cron:{cron['name']}"})
+    if error is not None:
+        error = (
+            f"cron {cron['name']!r} of workflow {cron['workflow_name']!r} could not start a "
+            f"run at {now:%Y-%m-%d %H:%M:%S} UTC: {error}; the cron {then} "
+            f"(hatchet.cron.delete('{cron['id']}') removes it)"
+        )
+        log.warning("%s", error)
+    conn.execute(
+        queries.get("advance_cron"),
+        {"id": cron["id"], "fired_at": now, "next_fire_at": next_fire_at, "error": error},
+    )
+    return 1 if error is None else 0
+
+
+def _fire_scheduled(conn: psycopg.Connection[Any], item: dict[str, Any]) -> int:
+    run_id, error = _start_on_savepoint(conn, item, {"triggered_by": "schedule"})
+    if run_id is not None:
+        conn.execute(queries.get("mark_scheduled_started"), {"id": item["id"], "run_id": run_id})
+        return 1
+    error = (
+        f"the scheduled run of workflow {item['workflow_name']!r} could not start: {error}; "
+        f"it is not tried again: fix the cause and call hatchet.scheduled.trigger_now("
+        f"'{item['id']}'), or delete it and schedule a new one"
+    )
+    log.warning("scheduled run %s: %s", item["id"], error)
+    conn.execute(queries.get("mark_scheduled_failed"), {"id": item["id"], "error": error})
+    return 0
+
+
+def _start_on_savepoint(
+    conn: psycopg.Connection[Any], source: dict[str, Any], trigger: dict[str, Any]
+) -> tuple[uuid.UUID | None, str | None]:
+    """Start the run of a cron tick or schedule on a savepoint: its id, or why it could not
+    start (nothing of it is left written then)."""
+    workflow_name = source["workflow_name"]
+    try:
+        with conn.transaction():
+            target = workflow_target(conn, workflow_name)
+            if target is None:
+                return None, (
+                    f"workflow {workflow_name!r} is not registered; register it (start a "
+                    "worker with it, or call hatchet.register)"
+                )
+            run_id = start_run(
+                conn,
+                target,
+                source["input"],
+                source["additional_metadata"],
+                source["priority"],
+                trigger,
+            )
+    except (psycopg.OperationalError, psycopg.InterfaceError):
+        raise  # the connection, not this item: the whole round is tried again
+    except Exception as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    return run_id, None
