@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import threading
-import uuid
 import weakref
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from psycopg.types.json import Jsonb
-
-from hatchnb import ambient, embedded, errors, flow_control, ids, serialization
+from hatchnb import ambient, embedded, errors, serialization
 from hatchnb.config import Settings
+from hatchnb.enqueue import Enqueuer
 from hatchnb.features.alerts import AlertsClient
 from hatchnb.features.concurrency import ConcurrencyClient
 from hatchnb.features.cron import CronClient
@@ -26,23 +23,17 @@ from hatchnb.features.rate_limits import RateLimitsClient
 from hatchnb.features.runs import RunsClient
 from hatchnb.features.scheduled import ScheduledClient
 from hatchnb.features.workers import WorkersClient
-from hatchnb.features.workflows import WorkflowsClient, register_triggers, task_sources
+from hatchnb.features.workflows import WorkflowsClient, declared_crons, task_sources
 from hatchnb.results import ResultReader, WorkflowRunRef
-from hatchnb.runtime.context import current_context
 from hatchnb.store import AsyncStore, Store, migrate
-from hatchnb.types import Priority, TaskDefaults, TriggerWorkflowOptions, WorkflowRunTriggerConfig
+from hatchnb.store.versions import NewVersion, VersionsRepo
+from hatchnb.types import Priority, TaskDefaults, WorkflowRunTriggerConfig
 from hatchnb.workflow import _UNSET, Standalone, Workflow, refuse_unsupported
 
 if TYPE_CHECKING:
     from hatchnb.runtime.worker import Worker
 
 R = TypeVar("R")
-
-
-class RunKey(NamedTuple):
-    run_id: uuid.UUID
-    parent: int | None
-    child_key: str | None
 
 
 def _restore_client(dsn: str | None) -> Hatchet:
@@ -61,6 +52,8 @@ class Hatchet:
         self._dsn = self._settings.dsn or embedded.ensure_running()
         migrate(self._dsn)
         self._store = Store(self._dsn)
+        self._versions_repo = VersionsRepo(self._store)
+        self._enqueuer = Enqueuer(self._store, self._settings)
         self._astores: dict[int, tuple[asyncio.AbstractEventLoop, AsyncStore]] = {}
         # workflow -> (its revision when registered, version id)
         self._versions: weakref.WeakKeyDictionary[Workflow, tuple[int, int]] = (
@@ -241,10 +234,10 @@ class Hatchet:
 
     def _version_to_run(self, workflow: Workflow) -> int:
         if self._trigger_registered_versions and workflow not in self._versions:
-            row = self._store.fetch_one("current_workflow_version", workflow_name=workflow.name)
-            if row is not None:
-                self._versions[workflow] = (workflow._revision, int(row["version_id"]))
-                return int(row["version_id"])
+            current = self._versions_repo.current_version(workflow.name)
+            if current is not None:
+                self._versions[workflow] = (workflow._revision, current)
+                return current
         return self.register(workflow)
 
     def register(self, workflow: Workflow) -> int:
@@ -260,118 +253,42 @@ class Hatchet:
                 durable=frozenset(t.name for t in workflow.all_tasks if t.durable),
             )
             blob = serialization.pickle_code(code, workflow.name)
-            row = self._store.fetch_one(
-                "upsert_workflow_version",
-                workflow_name=workflow.name,
-                content_hash=serialization.content_hash(blob, spec),
-                python_version=serialization.PYTHON_VERSION,
-                spec=Jsonb(spec),
-                code=blob,
-                signature=serialization.sign(blob, self._settings.signing_key),
-            )
-            assert row is not None
-            version_id = int(row["id"])
-            with self._store.transaction() as conn:
-                register_triggers(
-                    conn,
-                    workflow.name,
-                    version_id,
-                    workflow.on_events,
-                    workflow.on_crons,
-                    workflow.default_priority,
+            version_id = self._versions_repo.upsert_version(
+                NewVersion(
+                    workflow_name=workflow.name,
+                    content_hash=serialization.content_hash(blob, spec),
+                    python_version=serialization.PYTHON_VERSION,
+                    spec=spec,
+                    code=blob,
+                    signature=serialization.sign(blob, self._settings.signing_key),
                 )
+            )
+            self._versions_repo.declare_triggers(
+                workflow.name,
+                version_id,
+                workflow.on_events,
+                declared_crons(workflow.on_crons),
+                workflow.default_priority,
+            )
             self._versions[workflow] = (workflow._revision, version_id)
             self._local_code[version_id] = code
             return version_id
 
     # ---- triggering --------------------------------------------------------------------
 
-    def _insert_params(
-        self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]
-    ) -> tuple[dict[str, Any], list[RunKey]]:
-        """The ``insert_runs`` parameters: one JSON array holding every run."""
-        parent = current_context.get()
-        parent_id = parent.task_run_id if parent else None
-        parent_json = "null" if parent_id is None else str(parent_id)
-        limit = self._settings.max_payload_bytes
-        validator, default_priority = workflow.input_validator, workflow.default_priority
-        fc = workflow.flow_control()
-        lookup = flow_control.memoized(self._store.fetch_one)  # one rate limit lookup per key
-        rows, keys = [], []
-        for position, item in enumerate(items):
-            options = item.options
-            child_key = (options.child_key or item.key) if parent else None
-            if parent is not None and child_key is None and hasattr(parent, "_next_child_key"):
-                child_key = parent._next_child_key(workflow.name)
-            run_id = ids.uuid7()
-            keys.append(RunKey(run_id, parent_id, child_key))
-            data = serialization.dump_input(item.input, validator, limit)
-            priority = options.priority or default_priority
-            routing = self._routing(workflow, fc, data, options, parent, lookup)
-            rows.append(
-                serialization.run_row(
-                    run_id,
-                    position,
-                    data,
-                    options.additional_metadata,
-                    priority,
-                    parent_json,
-                    child_key,
-                    routing,
-                )
-            )
-        return {"runs": "[" + ",".join(rows) + "]"}, keys
-
-    def _routing(
-        self,
-        workflow: Workflow,
-        fc: flow_control.FlowControl,
-        data: str,
-        options: TriggerWorkflowOptions,
-        parent: Any,
-        lookup: flow_control.QueryOne,
-    ) -> dict[str, Any] | None:
-        """Concurrency slots, rate limit units and stickiness of one new run."""
-        if fc.is_plain and not (options.sticky and parent is not None):
-            return None
-        routing = fc.routing(json.loads(data), options.additional_metadata, lookup)
-        if options.sticky and parent is not None:
-            routing["sticky"] = workflow.sticky or flow_control.StickyStrategy.SOFT.value
-            routing["sticky_worker"] = parent.worker.id()
-        return routing or None
-
     def _trigger(
         self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]
     ) -> list[WorkflowRunRef]:
         version_id = self._version_to_run(workflow)
-        params, keys = self._insert_params(workflow, items)
-        rows = self._store.fetch_all("insert_runs", **params, version_id=version_id)
-        inserted = {r["id"] for r in rows}
-        return [self._ref(str(i)) for i in self._resolve_ids(keys, inserted)]
+        return [self._ref(i) for i in self._enqueuer.enqueue(workflow, version_id, items)]
 
     async def _aio_trigger(
         self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]
     ) -> list[WorkflowRunRef]:
         version_id = await asyncio.to_thread(self._version_to_run, workflow)
-        params, keys = self._insert_params(workflow, items)
         store = await self._astore()
-        rows = await store.fetch_all("insert_runs", **params, version_id=version_id)
-        inserted = {r["id"] for r in rows}
-        ids = await asyncio.to_thread(self._resolve_ids, keys, inserted)
-        return [self._ref(str(i)) for i in ids]
-
-    def _resolve_ids(self, keys: list[RunKey], inserted: set[uuid.UUID]) -> list[uuid.UUID]:
-        """Run ids in item order; a child key that already existed maps to the earlier run."""
-        ids = []
-        for key in keys:
-            run_id = key.run_id
-            if key.child_key is not None and run_id not in inserted:
-                row = self._store.fetch_one(
-                    "find_child_run", parent_task_run_id=key.parent, child_key=key.child_key
-                )
-                run_id = row["id"] if row else run_id
-            ids.append(run_id)
-        return ids
+        run_ids = await self._enqueuer.aio_enqueue(store, workflow, version_id, items)
+        return [self._ref(i) for i in run_ids]
 
     async def _astore(self) -> AsyncStore:
         """One async pool per event loop (a notebook and a worker thread have different loops;

@@ -1,67 +1,161 @@
-"""TODO"""
+"""The one place runs are created: triggers from the client (``run``, ``run_many``, child
+runs spawned inside tasks) and, inside a transaction of their own, runs started by events,
+crons and schedules. Each run becomes one element of a JSON array inserted by one
+``insert_runs`` statement, with its flow-control routing decided here."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
-from typing import Any
-
-import psycopg
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hatchnb import flow_control, ids, serialization
-from hatchnb.store import queries
+from hatchnb.config import Settings
+from hatchnb.runtime.context import current_context
+from hatchnb.store import AsyncStore, Store, Tx
+from hatchnb.store.flow import RateLimitsRepo
+from hatchnb.store.runs import AsyncRunsRepo, RunsRepo, insert_runs_in
+from hatchnb.store.versions import TriggerTarget, database_of, version_spec_in
+
+if TYPE_CHECKING:
+    from hatchnb.types import TriggerWorkflowOptions, WorkflowRunTriggerConfig
+    from hatchnb.workflow import Workflow
 
 
-def _flow_control(
-    conn: psycopg.Connection[Any], version_id: int
-) -> flow_control.FlowControl | None:
-    """The flow control a stored version declares (None when it declares none); versions
-    never change, so this is cached, per database (one process may use several)."""
-    key = (conn.info.host, conn.info.port, conn.info.dbname, version_id)
-    if key not in _flow_controls:
-        row = conn.execute(queries.get("version_spec"), {"id": version_id}).fetchone()
-        fc = flow_control.FlowControl.from_spec(row["spec"]) if row else None
-        _flow_controls[key] = fc if fc is not None and not fc.is_plain else None
-    return _flow_controls[key]
+class RunKey(NamedTuple):
+    run_id: uuid.UUID
+    parent: int | None
+    child_key: str | None
+
+
+class Batch(NamedTuple):
+    """The runs of one trigger, ready for ``insert_runs``."""
+
+    runs_json: str
+    keys: list[RunKey]
+
+
+class Enqueuer:
+    """Creates the runs of a declared workflow (its version already registered)."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._runs = RunsRepo(store)
+        self._max_payload = settings.max_payload_bytes
+
+    def enqueue(
+        self, workflow: Workflow, version_id: int, items: list[WorkflowRunTriggerConfig]
+    ) -> list[str]:
+        """Insert the runs; their ids in item order (an existing child key's run id)."""
+        batch = self.batch(workflow, items)
+        inserted = self._runs.insert_runs(batch.runs_json, version_id)
+        return self.resolve_ids(batch.keys, inserted)
+
+    async def aio_enqueue(
+        self,
+        store: AsyncStore,
+        workflow: Workflow,
+        version_id: int,
+        items: list[WorkflowRunTriggerConfig],
+    ) -> list[str]:
+        """``enqueue`` on the caller's event loop's pool."""
+        batch = self.batch(workflow, items)
+        inserted = await AsyncRunsRepo(store).insert_runs(batch.runs_json, version_id)
+        return await asyncio.to_thread(self.resolve_ids, batch.keys, inserted)
+
+    def batch(self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]) -> Batch:
+        """One JSON array holding every run of the trigger."""
+        parent = current_context.get()
+        parent_id = parent.task_run_id if parent else None
+        parent_json = "null" if parent_id is None else str(parent_id)
+        fc = workflow.flow_control()
+        limits = RateLimitsRepo(self._store)
+        rows, keys = [], []
+        for position, item in enumerate(items):
+            options = item.options
+            child_key = (options.child_key or item.key) if parent else None
+            if parent is not None and child_key is None and hasattr(parent, "_next_child_key"):
+                child_key = parent._next_child_key(workflow.name)
+            run_id = ids.uuid7()
+            keys.append(RunKey(run_id, parent_id, child_key))
+            data = serialization.dump_input(item.input, workflow.input_validator, self._max_payload)
+            priority = options.priority or workflow.default_priority
+            routing = _routing(workflow, fc, data, options, parent, limits)
+            metadata = options.additional_metadata
+            rows.append(
+                serialization.run_row(
+                    run_id, position, data, metadata, priority, parent_json, child_key, routing
+                )
+            )
+        return Batch("[" + ",".join(rows) + "]", keys)
+
+    def resolve_ids(self, keys: list[RunKey], inserted: set[uuid.UUID]) -> list[str]:
+        """Run ids in item order; a child key that already existed maps to the earlier run."""
+        resolved = []
+        for key in keys:
+            run_id = key.run_id
+            if key.child_key is not None and run_id not in inserted:
+                run_id = self._runs.find_child_run(key.parent, key.child_key) or run_id
+            resolved.append(str(run_id))
+        return resolved
+
+
+def _routing(
+    workflow: Workflow,
+    fc: flow_control.FlowControl,
+    data: str,
+    options: TriggerWorkflowOptions,
+    parent: Any,
+    limits: flow_control.RateLimitLookup,
+) -> dict[str, Any] | None:
+    """Concurrency slots, rate limit units and stickiness of one new run."""
+    if fc.is_plain and not (options.sticky and parent is not None):
+        return None
+    routing = fc.routing(json.loads(data), options.additional_metadata, limits)
+    if options.sticky and parent is not None:
+        routing["sticky"] = workflow.sticky or flow_control.StickyStrategy.SOFT.value
+        routing["sticky_worker"] = parent.worker.id()
+    return routing or None
 
 
 def start_run(
-    conn: psycopg.Connection[Any],
-    target: dict[str, Any],
+    tx: Tx,
+    target: TriggerTarget,
     input: Any,
     additional_metadata: dict[str, Any] | None,
     priority: int | None,
     trigger: dict[str, Any],
 ) -> uuid.UUID:
-    """Start one run of a workflow (``target``: a ``workflow_trigger`` row) inside a
-    transaction: events, crons and schedules."""
+    """Start one run of a workflow by name inside the caller's transaction (events, crons
+    and schedules), with the version registered under that name."""
     run_id = ids.uuid7()
-    fc = _flow_control(conn, target["version_id"])
+    fc = _stored_flow_control(tx, target.version_id)
     if fc is not None:
-
-        def query(name: str, **params: Any) -> dict[str, Any] | None:
-            row: dict[str, Any] | None = conn.execute(queries.get(name), params).fetchone()
-            return row
-
-        trigger = {**trigger, **fc.routing(input or {}, additional_metadata or {}, query)}
+        limits = RateLimitsRepo(tx=tx)
+        trigger = {**trigger, **fc.routing(input or {}, additional_metadata or {}, limits)}
     row = serialization.run_row(
         run_id,
         0,
         json.dumps(input or {}),
         additional_metadata,
-        priority or target["default_priority"],
+        priority or target.default_priority,
         trigger=trigger,
     )
-    conn.execute(
-        queries.get("insert_runs"), {"runs": f"[{row}]", "version_id": target["version_id"]}
-    )
+    insert_runs_in(tx, f"[{row}]", target.version_id)
     return run_id
 
 
+#: flow control of stored versions, per database (one process may use several); versions
+#: never change
 _flow_controls: dict[tuple[str, int, str, int], flow_control.FlowControl | None] = {}
 
 
-def workflow_target(conn: psycopg.Connection[Any], workflow_name: str) -> dict[str, Any] | None:
-    return conn.execute(
-        queries.get("workflow_trigger"), {"workflow_name": workflow_name}
-    ).fetchone()
+def _stored_flow_control(tx: Tx, version_id: int) -> flow_control.FlowControl | None:
+    """The flow control a stored version declares (None when it declares none)."""
+    key = (*database_of(tx), version_id)
+    if key not in _flow_controls:
+        spec = version_spec_in(tx, version_id)
+        fc = flow_control.FlowControl.from_spec(spec) if spec else None
+        _flow_controls[key] = fc if fc is not None and not fc.is_plain else None
+    return _flow_controls[key]

@@ -4,9 +4,8 @@ named as in hatchet_sdk v1, and their evaluation when a run is triggered."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from enum import IntEnum, StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -15,8 +14,13 @@ from hatchnb import errors, expressions
 if TYPE_CHECKING:
     pass
 
-#: runs one named query and returns its first row (a Store's or a connection's)
-QueryOne = Callable[..., dict[str, Any] | None]
+
+class RateLimitLookup(Protocol):
+    """What deciding a run's rate limit units needs from the database."""
+
+    def ensure(self, key: str, limit: int, duration: str) -> None: ...
+
+    def limit_of(self, key: str) -> int | None: ...
 
 
 class ConcurrencyLimitStrategy(StrEnum):
@@ -229,16 +233,20 @@ class FlowControl:
     def is_plain(self) -> bool:
         return self.empty and not self.sticky
 
-    def routing(self, input: Any, metadata: dict[str, Any], query: QueryOne) -> dict[str, Any]:
+    def routing(
+        self, input: Any, metadata: dict[str, Any], limits: RateLimitLookup
+    ) -> dict[str, Any]:
         """The flow-control fields of one ``insert_runs`` row."""
         routing: dict[str, Any] = {}
         if not self.empty:
-            routing["fc"] = self.evaluate(input, metadata, query)
+            routing["fc"] = self.evaluate(input, metadata, limits)
         if self.sticky:
             routing["sticky"] = self.sticky
         return routing
 
-    def evaluate(self, input: Any, metadata: dict[str, Any], query: QueryOne) -> dict[str, Any]:
+    def evaluate(
+        self, input: Any, metadata: dict[str, Any], limits: RateLimitLookup
+    ) -> dict[str, Any]:
         """The ``fc`` element of an ``insert_runs`` row: slots and rate limit units."""
         variables = {"input": input, "additional_metadata": metadata}
         fc: dict[str, Any] = {"tasks": {}}
@@ -249,9 +257,9 @@ class FlowControl:
         for task, items in self.task_concurrency.items():
             entry = fc["tasks"].setdefault(task, {})
             entry["concurrency"] = [self._slot(c, i, task, variables) for i, c in enumerate(items)]
-        for task, limits in self.task_rate_limits.items():
+        for task, declared in self.task_rate_limits.items():
             entry = fc["tasks"].setdefault(task, {})
-            entry["rate_limits"] = [_units(r, variables, query) for r in limits]
+            entry["rate_limits"] = [_units(r, variables, limits) for r in declared]
         return fc
 
     def _slot(
@@ -271,20 +279,6 @@ class FlowControl:
         }
 
 
-def memoized(query: QueryOne) -> QueryOne:
-    """``query`` answering each (name, parameters) once: for the runs of one bulk trigger,
-    which mostly share their rate limit keys."""
-    answers: dict[tuple[Any, ...], dict[str, Any] | None] = {}
-
-    def ask(name: str, **params: Any) -> dict[str, Any] | None:
-        key = (name, *sorted(params.items()))
-        if key not in answers:
-            answers[key] = query(name, **params)
-        return answers[key]
-
-    return ask
-
-
 def _key_text(value: Any, expression: str) -> str:
     if isinstance(value, bool | int | float | str):
         return str(value).lower() if isinstance(value, bool) else str(value)
@@ -300,23 +294,23 @@ def _number(value: int | str, variables: dict[str, Any], what: str) -> int:
     return int(result)
 
 
-def _units(limit: RateLimit, variables: dict[str, Any], query: QueryOne) -> dict[str, Any]:
+def _units(limit: RateLimit, variables: dict[str, Any], limits: RateLimitLookup) -> dict[str, Any]:
     units = _number(limit.units, variables, "rate limit units")
     if limit.dynamic_key:
         key = _key_text(expressions.evaluate(limit.dynamic_key, variables), limit.dynamic_key)
         assert limit.limit is not None
         value = _number(limit.limit, variables, "rate limit limit")
         _check_units(units, value, key)
-        query("ensure_rate_limit", key=key, limit=value, duration=limit.duration.value)
+        limits.ensure(key, value, limit.duration.value)
         return {"key": key, "units": units}
     key = limit.static_key or ""
-    row = query("get_rate_limit", key=key)
-    if row is None:
+    known = limits.limit_of(key)
+    if known is None:
         raise errors.InvalidWorkflow(
             f"rate limit key {key!r} has no limit yet; call "
             f"hatchet.rate_limits.put({key!r}, limit, RateLimitDuration.SECOND) first"
         )
-    _check_units(units, row["limit_value"], key)
+    _check_units(units, known, key)
     return {"key": key, "units": units}
 
 

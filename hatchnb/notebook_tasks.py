@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 import cloudpickle
 
 from hatchnb import errors
-from hatchnb.store import Store
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
@@ -197,24 +196,6 @@ def _store(ctx: Context, notebook: Any, failed: bool) -> None:
 
 
 # ---- reading stored notebooks ----------------------------------------------------------
-
-
-def get_notebook(store: Store, run_or_task_run_id: str | int, task_name: str | None) -> Any:
-    """The newest stored row, by task run id (an int) or by run id and task name."""
-    by_task = isinstance(run_or_task_run_id, int) or str(run_or_task_run_id).isdigit()
-    if not by_task and task_name is None:
-        raise ValueError("pass the task name with a run id, or pass a task run id")
-    return store.fetch_one(
-        "latest_task_notebook",
-        task_run_id=int(run_or_task_run_id) if by_task else None,
-        run_id=None if by_task else str(run_or_task_run_id),
-        task_name=task_name,
-    )
-
-
-def run_notebooks(store: Store, run_id: str) -> list[dict[str, Any]]:
-    """``[{task_name, task_run_id, attempt, failed, created_at}]`` of a run's notebooks."""
-    return store.fetch_all("run_notebooks", run_id=run_id)
 
 
 def render_notebook_html(notebook: bytes | str) -> str:

@@ -12,6 +12,7 @@ from hatchnb import errors, serialization
 from hatchnb.config import Settings
 from hatchnb.records import FINAL, RunStatus
 from hatchnb.store import Store, notify
+from hatchnb.store.runs import RunsRepo
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
@@ -79,8 +80,8 @@ class WorkflowRunRef:
 class RunWaiter:
     """Wakes waiters when runs finish: one LISTEN connection on a thread, plus a poll."""
 
-    def __init__(self, store: Store, poll_interval: float) -> None:
-        self._store = store
+    def __init__(self, runs: RunsRepo, poll_interval: float) -> None:
+        self._runs = runs
         self._poll_interval = poll_interval
         self._lock = threading.Lock()
         self._waiters: dict[str, list[Any]] = {}
@@ -145,9 +146,9 @@ class RunWaiter:
     def _check(self, run_ids: list[str]) -> None:
         if not run_ids:
             return
-        for row in self._store.fetch_all("run_statuses", ids=run_ids):
-            if row["status"] in FINAL:
-                self._fire(str(row["id"]))
+        for run_id, status in self._runs.run_statuses(run_ids).items():
+            if status in FINAL:
+                self._fire(run_id)
 
     def _loop(self) -> None:
         backoff = 0.1
@@ -160,7 +161,7 @@ class RunWaiter:
                 backoff = min(backoff * 2, 5.0)
 
     def _listen(self) -> None:
-        with notify.listen(self._store.dsn, notify.RUN_DONE) as listener:
+        with notify.listen(self._runs.dsn, notify.RUN_DONE) as listener:
             while not self._stop.is_set():
                 for payload in listener.wait(self._poll_interval):
                     for run_id in payload.split(","):
@@ -174,23 +175,20 @@ class ResultReader:
     """Waits for runs to finish and reads their outputs (or raises their errors)."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
-        self._store = store
+        self._runs = RunsRepo(store)
         self._signing_key = settings.signing_key
-        self._waiter = RunWaiter(store, settings.poll_interval)
+        self._waiter = RunWaiter(self._runs, settings.poll_interval)
 
     def close(self) -> None:
         self._waiter.close()
 
     def status(self, run_id: str) -> RunStatus:
-        row = self._store.fetch_one("get_run", id=run_id)
-        if row is None:
-            raise errors.RunNotFound(f"no workflow run has the id {run_id}")
-        return RunStatus(row["status"])
+        return self._runs.run_status(run_id)
 
     def outputs(self, run_id: str) -> dict[str, Any]:
         """The outputs of a finished run, ``{task_name: output}``; its error otherwise."""
         status = self.status(run_id)
-        rows = self._store.fetch_all("get_run_outputs", ids=[run_id])
+        rows = self._runs.task_outputs([run_id])
         if status != RunStatus.SUCCEEDED:
             raise run_error(run_id, status.value, rows)
         return outputs_by_run(rows, self._signing_key).get(run_id, {})

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from hatchnb import serialization
-from hatchnb.store import jsonb
 
 
 def name_of(workflow: Any) -> str:
@@ -14,10 +13,12 @@ def name_of(workflow: Any) -> str:
     return workflow if isinstance(workflow, str) else str(workflow.name)
 
 
-def json_param(value: Any, limit: int) -> Any:
-    """An input or payload as a JSON parameter, refused over ``limit`` bytes."""
-    return jsonb(json.loads(serialization.dump_input(value, dict, limit)) if value else {})
+def json_value(value: Any, limit: int) -> dict[str, Any]:
+    """An input or payload as the JSON object stored, refused over ``limit`` bytes."""
+    return json.loads(serialization.dump_input(value, dict, limit)) if value else {}
 
 
-def metadata_param(value: dict[str, Any] | None) -> Any:
-    return jsonb(json.loads(serialization.dump_metadata(value)))
+def metadata_value(value: dict[str, Any] | None) -> dict[str, Any]:
+    """Additional metadata as stored (refused when JSON cannot hold it)."""
+    loaded: dict[str, Any] = json.loads(serialization.dump_metadata(value))
+    return loaded

@@ -1,9 +1,10 @@
-"""TODO"""
+"""``hatchet.concurrency``: current usage of every concurrency key."""
 
 from __future__ import annotations
 
 from hatchnb.records import ConcurrencyKeyUsage
 from hatchnb.store import Store
+from hatchnb.store.flow import concurrency_usage
 
 
 class ConcurrencyClient:
@@ -13,7 +14,4 @@ class ConcurrencyClient:
         self._store = store
 
     def list(self, workflow_name: str | None = None) -> list[ConcurrencyKeyUsage]:
-        return [
-            ConcurrencyKeyUsage(**row)
-            for row in self._store.fetch_all("list_concurrency_keys", workflow=workflow_name)
-        ]
+        return concurrency_usage(self._store, workflow_name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,10 +11,12 @@ from croniter import CroniterError, croniter
 
 from hatchnb import errors, serialization
 from hatchnb.config import Settings
-from hatchnb.enqueue import start_run, workflow_target
-from hatchnb.features._params import json_param, metadata_param, name_of
+from hatchnb.enqueue import start_run
+from hatchnb.features._params import json_value, metadata_value, name_of
 from hatchnb.records import CronWorkflow
 from hatchnb.store import Store
+from hatchnb.store.triggers import CronsRepo
+from hatchnb.store.versions import trigger_target_in
 
 
 class InvalidCron(errors.HatchnbError, ValueError):
@@ -50,6 +51,7 @@ class CronClient:
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self._store = store
+        self._crons = CronsRepo(store)
         self._settings = settings
 
     def create(
@@ -64,21 +66,16 @@ class CronClient:
     ) -> CronWorkflow:
         """A cron for a registered workflow; ticks are computed in ``timezone`` (UTC)."""
         first = next_tick(expression, timezone, datetime.now(tz=UTC))
-        row = self._store.fetch_one(
-            "upsert_cron",
-            id=uuid.uuid4(),
-            workflow_name=serialization.check_text(name_of(workflow_name), "workflow"),
-            name=serialization.check_text(cron_name, "cron_name"),
-            expression=expression,
-            timezone=timezone,
-            input=json_param(input, self._settings.max_payload_bytes),
-            additional_metadata=metadata_param(additional_metadata),
-            priority=priority,
-            declared=False,
-            next_fire_at=first,
+        return self._crons.upsert_cron(
+            serialization.check_text(name_of(workflow_name), "workflow"),
+            serialization.check_text(cron_name, "cron_name"),
+            expression,
+            timezone,
+            json_value(input, self._settings.max_payload_bytes),
+            metadata_value(additional_metadata),
+            priority,
+            first,
         )
-        assert row is not None
-        return CronWorkflow.from_row(row)
 
     async def aio_create(self, *args: Any, **kwargs: Any) -> CronWorkflow:
         return await asyncio.to_thread(self.create, *args, **kwargs)
@@ -86,32 +83,24 @@ class CronClient:
     def list(
         self, workflow_name: Any = None, limit: int = 100, offset: int = 0
     ) -> list[CronWorkflow]:
-        rows = self._store.fetch_all(
-            "list_crons",
-            workflow_name=name_of(workflow_name) if workflow_name else None,
-            limit=limit,
-            offset=offset,
-        )
-        return [CronWorkflow.from_row(r) for r in rows]
+        name = name_of(workflow_name) if workflow_name else None
+        return self._crons.list_crons(name, limit, offset)
 
     def get(self, cron_id: str) -> CronWorkflow:
-        row = self._store.fetch_one("get_cron", id=cron_id)
-        if row is None:
-            raise errors.HatchnbError(f"no cron has the id {cron_id}")
-        return CronWorkflow.from_row(row)
+        return self._crons.get_cron(cron_id)
 
     def delete(self, cron_id: str) -> None:
-        self._store.fetch_one("delete_cron", id=cron_id)
+        self._crons.delete_cron(cron_id)
 
     def trigger_now(self, cron_id: str) -> str:
         """Start a run of the cron's workflow now, with its input; returns the run id."""
         cron = self.get(cron_id)
-        with self._store.transaction() as conn:
-            target = workflow_target(conn, cron.workflow_name)
+        with self._store.transaction() as tx:
+            target = trigger_target_in(tx, cron.workflow_name)
             if target is None:
                 raise errors.HatchnbError(f"workflow {cron.workflow_name!r} is not registered")
             run_id = start_run(
-                conn,
+                tx,
                 target,
                 cron.input,
                 cron.additional_metadata,

@@ -7,15 +7,14 @@ import asyncio
 import builtins
 from typing import Any
 
-import psycopg
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field
 
 from hatchnb import errors, expressions, ids, serialization
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
 from hatchnb.records import Event
-from hatchnb.store import Store, queries
+from hatchnb.store import Store, Tx
+from hatchnb.store.events import EventsRepo, filters_in, insert_event_in, workflows_for_event_in
 
 
 class PushEventOptions(BaseModel):
@@ -37,6 +36,7 @@ class EventClient:
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self._store = store
+        self._events = EventsRepo(store)
         self._settings = settings
 
     def push(
@@ -72,64 +72,56 @@ class EventClient:
             serialization.dump_metadata(event.additional_metadata)
             if event.scope is not None:
                 serialization.check_text(event.scope, "scope")
-        with self._store.transaction() as conn:
-            return [self._push_one(conn, e) for e in events]
+        with self._store.transaction() as tx:
+            return [self._push_one(tx, e) for e in events]
 
     def get(self, event_id: str) -> Event:
-        row = self._store.fetch_one("get_event", id=event_id)
-        if row is None:
+        event = self._events.get_event(event_id)
+        if event is None:
             raise errors.HatchnbError(f"no event has the id {event_id}")
-        return Event.from_row(row, row["run_ids"])
+        return event
 
     def list(self, key: str | None = None, limit: int = 100) -> list[Event]:
-        rows = self._store.fetch_all("list_events", key=key, limit=limit)
-        return [Event.from_row(r, r["run_ids"]) for r in rows]
+        return self._events.list_events(key, limit)
 
-    def _push_one(self, conn: psycopg.Connection[Any], event: BulkPushEventWithMetadata) -> Event:
-        row = conn.execute(
-            queries.get("insert_event"),
-            {
-                "id": ids.uuid7(),
-                "key": event.key,
-                "payload": Jsonb(event.payload),
-                "additional_metadata": Jsonb(event.additional_metadata),
-                "priority": event.priority,
-                "scope": event.scope,
-            },
-        ).fetchone()
-        assert row is not None
-        conn.execute(queries.get("wake_event_waiters"), {"key": event.key})
-        conn.execute(queries.get("notify_queued"))
+    def _push_one(self, tx: Tx, event: BulkPushEventWithMetadata) -> Event:
+        row = insert_event_in(
+            tx,
+            event.key,
+            event.payload,
+            event.additional_metadata,
+            event.priority,
+            event.scope,
+            ids.uuid7(),
+        )
         started = []
-        targets = conn.execute(queries.get("workflows_for_event"), {"key": event.key})
-        for target in targets.fetchall():
-            for filter_payload in self._admitted(conn, target["workflow_name"], event):
+        for target in workflows_for_event_in(tx, event.key):
+            for filter_payload in self._admitted(tx, target.workflow_name, event):
+                trigger = {
+                    "triggered_by": f"event:{event.key}",
+                    "event_id": str(row["id"]),
+                    "filter_payload": filter_payload,
+                }
                 started.append(
                     start_run(
-                        conn,
+                        tx,
                         target,
                         event.payload,
                         event.additional_metadata,
                         event.priority,
-                        trigger={
-                            "triggered_by": f"event:{event.key}",
-                            "event_id": str(row["id"]),
-                            "filter_payload": filter_payload,
-                        },
+                        trigger,
                     )
                 )
         return Event.from_row(row, started)
 
     def _admitted(
-        self, conn: psycopg.Connection[Any], workflow: str, event: BulkPushEventWithMetadata
+        self, tx: Tx, workflow: str, event: BulkPushEventWithMetadata
     ) -> builtins.list[dict[str, Any] | None]:
         """One entry per run to start: the payload of each matching filter, or [None] when
         the workflow has no filter in the event's scope."""
         if event.scope is None:
             return [None]
-        found = conn.execute(
-            queries.get("filters_for_workflow"), {"workflow_name": workflow, "scope": event.scope}
-        ).fetchall()
+        found = filters_in(tx, workflow, event.scope)
         if not found:
             return [None]
         variables = {

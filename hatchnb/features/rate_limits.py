@@ -1,4 +1,4 @@
-"""TODO"""
+"""``hatchet.rate_limits``: static limits and the current usage of every key."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import asyncio
 from hatchnb.flow_control import RateLimitDuration
 from hatchnb.records import RateLimitUsage
 from hatchnb.store import Store
+from hatchnb.store.flow import RateLimitsRepo
 
 
 class RateLimitsClient:
     """``hatchet.rate_limits``: set limits and read their current usage."""
 
     def __init__(self, store: Store) -> None:
-        self._store = store
+        self._limits = RateLimitsRepo(store)
 
     def put(
         self, key: str, limit: int, duration: RateLimitDuration = RateLimitDuration.SECOND
@@ -23,9 +24,7 @@ class RateLimitsClient:
             raise ValueError("a rate limit needs a non-empty key")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"rate limit {key!r}: limit={limit!r}, use a positive number")
-        self._store.execute(
-            "put_rate_limit", key=key, limit=limit, duration=RateLimitDuration(duration).value
-        )
+        self._limits.put(key, limit, RateLimitDuration(duration).value)
 
     async def aio_put(
         self, key: str, limit: int, duration: RateLimitDuration = RateLimitDuration.SECOND
@@ -33,14 +32,4 @@ class RateLimitsClient:
         await asyncio.to_thread(self.put, key, limit, duration)
 
     def list(self) -> list[RateLimitUsage]:
-        return [
-            RateLimitUsage(
-                key=r["key"],
-                limit=r["limit_value"],
-                duration=r["duration"],
-                used=r["used"],
-                window_start=r["window_start"],
-                queued=r["queued"],
-            )
-            for r in self._store.fetch_all("list_rate_limits")
-        ]
+        return self._limits.usage()

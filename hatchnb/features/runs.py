@@ -9,14 +9,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-
 from hatchnb import errors, serialization
 from hatchnb.config import Settings
-from hatchnb.records import FINAL, RunStatus, TaskRun, WorkflowRun
+from hatchnb.records import FINAL, RunStatus, WorkflowRun
 from hatchnb.results import ResultReader, WorkflowRunRef
-from hatchnb.store import AsyncStore, Store, notify, queries
+from hatchnb.store import AsyncStore, Store, notify
 from hatchnb.store.retention import PruneReport, prune
+from hatchnb.store.runs import AsyncRunsRepo, RunFilter, RunsRepo
 
 if TYPE_CHECKING:
     pass
@@ -33,21 +32,20 @@ def run_filters(
     additional_metadata: dict[str, Any] | None,
     workflow_names: builtins.list[str] | None,
     parent_task_run_id: int | None,
-) -> dict[str, Any]:
-    """Parameters of the run list queries (every filter is a bound parameter); a filter the
-    database cannot take is a ValueError saying what to pass instead."""
+) -> RunFilter:
+    """The run list filters (every filter is a bound parameter); a filter the database
+    cannot take is a ValueError saying what to pass instead."""
     serialization.dump_metadata(additional_metadata)  # refuses what jsonb cannot hold
-    return {
-        "since": _moment(since, "since") or datetime.now(UTC) - timedelta(days=1),
-        "until": _moment(until, "until"),
-        "statuses": _statuses(statuses),
-        "workflows": [serialization.check_text(w, "workflow_names item") for w in workflow_names]
+    return RunFilter(
+        since=_moment(since, "since") or datetime.now(UTC) - timedelta(days=1),
+        until=_moment(until, "until"),
+        statuses=_statuses(statuses),
+        workflows=[serialization.check_text(w, "workflow_names item") for w in workflow_names]
         if workflow_names
         else None,
-        # no filter is NULL (the queries skip the predicate), never `@> '{}'`
-        "metadata": psycopg.types.json.Jsonb(additional_metadata) if additional_metadata else None,
-        "parent_task_run_id": _whole(parent_task_run_id, "parent_task_run_id", 1),
-    }
+        metadata=additional_metadata or None,
+        parent_task_run_id=_whole(parent_task_run_id, "parent_task_run_id", 1),
+    )
 
 
 def _moment(value: Any, what: str) -> datetime | None:
@@ -104,19 +102,14 @@ class RunsClient:
         astore: Callable[[], Awaitable[AsyncStore]],
         make_ref: Callable[[str], WorkflowRunRef],
     ) -> None:
-        self._store = store
+        self._runs = RunsRepo(store)
         self._settings = settings
         self._reader = reader
         self._astore = astore
         self._make_ref = make_ref
 
     def get(self, workflow_run_id: str) -> WorkflowRun:
-        store = self._store
-        row = store.fetch_one("get_run", id=run_uuid(workflow_run_id))
-        if row is None:
-            raise errors.RunNotFound(f"no workflow run has the id {workflow_run_id}")
-        tasks = [TaskRun.from_row(r) for r in store.fetch_all("get_run_tasks", run_id=row["id"])]
-        return WorkflowRun.from_row(row, tasks)
+        return self._runs.get_run(run_uuid(workflow_run_id))
 
     async def aio_get(self, workflow_run_id: str) -> WorkflowRun:
         return await asyncio.to_thread(self.get, workflow_run_id)
@@ -146,15 +139,11 @@ class RunsClient:
         parent_task_run_id: int | None = None,
     ) -> builtins.list[WorkflowRun]:
         """Runs created since ``since`` (default: one day ago), newest first."""
-        rows = self._store.fetch_all(
-            "list_runs",
-            **run_filters(
-                since, until, statuses, additional_metadata, workflow_names, parent_task_run_id
-            ),
-            limit=_whole(limit or 100, "limit", 1),
-            offset=_whole(offset or 0, "offset", 0),
+        where = run_filters(
+            since, until, statuses, additional_metadata, workflow_names, parent_task_run_id
         )
-        return [WorkflowRun.from_row(r) for r in rows]
+        limit, offset = _whole(limit or 100, "limit", 1), _whole(offset or 0, "offset", 0)
+        return self._runs.list_runs(where, limit or 100, offset or 0)
 
     def count(
         self,
@@ -168,14 +157,10 @@ class RunsClient:
     ) -> int:
         """How many runs ``list`` would return without a limit (same filters); with ``cap``
         counting stops there, so a count over a million runs stays cheap."""
-        row = self._store.fetch_one(
-            "count_runs",
-            **run_filters(
-                since, until, statuses, additional_metadata, workflow_names, parent_task_run_id
-            ),
-            cap=cap,
+        where = run_filters(
+            since, until, statuses, additional_metadata, workflow_names, parent_task_run_id
         )
-        return int(row["total"]) if row else 0
+        return self._runs.count_runs(where, cap)
 
     def status_counts(
         self,
@@ -188,38 +173,25 @@ class RunsClient:
     ) -> dict[str, int]:
         """``{status: number of runs}`` under the ``list`` filters (every status with runs);
         with ``cap`` each status is counted no further than that."""
-        params = run_filters(
+        where = run_filters(
             since, until, None, additional_metadata, workflow_names, parent_task_run_id
         )
-        del params["statuses"]
-        params["cap"] = _whole(cap, "cap", 1)
-        if additional_metadata or workflow_names or parent_task_run_id is not None:
-            rows = self._store.fetch_all("run_status_counts", **params)
-        else:
-            rows = self._store.fetch_all(
-                "run_status_counts_in_range",
-                since=params["since"],
-                until=params["until"],
-                cap=params["cap"],
-            )
-        return {r["status"]: int(r["total"]) for r in rows}
+        return self._runs.status_counts(where, _whole(cap, "cap", 1))
 
     def attempts(self, run_id: str) -> builtins.list[dict[str, Any]]:
         """Finished attempts of the run's task runs (retries, timeouts, hand-backs included),
         oldest first: task_name, attempt, worker_id, outcome, error, queued/started/finished."""
-        return self._store.fetch_all("run_attempts", run_id=run_uuid(run_id))
+        return self._runs.attempts(run_uuid(run_id))
 
     def logs_after(
         self, run_id: str, after: int = 0, limit: int = 1000
     ) -> builtins.list[dict[str, Any]]:
         """Log lines with an ``id`` greater than ``after`` (pass the last id seen to follow)."""
-        return self._store.fetch_all(
-            "run_logs_after", run_id=run_uuid(run_id), after=after, limit=limit
-        )
+        return self._runs.logs_after(run_uuid(run_id), after, limit)
 
     def durable_log(self, run_id: str) -> builtins.list[dict[str, Any]]:
         """The durable event log entries of the run's durable task runs, in order."""
-        return self._store.fetch_all("run_durable_log", run_id=run_uuid(run_id))
+        return self._runs.durable_log(run_uuid(run_id))
 
     async def aio_list(self, **kwargs: Any) -> builtins.list[WorkflowRun]:
         return await asyncio.to_thread(lambda: self.list(**kwargs))
@@ -231,13 +203,7 @@ class RunsClient:
         await asyncio.to_thread(self.cancel, run_id)
 
     def bulk_cancel(self, run_ids: builtins.list[str]) -> None:
-        store = self._store
-        wanted = [run_uuid(r) for r in run_ids]
-        with store.transaction() as conn:
-            running = conn.execute(queries.get("cancel_runs"), {"ids": wanted}).fetchall()
-            if running:
-                payload = ",".join(str(r["task_run_id"]) for r in running)
-                conn.execute(queries.get("notify_cancel"), {"payload": payload})
+        self._runs.cancel_runs([run_uuid(r) for r in run_ids])
 
     def replay(self, run_id: str) -> None:
         self.bulk_replay([run_id])
@@ -249,26 +215,17 @@ class RunsClient:
         """Run failed and cancelled tasks (and everything downstream) of finished runs again,
         with the workflow's newest registered code when its DAG is unchanged; the outputs
         of the tasks that succeeded are kept."""
-        wanted = [run_uuid(r) for r in run_ids]
-        with self._store.transaction() as conn:
-            replayed = [r["id"] for r in conn.execute(queries.get("replay_runs"), {"ids": wanted})]
-            if replayed:
-                conn.execute(queries.get("repin_replayed_runs"), {"ids": replayed})
-                conn.execute(queries.get("restore_hooks"), {"ids": replayed})
-                conn.execute(queries.get("requeue_ready_task_runs"), {"ids": replayed})
-                conn.execute(queries.get("notify_queued"))
+        self._runs.replay_runs([run_uuid(r) for r in run_ids])
 
     async def subscribe_to_stream(self, workflow_run_id: str) -> AsyncIterator[str]:
         """Yield the chunks the run's tasks send with ``ctx.put_stream``, from the first one,
         until the run is finished and every chunk has been read."""
-        store = await self._astore()
-        async with notify.alisten(self._store.dsn, notify.STREAM) as listener:
+        runs = AsyncRunsRepo(await self._astore())
+        async with notify.alisten(self._runs.dsn, notify.STREAM) as listener:
             wait = self._settings.poll_interval
             after = 0
             while True:
-                rows = await store.fetch_all(
-                    "stream_chunks_after", run_id=workflow_run_id, after=after
-                )
+                rows = await runs.stream_chunks_after(workflow_run_id, after)
                 if not rows:
                     raise errors.RunNotFound(f"no workflow run has the id {workflow_run_id}")
                 for row in rows:
@@ -280,17 +237,20 @@ class RunsClient:
                 await listener.wait_one(wait)  # a chunk was written, or the poll timed out
 
     def logs(self, run_id: str, limit: int = 1000) -> builtins.list[dict[str, Any]]:
-        return self._store.fetch_all("run_logs", run_id=run_uuid(run_id), limit=limit)
+        return self._runs.logs(run_uuid(run_id), limit)
 
     def get_notebook(
         self, task_run_id_or_run_id: int | str, task_name: str | None = None
     ) -> bytes | None:
         """The executed notebook (nbformat JSON) of a notebook task's newest attempt, also
         when it failed; by task run id, or by run id and task name."""
-        from hatchnb import notebook_tasks
-
-        row = notebook_tasks.get_notebook(self._store, task_run_id_or_run_id, task_name)
-        return bytes(row["notebook"]) if row else None
+        key = task_run_id_or_run_id
+        by_task = isinstance(key, int) or str(key).isdigit()
+        if not by_task and task_name is None:
+            raise ValueError("pass the task name with a run id, or pass a task run id")
+        if by_task:
+            return self._runs.latest_notebook(int(key), None, task_name)
+        return self._runs.latest_notebook(None, str(key), task_name)
 
     def render_notebook_html(
         self, task_run_id_or_run_id: int | str, task_name: str | None = None
@@ -303,9 +263,7 @@ class RunsClient:
 
     def notebooks(self, run_id: str) -> builtins.list[dict[str, Any]]:
         """The run's tasks that stored an executed notebook: task_name, attempt, failed."""
-        from hatchnb import notebook_tasks
-
-        return notebook_tasks.run_notebooks(self._store, run_id)
+        return self._runs.notebooks(run_id)
 
     def prune(
         self,
@@ -324,7 +282,7 @@ class RunsClient:
                 "retention is off (HATCHNB_RETENTION=0): give older_than= (--older-than)"
             )
         return prune(
-            self._store.dsn,
+            self._runs.dsn,
             older_than,
             batch_size=batch_size or settings.retention_batch,
             dry_run=dry_run,

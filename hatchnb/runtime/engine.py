@@ -123,7 +123,7 @@ class Engine:
         try:
             with connect(self.dsn, autocommit=True, row_factory=dict_row) as conn:
                 started = crons.fire_due(conn)
-        except psycopg.Error:
+        except (psycopg.Error, errors.DatabaseUnavailable):
             raise  # the connection: the engine reconnects and tries again
         except Exception:
             log.exception("could not fire due crons and schedules; trying again next round")

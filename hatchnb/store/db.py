@@ -18,6 +18,8 @@ from hatchnb.config import Settings
 from hatchnb.store import queries
 
 Row = dict[str, Any]
+#: a connection inside a transaction, handed to repositories that work within it
+Tx = psycopg.Connection[DictRow]
 #: JIT compiling a 1,000-row insert costs far more than running it
 NO_JIT = "-c jit=off"
 ASYNC_COMMIT = "-c jit=off -c synchronous_commit=off"
@@ -100,6 +102,9 @@ async def _retry_connecting(pool: AsyncConnectionPool[Any]) -> None:
 class Store:
     """Synchronous access for client code (notebooks, scripts)."""
 
+    #: the text of a named statement, for repositories running several in one transaction
+    query = staticmethod(queries.get)
+
     def __init__(self, dsn: str, max_size: int = 4) -> None:
         self.dsn = dsn
         self.pool: ConnectionPool[psycopg.Connection[DictRow]] = ConnectionPool(
@@ -144,6 +149,8 @@ class AsyncStore:
 
     ``keep_reconnecting=True`` (workers) retries a lost server every second or two for as
     long as it takes, instead of psycopg_pool's growing delays that give up after minutes."""
+
+    query = staticmethod(queries.get)
 
     def __init__(
         self, dsn: str, max_size: int = 4, durable: bool = True, keep_reconnecting: bool = False

@@ -7,16 +7,24 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
-
-from hatchnb.enqueue import start_run, workflow_target
+from hatchnb import errors
+from hatchnb.enqueue import start_run
 from hatchnb.features.cron import InvalidCron, next_tick
-from hatchnb.store import queries
+from hatchnb.store import Tx
+from hatchnb.store.triggers import (
+    advance_cron_in,
+    due_crons_in,
+    due_scheduled_in,
+    mark_scheduled_failed_in,
+    mark_scheduled_started_in,
+    savepoint,
+)
+from hatchnb.store.versions import trigger_target_in
 
 log = logging.getLogger("hatchnb.engine")
 
 
-def fire_due(conn: psycopg.Connection[Any]) -> int:
+def fire_due(tx: Tx) -> int:
     """Start the runs of due crons and schedules; each tick or schedule fires once, even with
     several engines, because the rows are locked and advanced in the same transaction.
     Missed ticks (everything was down) fire once, then the cron resumes at its next tick.
@@ -27,23 +35,23 @@ def fire_due(conn: psycopg.Connection[Any]) -> int:
     schedule is marked failed with its ``error`` and not tried again. A lost connection is
     not such a failure: it rolls the whole round back, to be tried again at the next one."""
     started = 0
-    with conn.transaction():
+    with tx.transaction():
         now = datetime.now(tz=UTC)
-        for cron in conn.execute(queries.get("due_crons")).fetchall():
-            started += _fire_cron(conn, cron, now)
-        for item in conn.execute(queries.get("due_scheduled")).fetchall():
-            started += _fire_scheduled(conn, item)
+        for cron in due_crons_in(tx):
+            started += _fire_cron(tx, cron, now)
+        for item in due_scheduled_in(tx):
+            started += _fire_scheduled(tx, item)
     return started
 
 
-def _fire_cron(conn: psycopg.Connection[Any], cron: dict[str, Any], now: datetime) -> int:
+def _fire_cron(tx: Tx, cron: dict[str, Any], now: datetime) -> int:
     try:
         next_fire_at = next_tick(cron["expression"], cron["timezone"], now)
         then = f"fires again at its next tick ({next_fire_at:%Y-%m-%d %H:%M} UTC)"
     except InvalidCron as exc:  # a stored expression this croniter refuses: retry hourly
         next_fire_at = now + timedelta(hours=1)
         then = f"cannot compute its next tick ({exc}) and is tried again in an hour"
-    _, error = _start_on_savepoint(conn, cron, {"triggered_by": f"cron:{cron['name']}"})
+    _, error = _start_on_savepoint(tx, cron, {"triggered_by": f"cron:{cron['name']}"})
     if error is not None:
         error = (
             f"cron {cron['name']!r} of workflow {cron['workflow_name']!r} could not start a "
@@ -51,17 +59,14 @@ def _fire_cron(conn: psycopg.Connection[Any], cron: dict[str, Any], now: datetim
             f"(hatchet.cron.delete('{cron['id']}') removes it)"
         )
         log.warning("%s", error)
-    conn.execute(
-        queries.get("advance_cron"),
-        {"id": cron["id"], "fired_at": now, "next_fire_at": next_fire_at, "error": error},
-    )
+    advance_cron_in(tx, cron["id"], now, next_fire_at, error)
     return 1 if error is None else 0
 
 
-def _fire_scheduled(conn: psycopg.Connection[Any], item: dict[str, Any]) -> int:
-    run_id, error = _start_on_savepoint(conn, item, {"triggered_by": "schedule"})
+def _fire_scheduled(tx: Tx, item: dict[str, Any]) -> int:
+    run_id, error = _start_on_savepoint(tx, item, {"triggered_by": "schedule"})
     if run_id is not None:
-        conn.execute(queries.get("mark_scheduled_started"), {"id": item["id"], "run_id": run_id})
+        mark_scheduled_started_in(tx, item["id"], run_id)
         return 1
     error = (
         f"the scheduled run of workflow {item['workflow_name']!r} could not start: {error}; "
@@ -69,33 +74,33 @@ def _fire_scheduled(conn: psycopg.Connection[Any], item: dict[str, Any]) -> int:
         f"'{item['id']}'), or delete it and schedule a new one"
     )
     log.warning("scheduled run %s: %s", item["id"], error)
-    conn.execute(queries.get("mark_scheduled_failed"), {"id": item["id"], "error": error})
+    mark_scheduled_failed_in(tx, item["id"], error)
     return 0
 
 
 def _start_on_savepoint(
-    conn: psycopg.Connection[Any], source: dict[str, Any], trigger: dict[str, Any]
+    tx: Tx, source: dict[str, Any], trigger: dict[str, Any]
 ) -> tuple[uuid.UUID | None, str | None]:
     """Start the run of a cron tick or schedule on a savepoint: its id, or why it could not
     start (nothing of it is left written then)."""
     workflow_name = source["workflow_name"]
     try:
-        with conn.transaction():
-            target = workflow_target(conn, workflow_name)
+        with savepoint(tx):
+            target = trigger_target_in(tx, workflow_name)
             if target is None:
                 return None, (
                     f"workflow {workflow_name!r} is not registered; register it (start a "
                     "worker with it, or call hatchet.register)"
                 )
             run_id = start_run(
-                conn,
+                tx,
                 target,
                 source["input"],
                 source["additional_metadata"],
                 source["priority"],
                 trigger,
             )
-    except (psycopg.OperationalError, psycopg.InterfaceError):
+    except errors.DatabaseUnavailable:
         raise  # the connection, not this item: the whole round is tried again
     except Exception as exc:
         return None, f"{type(exc).__name__}: {exc}"

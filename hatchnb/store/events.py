@@ -1,0 +1,85 @@
+"""Events and event filters. Statements in ``sql/events.sql``; the event-waiter wake-up is
+in ``sql/durable.sql``."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from hatchnb.records import Event, Filter
+from hatchnb.store.db import Row, Store, Tx, jsonb
+from hatchnb.store.versions import TriggerTarget
+
+
+class EventsRepo:
+    def __init__(self, store: Store) -> None:
+        self._db = store
+
+    def get_event(self, event_id: str) -> Event | None:
+        row = self._db.fetch_one("get_event", id=event_id)
+        return Event.from_row(row, row["run_ids"]) if row else None
+
+    def list_events(self, key: str | None, limit: int) -> list[Event]:
+        rows = self._db.fetch_all("list_events", key=key, limit=limit)
+        return [Event.from_row(r, r["run_ids"]) for r in rows]
+
+    def create_filter(
+        self, workflow_name: str, expression: str, scope: str, payload: Any
+    ) -> Filter:
+        row = self._db.fetch_one(
+            "create_filter",
+            id=uuid.uuid4(),
+            workflow_name=workflow_name,
+            expression=expression,
+            scope=scope,
+            payload=jsonb(payload),
+        )
+        assert row is not None  # an INSERT ... RETURNING always returns its row
+        return Filter.from_row(row)
+
+    def list_filters(self, workflow_name: str | None, limit: int) -> list[Filter]:
+        rows = self._db.fetch_all("list_filters", workflow_name=workflow_name, limit=limit)
+        return [Filter.from_row(r) for r in rows]
+
+    def delete_filter(self, filter_id: str) -> None:
+        self._db.fetch_one("delete_filter", id=filter_id)
+
+
+def insert_event_in(
+    tx: Tx,
+    key: str,
+    payload: dict[str, Any],
+    metadata: dict[str, Any],
+    priority: int | None,
+    scope: str | None,
+    event_id: uuid.UUID,
+) -> Row:
+    """Store an event, wake durable tasks waiting for its key, and tell workers."""
+    row = tx.execute(
+        Store.query("insert_event"),
+        {
+            "id": event_id,
+            "key": key,
+            "payload": jsonb(payload),
+            "additional_metadata": jsonb(metadata),
+            "priority": priority,
+            "scope": scope,
+        },
+    ).fetchone()
+    assert row is not None  # an INSERT ... RETURNING always returns its row
+    tx.execute(Store.query("wake_event_waiters"), {"key": key})
+    tx.execute(Store.query("notify_queued"))
+    return row
+
+
+def workflows_for_event_in(tx: Tx, key: str) -> list[TriggerTarget]:
+    rows = tx.execute(Store.query("workflows_for_event"), {"key": key}).fetchall()
+    return [
+        TriggerTarget(r["workflow_name"], int(r["version_id"]), int(r["default_priority"]))
+        for r in rows
+    ]
+
+
+def filters_in(tx: Tx, workflow_name: str, scope: str) -> list[Row]:
+    params = {"workflow_name": workflow_name, "scope": scope}
+    return tx.execute(Store.query("filters_for_workflow"), params).fetchall()

@@ -1,0 +1,163 @@
+"""Runs: creating them, reading them and their tasks, outputs, logs and notebooks; cancel
+and replay. Statements in ``sql/runs.sql``."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hatchnb import errors
+from hatchnb.records import RunStatus, TaskRun, WorkflowRun
+from hatchnb.store.db import AsyncStore, Row, Store, Tx, jsonb
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """The filters of the run list queries; ``None`` skips a predicate."""
+
+    since: datetime
+    until: datetime | None = None
+    statuses: list[str] | None = None
+    workflows: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+    parent_task_run_id: int | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "since": self.since,
+            "until": self.until,
+            "statuses": self.statuses,
+            "workflows": self.workflows,
+            # no filter is NULL (the queries skip the predicate), never `@> '{}'`
+            "metadata": jsonb(self.metadata) if self.metadata else None,
+            "parent_task_run_id": self.parent_task_run_id,
+        }
+
+
+class RunsRepo:
+    def __init__(self, store: Store) -> None:
+        self._db = store
+
+    @property
+    def dsn(self) -> str:
+        return self._db.dsn
+
+    # ---- creating -------------------------------------------------------------------
+
+    def insert_runs(self, runs_json: str, version_id: int) -> set[uuid.UUID]:
+        """Insert a JSON array of runs; the ids actually inserted (a child key that already
+        existed inserts nothing)."""
+        rows = self._db.fetch_all("insert_runs", runs=runs_json, version_id=version_id)
+        return {r["id"] for r in rows}
+
+    def find_child_run(self, parent_task_run_id: int | None, child_key: str) -> uuid.UUID | None:
+        row = self._db.fetch_one(
+            "find_child_run", parent_task_run_id=parent_task_run_id, child_key=child_key
+        )
+        return row["id"] if row else None
+
+    # ---- reading --------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> WorkflowRun:
+        row = self._db.fetch_one("get_run", id=run_id)
+        if row is None:
+            raise errors.RunNotFound(f"no workflow run has the id {run_id}")
+        tasks = [TaskRun.from_row(r) for r in self._db.fetch_all("get_run_tasks", run_id=row["id"])]
+        return WorkflowRun.from_row(row, tasks)
+
+    def run_status(self, run_id: str) -> RunStatus:
+        row = self._db.fetch_one("get_run", id=run_id)
+        if row is None:
+            raise errors.RunNotFound(f"no workflow run has the id {run_id}")
+        return RunStatus(row["status"])
+
+    def run_statuses(self, run_ids: list[str]) -> dict[str, RunStatus]:
+        rows = self._db.fetch_all("run_statuses", ids=run_ids)
+        return {str(r["id"]): RunStatus(r["status"]) for r in rows}
+
+    def task_outputs(self, run_ids: list[str]) -> list[Row]:
+        """Per task run: run_id, task_name, status, output, output_blob, error."""
+        return self._db.fetch_all("get_run_outputs", ids=run_ids)
+
+    def list_runs(self, where: RunFilter, limit: int, offset: int) -> list[WorkflowRun]:
+        rows = self._db.fetch_all("list_runs", **where.params(), limit=limit, offset=offset)
+        return [WorkflowRun.from_row(r) for r in rows]
+
+    def count_runs(self, where: RunFilter, cap: int | None) -> int:
+        row = self._db.fetch_one("count_runs", **where.params(), cap=cap)
+        return int(row["total"]) if row else 0
+
+    def status_counts(self, where: RunFilter, cap: int | None) -> dict[str, int]:
+        params = where.params()
+        del params["statuses"]
+        if where.metadata or where.workflows or where.parent_task_run_id is not None:
+            rows = self._db.fetch_all("run_status_counts", **params, cap=cap)
+        else:  # a bare time range: one walk of the (status, created_at) index per status
+            rows = self._db.fetch_all(
+                "run_status_counts_in_range", since=where.since, until=where.until, cap=cap
+            )
+        return {r["status"]: int(r["total"]) for r in rows}
+
+    def attempts(self, run_id: str) -> list[Row]:
+        return self._db.fetch_all("run_attempts", run_id=run_id)
+
+    def logs(self, run_id: str, limit: int) -> list[Row]:
+        return self._db.fetch_all("run_logs", run_id=run_id, limit=limit)
+
+    def logs_after(self, run_id: str, after: int, limit: int) -> list[Row]:
+        return self._db.fetch_all("run_logs_after", run_id=run_id, after=after, limit=limit)
+
+    def durable_log(self, run_id: str) -> list[Row]:
+        return self._db.fetch_all("run_durable_log", run_id=run_id)
+
+    def latest_notebook(
+        self, task_run_id: int | None, run_id: str | None, task_name: str | None
+    ) -> bytes | None:
+        row = self._db.fetch_one(
+            "latest_task_notebook", task_run_id=task_run_id, run_id=run_id, task_name=task_name
+        )
+        return bytes(row["notebook"]) if row else None
+
+    def notebooks(self, run_id: str) -> list[Row]:
+        return self._db.fetch_all("run_notebooks", run_id=run_id)
+
+    # ---- commands -------------------------------------------------------------------
+
+    def cancel_runs(self, run_ids: list[str]) -> None:
+        """Cancel the runs and tell the workers running their tasks, in one transaction."""
+        with self._db.transaction() as conn:
+            running = conn.execute(self._db.query("cancel_runs"), {"ids": run_ids}).fetchall()
+            if running:
+                payload = ",".join(str(r["task_run_id"]) for r in running)
+                conn.execute(self._db.query("notify_cancel"), {"payload": payload})
+
+    def replay_runs(self, run_ids: list[str]) -> None:
+        """Re-queue failed and cancelled tasks (and what is downstream) of finished runs."""
+        with self._db.transaction() as conn:
+            query = self._db.query
+            replayed = [r["id"] for r in conn.execute(query("replay_runs"), {"ids": run_ids})]
+            if replayed:
+                conn.execute(query("repin_replayed_runs"), {"ids": replayed})
+                conn.execute(query("restore_hooks"), {"ids": replayed})
+                conn.execute(query("requeue_ready_task_runs"), {"ids": replayed})
+                conn.execute(query("notify_queued"))
+
+
+class AsyncRunsRepo:
+    def __init__(self, store: AsyncStore) -> None:
+        self._db = store
+
+    async def insert_runs(self, runs_json: str, version_id: int) -> set[uuid.UUID]:
+        rows = await self._db.fetch_all("insert_runs", runs=runs_json, version_id=version_id)
+        return {r["id"] for r in rows}
+
+    async def stream_chunks_after(self, run_id: str, after: int) -> list[Row]:
+        """The run's chunks with ids above ``after`` (each row also has the run's status)."""
+        return await self._db.fetch_all("stream_chunks_after", run_id=run_id, after=after)
+
+
+def insert_runs_in(tx: Tx, runs_json: str, version_id: int) -> None:
+    """``insert_runs`` inside the caller's transaction (events, crons, schedules)."""
+    tx.execute(Store.query("insert_runs"), {"runs": runs_json, "version_id": version_id})
