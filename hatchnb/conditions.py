@@ -1,4 +1,5 @@
-"""Task conditions (``wait_for``, ``skip_if``, ``cancel_if``) and their evaluation by the engine.
+"""Task conditions (``wait_for``, ``skip_if``, ``cancel_if``); the engine evaluates them
+(``hatchnb.runtime.duties.conditions``).
 
 A list of conditions holds when every item holds; an ``or_(...)`` group holds when any of its
 members does. A task with conditions becomes WAITING when its parents are done (its
@@ -9,17 +10,11 @@ members does. A task with conditions becomes WAITING when its parents are done (
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-from psycopg.rows import dict_row
+from datetime import timedelta
+from typing import Any
 
 from hatchnb import expressions
-from hatchnb.store import connect, queries
 from hatchnb.types import to_timedelta
-
-if TYPE_CHECKING:
-    import psycopg
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,103 +92,3 @@ def parents_named(items: list[Any] | None) -> set[str]:
 
 
 # ---- evaluation (engine) ------------------------------------------------------------------
-
-
-class _Evaluator:
-    def __init__(self, conn: psycopg.Connection[Any], row: dict[str, Any]) -> None:
-        self.conn = conn
-        self.row = row
-        self.now = datetime.now(UTC)
-
-    def holds(self, items: list[dict[str, Any]]) -> bool:
-        return all(self._item(item) for item in items)
-
-    def _item(self, item: dict[str, Any]) -> bool:
-        if "or" in item:
-            return any(self._condition(c) for c in item["or"])
-        return self._condition(item)
-
-    def _condition(self, cond: dict[str, Any]) -> bool:
-        if cond["kind"] == "sleep":
-            return bool(self.now >= self.row["ready_at"] + timedelta(seconds=cond["seconds"]))
-        if cond["kind"] == "parent":
-            output = (self.row["parent_outputs"] or {}).get(cond["parent"])
-            variables = {
-                "output": output,
-                "input": self.row["input"],
-                "additional_metadata": self.row["additional_metadata"],
-            }
-            return expressions.evaluate(cond["expression"], variables) is True
-        events = self.conn.execute(
-            queries.get("events_since"), {"key": cond["key"], "since": self.row["ready_at"]}
-        )
-        return any(
-            not cond["expression"]
-            or expressions.evaluate(
-                cond["expression"],
-                {
-                    "input": e["payload"],
-                    "payload": e["payload"],
-                    "additional_metadata": e["additional_metadata"],
-                },
-            )
-            is True
-            for e in events.fetchall()
-        )
-
-
-def decide(conn: psycopg.Connection[Any], row: dict[str, Any]) -> str | None:
-    """CANCELLED, SKIPPED, QUEUED, or None to keep waiting."""
-    spec = row["conditions"] or {}
-    check = _Evaluator(conn, row)
-    if spec.get("cancel_if") and check.holds(spec["cancel_if"]):
-        return "CANCELLED"
-    if spec.get("skip_if") and check.holds(spec["skip_if"]):
-        return "SKIPPED"
-    if check.holds(spec.get("wait_for") or []):
-        return "QUEUED"
-    return None
-
-
-def settle_waiting(dsn: str) -> int:
-    """One engine round over WAITING task runs; returns how many changed state."""
-
-    with connect(dsn, autocommit=True, row_factory=dict_row) as conn:
-        rows = conn.execute(queries.get("waiting_task_runs")).fetchall()
-        verdicts: dict[str, list[int]] = {"QUEUED": [], "SKIPPED": [], "CANCELLED": []}
-        for row in rows:
-            try:
-                verdict = decide(conn, row)
-            except expressions.InvalidExpression:
-                verdict = "CANCELLED"
-            if verdict is not None:
-                verdicts[verdict].append(row["id"])
-        with conn.transaction():
-            _apply(conn, verdicts)
-    return sum(len(v) for v in verdicts.values())
-
-
-def _apply(conn: psycopg.Connection[Any], verdicts: dict[str, list[int]]) -> None:
-    if verdicts["QUEUED"]:
-        conn.execute(queries.get("release_waiting"), {"ids": verdicts["QUEUED"]})
-        conn.execute(queries.get("notify_queued"))
-    decided = verdicts["SKIPPED"] + verdicts["CANCELLED"]
-    if not decided:
-        return
-    rows = conn.execute(queries.get("decide_waiting"), {"ids": decided}).fetchall()
-    outcome = {i: "SKIPPED" for i in verdicts["SKIPPED"]} | {
-        i: "CANCELLED" for i in verdicts["CANCELLED"]
-    }
-    conn.execute(
-        queries.get("finish_task_runs"),
-        {
-            "ids": [r["id"] for r in rows],
-            "attempts": [r["attempt"] for r in rows],
-            "outcomes": [outcome[r["id"]] for r in rows],
-            "outputs": [None] * len(rows),
-            "blobs": [None] * len(rows),
-            "errors": [
-                None if outcome[r["id"]] == "SKIPPED" else "cancelled by cancel_if" for r in rows
-            ],
-        },
-    )

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 from enum import IntEnum, StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, model_validator
 
 from hatchnb import errors, expressions
-
-if TYPE_CHECKING:
-    pass
 
 
 class RateLimitLookup(Protocol):

@@ -7,13 +7,12 @@ import builtins
 import dataclasses
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from hatchnb import errors
 from hatchnb.alerting import MAX_ATTEMPTS, _check_url, send
 from hatchnb.config import Settings
 from hatchnb.records import AlertSettings, Delivery, EmailSettings
 from hatchnb.store import Store
+from hatchnb.store.alerts import AlertsRepo
 
 # ---- messages ---------------------------------------------------------------------------
 
@@ -25,25 +24,15 @@ class AlertsClient:
     """``hatchet.alerts``: failure alert settings, a test message, and the delivery log."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
-        self._store = store
+        self._alerts = AlertsRepo(store)
         self._settings = settings
 
     def get(self) -> AlertSettings | None:
         """The current settings, or None if alerts were never configured."""
-        row = self._store.fetch_one("get_alert_settings")
-        return AlertSettings.from_row(row) if row else None
+        return self._alerts.get_settings()
 
     def _save(self, settings: AlertSettings) -> AlertSettings:
-        row = self._store.fetch_one(
-            "upsert_alert_settings",
-            slack_webhook_url=settings.slack_webhook_url,
-            email=Jsonb(settings.email.to_json()) if settings.email else None,
-            on_failure=settings.on_failure,
-            on_schedule_timeout=settings.on_schedule_timeout,
-            window_seconds=settings.window_seconds,
-        )
-        assert row is not None
-        return AlertSettings.from_row(row)
+        return self._alerts.save_settings(settings)
 
     def set_slack(self, webhook_url: str | None) -> AlertSettings:
         """Send alerts to a Slack incoming webhook (None stops it)."""
@@ -118,26 +107,13 @@ class AlertsClient:
                 send(settings, channel, subject, body)
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
-            row = self._store.fetch_one(
-                "queue_alert_delivery",
-                kind="test",
-                channel=channel,
-                workflow_name=None,
-                run_id=None,
-                subject=subject,
-                body=body,
-                status="ERROR" if error else "SENT",
-                attempts=MAX_ATTEMPTS if error else 1,  # a failed test is not retried
-                last_error=error,
-            )
-            assert row is not None
-            results.append(row["id"])
+            attempts = MAX_ATTEMPTS if error else 1  # a failed test is not retried
+            results.append(self._alerts.record_test(channel, subject, body, error, attempts))
         return sorted((d for d in self.deliveries(limit=50) if d.id in results), key=lambda d: d.id)
 
     def deliveries(self, limit: int = 100) -> builtins.list[Delivery]:
         """Recent alert messages with their delivery state, newest first."""
-        rows = self._store.fetch_all("list_alert_deliveries", limit=limit)
-        return [Delivery.from_row(r) for r in rows]
+        return self._alerts.deliveries(limit)
 
     async def aio_deliveries(self, limit: int = 100) -> builtins.list[Delivery]:
         return await asyncio.to_thread(self.deliveries, limit)

@@ -1,4 +1,4 @@
-"""TODO"""
+"""``hatchet.cron``: crons of registered workflows, and the cron maths (``next_tick``)."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from hatchnb.config import Settings
 from hatchnb.store import Store
+from hatchnb.store.reads import ReadsRepo
 
 #: upper bounds (seconds) of the queue-to-start latency histogram buckets
 LATENCY_BOUNDS: tuple[float, ...] = (
@@ -51,18 +52,17 @@ class MetricsClient:
     """``hatchet.metrics``: read-only figures over the whole database."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
-        self._store = store
+        self._reads = ReadsRepo(store)
         self._settings = settings
 
     def queue_depth(self) -> dict[str, dict[str, int]]:
         """``{workflow: {"ready": n, "delayed": n}}`` of queued task runs."""
-        rows = self._store.fetch_all("queue_depth")
+        rows = self._reads.queue_depth()
         return {r["workflow_name"]: {"ready": r["ready"], "delayed": r["delayed"]} for r in rows}
 
     def task_counts(self) -> dict[str, int]:
         """``{status: number of task runs}``."""
-        rows = self._store.fetch_all("task_status_counts")
-        return {r["status"]: int(r["total"]) for r in rows}
+        return self._reads.task_status_counts()
 
     def throughput(
         self, window: timedelta = timedelta(hours=1), bucket: timedelta = timedelta(minutes=1)
@@ -70,16 +70,14 @@ class MetricsClient:
         """Finished task attempts per ``bucket`` over ``window``: ``bucket`` (start time),
         ``outcome`` (SUCCEEDED, FAILED, QUEUED for a retry...) and ``total``."""
         since = datetime.now(UTC) - window
-        return self._store.fetch_all("attempt_throughput", since=since, bucket=bucket)
+        return self._reads.attempt_throughput(since, bucket)
 
     def latency_histogram(
         self, window: timedelta = timedelta(hours=1), bounds: Iterable[float] = LATENCY_BOUNDS
     ) -> Histogram:
         """Queue-to-start latency of the task attempts that finished within ``window``."""
         edges = tuple(float(b) for b in bounds)
-        rows = self._store.fetch_all(
-            "queue_latency_histogram", since=datetime.now(UTC) - window, bounds=list(edges)
-        )
+        rows = self._reads.queue_latency_histogram(datetime.now(UTC) - window, list(edges))
         counts = [0] * (len(edges) + 1)
         total, seconds = 0, 0.0
         for row in rows:

@@ -7,7 +7,7 @@ import builtins
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hatchnb import errors, serialization
 from hatchnb.config import Settings
@@ -16,10 +16,6 @@ from hatchnb.results import ResultReader, WorkflowRunRef
 from hatchnb.store import AsyncStore, Store, notify
 from hatchnb.store.retention import PruneReport, prune
 from hatchnb.store.runs import AsyncRunsRepo, RunFilter, RunsRepo
-
-if TYPE_CHECKING:
-    pass
-
 
 #: PostgreSQL's bigint: the largest offset, limit or task run id a query can take
 _BIGINT_MAX = 2**63 - 1

@@ -1,4 +1,4 @@
-"""TODO"""
+"""``hatchet.scheduled``: one-off runs at a given time."""
 
 from __future__ import annotations
 

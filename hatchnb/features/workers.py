@@ -1,4 +1,4 @@
-"""TODO"""
+"""``hatchet.workers``: registered worker processes and what they run."""
 
 from __future__ import annotations
 
@@ -9,23 +9,23 @@ from typing import Any
 from hatchnb.config import Settings
 from hatchnb.records import WorkerRecord
 from hatchnb.store import Store
+from hatchnb.store.reads import ReadsRepo
 
 
 class WorkersClient:
     """``hatchet.workers``: registered worker processes, newest first."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
-        self._store = store
+        self._reads = ReadsRepo(store)
         self._settings = settings
 
     def list(self, limit: int = 100) -> builtins.list[WorkerRecord]:
-        rows = self._store.fetch_all("list_workers", limit=limit)
-        return [WorkerRecord.from_row(r) for r in rows]
+        return self._reads.workers(limit)
 
     async def aio_list(self, limit: int = 100) -> builtins.list[WorkerRecord]:
         return await asyncio.to_thread(self.list, limit)
 
     def running_tasks(self, limit: int = 1000) -> builtins.list[dict[str, Any]]:
         """Task runs running now: worker_id, run_id, task_name, attempt, started_at."""
-        rows = self._store.fetch_all("running_task_runs", limit=limit)
+        rows = self._reads.running_task_runs(limit)
         return [{**r, "worker_id": str(r["worker_id"]), "run_id": str(r["run_id"])} for r in rows]

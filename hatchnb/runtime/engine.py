@@ -16,9 +16,9 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from hatchnb import conditions, errors
+from hatchnb import errors
 from hatchnb.config import Settings
-from hatchnb.runtime.duties import alerts, crons, retention
+from hatchnb.runtime.duties import alerts, conditions, crons, retention
 from hatchnb.runtime.supervise import supervised
 from hatchnb.store import connect, connect_async, queries
 

@@ -1,0 +1,33 @@
+"""Read-only aggregates for ``hatchet.metrics``, ``hatchet.workers`` and the dashboard.
+Statements in ``sql/metrics.sql`` and ``sql/workers.sql``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from hatchnb.records import WorkerRecord
+from hatchnb.store.db import Row, Store
+
+
+class ReadsRepo:
+    def __init__(self, store: Store) -> None:
+        self._db = store
+
+    def queue_depth(self) -> list[Row]:
+        """Per workflow: ready and delayed queued task runs."""
+        return self._db.fetch_all("queue_depth")
+
+    def task_status_counts(self) -> dict[str, int]:
+        return {r["status"]: int(r["total"]) for r in self._db.fetch_all("task_status_counts")}
+
+    def attempt_throughput(self, since: datetime, bucket: timedelta) -> list[Row]:
+        return self._db.fetch_all("attempt_throughput", since=since, bucket=bucket)
+
+    def queue_latency_histogram(self, since: datetime, bounds: list[float]) -> list[Row]:
+        return self._db.fetch_all("queue_latency_histogram", since=since, bounds=bounds)
+
+    def workers(self, limit: int) -> list[WorkerRecord]:
+        return [WorkerRecord.from_row(r) for r in self._db.fetch_all("list_workers", limit=limit)]
+
+    def running_task_runs(self, limit: int) -> list[Row]:
+        return self._db.fetch_all("running_task_runs", limit=limit)
