@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import cloudpickle
 
 from hatchnb import errors
+from hatchnb.store.runs import RunsRepo
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
@@ -184,14 +185,13 @@ def read_outputs(notebook: Any) -> dict[str, Any]:
 def _store(ctx: Context, notebook: Any, failed: bool) -> None:
     import nbformat
 
-    ctx._client._store.execute(
-        "save_task_notebook",
-        task_run_id=ctx.task_run_id,
-        attempt=ctx._claim.attempt,
-        run_id=ctx.workflow_run_id,
-        task_name=ctx.task_name,
-        notebook=nbformat.writes(notebook).encode(),
-        failed=failed,
+    RunsRepo(ctx._client._store).save_notebook(
+        ctx.task_run_id,
+        ctx._claim.attempt,
+        ctx.workflow_run_id,
+        ctx.task_name,
+        nbformat.writes(notebook).encode(),
+        failed,
     )
 
 

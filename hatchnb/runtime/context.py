@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hatchnb import ids, serialization
+from hatchnb.store.runs import RunsRepo
 from hatchnb.types import to_timedelta
 
 if TYPE_CHECKING:
@@ -191,12 +192,8 @@ class Context:
                 "succeeded parent (declare it in parents=[...])"
             )
         if info.get("has_blob"):
-            row = self._client._store.fetch_one(
-                "task_output_blob", run_id=self.workflow_run_id, task_name=name
-            )
-            return serialization.load_output(
-                None, row["output_blob"] if row else None, self._client._settings.signing_key
-            )
+            blob = RunsRepo(self._client._store).task_output_blob(self.workflow_run_id, name)
+            return serialization.load_output(None, blob, self._client._settings.signing_key)
         return info["output"]
 
     def was_skipped(self, task: Task[Any] | str) -> bool:

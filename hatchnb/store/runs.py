@@ -123,7 +123,32 @@ class RunsRepo:
     def notebooks(self, run_id: str) -> list[Row]:
         return self._db.fetch_all("run_notebooks", run_id=run_id)
 
+    def task_output_blob(self, run_id: str, task_name: str) -> bytes | None:
+        """A task's pickled output (outputs JSON cannot hold)."""
+        row = self._db.fetch_one("task_output_blob", run_id=run_id, task_name=task_name)
+        return row["output_blob"] if row else None
+
     # ---- commands -------------------------------------------------------------------
+
+    def save_notebook(
+        self,
+        task_run_id: int,
+        attempt: int,
+        run_id: str,
+        task_name: str,
+        notebook: bytes,
+        failed: bool,
+    ) -> None:
+        """The executed notebook of a notebook task's attempt (also a failed one)."""
+        self._db.execute(
+            "save_task_notebook",
+            task_run_id=task_run_id,
+            attempt=attempt,
+            run_id=run_id,
+            task_name=task_name,
+            notebook=notebook,
+            failed=failed,
+        )
 
     def cancel_runs(self, run_ids: list[str]) -> None:
         """Cancel the runs and tell the workers running their tasks, in one transaction."""
