@@ -1,7 +1,7 @@
-"""The dashboard's entry point: ``create_app()`` builds the page named by ``?page=``.
+"""The dashboard's entry point: ``create_app(config)`` builds the page named by ``?page=``.
 
-``hatchnb dashboard`` serves :func:`create_app`; ``panel serve server/app.py`` runs this
-file as a script, which marks the same app servable."""
+``hatchnb dashboard`` (``serve.py``) serves it bound to its client and auth settings;
+``panel serve server/app.py`` builds the same config from the environment."""
 
 from __future__ import annotations
 
@@ -32,14 +32,18 @@ BUILDERS = {
 }
 
 
-def create_app() -> pn.viewable.Viewable:
+def create_app(config: common.DashboardConfig) -> pn.viewable.Viewable:
     """The page of the current session (runs by default)."""
     page = common.arg("page") or "runs"
     if page == "run":
-        body = run_detail.build(common.arg("id"))
+        body = run_detail.build(config, common.arg("id"))
         current = "runs"
     else:
         builder = BUILDERS.get(page)
-        body = builder() if builder else pn.pane.HTML(common.message(f"no page {page!r}", "error"))
+        body = (
+            builder(config)
+            if builder
+            else pn.pane.HTML(common.message(f"no page {page!r}", "error"))
+        )
         current = page
     return pn.Column(common.nav(current), body, sizing_mode="stretch_width", name="hatchnb")

@@ -3,10 +3,10 @@ permissions, tables and formatting."""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 import os
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -37,27 +37,15 @@ PAGES = {
     "metrics": "Metrics",
 }
 
-_client: Hatchet | None = None
-_client_lock = threading.Lock()
-#: set by hatchnb.dashboard when it serves with a password or token
-auth_enabled = False
 
+@dataclasses.dataclass(frozen=True)
+class DashboardConfig:
+    """What every page of one served dashboard reads through, passed in by whoever serves
+    it (``hatchnb.dashboard.serve`` or ``server/app.py``)."""
 
-def use_client(client: Hatchet) -> None:
-    """Make the dashboard read through this client (``hatchnb.dashboard`` calls it)."""
-    global _client
-    _client = client
-
-
-def client() -> Hatchet:
-    """The process's client; ``panel serve`` builds one from HATCHNB_DATABASE_URL."""
-    global _client
-    with _client_lock:
-        if _client is None:
-            from hatchnb import Hatchet
-
-            _client = Hatchet()
-        return _client
+    client: Hatchet
+    #: served with a password or token: destructive actions need a logged-in user
+    auth_enabled: bool
 
 
 def arg(name: str) -> str | None:
@@ -66,10 +54,10 @@ def arg(name: str) -> str | None:
     return values[0].decode() if values else None
 
 
-def can_act() -> bool:
+def can_act(config: DashboardConfig) -> bool:
     """Destructive actions need a logged-in user whenever the dashboard has a password or
     token; a dashboard without one only ever listens on a loopback address."""
-    needs_login = auth_enabled or bool(pn.config.basic_auth) or _secret_configured()
+    needs_login = config.auth_enabled or bool(pn.config.basic_auth) or _secret_configured()
     return bool(pn.state.user) if needs_login else True
 
 

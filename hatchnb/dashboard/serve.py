@@ -1,5 +1,6 @@
-"""Serve the Panel dashboard of ``server/``: ``start_dashboard()`` (background thread, used
-by ``%hatchet dashboard``) and ``serve_dashboard()`` (blocking, used by ``hatchnb dashboard``).
+"""Serve the Panel dashboard (``hatchnb.dashboard.app``): ``start_dashboard()`` (background
+thread, used by ``%hatchet dashboard``) and ``serve_dashboard()`` (blocking, used by
+``hatchnb dashboard``).
 
 It listens on 127.0.0.1 unless told otherwise; any other address needs a password or token
 in HATCHNB_DASHBOARD_PASSWORD / HATCHNB_DASHBOARD_TOKEN (Panel's login page; ``/metrics``
@@ -13,6 +14,7 @@ import ipaddress
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hatchnb import errors
@@ -113,21 +115,19 @@ def _serve_options(hatchet: Hatchet, address: str, port: int) -> dict[str, Any]:
     return options
 
 
-def _prepare(hatchet: Hatchet | None, address: str) -> Hatchet:
+def _prepare(hatchet: Hatchet | None, address: str) -> tuple[Hatchet, Callable[[], Any]]:
+    """The app of one served dashboard, bound to its client and auth settings."""
     check_address(address, dashboard_secret())  # before connecting to anything
-    try:
-        from hatchnb.dashboard import common
-    except ImportError as exc:  # a wheel without server/ or a broken install
-        raise ImportError(
-            f"the dashboard app (server/) cannot be imported ({exc}); install hatchnb with "
-            "`pip install -e .` from a checkout"
-        ) from exc
     from hatchnb import Hatchet
+    from hatchnb.dashboard.app import create_app
+    from hatchnb.dashboard.common import DashboardConfig
 
-    client = hatchet or Hatchet()
-    common.use_client(client)
-    common.auth_enabled = dashboard_secret() is not None
-    return client
+    config = DashboardConfig(hatchet or Hatchet(), auth_enabled=dashboard_secret() is not None)
+
+    def app() -> Any:  # a plain function (not a partial): Panel calls it once per session
+        return create_app(config)
+
+    return config.client, app
 
 
 def start_dashboard(
@@ -137,12 +137,10 @@ def start_dashboard(
     ``stop()``. ``port=0`` picks a free port."""
     import panel as pn
 
-    from hatchnb.dashboard.app import create_app
-
-    client = _prepare(hatchet, address)
+    client, app = _prepare(hatchet, address)
     port = port or free_port(address)
     options = _serve_options(client, address, port)
-    thread = pn.serve(create_app, threaded=True, verbose=False, **options)
+    thread = pn.serve(app, threaded=True, verbose=False, **options)
     _wait_for_port(address, port, thread)
     host = "127.0.0.1" if address in ("0.0.0.0", "") else address
     return DashboardHandle(url=f"http://{host}:{port}/", _server=thread)
@@ -154,12 +152,10 @@ def serve_dashboard(
     """Serve the dashboard in the foreground until interrupted (``hatchnb dashboard``)."""
     import panel as pn
 
-    from hatchnb.dashboard.app import create_app
-
-    client = _prepare(hatchet, address)
+    client, app = _prepare(hatchet, address)
     options = _serve_options(client, address, port or free_port(address))
     print(f"hatchnb dashboard: http://{address}:{options['port']}/", flush=True)
-    pn.serve(create_app, threaded=False, verbose=False, **options)
+    pn.serve(app, threaded=False, verbose=False, **options)
 
 
 def _wait_for_port(address: str, port: int, thread: Any, timeout: float = 15.0) -> None:

@@ -12,8 +12,9 @@ COLUMNS = ["created", "kind", "channel", "workflow", "subject", "status", "attem
 
 
 class AlertsPage:
-    def __init__(self) -> None:
-        self.hatchet = common.client()
+    def __init__(self, config: common.DashboardConfig) -> None:
+        self.config = config
+        self.hatchet = config.client
         settings = self.hatchet.alerts.get()
         email = settings.email if settings else None
         self.slack = pn.widgets.TextInput(
@@ -86,7 +87,7 @@ class AlertsPage:
         common.update_table(self.table, common.frame(rows, COLUMNS))
 
     def _save(self, _: Any) -> None:
-        if not common.can_act():
+        if not common.can_act(self.config):
             self.feedback.object = common.message("log in to change alert settings", "error")
             return
         alerts = self.hatchet.alerts
@@ -128,5 +129,5 @@ class AlertsPage:
         self.refresh()
 
 
-def build() -> pn.viewable.Viewable:
-    return AlertsPage().view()
+def build(config: common.DashboardConfig) -> pn.viewable.Viewable:
+    return AlertsPage(config).view()

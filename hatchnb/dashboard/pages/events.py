@@ -22,8 +22,9 @@ def parse_json(text: str, what: str) -> dict[str, Any]:
 
 
 class EventsPage:
-    def __init__(self) -> None:
-        self.hatchet = common.client()
+    def __init__(self, config: common.DashboardConfig) -> None:
+        self.config = config
+        self.hatchet = config.client
         self.key = pn.widgets.TextInput(label="Event key", placeholder="user:created", width=220)
         self.payload = pn.widgets.TextAreaInput(label="Payload (JSON)", value="{}", width=300)
         self.metadata = pn.widgets.TextAreaInput(label="Metadata (JSON)", value="{}", width=220)
@@ -69,5 +70,5 @@ class EventsPage:
         self.refresh()
 
 
-def build() -> pn.viewable.Viewable:
-    return EventsPage().view()
+def build(config: common.DashboardConfig) -> pn.viewable.Viewable:
+    return EventsPage(config).view()

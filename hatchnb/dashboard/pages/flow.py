@@ -37,8 +37,9 @@ def _records(client: Any, attribute: str) -> list[dict[str, Any]] | None:
 
 
 class FlowPage:
-    def __init__(self) -> None:
-        self.hatchet = common.client()
+    def __init__(self, config: common.DashboardConfig) -> None:
+        self.config = config
+        self.hatchet = config.client
         self.rates = common.table(RATE_COLUMNS, "rate_limits_table")
         self.keys = common.table(CONCURRENCY_COLUMNS, "concurrency_table")
         self.note = pn.pane.HTML("")
@@ -64,5 +65,5 @@ class FlowPage:
         common.update_table(self.keys, common.frame(keys or [], CONCURRENCY_COLUMNS))
 
 
-def build() -> pn.viewable.Viewable:
-    return FlowPage().view()
+def build(config: common.DashboardConfig) -> pn.viewable.Viewable:
+    return FlowPage(config).view()

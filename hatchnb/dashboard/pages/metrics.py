@@ -23,8 +23,9 @@ def _plot(title: str, **options: Any) -> Any:
 
 
 class MetricsPage:
-    def __init__(self) -> None:
-        self.hatchet = common.client()
+    def __init__(self, config: common.DashboardConfig) -> None:
+        self.config = config
+        self.hatchet = config.client
         self.throughput = ColumnDataSource(
             name="throughput", data={"t": [], "succeeded": [], "failed": []}
         )
@@ -101,5 +102,5 @@ class MetricsPage:
             self.throughput.data = data
 
 
-def build() -> pn.viewable.Viewable:
-    return MetricsPage().view()
+def build(config: common.DashboardConfig) -> pn.viewable.Viewable:
+    return MetricsPage(config).view()

@@ -78,8 +78,9 @@ def _json_text(value: Any) -> str:
 
 
 class RunDetailPage:
-    def __init__(self, run_id: str) -> None:
-        self.hatchet = common.client()
+    def __init__(self, config: common.DashboardConfig, run_id: str) -> None:
+        self.config = config
+        self.hatchet = config.client
         self.run_id = run_id
         self.run = self.hatchet.runs.get(run_id)
         tasks = [t for t in self.run.tasks if t.kind == "task"]
@@ -205,7 +206,7 @@ class RunDetailPage:
             )
 
     def _act(self, action: str) -> None:
-        if not common.can_act():
+        if not common.can_act(self.config):
             self.feedback.object = common.message("log in to cancel or replay runs", "error")
             return
         if action == "cancel":
@@ -216,11 +217,11 @@ class RunDetailPage:
         self.refresh()
 
 
-def build(run_id: str | None) -> pn.viewable.Viewable:
+def build(config: common.DashboardConfig, run_id: str | None) -> pn.viewable.Viewable:
     if not run_id:
         return pn.pane.HTML(common.message("no run id given (?page=run&id=...)", "error"))
     try:
         uuid.UUID(run_id)
-        return RunDetailPage(run_id).view()
+        return RunDetailPage(config, run_id).view()
     except (errors.RunNotFound, ValueError) as exc:
         return pn.pane.HTML(common.message(str(exc), "error"))

@@ -40,8 +40,9 @@ def parse_metadata(text: str) -> dict[str, str]:
 
 
 class RunsPage:
-    def __init__(self) -> None:
-        self.hatchet = common.client()
+    def __init__(self, config: common.DashboardConfig) -> None:
+        self.config = config
+        self.hatchet = config.client
         workflows = [w.name for w in self.hatchet.workflows.list()]
         self.workflow = pn.widgets.MultiChoice(label="Workflow", options=workflows, width=260)
         self.status = pn.widgets.MultiChoice(
@@ -140,7 +141,7 @@ class RunsPage:
         return [str(data.iloc[i]["id"]) for i in self.table.selection if i < len(data)]
 
     def _act(self, action: str) -> None:
-        if not common.can_act():
+        if not common.can_act(self.config):
             self.feedback.object = common.message("log in to cancel or replay runs", "error")
             return
         ids = self.selected_ids()
@@ -156,5 +157,5 @@ class RunsPage:
         self.refresh()
 
 
-def build() -> pn.viewable.Viewable:
-    return RunsPage().view()
+def build(config: common.DashboardConfig) -> pn.viewable.Viewable:
+    return RunsPage(config).view()

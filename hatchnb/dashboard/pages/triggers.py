@@ -24,8 +24,9 @@ SCHEDULED_COLUMNS = ["workflow", "run_at", "input", "run", "error", "id"]
 
 
 class TriggersPage:
-    def __init__(self) -> None:
-        self.hatchet = common.client()
+    def __init__(self, config: common.DashboardConfig) -> None:
+        self.config = config
+        self.hatchet = config.client
         names = [w.name for w in self.hatchet.workflows.list()]
         self.crons = common.table(CRON_COLUMNS, "crons_table", selectable=1)
         self.scheduled = common.table(
@@ -106,7 +107,7 @@ class TriggersPage:
 
     def _act(self, action: str) -> None:
         destructive = action.startswith(("Delete", "Trigger"))
-        if destructive and not common.can_act():
+        if destructive and not common.can_act(self.config):
             self.feedback.object = common.message("log in to delete or trigger", "error")
             return
         try:
@@ -147,5 +148,5 @@ class TriggersPage:
         return "the scheduled run starts at the engine's next round"
 
 
-def build() -> pn.viewable.Viewable:
-    return TriggersPage().view()
+def build(config: common.DashboardConfig) -> pn.viewable.Viewable:
+    return TriggersPage(config).view()

@@ -13,8 +13,9 @@ TASK_COLUMNS = ["worker", "run", "task_name", "attempt", "started"]
 
 
 class WorkersPage:
-    def __init__(self) -> None:
-        self.hatchet = common.client()
+    def __init__(self, config: common.DashboardConfig) -> None:
+        self.config = config
+        self.hatchet = config.client
         self.workers = common.table(WORKER_COLUMNS, "workers_table")
         self.tasks = common.table(TASK_COLUMNS, "running_tasks", html=["run"])
 
@@ -55,5 +56,5 @@ class WorkersPage:
         common.update_table(self.tasks, common.frame(tasks, TASK_COLUMNS))
 
 
-def build() -> pn.viewable.Viewable:
-    return WorkersPage().view()
+def build(config: common.DashboardConfig) -> pn.viewable.Viewable:
+    return WorkersPage(config).view()

@@ -14,8 +14,9 @@ COLUMNS = ["workflow", "versions", "latest_version_id", "updated"]
 
 
 class WorkflowsPage:
-    def __init__(self) -> None:
-        self.hatchet = common.client()
+    def __init__(self, config: common.DashboardConfig) -> None:
+        self.config = config
+        self.hatchet = config.client
         self.table = common.table(COLUMNS, "workflows_table", html=["workflow"])
         names = [w.name for w in self.hatchet.workflows.list()]
         wanted = common.arg("name")
@@ -88,5 +89,5 @@ class WorkflowsPage:
         ]
 
 
-def build() -> pn.viewable.Viewable:
-    return WorkflowsPage().view()
+def build(config: common.DashboardConfig) -> pn.viewable.Viewable:
+    return WorkflowsPage(config).view()
