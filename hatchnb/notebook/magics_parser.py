@@ -127,7 +127,7 @@ def _misc(subs: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="%hatchet", add_help=False, usage="%hatchet COMMAND [ARGS]")
+    parser = _Parser(prog="%hatchet", add_help=False, usage="%(prog)s COMMAND [ARGS]")
     subs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _misc(subs)
     _worker(subs)
