@@ -31,6 +31,12 @@ class RunStatus(StrEnum):
     SKIPPED = "SKIPPED"
     #: parents done, waiting for wait_for / skip_if / cancel_if conditions
     WAITING = "WAITING"
+    #: hatchet_sdk's name for SUCCEEDED (an alias: the same member)
+    COMPLETED = "SUCCEEDED"
+
+    @classmethod
+    def _missing_(cls, value: object) -> RunStatus | None:
+        return cls.SUCCEEDED if value == "COMPLETED" else None
 
 
 V1TaskStatus = RunStatus

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hatchnb import errors, serialization
@@ -75,6 +76,23 @@ class WorkflowRunRef:
             print(repr(self))
             return
         live.show_run(self._hatchet, self.workflow_run_id)
+
+
+class TaskRunRef(WorkflowRunRef):
+    """A handle on a standalone task's run: ``result()`` is the task's output."""
+
+    def __init__(self, ref: WorkflowRunRef, shape: Callable[[dict[str, Any]], Any]) -> None:
+        super().__init__(ref.workflow_run_id, ref._reader, ref._hatchet)
+        self._shape = shape
+
+    def __repr__(self) -> str:
+        return f"<TaskRunRef {self.workflow_run_id}>"
+
+    def result(self, timeout: float | None = None) -> Any:
+        return self._shape(super().result(timeout))
+
+    async def aio_result(self, timeout: float | None = None) -> Any:
+        return self._shape(await super().aio_result(timeout))
 
 
 class RunWaiter:

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from hatchnb import conditions, errors, flow_control, serialization
 from hatchnb.features.cron import next_tick
 from hatchnb.records import CronWorkflow, ScheduledRun
+from hatchnb.results import TaskRunRef, WorkflowRunRef
 from hatchnb.types import (
     DEFAULT_EXECUTION_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEOUT,
@@ -31,7 +32,6 @@ from hatchnb.types import (
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
-    from hatchnb.results import WorkflowRunRef
 
 TaskKind = Literal["task", "on_failure", "on_success"]
 R = TypeVar("R")
@@ -91,6 +91,35 @@ class Task(Generic[R]):
             "concurrency": [c.model_dump(mode="json") for c in self.concurrency],
             "rate_limits": [r.model_dump(mode="json") for r in self.rate_limits],
         }
+
+
+def trigger_options(
+    options: TriggerWorkflowOptions | None,
+    *,
+    child_key: str | None = None,
+    additional_metadata: dict[str, Any] | None = None,
+    priority: int | None = None,
+    sticky: bool = False,
+    desired_worker_id: str | None = None,
+    desired_worker_labels: Any = None,
+) -> TriggerWorkflowOptions:
+    """The options of one trigger: hatchet_sdk's keyword arguments over the deprecated
+    ``options=`` object. A per-run worker choice is refused rather than ignored."""
+    base = options or _DEFAULT_OPTIONS
+    refuse_unsupported(
+        desired_worker_id=desired_worker_id or base.desired_worker_id,
+        desired_worker_labels=desired_worker_labels,
+    )
+    given = {
+        "child_key": child_key,
+        "additional_metadata": additional_metadata,
+        "priority": priority,
+        "sticky": sticky or None,
+    }
+    changes = {k: v for k, v in given.items() if v is not None}
+    if not changes:
+        return base
+    return TriggerWorkflowOptions.model_validate({**base.model_dump(), **changes})
 
 
 def refuse_unsupported(**options: Any) -> None:
@@ -427,61 +456,100 @@ class Workflow:
         input: Any = None,
         key: str | None = None,
         options: TriggerWorkflowOptions | None = None,
+        child_key: str | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
+        desired_worker_id: str | None = None,
+        sticky: bool = False,
+        desired_worker_labels: Any = None,
     ) -> WorkflowRunTriggerConfig:
+        """One item of ``run_many``; the keyword arguments override ``options`` (which
+        hatchet_sdk deprecates but still takes)."""
+        opts = trigger_options(
+            options,
+            child_key=child_key,
+            additional_metadata=additional_metadata,
+            priority=priority,
+            desired_worker_id=desired_worker_id,
+            sticky=sticky,
+            desired_worker_labels=desired_worker_labels,
+        )
         # model_construct: the fields are already typed, and bulk runs build thousands
         return WorkflowRunTriggerConfig.model_construct(
-            workflow_name=self.name, input=input, options=options or _DEFAULT_OPTIONS, key=key
+            workflow_name=self.name, input=input, options=opts, key=key
         )
 
     def run_no_wait(
-        self, input: Any = None, options: TriggerWorkflowOptions | None = None
+        self, input: Any = None, options: TriggerWorkflowOptions | None = None, **trigger: Any
     ) -> WorkflowRunRef:
-        return self._client._trigger(self, [self.create_bulk_run_item(input, options=options)])[0]
+        """Trigger a run and return its reference at once. ``trigger``: ``child_key``,
+        ``additional_metadata``, ``priority``, ``sticky`` (as in hatchet_sdk)."""
+        item = self.create_bulk_run_item(input, options=options, **trigger)
+        return self._ref(self._client._trigger(self, [item])[0])
 
     async def aio_run_no_wait(
-        self, input: Any = None, options: TriggerWorkflowOptions | None = None
+        self, input: Any = None, options: TriggerWorkflowOptions | None = None, **trigger: Any
     ) -> WorkflowRunRef:
-        items = [self.create_bulk_run_item(input, options=options)]
-        return (await self._client._aio_trigger(self, items))[0]
+        item = self.create_bulk_run_item(input, options=options, **trigger)
+        return self._ref((await self._client._aio_trigger(self, [item]))[0])
 
     def run(
         self,
         input: Any = None,
         options: TriggerWorkflowOptions | None = None,
         wait_for_result: bool = True,
+        **trigger: Any,
     ) -> Any:
-        """Trigger a run; block until it finishes and return ``{task_name: output}``."""
-        ref = self.run_no_wait(input, options)
-        return self._result(ref.result()) if wait_for_result else ref
+        """Trigger a run; block until it finishes and return ``{task_name: output}`` (with
+        ``wait_for_result=False``, return its reference at once)."""
+        item = self.create_bulk_run_item(input, options=options, **trigger)
+        ref = self._client._trigger(self, [item])[0]
+        return self._result(ref.result()) if wait_for_result else self._ref(ref)
 
     async def aio_run(
         self,
         input: Any = None,
         options: TriggerWorkflowOptions | None = None,
         wait_for_result: bool = True,
+        **trigger: Any,
     ) -> Any:
-        ref = await self.aio_run_no_wait(input, options)
-        return self._result(await ref.aio_result()) if wait_for_result else ref
+        item = self.create_bulk_run_item(input, options=options, **trigger)
+        ref = (await self._client._aio_trigger(self, [item]))[0]
+        return self._result(await ref.aio_result()) if wait_for_result else self._ref(ref)
 
     def run_many_no_wait(self, workflows: list[WorkflowRunTriggerConfig]) -> list[WorkflowRunRef]:
-        return self._client._trigger(self, workflows)
+        return [self._ref(r) for r in self._client._trigger(self, workflows)]
 
     async def aio_run_many_no_wait(
         self, workflows: list[WorkflowRunTriggerConfig]
     ) -> list[WorkflowRunRef]:
-        return await self._client._aio_trigger(self, workflows)
+        return [self._ref(r) for r in await self._client._aio_trigger(self, workflows)]
 
     def run_many(
-        self, workflows: list[WorkflowRunTriggerConfig], return_exceptions: bool = False
+        self,
+        workflows: list[WorkflowRunTriggerConfig],
+        return_exceptions: bool = False,
+        wait_for_result: bool = True,
     ) -> list[Any]:
-        refs = self.run_many_no_wait(workflows)
+        refs = self._client._trigger(self, workflows)
+        if not wait_for_result:
+            return [self._ref(r) for r in refs]
         return self._client._results(refs, self._result, return_exceptions)
 
     async def aio_run_many(
-        self, workflows: list[WorkflowRunTriggerConfig], return_exceptions: bool = False
+        self,
+        workflows: list[WorkflowRunTriggerConfig],
+        return_exceptions: bool = False,
+        wait_for_result: bool = True,
     ) -> list[Any]:
-        refs = await self.aio_run_many_no_wait(workflows)
+        refs = await self._client._aio_trigger(self, workflows)
+        if not wait_for_result:
+            return [self._ref(r) for r in refs]
         return await self._client._aio_results(refs, self._result, return_exceptions)
+
+    def _ref(self, ref: WorkflowRunRef) -> WorkflowRunRef:
+        """The reference a trigger returns (a standalone task's is a TaskRunRef)."""
+        return ref
 
     def _result(self, outputs: dict[str, Any]) -> Any:
         return outputs
@@ -493,10 +561,15 @@ class Workflow:
         run_at: datetime,
         input: Any = None,
         options: ScheduleTriggerWorkflowOptions | None = None,
+        child_key: str | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
     ) -> ScheduledRun:
         """Run once at ``run_at`` (an aware datetime)."""
+        opts = trigger_options(
+            options, child_key=child_key, additional_metadata=additional_metadata, priority=priority
+        )
         self._client.register(self)
-        opts = options or ScheduleTriggerWorkflowOptions()
         return self._client.scheduled.create(
             self, run_at, self._plain_input(input), opts.additional_metadata, opts.priority
         )
@@ -506,8 +579,9 @@ class Workflow:
         run_at: datetime,
         input: Any = None,
         options: ScheduleTriggerWorkflowOptions | None = None,
+        **trigger: Any,
     ) -> ScheduledRun:
-        return await asyncio.to_thread(self.schedule, run_at, input, options)
+        return await asyncio.to_thread(self.schedule, run_at, input, options, **trigger)
 
     def create_cron(
         self,
@@ -551,6 +625,9 @@ class Standalone(Workflow, Generic[R]):
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.task_obj.fn(*args, **kwargs)
+
+    def _ref(self, ref: WorkflowRunRef) -> WorkflowRunRef:
+        return TaskRunRef(ref, self._result)
 
     def _result(self, outputs: dict[str, Any]) -> Any:
         output = outputs.get(self.task_obj.name)

@@ -44,7 +44,7 @@ def _dsn_for(database: str) -> str:
 
 def _admin(sql: str) -> None:
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(sql)  # type: ignore[arg-type]
+        conn.execute(sql)
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +76,7 @@ def db(dsn: str) -> Iterator[psycopg.Connection[Any]]:
     from psycopg.rows import dict_row
 
     with psycopg.connect(dsn, autocommit=True, row_factory=dict_row) as conn:
-        yield conn  # type: ignore[misc]
+        yield conn
 
 
 @pytest.fixture

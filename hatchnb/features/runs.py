@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -11,11 +12,13 @@ from typing import Any
 
 from hatchnb import errors, serialization
 from hatchnb.config import Settings
+from hatchnb.enqueue import start_run
 from hatchnb.records import FINAL, RunStatus, WorkflowRun
 from hatchnb.results import ResultReader, WorkflowRunRef
 from hatchnb.store import AsyncStore, Store, notify
 from hatchnb.store.retention import PruneReport, prune
 from hatchnb.store.runs import AsyncRunsRepo, RunFilter, RunsRepo
+from hatchnb.store.versions import trigger_target_in
 
 #: PostgreSQL's bigint: the largest offset, limit or task run id a query can take
 _BIGINT_MAX = 2**63 - 1
@@ -98,6 +101,7 @@ class RunsClient:
         astore: Callable[[], Awaitable[AsyncStore]],
         make_ref: Callable[[str], WorkflowRunRef],
     ) -> None:
+        self._store = store
         self._runs = RunsRepo(store)
         self._settings = settings
         self._reader = reader
@@ -118,6 +122,35 @@ class RunsClient:
 
     def get_result(self, workflow_run_id: str) -> dict[str, Any]:
         return self._reader.result(run_uuid(workflow_run_id), None)
+
+    def create(
+        self,
+        workflow_name: str,
+        input: dict[str, Any],
+        additional_metadata: dict[str, Any] | None = None,
+        priority: int | None = None,
+    ) -> WorkflowRun:
+        """Start a run of a registered workflow by name, with the version registered under
+        that name (no code needed here); the new run."""
+        payload = json.loads(
+            serialization.dump_json(input, "input", self._settings.max_payload_bytes)
+        )
+        metadata = json.loads(serialization.dump_metadata(additional_metadata or {}))
+        if priority is not None and priority not in (1, 2, 3):
+            raise ValueError(f"priority={priority!r}: use 1, 2 or 3 (Priority.LOW..HIGH)")
+        with self._store.transaction() as tx:
+            target = trigger_target_in(tx, serialization.check_text(workflow_name, "workflow"))
+            if target is None:
+                raise errors.HatchnbError(
+                    f"workflow {workflow_name!r} is not registered; register it (start a worker "
+                    "with it, or call hatchet.register) before triggering it by name"
+                )
+            trigger = {"triggered_by": "runs.create"}
+            run_id = start_run(tx, target, payload, metadata, priority, trigger)
+        return self.get(str(run_id))
+
+    async def aio_create(self, *args: Any, **kwargs: Any) -> WorkflowRun:
+        return await asyncio.to_thread(self.create, *args, **kwargs)
 
     def get_run_ref(self, workflow_run_id: str) -> WorkflowRunRef:
         return self._make_ref(run_uuid(workflow_run_id))

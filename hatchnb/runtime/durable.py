@@ -114,7 +114,7 @@ class DurableContext(Context):
 
     # ---- sleeps -----------------------------------------------------------------------
 
-    async def aio_sleep_for(self, duration: timedelta | str) -> None:
+    async def aio_sleep_for(self, duration: timedelta | str | float) -> None:
         """Sleep durably: a replay after a crash only sleeps what is left."""
         delta = to_timedelta(duration, "duration")
         await self._aio_sleep(_now() + delta, f"sleep_for({delta})")
@@ -129,7 +129,7 @@ class DurableContext(Context):
             await self._aio_remember(entry)
         await asyncio.sleep(self._wait_or_evict(entry.wake_at or wake_at))
 
-    def sleep_for(self, duration: timedelta | str) -> None:
+    def sleep_for(self, duration: timedelta | str | float) -> None:
         """Blocking twin of ``aio_sleep_for`` for sync durable tasks."""
         delta = to_timedelta(duration, "duration")
         self._sleep(_now() + delta, f"sleep_for({delta})")

@@ -222,12 +222,12 @@ def _wait_until_all_terminal(dsn: str, started: float) -> None:
 
 def _check(dsn: str, marks: Path, chaos: Chaos, elapsed: float) -> str:
     with psycopg.connect(dsn) as conn:
-        statuses = dict(
+        statuses: dict[str, int] = dict(
             conn.execute(
                 "SELECT status, count(*) FROM hatchnb.workflow_runs GROUP BY status"
             ).fetchall()
         )
-        per_kind = dict(
+        per_kind: dict[str, Any] = dict(
             conn.execute(
                 "SELECT workflow_name, count(*) FROM hatchnb.workflow_runs"
                 " WHERE parent_task_run_id IS NULL GROUP BY workflow_name"

@@ -32,7 +32,7 @@ def seeded(hatchet: Any, start_worker: Callable[..., Any], db: Any) -> dict[str,
     )
     failed = wfs["boom"].run_no_wait({})
     for ref in (ok, tagged, failed):
-        wait_until(lambda r=ref: str(r.status()) in ("SUCCEEDED", "FAILED"), 20, "seed runs")
+        wait_until(lambda r=ref: str(r.status()) in ("SUCCEEDED", "FAILED"), 20, "seed runs")  # type: ignore[misc]
     cron = hatchet.cron.create("etl", "nightly", "0 3 * * *", {"day": 9})
     # what the engine stores when a tick cannot start its run (test_triggers.py fires one)
     db.execute(

@@ -139,7 +139,7 @@ class Cluster:
 
     def create_database(self, name: str) -> str:
         with psycopg.connect(self.socket_dsn(), autocommit=True, connect_timeout=10) as conn:
-            conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+            conn.execute(f"CREATE DATABASE {name}")
         return self.dsn(name)
 
     def log(self) -> str:

@@ -152,7 +152,7 @@ def _declare(hatchet: Hatchet) -> tuple[Any, Any]:
 
 def _query(dsn: str, sql: str, *params: Any) -> list[dict[str, Any]]:
     with psycopg.connect(dsn, row_factory=dict_row) as conn:
-        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        return conn.execute(sql, params).fetchall()
 
 
 def _leader_pid(dsn: str) -> int | None:

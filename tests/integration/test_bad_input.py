@@ -310,10 +310,11 @@ def test_missing_package_on_the_worker_fails_once_naming_it(
 
 
 def _task_rows(db: Any, task_name: str) -> list[dict[str, Any]]:
-    return db.execute(
+    rows: list[dict[str, Any]] = db.execute(
         "SELECT status, attempt, retry_count FROM hatchnb.task_runs WHERE task_name = %s",
         (task_name,),
     ).fetchall()
+    return rows
 
 
 def test_module_missing_at_run_time_fails_once_naming_it(
@@ -325,7 +326,7 @@ def test_module_missing_at_run_time_fails_once_naming_it(
 
     @hatchet.task(retries=3)
     def lazy_name(input: EmptyModel, ctx: Context) -> None:
-        from pydantic import no_such_name  # type: ignore[attr-defined]  # noqa: F401
+        from pydantic import no_such_name  # noqa: F401
 
     worker_process("--slots", "1")
     with pytest.raises(FailedRunError) as failed:

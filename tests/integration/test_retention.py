@@ -332,7 +332,7 @@ def test_run_counts_stop_at_a_cap(hatchet: Hatchet, dsn: str) -> None:
     from hatchnb.dashboard.pages.runs import COUNT_CAP, total_label
 
     load_generator().generate(dsn, 2_000, days=10)
-    month = {"since": datetime.now(UTC) - MONTH}
+    month: dict[str, Any] = {"since": datetime.now(UTC) - MONTH}
     assert hatchet.runs.count(**month) == 2_000
     assert hatchet.runs.count(**month, cap=501) == 501
     assert hatchet.runs.count(**month, statuses=["FAILED"], cap=5_000) == 200
@@ -360,7 +360,7 @@ def test_generated_rows_look_like_engine_rows(
     def shapes(table: str, key: str, own: bool) -> dict[tuple[Any, ...], set[frozenset[str]]]:
         """Per kind of row: which columns are NULL (real rows vs generated ones)."""
         found: dict[tuple[Any, ...], set[frozenset[str]]] = {}
-        for row in db.execute(f"SELECT * FROM hatchnb.{table}"):  # type: ignore[arg-type]
+        for row in db.execute(f"SELECT * FROM hatchnb.{table}"):
             if (str(row[key]) in real) != own:
                 continue
             kind = (row.get("workflow_name"), row.get("task_name"), row.get("status"))

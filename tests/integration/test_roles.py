@@ -26,7 +26,7 @@ ROLES = ("owner", "worker", "client", "dashboard")
 
 def _as(role: str, database: str) -> str:
     params = psycopg.conninfo.conninfo_to_dict(_dsn_for(database))
-    return psycopg.conninfo.make_conninfo(**{**params, "user": role})
+    return psycopg.conninfo.make_conninfo("", **{**params, "user": role})
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def locked_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
             check=True,
         ).stdout
         with psycopg.connect(dsns["owner"], autocommit=True) as conn:
-            conn.execute(grants)  # type: ignore[arg-type]
+            conn.execute(grants)
         monkeypatch.setenv("HATCHNB_DATABASE_URL", dsns["client"])
         yield dsns
     finally:
@@ -63,7 +63,7 @@ def _refused(dsn: str, statement: str) -> None:
         psycopg.connect(dsn, autocommit=True) as conn,
         pytest.raises(psycopg.errors.InsufficientPrivilege),
     ):
-        conn.execute(statement)  # type: ignore[arg-type]
+        conn.execute(statement)
 
 
 @contextlib.contextmanager

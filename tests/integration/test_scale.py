@@ -90,7 +90,7 @@ def test_statistics_refresh_is_cheap_keeps_the_claim_plan_and_does_not_repeat(
     # the reason for the refresh: the claim walks the queue index instead of sorting all
     python = db.execute("SELECT python_version AS python FROM hatchnb.workflow_versions").fetchone()
     assert python is not None
-    plan = "\n".join(r["QUERY PLAN"] for r in db.execute(CLAIM_SCAN, python))  # type: ignore[arg-type]
+    plan = "\n".join(r["QUERY PLAN"] for r in db.execute(CLAIM_SCAN, python))
     assert "Index Scan using task_runs_queue" in plan and "Sort" not in plan, plan
 
     # n_mod_since_analyze stays above the threshold after a column ANALYZE: no second one
@@ -116,7 +116,7 @@ def _generator() -> Any:
 
 def test_status_counts_stop_at_a_cap_with_and_without_filters(hatchet: Hatchet, dsn: str) -> None:
     _generator().generate(dsn, 2_000, days=10)
-    month = {"since": datetime.now(UTC) - timedelta(days=30)}
+    month: dict[str, Any] = {"since": datetime.now(UTC) - timedelta(days=30)}
     exact = hatchet.runs.status_counts(**month)
     assert exact == {"SUCCEEDED": 1_700, "FAILED": 200, "CANCELLED": 100}
     assert hatchet.runs.status_counts(**month, cap=150) == {

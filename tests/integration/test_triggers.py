@@ -24,11 +24,12 @@ pytestmark = pytest.mark.integration
 
 
 def _runs(db: Any, workflow: str) -> list[dict[str, Any]]:
-    return db.execute(
+    rows: list[dict[str, Any]] = db.execute(
         "SELECT id, status, triggered_by, input FROM hatchnb.workflow_runs "
         "WHERE workflow_name = %s ORDER BY created_at",
         (workflow,),
     ).fetchall()
+    return rows
 
 
 def test_cron_tick_fires_exactly_once_with_two_engines(
@@ -52,7 +53,7 @@ def test_cron_tick_fires_exactly_once_with_two_engines(
             ).fetchone()["later"],
             message="the engine to fire the tick",
         )
-        wait_until(lambda n=fired: len(_runs(db, "tick")) == n, message=f"{fired} run(s)")
+        wait_until(lambda n=fired: len(_runs(db, "tick")) == n, message=f"{fired} run(s)")  # type: ignore[misc]
     runs = _runs(db, "tick")
     assert [r["triggered_by"] for r in runs] == ["cron:every-minute"] * 3
     assert all(r["input"] == {"n": 7} for r in runs)
@@ -182,7 +183,7 @@ def test_a_cron_that_cannot_start_its_run_shows_why_and_blocks_no_other(
             ).fetchone()["later"],
             message="the engine to move every cron to its next tick",
         )
-        wait_until(lambda n=fired: len(_runs(db, "heartbeat")) == n, message=f"{fired} run(s)")
+        wait_until(lambda n=fired: len(_runs(db, "heartbeat")) == n, message=f"{fired} run(s)")  # type: ignore[misc]
     assert _runs(db, "per-tenant") == []
     error = hatchet.cron.get(bad.id).last_error
     assert error is not None

@@ -21,7 +21,7 @@ def ip(dsn: str) -> Iterator[Any]:
     yield shell
     shell.run_line_magic("unload_ext", "hatchnb")
     client = shell.user_ns.get("hatchet")
-    shell.reset(new_session=False)
+    shell.reset(new_session=False)  # type: ignore[no-untyped-call]
     InteractiveShell.clear_instance()
     if client is not None:
         client.close()

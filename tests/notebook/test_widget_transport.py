@@ -55,7 +55,7 @@ def _run(client: Any, code: str) -> tuple[str, list[dict[str, Any]]]:
 
 
 def _is_status(msg: dict[str, Any], msg_id: str, state: str) -> bool:
-    return (
+    return bool(
         msg["msg_type"] == "status"
         and msg["parent_header"].get("msg_id") == msg_id
         and msg["content"]["execution_state"] == state

@@ -1,0 +1,139 @@
+"""hatchet_sdk v1 call shapes (written from its documented API): trigger keyword
+arguments, references from wait_for_result=False, triggering by name, status names."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from hatchnb import (
+    Context,
+    EmptyModel,
+    Priority,
+    TriggerWorkflowOptions,
+    V1TaskStatus,
+    WorkflowRunRef,
+)
+from hatchnb.results import TaskRunRef
+
+pytestmark = pytest.mark.integration
+
+
+class Numbers(BaseModel):
+    x: int
+
+
+def test_trigger_keywords_reach_the_run(hatchet: Any, start_worker: Any) -> None:
+    @hatchet.task()
+    def echo(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+        return {"meta": ctx.additional_metadata}
+
+    start_worker(echo)
+    ref = echo.run(
+        wait_for_result=False, additional_metadata={"team": "ml"}, priority=Priority.HIGH
+    )
+    assert isinstance(ref, TaskRunRef)
+    assert ref.result() == {"meta": {"team": "ml"}}
+    run = hatchet.runs.get(ref.workflow_run_id)
+    assert run.priority == Priority.HIGH
+    assert run.status == V1TaskStatus.COMPLETED
+
+
+def test_keywords_override_the_deprecated_options(hatchet: Any, start_worker: Any) -> None:
+    @hatchet.task()
+    def meta(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+        return dict(ctx.additional_metadata)
+
+    start_worker(meta)
+    options = TriggerWorkflowOptions(additional_metadata={"from": "options"}, priority=1)
+    assert meta.run(options=options) == {"from": "options"}
+    assert meta.run(options=options, additional_metadata={"from": "keyword"}) == {"from": "keyword"}
+
+
+def test_a_workflow_without_waiting_returns_a_workflow_run_ref(
+    hatchet: Any, start_worker: Any
+) -> None:
+    wf = hatchet.workflow(name="shapes")
+
+    @wf.task()
+    def first(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        return {"n": 1}
+
+    start_worker(wf)
+    ref = wf.run(wait_for_result=False)
+    assert type(ref) is WorkflowRunRef
+    assert ref.result() == {"first": {"n": 1}}
+
+
+def test_run_many_without_waiting_returns_refs(hatchet: Any, start_worker: Any) -> None:
+    @hatchet.task(input_validator=Numbers)
+    def double(input: Numbers, ctx: Context) -> int:
+        return input.x * 2
+
+    start_worker(double)
+    items = [double.create_bulk_run_item({"x": i}, additional_metadata={"i": i}) for i in (1, 2)]
+    refs = double.run_many(items, wait_for_result=False)
+    assert all(isinstance(r, TaskRunRef) for r in refs)
+    assert [r.result() for r in refs] == [2, 4]
+    assert double.run_many([double.create_bulk_run_item({"x": 5})]) == [10]
+
+
+async def _aio_run(task: Any) -> Any:
+    ref = await task.aio_run(wait_for_result=False, additional_metadata={"a": 1})
+    return await ref.aio_result()
+
+
+def test_aio_run_takes_the_same_keywords(hatchet: Any, start_worker: Any) -> None:
+    import asyncio
+
+    @hatchet.task()
+    def meta(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+        return dict(ctx.additional_metadata)
+
+    start_worker(meta)
+    assert asyncio.run(_aio_run(meta)) == {"a": 1}
+
+
+def test_trigger_by_name_without_the_code(hatchet: Any, start_worker: Any) -> None:
+    @hatchet.task(input_validator=Numbers)
+    def by_name(input: Numbers, ctx: Context) -> int:
+        return input.x + 1
+
+    start_worker(by_name)
+    run = hatchet.runs.create("by_name", {"x": 41}, additional_metadata={"via": "name"})
+    assert run.additional_metadata == {"via": "name"}
+    assert hatchet.runs.get_result(run.workflow_run_id) == {"by_name": 42}
+
+
+def test_trigger_by_name_of_an_unknown_workflow_says_how_to_register(hatchet: Any) -> None:
+    with pytest.raises(Exception, match="not registered"):
+        hatchet.runs.create("nobody", {})
+
+
+def test_schedule_takes_metadata_and_priority(hatchet: Any) -> None:
+    @hatchet.task()
+    def later(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    at = datetime.now(UTC) + timedelta(hours=1)
+    scheduled = later.schedule(at, additional_metadata={"k": "v"}, priority=3)
+    assert scheduled.additional_metadata == {"k": "v"}
+    assert scheduled.priority == 3
+
+
+def test_a_per_run_worker_choice_is_refused_not_ignored(hatchet: Any) -> None:
+    @hatchet.task()
+    def anywhere(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    with pytest.raises(NotImplementedError, match="desired_worker_id"):
+        anywhere.run_no_wait(desired_worker_id="w-1")
+
+
+def test_completed_is_hatchets_name_for_succeeded() -> None:
+    assert V1TaskStatus.COMPLETED is V1TaskStatus.SUCCEEDED  # type: ignore[comparison-overlap]
+    assert V1TaskStatus("COMPLETED") is V1TaskStatus.SUCCEEDED
+    assert "COMPLETED" not in [s.name for s in V1TaskStatus]
