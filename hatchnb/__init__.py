@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hatchnb import sdk_paths
 from hatchnb.client import Hatchet
 from hatchnb.conditions import ParentCondition, SleepCondition, UserEventCondition, or_
 from hatchnb.errors import (
@@ -41,6 +42,8 @@ from hatchnb.types import (
 from hatchnb.workflow import Standalone, Task, Workflow
 
 __version__ = "0.1.0"
+
+sdk_paths.install()  # hatchet_sdk's submodule paths: hatchnb.runnables.types, ...
 
 __all__ = [
     "BulkPushEventWithMetadata",

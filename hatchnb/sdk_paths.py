@@ -1,0 +1,99 @@
+"""hatchet_sdk's submodule paths under ``hatchnb``: ``from hatchnb.runnables.types import
+EmptyModel`` works as ``from hatchet_sdk.runnables.types import EmptyModel`` does, without
+those paths dictating hatchnb's own layout. Each alias module is built on first import from
+the table below; a name hatchnb does not have is simply absent (an ImportError naming it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+import types
+from collections.abc import Sequence
+
+#: alias module -> {name: "hatchnb.module:attribute"}
+ALIASES: dict[str, dict[str, str]] = {
+    "hatchnb.hatchet": {"Hatchet": "hatchnb.client:Hatchet"},
+    "hatchnb.runnables": {},
+    "hatchnb.runnables.types": {
+        "EmptyModel": "hatchnb.types:EmptyModel",
+        "TaskDefaults": "hatchnb.types:TaskDefaults",
+        "WorkflowRunTriggerConfig": "hatchnb.types:WorkflowRunTriggerConfig",
+        "ConcurrencyExpression": "hatchnb.flow_control:ConcurrencyExpression",
+        "ConcurrencyLimitStrategy": "hatchnb.flow_control:ConcurrencyLimitStrategy",
+        "StickyStrategy": "hatchnb.flow_control:StickyStrategy",
+    },
+    "hatchnb.runnables.workflow": {
+        "Workflow": "hatchnb.workflow:Workflow",
+        "BaseWorkflow": "hatchnb.workflow:Workflow",
+        "Standalone": "hatchnb.workflow:Standalone",
+    },
+    "hatchnb.runnables.task": {"Task": "hatchnb.workflow:Task"},
+    "hatchnb.labels": {
+        "DesiredWorkerLabel": "hatchnb.flow_control:DesiredWorkerLabel",
+        "WorkerLabelComparator": "hatchnb.flow_control:WorkerLabelComparator",
+    },
+    "hatchnb.rate_limit": {
+        "RateLimit": "hatchnb.flow_control:RateLimit",
+        "RateLimitDuration": "hatchnb.flow_control:RateLimitDuration",
+    },
+    "hatchnb.exceptions": {
+        "NonRetryableException": "hatchnb.errors:NonRetryableException",
+        "TaskRunError": "hatchnb.errors:TaskRunError",
+        "FailedTaskRunExceptionGroup": "hatchnb.errors:FailedTaskRunExceptionGroup",
+        "NonDeterminismError": "hatchnb.runtime.durable:NonDeterminismError",
+    },
+    "hatchnb.context": {},
+    "hatchnb.context.context": {
+        "Context": "hatchnb.runtime.context:Context",
+        "DurableContext": "hatchnb.runtime.durable:DurableContext",
+    },
+    "hatchnb.workflow_run": {"WorkflowRunRef": "hatchnb.results:WorkflowRunRef"},
+    "hatchnb.clients": {},
+    "hatchnb.clients.events": {
+        "PushEventOptions": "hatchnb.features.events:PushEventOptions",
+        "BulkPushEventWithMetadata": "hatchnb.features.events:BulkPushEventWithMetadata",
+    },
+}
+
+
+def _is_package(name: str) -> bool:
+    return any(other.startswith(name + ".") for other in ALIASES)
+
+
+class _AliasLoader(importlib.abc.Loader):
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return None  # the default module object
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        table = ALIASES[module.__name__]
+        module.__doc__ = f"hatchet_sdk's {module.__name__.replace('hatchnb', 'hatchet_sdk')}"
+        for name, target in table.items():
+            home, attribute = target.split(":")
+            setattr(module, name, getattr(importlib.import_module(home), attribute))
+        module.__all__ = sorted(table)  # type: ignore[attr-defined]
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder):
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in ALIASES:
+            return None
+        spec = importlib.machinery.ModuleSpec(
+            fullname, _AliasLoader(), is_package=_is_package(fullname)
+        )
+        if spec.submodule_search_locations is not None:
+            spec.submodule_search_locations = []
+        return spec
+
+
+def install() -> None:
+    """Make the alias paths importable (idempotent)."""
+    if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
+        sys.meta_path.append(_AliasFinder())
