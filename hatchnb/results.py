@@ -13,30 +13,28 @@ from hatchnb import errors, serialization
 from hatchnb.config import Settings
 from hatchnb.records import FINAL, RunStatus
 from hatchnb.store import Store, notify
-from hatchnb.store.runs import RunsRepo
+from hatchnb.store.runs import RunsRepo, TaskOutput
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
 
 
-def outputs_by_run(rows: list[dict[str, Any]], key: str | None = None) -> dict[str, dict[str, Any]]:
+def outputs_by_run(tasks: list[TaskOutput], key: str | None = None) -> dict[str, dict[str, Any]]:
     """``{run_id: {task_name: output}}`` of succeeded tasks; blobs are unpickled."""
     result: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        outputs = result.setdefault(str(row["run_id"]), {})
-        if row["status"] == "SUCCEEDED":
-            outputs[row["task_name"]] = serialization.load_output(
-                row["output"], row["output_blob"], key
-            )
+    for task in tasks:
+        outputs = result.setdefault(str(task.run_id), {})
+        if task.status == "SUCCEEDED":
+            outputs[task.task_name] = serialization.load_output(task.output, task.output_blob, key)
     return result
 
 
-def run_error(run_id: str, status: str, rows: list[dict[str, Any]]) -> errors.FailedRunError:
+def run_error(run_id: str, status: str, tasks: list[TaskOutput]) -> errors.FailedRunError:
     wanted = ("FAILED",) if status == "FAILED" else ("CANCELLED",)
     task_errors = [
-        errors.TaskRunError(r["task_name"], r["error"] or r["status"].lower())
-        for r in rows
-        if r["status"] in wanted
+        errors.TaskRunError(t.task_name, t.error or t.status.lower())
+        for t in tasks
+        if t.status in wanted
     ]
     if status == "CANCELLED":
         return errors.CancelledRunError(run_id, status, task_errors)
@@ -206,10 +204,10 @@ class ResultReader:
     def outputs(self, run_id: str) -> dict[str, Any]:
         """The outputs of a finished run, ``{task_name: output}``; its error otherwise."""
         status = self.status(run_id)
-        rows = self._runs.task_outputs([run_id])
+        tasks = self._runs.task_outputs([run_id])
         if status != RunStatus.SUCCEEDED:
-            raise run_error(run_id, status.value, rows)
-        return outputs_by_run(rows, self._signing_key).get(run_id, {})
+            raise run_error(run_id, status.value, tasks)
+        return outputs_by_run(tasks, self._signing_key).get(run_id, {})
 
     def result(self, run_id: str, timeout: float | None) -> dict[str, Any]:
         self._waiter.wait(run_id, timeout)

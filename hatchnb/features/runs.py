@@ -17,7 +17,7 @@ from hatchnb.records import FINAL, RunStatus, WorkflowRun
 from hatchnb.results import ResultReader, WorkflowRunRef
 from hatchnb.store import AsyncStore, Store, notify
 from hatchnb.store.retention import PruneReport, prune
-from hatchnb.store.runs import AsyncRunsRepo, RunFilter, RunsRepo
+from hatchnb.store.runs import AsyncRunsRepo, RunFilter, RunsRepo, as_dicts
 from hatchnb.store.versions import trigger_target_in
 
 #: PostgreSQL's bigint: the largest offset, limit or task run id a query can take
@@ -210,17 +210,17 @@ class RunsClient:
     def attempts(self, run_id: str) -> builtins.list[dict[str, Any]]:
         """Finished attempts of the run's task runs (retries, timeouts, hand-backs included),
         oldest first: task_name, attempt, worker_id, outcome, error, queued/started/finished."""
-        return self._runs.attempts(run_uuid(run_id))
+        return as_dicts(self._runs.attempts(run_uuid(run_id)))
 
     def logs_after(
         self, run_id: str, after: int = 0, limit: int = 1000
     ) -> builtins.list[dict[str, Any]]:
         """Log lines with an ``id`` greater than ``after`` (pass the last id seen to follow)."""
-        return self._runs.logs_after(run_uuid(run_id), after, limit)
+        return as_dicts(self._runs.logs_after(run_uuid(run_id), after, limit))
 
     def durable_log(self, run_id: str) -> builtins.list[dict[str, Any]]:
         """The durable event log entries of the run's durable task runs, in order."""
-        return self._runs.durable_log(run_uuid(run_id))
+        return as_dicts(self._runs.durable_log(run_uuid(run_id)))
 
     async def aio_list(self, **kwargs: Any) -> builtins.list[WorkflowRun]:
         return await asyncio.to_thread(lambda: self.list(**kwargs))
@@ -254,19 +254,19 @@ class RunsClient:
             wait = self._settings.poll_interval
             after = 0
             while True:
-                rows = await runs.stream_chunks_after(workflow_run_id, after)
-                if not rows:
+                chunks = await runs.stream_chunks_after(workflow_run_id, after)
+                if not chunks:
                     raise errors.RunNotFound(f"no workflow run has the id {workflow_run_id}")
-                for row in rows:
-                    if row["id"] is not None:
-                        after = row["id"]
-                        yield row["data"]
-                if rows[0]["status"] in FINAL:
+                for chunk in chunks:
+                    if chunk.id is not None and chunk.data is not None:
+                        after = chunk.id
+                        yield chunk.data
+                if chunks[0].run_status in FINAL:
                     return
                 await listener.wait_one(wait)  # a chunk was written, or the poll timed out
 
     def logs(self, run_id: str, limit: int = 1000) -> builtins.list[dict[str, Any]]:
-        return self._runs.logs(run_uuid(run_id), limit)
+        return as_dicts(self._runs.logs(run_uuid(run_id), limit))
 
     def get_notebook(
         self, task_run_id_or_run_id: int | str, task_name: str | None = None
@@ -292,7 +292,7 @@ class RunsClient:
 
     def notebooks(self, run_id: str) -> builtins.list[dict[str, Any]]:
         """The run's tasks that stored an executed notebook: task_name, attempt, failed."""
-        return self._runs.notebooks(run_id)
+        return as_dicts(self._runs.notebooks(run_id))
 
     def prune(
         self,

@@ -4,13 +4,18 @@ and replay. Statements in ``sql/runs.sql``."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hatchnb import errors
 from hatchnb.records import RunStatus, TaskRun, WorkflowRun
 from hatchnb.store.db import AsyncStore, Row, Store, Tx, jsonb
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+R = TypeVar("R", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,101 @@ class RunFilter:
             "metadata": jsonb(self.metadata) if self.metadata else None,
             "parent_task_run_id": self.parent_task_run_id,
         }
+
+
+@dataclass(frozen=True)
+class TaskOutput:
+    """What a result needs of one task run: its output (JSON or pickled) or its error."""
+
+    run_id: uuid.UUID
+    task_name: str
+    kind: str
+    status: str
+    output: Any
+    output_blob: bytes | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One finished attempt of a task run (a retry, timeout or hand-back included)."""
+
+    task_run_id: int
+    task_name: str
+    attempt: int
+    worker_id: uuid.UUID | None
+    outcome: str
+    error: str | None
+    queued_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LogLine:
+    task_name: str
+    attempt: int
+    level: str
+    message: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NumberedLogLine:
+    """A log line with its id, to follow a run's log from the last id seen."""
+
+    id: int
+    task_name: str
+    attempt: int
+    level: str
+    message: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DurableEntry:
+    """One entry of a durable task run's event log."""
+
+    task_name: str
+    seq: int
+    kind: str
+    request: Any
+    wake_at: datetime | None
+    event_key: str | None
+    result: Any
+    done: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredNotebook:
+    """A task of a run with an executed notebook (its newest attempt)."""
+
+    task_name: str
+    task_run_id: int
+    attempt: int
+    failed: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StreamChunk:
+    """A stream chunk after a position (``id`` and ``data`` are None when there is none)
+    with the status of its run."""
+
+    id: int | None
+    data: str | None
+    run_status: str
+
+
+def as_dicts(records: list[Any]) -> list[dict[str, Any]]:
+    """Records as the plain dicts the public run API returns."""
+    return [asdict(r) for r in records]
+
+
+def _records(cls: type[R], rows: list[Row]) -> list[R]:
+    names = [f.name for f in fields(cls)]
+    return [cls(**{n: r[n] for n in names}) for r in rows]
 
 
 class RunsRepo:
@@ -77,9 +177,8 @@ class RunsRepo:
         rows = self._db.fetch_all("run_statuses", ids=run_ids)
         return {str(r["id"]): RunStatus(r["status"]) for r in rows}
 
-    def task_outputs(self, run_ids: list[str]) -> list[Row]:
-        """Per task run: run_id, task_name, status, output, output_blob, error."""
-        return self._db.fetch_all("get_run_outputs", ids=run_ids)
+    def task_outputs(self, run_ids: list[str]) -> list[TaskOutput]:
+        return _records(TaskOutput, self._db.fetch_all("get_run_outputs", ids=run_ids))
 
     def list_runs(self, where: RunFilter, limit: int, offset: int) -> list[WorkflowRun]:
         rows = self._db.fetch_all("list_runs", **where.params(), limit=limit, offset=offset)
@@ -100,17 +199,18 @@ class RunsRepo:
             )
         return {r["status"]: int(r["total"]) for r in rows}
 
-    def attempts(self, run_id: str) -> list[Row]:
-        return self._db.fetch_all("run_attempts", run_id=run_id)
+    def attempts(self, run_id: str) -> list[Attempt]:
+        return _records(Attempt, self._db.fetch_all("run_attempts", run_id=run_id))
 
-    def logs(self, run_id: str, limit: int) -> list[Row]:
-        return self._db.fetch_all("run_logs", run_id=run_id, limit=limit)
+    def logs(self, run_id: str, limit: int) -> list[LogLine]:
+        return _records(LogLine, self._db.fetch_all("run_logs", run_id=run_id, limit=limit))
 
-    def logs_after(self, run_id: str, after: int, limit: int) -> list[Row]:
-        return self._db.fetch_all("run_logs_after", run_id=run_id, after=after, limit=limit)
+    def logs_after(self, run_id: str, after: int, limit: int) -> list[NumberedLogLine]:
+        rows = self._db.fetch_all("run_logs_after", run_id=run_id, after=after, limit=limit)
+        return _records(NumberedLogLine, rows)
 
-    def durable_log(self, run_id: str) -> list[Row]:
-        return self._db.fetch_all("run_durable_log", run_id=run_id)
+    def durable_log(self, run_id: str) -> list[DurableEntry]:
+        return _records(DurableEntry, self._db.fetch_all("run_durable_log", run_id=run_id))
 
     def latest_notebook(
         self, task_run_id: int | None, run_id: str | None, task_name: str | None
@@ -120,8 +220,8 @@ class RunsRepo:
         )
         return bytes(row["notebook"]) if row else None
 
-    def notebooks(self, run_id: str) -> list[Row]:
-        return self._db.fetch_all("run_notebooks", run_id=run_id)
+    def notebooks(self, run_id: str) -> list[StoredNotebook]:
+        return _records(StoredNotebook, self._db.fetch_all("run_notebooks", run_id=run_id))
 
     def task_output_blob(self, run_id: str, task_name: str) -> bytes | None:
         """A task's pickled output (outputs JSON cannot hold)."""
@@ -178,9 +278,10 @@ class AsyncRunsRepo:
         rows = await self._db.fetch_all("insert_runs", runs=runs_json, version_id=version_id)
         return {r["id"] for r in rows}
 
-    async def stream_chunks_after(self, run_id: str, after: int) -> list[Row]:
-        """The run's chunks with ids above ``after`` (each row also has the run's status)."""
-        return await self._db.fetch_all("stream_chunks_after", run_id=run_id, after=after)
+    async def stream_chunks_after(self, run_id: str, after: int) -> list[StreamChunk]:
+        """The run's chunks with ids above ``after``; none when there is no such run."""
+        rows = await self._db.fetch_all("stream_chunks_after", run_id=run_id, after=after)
+        return [StreamChunk(r["id"], r["data"], r["status"]) for r in rows]
 
 
 def insert_runs_in(tx: Tx, runs_json: str, version_id: int) -> None:
