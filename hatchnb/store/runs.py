@@ -1,5 +1,5 @@
 """Runs: creating them, reading them and their tasks, outputs, logs and notebooks; cancel
-and replay. Statements in ``sql/runs.sql``."""
+and replay. Statements in ``sql/runs.sql`` (creating runs: ``sql/enqueue.sql``)."""
 
 from __future__ import annotations
 

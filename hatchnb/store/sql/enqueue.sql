@@ -1,0 +1,82 @@
+-- Creating runs (enqueue.py): the bulk insert of one trigger's runs and child-key lookups.
+
+-- name: insert_runs
+-- Create workflow runs (a JSON array of {id, ord, input, meta, priority, parent, child_key})
+-- and all their task runs, and wake workers; returns the keyed runs that were new (a child
+-- key seen before skips its run), or one NULL row.
+WITH u AS MATERIALIZED (
+    SELECT * FROM jsonb_to_recordset(%(runs)s::jsonb)
+        AS u (id uuid, ord integer, input jsonb, meta jsonb, priority smallint, parent bigint,
+              child_key text, triggered_by text, event_id uuid, filter_payload jsonb,
+              fc jsonb, sticky text, sticky_worker uuid)
+), v AS MATERIALIZED (
+    SELECT v.id AS version_id, v.workflow_name, s.pos, s.spec ->> 'name' AS task_name,
+           s.spec ->> 'kind' AS kind,
+           ARRAY(SELECT jsonb_array_elements_text(s.spec -> 'parents')) AS parents,
+           (s.spec ->> 'has_children')::boolean AS has_children,
+           CASE WHEN s.spec ->> 'kind' <> 'task' OR jsonb_array_length(s.spec -> 'parents') > 0
+                THEN 'PENDING'
+                WHEN (s.spec ->> 'has_conditions')::boolean THEN 'WAITING'
+                ELSE 'QUEUED' END AS status,
+           coalesce((s.spec ->> 'has_conditions')::boolean, false) AS has_conditions,
+           jsonb_array_length(s.spec -> 'parents') AS pending_parents,
+           (s.spec ->> 'retries')::int AS retries,
+           (s.spec ->> 'backoff_factor')::double precision AS backoff_factor,
+           (s.spec ->> 'backoff_max_seconds')::int AS backoff_max_seconds,
+           (s.spec ->> 'schedule_timeout')::interval AS schedule_timeout,
+           (s.spec ->> 'execution_timeout')::interval AS execution_timeout,
+           coalesce((s.spec ->> 'slot_cost')::int, 1) AS slot_cost,
+           nullif(s.spec -> 'desired_worker_labels', 'null') AS desired_labels,
+           jsonb_array_length(v.spec -> 'tasks') AS task_count,
+           jsonb_array_length(v.spec -> 'hooks') > 0 AS has_hooks
+      FROM hatchnb.workflow_versions v
+     CROSS JOIN LATERAL (
+           SELECT t, n FROM jsonb_array_elements(v.spec -> 'tasks') WITH ORDINALITY AS a (t, n)
+           UNION ALL
+           SELECT h, 1000 + n FROM jsonb_array_elements(v.spec -> 'hooks')
+                  WITH ORDINALITY AS b (h, n)
+     ) AS s (spec, pos)
+     WHERE v.id = %(version_id)s
+), new_runs AS (
+    INSERT INTO hatchnb.workflow_runs (id, workflow_name, version_id, status, input,
+                                       additional_metadata, priority, parent_task_run_id,
+                                       child_key, pending_tasks, has_hooks, triggered_by,
+                                       event_id, filter_payload, has_concurrency, sticky,
+                                       sticky_worker_id)
+    SELECT u.id, v.workflow_name, v.version_id, 'QUEUED', u.input, u.meta, u.priority,
+           u.parent, u.child_key, v.task_count, v.has_hooks, u.triggered_by, u.event_id,
+           u.filter_payload, u.fc -> 'run' IS NOT NULL, u.sticky, u.sticky_worker
+      FROM u, (SELECT * FROM v LIMIT 1) v
+    ON CONFLICT (parent_task_run_id, child_key) WHERE child_key IS NOT NULL DO NOTHING
+    RETURNING id, child_key
+), new_tasks AS (
+    INSERT INTO hatchnb.task_runs (run_id, workflow_name, version_id, task_name, kind, parents,
+                                   has_children, has_conditions, ready_at, status,
+                                   pending_parents, priority, retries, backoff_factor,
+                                   backoff_max_seconds, schedule_timeout, execution_timeout,
+                                   queued_at, concurrency, rate_limits, slot_cost,
+                                   desired_labels, routed)
+    SELECT u.id, v.workflow_name, v.version_id, v.task_name, v.kind, v.parents,
+           v.has_children, v.has_conditions, now(), v.status, v.pending_parents, u.priority,
+           v.retries, v.backoff_factor, v.backoff_max_seconds, v.schedule_timeout,
+           v.execution_timeout, now(), f.concurrency, f.rate_limits, v.slot_cost,
+           v.desired_labels,
+           v.slot_cost <> 1 OR v.desired_labels IS NOT NULL OR f.rate_limits IS NOT NULL
+           OR u.sticky IS NOT NULL
+      FROM u CROSS JOIN v
+     CROSS JOIN LATERAL (
+           SELECT nullif(coalesce(u.fc -> 'run', '[]') || coalesce(
+                      u.fc -> 'tasks' -> v.task_name -> 'concurrency', '[]'), '[]')
+                      AS concurrency,
+                  u.fc -> 'tasks' -> v.task_name -> 'rate_limits' AS rate_limits
+     ) AS f
+     WHERE u.child_key IS NULL OR u.id IN (SELECT id FROM new_runs)
+     ORDER BY u.ord, v.pos  -- ids in trigger order keep FIFO within a priority
+)
+SELECT r.id FROM (SELECT pg_notify('hatchnb_queued', '')) AS wake
+  LEFT JOIN new_runs r ON r.child_key IS NOT NULL;
+
+-- name: find_child_run
+-- The run a parent task already spawned under a child key.
+SELECT id FROM hatchnb.workflow_runs
+ WHERE parent_task_run_id = %(parent_task_run_id)s AND child_key = %(child_key)s;
