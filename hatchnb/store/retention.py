@@ -163,12 +163,6 @@ def last_pass(dsn: str) -> dict[str, Any] | None:
 # ---- the engine duty ---------------------------------------------------------------------
 
 
-async def claim_due_pass(conn: psycopg.AsyncConnection[Any], every: timedelta) -> bool:
-    """Whether a pass is due (then it is marked started, so only one engine starts it)."""
-    cur = await conn.execute(queries.get("claim_retention_pass"), {"every": every})
-    return await cur.fetchone() is not None
-
-
 def exclusive_pass(dsn: str, older_than: timedelta, batch_size: int) -> PruneReport | None:
     """A pass under the retention lock, recorded as finished; None while another runs."""
     with wrap_errors(), _connect(dsn) as lock_conn:

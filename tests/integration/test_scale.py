@@ -15,7 +15,7 @@ import pytest
 from hatchnb import Context, EmptyModel, Hatchet
 from hatchnb.config import Settings
 from hatchnb.runtime.engine import Engine
-from hatchnb.store import connect_async
+from hatchnb.store.engine import LeaderSession
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
@@ -47,9 +47,8 @@ def _task_stats(db: psycopg.Connection[Any]) -> dict[str, Any]:
 
 def _refresh(engine: Engine, dsn: str) -> None:
     async def once() -> None:
-        conn = await connect_async(dsn)
-        async with conn:
-            await engine._refresh_statistics(conn)
+        async with LeaderSession.open(dsn, "hatchnb-test") as session:
+            await engine.statistics.run(session)
 
     asyncio.run(once())
 

@@ -1,7 +1,9 @@
-"""Engine duty: start the runs of due crons and one-off schedules."""
+"""Engine duty: start the runs of due crons and one-off schedules (and, on the same check,
+settle the task runs waiting on conditions)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -10,7 +12,9 @@ from typing import Any
 from hatchnb import errors
 from hatchnb.enqueue import start_run
 from hatchnb.features.cron import InvalidCron, next_tick
+from hatchnb.runtime.duties import conditions
 from hatchnb.store import Tx
+from hatchnb.store.engine import DatabaseError, LeaderSession, duty_connection
 from hatchnb.store.triggers import (
     advance_cron_in,
     due_crons_in,
@@ -22,6 +26,39 @@ from hatchnb.store.triggers import (
 from hatchnb.store.versions import trigger_target_in
 
 log = logging.getLogger("hatchnb.engine")
+
+
+class DueDuty:
+    """Crons, schedules and conditions: one cheap check on the leader's session, the work
+    (sync code) on a connection of its own, in a thread."""
+
+    name = "crons, schedules and conditions"
+    interval = 0.0
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+
+    async def run(self, session: LeaderSession) -> None:
+        due = await session.anything_due()
+        if due.due:
+            await asyncio.to_thread(self.fire)
+        if due.waiting:
+            await asyncio.to_thread(conditions.settle_waiting, self.dsn)
+
+    def fire(self) -> None:
+        """A cron or schedule that cannot start its run is recorded by ``fire_due`` and
+        blocks no other; anything else unexpected is logged, not allowed to end the engine's
+        other duties."""
+        try:
+            with duty_connection(self.dsn) as tx:
+                started = fire_due(tx)
+        except (DatabaseError, errors.DatabaseUnavailable):
+            raise  # the connection: the engine reconnects and tries again
+        except Exception:
+            log.exception("could not fire due crons and schedules; trying again next round")
+            return
+        if started:
+            log.info("started %d run(s) from crons and schedules", started)
 
 
 def fire_due(tx: Tx) -> int:

@@ -4,26 +4,37 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
 from hatchnb.config import Settings
 from hatchnb.store import retention
+from hatchnb.store.engine import LeaderSession
 
 log = logging.getLogger("hatchnb.retention")
 
 
-async def tick(conn: Any, dsn: str, settings: Settings) -> None:
-    """When a pass is due, start it on a thread of its own so the other duties keep their
-    pace while it runs (a first pass over a large backlog takes minutes)."""
-    if settings.retention is None:
-        return
-    if not await retention.claim_due_pass(conn, settings.retention_interval):
-        return
-    # a daemon thread, not asyncio.to_thread: stopping a worker must not wait for the pass
-    # (an interrupted batch rolls back whole)
-    threading.Thread(
-        target=_engine_pass, args=(dsn, settings), name="hatchnb-retention", daemon=True
-    ).start()
+class RetentionDuty:
+    name = "retention"
+    interval = 0.0
+
+    def __init__(self, dsn: str, settings: Settings) -> None:
+        self.dsn = dsn
+        self.settings = settings
+
+    async def run(self, session: LeaderSession) -> None:
+        """When a pass is due, start it on a thread of its own so the other duties keep their
+        pace while it runs (a first pass over a large backlog takes minutes)."""
+        if self.settings.retention is None:
+            return
+        if not await session.claim_retention_pass(self.settings.retention_interval):
+            return
+        # a daemon thread, not asyncio.to_thread: stopping a worker must not wait for the pass
+        # (an interrupted batch rolls back whole)
+        threading.Thread(
+            target=_engine_pass,
+            args=(self.dsn, self.settings),
+            name="hatchnb-retention",
+            daemon=True,
+        ).start()
 
 
 def _engine_pass(dsn: str, settings: Settings) -> None:
