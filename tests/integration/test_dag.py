@@ -234,7 +234,7 @@ def test_run_many_bulk_and_priority_order(hatchet: Any, start_worker: Any, db: A
     refs = record.run_many_no_wait(low + high)
     assert len(refs) == 5
     start_worker(record, slots=1)
-    assert [r.result(timeout=20) for r in refs] == [{"record": 1}] * 3 + [{"record": 3}] * 2
+    assert [r.result(timeout=20) for r in refs] == [1] * 3 + [3] * 2
     assert order == ["high0", "high1", "low0", "low1", "low2"]
     assert record.run_many([record.create_bulk_run_item(input={"tag": "x"})]) == [3 - 2]
 
@@ -260,7 +260,7 @@ def test_child_runs_are_linked_and_child_key_deduplicates(hatchet: Any, start_wo
     start_worker(parent, child, slots=5)
     out = parent.run()
     assert out["same"] is True
-    assert out["keyed"] == {"child": {"n": 1, "parent": out["me"]}}
+    assert out["keyed"] == {"n": 1, "parent": out["me"]}
     assert out["sum"] == 30
     assert len(hatchet.runs.list(parent_task_run_id=out["me"])) == 3
 

@@ -85,7 +85,7 @@ def test_sigkilled_worker_task_is_requeued_and_finishes_elsewhere(
     os.kill(first.pid, signal.SIGKILL)
     second = worker_process("--slots", "1")
     result = ref.result(timeout=30)
-    assert result == {"slow": {"pid": second.pid}}
+    assert result == {"pid": second.pid}
     task = hatchet.runs.get(ref.workflow_run_id).tasks[0]
     assert task.attempt == 2 and task.retry_count == 0
     dead = db.execute("SELECT status FROM hatchnb.workers WHERE pid = %s", (first.pid,))
@@ -102,7 +102,7 @@ def test_sigterm_finishes_running_task_before_exit(
     wait_until(lambda: marks.exists(), message="the task to start")
     proc.proc.send_signal(signal.SIGTERM)
     assert proc.proc.wait(20) == 0
-    assert ref.result(timeout=5) == {"slow": {"pid": proc.pid}}
+    assert ref.result(timeout=5) == {"pid": proc.pid}
     status = db.execute("SELECT status FROM hatchnb.workers WHERE pid = %s", (proc.pid,))
     assert status.fetchone()["status"] == "STOPPED"
 
@@ -118,7 +118,7 @@ def test_sigterm_hands_back_tasks_that_outlive_the_grace_period(
     proc.proc.send_signal(signal.SIGTERM)
     assert proc.proc.wait(20) == 0
     second = worker_process("--slots", "1")
-    assert ref.result(timeout=30) == {"slow": {"pid": second.pid}}
+    assert ref.result(timeout=30) == {"pid": second.pid}
 
 
 def test_killing_the_leader_hands_engine_duties_over(worker_process: Any, db: Any) -> None:

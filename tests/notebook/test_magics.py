@@ -104,7 +104,7 @@ def test_def_cell_and_standalone_task(ip: Any) -> None:
     assert ip.user_ns["double"].name == "double"
     magic(ip, "worker start")
     try:
-        assert magic(ip, """run double -i '{"x": 21}' --wait""") == {"double": 42}
+        assert magic(ip, """run double -i '{"x": 21}' --wait""") == 42
     finally:
         magic(ip, "worker stop")
 
