@@ -78,7 +78,7 @@ def test_long_waits_give_the_slot_back(
     slow = flows["sleeper"].run_no_wait({"marks": str(marks), "seconds": 2})
     wait_until(lambda: _lines(marks) == ["first"], message="the first step")
     assert quick.run(wait_for_result=False).result(timeout=1.5) == "quick"
-    assert slow.result(timeout=20) == {"sleeper": {"steps": ["first", "second"]}}
+    assert slow.result(timeout=20) == {"steps": ["first", "second"]}
     assert _lines(marks) == ["first", "second"]
     task = hatchet.runs.get(slow.workflow_run_id).tasks[0]
     assert task.attempt == 2 and task.retry_count == 0
