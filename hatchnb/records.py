@@ -370,3 +370,35 @@ class ConcurrencyKeyUsage:
     running: int
     #: task runs waiting for this key
     queued: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TaskRunDetail:
+    """One task of ``hatchet.runs.get_details``, shaped as hatchet_sdk's TaskRunDetail."""
+
+    external_id: str
+    readable_id: str
+    status: RunStatus
+    output: Any = None
+    error: str | None = None
+    is_evicted: bool = False
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WorkflowRunDetail:
+    """``hatchet.runs.get_details``: a run's status, input and each task, by task name."""
+
+    external_id: str
+    status: RunStatus
+    input: Any
+    additional_metadata: dict[str, Any]
+    task_runs: dict[str, TaskRunDetail]
+    done: bool
+
+
+class RunList(list[WorkflowRun]):
+    """``hatchet.runs.list``: a list of runs that also answers hatchet_sdk's ``.rows``."""
+
+    @property
+    def rows(self) -> list[WorkflowRun]:
+        return list(self)

@@ -13,11 +13,18 @@ from typing import Any
 from hatchnb import errors, serialization
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
-from hatchnb.records import FINAL, RunStatus, WorkflowRun
+from hatchnb.records import (
+    FINAL,
+    RunList,
+    RunStatus,
+    TaskRunDetail,
+    WorkflowRun,
+    WorkflowRunDetail,
+)
 from hatchnb.results import ResultReader, WorkflowRunRef
 from hatchnb.store import AsyncStore, Store, notify
 from hatchnb.store.retention import PruneReport, prune
-from hatchnb.store.runs import AsyncRunsRepo, RunFilter, RunsRepo, as_dicts
+from hatchnb.store.runs import AsyncRunsRepo, RunFilter, RunsRepo, TaskOutput, as_dicts
 from hatchnb.store.versions import trigger_target_in
 
 #: PostgreSQL's bigint: the largest offset, limit or task run id a query can take
@@ -152,6 +159,34 @@ class RunsClient:
     async def aio_create(self, *args: Any, **kwargs: Any) -> WorkflowRun:
         return await asyncio.to_thread(self.create, *args, **kwargs)
 
+    def get_details(self, external_id: str) -> WorkflowRunDetail:
+        """The run's status, input, metadata and each task's status, output and error, by
+        task name (hatchet_sdk's WorkflowRunDetail shape)."""
+        run = self.get(external_id)
+        outputs = {t.task_name: t for t in self._runs.task_outputs([run.workflow_run_id])}
+        key = self._settings.signing_key
+        tasks = {
+            t.task_name: TaskRunDetail(
+                external_id=t.external_id,
+                readable_id=t.task_name,
+                status=t.status,
+                output=_output_of(outputs.get(t.task_name), key),
+                error=t.error,
+            )
+            for t in run.tasks
+        }
+        return WorkflowRunDetail(
+            external_id=run.workflow_run_id,
+            status=run.status,
+            input=run.input,
+            additional_metadata=run.additional_metadata,
+            task_runs=tasks,
+            done=run.status in FINAL,
+        )
+
+    async def aio_get_details(self, external_id: str) -> WorkflowRunDetail:
+        return await asyncio.to_thread(self.get_details, external_id)
+
     def get_run_ref(self, workflow_run_id: str) -> WorkflowRunRef:
         return self._make_ref(run_uuid(workflow_run_id))
 
@@ -166,13 +201,14 @@ class RunsClient:
         additional_metadata: dict[str, Any] | None = None,
         workflow_names: builtins.list[str] | None = None,
         parent_task_run_id: int | None = None,
-    ) -> builtins.list[WorkflowRun]:
-        """Runs created since ``since`` (default: one day ago), newest first."""
+    ) -> RunList:
+        """Runs created since ``since`` (default: one day ago), newest first; a list that
+        also has hatchet_sdk's ``.rows``."""
         where = run_filters(
             since, until, statuses, additional_metadata, workflow_names, parent_task_run_id
         )
         limit, offset = _whole(limit or 100, "limit", 1), _whole(offset or 0, "offset", 0)
-        return self._runs.list_runs(where, limit or 100, offset or 0)
+        return RunList(self._runs.list_runs(where, limit or 100, offset or 0))
 
     def count(
         self,
@@ -316,3 +352,9 @@ class RunsClient:
             batch_size=batch_size or settings.retention_batch,
             dry_run=dry_run,
         )
+
+
+def _output_of(task: TaskOutput | None, key: str | None) -> Any:
+    if task is None or task.status != "SUCCEEDED":
+        return None
+    return serialization.load_output(task.output, task.output_blob, key)

@@ -137,3 +137,39 @@ def test_completed_is_hatchets_name_for_succeeded() -> None:
     assert V1TaskStatus.COMPLETED is V1TaskStatus.SUCCEEDED  # type: ignore[comparison-overlap]
     assert V1TaskStatus("COMPLETED") is V1TaskStatus.SUCCEEDED
     assert "COMPLETED" not in [s.name for s in V1TaskStatus]
+
+
+def test_run_details_by_task_name(hatchet: Any, start_worker: Any) -> None:
+    wf = hatchet.workflow(name="details")
+
+    @wf.task()
+    def fine(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        return {"n": 1}
+
+    @wf.task(parents=[fine])
+    def broken(input: EmptyModel, ctx: Context) -> None:
+        raise ValueError("no good")
+
+    start_worker(wf)
+    ref = wf.run_no_wait(additional_metadata={"k": "v"})
+    with pytest.raises(Exception, match="no good"):
+        ref.result(timeout=20)
+    details = hatchet.runs.get_details(ref.workflow_run_id)
+    assert details.done and details.status == V1TaskStatus.FAILED
+    assert details.additional_metadata == {"k": "v"}
+    assert details.task_runs["fine"].status == V1TaskStatus.COMPLETED
+    assert details.task_runs["fine"].output == {"n": 1}
+    assert details.task_runs["broken"].output is None
+    assert "no good" in (details.task_runs["broken"].error or "")
+
+
+def test_run_lists_have_rows(hatchet: Any, start_worker: Any) -> None:
+    @hatchet.task()
+    def listed(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    start_worker(listed)
+    listed.run()
+    runs = hatchet.runs.list()
+    assert runs.rows == list(runs) and len(runs.rows) == 1
+    assert runs.rows[0].status == V1TaskStatus.COMPLETED
