@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import dataclasses
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hatchnb import ids, serialization
 from hatchnb.store.runs import RunsRepo
+from hatchnb.store.workers import ClaimedTask
 from hatchnb.types import to_timedelta
 
 if TYPE_CHECKING:
@@ -38,49 +38,6 @@ class WorkerHandle(Protocol):
     def release_slot(self, task_run_id: int, attempt: int) -> None: ...
 
     def upsert_labels(self, labels: dict[str, str | int]) -> None: ...
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class ClaimedTask:
-    """A task run a worker has claimed, as returned by ``claim_task_runs``."""
-
-    id: int
-    run_id: str
-    workflow_name: str
-    task_name: str
-    kind: str
-    version_id: int
-    attempt: int
-    retry_count: int
-    priority: int
-    input: Any
-    additional_metadata: dict[str, Any]
-    parent_task_run_id: int | None
-    filter_payload: dict[str, Any] | None
-    event_id: str | None
-    siblings: dict[str, dict[str, Any]]
-    slot_cost: int = 1
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> ClaimedTask:
-        return cls(
-            id=row["id"],
-            run_id=str(row["run_id"]),
-            workflow_name=row["workflow_name"],
-            task_name=row["task_name"],
-            kind=row["kind"],
-            version_id=row["version_id"],
-            attempt=row["attempt"],
-            retry_count=row["retry_count"],
-            priority=row["priority"],
-            input=row["input"],
-            additional_metadata=row["additional_metadata"] or {},
-            parent_task_run_id=row["parent_task_run_id"],
-            filter_payload=row["filter_payload"],
-            event_id=str(row["event_id"]) if row["event_id"] else None,
-            siblings=row["siblings"] or {},
-            slot_cost=row.get("slot_cost", 1),
-        )
 
 
 class WorkerInfo:

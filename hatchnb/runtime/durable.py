@@ -4,17 +4,16 @@ memoized steps and child runs completed before a crash or an eviction are not re
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from psycopg.types.json import Jsonb
-
 from hatchnb import errors, expressions
-from hatchnb.runtime.context import ClaimedTask, Context, WorkerHandle
+from hatchnb.runtime.context import Context, WorkerHandle
+from hatchnb.store.durable import AsyncDurableRepo, DurableRepo, LogEntry, SeenEvent
+from hatchnb.store.workers import ClaimedTask
 from hatchnb.types import to_timedelta
 
 if TYPE_CHECKING:
@@ -31,19 +30,6 @@ class Evicted(BaseException):
     def __init__(self, resume_at: datetime) -> None:
         super().__init__(resume_at.isoformat())
         self.resume_at = resume_at
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class LogEntry:
-    seq: int
-    kind: str
-    request: str
-    wake_at: datetime | None = None
-    event_key: str | None = None
-    expression: str | None = None
-    since: datetime | None = None
-    result: Any = None
-    done: bool = False
 
 
 def _now() -> datetime:
@@ -63,12 +49,12 @@ class DurableContext(Context):
         claim: ClaimedTask,
         worker: WorkerHandle,
         client: Hatchet,
-        log: list[dict[str, Any]],
+        log: list[LogEntry],
         evict_after: float,
     ) -> None:
         super().__init__(claim, worker, client)
         self._child_seq = 0
-        self._log = {row["seq"]: LogEntry(**row) for row in log}
+        self._log = {entry.seq: entry for entry in log}
         self._seq = 0
         self._evict_after = evict_after
 
@@ -98,19 +84,17 @@ class DurableContext(Context):
             )
         return self._seq, entry
 
-    def _record_params(self, entry: LogEntry) -> dict[str, Any]:
-        params = dataclasses.asdict(entry)
-        params["result"] = Jsonb(entry.result) if entry.done else None
-        return {**params, "task_run_id": self.task_run_id}
-
     def _remember(self, entry: LogEntry) -> None:
-        self._client._store.execute("durable_record", **self._record_params(entry))
+        DurableRepo(self._client._store).record(self.task_run_id, entry)
         self._log[entry.seq] = entry
 
     async def _aio_remember(self, entry: LogEntry) -> None:
-        store = await self._client._astore()
-        await store.execute("durable_record", **self._record_params(entry))
+        await (await self._durable_repo()).record(self.task_run_id, entry)
         self._log[entry.seq] = entry
+
+    async def _durable_repo(self) -> AsyncDurableRepo:
+        """On the client's pool of the task's event loop."""
+        return AsyncDurableRepo(await self._client._astore())
 
     # ---- sleeps -----------------------------------------------------------------------
 
@@ -231,16 +215,14 @@ class DurableContext(Context):
                 seq=seq, kind="wait", request=request, since=_now(), event_key=keys or None
             )
             await self._aio_remember(entry)
-        store = await self._client._astore()
-        wait = _DurableWait(store, entry.since or _now(), items)
+        repo = await self._durable_repo()
+        wait = _DurableWait(repo, entry.since or _now(), items)
         deadline = time.monotonic() + self._evict_after
         while not await wait.holds():
             if time.monotonic() >= deadline:
                 raise Evicted(min(wait.next_deadline(), _now() + _EVENT_RECHECK))
             await asyncio.sleep(min(0.2, self._client._settings.poll_interval))
-        await store.execute(
-            "durable_complete", task_run_id=self.task_run_id, seq=seq, result=Jsonb(wait.found)
-        )
+        await repo.complete(self.task_run_id, seq, wait.found)
         return wait.found
 
     def wait_for_event(
@@ -263,30 +245,13 @@ class DurableContext(Context):
         return asyncio.run_coroutine_threadsafe(coro, self._async_task.get_loop()).result()
 
     async def _await_event(self, entry: LogEntry) -> dict[str, Any]:
-        store = await self._client._astore()
+        repo = await self._durable_repo()
         deadline = time.monotonic() + self._evict_after
         while True:
-            rows = await store.fetch_all("events_since", key=entry.event_key, since=entry.since)
-            for row in rows:
-                if (
-                    not entry.expression
-                    or expressions.evaluate(
-                        entry.expression,
-                        {
-                            "input": row["payload"],
-                            "payload": row["payload"],
-                            "additional_metadata": row["additional_metadata"],
-                        },
-                    )
-                    is True
-                ):
-                    await store.execute(
-                        "durable_complete",
-                        task_run_id=self.task_run_id,
-                        seq=entry.seq,
-                        result=Jsonb(row["payload"]),
-                    )
-                    return dict(row["payload"])
+            for event in await repo.events_since(entry.event_key, entry.since):
+                if _matches(entry.expression, event):
+                    await repo.complete(self.task_run_id, entry.seq, event.payload)
+                    return dict(event.payload)
             if time.monotonic() >= deadline:
                 raise Evicted(_now() + _EVENT_RECHECK)
             await asyncio.sleep(min(0.2, self._client._settings.poll_interval))
@@ -295,8 +260,10 @@ class DurableContext(Context):
 class _DurableWait:
     """Evaluates ``aio_wait_for`` conditions against the clock and the events table."""
 
-    def __init__(self, store: Any, since: datetime, items: list[dict[str, Any]]) -> None:
-        self.store = store
+    def __init__(
+        self, repo: AsyncDurableRepo, since: datetime, items: list[dict[str, Any]]
+    ) -> None:
+        self.repo = repo
         self.since = since
         self.items = items
         self.found: dict[str, Any] = {}
@@ -314,21 +281,9 @@ class _DurableWait:
             if done:
                 self.found.setdefault(cond.get("key") or "sleep", {"seconds": cond["seconds"]})
             return done
-        rows = await self.store.fetch_all("events_since", key=cond["key"], since=self.since)
-        for row in rows:
-            if (
-                not cond["expression"]
-                or expressions.evaluate(
-                    cond["expression"],
-                    {
-                        "input": row["payload"],
-                        "payload": row["payload"],
-                        "additional_metadata": row["additional_metadata"],
-                    },
-                )
-                is True
-            ):
-                self.found.setdefault(cond.get("key_name") or cond["key"], row["payload"])
+        for event in await self.repo.events_since(cond["key"], self.since):
+            if _matches(cond["expression"], event):
+                self.found.setdefault(cond.get("key_name") or cond["key"], event.payload)
                 return True
         return False
 
@@ -342,6 +297,18 @@ class _DurableWait:
         if sleeps:
             return self.since + timedelta(seconds=min(sleeps))
         return _now() + _EVENT_RECHECK
+
+
+def _matches(expression: str | None, event: SeenEvent) -> bool:
+    """No expression, or the CEL expression holds for the event."""
+    if not expression:
+        return True
+    variables = {
+        "input": event.payload,
+        "payload": event.payload,
+        "additional_metadata": event.additional_metadata,
+    }
+    return expressions.evaluate(expression, variables) is True
 
 
 def _json(value: Any, name: str) -> Any:

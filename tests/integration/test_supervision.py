@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from hatchnb import Context, EmptyModel
-from hatchnb.runtime import worker as worker_module
+from hatchnb.runtime.claims import Claimer
+from hatchnb.runtime.link import Link
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.integration
 def test_a_failed_heartbeat_loop_is_logged_and_restarted(
     hatchet: Any, start_worker: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
-    original = worker_module._Runtime._heartbeat
+    original = Link.heartbeat_loop
     calls: list[int] = []
 
     async def heartbeat_failing_once(self: Any) -> None:
@@ -27,7 +28,7 @@ def test_a_failed_heartbeat_loop_is_logged_and_restarted(
             raise RuntimeError("heartbeat broke")
         await original(self)
 
-    monkeypatch.setattr(worker_module._Runtime, "_heartbeat", heartbeat_failing_once)
+    monkeypatch.setattr(Link, "heartbeat_loop", heartbeat_failing_once)
 
     @hatchet.task()
     def ping(input: EmptyModel, ctx: Context) -> dict[str, str]:
@@ -55,7 +56,7 @@ def test_a_failed_claim_loop_stops_the_worker_and_says_why(
     async def claim_loop_failing(self: Any) -> None:
         raise RuntimeError("claims broke")
 
-    monkeypatch.setattr(worker_module._Runtime, "_claim_loop", claim_loop_failing)
+    monkeypatch.setattr(Claimer, "claim_loop", claim_loop_failing)
 
     @hatchet.task()
     def idle(input: EmptyModel, ctx: Context) -> None:

@@ -1,0 +1,176 @@
+"""Claiming task runs: the worker's slots and who holds them, the claim loop, and the
+notifications (LISTEN) that wake it when work is queued or a running task is cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from hatchnb import errors, serialization
+from hatchnb.runtime.link import Link
+from hatchnb.store.workers import (
+    QUEUED,
+    AsyncWorkersRepo,
+    ClaimedTask,
+    DatabaseError,
+    connection_trouble,
+    listen,
+)
+
+if TYPE_CHECKING:
+    from hatchnb.config import Settings
+    from hatchnb.runtime.context import Context
+
+log = logging.getLogger("hatchnb.worker")
+
+
+class Slots:
+    """The task runs running here and the slots they occupy."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.running: dict[int, tuple[asyncio.Task[None], Context]] = {}
+        #: task run id -> slots it occupies (absent once released)
+        self.costs: dict[int, int] = {}
+        #: set when a slot frees up or work is announced
+        self.wake = asyncio.Event()
+        #: whether queued work may be waiting (a claim would not come back empty)
+        self.maybe_more = True
+
+    def used(self) -> int:
+        return sum(self.costs.values())
+
+    def release(self, claim: ClaimedTask) -> bool:
+        """The task finished; whether it still was this attempt's (then it is forgotten)."""
+        entry = self.running.get(claim.id)
+        released = entry is not None and entry[1]._claim.attempt == claim.attempt
+        if released:
+            self.running.pop(claim.id)
+            self.costs.pop(claim.id, None)
+        self.wake.set()
+        return released
+
+    def abandon(self, task: asyncio.Task[None], ctx: Context) -> None:
+        """Stop caring about a task the database gave to someone else (its thread, if any,
+        runs on; whatever it returns is not reported)."""
+        ctx._mark_cancelled()
+        task.cancel()
+
+
+class Claimer:
+    """Claims as many task runs as there are free slots whenever work may be waiting."""
+
+    def __init__(
+        self,
+        repo: AsyncWorkersRepo,
+        link: Link,
+        slots: Slots,
+        start: Callable[[ClaimedTask], None],
+        settings: Settings,
+        dsn: str,
+        stopping: asyncio.Event,
+        workflows: list[str] | None,
+    ) -> None:
+        self.repo = repo
+        self.link = link
+        self.slots = slots
+        self.start = start
+        self.settings = settings
+        self.dsn = dsn
+        self.stopping = stopping
+        #: the workflows this worker runs (None: any)
+        self.workflows = workflows
+        self.lock = asyncio.Lock()  # no claim in flight while comparing notes
+
+    async def claim_loop(self) -> None:
+        slots = self.slots
+        backoff = 0.1
+        while not self.stopping.is_set():
+            free = slots.total - slots.used()
+            if free > 0 and slots.maybe_more:
+                slots.maybe_more = False  # a notification during the claim sets it again
+                try:
+                    claimed = await self._claim(free)
+                    backoff = 0.1
+                except (errors.DatabaseUnavailable, DatabaseError) as exc:
+                    if connection_trouble(exc):
+                        self.link.failed("claiming tasks", exc)
+                    else:
+                        log.warning("cannot claim tasks (%s); retrying in %.1fs", exc, backoff)
+                    slots.maybe_more = True
+                    await self._sleep(backoff)
+                    backoff = min(backoff * 2, 2.0)
+                    continue
+                if sum(c.slot_cost for c in claimed) >= free:
+                    slots.maybe_more = True
+                if slots.maybe_more:
+                    await self._wait_for_slot()
+                    await asyncio.sleep(0)  # let finishing tasks free more slots: bigger claims
+                    continue
+            await self._wait_for_work()
+
+    async def _claim(self, free: int) -> list[ClaimedTask]:
+        async with self.lock:
+            claimed = await self.repo.claim(
+                self.link.worker_id, free, self.workflows, serialization.PYTHON_VERSION
+            )
+            self.link.ok()
+            for claim in claimed:
+                self.start(claim)
+        return claimed
+
+    async def _wait_for_slot(self) -> None:
+        slots = self.slots
+        while slots.used() >= slots.total and not self.stopping.is_set():
+            slots.wake.clear()
+            await self._wait(slots.wake, self.settings.poll_interval)
+
+    async def _wait_for_work(self) -> None:
+        self.slots.wake.clear()
+        if self.slots.maybe_more:
+            return  # work was announced while the last claim ran
+        if not await self._wait(self.slots.wake, self.settings.poll_interval):
+            self.slots.maybe_more = True  # poll fallback: retries whose delay passed, lost notifies
+
+    async def _wait(self, event: asyncio.Event, timeout: float) -> bool:
+        stop = asyncio.ensure_future(self.stopping.wait())
+        wait = asyncio.ensure_future(event.wait())
+        done, pending = await asyncio.wait(
+            {stop, wait}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        for fut in pending:
+            fut.cancel()
+        return bool(done)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+    async def listen_loop(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                async with listen(self.dsn) as notes:
+                    self.link.ok()
+                    self.slots.maybe_more = True  # what was queued while nobody listened
+                    self.slots.wake.set()
+                    backoff = 0.1
+                    async for note in notes:
+                        self.on_notify(note.channel, note.payload)
+            except (errors.DatabaseUnavailable, DatabaseError) as exc:
+                self.link.failed("listening for notifications", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+
+    def on_notify(self, channel: str, payload: str) -> None:
+        if channel == QUEUED:
+            self.slots.maybe_more = True
+            self.slots.wake.set()
+            return
+        for raw in payload.split(","):
+            entry = self.slots.running.get(int(raw)) if raw.isdigit() else None
+            if entry is not None:
+                entry[1]._mark_cancelled()

@@ -1,0 +1,141 @@
+"""Executing one claimed task run: its code (loaded once per version), its context, the call
+(sync functions on the worker's threads), and the result it reports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from hatchnb import errors, serialization
+from hatchnb.runtime import durable
+from hatchnb.runtime.claims import Slots
+from hatchnb.runtime.context import Context, WorkerHandle, current_context
+from hatchnb.runtime.reporter import Reporter
+from hatchnb.store.durable import AsyncDurableRepo
+from hatchnb.store.versions import AsyncVersionsRepo
+from hatchnb.store.workers import ClaimedTask, Result
+
+if TYPE_CHECKING:
+    from hatchnb.client import Hatchet
+
+
+class Executor:
+    def __init__(
+        self,
+        client: Hatchet,
+        handle: WorkerHandle,
+        slots: Slots,
+        reporter: Reporter,
+        versions: AsyncVersionsRepo,
+        durable_log: AsyncDurableRepo,
+        threads: ThreadPoolExecutor,
+    ) -> None:
+        self.client = client
+        self.settings = client._settings
+        self.handle = handle
+        self.slots = slots
+        self.reporter = reporter
+        self.versions = versions
+        self.durable_log = durable_log
+        self.threads = threads
+        self.loop = asyncio.get_running_loop()
+        self.code: dict[int, serialization.WorkflowCode] = dict(client._local_code)
+
+    def start(self, claim: ClaimedTask) -> None:
+        running = self.slots.running
+        stale = running.get(claim.id)
+        if stale is not None:  # an older attempt the engine took away (declared us dead)
+            self.slots.abandon(*stale)
+        ctx = Context(claim, self.handle, self.client)
+        task = self.loop.create_task(self._execute(claim, ctx))
+        ctx._async_task = task
+        running[claim.id] = (task, ctx)
+        self.slots.costs[claim.id] = claim.slot_cost
+
+    async def _execute(self, claim: ClaimedTask, ctx: Context) -> None:
+        reporter = self.reporter
+        token = current_context.set(ctx)
+        try:
+            result = await self._call(claim, ctx)
+            await asyncio.gather(*reporter.stream_writes.pop(claim.id, []), return_exceptions=True)
+        except asyncio.CancelledError:
+            return  # cancelled run or shutdown: the database already has the final state
+        finally:
+            current_context.reset(token)
+            if self.slots.release(claim):
+                reporter.stream_writes.pop(claim.id, None)
+        reporter.results.append(result)
+        reporter.ready.set()
+
+    async def _call(self, claim: ClaimedTask, ctx: Context) -> Result:
+        settings = self.settings
+        try:
+            code = self.code.get(claim.version_id) or await self._code_for(claim)
+            fn = code.functions[claim.task_name]
+            data = serialization.load_input(claim.input, code.input_validator)
+            if claim.task_name in code.durable:
+                ctx = await self._durable_context(claim, ctx)
+            if asyncio.iscoroutinefunction(fn):
+                value = await fn(data, ctx)
+            else:
+                call = contextvars.copy_context().run
+                value = await self.loop.run_in_executor(self.threads, call, fn, data, ctx)
+            output, blob = serialization.dump_output(
+                value, settings.max_payload_bytes, settings.max_blob_bytes, settings.signing_key
+            )
+        except asyncio.CancelledError:
+            raise
+        except durable.Evicted as evicted:
+            resume = json.dumps({"resume_at": evicted.resume_at.isoformat()})
+            return (claim.id, claim.attempt, "EVICTED", resume, None, None)
+        except (
+            errors.NonRetryableException,
+            errors.IncompatibleCode,
+            errors.SerializationError,
+        ) as exc:
+            return (claim.id, claim.attempt, "FAILED_FINAL", None, None, describe(exc))
+        except ImportError as exc:  # an import inside the task body: not transient
+            message = errors.missing_module(exc, claim.task_name)
+            return (claim.id, claim.attempt, "FAILED_FINAL", None, None, describe(exc, message))
+        except Exception as exc:
+            return (claim.id, claim.attempt, "FAILED", None, None, describe(exc))
+        return (claim.id, claim.attempt, "SUCCEEDED", output, blob, None)
+
+    async def _durable_context(self, claim: ClaimedTask, ctx: Context) -> Context:
+        """Swap the plain context for a DurableContext holding the run's event log."""
+        entries = await self.durable_log.log(claim.id)
+        durable_ctx = durable.DurableContext(
+            claim, self.handle, self.client, entries, self.settings.durable_evict_after
+        )
+        durable_ctx._async_task = ctx._async_task
+        if ctx.is_cancelled:
+            durable_ctx._mark_cancelled()
+        running = self.slots.running
+        if claim.id in running:
+            running[claim.id] = (running[claim.id][0], durable_ctx)
+        current_context.set(durable_ctx)
+        return durable_ctx
+
+    async def _code_for(self, claim: ClaimedTask) -> serialization.WorkflowCode:
+        version_id = claim.version_id
+        code = self.code.get(version_id) or self.client._local_code.get(version_id)
+        if code is None:
+            stored = await self.versions.stored_code(version_id)
+            serialization.check_signature(
+                stored.code, stored.signature, self.settings.signing_key, version_id
+            )
+            code = await asyncio.to_thread(
+                serialization.load_code, stored.code, stored.python_version, version_id
+            )
+        self.code[version_id] = code
+        return code
+
+
+def describe(exc: BaseException, message: str | None = None) -> str:
+    """``Type: message`` (``message`` replaces the exception's own), then the traceback."""
+    text = "".join(traceback.format_exception(exc))
+    return f"{type(exc).__name__}: {exc if message is None else message}\n\n{text}"

@@ -1,0 +1,74 @@
+"""The durable task log (``sql/durable.sql``): what a durable task did, replayed after a crash
+or an eviction, and the events its waits look for."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from hatchnb.store.db import AsyncStore, Store, jsonb
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LogEntry:
+    """One entry of a durable task run's event log."""
+
+    seq: int
+    kind: str
+    request: str
+    wake_at: datetime | None = None
+    event_key: str | None = None
+    expression: str | None = None
+    since: datetime | None = None
+    result: Any = None
+    done: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class SeenEvent:
+    """An event a durable wait looks at."""
+
+    payload: Any
+    additional_metadata: Any
+
+
+def _record_params(task_run_id: int, entry: LogEntry) -> dict[str, Any]:
+    params = dataclasses.asdict(entry)
+    params["result"] = jsonb(entry.result) if entry.done else None
+    return {**params, "task_run_id": task_run_id}
+
+
+class DurableRepo:
+    """For sync durable tasks (on their thread)."""
+
+    def __init__(self, store: Store) -> None:
+        self._db = store
+
+    def record(self, task_run_id: int, entry: LogEntry) -> None:
+        """Append an entry (a replay keeps the first one at its position)."""
+        self._db.execute("durable_record", **_record_params(task_run_id, entry))
+
+
+class AsyncDurableRepo:
+    def __init__(self, store: AsyncStore) -> None:
+        self._db = store
+
+    async def log(self, task_run_id: int) -> list[LogEntry]:
+        """The event log of a durable task run, in order."""
+        rows = await self._db.fetch_all("durable_log", task_run_id=task_run_id)
+        return [LogEntry(**row) for row in rows]
+
+    async def record(self, task_run_id: int, entry: LogEntry) -> None:
+        await self._db.execute("durable_record", **_record_params(task_run_id, entry))
+
+    async def complete(self, task_run_id: int, seq: int, result: Any) -> None:
+        """Record the result of a durable wait."""
+        await self._db.execute(
+            "durable_complete", task_run_id=task_run_id, seq=seq, result=jsonb(result)
+        )
+
+    async def events_since(self, key: str | None, since: datetime | None) -> list[SeenEvent]:
+        """Events with this key pushed since a moment, oldest first."""
+        rows = await self._db.fetch_all("events_since", key=key, since=since)
+        return [SeenEvent(r["payload"], r["additional_metadata"]) for r in rows]
