@@ -103,6 +103,7 @@ class Hatchet:
         input_validator: type[Any] | None = None,
         on_events: list[str] | None = None,
         on_crons: list[str] | None = None,
+        cron_input: Any = None,
         version: str | None = None,
         sticky: Any = None,
         default_priority: int = Priority.LOW,
@@ -122,6 +123,7 @@ class Hatchet:
             version=version,
             on_events=on_events,
             on_crons=on_crons,
+            cron_input=cron_input,
             concurrency=concurrency,
             sticky=sticky,
         )
@@ -134,6 +136,7 @@ class Hatchet:
         input_validator: type[Any] | None = None,
         on_events: list[str] | None = None,
         on_crons: list[str] | None = None,
+        cron_input: Any = None,
         version: str | None = None,
         sticky: Any = None,
         default_priority: int = Priority.LOW,
@@ -161,6 +164,7 @@ class Hatchet:
                 version=version,
                 on_events=on_events,
                 on_crons=on_crons,
+                cron_input=cron_input,
                 concurrency=concurrency,
                 sticky=sticky,
             )
@@ -268,6 +272,7 @@ class Hatchet:
                 version_id,
                 workflow.on_events,
                 declared_crons(workflow.on_crons),
+                cron_input_of(workflow),
                 workflow.default_priority,
             )
             self._versions[workflow] = (workflow._revision, version_id)
@@ -334,3 +339,11 @@ class Hatchet:
             *(r.aio_result() for r in refs), return_exceptions=return_exceptions
         )
         return [g if isinstance(g, BaseException) else shape(g) for g in gathered]
+
+
+def cron_input_of(workflow: Workflow) -> dict[str, Any]:
+    """The stored input of the runs a workflow's ``on_crons`` start (validated when given)."""
+    if workflow.cron_input is None:
+        return {}
+    plain: dict[str, Any] = workflow._plain_input(workflow.cron_input)
+    return plain

@@ -149,6 +149,7 @@ class Workflow:
         on_crons: list[str] | None = None,
         concurrency: Any = None,
         sticky: Any = None,
+        cron_input: Any = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise errors.InvalidWorkflow("a workflow needs a non-empty name, e.g. name='etl'")
@@ -166,6 +167,8 @@ class Workflow:
         self.on_crons = list(on_crons or [])
         for expression in self.on_crons:
             next_tick(expression, "UTC", datetime.now(UTC))  # validates
+        #: the input of the runs ``on_crons`` start (validated at registration)
+        self.cron_input = cron_input
         self.tasks: list[Task[Any]] = []
         self.on_failure: Task[Any] | None = None
         self.on_success: Task[Any] | None = None

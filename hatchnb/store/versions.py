@@ -66,6 +66,7 @@ class VersionsRepo:
         version_id: int,
         on_events: list[str],
         crons: list[DeclaredCron],
+        cron_input: dict[str, Any],
         default_priority: int,
     ) -> None:
         """Make a registration's ``on_events`` and ``on_crons`` the workflow's current ones
@@ -86,7 +87,7 @@ class VersionsRepo:
                 query("drop_declared_crons"), {"workflow_name": workflow_name, "keep": keep}
             )
             for cron in crons:
-                conn.execute(query("upsert_cron"), _declared_cron(workflow_name, cron))
+                conn.execute(query("upsert_cron"), _declared_cron(workflow_name, cron, cron_input))
 
     def list_workflows(self) -> list[WorkflowSummary]:
         return [
@@ -121,14 +122,16 @@ class AsyncVersionsRepo:
         return StoredCode(row["code"], row["signature"], row["python_version"])
 
 
-def _declared_cron(workflow_name: str, cron: DeclaredCron) -> dict[str, Any]:
+def _declared_cron(
+    workflow_name: str, cron: DeclaredCron, cron_input: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
         "workflow_name": workflow_name,
         "name": cron.expression,
         "expression": cron.expression,
         "timezone": "UTC",
-        "input": jsonb({}),
+        "input": jsonb(cron_input),
         "additional_metadata": jsonb({}),
         "priority": None,
         "declared": True,

@@ -173,3 +173,22 @@ def test_run_lists_have_rows(hatchet: Any, start_worker: Any) -> None:
     runs = hatchet.runs.list()
     assert runs.rows == list(runs) and len(runs.rows) == 1
     assert runs.rows[0].status == V1TaskStatus.COMPLETED
+
+
+def test_cron_input_is_the_input_of_declared_crons(hatchet: Any) -> None:
+    @hatchet.task(input_validator=Numbers, on_crons=["0 3 * * *"], cron_input=Numbers(x=7))
+    def nightly(input: Numbers, ctx: Context) -> int:
+        return input.x
+
+    hatchet.register(nightly)
+    [cron] = hatchet.cron.list(nightly)
+    assert cron.input == {"x": 7}
+
+
+def test_cron_input_is_validated_at_registration(hatchet: Any) -> None:
+    @hatchet.task(input_validator=Numbers, on_crons=["0 3 * * *"], cron_input={"x": "many"})
+    def broken_cron(input: Numbers, ctx: Context) -> int:
+        return input.x
+
+    with pytest.raises(Exception, match="x"):
+        hatchet.register(broken_cron)
