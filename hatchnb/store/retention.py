@@ -20,6 +20,7 @@ import psycopg
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 
+from hatchnb import errors
 from hatchnb.store import connect, queries, wrap_errors
 from hatchnb.store.db import NO_JIT
 
@@ -84,7 +85,8 @@ def prune(
     started = time.perf_counter()
     with wrap_errors(), _connect(dsn) as conn:
         row = conn.execute(queries.get("retention_cutoff"), {"older_than": older_than}).fetchone()
-        assert row is not None
+        if row is None:
+            raise errors.HatchnbError("the database returned no retention cutoff")
         report = PruneReport(cutoff=row["cutoff"], dry_run=dry_run, counts={})
         if dry_run:
             counts = conn.execute(queries.get("count_prunable"), {"cutoff": report.cutoff})
@@ -114,7 +116,8 @@ def _timed_batch(
     row = conn.execute(queries.get(query), params).fetchone()
     report.longest_batch = max(report.longest_batch, time.perf_counter() - started)
     report.batches += 1
-    assert row is not None
+    if row is None:
+        raise errors.HatchnbError(f"retention batch {query} returned no counts")
     return row
 
 
@@ -154,10 +157,22 @@ def _prune_table(
             return
 
 
-def last_pass(dsn: str) -> dict[str, Any] | None:
+@dataclasses.dataclass(frozen=True)
+class RetentionPass:
     """When the engine's retention last started and finished, and what it deleted."""
+
+    started_at: datetime | None
+    finished_at: datetime | None
+    counts: dict[str, int] | None
+
+
+def last_pass(dsn: str) -> RetentionPass | None:
+    """The engine's last retention pass (None before the first)."""
     with wrap_errors(), _connect(dsn) as conn:
-        return conn.execute(queries.get("retention_state")).fetchone()
+        row = conn.execute(queries.get("retention_state")).fetchone()
+    if row is None:
+        return None
+    return RetentionPass(row["last_started_at"], row["last_finished_at"], row["last_counts"])
 
 
 # ---- the engine duty ---------------------------------------------------------------------

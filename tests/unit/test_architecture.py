@@ -18,9 +18,8 @@ SQL = PACKAGE / "store" / "sql"
 #: is tolerated: at most one, of at most this many modules
 MAX_TOLERATED_CYCLE = 4
 QUERY_CALLS = {"fetch_one", "fetch_all", "fetch_value", "execute", "get", "query"}
-#: where named statements may be named: the store, and (until its repositories land) the
-#: worker runtime, which still calls its AsyncStore by statement name
-QUERY_HOMES = ("store", "runtime")
+#: where named statements may be named: only the store
+QUERY_HOMES = ("store",)
 
 
 def _cycles() -> list[set[str]]:

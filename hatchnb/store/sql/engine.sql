@@ -80,5 +80,3 @@ UPDATE hatchnb.task_runs SET status = 'QUEUED', queued_at = now(), available_at 
 UPDATE hatchnb.task_runs SET status = 'RUNNING', attempt = attempt + 1, started_at = now()
  WHERE id = ANY (%(ids)s::bigint[]) AND status = 'WAITING'
 RETURNING id, attempt;
-
--- ---- dashboard reads (issue 6) -------------------------------------------------------------

@@ -42,6 +42,10 @@ UPDATE hatchnb.task_runs
  WHERE id = ANY (%(ids)s) AND worker_id = %(worker_id)s AND status = 'RUNNING'
 RETURNING id;
 
+-- name: worker_running_task_runs
+-- The task runs the database believes this worker is running (compared after an outage).
+SELECT id, attempt FROM hatchnb.task_runs WHERE worker_id = %(worker_id)s AND status = 'RUNNING';
+
 -- name: refresh_timeout
 -- Push a running task's execution deadline further out.
 UPDATE hatchnb.task_runs SET timeout_at = timeout_at + %(increment)s::interval
