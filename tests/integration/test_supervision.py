@@ -19,16 +19,17 @@ pytestmark = pytest.mark.integration
 def test_a_failed_heartbeat_loop_is_logged_and_restarted(
     hatchet: Any, start_worker: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ) -> None:
-    original = Link.heartbeat_loop
+    original = Link.heartbeat
     calls: list[int] = []
 
     async def heartbeat_failing_once(self: Any) -> None:
+        """One step of the heartbeat loop raises: the loop itself ends with it."""
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("heartbeat broke")
         await original(self)
 
-    monkeypatch.setattr(Link, "heartbeat_loop", heartbeat_failing_once)
+    monkeypatch.setattr(Link, "heartbeat", heartbeat_failing_once)
 
     @hatchet.task()
     def ping(input: EmptyModel, ctx: Context) -> dict[str, str]:
