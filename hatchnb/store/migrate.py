@@ -16,13 +16,45 @@ from hatchnb.store.db import wrap_errors
 _MIGRATION_LOCK = 7_413_902_118
 ALL_VERSIONS = {version for version, _, _ in queries.migrations()}
 SCHEMA_VERSION = max(ALL_VERSIONS)
+#: The numbering the migration files belong to, recorded in schema_version.baseline (a
+#: column default of 0001_core.sql). Baseline 1 was the pre-release chain 0001_initial ...
+#: 0011_trigger_errors, squashed into one file per area; its rows have no such column.
+BASELINE = 2
+#: the baselines recorded in schema_version; rows without the column count as baseline 1
+_RECORDED_BASELINES = (
+    "SELECT DISTINCT coalesce((to_jsonb(v) ->> 'baseline')::integer, 1)"
+    " FROM hatchnb.schema_version v"
+)
 
 
 def applied_versions(conn: psycopg.Connection[tuple[object, ...]]) -> set[int]:
+    """The versions recorded in the database (none before the first migration). A database
+    migrated under another baseline is refused: its version numbers mean other files."""
     row = conn.execute(queries.get("schema_exists")).fetchone()
     if not row or not row[0]:
         return set()
+    _check_baseline({int(r[0]) for r in conn.execute(_RECORDED_BASELINES)})  # type: ignore[call-overload]
     return {int(r[0]) for r in conn.execute(queries.get("applied_migrations"))}  # type: ignore[call-overload]
+
+
+def _check_baseline(recorded: set[int]) -> None:
+    newer = max(recorded, default=BASELINE)
+    if newer > BASELINE:
+        raise errors.SchemaTooNew(
+            f"The database schema was migrated by a newer hatchnb (migration baseline {newer}, "
+            f"this hatchnb knows {BASELINE}); upgrade hatchnb (pip install -U hatchnb) on this "
+            "machine."
+        )
+    if min(recorded, default=BASELINE) < BASELINE:
+        raise errors.ConfigurationError(
+            "this database's hatchnb schema was created by a pre-release hatchnb whose "
+            "migrations (0001_initial ... 0011_trigger_errors) have since been replaced by one "
+            "file per area; it cannot be upgraded in place. Recreate it: run "
+            "`DROP SCHEMA hatchnb CASCADE` in this database (this deletes every run, "
+            "schedule, event and registered workflow in it) and connect again. The embedded "
+            "server (no HATCHNB_DATABASE_URL) keeps its data in ~/.local/share/hatchnb/pgdata "
+            "(or $HATCHNB_HOME/pgdata), database hatchnb."
+        )
 
 
 def migrate(dsn: str) -> int:

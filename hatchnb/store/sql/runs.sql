@@ -124,7 +124,7 @@ SELECT id, status, error FROM hatchnb.workflow_runs WHERE id = ANY (%(ids)s::uui
 -- name: list_runs
 -- Runs filtered by time, status, workflow and metadata containment, newest first. No metadata
 -- filter is NULL, not '{}': `@> '{}'` matches every row but could still be planned on the
--- metadata GIN index (migration 0010), which would then read all of it.
+-- metadata GIN index (migrations/0001_core.sql), which would then read all of it.
 SELECT id, workflow_name, version_id, status, input, additional_metadata, priority,
        parent_task_run_id, child_key, error, created_at, started_at, finished_at
   FROM hatchnb.workflow_runs

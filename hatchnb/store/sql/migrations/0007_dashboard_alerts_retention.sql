@@ -1,5 +1,9 @@
--- hatchnb schema, version 7: task attempt history (dashboard timelines and metrics), failure
--- alerts, and indexes for the dashboard's run list.
+-- Observability and housekeeping: the attempt history behind the dashboard's timelines and
+-- metrics, failure alerts (settings, rate-limit windows, delivery outbox), and retention
+-- (finished runs and what is stored per run are deleted after HATCHNB_RETENTION, in small
+-- batches walked in index order; the indexes are with their tables).
+
+-- ---- attempt history ---------------------------------------------------------------------
 
 -- One row per finished attempt of a task run, written by a trigger when a RUNNING task run
 -- leaves RUNNING (done, retried, timed out, handed back, re-queued from a dead worker).
@@ -39,6 +43,8 @@ CREATE TRIGGER task_runs_attempt_done
     FOR EACH ROW
     WHEN (OLD.status = 'RUNNING' AND (NEW.status <> 'RUNNING' OR NEW.attempt <> OLD.attempt))
     EXECUTE FUNCTION hatchnb.record_task_attempt();
+
+-- ---- alerts ------------------------------------------------------------------------------
 
 -- Alert settings: one row. Channels are optional; an alert goes to every configured one.
 CREATE TABLE hatchnb.alert_settings (
@@ -92,7 +98,26 @@ CREATE INDEX alert_deliveries_due ON hatchnb.alert_deliveries (next_attempt_at)
     WHERE status <> 'SENT';
 CREATE INDEX alert_deliveries_created ON hatchnb.alert_deliveries (created_at DESC);
 
--- Failed runs by finishing time (alerts) and runs by workflow (dashboard filters).
-CREATE INDEX workflow_runs_failed ON hatchnb.workflow_runs (finished_at) WHERE status = 'FAILED';
-CREATE INDEX workflow_runs_workflow_created
-    ON hatchnb.workflow_runs (workflow_name, created_at DESC);
+-- ---- retention ---------------------------------------------------------------------------
+
+-- A run past retention: terminal, finished before the cutoff, and none of its task runs
+-- still unfinished (a replay puts a run back to RUNNING, so this is checked per task too).
+CREATE FUNCTION hatchnb.run_expired(r hatchnb.workflow_runs, p_cutoff timestamptz)
+RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT r.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND r.finished_at < p_cutoff
+       AND NOT EXISTS (
+           SELECT 1 FROM hatchnb.task_runs t
+            WHERE t.run_id = r.id
+              AND t.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED', 'SKIPPED'))
+$$;
+
+-- When retention last ran (the engine leader runs it at most every
+-- HATCHNB_RETENTION_INTERVAL, also across leader changes) and what it deleted.
+CREATE TABLE hatchnb.retention_state (
+    id integer PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+    last_started_at timestamptz,
+    last_finished_at timestamptz,
+    last_counts jsonb
+);
+INSERT INTO hatchnb.retention_state (id) VALUES (1);

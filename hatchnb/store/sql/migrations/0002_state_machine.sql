@@ -1,118 +1,10 @@
--- hatchnb schema, version 1: workflow versions, runs, task runs, workers, logs.
-CREATE SCHEMA IF NOT EXISTS hatchnb;
-
-CREATE TABLE hatchnb.schema_version (
-    version integer PRIMARY KEY,
-    applied_at timestamptz NOT NULL DEFAULT now()
-);
-
--- Every registered shape of a workflow: its task options (spec) and its pickled code.
-CREATE TABLE hatchnb.workflow_versions (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    workflow_name text NOT NULL,
-    content_hash text NOT NULL,
-    python_version text NOT NULL,
-    spec jsonb NOT NULL,
-    code bytea NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (workflow_name, content_hash)
-);
-
-CREATE TABLE hatchnb.workers (
-    id uuid PRIMARY KEY,
-    name text NOT NULL,
-    slots integer NOT NULL,
-    labels jsonb NOT NULL DEFAULT '{}',
-    workflows text[],
-    python_version text NOT NULL,
-    hostname text NOT NULL,
-    pid integer NOT NULL,
-    status text NOT NULL DEFAULT 'ACTIVE',
-    started_at timestamptz NOT NULL DEFAULT now(),
-    last_heartbeat_at timestamptz NOT NULL DEFAULT now()
-);
-
-CREATE TABLE hatchnb.workflow_runs (
-    id uuid PRIMARY KEY,
-    workflow_name text NOT NULL,
-    version_id bigint NOT NULL,
-    status text NOT NULL,
-    input jsonb NOT NULL,
-    additional_metadata jsonb NOT NULL DEFAULT '{}',
-    priority smallint NOT NULL,
-    parent_task_run_id bigint,
-    child_key text,
-    -- tasks not yet final, and how many ended FAILED or CANCELLED: a run whose count
-    -- reaches zero with no failure and no hooks is settled without a second look
-    pending_tasks integer NOT NULL,
-    failed_tasks integer NOT NULL DEFAULT 0,
-    has_hooks boolean NOT NULL DEFAULT false,
-    error text,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    started_at timestamptz,
-    finished_at timestamptz
-);
-CREATE UNIQUE INDEX workflow_runs_child_key
-    ON hatchnb.workflow_runs (parent_task_run_id, child_key) WHERE child_key IS NOT NULL;
-CREATE INDEX workflow_runs_parent
-    ON hatchnb.workflow_runs (parent_task_run_id) WHERE parent_task_run_id IS NOT NULL;
-CREATE INDEX workflow_runs_created ON hatchnb.workflow_runs (created_at DESC);
-
--- One row per task per run; retries reuse the row (retry_count), every claim bumps attempt.
-CREATE TABLE hatchnb.task_runs (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    -- no foreign key: runs and their tasks are always inserted by one statement, and the
-    -- per-row key check would cost a third of the enqueue time
-    run_id uuid NOT NULL,
-    workflow_name text NOT NULL,
-    version_id bigint NOT NULL,
-    task_name text NOT NULL,
-    kind text NOT NULL DEFAULT 'task',
-    parents text[] NOT NULL DEFAULT '{}',
-    has_children boolean NOT NULL DEFAULT false,
-    -- tasks with wait_for / skip_if / cancel_if go WAITING (not QUEUED) when their parents
-    -- are done, and the engine decides from ready_at on
-    has_conditions boolean NOT NULL DEFAULT false,
-    ready_at timestamptz,
-    status text NOT NULL,
-    pending_parents integer NOT NULL DEFAULT 0,
-    priority smallint NOT NULL,
-    retries integer NOT NULL DEFAULT 0,
-    retry_count integer NOT NULL DEFAULT 0,
-    attempt integer NOT NULL DEFAULT 0,
-    backoff_factor double precision,
-    backoff_max_seconds integer,
-    schedule_timeout interval NOT NULL,
-    execution_timeout interval NOT NULL,
-    available_at timestamptz NOT NULL DEFAULT now(),
-    queued_at timestamptz,
-    started_at timestamptz,
-    finished_at timestamptz,
-    timeout_at timestamptz,
-    worker_id uuid,
-    output jsonb,
-    output_blob bytea,
-    error text,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (run_id, task_name)
-);
-CREATE INDEX task_runs_queue ON hatchnb.task_runs (priority DESC, id) WHERE status = 'QUEUED';
--- a queue table churns: keep its statistics and dead rows under control
-ALTER TABLE hatchnb.task_runs SET (autovacuum_analyze_scale_factor = 0.02,
-                                   autovacuum_vacuum_scale_factor = 0.05);
-CREATE INDEX task_runs_running_timeout ON hatchnb.task_runs (timeout_at) WHERE status = 'RUNNING';
-CREATE INDEX task_runs_waiting ON hatchnb.task_runs (ready_at) WHERE status = 'WAITING';
-CREATE INDEX task_runs_running_worker ON hatchnb.task_runs (worker_id) WHERE status = 'RUNNING';
-
-CREATE TABLE hatchnb.task_logs (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    task_run_id bigint NOT NULL REFERENCES hatchnb.task_runs (id) ON DELETE CASCADE,
-    attempt integer NOT NULL,
-    level text NOT NULL,
-    message text NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX task_logs_task_run ON hatchnb.task_logs (task_run_id, id);
+-- The run state machine: claiming queued task runs, applying results (success, retry,
+-- failure, durable eviction), cancelling, and settling workflow runs whose tasks are all
+-- final. Flow control hooks in through the concurrency triggers (0003_concurrency.sql) and
+-- hatchnb.may_claim (0004_routing.sql); attempt history through a trigger (0007).
+--
+-- Entry points called by the application: claim_task_runs (workers), finish_task_runs
+-- (workers, engine), cancel_runs (clients, sweep_concurrency). The rest are helpers.
 
 -- Tell waiters that runs finished: comma-separated ids, at most 200 per notification.
 CREATE FUNCTION hatchnb.notify_runs_done(p_run_ids uuid[]) RETURNS void
@@ -121,6 +13,97 @@ LANGUAGE sql AS $$
       FROM unnest(p_run_ids) WITH ORDINALITY AS r (id, n)
      GROUP BY (n - 1) / 200
 $$;
+
+-- Delay before retry n = retry_count + 1 (Hatchet's formula): backoff_factor ** n seconds,
+-- capped by backoff_max_seconds (one day when unset); no backoff_factor means no delay.
+-- Compared in logarithms so a large n cannot overflow.
+CREATE FUNCTION hatchnb.retry_delay(
+    p_factor double precision, p_max_seconds integer, p_retry_count integer
+) RETURNS interval
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN p_factor IS NULL THEN interval '0'
+        WHEN (p_retry_count + 1) * ln(p_factor) >= ln(coalesce(p_max_seconds, 86400))
+            THEN make_interval(secs => coalesce(p_max_seconds, 86400))
+        ELSE make_interval(secs => power(p_factor, p_retry_count + 1)) END
+$$;
+
+-- ---- claiming ----------------------------------------------------------------------------
+
+-- Claim up to `p_slots` slots' worth of queued task runs for a worker: highest priority
+-- first, FIFO within a priority, only versions its Python can load, only its workflows.
+-- Routed task runs (labels, sticky runs, rate limits) must also pass hatchnb.may_claim.
+CREATE FUNCTION hatchnb.claim_task_runs(
+    p_worker uuid, p_slots integer, p_workflows text[], p_python text,
+    p_patience interval DEFAULT interval '5 seconds'
+) RETURNS TABLE (
+    id bigint, run_id uuid, workflow_name text, task_name text, kind text, version_id bigint,
+    attempt integer, retry_count integer, priority smallint, slot_cost integer,
+    input jsonb, additional_metadata jsonb, parent_task_run_id bigint,
+    filter_payload jsonb, event_id uuid, siblings jsonb
+)
+LANGUAGE plpgsql AS $$
+DECLARE
+    c hatchnb.task_runs;
+    labels jsonb;
+    budget integer := p_slots;
+    chosen bigint[] := '{}';
+BEGIN
+    FOR c IN
+        SELECT t.* FROM hatchnb.task_runs t
+         WHERE t.status = 'QUEUED' AND t.available_at <= now()
+           AND (p_workflows IS NULL OR t.workflow_name = ANY (p_workflows))
+           AND EXISTS (SELECT 1 FROM hatchnb.workflow_versions v
+                        WHERE v.id = t.version_id AND v.python_version = p_python)
+         ORDER BY t.priority DESC, t.id
+         LIMIT p_slots + 16
+           FOR UPDATE OF t SKIP LOCKED
+    LOOP
+        EXIT WHEN budget <= 0;
+        CONTINUE WHEN c.slot_cost > budget;
+        IF c.routed THEN
+            IF labels IS NULL THEN
+                SELECT w.labels INTO labels FROM hatchnb.workers w WHERE w.id = p_worker;
+                labels := coalesce(labels, '{}');
+            END IF;
+            CONTINUE WHEN NOT hatchnb.may_claim(c, p_worker, labels, p_patience);
+        END IF;
+        chosen := chosen || c.id;
+        budget := budget - c.slot_cost;
+    END LOOP;
+    IF cardinality(chosen) = 0 THEN
+        RETURN;
+    END IF;
+
+    UPDATE hatchnb.task_runs t
+       SET status = 'RUNNING', worker_id = p_worker, attempt = t.attempt + 1,
+           slot_released = false, started_at = now(), timeout_at = now() + t.execution_timeout
+     WHERE t.id = ANY (chosen);
+    UPDATE hatchnb.workflow_runs r
+       SET status = CASE WHEN r.status = 'QUEUED' THEN 'RUNNING' ELSE r.status END,
+           started_at = coalesce(r.started_at, now()),
+           sticky_worker_id = CASE WHEN r.sticky IS NOT NULL
+                                   THEN coalesce(r.sticky_worker_id, p_worker) END
+     WHERE r.id IN (SELECT t.run_id FROM hatchnb.task_runs t WHERE t.id = ANY (chosen))
+       AND (r.status = 'QUEUED' OR (r.sticky IS NOT NULL AND r.sticky_worker_id IS NULL));
+
+    RETURN QUERY
+    SELECT t.id, t.run_id, t.workflow_name, t.task_name, t.kind, t.version_id, t.attempt,
+           t.retry_count, t.priority, t.slot_cost, r.input, r.additional_metadata,
+           r.parent_task_run_id, r.filter_payload, r.event_id,
+           CASE WHEN cardinality(t.parents) > 0 OR t.kind <> 'task' THEN (
+               SELECT jsonb_object_agg(p.task_name, jsonb_build_object(
+                          'status', p.status, 'output', p.output, 'error', p.error,
+                          'has_blob', p.output_blob IS NOT NULL))
+                 FROM hatchnb.task_runs p WHERE p.run_id = t.run_id AND p.id <> t.id)
+           END
+      FROM hatchnb.task_runs t JOIN hatchnb.workflow_runs r ON r.id = t.run_id
+     WHERE t.id = ANY (chosen)
+     ORDER BY t.priority DESC, t.id;
+END;
+$$;
+
+-- ---- finishing ---------------------------------------------------------------------------
 
 -- A workflow run whose tasks are all final gets its final status here; hooks
 -- (on_failure / on_success) are queued first when the run calls for one.
@@ -195,15 +178,19 @@ BEGIN
 END;
 $$;
 
--- Apply a batch of task results reported by workers. Only results for the attempt
--- that is still RUNNING are applied, so a late or duplicate report changes nothing.
--- p_outcomes: SUCCEEDED, FAILED (retried while retries remain) or FAILED_FINAL.
-CREATE FUNCTION hatchnb.finish_task_runs_v1(
+-- Apply a batch of task results reported by workers (and by the engine: timeouts, condition
+-- outcomes). Only results for the attempt that is still RUNNING are applied, so a late or
+-- duplicate report changes nothing. Returns how many results were applied.
+-- p_outcomes: SUCCEEDED, SKIPPED, CANCELLED, FAILED (retried while retries remain),
+-- FAILED_FINAL, or EVICTED: a durable task run evicted during a long wait goes back to the
+-- queue until its wake-up time (p_outputs holds {"resume_at": ...}); this is not a retry.
+CREATE FUNCTION hatchnb.finish_task_runs(
     p_ids bigint[], p_attempts integer[], p_outcomes text[],
     p_outputs jsonb[], p_blobs bytea[], p_errors text[]
 ) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
+    evicted integer;
     f_runs uuid[];
     f_names text[];
     f_status text[];
@@ -212,6 +199,22 @@ DECLARE
     succeeded uuid[];
     unsettled uuid[];
 BEGIN
+    WITH x AS (
+        SELECT * FROM unnest(p_ids, p_attempts, p_outcomes, p_outputs)
+            AS u (id, attempt, outcome, output)
+         WHERE u.outcome = 'EVICTED'
+    )
+    UPDATE hatchnb.task_runs t
+       SET status = 'QUEUED', worker_id = NULL, timeout_at = NULL, queued_at = now(),
+           available_at = (x.output ->> 'resume_at')::timestamptz
+      FROM x
+     WHERE t.id = x.id AND t.attempt = x.attempt AND t.status = 'RUNNING';
+    GET DIAGNOSTICS evicted = ROW_COUNT;
+    IF evicted = array_length(p_ids, 1) THEN
+        RETURN evicted;
+    END IF;
+
+    -- the other results (evicted task runs are no longer RUNNING, so they are left alone)
     WITH x AS (
         SELECT *, (u.outcome = 'FAILED') AS retryable
           FROM unnest(p_ids, p_attempts, p_outcomes, p_outputs, p_blobs, p_errors)
@@ -240,7 +243,7 @@ BEGIN
       INTO f_runs, f_names, f_status, f_children
       FROM done;
     IF f_runs IS NULL THEN
-        RETURN 0;
+        RETURN evicted;
     END IF;
     requeued := 'QUEUED' = ANY (f_status);
 
@@ -299,26 +302,14 @@ BEGIN
     IF requeued THEN
         PERFORM pg_notify('hatchnb_queued', '');
     END IF;
-    RETURN array_length(f_runs, 1);
+    RETURN evicted + array_length(f_runs, 1);
 END;
 $$;
 
--- Delay before retry n = retry_count + 1 (Hatchet's formula): backoff_factor ** n seconds,
--- capped by backoff_max_seconds (one day when unset); no backoff_factor means no delay.
--- Compared in logarithms so a large n cannot overflow.
-CREATE FUNCTION hatchnb.retry_delay(
-    p_factor double precision, p_max_seconds integer, p_retry_count integer
-) RETURNS interval
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE
-        WHEN p_factor IS NULL THEN interval '0'
-        WHEN (p_retry_count + 1) * ln(p_factor) >= ln(coalesce(p_max_seconds, 86400))
-            THEN make_interval(secs => coalesce(p_max_seconds, 86400))
-        ELSE make_interval(secs => power(p_factor, p_retry_count + 1)) END
-$$;
+-- ---- cancelling --------------------------------------------------------------------------
 
--- Cancel whole runs and, recursively, the child runs their tasks spawned.
--- Returns the task runs that were RUNNING, so their workers can be told.
+-- Cancel whole runs and, recursively, the child runs their tasks spawned (BLOCKED task runs
+-- included). Returns the task runs that were RUNNING, so their workers can be told.
 CREATE FUNCTION hatchnb.cancel_runs(p_run_ids uuid[])
 RETURNS TABLE (task_run_id bigint, worker_id uuid)
 LANGUAGE plpgsql AS $$
@@ -340,7 +331,7 @@ BEGIN
            SET status = 'CANCELLED', finished_at = now(), timeout_at = NULL,
                error = coalesce(t.error, 'cancelled')
          WHERE t.run_id = ANY (all_runs)
-           AND t.status IN ('PENDING', 'WAITING', 'QUEUED', 'RUNNING')
+           AND t.status IN ('PENDING', 'WAITING', 'QUEUED', 'BLOCKED', 'RUNNING')
         RETURNING t.id, t.worker_id
     )
     SELECT c.id, c.worker_id FROM cancelled c WHERE c.worker_id IS NOT NULL;

@@ -1,4 +1,6 @@
--- hatchnb schema, version 2: crons, one-off schedules, events, event filters, streams.
+-- What starts runs besides a direct call: the events each workflow listens to, crons,
+-- one-off schedules, pushed events and CEL event filters. A run records what started it in
+-- workflow_runs.triggered_by / event_id / filter_payload (0001_core.sql).
 
 -- What the newest registration of each workflow listens to.
 CREATE TABLE hatchnb.workflow_triggers (
@@ -23,6 +25,9 @@ CREATE TABLE hatchnb.crons (
     next_fire_at timestamptz NOT NULL,
     last_fired_at timestamptz,
     created_at timestamptz NOT NULL DEFAULT now(),
+    -- why the latest tick started no run (the engine fires each due cron on a savepoint of
+    -- its own; a failing one keeps its schedule); cleared by the next tick that starts a run
+    last_error text,
     UNIQUE (workflow_name, name)
 );
 CREATE INDEX crons_due ON hatchnb.crons (next_fire_at);
@@ -35,7 +40,10 @@ CREATE TABLE hatchnb.scheduled_runs (
     additional_metadata jsonb NOT NULL DEFAULT '{}',
     priority smallint,
     run_id uuid,
-    created_at timestamptz NOT NULL DEFAULT now()
+    created_at timestamptz NOT NULL DEFAULT now(),
+    -- why the schedule started no run (its concurrency key failed on the stored input, its
+    -- workflow is not registered): it is not due again until trigger_now retries it
+    error text
 );
 CREATE INDEX scheduled_runs_due ON hatchnb.scheduled_runs (run_at) WHERE run_id IS NULL;
 
@@ -49,6 +57,8 @@ CREATE TABLE hatchnb.events (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX events_key_created ON hatchnb.events (key, created_at DESC);
+-- retention deletes old events in created_at order
+CREATE INDEX events_created ON hatchnb.events (created_at);
 
 CREATE TABLE hatchnb.filters (
     id uuid PRIMARY KEY,
@@ -59,20 +69,3 @@ CREATE TABLE hatchnb.filters (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX filters_workflow_scope ON hatchnb.filters (workflow_name, scope);
-
--- Runs remember what started them.
-ALTER TABLE hatchnb.workflow_runs
-    ADD COLUMN triggered_by text,
-    ADD COLUMN event_id uuid,
-    ADD COLUMN filter_payload jsonb;
-CREATE INDEX workflow_runs_event ON hatchnb.workflow_runs (event_id) WHERE event_id IS NOT NULL;
-
--- Chunks a task streams with ctx.put_stream, read by runs.subscribe_to_stream.
-CREATE TABLE hatchnb.stream_chunks (
-    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    run_id uuid NOT NULL,
-    task_run_id bigint NOT NULL,
-    data text NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX stream_chunks_run ON hatchnb.stream_chunks (run_id, id);
