@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 BURST = 20_000  # above the engine's STATISTICS_THRESHOLD, and a backlog worth sorting
 
-#: the claim's candidate scan (hatchnb.claim_task_runs, migrations/0002_state_machine.sql) with literal values
+#: the claim's candidate scan (hatchnb.claim_task_runs, 0002_state_machine.sql), literal values
 CLAIM_SCAN = """
 EXPLAIN SELECT t.* FROM hatchnb.task_runs t
  WHERE t.status = 'QUEUED' AND t.available_at <= now()
