@@ -113,6 +113,10 @@ class Store:
             max_size=max_size,
             open=False,
             configure=_configure,
+            # a server restart leaves every idle connection dead: checked at checkout, a
+            # dead one is replaced instead of failing the caller (a child spawned by a task
+            # right after a restart failed its task, retries included, on four dead ones)
+            check=ConnectionPool.check_connection,
             kwargs={"row_factory": dict_row, **liveness_params(dsn, NO_JIT)},
             name="hatchnb-sync",
         )

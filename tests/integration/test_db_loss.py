@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +200,19 @@ def test_a_log_line_the_database_refuses_does_not_hold_back_results(
     proc = worker_process("--slots", "2")
     assert nul_logger.run() == 1, proc.output()
     assert "dropped 1 task log line(s) the database refused" in proc.output()
+
+
+def test_a_client_survives_a_restart_with_every_pooled_connection_dead(
+    cluster: Cluster, database: str
+) -> None:
+    hatchet = Hatchet(dsn=database)
+    try:
+        with ThreadPoolExecutor(4) as pool:  # fill the pool: four open connections
+            list(pool.map(lambda _: hatchet.runs.list(), range(8)))
+        cluster.stop("immediate")
+        cluster.start()
+        # every pooled connection is now dead; each call must still get a live one
+        for _ in range(5):
+            assert hatchet.runs.list() == []
+    finally:
+        hatchet.close()
