@@ -46,7 +46,14 @@ def _restore_client(dsn: str | None) -> Hatchet:
 class Hatchet:
     """Entry point: ``hatchet = Hatchet()`` (HATCHNB_DATABASE_URL, else embedded Postgres)."""
 
-    def __init__(self, dsn: str | None = None, debug: bool = False, **_: Any) -> None:
+    def __init__(
+        self,
+        dsn: str | None = None,
+        debug: bool = False,
+        client: Any = None,
+        config: Any = None,
+    ) -> None:
+        refuse_unsupported(client=client, config=config)
         self._settings = Settings.from_env(dsn)
         self._explicit_dsn = dsn
         self._dsn = self._settings.dsn or embedded.ensure_running()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import pytest
 
@@ -41,3 +42,15 @@ def test_a_name_hatchnb_does_not_have_is_an_import_error() -> None:
 def test_unknown_submodules_are_still_missing() -> None:
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("hatchnb.runnables.nothing_here")
+
+
+@pytest.mark.parametrize("option", ["config", "client"])
+def test_hatchet_options_it_cannot_honour_are_refused(option: str) -> None:
+    with pytest.raises(NotImplementedError, match=f"{option}="):
+        options: dict[str, Any] = {option: object()}
+        hatchnb.Hatchet(**options)
+
+
+def test_unknown_hatchet_arguments_are_a_type_error() -> None:
+    with pytest.raises(TypeError, match="tenant_id"):
+        hatchnb.Hatchet(tenant_id="t")  # type: ignore[call-arg]
