@@ -203,7 +203,13 @@ class RunsClient:
         parent_task_run_id: int | None = None,
     ) -> RunList:
         """Runs created since ``since`` (default: one day ago), newest first; a list that
-        also has hatchet_sdk's ``.rows``."""
+        also has hatchet_sdk's ``.rows``. ``only_tasks=True`` (task runs instead of workflow
+        runs) is not supported yet and raises."""
+        if only_tasks:
+            raise NotImplementedError(
+                "only_tasks=True is not supported by this hatchnb version yet: list workflow "
+                "runs and read each run's .tasks"
+            )
         where = run_filters(
             since, until, statuses, additional_metadata, workflow_names, parent_task_run_id
         )

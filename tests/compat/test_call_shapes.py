@@ -192,3 +192,8 @@ def test_cron_input_is_validated_at_registration(hatchet: Any) -> None:
 
     with pytest.raises(Exception, match="x"):
         hatchet.register(broken_cron)
+
+
+def test_listing_task_runs_alone_is_refused_not_ignored(hatchet: Any) -> None:
+    with pytest.raises(NotImplementedError, match="only_tasks"):
+        hatchet.runs.list(only_tasks=True)
