@@ -1,12 +1,11 @@
-"""Shared pieces of the dashboard pages: the client, session arguments, live polling,
-permissions, tables and formatting."""
+"""Shared pieces of the dashboard pages: the config they read through, session arguments,
+live polling, permissions, tables and formatting."""
 
 from __future__ import annotations
 
 import dataclasses
 import html
 import logging
-import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -23,8 +22,6 @@ log = logging.getLogger("hatchnb.dashboard")
 
 #: milliseconds between two looks at Postgres on a live page
 POLL_MS = 500
-PASSWORD_ENV = "HATCHNB_DASHBOARD_PASSWORD"
-TOKEN_ENV = "HATCHNB_DASHBOARD_TOKEN"
 
 PAGES = {
     "runs": "Runs",
@@ -57,12 +54,8 @@ def arg(name: str) -> str | None:
 def can_act(config: DashboardConfig) -> bool:
     """Destructive actions need a logged-in user whenever the dashboard has a password or
     token; a dashboard without one only ever listens on a loopback address."""
-    needs_login = config.auth_enabled or bool(pn.config.basic_auth) or _secret_configured()
+    needs_login = config.auth_enabled or bool(pn.config.basic_auth)
     return bool(pn.state.user) if needs_login else True
-
-
-def _secret_configured() -> bool:
-    return bool(os.environ.get(PASSWORD_ENV) or os.environ.get(TOKEN_ENV))
 
 
 def every(period_ms: int, update: Callable[[], None]) -> None:

@@ -1,3 +1,3 @@
-"""One module per dashboard page; each exposes ``build() -> panel viewable``."""
+"""One module per dashboard page; each exposes ``build(config) -> panel viewable``."""
 
 from __future__ import annotations
