@@ -1,13 +1,45 @@
-"""The fast tier runs with no database: any test that tries to reach one fails at once
-(an unreachable URL) instead of finding a server or starting the embedded one."""
+"""The fast tier runs with no database: ``python -m pytest tests/unit -q``.
+
+Every unit test sees unreachable database URLs, the database fixtures of tests/conftest.py
+fail at once instead of creating a template database, and any attempt to open a PostgreSQL
+connection fails the test (even when the code under test swallows the error)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
 import pytest
 
 UNREACHABLE = "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1"
+_MOVE_IT = "unit tests run without PostgreSQL: move this test to tests/integration"
 
 
 @pytest.fixture(autouse=True)
-def _no_database(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("HATCHNB_DATABASE_URL", UNREACHABLE)
+    monkeypatch.setenv("HATCHNB_TEST_DSN", UNREACHABLE)
+    attempts: list[str] = []
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        attempts.append(str(args[1] if len(args) > 1 else kwargs.get("conninfo", "")))
+        raise psycopg.OperationalError(_MOVE_IT)
+
+    for cls in (psycopg.Connection, psycopg.AsyncConnection):
+        monkeypatch.setattr(cls, "connect", classmethod(refuse))
+    # ``psycopg.connect`` is ``Connection.connect`` bound when psycopg was imported
+    monkeypatch.setattr(psycopg, "connect", lambda *a, **k: refuse(None, *a, **k))
+    yield
+    if attempts:
+        pytest.fail(f"{_MOVE_IT} (it tried to connect {len(attempts)} time(s))")
+
+
+@pytest.fixture(scope="session")
+def template_db() -> str:
+    pytest.fail(f"{_MOVE_IT} (it asked for a database fixture)")
+
+
+@pytest.fixture
+def dsn() -> str:
+    pytest.fail(f"{_MOVE_IT} (it asked for the dsn fixture)")

@@ -1,0 +1,96 @@
+"""The dashboard's pure helpers: filters typed by users, cells and badges (escaped), and the
+DAG layout the widgets draw."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hatchnb.dashboard import common
+from hatchnb.dashboard.pages.events import parse_json
+from hatchnb.dashboard.pages.runs import COUNT_CAP, parse_metadata, total_label
+from hatchnb.widgets.dag import STATUS_COLORS
+from hatchnb.widgets.layout import crossings, layered_layout, topological_order
+
+
+def test_metadata_filter_trims_and_skips_empty_pieces() -> None:
+    assert parse_metadata(" team = ml ,, env=prod ,") == {"team": "ml", "env": "prod"}
+
+
+def test_metadata_values_may_hold_equals_signs() -> None:
+    assert parse_metadata("q=a=b") == {"q": "a=b"}
+
+
+def test_metadata_filter_needs_a_key() -> None:
+    with pytest.raises(ValueError, match="'=ml': write metadata filters as key=value"):
+        parse_metadata("=ml")
+
+
+def test_counts_over_the_cap_are_shown_as_a_floor() -> None:
+    assert total_label(COUNT_CAP) == str(COUNT_CAP)
+    assert total_label(COUNT_CAP + 1) == "10,000+"
+
+
+def test_event_json_must_be_an_object() -> None:
+    assert parse_json("  ", "payload") == {}
+    assert parse_json('{"a": 1}', "payload") == {"a": 1}
+    with pytest.raises(ValueError, match="payload must be a JSON object"):
+        parse_json("[1]", "payload")
+
+
+def test_times_and_durations() -> None:
+    start = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert common.when(start) == "2026-01-01 12:00:00"
+    assert common.when(None) == ""
+    assert common.seconds(start, start + timedelta(milliseconds=1500)) == "1.500"
+    assert common.seconds(start, None) == ""
+
+
+def test_badges_escape_their_text() -> None:
+    badge = common.badge("<b>", 3)
+    assert "&lt;b&gt; 3" in badge and "<b>" not in badge.split(">", 1)[1]
+
+
+def test_known_statuses_have_their_colour() -> None:
+    assert STATUS_COLORS["FAILED"] in common.badge("FAILED")
+
+
+def test_run_links_escape_the_id() -> None:
+    assert common.run_link('x"><script>') == (
+        '<a href="?page=run&id=x&quot;&gt;&lt;script&gt;">x&quot;&gt;&lt;script&gt;</a>'
+    )
+
+
+def test_messages_are_escaped_and_coloured() -> None:
+    assert common.message("<oops>", "error") == '<span style="color:#b00020">&lt;oops&gt;</span>'
+
+
+def test_frames_keep_the_columns_in_order() -> None:
+    frame = common.frame([{"b": 2, "a": 1, "c": 3}], ["a", "b"])
+    assert list(frame.columns) == ["a", "b"] and frame.iloc[0].tolist() == [1, 2]
+
+
+def test_topological_order_puts_parents_first() -> None:
+    order = topological_order({"c": ["a", "b"], "b": ["a"], "a": []})
+    assert order.index("a") < order.index("b") < order.index("c")
+
+
+def test_a_cyclic_graph_cannot_be_laid_out() -> None:
+    with pytest.raises(ValueError, match="cycle"):
+        topological_order({"a": ["b"], "b": ["a"]})
+
+
+def test_layers_are_centred_with_roots_on_top() -> None:
+    positions = layered_layout({"a": [], "b": ["a"], "c": ["a"]})
+    assert positions["a"] == (0.5, 0)
+    assert {positions["b"], positions["c"]} == {(0.0, -1.0), (1.0, -1.0)}
+
+
+def test_unknown_parents_are_ignored_by_the_layout() -> None:
+    assert layered_layout({"a": ["elsewhere"]}) == {"a": (0.0, 0)}
+
+
+def test_the_layout_removes_an_avoidable_crossing() -> None:
+    parents = {"a": [], "b": [], "x": ["b"], "y": ["a"]}
+    assert crossings(parents, layered_layout(parents)) == 0
