@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import dataclasses
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -12,7 +13,7 @@ from pydantic import BaseModel, Field
 from hatchnb import errors, expressions, ids, serialization
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
-from hatchnb.records import Event
+from hatchnb.records import Event, Filter
 from hatchnb.store import Store, Tx
 from hatchnb.store.events import EventsRepo, filters_in, insert_event_in, workflows_for_event_in
 
@@ -85,7 +86,7 @@ class EventClient:
         return self._events.list_events(key, limit)
 
     def _push_one(self, tx: Tx, event: BulkPushEventWithMetadata) -> Event:
-        row = insert_event_in(
+        stored = insert_event_in(
             tx,
             event.key,
             event.payload,
@@ -99,7 +100,7 @@ class EventClient:
             for filter_payload in self._admitted(tx, target.workflow_name, event):
                 trigger = {
                     "triggered_by": f"event:{event.key}",
-                    "event_id": str(row["id"]),
+                    "event_id": stored.event_id,
                     "filter_payload": filter_payload,
                 }
                 started.append(
@@ -112,7 +113,7 @@ class EventClient:
                         trigger,
                     )
                 )
-        return Event.from_row(row, started)
+        return dataclasses.replace(stored, run_ids=[str(r) for r in started])
 
     def _admitted(
         self, tx: Tx, workflow: str, event: BulkPushEventWithMetadata
@@ -130,18 +131,18 @@ class EventClient:
             "additional_metadata": event.additional_metadata,
             "event_key": event.key,
         }
-        return [f["payload"] for f in found if _filter_holds(f, workflow, variables)]
+        return [f.payload for f in found if _filter_holds(f, workflow, variables)]
 
 
-def _filter_holds(found: dict[str, Any], workflow: str, variables: dict[str, Any]) -> bool:
+def _filter_holds(found: Filter, workflow: str, variables: dict[str, Any]) -> bool:
     try:
         value = expressions.evaluate(
-            found["expression"], {**variables, "filter_payload": found["payload"]}
+            found.expression, {**variables, "filter_payload": found.payload}
         )
     except expressions.InvalidExpression as exc:
         raise expressions.InvalidExpression(
-            f"event filter {found['id']} of workflow {workflow!r} failed on this event, so the "
+            f"event filter {found.id} of workflow {workflow!r} failed on this event, so the "
             f"event was not stored: {exc}. Fix the filter (test optional fields with "
-            f"has(input.field)) or delete it with hatchet.filters.delete('{found['id']}')"
+            f"has(input.field)) or delete it with hatchet.filters.delete('{found.id}')"
         ) from None
     return value is True

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from hatchnb.records import Event, Filter
-from hatchnb.store.db import Row, Store, Tx, jsonb
+from hatchnb.store.db import Store, Tx, jsonb
 from hatchnb.store.versions import TriggerTarget
 
 
@@ -53,8 +53,9 @@ def insert_event_in(
     priority: int | None,
     scope: str | None,
     event_id: uuid.UUID,
-) -> Row:
-    """Store an event, wake durable tasks waiting for its key, and tell workers."""
+) -> Event:
+    """Store an event, wake durable tasks waiting for its key, and tell workers.
+    The event comes back without runs: the caller starts them."""
     row = tx.execute(
         Store.query("insert_event"),
         {
@@ -69,7 +70,7 @@ def insert_event_in(
     assert row is not None  # an INSERT ... RETURNING always returns its row
     tx.execute(Store.query("wake_event_waiters"), {"key": key})
     tx.execute(Store.query("notify_queued"))
-    return row
+    return Event.from_row(row)
 
 
 def workflows_for_event_in(tx: Tx, key: str) -> list[TriggerTarget]:
@@ -80,6 +81,7 @@ def workflows_for_event_in(tx: Tx, key: str) -> list[TriggerTarget]:
     ]
 
 
-def filters_in(tx: Tx, workflow_name: str, scope: str) -> list[Row]:
+def filters_in(tx: Tx, workflow_name: str, scope: str) -> list[Filter]:
     params = {"workflow_name": workflow_name, "scope": scope}
-    return tx.execute(Store.query("filters_for_workflow"), params).fetchall()
+    rows = tx.execute(Store.query("filters_for_workflow"), params).fetchall()
+    return [Filter.from_row(r) for r in rows]
