@@ -36,6 +36,10 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 
+#: hatchet_sdk's default number of durable slots (hatchnb has no separate durable slots)
+DURABLE_SLOTS = 1000
+
+
 def _restore_client(dsn: str | None) -> Hatchet:
     ambient_client: Hatchet | None = ambient.current()
     if ambient_client is not None:
@@ -225,12 +229,15 @@ class Hatchet:
         self,
         name: str,
         slots: int = 100,
-        durable_slots: int = 1000,
+        durable_slots: int = DURABLE_SLOTS,
         labels: dict[str, str | int] | None = None,
         workflows: Sequence[Workflow] | None = None,
         lifespan: Any = None,
     ) -> Worker:
-        """A worker running ``workflows`` (all registered workflows when None)."""
+        """A worker running ``workflows`` (all registered workflows when None). Durable
+        tasks share its ``slots``: a ``durable_slots`` other than hatchet_sdk's default, and
+        ``lifespan``, are refused rather than ignored."""
+        refuse_unsupported(lifespan=lifespan, durable_slots=durable_slots != DURABLE_SLOTS)
         from hatchnb.runtime.worker import Worker
 
         return Worker(

@@ -197,3 +197,9 @@ def test_cron_input_is_validated_at_registration(hatchet: Any) -> None:
 def test_listing_task_runs_alone_is_refused_not_ignored(hatchet: Any) -> None:
     with pytest.raises(NotImplementedError, match="only_tasks"):
         hatchet.runs.list(only_tasks=True)
+
+
+@pytest.mark.parametrize("option", [{"lifespan": object()}, {"durable_slots": 5}])
+def test_worker_options_it_cannot_honour_are_refused(hatchet: Any, option: Any) -> None:
+    with pytest.raises(NotImplementedError, match=next(iter(option))):
+        hatchet.worker("w", **option)
