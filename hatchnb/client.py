@@ -67,7 +67,7 @@ class Hatchet:
         self._enqueuer = Enqueuer(self._store, self._settings)
         self._astores: dict[int, tuple[asyncio.AbstractEventLoop, AsyncStore]] = {}
         # workflow -> (its revision when registered, version id)
-        self._versions: weakref.WeakKeyDictionary[Workflow, tuple[int, int]] = (
+        self._versions: weakref.WeakKeyDictionary[Workflow[Any], tuple[int, int]] = (
             weakref.WeakKeyDictionary()
         )
         self._local_code: dict[int, serialization.WorkflowCode] = {}
@@ -121,7 +121,7 @@ class Hatchet:
         concurrency: Any = None,
         task_defaults: TaskDefaults | None = None,
         default_filters: list[Any] | None = None,
-    ) -> Workflow:
+    ) -> Workflow[Any]:
         """Declare a workflow; add tasks with ``@wf.task()``."""
         refuse_unsupported(default_filters=default_filters)
         return Workflow(
@@ -161,12 +161,12 @@ class Hatchet:
         backoff_max_seconds: int | None = None,
         default_filters: list[Any] | None = None,
         slot_cost: int = 1,
-    ) -> Callable[[Callable[..., R]], Standalone[R]]:
+    ) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
         """Declare a standalone task (a one-task workflow); ``.run()`` returns its output."""
         refuse_unsupported(default_filters=default_filters)
 
-        def register(fn: Callable[..., R]) -> Standalone[R]:
-            wf: Standalone[R] = Standalone(
+        def register(fn: Callable[..., R]) -> Standalone[Any, R]:
+            wf: Standalone[Any, R] = Standalone(
                 self,
                 name or fn.__name__,
                 description=description,
@@ -194,11 +194,11 @@ class Hatchet:
 
         return register
 
-    def durable_task(self, **options: Any) -> Callable[[Callable[..., R]], Standalone[R]]:
+    def durable_task(self, **options: Any) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
         """Declare a standalone durable task; it receives a ``DurableContext``."""
         declare = self.task(**options)
 
-        def register(fn: Callable[..., R]) -> Standalone[R]:
+        def register(fn: Callable[..., R]) -> Standalone[Any, R]:
             wf = declare(fn)
             wf.tasks[0].durable = True
             return wf
@@ -214,7 +214,7 @@ class Hatchet:
         kernel_name: str = "python3",
         execution_timeout: timedelta | str = _UNSET,
         **options: Any,
-    ) -> Standalone[dict[str, Any]]:
+    ) -> Standalone[Any, dict[str, Any]]:
         """A task that runs the notebook at ``path`` with papermill (hatchnb only); its
         output is ``{name: value}`` of the notebook's ``hatchnb.output`` calls."""
         from hatchnb import notebook_tasks
@@ -231,7 +231,7 @@ class Hatchet:
         slots: int = 100,
         durable_slots: int = DURABLE_SLOTS,
         labels: dict[str, str | int] | None = None,
-        workflows: Sequence[Workflow] | None = None,
+        workflows: Sequence[Workflow[Any]] | None = None,
         lifespan: Any = None,
     ) -> Worker:
         """A worker running ``workflows`` (all registered workflows when None). Durable
@@ -250,7 +250,7 @@ class Hatchet:
 
     # ---- code registration -------------------------------------------------------------
 
-    def _version_to_run(self, workflow: Workflow) -> int:
+    def _version_to_run(self, workflow: Workflow[Any]) -> int:
         if self._trigger_registered_versions and workflow not in self._versions:
             current = self._versions_repo.current_version(workflow.name)
             if current is not None:
@@ -258,7 +258,7 @@ class Hatchet:
                 return current
         return self.register(workflow)
 
-    def register(self, workflow: Workflow) -> int:
+    def register(self, workflow: Workflow[Any]) -> int:
         """Store the workflow's current code as a version (once per content); returns its id."""
         known = self._versions.get(workflow)
         if known is not None and known[0] == workflow._revision:
@@ -296,13 +296,13 @@ class Hatchet:
     # ---- triggering --------------------------------------------------------------------
 
     def _trigger(
-        self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]
+        self, workflow: Workflow[Any], items: list[WorkflowRunTriggerConfig]
     ) -> list[WorkflowRunRef]:
         version_id = self._version_to_run(workflow)
         return [self._ref(i) for i in self._enqueuer.enqueue(workflow, version_id, items)]
 
     async def _aio_trigger(
-        self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]
+        self, workflow: Workflow[Any], items: list[WorkflowRunTriggerConfig]
     ) -> list[WorkflowRunRef]:
         version_id = await asyncio.to_thread(self._version_to_run, workflow)
         store = await self._astore()
@@ -355,7 +355,7 @@ class Hatchet:
         return [g if isinstance(g, BaseException) else shape(g) for g in gathered]
 
 
-def cron_input_of(workflow: Workflow) -> dict[str, Any]:
+def cron_input_of(workflow: Workflow[Any]) -> dict[str, Any]:
     """The stored input of the runs a workflow's ``on_crons`` start (validated when given)."""
     if workflow.cron_input is None:
         return {}

@@ -45,7 +45,7 @@ class Enqueuer:
         self._max_payload = settings.max_payload_bytes
 
     def enqueue(
-        self, workflow: Workflow, version_id: int, items: list[WorkflowRunTriggerConfig]
+        self, workflow: Workflow[Any], version_id: int, items: list[WorkflowRunTriggerConfig]
     ) -> list[str]:
         """Insert the runs; their ids in item order (an existing child key's run id)."""
         batch = self.batch(workflow, items)
@@ -55,7 +55,7 @@ class Enqueuer:
     async def aio_enqueue(
         self,
         store: AsyncStore,
-        workflow: Workflow,
+        workflow: Workflow[Any],
         version_id: int,
         items: list[WorkflowRunTriggerConfig],
     ) -> list[str]:
@@ -64,7 +64,7 @@ class Enqueuer:
         inserted = await AsyncRunsRepo(store).insert_runs(batch.runs_json, version_id)
         return await asyncio.to_thread(self.resolve_ids, batch.keys, inserted)
 
-    def batch(self, workflow: Workflow, items: list[WorkflowRunTriggerConfig]) -> Batch:
+    def batch(self, workflow: Workflow[Any], items: list[WorkflowRunTriggerConfig]) -> Batch:
         """One JSON array holding every run of the trigger."""
         parent = current_context.get()
         parent_id = parent.task_run_id if parent else None
@@ -102,7 +102,7 @@ class Enqueuer:
 
 
 def _routing(
-    workflow: Workflow,
+    workflow: Workflow[Any],
     fc: flow_control.FlowControl,
     data: str,
     options: TriggerWorkflowOptions,

@@ -34,3 +34,11 @@ def task_run_external_id(run_id: str | uuid.UUID, task_name: str) -> str:
     """The public id of a task run, derived from its run and name (nothing to store)."""
     base = run_id if isinstance(run_id, uuid.UUID) else uuid.UUID(str(run_id))
     return str(uuid.uuid5(base, task_name))
+
+
+_WORKFLOW_NAMESPACE = uuid.UUID("6b1a9f0e-2f4c-5d8e-9a31-7c0e5b2d4f60")
+
+
+def workflow_id(workflow_name: str) -> str:
+    """The public id of a workflow (hatchet_sdk's ``workflow.id``), derived from its name."""
+    return str(uuid.uuid5(_WORKFLOW_NAMESPACE, workflow_name))

@@ -45,6 +45,21 @@ V1TaskStatus = RunStatus
 FINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 
 
+@dataclasses.dataclass(frozen=True)
+class ResourceMeta:
+    """The ``.metadata`` of hatchet_sdk's REST records: the record's public id and times."""
+
+    id: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+def _duration_ms(started: datetime | None, finished: datetime | None) -> int | None:
+    if started is None or finished is None:
+        return None
+    return int((finished - started).total_seconds() * 1000)
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TaskRun:
     id: int
@@ -62,11 +77,16 @@ class TaskRun:
     finished_at: datetime | None
     #: names of the parent tasks in the DAG
     parents: tuple[str, ...] = ()
+    #: the workflow run this task run belongs to, and that run's metadata
+    run_id: str = ""
+    additional_metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> TaskRun:
+    def from_row(cls, row: dict[str, Any], run_metadata: dict[str, Any] | None = None) -> TaskRun:
         return cls(
             id=row["id"],
+            run_id=str(row["run_id"]),
+            additional_metadata=run_metadata or {},
             external_id=ids.task_run_external_id(row["run_id"], row["task_name"]),
             task_name=row["task_name"],
             kind=row["kind"],
@@ -81,6 +101,33 @@ class TaskRun:
             finished_at=row["finished_at"],
             parents=tuple(row.get("parents") or ()),
         )
+
+    # hatchet_sdk's V1TaskSummary names for the same facts
+
+    @property
+    def metadata(self) -> ResourceMeta:
+        return ResourceMeta(self.external_id, self.queued_at, self.finished_at or self.started_at)
+
+    @property
+    def display_name(self) -> str:
+        return self.task_name
+
+    @property
+    def task_external_id(self) -> str:
+        return self.external_id
+
+    @property
+    def workflow_run_external_id(self) -> str:
+        return self.run_id
+
+    @property
+    def error_message(self) -> str | None:
+        return self.error
+
+    @property
+    def duration(self) -> int | None:
+        """Milliseconds from start to finish (None while it has not finished)."""
+        return _duration_ms(self.started_at, self.finished_at)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -102,6 +149,56 @@ class WorkflowRun:
     @property
     def run_id(self) -> str:
         return self.workflow_run_id
+
+    # hatchet_sdk's REST names for the same facts (V1TaskSummary, V1WorkflowRunDetails)
+
+    @property
+    def metadata(self) -> ResourceMeta:
+        return ResourceMeta(self.workflow_run_id, self.created_at, self.finished_at)
+
+    @property
+    def run(self) -> WorkflowRun:
+        """hatchet_sdk's ``runs.get(id).run``: the run itself."""
+        return self
+
+    @property
+    def workflow_id(self) -> str:
+        return ids.workflow_id(self.workflow_name)
+
+    @property
+    def workflow_run_external_id(self) -> str:
+        return self.workflow_run_id
+
+    @property
+    def display_name(self) -> str:
+        return self.workflow_name
+
+    @property
+    def children(self) -> list[TaskRun]:
+        """The run's task runs (hatchet_sdk lists a DAG run's tasks as its children)."""
+        return self.tasks
+
+    @property
+    def output(self) -> dict[str, Any]:
+        """``{task name: output}`` of the task runs that succeeded (JSON outputs only)."""
+        return {t.task_name: t.output for t in self.tasks if t.status == RunStatus.SUCCEEDED}
+
+    @property
+    def retry_count(self) -> int:
+        return max((t.retry_count for t in self.tasks), default=0)
+
+    @property
+    def attempt(self) -> int:
+        return max((t.attempt for t in self.tasks), default=0)
+
+    @property
+    def error_message(self) -> str | None:
+        return self.error
+
+    @property
+    def duration(self) -> int | None:
+        """Milliseconds from start to finish (None while it has not finished)."""
+        return _duration_ms(self.started_at, self.finished_at)
 
     @classmethod
     def from_row(cls, row: dict[str, Any], tasks: list[TaskRun] | None = None) -> WorkflowRun:
@@ -251,6 +348,11 @@ class WorkflowSummary:
     latest_version_id: int
     #: when the newest version was registered
     updated_at: datetime
+
+    @property
+    def metadata(self) -> ResourceMeta:
+        """hatchet_sdk's ``.metadata.id``: the workflow's id (derived from its name)."""
+        return ResourceMeta(ids.workflow_id(self.name), None, self.updated_at)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -7,7 +7,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from hatchnb import errors, serialization
 from hatchnb.config import Settings
@@ -17,6 +17,9 @@ from hatchnb.store.runs import RunsRepo, TaskOutput
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
+
+TWorkflowInput = TypeVar("TWorkflowInput")
+R = TypeVar("R")
 
 
 def outputs_by_run(tasks: list[TaskOutput], key: str | None = None) -> dict[str, dict[str, Any]]:
@@ -76,20 +79,20 @@ class WorkflowRunRef:
         live.show_run(self._hatchet, self.workflow_run_id)
 
 
-class TaskRunRef(WorkflowRunRef):
+class TaskRunRef(WorkflowRunRef, Generic[TWorkflowInput, R]):
     """A handle on a standalone task's run: ``result()`` is the task's output."""
 
-    def __init__(self, ref: WorkflowRunRef, shape: Callable[[dict[str, Any]], Any]) -> None:
+    def __init__(self, ref: WorkflowRunRef, shape: Callable[[dict[str, Any]], R]) -> None:
         super().__init__(ref.workflow_run_id, ref._reader, ref._hatchet)
         self._shape = shape
 
     def __repr__(self) -> str:
         return f"<TaskRunRef {self.workflow_run_id}>"
 
-    def result(self, timeout: float | None = None) -> Any:
+    def result(self, timeout: float | None = None) -> R:  # type: ignore[override]
         return self._shape(super().result(timeout))
 
-    async def aio_result(self, timeout: float | None = None) -> Any:
+    async def aio_result(self, timeout: float | None = None) -> R:  # type: ignore[override]
         return self._shape(await super().aio_result(timeout))
 
 

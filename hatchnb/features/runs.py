@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hatchnb import errors, serialization
+from hatchnb import errors, ids, serialization
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
 from hatchnb.records import (
@@ -25,7 +26,7 @@ from hatchnb.results import ResultReader, WorkflowRunRef
 from hatchnb.store import AsyncStore, Store, notify
 from hatchnb.store.retention import PruneReport, prune
 from hatchnb.store.runs import AsyncRunsRepo, RunFilter, RunsRepo, TaskOutput, as_dicts
-from hatchnb.store.versions import trigger_target_in
+from hatchnb.store.versions import VersionsRepo, trigger_target_in
 
 #: PostgreSQL's bigint: the largest offset, limit or task run id a query can take
 _BIGINT_MAX = 2**63 - 1
@@ -38,10 +39,15 @@ def run_filters(
     additional_metadata: dict[str, Any] | None,
     workflow_names: builtins.list[str] | None,
     parent_task_run_id: int | None,
+    **narrowing: Any,
 ) -> RunFilter:
     """The run list filters (every filter is a bound parameter); a filter the database
-    cannot take is a ValueError saying what to pass instead."""
+    cannot take is a ValueError saying what to pass instead. ``narrowing``: RunFilter's
+    ``parent_task_run_ids``, ``event_id`` and ``worker_id``, already resolved."""
     serialization.dump_metadata(additional_metadata)  # refuses what jsonb cannot hold
+    parent = _whole(parent_task_run_id, "parent_task_run_id", 1)
+    if parent is not None:
+        narrowing["parent_task_run_ids"] = [parent]
     return RunFilter(
         since=_moment(since, "since") or datetime.now(UTC) - timedelta(days=1),
         until=_moment(until, "until"),
@@ -50,8 +56,17 @@ def run_filters(
         if workflow_names
         else None,
         metadata=additional_metadata or None,
-        parent_task_run_id=_whole(parent_task_run_id, "parent_task_run_id", 1),
+        **narrowing,
     )
+
+
+def _uuid_or_none(value: Any, what: str) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ValueError(f"{what}={value!r}: pass a UUID") from None
 
 
 def _moment(value: Any, what: str) -> datetime | None:
@@ -110,6 +125,7 @@ class RunsClient:
     ) -> None:
         self._store = store
         self._runs = RunsRepo(store)
+        self._versions = VersionsRepo(store)
         self._settings = settings
         self._reader = reader
         self._astore = astore
@@ -199,22 +215,100 @@ class RunsClient:
         statuses: builtins.list[RunStatus] | builtins.list[str] | None = None,
         until: datetime | None = None,
         additional_metadata: dict[str, Any] | None = None,
+        workflow_ids: builtins.list[str] | None = None,
+        worker_id: str | None = None,
+        parent_task_external_id: str | None = None,
+        triggering_event_external_id: str | None = None,
+        include_payloads: bool = True,
+        *,
         workflow_names: builtins.list[str] | None = None,
         parent_task_run_id: int | None = None,
     ) -> RunList:
-        """Runs created since ``since`` (default: one day ago), newest first; a list that
-        also has hatchet_sdk's ``.rows``. ``only_tasks=True`` (task runs instead of workflow
-        runs) is not supported yet and raises."""
+        """Runs created since ``since`` (default: one day ago), newest first, each with its
+        task runs; a list that also has hatchet_sdk's ``.rows``. ``workflow_ids`` are
+        ``workflow.id`` values; ``parent_task_external_id`` is the spawning task run's id (a
+        standalone task's run id names its task). ``only_tasks=True`` (task runs instead of
+        workflow runs) is not supported yet and raises."""
         if only_tasks:
             raise NotImplementedError(
                 "only_tasks=True is not supported by this hatchnb version yet: list workflow "
-                "runs and read each run's .tasks"
+                "runs and read each run's .children"
             )
-        where = run_filters(
-            since, until, statuses, additional_metadata, workflow_names, parent_task_run_id
+        where = self._filter(
+            since,
+            until,
+            statuses,
+            additional_metadata,
+            workflow_names,
+            parent_task_run_id,
+            workflow_ids=workflow_ids,
+            worker_id=worker_id,
+            parent_task_external_id=parent_task_external_id,
+            triggering_event_external_id=triggering_event_external_id,
         )
         limit, offset = _whole(limit or 100, "limit", 1), _whole(offset or 0, "offset", 0)
-        return RunList(self._runs.list_runs(where, limit or 100, offset or 0))
+        rows = self._runs.list_runs(where, limit or 100, offset or 0)
+        if not include_payloads:
+            rows = [dataclasses.replace(r, input=None) for r in rows]
+        return RunList(rows)
+
+    async def aio_list(self, *args: Any, **kwargs: Any) -> RunList:
+        return await asyncio.to_thread(self.list, *args, **kwargs)
+
+    def list_with_pagination(
+        self, offset: int | None = None, limit: int | None = None, **filters: Any
+    ) -> builtins.list[WorkflowRun]:
+        """Every run ``list`` matches from ``offset`` on (``limit`` at a time), as a plain
+        list; ``filters`` are ``list``'s."""
+        page_size = limit or 1000
+        found: builtins.list[WorkflowRun] = []
+        while True:
+            page = self.list(offset=(offset or 0) + len(found), limit=page_size, **filters)
+            found.extend(page)
+            if len(page) < page_size:
+                return found
+
+    async def aio_list_with_pagination(self, **kwargs: Any) -> builtins.list[WorkflowRun]:
+        return await asyncio.to_thread(lambda: self.list_with_pagination(**kwargs))
+
+    def _filter(
+        self,
+        *base: Any,
+        workflow_ids: builtins.list[str] | None = None,
+        worker_id: str | None = None,
+        parent_task_external_id: str | None = None,
+        triggering_event_external_id: str | None = None,
+    ) -> RunFilter:
+        """run_filters with hatchet_sdk's id filters resolved to what the store filters by."""
+        narrowing: dict[str, Any] = {
+            "worker_id": _uuid_or_none(worker_id, "worker_id"),
+            "event_id": _uuid_or_none(triggering_event_external_id, "triggering_event_external_id"),
+        }
+        where = run_filters(*base, **narrowing)
+        if workflow_ids is not None:
+            wanted = {str(w) for w in workflow_ids}
+            names = [w.name for w in self._versions.list_workflows() if w.metadata.id in wanted]
+            where = dataclasses.replace(where, workflows=(where.workflows or []) + names)
+        parent = _uuid_or_none(parent_task_external_id, "parent_task_external_id")
+        if parent is not None:
+            ids_ = self._parent_task_run_ids(parent, where.since)
+            where = dataclasses.replace(
+                where, parent_task_run_ids=(where.parent_task_run_ids or []) + ids_
+            )
+        return where
+
+    def _parent_task_run_ids(self, external_id: str, since: datetime) -> builtins.list[int]:
+        """The task runs a parent id names: every task of the run when it is a run id (a
+        standalone task's run id is its task's id in hatchet_sdk), else the task run whose
+        derived public id it is, among the tasks that spawned children since ``since``."""
+        by_run = self._runs.task_run_ids(external_id)
+        if by_run:
+            return by_run
+        return [
+            row["id"]
+            for row in self._runs.parent_tasks_since(since)
+            if ids.task_run_external_id(row["run_id"], row["task_name"]) == external_id
+        ]
 
     def count(
         self,
@@ -263,9 +357,6 @@ class RunsClient:
     def durable_log(self, run_id: str) -> builtins.list[dict[str, Any]]:
         """The durable event log entries of the run's durable task runs, in order."""
         return as_dicts(self._runs.durable_log(run_uuid(run_id)))
-
-    async def aio_list(self, **kwargs: Any) -> builtins.list[WorkflowRun]:
-        return await asyncio.to_thread(lambda: self.list(**kwargs))
 
     def cancel(self, run_id: str) -> None:
         self.bulk_cancel([run_id])

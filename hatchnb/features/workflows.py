@@ -7,7 +7,7 @@ import builtins
 import inspect
 import textwrap
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hatchnb.config import Settings
 from hatchnb.features.cron import next_tick
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from hatchnb.workflow import Workflow
 
 
-def task_sources(workflow: Workflow) -> dict[str, str]:
+def task_sources(workflow: Workflow[Any]) -> dict[str, str]:
     """``{task name: source code}`` of a workflow's functions, for display (registration
     stores it in the version's spec); functions without retrievable source get ''."""
     sources = {}

@@ -52,7 +52,7 @@ class HatchetMagics(Magics):
         self._parser = magics_parser.build_parser()
         self._client: Hatchet | None = None
         self.worker: Worker | None = None
-        self.workflows: dict[str, Workflow] = {}
+        self.workflows: dict[str, Workflow[Any]] = {}
         self._dashboard: Any = None
 
     @property
@@ -106,7 +106,7 @@ class HatchetMagics(Magics):
             self._ns.setdefault("hatchet", self._client)
         return self._client
 
-    def find_workflow(self, name: str) -> Workflow:
+    def find_workflow(self, name: str) -> Workflow[Any]:
         from hatchnb.workflow import Workflow
 
         known = dict(self.workflows)
@@ -318,7 +318,7 @@ class HatchetMagics(Magics):
         print(f"task {args.name} added to {workflow.name} (version {version})")
         return task
 
-    def _workflow_for_cells(self, name: str) -> Workflow:
+    def _workflow_for_cells(self, name: str) -> Workflow[Any]:
         try:
             return self.find_workflow(name)
         except UsageError:
@@ -327,7 +327,7 @@ class HatchetMagics(Magics):
             return workflow
 
     @staticmethod
-    def _parent(workflow: Workflow, name: str) -> Any:
+    def _parent(workflow: Workflow[Any], name: str) -> Any:
         try:
             return workflow.get_task(name)
         except KeyError:

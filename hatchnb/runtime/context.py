@@ -138,7 +138,7 @@ class Context:
 
     # ---- parents ------------------------------------------------------------------------
 
-    def task_output(self, task: Task[Any] | str) -> Any:
+    def task_output(self, task: Task[Any, Any] | str) -> Any:
         """The output of a parent task of this run."""
         name = task if isinstance(task, str) else task.name
         info = self._claim.siblings.get(name)
@@ -153,7 +153,7 @@ class Context:
             return serialization.load_output(None, blob, self._client._settings.signing_key)
         return info["output"]
 
-    def was_skipped(self, task: Task[Any] | str) -> bool:
+    def was_skipped(self, task: Task[Any, Any] | str) -> bool:
         name = task if isinstance(task, str) else task.name
         info = self._claim.siblings.get(name)
         return info is not None and info["status"] == "SKIPPED"
@@ -167,7 +167,7 @@ class Context:
             if info["status"] == "FAILED" and info.get("error")
         }
 
-    def fetch_task_run_error(self, task: Task[Any] | str) -> str | None:
+    def fetch_task_run_error(self, task: Task[Any, Any] | str) -> str | None:
         name = task if isinstance(task, str) else task.name
         return self.task_run_errors.get(name)
 

@@ -63,7 +63,7 @@ class Worker:
         *,
         slots: int = 100,
         labels: dict[str, str | int] | None = None,
-        workflows: list[Workflow] | None = None,
+        workflows: list[Workflow[Any]] | None = None,
     ) -> None:
         if slots < 1:
             raise ValueError(f"slots={slots}: a worker needs at least one slot")
@@ -78,7 +78,7 @@ class Worker:
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
 
-    def register_workflow(self, workflow: Workflow) -> None:
+    def register_workflow(self, workflow: Workflow[Any]) -> None:
         """Also while running (a notebook adds workflows to its in-kernel worker)."""
         self.workflows = [*(self.workflows or []), workflow]
         if workflow.name not in (self.workflow_names or []):
@@ -87,7 +87,7 @@ class Worker:
             self.client.register(workflow)
             self._runtime.claimer.workflows = self.workflow_names
 
-    def register_workflows(self, workflows: list[Workflow]) -> None:
+    def register_workflows(self, workflows: list[Workflow[Any]]) -> None:
         for workflow in workflows:
             self.register_workflow(workflow)
 

@@ -27,7 +27,12 @@ class RunFilter:
     statuses: list[str] | None = None
     workflows: list[str] | None = None
     metadata: dict[str, Any] | None = None
-    parent_task_run_id: int | None = None
+    #: runs spawned by any of these task runs (an empty list matches nothing)
+    parent_task_run_ids: list[int] | None = None
+    #: runs started by this event
+    event_id: str | None = None
+    #: runs with a task run (last) taken by this worker
+    worker_id: str | None = None
 
     def params(self) -> dict[str, Any]:
         return {
@@ -37,8 +42,24 @@ class RunFilter:
             "workflows": self.workflows,
             # no filter is NULL (the queries skip the predicate), never `@> '{}'`
             "metadata": jsonb(self.metadata) if self.metadata else None,
-            "parent_task_run_id": self.parent_task_run_id,
+            "parent_task_run_ids": self.parent_task_run_ids,
+            "event_id": self.event_id,
+            "worker_id": self.worker_id,
         }
+
+    @property
+    def narrows(self) -> bool:
+        """Whether anything but the time range and statuses filters the runs."""
+        return any(
+            v is not None
+            for v in (
+                self.metadata or None,
+                self.workflows,
+                self.parent_task_run_ids,
+                self.event_id,
+                self.worker_id,
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -164,8 +185,9 @@ class RunsRepo:
         row = self._db.fetch_one("get_run", id=run_id)
         if row is None:
             raise errors.RunNotFound(f"no workflow run has the id {run_id}")
-        tasks = [TaskRun.from_row(r) for r in self._db.fetch_all("get_run_tasks", run_id=row["id"])]
-        return WorkflowRun.from_row(row, tasks)
+        metadata = row["additional_metadata"]
+        task_rows = self._db.fetch_all("get_run_tasks", run_id=row["id"])
+        return WorkflowRun.from_row(row, [TaskRun.from_row(r, metadata) for r in task_rows])
 
     def run_status(self, run_id: str) -> RunStatus:
         row = self._db.fetch_one("get_run", id=run_id)
@@ -181,8 +203,22 @@ class RunsRepo:
         return _records(TaskOutput, self._db.fetch_all("get_run_outputs", ids=run_ids))
 
     def list_runs(self, where: RunFilter, limit: int, offset: int) -> list[WorkflowRun]:
+        """A page of runs, each with its task runs (one query for the page's tasks)."""
         rows = self._db.fetch_all("list_runs", **where.params(), limit=limit, offset=offset)
-        return [WorkflowRun.from_row(r) for r in rows]
+        metadata = {r["id"]: r["additional_metadata"] for r in rows}
+        tasks: dict[Any, list[TaskRun]] = {run_id: [] for run_id in metadata}
+        if rows:
+            for task in self._db.fetch_all("get_runs_tasks", ids=list(metadata)):
+                run_id = task["run_id"]
+                tasks[run_id].append(TaskRun.from_row(task, metadata[run_id]))
+        return [WorkflowRun.from_row(r, tasks[r["id"]]) for r in rows]
+
+    def parent_tasks_since(self, since: datetime) -> list[Row]:
+        """``id, run_id, task_name`` of the task runs that spawned children since ``since``."""
+        return self._db.fetch_all("parent_tasks_of_children", since=since)
+
+    def task_run_ids(self, run_id: str) -> list[int]:
+        return [r["id"] for r in self._db.fetch_all("task_run_ids_of_run", run_id=run_id)]
 
     def count_runs(self, where: RunFilter, cap: int | None) -> int:
         row = self._db.fetch_one("count_runs", **where.params(), cap=cap)
@@ -191,7 +227,7 @@ class RunsRepo:
     def status_counts(self, where: RunFilter, cap: int | None) -> dict[str, int]:
         params = where.params()
         del params["statuses"]
-        if where.metadata or where.workflows or where.parent_task_run_id is not None:
+        if where.narrows:
             rows = self._db.fetch_all("run_status_counts", **params, cap=cap)
         else:  # a bare time range: one walk of the (status, created_at) index per status
             rows = self._db.fetch_all(

@@ -199,7 +199,7 @@ class DagView:
         return plot
 
     @classmethod
-    def from_workflow(cls, workflow: Workflow, *, name: str = "dag_nodes") -> DagView:
+    def from_workflow(cls, workflow: Workflow[Any], *, name: str = "dag_nodes") -> DagView:
         """The DAG of a declared workflow (all nodes PENDING)."""
         return cls(workflow_parents(workflow), name=name)
 
@@ -246,7 +246,7 @@ class DagView:
             apply()
 
 
-def workflow_parents(workflow: Workflow) -> dict[str, list[str]]:
+def workflow_parents(workflow: Workflow[Any]) -> dict[str, list[str]]:
     return {t.name: [p.name for p in t.parents] for t in workflow.tasks}
 
 

@@ -115,7 +115,7 @@ class DagWidget:
         return self.state.parents
 
     @classmethod
-    def from_workflow(cls, workflow: Workflow) -> DagWidget:
+    def from_workflow(cls, workflow: Workflow[Any]) -> DagWidget:
         """The DAG of a declared workflow (all nodes PENDING)."""
         return cls(workflow_parents(workflow))
 

@@ -104,11 +104,11 @@ def follow_dag(client: Hatchet, view: DagWidget, run_id: str) -> None:
     watcher_for(client).add(poll)
 
 
-def workflow_view(workflow: Workflow) -> DagWidget:
+def workflow_view(workflow: Workflow[Any]) -> DagWidget:
     return DagWidget.from_workflow(workflow)
 
 
-def show_workflow(workflow: Workflow) -> None:
+def show_workflow(workflow: Workflow[Any]) -> None:
     """How a ``Workflow`` (or a standalone task) displays itself in a notebook."""
     from ipywidgets import HTML
 

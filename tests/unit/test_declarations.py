@@ -27,7 +27,7 @@ class _NoClient:
     """Declarations never touch the client; triggering would."""
 
 
-def _wf(name: str = "wf") -> Workflow:
+def _wf(name: str = "wf") -> Workflow[Any]:
     return Workflow(_NoClient(), name)  # type: ignore[arg-type]
 
 
@@ -118,7 +118,7 @@ def test_bad_flow_control_declarations_say_what_to_fix() -> None:
 
 
 def test_flow_control_survives_the_stored_spec() -> None:
-    wf = Workflow(
+    wf: Workflow[Any] = Workflow(
         _NoClient(),  # type: ignore[arg-type]
         "wf",
         concurrency=ConcurrencyExpression(

@@ -68,7 +68,7 @@ def test_metadata_filter_is_kept() -> None:
 
 @pytest.mark.parametrize("value", [1, 2**63 - 1])
 def test_parent_ids_in_range_are_kept(value: int) -> None:
-    assert _filters(parent_task_run_id=value).parent_task_run_id == value
+    assert _filters(parent_task_run_id=value).parent_task_run_ids == [value]
 
 
 def test_parent_id_must_be_an_int() -> None:

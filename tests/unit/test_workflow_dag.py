@@ -20,7 +20,7 @@ class _NoClient:
     """Declarations never touch the client."""
 
 
-def _wf(name: str = "wf", **options: Any) -> Workflow:
+def _wf(name: str = "wf", **options: Any) -> Workflow[Any]:
     return Workflow(_NoClient(), name, **options)  # type: ignore[arg-type]
 
 

@@ -112,6 +112,25 @@ SELECT id, run_id, task_name, kind, status, retry_count, attempt, worker_id,
        parents
   FROM hatchnb.task_runs WHERE run_id = %(run_id)s ORDER BY id;
 
+-- name: get_runs_tasks
+-- The task runs of several workflow runs (a page of the run list), in creation order.
+SELECT id, run_id, task_name, kind, status, retry_count, attempt, worker_id,
+       output, output_blob IS NOT NULL AS has_blob, error, queued_at, started_at, finished_at,
+       parents
+  FROM hatchnb.task_runs WHERE run_id = ANY (%(ids)s::uuid[]) ORDER BY id;
+
+-- name: parent_tasks_of_children
+-- The task runs that spawned children created since `since` (one row per parent task), for
+-- finding a parent by its derived public id.
+SELECT DISTINCT p.id, p.run_id, p.task_name
+  FROM hatchnb.workflow_runs c
+  JOIN hatchnb.task_runs p ON p.id = c.parent_task_run_id
+ WHERE c.created_at >= %(since)s AND c.parent_task_run_id IS NOT NULL;
+
+-- name: task_run_ids_of_run
+-- The task run ids of one workflow run (a standalone task's run id names its only task).
+SELECT id FROM hatchnb.task_runs WHERE run_id = %(run_id)s;
+
 -- name: get_run_outputs
 -- Outputs of the tasks of finished runs, for results.
 SELECT run_id, task_name, kind, status, output, output_blob, error
@@ -133,8 +152,12 @@ SELECT id, workflow_name, version_id, status, input, additional_metadata, priori
    AND (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
    AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
    AND (%(metadata)s::jsonb IS NULL OR additional_metadata @> %(metadata)s::jsonb)
-   AND (%(parent_task_run_id)s::bigint IS NULL
-        OR parent_task_run_id = %(parent_task_run_id)s::bigint)
+   AND (%(parent_task_run_ids)s::bigint[] IS NULL
+        OR parent_task_run_id = ANY (%(parent_task_run_ids)s::bigint[]))
+   AND (%(event_id)s::uuid IS NULL OR event_id = %(event_id)s::uuid)
+   AND (%(worker_id)s::uuid IS NULL OR EXISTS (
+        SELECT 1 FROM hatchnb.task_runs t
+         WHERE t.run_id = workflow_runs.id AND t.worker_id = %(worker_id)s::uuid))
  ORDER BY created_at DESC, id
  LIMIT %(limit)s OFFSET %(offset)s;
 
@@ -147,8 +170,12 @@ SELECT count(*) AS total FROM (
        AND (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
        AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
        AND (%(metadata)s::jsonb IS NULL OR additional_metadata @> %(metadata)s::jsonb)
-       AND (%(parent_task_run_id)s::bigint IS NULL
-            OR parent_task_run_id = %(parent_task_run_id)s::bigint)
+       AND (%(parent_task_run_ids)s::bigint[] IS NULL
+            OR parent_task_run_id = ANY (%(parent_task_run_ids)s::bigint[]))
+       AND (%(event_id)s::uuid IS NULL OR event_id = %(event_id)s::uuid)
+       AND (%(worker_id)s::uuid IS NULL OR EXISTS (
+            SELECT 1 FROM hatchnb.task_runs t
+             WHERE t.run_id = workflow_runs.id AND t.worker_id = %(worker_id)s::uuid))
      LIMIT %(cap)s
 ) matching;
 
@@ -162,8 +189,12 @@ SELECT status, least(count(*), %(cap)s) AS total
    AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
    AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
    AND (%(metadata)s::jsonb IS NULL OR additional_metadata @> %(metadata)s::jsonb)
-   AND (%(parent_task_run_id)s::bigint IS NULL
-        OR parent_task_run_id = %(parent_task_run_id)s::bigint)
+   AND (%(parent_task_run_ids)s::bigint[] IS NULL
+        OR parent_task_run_id = ANY (%(parent_task_run_ids)s::bigint[]))
+   AND (%(event_id)s::uuid IS NULL OR event_id = %(event_id)s::uuid)
+   AND (%(worker_id)s::uuid IS NULL OR EXISTS (
+        SELECT 1 FROM hatchnb.task_runs t
+         WHERE t.run_id = workflow_runs.id AND t.worker_id = %(worker_id)s::uuid))
  GROUP BY status;
 
 -- name: run_status_counts_in_range

@@ -1,0 +1,171 @@
+"""Run Hatchet's own Python example tests against hatchnb, one example at a time.
+
+Usage: python tools/compat_survey.py HATCHET_SDKS_PYTHON_DIR [example ...]
+
+HATCHET_SDKS_PYTHON_DIR is ``sdks/python`` of a hatchet-dev/hatchet checkout (never
+copied into this repository). Each example runs in a scratch directory on a fresh database
+with ``hatchet_sdk`` mapped to ``hatchnb`` and one worker process serving the workflows its
+modules declare. Prints one line per example and a pass count; logs go to /tmp/compat-out.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+OUT = Path("/tmp/compat-out") / time.strftime("%H%M%S")
+ADMIN_DSN = os.environ.get("HATCHNB_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+SHIM = """
+import importlib, importlib.abc, importlib.util, sys
+import hatchnb
+
+class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, name, path=None, target=None):
+        if name == "hatchet_sdk" or name.startswith("hatchet_sdk."):
+            return importlib.util.spec_from_loader(name, self)
+        return None
+    def create_module(self, spec):
+        return importlib.import_module("hatchnb" + spec.name[len("hatchet_sdk"):])
+    def exec_module(self, module):
+        pass
+
+sys.meta_path.insert(0, _Alias())
+"""
+
+CONFTEST = """
+import os, subprocess, sys, time
+import pytest, pytest_asyncio
+from hatchet_sdk import Hatchet
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def hatchet():
+    yield Hatchet()
+
+@pytest.fixture(scope="session", autouse=True)
+def worker():
+    proc = subprocess.Popen([sys.executable, "run_worker.py"])
+    time.sleep(float(os.environ.get("COMPAT_WORKER_WARMUP", "4")))
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+"""
+
+RUN_WORKER = """
+import importlib, pkgutil, sys
+import hatchnb
+from hatchnb import Hatchet
+from hatchnb.workflow import Workflow, Standalone
+
+package = sys.argv[1] if len(sys.argv) > 1 else "{package}"
+found = {{}}
+for name in {modules!r}:
+    try:
+        module = importlib.import_module(name)
+    except Exception as exc:
+        print(f"compat: cannot import {{name}}: {{exc!r}}", file=sys.stderr)
+        continue
+    for value in vars(module).values():
+        if isinstance(value, (Workflow, Standalone)):
+            found[id(value)] = value
+print(f"compat: serving {{len(found)}} workflows", file=sys.stderr)
+Hatchet().worker("compat-worker", slots=100, workflows=list(found.values())).start()
+"""
+
+
+def example_dirs(root: Path, wanted: list[str]) -> list[Path]:
+    dirs = sorted({p.parent for p in (root / "examples").rglob("test_*.py")} - {root / "examples"})
+    if wanted:
+        dirs = [d for d in dirs if any(w in str(d.relative_to(root)) for w in wanted)]
+    return dirs
+
+
+def worker_modules(root: Path, directory: Path) -> list[str]:
+    names = []
+    for path in sorted(directory.glob("*.py")):
+        if path.name.startswith("test_") or path.stem in {"trigger", "run", "__init__"}:
+            continue
+        text = path.read_text()
+        if not re.search(r"\.(workflow|task|durable_task)\(", text):
+            continue
+        names.append(".".join(path.relative_to(root).with_suffix("").parts))
+    return names
+
+
+def fresh_database(name: str) -> str:
+    for sql in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
+        subprocess.run(["psql", ADMIN_DSN, "-qc", sql], check=True, capture_output=True)
+    return ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
+
+
+def run_example(root: Path, directory: Path, scratch: Path) -> tuple[int, int, str]:
+    rel = directory.relative_to(root)
+    slug = "_".join(rel.parts[1:])
+    work = scratch / slug
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    shutil.copytree(root / "examples", work / "examples")
+    (work / "sitecustomize.py").write_text(SHIM)
+    (work / "conftest.py").write_text(CONFTEST)
+    modules = worker_modules(root, directory)
+    (work / "run_worker.py").write_text(
+        RUN_WORKER.format(package=".".join(rel.parts), modules=modules)
+    )
+    env = dict(
+        os.environ, PYTHONPATH=str(work), HATCHNB_DATABASE_URL=fresh_database(f"compat_{slug}"[:60])
+    )
+    log = OUT / f"{slug}.log"
+    with log.open("w") as fh:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-o",
+                "asyncio_mode=auto",
+                "--timeout=120",
+                str(rel),
+            ],
+            cwd=work,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            timeout=900,
+        )
+    text = log.read_text()
+    passed = sum(int(n) for n in re.findall(r"(\d+) passed", text[-400:]))
+    failed = sum(int(n) for n in re.findall(r"(\d+) (?:failed|error)", text[-400:]))
+    return passed, failed, f"exit {proc.returncode}"
+
+
+def main() -> None:
+    root = Path(sys.argv[1]).resolve()
+    OUT.mkdir(parents=True, exist_ok=True)
+    total_pass = total = 0
+    for directory in example_dirs(root, sys.argv[2:]):
+        try:
+            passed, failed, note = run_example(root, directory, Path("/tmp/compat-work"))
+        except subprocess.TimeoutExpired:
+            passed, failed, note = 0, 1, "timeout"
+        total_pass += passed
+        total += passed + failed
+        print(
+            f"{passed:3d} pass {failed:3d} fail  {directory.relative_to(root)}  ({note})",
+            flush=True,
+        )
+    print(f"TOTAL {total_pass}/{total} passed; logs in {OUT}")
+
+
+if __name__ == "__main__":
+    main()
