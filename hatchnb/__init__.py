@@ -16,6 +16,7 @@ from hatchnb.errors import (
     TaskRunError,
 )
 from hatchnb.features.events import BulkPushEventWithMetadata, PushEventOptions
+from hatchnb.features.runs import BulkCancelReplayOpts, RunFilter
 from hatchnb.flow_control import (
     ConcurrencyExpression,
     ConcurrencyLimitStrategy,
@@ -26,8 +27,8 @@ from hatchnb.flow_control import (
     WorkerLabelComparator,
 )
 from hatchnb.notebook_tasks import output
-from hatchnb.records import RunStatus, V1TaskStatus
-from hatchnb.results import WorkflowRunRef
+from hatchnb.records import RunStatus, V1TaskEventType, V1TaskStatus
+from hatchnb.results import TaskRunRef, WorkflowRunRef
 from hatchnb.runtime.context import Context
 from hatchnb.runtime.durable import DurableContext, NonDeterminismError
 from hatchnb.runtime.worker import Worker
@@ -46,6 +47,7 @@ __version__ = "0.1.0"
 sdk_paths.install()  # hatchet_sdk's submodule paths: hatchnb.runnables.types, ...
 
 __all__ = [
+    "BulkCancelReplayOpts",
     "BulkPushEventWithMetadata",
     "CancelledRunError",
     "ConcurrencyExpression",
@@ -65,6 +67,7 @@ __all__ = [
     "PushEventOptions",
     "RateLimit",
     "RateLimitDuration",
+    "RunFilter",
     "RunStatus",
     "ScheduleTriggerWorkflowOptions",
     "SleepCondition",
@@ -73,8 +76,10 @@ __all__ = [
     "Task",
     "TaskDefaults",
     "TaskRunError",
+    "TaskRunRef",
     "TriggerWorkflowOptions",
     "UserEventCondition",
+    "V1TaskEventType",
     "V1TaskStatus",
     "Worker",
     "WorkerLabelComparator",

@@ -60,6 +60,77 @@ def _duration_ms(started: datetime | None, finished: datetime | None) -> int | N
     return int((finished - started).total_seconds() * 1000)
 
 
+class V1TaskEventType(StrEnum):
+    """What happened to a task run (hatchet_sdk's names; hatchnb records the ones below)."""
+
+    STARTED = "STARTED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    RETRYING = "RETRYING"
+    CANCELLED = "CANCELLED"
+    REASSIGNED = "REASSIGNED"
+    SKIPPED = "SKIPPED"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TaskEvent:
+    """One event of ``hatchet.runs.get(id).task_events``, derived from the attempt history."""
+
+    task_id: str
+    task_display_name: str
+    event_type: V1TaskEventType
+    timestamp: datetime | None
+    attempt: int
+    worker_id: str | None = None
+    error_message: str | None = None
+
+    @property
+    def message(self) -> str:
+        return self.error_message or self.event_type.lower()
+
+
+#: a finished attempt's outcome -> the events it ends with
+_ATTEMPT_EVENTS: dict[tuple[str, bool], tuple[V1TaskEventType, ...]] = {
+    ("SUCCEEDED", False): (V1TaskEventType.FINISHED,),
+    ("FAILED", True): (V1TaskEventType.FAILED,),
+    ("FAILED", False): (V1TaskEventType.FAILED,),
+    ("CANCELLED", True): (V1TaskEventType.CANCELLED,),
+    ("CANCELLED", False): (V1TaskEventType.CANCELLED,),
+    # back to the queue with an error: failed and retried; without one: handed back
+    ("QUEUED", True): (V1TaskEventType.FAILED, V1TaskEventType.RETRYING),
+    ("QUEUED", False): (V1TaskEventType.REASSIGNED,),
+}
+
+
+def attempt_events(
+    task_id: str,
+    task_name: str,
+    attempt: int,
+    outcome: str,
+    error: str | None,
+    started_at: datetime | None,
+    finished_at: datetime | None,
+    worker_id: str | None,
+) -> list[TaskEvent]:
+    """The events of one finished attempt: STARTED, then how it ended."""
+
+    def event(kind: V1TaskEventType, at: datetime | None, error: str | None) -> TaskEvent:
+        return TaskEvent(
+            task_id=task_id,
+            task_display_name=task_name,
+            event_type=kind,
+            timestamp=at,
+            attempt=attempt,
+            worker_id=worker_id,
+            error_message=error,
+        )
+
+    ends = _ATTEMPT_EVENTS.get((outcome, error is not None), ())
+    return [event(V1TaskEventType.STARTED, started_at, None)] + [
+        event(kind, finished_at, error) for kind in ends
+    ]
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class TaskRun:
     id: int
@@ -145,6 +216,8 @@ class WorkflowRun:
     started_at: datetime | None
     finished_at: datetime | None
     tasks: list[TaskRun] = dataclasses.field(default_factory=list)
+    #: what happened to its task runs, oldest first (filled by ``hatchet.runs.get``)
+    task_events: list[TaskEvent] = dataclasses.field(default_factory=list)
 
     @property
     def run_id(self) -> str:

@@ -29,6 +29,7 @@ ALIASES: dict[str, dict[str, str]] = {
         "Workflow": "hatchnb.workflow:Workflow",
         "BaseWorkflow": "hatchnb.workflow:Workflow",
         "Standalone": "hatchnb.workflow:Standalone",
+        "TaskRunRef": "hatchnb.results:TaskRunRef",
     },
     "hatchnb.runnables.task": {"Task": "hatchnb.workflow:Task"},
     "hatchnb.labels": {
@@ -52,6 +53,26 @@ ALIASES: dict[str, dict[str, str]] = {
     },
     "hatchnb.workflow_run": {"WorkflowRunRef": "hatchnb.results:WorkflowRunRef"},
     "hatchnb.clients": {},
+    "hatchnb.clients.admin": {
+        "WorkflowRunDetail": "hatchnb.records:WorkflowRunDetail",
+        "TriggerWorkflowOptions": "hatchnb.types:TriggerWorkflowOptions",
+        "ScheduleTriggerWorkflowOptions": "hatchnb.types:ScheduleTriggerWorkflowOptions",
+    },
+    # the REST models hatchet_sdk's code imports, answered by hatchnb's records
+    "hatchnb.clients.rest": {},
+    "hatchnb.clients.rest.models": {},
+    "hatchnb.clients.rest.models.v1_task_status": {"V1TaskStatus": "hatchnb.records:RunStatus"},
+    "hatchnb.clients.rest.models.v1_task_summary": {"V1TaskSummary": "hatchnb.records:WorkflowRun"},
+    "hatchnb.clients.rest.models.v1_task_summary_list": {
+        "V1TaskSummaryList": "hatchnb.records:RunList"
+    },
+    "hatchnb.clients.rest.models.v1_workflow_run_details": {
+        "V1WorkflowRunDetails": "hatchnb.records:WorkflowRun"
+    },
+    "hatchnb.clients.rest.models.v1_task_event_type": {
+        "V1TaskEventType": "hatchnb.records:V1TaskEventType"
+    },
+    "hatchnb.clients.rest.models.v1_event": {"V1Event": "hatchnb.records:Event"},
     "hatchnb.clients.events": {
         "PushEventOptions": "hatchnb.features.events:PushEventOptions",
         "BulkPushEventWithMetadata": "hatchnb.features.events:BulkPushEventWithMetadata",

@@ -47,9 +47,8 @@ from hatchet_sdk import Hatchet
 async def hatchet():
     yield Hatchet()
 
-@pytest.fixture(scope="session", autouse=True)
-def worker():
-    proc = subprocess.Popen([sys.executable, "run_worker.py"])
+def _run(command):
+    proc = subprocess.Popen(command)
     time.sleep(float(os.environ.get("COMPAT_WORKER_WARMUP", "4")))
     yield proc
     proc.terminate()
@@ -57,6 +56,21 @@ def worker():
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def worker():
+    yield from _run([sys.executable, "run_worker.py"])
+
+
+def _on_demand_worker_fixture(request):
+    command = [c for c in request.param if c not in ("poetry", "run")]
+    yield from _run([sys.executable if c == "python" else c for c in command])
+
+
+@pytest.fixture()
+def on_demand_worker(request):
+    yield from _on_demand_worker_fixture(request)
 """
 
 RUN_WORKER = """
@@ -89,8 +103,10 @@ def example_dirs(root: Path, wanted: list[str]) -> list[Path]:
 
 
 def worker_modules(root: Path, directory: Path) -> list[str]:
+    """The example's worker.py, else every module that declares tasks."""
     names = []
-    for path in sorted(directory.glob("*.py")):
+    candidates = [directory / "worker.py"] if (directory / "worker.py").exists() else []
+    for path in candidates or sorted(directory.glob("*.py")):
         if path.name.startswith("test_") or path.stem in {"trigger", "run", "__init__"}:
             continue
         text = path.read_text()

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel, model_validator
+
 from hatchnb import errors, ids, serialization
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
@@ -18,18 +20,45 @@ from hatchnb.records import (
     FINAL,
     RunList,
     RunStatus,
+    TaskEvent,
     TaskRunDetail,
+    V1TaskEventType,
     WorkflowRun,
     WorkflowRunDetail,
+    attempt_events,
 )
 from hatchnb.results import ResultReader, WorkflowRunRef
 from hatchnb.store import AsyncStore, Store, notify
 from hatchnb.store.retention import PruneReport, prune
-from hatchnb.store.runs import AsyncRunsRepo, RunFilter, RunsRepo, TaskOutput, as_dicts
+from hatchnb.store.runs import AsyncRunsRepo, RunsRepo, TaskOutput, as_dicts
+from hatchnb.store.runs import RunFilter as RunQuery
 from hatchnb.store.versions import VersionsRepo, trigger_target_in
 
 #: PostgreSQL's bigint: the largest offset, limit or task run id a query can take
 _BIGINT_MAX = 2**63 - 1
+
+
+class RunFilter(BaseModel):
+    """hatchet_sdk's filter of the runs a bulk cancel or replay acts on."""
+
+    since: datetime
+    until: datetime | None = None
+    statuses: builtins.list[RunStatus] | None = None
+    workflow_ids: builtins.list[str] | None = None
+    additional_metadata: dict[str, str] | None = None
+
+
+class BulkCancelReplayOpts(BaseModel):
+    """The runs a bulk cancel or replay acts on: ``ids`` or ``filters``, exactly one."""
+
+    ids: builtins.list[str] | None = None
+    filters: RunFilter | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> BulkCancelReplayOpts:
+        if bool(self.ids) == bool(self.filters):
+            raise ValueError("give exactly one of ids= and filters=")
+        return self
 
 
 def run_filters(
@@ -40,15 +69,15 @@ def run_filters(
     workflow_names: builtins.list[str] | None,
     parent_task_run_id: int | None,
     **narrowing: Any,
-) -> RunFilter:
+) -> RunQuery:
     """The run list filters (every filter is a bound parameter); a filter the database
-    cannot take is a ValueError saying what to pass instead. ``narrowing``: RunFilter's
+    cannot take is a ValueError saying what to pass instead. ``narrowing``: RunQuery's
     ``parent_task_run_ids``, ``event_id`` and ``worker_id``, already resolved."""
     serialization.dump_metadata(additional_metadata)  # refuses what jsonb cannot hold
     parent = _whole(parent_task_run_id, "parent_task_run_id", 1)
     if parent is not None:
         narrowing["parent_task_run_ids"] = [parent]
-    return RunFilter(
+    return RunQuery(
         since=_moment(since, "since") or datetime.now(UTC) - timedelta(days=1),
         until=_moment(until, "until"),
         statuses=_statuses(statuses),
@@ -132,7 +161,48 @@ class RunsClient:
         self._make_ref = make_ref
 
     def get(self, workflow_run_id: str) -> WorkflowRun:
-        return self._runs.get_run(run_uuid(workflow_run_id))
+        """The run with its task runs and their events (hatchet_sdk's ``task_events``)."""
+        run = self._runs.get_run(run_uuid(workflow_run_id))
+        return dataclasses.replace(run, task_events=self._task_events(run))
+
+    def _task_events(self, run: WorkflowRun) -> builtins.list[TaskEvent]:
+        events: builtins.list[TaskEvent] = []
+        for a in self._runs.attempts(run.workflow_run_id):
+            task_id = ids.task_run_external_id(run.workflow_run_id, a.task_name)
+            worker = str(a.worker_id) if a.worker_id else None
+            events += attempt_events(
+                task_id,
+                a.task_name,
+                a.attempt,
+                a.outcome,
+                a.error,
+                a.started_at,
+                a.finished_at,
+                worker,
+            )
+        for task in run.tasks:
+            if task.status == RunStatus.RUNNING:
+                events += attempt_events(
+                    task.external_id,
+                    task.task_name,
+                    task.attempt,
+                    "RUNNING",
+                    None,
+                    task.started_at,
+                    None,
+                    task.worker_id,
+                )
+            elif task.status == RunStatus.SKIPPED:
+                events.append(
+                    TaskEvent(
+                        task_id=task.external_id,
+                        task_display_name=task.task_name,
+                        event_type=V1TaskEventType.SKIPPED,
+                        timestamp=task.finished_at,
+                        attempt=task.attempt,
+                    )
+                )
+        return events
 
     async def aio_get(self, workflow_run_id: str) -> WorkflowRun:
         return await asyncio.to_thread(self.get, workflow_run_id)
@@ -278,7 +348,7 @@ class RunsClient:
         worker_id: str | None = None,
         parent_task_external_id: str | None = None,
         triggering_event_external_id: str | None = None,
-    ) -> RunFilter:
+    ) -> RunQuery:
         """run_filters with hatchet_sdk's id filters resolved to what the store filters by."""
         narrowing: dict[str, Any] = {
             "worker_id": _uuid_or_none(worker_id, "worker_id"),
@@ -364,8 +434,12 @@ class RunsClient:
     async def aio_cancel(self, run_id: str) -> None:
         await asyncio.to_thread(self.cancel, run_id)
 
-    def bulk_cancel(self, run_ids: builtins.list[str]) -> None:
-        self._runs.cancel_runs([run_uuid(r) for r in run_ids])
+    def bulk_cancel(self, opts: BulkCancelReplayOpts | builtins.list[str]) -> None:
+        """Cancel the runs ``opts`` names (hatchet_sdk's options, or a list of run ids)."""
+        self._runs.cancel_runs(self._selected(opts))
+
+    async def aio_bulk_cancel(self, opts: BulkCancelReplayOpts | builtins.list[str]) -> None:
+        await asyncio.to_thread(self.bulk_cancel, opts)
 
     def replay(self, run_id: str) -> None:
         self.bulk_replay([run_id])
@@ -373,11 +447,31 @@ class RunsClient:
     async def aio_replay(self, run_id: str) -> None:
         await asyncio.to_thread(self.replay, run_id)
 
-    def bulk_replay(self, run_ids: builtins.list[str]) -> None:
-        """Run failed and cancelled tasks (and everything downstream) of finished runs again,
-        with the workflow's newest registered code when its DAG is unchanged; the outputs
-        of the tasks that succeeded are kept."""
-        self._runs.replay_runs([run_uuid(r) for r in run_ids])
+    def bulk_replay(self, opts: BulkCancelReplayOpts | builtins.list[str]) -> None:
+        """Run failed and cancelled tasks (and everything downstream) of the finished runs
+        ``opts`` names again, with the workflow's newest registered code when its DAG is
+        unchanged; the outputs of the tasks that succeeded are kept."""
+        self._runs.replay_runs(self._selected(opts))
+
+    async def aio_bulk_replay(self, opts: BulkCancelReplayOpts | builtins.list[str]) -> None:
+        await asyncio.to_thread(self.bulk_replay, opts)
+
+    def _selected(self, opts: BulkCancelReplayOpts | builtins.list[str]) -> builtins.list[str]:
+        if not isinstance(opts, BulkCancelReplayOpts):
+            return [run_uuid(r) for r in opts]
+        if opts.ids:
+            return [run_uuid(r) for r in opts.ids]
+        assert opts.filters is not None  # the model validates one of the two
+        f = opts.filters
+        runs = self.list_with_pagination(
+            since=f.since,
+            until=f.until,
+            statuses=f.statuses,
+            workflow_ids=f.workflow_ids,
+            additional_metadata=f.additional_metadata,
+            include_payloads=False,
+        )
+        return [r.workflow_run_id for r in runs]
 
     async def subscribe_to_stream(self, workflow_run_id: str) -> AsyncIterator[str]:
         """Yield the chunks the run's tasks send with ``ctx.put_stream``, from the first one,

@@ -13,7 +13,9 @@ SELECT task_run_id, worker_id FROM hatchnb.cancel_runs(%(ids)s::uuid[]);
 SELECT pg_notify('hatchnb_cancel', %(payload)s);
 
 -- name: replay_runs
--- Reset failed, cancelled and downstream task runs of finished runs so they run again.
+-- Reset failed, cancelled and downstream task runs of finished runs so they run again. As
+-- in Hatchet a replay counts as a retry (retry_count goes up, so ctx.retry_count > 0), with
+-- the task's declared retries available again on top of it.
 WITH RECURSIVE target AS (
     SELECT id FROM hatchnb.workflow_runs
      WHERE id = ANY (%(ids)s::uuid[]) AND status IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
@@ -26,7 +28,13 @@ WITH RECURSIVE target AS (
       JOIN hatchnb.task_runs c ON c.run_id = redo.run_id AND redo.task_name = ANY (c.parents)
 ), reset AS (
     UPDATE hatchnb.task_runs t
-       SET status = 'PENDING', retry_count = 0, output = NULL, output_blob = NULL, error = NULL,
+       SET status = 'PENDING', retry_count = t.retry_count + 1,
+           retries = t.retry_count + 1 + coalesce(
+               (SELECT (s ->> 'retries')::int FROM hatchnb.workflow_versions v
+                 CROSS JOIN LATERAL jsonb_array_elements(v.spec -> 'tasks') s
+                 WHERE v.id = t.version_id AND s ->> 'name' = t.task_name),
+               t.retries - t.retry_count),
+           output = NULL, output_blob = NULL, error = NULL,
            worker_id = NULL, started_at = NULL, finished_at = NULL, timeout_at = NULL,
            pending_parents = (SELECT count(*) FROM hatchnb.task_runs p
                                WHERE p.run_id = t.run_id AND p.task_name = ANY (t.parents)
@@ -67,7 +75,7 @@ WITH latest AS (
               FROM hatchnb.task_runs p WHERE p.run_id = r.id AND p.kind = 'task')
 ), tasks AS (
     UPDATE hatchnb.task_runs tr
-       SET version_id = l.version_id, retries = (s ->> 'retries')::int,
+       SET version_id = l.version_id, retries = tr.retry_count + (s ->> 'retries')::int,
            backoff_factor = (s ->> 'backoff_factor')::double precision,
            backoff_max_seconds = (s ->> 'backoff_max_seconds')::int,
            schedule_timeout = (s ->> 'schedule_timeout')::interval,
