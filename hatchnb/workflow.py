@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from hatchnb import conditions, errors, flow_control, serialization
+from hatchnb import conditions, errors, flow_control, ids, serialization
 from hatchnb.features.cron import next_tick
 from hatchnb.records import CronWorkflow, ScheduledRun
 from hatchnb.results import TaskRunRef, WorkflowRunRef
@@ -35,18 +35,19 @@ if TYPE_CHECKING:
 
 TaskKind = Literal["task", "on_failure", "on_success"]
 R = TypeVar("R")
+TWorkflowInput = TypeVar("TWorkflowInput")
 _UNSET: Any = object()
 _DEFAULT_OPTIONS = TriggerWorkflowOptions()
 
 
 @dataclasses.dataclass(eq=False)
-class Task(Generic[R]):
+class Task(Generic[TWorkflowInput, R]):
     """One task of a workflow; ``ctx.task_output(task)`` takes this object."""
 
     fn: Callable[..., Any]
     name: str
-    workflow: Workflow
-    parents: list[Task[Any]]
+    workflow: Workflow[Any]
+    parents: list[Task[Any, Any]]
     kind: TaskKind = "task"
     retries: int = 0
     backoff_factor: float | None = None
@@ -132,7 +133,7 @@ def refuse_unsupported(**options: Any) -> None:
             )
 
 
-class Workflow:
+class Workflow(Generic[TWorkflowInput]):
     """A DAG of tasks; create with ``hatchet.workflow(name=...)``."""
 
     def __init__(
@@ -169,14 +170,19 @@ class Workflow:
             next_tick(expression, "UTC", datetime.now(UTC))  # validates
         #: the input of the runs ``on_crons`` start (validated at registration)
         self.cron_input = cron_input
-        self.tasks: list[Task[Any]] = []
-        self.on_failure: Task[Any] | None = None
-        self.on_success: Task[Any] | None = None
+        self.tasks: list[Task[Any, Any]] = []
+        self.on_failure: Task[Any, Any] | None = None
+        self.on_success: Task[Any, Any] | None = None
         #: grows with every change, so a changed workflow is registered as a new version
         self._revision = 0
 
     def __repr__(self) -> str:
         return f"<Workflow {self.name!r} tasks={[t.name for t in self.tasks]}>"
+
+    @property
+    def id(self) -> str:
+        """The workflow's id (hatchet_sdk's ``workflow.id``), derived from its name."""
+        return ids.workflow_id(self.name)
 
     def _ipython_display_(self) -> None:
         """In a notebook a workflow shows its DAG."""
@@ -191,7 +197,7 @@ class Workflow:
         name: str | None = None,
         schedule_timeout: timedelta | str = _UNSET,
         execution_timeout: timedelta | str = _UNSET,
-        parents: Sequence[Task[Any]] | None = None,
+        parents: Sequence[Task[Any, Any]] | None = None,
         retries: int = _UNSET,
         rate_limits: list[Any] | None = None,
         desired_worker_labels: dict[str, Any] | None = None,
@@ -202,7 +208,7 @@ class Workflow:
         skip_if: list[Any] | None = None,
         cancel_if: list[Any] | None = None,
         slot_cost: int = 1,
-    ) -> Callable[[Callable[..., R]], Task[R]]:
+    ) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
         """Declare a task of this workflow (decorator)."""
         if isinstance(slot_cost, bool) or not isinstance(slot_cost, int) or slot_cost < 1:
             raise ValueError(f"slot_cost={slot_cost!r}: use a whole number of slots >= 1")
@@ -217,11 +223,11 @@ class Workflow:
             schedule_timeout, execution_timeout, retries, backoff_factor, backoff_max_seconds
         )
 
-        def register(fn: Callable[..., R]) -> Task[R]:
+        def register(fn: Callable[..., R]) -> Task[TWorkflowInput, R]:
             task_name = serialization.check_text(
                 name or getattr(fn, "__name__", None), "task name", errors.InvalidWorkflow
             )
-            task: Task[R] = Task(
+            task: Task[TWorkflowInput, R] = Task(
                 fn=fn,
                 name=task_name,
                 workflow=self,
@@ -240,11 +246,11 @@ class Workflow:
         path: str | os.PathLike[str],
         *,
         name: str | None = None,
-        parents: Sequence[Task[Any]] | None = None,
+        parents: Sequence[Task[Any, Any]] | None = None,
         parameters: dict[str, Any] | None = None,
         kernel_name: str = "python3",
         **options: Any,
-    ) -> Task[dict[str, Any]]:
+    ) -> Task[Any, dict[str, Any]]:
         """A task running the notebook at ``path`` with papermill; parents' outputs and the
         run input arrive as parameters (hatchnb only)."""
         from hatchnb import notebook_tasks
@@ -253,11 +259,11 @@ class Workflow:
             self, path, name, list(parents or []), parameters, kernel_name, options
         )
 
-    def durable_task(self, **options: Any) -> Callable[[Callable[..., R]], Task[R]]:
+    def durable_task(self, **options: Any) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
         """Declare a durable task (same options as ``task``); it gets a ``DurableContext``."""
         declare = self.task(**options)
 
-        def register(fn: Callable[..., R]) -> Task[R]:
+        def register(fn: Callable[..., R]) -> Task[TWorkflowInput, R]:
             task = declare(fn)
             task.durable = True
             return task
@@ -273,7 +279,7 @@ class Workflow:
         backoff_factor: float | None = _UNSET,
         backoff_max_seconds: int | None = _UNSET,
         **unsupported: Any,
-    ) -> Callable[[Callable[..., R]], Task[R]]:
+    ) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
         """Declare the task that runs after any task of a run failed."""
         return self._hook(
             "on_failure",
@@ -295,7 +301,7 @@ class Workflow:
         backoff_factor: float | None = _UNSET,
         backoff_max_seconds: int | None = _UNSET,
         **unsupported: Any,
-    ) -> Callable[[Callable[..., R]], Task[R]]:
+    ) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
         """Declare the task that runs after every task of a run succeeded."""
         return self._hook(
             "on_success",
@@ -310,17 +316,17 @@ class Workflow:
 
     def _hook(
         self, kind: TaskKind, name: str | None, unsupported: dict[str, Any], *option_values: Any
-    ) -> Callable[[Callable[..., R]], Task[R]]:
+    ) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
         refuse_unsupported(**unsupported)
         options = self._task_options(*option_values)
 
-        def register(fn: Callable[..., R]) -> Task[R]:
+        def register(fn: Callable[..., R]) -> Task[TWorkflowInput, R]:
             old = getattr(self, kind)
             if old is not None and not _same_interactive_function(old.fn, fn):
                 raise errors.InvalidWorkflow(
                     f"workflow {self.name!r} already has an {kind} task; declare only one"
                 )
-            task: Task[R] = Task(
+            task: Task[TWorkflowInput, R] = Task(
                 fn=fn, name=name or fn.__name__, workflow=self, parents=[], kind=kind, **options
             )
             if old is None or old.name != task.name:
@@ -362,7 +368,7 @@ class Workflow:
             ),
         }
 
-    def _check_condition_parents(self, task: Task[Any], checks: dict[str, Any]) -> None:
+    def _check_condition_parents(self, task: Task[Any, Any], checks: dict[str, Any]) -> None:
         declared = {getattr(p, "name", None) for p in task.parents}
         for name in sorted(
             set().union(*(conditions.parents_named(v) for v in checks.values())) - declared
@@ -372,7 +378,7 @@ class Workflow:
                 "parents; add it to parents=[...]"
             )
 
-    def _add(self, task: Task[R]) -> Task[R]:
+    def _add(self, task: Task[TWorkflowInput, R]) -> Task[TWorkflowInput, R]:
         existing = self._redefined(task)
         if existing is None:
             self._check_new_name(task.name)
@@ -385,7 +391,7 @@ class Workflow:
             setattr(existing, field.name, getattr(task, field.name))
         return existing
 
-    def _redefined(self, task: Task[Any]) -> Task[Any] | None:
+    def _redefined(self, task: Task[Any, Any]) -> Task[Any, Any] | None:
         """The task a re-executed notebook cell redefines: same name, same function name,
         defined interactively (``__main__``). Elsewhere a repeated name stays an error."""
         for old in self.tasks:
@@ -393,7 +399,7 @@ class Workflow:
                 return old
         return None
 
-    def _check_parents(self, task: Task[Any]) -> None:
+    def _check_parents(self, task: Task[Any, Any]) -> None:
         for parent in task.parents:
             if not isinstance(parent, Task):
                 raise errors.InvalidWorkflow(
@@ -414,7 +420,7 @@ class Workflow:
             )
 
     @property
-    def all_tasks(self) -> list[Task[Any]]:
+    def all_tasks(self) -> list[Task[Any, Any]]:
         return self.tasks + [t for t in (self.on_failure, self.on_success) if t is not None]
 
     def validate(self) -> None:
@@ -446,7 +452,7 @@ class Workflow:
             sticky=self.sticky,
         )
 
-    def get_task(self, name: str) -> Task[Any]:
+    def get_task(self, name: str) -> Task[Any, Any]:
         for task in self.all_tasks:
             if task.name == name:
                 return task
@@ -615,11 +621,11 @@ class Workflow:
         return json.loads(serialization.dump_input(input, self.input_validator, limit))
 
 
-class Standalone(Workflow, Generic[R]):
+class Standalone(Workflow[TWorkflowInput], Generic[TWorkflowInput, R]):
     """A single-task workflow made by ``@hatchet.task()``; runs return the task's output."""
 
     @property
-    def task_obj(self) -> Task[R]:
+    def task_obj(self) -> Task[TWorkflowInput, R]:
         return self.tasks[0]
 
     @property
