@@ -7,6 +7,7 @@ from typing import Any
 from hatchnb import sdk_paths
 from hatchnb.client import Hatchet
 from hatchnb.conditions import ParentCondition, SleepCondition, UserEventCondition, or_
+from hatchnb.dependencies import Depends
 from hatchnb.errors import (
     CancelledRunError,
     FailedRunError,
@@ -53,6 +54,7 @@ __all__ = [
     "ConcurrencyExpression",
     "ConcurrencyLimitStrategy",
     "Context",
+    "Depends",
     "DesiredWorkerLabel",
     "DurableContext",
     "EmptyModel",

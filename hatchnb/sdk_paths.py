@@ -31,7 +31,10 @@ ALIASES: dict[str, dict[str, str]] = {
         "Standalone": "hatchnb.workflow:Standalone",
         "TaskRunRef": "hatchnb.results:TaskRunRef",
     },
-    "hatchnb.runnables.task": {"Task": "hatchnb.workflow:Task"},
+    "hatchnb.runnables.task": {
+        "Task": "hatchnb.workflow:Task",
+        "Depends": "hatchnb.dependencies:Depends",
+    },
     "hatchnb.labels": {
         "DesiredWorkerLabel": "hatchnb.flow_control:DesiredWorkerLabel",
         "WorkerLabelComparator": "hatchnb.flow_control:WorkerLabelComparator",

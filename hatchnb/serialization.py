@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import hashlib
 import hmac
+import io
 import json
 import re
 import sys
@@ -280,12 +281,29 @@ def _by_value(objects: list[Any]) -> Iterator[None]:
             cloudpickle.unregister_pickle_by_value(module)
 
 
+class _CodePickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle is untyped
+    """cloudpickle, keeping ``dataclasses.MISSING`` the one sentinel: a dataclass shipped by
+    value would otherwise come back with fresh copies of it as its fields' defaults, which
+    the receiving dataclasses and pydantic take for real defaults."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if obj is dataclasses.MISSING:
+            return getattr, (dataclasses, "MISSING")
+        return super().reducer_override(obj)
+
+
+def _dumps_code(code: WorkflowCode) -> bytes:
+    buffer = io.BytesIO()
+    _CodePickler(buffer).dump(code)
+    return buffer.getvalue()
+
+
 def pickle_code(code: WorkflowCode, workflow_name: str = "") -> bytes:
     """Pickle task functions; code outside installed packages travels by value."""
     objects = [*code.functions.values(), code.input_validator]
     with _by_value(objects):
         try:
-            return bytes(cloudpickle.dumps(code))
+            return _dumps_code(code)
         except Exception as exc:
             culprit = _unpicklable_part(code) or str(exc)
     raise errors.SerializationError(

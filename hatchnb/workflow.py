@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
+import pydantic
 from pydantic import BaseModel
 
-from hatchnb import conditions, errors, flow_control, ids, serialization
+from hatchnb import conditions, dependencies, errors, flow_control, ids, serialization
 from hatchnb.features.cron import next_tick
 from hatchnb.records import CronWorkflow, ScheduledRun
 from hatchnb.results import TaskRunRef, WorkflowRunRef
@@ -70,6 +71,60 @@ class Task(Generic[TWorkflowInput, R]):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the underlying function directly (no run is created)."""
         return self.fn(*args, **kwargs)
+
+    def shape_output(self, output: Any) -> Any:
+        """A stored output as the function's declared return type gives it (a pydantic model
+        or dataclass is rebuilt from its JSON; anything else is returned as stored)."""
+        try:
+            annotation = typing.get_type_hints(self.fn).get("return")
+        except Exception:  # unresolvable annotations: the plain output
+            return output
+        is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        if output is None or not (is_model or dataclasses.is_dataclass(annotation)):
+            return output
+        return pydantic.TypeAdapter(typing.cast(type, annotation)).validate_python(output)
+
+    def mock_run(
+        self,
+        input: Any = None,
+        additional_metadata: dict[str, Any] | None = None,
+        parent_outputs: dict[str, Any] | None = None,
+        retry_count: int = 0,
+        lifespan: Any = None,
+        dependencies: dict[str, Any] | None = None,
+    ) -> Any:
+        """Call a sync task as a worker would, without Hatchet (for unit tests):
+        ``ctx.task_output(parent)`` reads ``parent_outputs``, ``ctx.lifespan`` is
+        ``lifespan``; ``dependencies`` replace the task's ``Depends`` values."""
+        if self.is_async:
+            raise TypeError(f"{self.name} is an async function: use aio_mock_run")
+        ctx = self._mock_context(input, additional_metadata, parent_outputs, retry_count, lifespan)
+        return self.fn(self._mock_input(input), ctx, **(dependencies or {}))
+
+    async def aio_mock_run(
+        self,
+        input: Any = None,
+        additional_metadata: dict[str, Any] | None = None,
+        parent_outputs: dict[str, Any] | None = None,
+        retry_count: int = 0,
+        lifespan: Any = None,
+        dependencies: dict[str, Any] | None = None,
+    ) -> Any:
+        """``mock_run`` for an async task."""
+        if not self.is_async:
+            raise TypeError(f"{self.name} is not an async function: use mock_run")
+        ctx = self._mock_context(input, additional_metadata, parent_outputs, retry_count, lifespan)
+        return await self.fn(self._mock_input(input), ctx, **(dependencies or {}))
+
+    def _mock_input(self, input: Any) -> Any:
+        if input is None:
+            return serialization.load_input({}, self.workflow.input_validator)
+        return input
+
+    def _mock_context(self, *facts: Any) -> Any:
+        from hatchnb.runtime.mock import mock_context
+
+        return mock_context(self, *facts)
 
     def spec(self, has_children: bool) -> dict[str, Any]:
         return {
@@ -228,7 +283,7 @@ class Workflow(Generic[TWorkflowInput]):
                 name or getattr(fn, "__name__", None), "task name", errors.InvalidWorkflow
             )
             task: Task[TWorkflowInput, R] = Task(
-                fn=fn,
+                fn=dependencies.inject(fn),
                 name=task_name,
                 workflow=self,
                 parents=list(parents or []),
@@ -327,7 +382,12 @@ class Workflow(Generic[TWorkflowInput]):
                     f"workflow {self.name!r} already has an {kind} task; declare only one"
                 )
             task: Task[TWorkflowInput, R] = Task(
-                fn=fn, name=name or fn.__name__, workflow=self, parents=[], kind=kind, **options
+                fn=dependencies.inject(fn),
+                name=name or fn.__name__,
+                workflow=self,
+                parents=[],
+                kind=kind,
+                **options,
             )
             if old is None or old.name != task.name:
                 self._check_new_name(task.name)
@@ -639,14 +699,14 @@ class Standalone(Workflow[TWorkflowInput], Generic[TWorkflowInput, R]):
         return TaskRunRef(ref, self._result)
 
     def _result(self, outputs: dict[str, Any]) -> Any:
-        output = outputs.get(self.task_obj.name)
-        try:
-            annotation = typing.get_type_hints(self.fn).get("return")
-        except Exception:  # unresolvable annotations: return the plain output
-            annotation = None
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            return annotation.model_validate(output)
-        return output
+        return self.task_obj.shape_output(outputs.get(self.task_obj.name))
+
+    def mock_run(self, *args: Any, **kwargs: Any) -> Any:
+        """The task's ``mock_run``."""
+        return self.task_obj.mock_run(*args, **kwargs)
+
+    async def aio_mock_run(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.task_obj.aio_mock_run(*args, **kwargs)
 
 
 def _same_interactive_function(old: Callable[..., Any], new: Callable[..., Any]) -> bool:

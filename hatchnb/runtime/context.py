@@ -124,6 +124,11 @@ class Context:
         return self._claim.parent_task_run_id
 
     @property
+    def lifespan(self) -> Any:
+        """What the worker's ``lifespan`` yielded (None without one)."""
+        return getattr(self._worker, "lifespan", None)
+
+    @property
     def filter_payload(self) -> dict[str, Any]:
         """The payload of the event filter that admitted this run ({} when none)."""
         return dict(self._claim.filter_payload or {})
@@ -151,7 +156,7 @@ class Context:
         if info.get("has_blob"):
             blob = RunsRepo(self._client._store).task_output_blob(self.workflow_run_id, name)
             return serialization.load_output(None, blob, self._client._settings.signing_key)
-        return info["output"]
+        return info["output"] if isinstance(task, str) else task.shape_output(info["output"])
 
     def was_skipped(self, task: Task[Any, Any] | str) -> bool:
         name = task if isinstance(task, str) else task.name

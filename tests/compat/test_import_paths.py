@@ -35,8 +35,8 @@ def test_aliases_are_the_public_objects() -> None:
 
 
 def test_a_name_hatchnb_does_not_have_is_an_import_error() -> None:
-    with pytest.raises(ImportError, match="Depends"):
-        exec("from hatchnb.runnables.task import Depends", {})
+    with pytest.raises(ImportError, match="MCPProvider"):
+        exec("from hatchnb.runnables.workflow import MCPProvider", {})
 
 
 def test_unknown_submodules_are_still_missing() -> None:
