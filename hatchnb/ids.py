@@ -42,3 +42,11 @@ _WORKFLOW_NAMESPACE = uuid.UUID("6b1a9f0e-2f4c-5d8e-9a31-7c0e5b2d4f60")
 def workflow_id(workflow_name: str) -> str:
     """The public id of a workflow (hatchet_sdk's ``workflow.id``), derived from its name."""
     return str(uuid.uuid5(_WORKFLOW_NAMESPACE, workflow_name))
+
+
+def is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from hatchnb import ids
 
@@ -43,6 +43,8 @@ V1TaskStatus = RunStatus
 
 
 FINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -311,6 +313,10 @@ class WorkerRecord:
     def from_row(cls, row: dict[str, Any]) -> WorkerRecord:
         return cls(**{**row, "id": str(row["id"])})
 
+    @property
+    def metadata(self) -> ResourceMeta:
+        return ResourceMeta(self.id, self.started_at, self.last_heartbeat_at)
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CronWorkflow:
@@ -343,6 +349,14 @@ class CronWorkflow:
             last_error=row.get("last_error"),
         )
 
+    @property
+    def metadata(self) -> ResourceMeta:
+        return ResourceMeta(self.id)
+
+    @property
+    def workflow_id(self) -> str:
+        return ids.workflow_id(self.workflow_name)
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ScheduledRun:
@@ -369,6 +383,14 @@ class ScheduledRun:
             workflow_run_id=str(run_id) if run_id else None,
             error=row.get("error"),
         )
+
+    @property
+    def metadata(self) -> ResourceMeta:
+        return ResourceMeta(self.id)
+
+    @property
+    def workflow_id(self) -> str:
+        return ids.workflow_id(self.workflow_name)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -411,6 +433,14 @@ class Filter:
             scope=row["scope"],
             payload=row["payload"],
         )
+
+    @property
+    def metadata(self) -> ResourceMeta:
+        return ResourceMeta(self.id)
+
+    @property
+    def workflow_id(self) -> str:
+        return ids.workflow_id(self.workflow_name)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -571,9 +601,13 @@ class WorkflowRunDetail:
     done: bool
 
 
-class RunList(list[WorkflowRun]):
-    """``hatchet.runs.list``: a list of runs that also answers hatchet_sdk's ``.rows``."""
+class Rows(list[T]):
+    """A list of records that also answers hatchet_sdk's ``.rows`` (its REST list shape)."""
 
     @property
-    def rows(self) -> list[WorkflowRun]:
+    def rows(self) -> list[T]:
         return list(self)
+
+
+class RunList(Rows[WorkflowRun]):
+    """``hatchet.runs.list``: runs, newest first."""

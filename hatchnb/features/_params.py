@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
-from hatchnb import serialization
+from hatchnb import ids, serialization
+from hatchnb.store import Store
+from hatchnb.store.versions import VersionsRepo
+
+T = TypeVar("T")
+
+#: the most rows a list filtered in Python reads (crons, schedules and filters are few)
+ALL_ROWS = 100_000
 
 
-def name_of(workflow: Any) -> str:
-    """A workflow given by name or as the declared object."""
-    return workflow if isinstance(workflow, str) else str(workflow.name)
+def name_of(workflow: Any, store: Store | None = None) -> str:
+    """A workflow given by name, as the declared object, or (with ``store``) by its id
+    (hatchet_sdk's ``workflow.id``) when that is the id of a registered workflow."""
+    if not isinstance(workflow, str):
+        return str(workflow.name)
+    if store is not None and ids.is_uuid(workflow):
+        for summary in VersionsRepo(store).list_workflows():
+            if ids.workflow_id(summary.name) == workflow:
+                return summary.name
+    return workflow
 
 
 def json_value(value: Any, limit: int) -> dict[str, Any]:
@@ -22,3 +36,21 @@ def metadata_value(value: dict[str, Any] | None) -> dict[str, Any]:
     """Additional metadata as stored (refused when JSON cannot hold it)."""
     loaded: dict[str, Any] = json.loads(serialization.dump_metadata(value))
     return loaded
+
+
+def refuse_ordering(order_by_field: Any, order_by_direction: Any) -> None:
+    """hatchet_sdk's list ordering options, which hatchnb's lists do not take (yet)."""
+    if order_by_field is not None or order_by_direction is not None:
+        raise NotImplementedError(
+            "order_by_field / order_by_direction are not supported by this hatchnb version: "
+            "lists come newest first; sort the rows yourself"
+        )
+
+
+def page(rows: list[T], offset: int | None, limit: int | None) -> list[T]:
+    start = offset or 0
+    return rows[start : start + limit] if limit is not None else rows[start:]
+
+
+def metadata_matches(record_metadata: dict[str, Any], wanted: dict[str, Any] | None) -> bool:
+    return not wanted or all(record_metadata.get(k) == v for k, v in wanted.items())

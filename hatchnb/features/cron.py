@@ -12,8 +12,16 @@ from croniter import CroniterError, croniter
 from hatchnb import errors, serialization
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
-from hatchnb.features._params import json_value, metadata_value, name_of
-from hatchnb.records import CronWorkflow
+from hatchnb.features._params import (
+    ALL_ROWS,
+    json_value,
+    metadata_matches,
+    metadata_value,
+    name_of,
+    page,
+    refuse_ordering,
+)
+from hatchnb.records import CronWorkflow, Rows
 from hatchnb.store import Store
 from hatchnb.store.triggers import CronsRepo
 from hatchnb.store.versions import trigger_target_in
@@ -67,7 +75,7 @@ class CronClient:
         """A cron for a registered workflow; ticks are computed in ``timezone`` (UTC)."""
         first = next_tick(expression, timezone, datetime.now(tz=UTC))
         return self._crons.upsert_cron(
-            serialization.check_text(name_of(workflow_name), "workflow"),
+            serialization.check_text(name_of(workflow_name, self._store), "workflow"),
             serialization.check_text(cron_name, "cron_name"),
             expression,
             timezone,
@@ -81,10 +89,32 @@ class CronClient:
         return await asyncio.to_thread(self.create, *args, **kwargs)
 
     def list(
-        self, workflow_name: Any = None, limit: int = 100, offset: int = 0
-    ) -> list[CronWorkflow]:
-        name = name_of(workflow_name) if workflow_name else None
-        return self._crons.list_crons(name, limit, offset)
+        self,
+        offset: int | None = None,
+        limit: int | None = None,
+        workflow_id: Any = None,
+        additional_metadata: dict[str, Any] | None = None,
+        order_by_field: Any = None,
+        order_by_direction: Any = None,
+        workflow_name: Any = None,
+        cron_name: str | None = None,
+    ) -> Rows[CronWorkflow]:
+        """Crons, of one workflow (by id, name or object) or all; hatchet_sdk's parameters.
+        ``additional_metadata`` matches crons whose metadata holds those pairs."""
+        refuse_ordering(order_by_field, order_by_direction)
+        workflow = workflow_id or workflow_name
+        name = name_of(workflow, self._store) if workflow else None
+        crons = self._crons.list_crons(name, ALL_ROWS, 0)
+        crons = [
+            c
+            for c in crons
+            if metadata_matches(c.additional_metadata, additional_metadata)
+            and (cron_name is None or c.name == cron_name)
+        ]
+        return Rows(page(crons, offset, limit if limit is not None else 100))
+
+    async def aio_list(self, *args: Any, **kwargs: Any) -> Rows[CronWorkflow]:
+        return await asyncio.to_thread(self.list, *args, **kwargs)
 
     def get(self, cron_id: str) -> CronWorkflow:
         return self._crons.get_cron(cron_id)

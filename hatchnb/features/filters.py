@@ -3,13 +3,15 @@ expression holds (when the workflow has filters in that scope)."""
 
 from __future__ import annotations
 
+import asyncio
+import builtins
 import json
 from typing import Any
 
 from hatchnb import expressions, serialization
 from hatchnb.config import Settings
-from hatchnb.features._params import name_of
-from hatchnb.records import Filter
+from hatchnb.features._params import ALL_ROWS, name_of, page
+from hatchnb.records import Filter, Rows
 from hatchnb.store import Store
 from hatchnb.store.events import EventsRepo
 
@@ -18,6 +20,7 @@ class FiltersClient:
     """``hatchet.filters``: create, list and delete event filters."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
         self._events = EventsRepo(store)
         self._settings = settings
 
@@ -27,14 +30,30 @@ class FiltersClient:
         expressions.compile_expression(expression)
         limit = self._settings.max_payload_bytes
         return self._events.create_filter(
-            serialization.check_text(name_of(workflow_id), "workflow"),
+            serialization.check_text(name_of(workflow_id, self._store), "workflow"),
             expression,
             serialization.check_text(scope, "scope"),
             json.loads(serialization.dump_json(payload or {}, "filter payload", limit)),
         )
 
-    def list(self, workflow_id: Any = None, limit: int = 100) -> list[Filter]:
-        return self._events.list_filters(name_of(workflow_id) if workflow_id else None, limit)
+    def list(
+        self,
+        limit: int | None = None,
+        offset: int | None = None,
+        workflow_ids: builtins.list[Any] | None = None,
+        scopes: builtins.list[str] | None = None,
+    ) -> Rows[Filter]:
+        """Filters, of the given workflows (ids, names or objects) and scopes, or all."""
+        names = {name_of(w, self._store) for w in workflow_ids or []}
+        found = [
+            f
+            for f in self._events.list_filters(None, ALL_ROWS)
+            if (not names or f.workflow_name in names) and (not scopes or f.scope in scopes)
+        ]
+        return Rows(page(found, offset, limit if limit is not None else 100))
+
+    async def aio_list(self, *args: Any, **kwargs: Any) -> Rows[Filter]:
+        return await asyncio.to_thread(self.list, *args, **kwargs)
 
     def delete(self, filter_id: str) -> None:
         self._events.delete_filter(filter_id)

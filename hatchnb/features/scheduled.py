@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 from datetime import datetime
 from typing import Any
 
 from hatchnb import errors, serialization
 from hatchnb.config import Settings
-from hatchnb.features._params import json_value, metadata_value, name_of
-from hatchnb.records import ScheduledRun
+from hatchnb.features._params import (
+    ALL_ROWS,
+    json_value,
+    metadata_matches,
+    metadata_value,
+    name_of,
+    page,
+    refuse_ordering,
+)
+from hatchnb.records import Rows, ScheduledRun
 from hatchnb.store import Store
 from hatchnb.store.triggers import SchedulesRepo
 
@@ -18,6 +27,7 @@ class ScheduledClient:
     """``hatchet.scheduled``."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
         self._schedules = SchedulesRepo(store)
         self._settings = settings
 
@@ -35,7 +45,7 @@ class ScheduledClient:
                 "datetime.now(timezone.utc) + timedelta(minutes=5)"
             )
         return self._schedules.create(
-            serialization.check_text(name_of(workflow_name), "workflow"),
+            serialization.check_text(name_of(workflow_name, self._store), "workflow"),
             trigger_at,
             json_value(input, self._settings.max_payload_bytes),
             metadata_value(additional_metadata),
@@ -46,10 +56,37 @@ class ScheduledClient:
         return await asyncio.to_thread(self.create, *args, **kwargs)
 
     def list(
-        self, workflow_name: Any = None, limit: int = 100, offset: int = 0
-    ) -> list[ScheduledRun]:
-        name = name_of(workflow_name) if workflow_name else None
-        return self._schedules.list_scheduled(name, limit, offset)
+        self,
+        offset: int | None = None,
+        limit: int | None = None,
+        workflow_id: Any = None,
+        parent_workflow_run_id: str | None = None,
+        statuses: builtins.list[Any] | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+        order_by_field: Any = None,
+        order_by_direction: Any = None,
+        *,
+        workflow_name: Any = None,
+    ) -> Rows[ScheduledRun]:
+        """Scheduled runs, of one workflow (by id, name or object) or all; hatchet_sdk's
+        parameters (``parent_workflow_run_id`` and ``statuses`` are not supported yet)."""
+        refuse_ordering(order_by_field, order_by_direction)
+        if parent_workflow_run_id is not None or statuses is not None:
+            raise NotImplementedError(
+                "parent_workflow_run_id= and statuses= are not supported by this hatchnb "
+                "version: filter the rows by .workflow_run_id / .error yourself"
+            )
+        workflow = workflow_id or workflow_name
+        name = name_of(workflow, self._store) if workflow else None
+        schedules = [
+            s
+            for s in self._schedules.list_scheduled(name, ALL_ROWS, 0)
+            if metadata_matches(s.additional_metadata, additional_metadata)
+        ]
+        return Rows(page(schedules, offset, limit if limit is not None else 100))
+
+    async def aio_list(self, *args: Any, **kwargs: Any) -> Rows[ScheduledRun]:
+        return await asyncio.to_thread(self.list, *args, **kwargs)
 
     def get(self, scheduled_id: str) -> ScheduledRun:
         return self._schedules.get_scheduled(scheduled_id)

@@ -7,7 +7,7 @@ import builtins
 from typing import Any
 
 from hatchnb.config import Settings
-from hatchnb.records import WorkerRecord
+from hatchnb.records import Rows, WorkerRecord
 from hatchnb.store import Store
 from hatchnb.store.reads import ReadsRepo
 
@@ -19,10 +19,10 @@ class WorkersClient:
         self._reads = ReadsRepo(store)
         self._settings = settings
 
-    def list(self, limit: int = 100) -> builtins.list[WorkerRecord]:
-        return self._reads.workers(limit)
+    def list(self, limit: int = 100) -> Rows[WorkerRecord]:
+        return Rows(self._reads.workers(limit))
 
-    async def aio_list(self, limit: int = 100) -> builtins.list[WorkerRecord]:
+    async def aio_list(self, limit: int = 100) -> Rows[WorkerRecord]:
         return await asyncio.to_thread(self.list, limit)
 
     def running_tasks(self, limit: int = 1000) -> builtins.list[dict[str, Any]]:

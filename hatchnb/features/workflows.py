@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from hatchnb.config import Settings
+from hatchnb.features._params import page
 from hatchnb.features.cron import next_tick
-from hatchnb.records import WorkflowSummary, WorkflowVersion
+from hatchnb.records import Rows, WorkflowSummary, WorkflowVersion
 from hatchnb.store import Store
 from hatchnb.store.versions import DeclaredCron, VersionsRepo
 
@@ -38,11 +39,21 @@ class WorkflowsClient:
         self._versions = VersionsRepo(store)
         self._settings = settings
 
-    def list(self) -> builtins.list[WorkflowSummary]:
-        return self._versions.list_workflows()
+    def list(
+        self, workflow_name: str | None = None, limit: int | None = None, offset: int | None = None
+    ) -> Rows[WorkflowSummary]:
+        """Registered workflows by name (all, or the one named ``workflow_name``)."""
+        found = [
+            w
+            for w in self._versions.list_workflows()
+            if workflow_name is None or w.name == workflow_name
+        ]
+        return Rows(page(found, offset, limit))
 
-    async def aio_list(self) -> builtins.list[WorkflowSummary]:
-        return await asyncio.to_thread(self.list)
+    async def aio_list(
+        self, workflow_name: str | None = None, limit: int | None = None, offset: int | None = None
+    ) -> Rows[WorkflowSummary]:
+        return await asyncio.to_thread(self.list, workflow_name, limit, offset)
 
     def versions(self, workflow_name: str) -> builtins.list[WorkflowVersion]:
         """Every version of a workflow, newest first."""

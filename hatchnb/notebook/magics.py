@@ -222,7 +222,7 @@ class HatchetMagics(Magics):
             except ValueError as exc:
                 raise UsageError(f"{exc}; write a 5-field cron such as '0 6 * * *'") from None
         if args.cron_action == "ls":
-            for cron in crons.list(args.workflow):
+            for cron in crons.list(workflow_name=args.workflow):
                 print(
                     f"{cron.id}  {cron.workflow_name}  {cron.name}  {cron.expression!r}  "
                     f"next {cron.next_fire_at:%Y-%m-%d %H:%M}Z"

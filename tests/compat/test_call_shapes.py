@@ -181,7 +181,7 @@ def test_cron_input_is_the_input_of_declared_crons(hatchet: Any) -> None:
         return input.x
 
     hatchet.register(nightly)
-    [cron] = hatchet.cron.list(nightly)
+    [cron] = hatchet.cron.list(workflow_name=nightly)
     assert cron.input == {"x": 7}
 
 

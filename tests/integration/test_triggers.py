@@ -83,18 +83,18 @@ def test_declared_crons_follow_the_newest_registration(hatchet: Any) -> None:
         return None
 
     hatchet.register(wf)
-    assert sorted(c.expression for c in hatchet.cron.list("report")) == [
+    assert sorted(c.expression for c in hatchet.cron.list(workflow_name="report")) == [
         "0 6 * * *",
         "30 18 * * 1-5",
     ]
     wf2 = hatchet.workflow(name="report", on_crons=["0 7 * * *"])
     wf2.task(name="build")(build.fn)
     hatchet.register(wf2)
-    assert [c.expression for c in hatchet.cron.list("report")] == ["0 7 * * *"]
-    cron = hatchet.cron.list("report")[0]
+    assert [c.expression for c in hatchet.cron.list(workflow_name="report")] == ["0 7 * * *"]
+    cron = hatchet.cron.list(workflow_name="report")[0]
     assert hatchet.cron.get(cron.id).name == "0 7 * * *"
     hatchet.cron.delete(cron.id)
-    assert hatchet.cron.list("report") == []
+    assert hatchet.cron.list(workflow_name="report") == []
 
 
 def test_cron_in_a_time_zone(hatchet: Any) -> None:
@@ -138,7 +138,7 @@ def test_one_off_schedule_runs_at_its_time_and_can_be_deleted(
     assert hatchet.runs.get_run_ref(run_id).result(timeout=10) == {"later": 1}
     created = hatchet.runs.get(run_id).created_at
     assert created >= soon - timedelta(milliseconds=50)
-    assert [s.id for s in hatchet.scheduled.list("later")] == [kept.id]
+    assert [s.id for s in hatchet.scheduled.list(workflow_name="later")] == [kept.id]
 
 
 def _per_tenant(hatchet: Any) -> Any:
@@ -232,7 +232,7 @@ def test_a_schedule_that_cannot_start_its_run_is_marked_failed_and_blocks_no_oth
     # a failed schedule is not due any more: the engine does not retry it every round
     assert db.execute(queries.get("anything_due")).fetchone()["due"] is False
     hatchet.scheduled.delete(bad.id)
-    assert [s.id for s in hatchet.scheduled.list("per-tenant")] == []
+    assert [s.id for s in hatchet.scheduled.list(workflow_name="per-tenant")] == []
     # once its workflow is registered, trigger_now tries the failed schedule again
     registered = hatchet.workflow(name="never-registered")
     registered.task()(later.fn)
@@ -287,7 +287,9 @@ def test_filters_admit_events_and_hand_over_their_payload(hatchet: Any, start_wo
     assert small.run_ids == [] and len(big.run_ids) == 1 and len(other.run_ids) == 1
     out = hatchet.runs.get_run_ref(big.run_ids[0]).result(timeout=10)
     assert out == {"bill": {"amount": 500, "filter": {"tier": "big"}}}
-    assert [f.expression for f in hatchet.filters.list(bill)] == ["input.amount > 100"]
+    assert [f.expression for f in hatchet.filters.list(workflow_ids=[bill])] == [
+        "input.amount > 100"
+    ]
 
 
 def test_invalid_filter_expression_is_refused(hatchet: Any) -> None:

@@ -1,0 +1,51 @@
+"""hatchet_sdk v1's list shapes for workflows, workers, crons, schedules and filters
+(written from its documented API): ``.rows``, ``.metadata.id``, and workflows named by
+``workflow.id``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from hatchnb import Context, EmptyModel
+
+pytestmark = pytest.mark.integration
+
+
+def test_lists_answer_rows_and_metadata_ids(hatchet: Any, start_worker: Any) -> None:
+    @hatchet.task(name="listed")
+    def listed(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    start_worker(listed, name="list-worker")
+    [workflow] = hatchet.workflows.list(workflow_name="listed").rows
+    assert workflow.metadata.id == listed.id
+    assert hatchet.workflows.list(workflow_name="absent").rows == []
+    [worker] = [w for w in hatchet.workers.list().rows if w.name == "list-worker"]
+    assert worker.status == "ACTIVE" and worker.metadata.id == worker.id
+
+    cron = hatchet.cron.create(listed.id, "nightly", "0 3 * * *", additional_metadata={"t": "1"})
+    assert cron.metadata.id == cron.id and cron.workflow_id == listed.id
+    assert [c.metadata.id for c in hatchet.cron.list(workflow_id=listed.id).rows] == [cron.id]
+    assert hatchet.cron.list(additional_metadata={"t": "2"}).rows == []
+    assert [c.name for c in hatchet.cron.list(cron_name="nightly").rows] == ["nightly"]
+
+    when = datetime.now(UTC) + timedelta(hours=1)
+    scheduled = hatchet.scheduled.create(listed.id, when)
+    assert [s.metadata.id for s in hatchet.scheduled.list(workflow_id=listed.id).rows] == [
+        scheduled.id
+    ]
+
+    made = hatchet.filters.create(listed.id, "input.ok == true", "scope-a")
+    assert made.metadata.id == made.id
+    assert [f.id for f in hatchet.filters.list(workflow_ids=[listed.id]).rows] == [made.id]
+    assert hatchet.filters.list(scopes=["scope-b"]).rows == []
+
+
+def test_unsupported_list_options_are_refused(hatchet: Any) -> None:
+    with pytest.raises(NotImplementedError, match="order_by_field"):
+        hatchet.cron.list(order_by_field="name")
+    with pytest.raises(NotImplementedError, match="statuses="):
+        hatchet.scheduled.list(statuses=["PENDING"])
