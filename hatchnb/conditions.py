@@ -10,7 +10,7 @@ members does. A task with conditions becomes WAITING when its parents are done (
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from hatchnb import expressions
@@ -37,11 +37,42 @@ class UserEventCondition:
     event_key: str
     expression: str | None = None
     readable_data_key: str | None = None
+    #: only events pushed with this scope count
+    scope: str | None = None
+    #: events pushed since this moment count too (not only those after the wait began)
+    consider_events_since: datetime | None = None
 
     def spec(self) -> dict[str, Any]:
         if self.expression:
             expressions.compile_expression(self.expression)
-        return {"kind": "event", "key": self.event_key, "expression": self.expression}
+        spec: dict[str, Any] = {
+            "kind": "event",
+            "key": self.event_key,
+            "expression": self.expression,
+        }
+        if self.scope is not None:
+            spec["scope"] = self.scope
+        if self.consider_events_since is not None:
+            since = self.consider_events_since
+            if since.tzinfo is None:
+                raise ValueError(
+                    f"consider_events_since={since!r}: pass an aware datetime, e.g. "
+                    "datetime.now(UTC) - timedelta(minutes=5)"
+                )
+            spec["since"] = since.isoformat()
+        return spec
+
+
+def event_counts(cond: dict[str, Any], scope: str | None) -> bool:
+    """Whether an event pushed with ``scope`` can satisfy the event condition ``cond``."""
+    return cond.get("scope") is None or cond["scope"] == scope
+
+
+def events_from(cond: dict[str, Any], began: datetime) -> datetime:
+    """From when events count for the event condition ``cond`` of a wait that began at
+    ``began``."""
+    since = cond.get("since")
+    return min(began, datetime.fromisoformat(since)) if since else began
 
 
 @dataclasses.dataclass(frozen=True)

@@ -44,6 +44,10 @@ V1TaskStatus = RunStatus
 
 FINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 
+#: the error of a task run cancelled by its cancel_if condition, and of its downstream tasks
+CANCELLED_BY_CONDITION = "cancelled by cancel_if"
+CANCELLED_UPSTREAM = "an upstream task did not succeed"
+
 T = TypeVar("T")
 
 

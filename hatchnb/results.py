@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from hatchnb import errors, serialization
 from hatchnb.config import Settings
-from hatchnb.records import FINAL, RunStatus
+from hatchnb.records import CANCELLED_BY_CONDITION, CANCELLED_UPSTREAM, FINAL, RunStatus
 from hatchnb.store import Store, notify
 from hatchnb.store.runs import RunsRepo, TaskOutput
 
@@ -29,7 +29,19 @@ def outputs_by_run(tasks: list[TaskOutput], key: str | None = None) -> dict[str,
         outputs = result.setdefault(str(task.run_id), {})
         if task.status == "SUCCEEDED":
             outputs[task.task_name] = serialization.load_output(task.output, task.output_blob, key)
+        elif task.status == "SKIPPED":
+            outputs[task.task_name] = {"skipped": True}  # hatchet_sdk's output of a skipped task
     return result
+
+
+def cancelled_by_conditions(tasks: list[TaskOutput]) -> bool:
+    """Whether a cancelled run was cancelled only by ``cancel_if`` conditions (with the
+    tasks downstream of them), not by a user, a timeout or a concurrency limit."""
+    reasons = {t.error for t in tasks if t.status == "CANCELLED"}
+    return CANCELLED_BY_CONDITION in reasons and reasons <= {
+        CANCELLED_BY_CONDITION,
+        CANCELLED_UPSTREAM,
+    }
 
 
 def run_error(run_id: str, status: str, tasks: list[TaskOutput]) -> errors.FailedRunError:
@@ -204,11 +216,16 @@ class ResultReader:
     def status(self, run_id: str) -> RunStatus:
         return self._runs.run_status(run_id)
 
-    def outputs(self, run_id: str) -> dict[str, Any]:
-        """The outputs of a finished run, ``{task_name: output}``; its error otherwise."""
+    def outputs(self, run_id: str, conditions_cancel: bool = False) -> dict[str, Any]:
+        """The outputs of a finished run, ``{task_name: output}``; its error otherwise. With
+        ``conditions_cancel`` a run cancelled only by ``cancel_if`` conditions gives the
+        outputs its other tasks produced (hatchet_sdk's ``aio_result`` does the same)."""
         status = self.status(run_id)
         tasks = self._runs.task_outputs([run_id])
-        if status != RunStatus.SUCCEEDED:
+        tolerated = (
+            conditions_cancel and status == RunStatus.CANCELLED and cancelled_by_conditions(tasks)
+        )
+        if status != RunStatus.SUCCEEDED and not tolerated:
             raise run_error(run_id, status.value, tasks)
         return outputs_by_run(tasks, self._signing_key).get(run_id, {})
 
@@ -218,4 +235,4 @@ class ResultReader:
 
     async def aio_result(self, run_id: str, timeout: float | None) -> dict[str, Any]:
         await self._waiter.aio_wait(run_id, timeout)
-        return await asyncio.to_thread(self.outputs, run_id)
+        return await asyncio.to_thread(self.outputs, run_id, True)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from hatchnb import errors, expressions
+from hatchnb.conditions import event_counts, events_from
 from hatchnb.runtime.context import Context, WorkerHandle
 from hatchnb.store.durable import AsyncDurableRepo, DurableRepo, LogEntry, SeenEvent
 from hatchnb.store.workers import ClaimedTask
@@ -281,8 +282,9 @@ class _DurableWait:
             if done:
                 self.found.setdefault(cond.get("key") or "sleep", {"seconds": cond["seconds"]})
             return done
-        for event in await self.repo.events_since(cond["key"], self.since):
-            if _matches(cond["expression"], event):
+        since = events_from(cond, self.since)
+        for event in await self.repo.events_since(cond["key"], since):
+            if event_counts(cond, event.scope) and _matches(cond["expression"], event):
                 self.found.setdefault(cond.get("key_name") or cond["key"], event.payload)
                 return True
         return False

@@ -31,6 +31,7 @@ class SeenEvent:
 
     payload: Any
     additional_metadata: Any
+    scope: str | None = None
 
 
 def _record_params(task_run_id: int, entry: LogEntry) -> dict[str, Any]:
@@ -71,4 +72,4 @@ class AsyncDurableRepo:
     async def events_since(self, key: str | None, since: datetime | None) -> list[SeenEvent]:
         """Events with this key pushed since a moment, oldest first."""
         rows = await self._db.fetch_all("events_since", key=key, since=since)
-        return [SeenEvent(r["payload"], r["additional_metadata"]) for r in rows]
+        return [SeenEvent(r["payload"], r["additional_metadata"], r["scope"]) for r in rows]

@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import DictRow, dict_row
 
+from hatchnb.records import CANCELLED_BY_CONDITION
 from hatchnb.store.db import Row, Store, connect
 
 
@@ -55,7 +56,7 @@ class WaitingTasks:
             "outputs": [None] * len(rows),
             "blobs": [None] * len(rows),
             "errors": [
-                None if outcomes[r["id"]] == "SKIPPED" else "cancelled by cancel_if" for r in rows
+                None if outcomes[r["id"]] == "SKIPPED" else CANCELLED_BY_CONDITION for r in rows
             ],
         }
         self._conn.execute(Store.query("finish_task_runs"), params)

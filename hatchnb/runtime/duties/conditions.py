@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from hatchnb import expressions
+from hatchnb.conditions import event_counts, events_from
 from hatchnb.store.db import Row
 from hatchnb.store.waiting import WaitingTasks
 
@@ -41,20 +42,21 @@ class _Evaluator:
                 "additional_metadata": self.row["additional_metadata"],
             }
             return expressions.evaluate(cond["expression"], variables) is True
-        events = self.events_since(cond["key"], self.row["ready_at"])
+        events = self.events_since(cond["key"], events_from(cond, self.row["ready_at"]))
         return any(
-            not cond["expression"]
-            or expressions.evaluate(
-                cond["expression"],
-                {
-                    "input": e["payload"],
-                    "payload": e["payload"],
-                    "additional_metadata": e["additional_metadata"],
-                },
-            )
-            is True
-            for e in events
+            event_counts(cond, e["scope"]) and self._payload_matches(cond, e) for e in events
         )
+
+    @staticmethod
+    def _payload_matches(cond: dict[str, Any], event: Row) -> bool:
+        if not cond["expression"]:
+            return True
+        variables = {
+            "input": event["payload"],
+            "payload": event["payload"],
+            "additional_metadata": event["additional_metadata"],
+        }
+        return expressions.evaluate(cond["expression"], variables) is True
 
 
 def decide(row: Row, events_since: EventsSince) -> str | None:

@@ -20,7 +20,7 @@ UPDATE hatchnb.durable_events SET result = %(result)s, done = true
 
 -- name: events_since
 -- Events with a key pushed since a moment, oldest first (durable waits check them).
-SELECT id, payload, additional_metadata, created_at FROM hatchnb.events
+SELECT id, payload, additional_metadata, scope, created_at FROM hatchnb.events
  WHERE key = %(key)s AND created_at >= %(since)s ORDER BY created_at, id LIMIT 1000;
 
 -- name: wake_event_waiters
