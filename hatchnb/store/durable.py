@@ -72,4 +72,4 @@ class AsyncDurableRepo:
     async def events_since(self, key: str | None, since: datetime | None) -> list[SeenEvent]:
         """Events with this key pushed since a moment, oldest first."""
         rows = await self._db.fetch_all("events_since", key=key, since=since)
-        return [SeenEvent(r["payload"], r["additional_metadata"], r["scope"]) for r in rows]
+        return [SeenEvent(r["payload"], r["additional_metadata"], r.get("scope")) for r in rows]

@@ -44,7 +44,7 @@ class _Evaluator:
             return expressions.evaluate(cond["expression"], variables) is True
         events = self.events_since(cond["key"], events_from(cond, self.row["ready_at"]))
         return any(
-            event_counts(cond, e["scope"]) and self._payload_matches(cond, e) for e in events
+            event_counts(cond, e.get("scope")) and self._payload_matches(cond, e) for e in events
         )
 
     @staticmethod
