@@ -97,7 +97,10 @@ def test_execution_timeout_error_names_the_limit(hatchet: Any, start_worker: Any
         ctx.wait_cancelled(20)
 
     start_worker(stuck)
-    with pytest.raises(FailedRunError, match="execution_timeout"):
+    # hatchet_sdk's words (TIMED_OUT, "Task exceeded timeout"), then hatchnb's explanation
+    with pytest.raises(
+        FailedRunError, match=r"TIMED_OUT: Task exceeded timeout.*execution_timeout"
+    ):
         stuck.run()
 
 

@@ -14,7 +14,8 @@ class ExecutionTimeoutsDuty:
         if not runs:
             return
         messages = [
-            f"TimeoutError: the task ran longer than its execution_timeout ({r.execution_timeout})"
+            f"TimeoutError: TIMED_OUT: Task exceeded timeout: it ran longer than its "
+            f"execution_timeout ({r.execution_timeout})"
             for r in runs
         ]
         await session.fail_timed_out(runs, messages)
