@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 
@@ -62,6 +63,23 @@ class TaskRunError(HatchnbError):
         self.exc_type, _, rest = error.partition(": ")
         self.exc, _, self.trace = rest.partition("\n\n")
         super().__init__(f"{task_name}: {error}")
+
+    def serialize(self, include_metadata: bool = False) -> str:
+        """hatchet_sdk's text form: ``"<type>: <message>\n<traceback>"``; with
+        ``include_metadata`` a JSON line naming the task follows."""
+        header = f"{self.exc_type}: {self.exc}" if self.exc_type and self.exc else self.exc_type
+        trace = self.trace.rstrip("\n")
+        text = f"{header}\n{trace}" if trace else header
+        if include_metadata and text:
+            text += "\n\n" + json.dumps({"hatchnb": {"task_name": self.task_name}})
+        return text
+
+    @classmethod
+    def deserialize(cls, serialized: str, task_name: str = "") -> TaskRunError:
+        """A TaskRunError from ``serialize``'s text (its metadata line dropped)."""
+        body = serialized.rsplit("\n\n{", 1)[0] if serialized.endswith("}") else serialized
+        header, _, trace = body.partition("\n")
+        return cls(task_name, f"{header}\n\n{trace}" if trace else header)
 
 
 class FailedRunError(HatchnbError):

@@ -99,9 +99,11 @@ class Worker:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            asyncio.run(self.aio_start(handle_signals=True))
-            return self
-        return self.start_background()
+            pass  # no loop: run one here (outside the except, so task errors do not chain it)
+        else:
+            return self.start_background()
+        asyncio.run(self.aio_start(handle_signals=True))
+        return self
 
     async def aio_start(self, handle_signals: bool = False) -> None:
         for workflow in self.workflows or []:

@@ -12,7 +12,9 @@ from pydantic import BaseModel
 from hatchnb import (
     Context,
     EmptyModel,
+    FailedTaskRunExceptionGroup,
     Priority,
+    TaskRunError,
     TriggerWorkflowOptions,
     V1TaskStatus,
     WorkflowRunRef,
@@ -203,3 +205,24 @@ def test_listing_task_runs_alone_is_refused_not_ignored(hatchet: Any) -> None:
 def test_worker_options_it_cannot_honour_are_refused(hatchet: Any, option: Any) -> None:
     with pytest.raises(NotImplementedError, match=next(iter(option))):
         hatchet.worker("w", **option)
+
+
+def test_task_errors_from_a_worker_process_serialize_cleanly(
+    hatchet: Any, worker_process: Any
+) -> None:
+    @hatchet.task()
+    def broken(input: EmptyModel, ctx: Context) -> None:
+        raise ValueError("Oh no!")
+
+    hatchet.register(broken)
+    worker_process("--slots", "2")  # Worker.start() in its own process, as hatchet_sdk's
+    with pytest.raises(FailedTaskRunExceptionGroup) as raised:
+        broken.run()
+    [error] = raised.value.exceptions
+    assert (error.exc_type, error.exc) == ("ValueError", "Oh no!")
+    text = error.serialize(include_metadata=True)
+    assert text.startswith("ValueError: Oh no!\nTraceback") and "in broken" in text
+    # the worker's own start-up is not chained into every task's traceback
+    assert "no running event loop" not in text
+    again = TaskRunError.deserialize(text, "broken")
+    assert (again.exc_type, again.exc) == ("ValueError", "Oh no!")
