@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pydantic import TypeAdapter
+
 from hatchnb import errors, expressions
 from hatchnb.conditions import event_counts, events_from
 from hatchnb.runtime.context import Context, WorkerHandle
@@ -31,6 +33,10 @@ class Evicted(BaseException):
     def __init__(self, resume_at: datetime) -> None:
         super().__init__(resume_at.isoformat())
         self.resume_at = resume_at
+
+
+def _validated(payload: dict[str, Any], validator: type[Any] | None) -> Any:
+    return payload if validator is None else TypeAdapter(validator).validate_python(payload)
 
 
 def _now() -> datetime:
@@ -175,16 +181,27 @@ class DurableContext(Context):
     # ---- events -----------------------------------------------------------------------
 
     async def aio_wait_for_event(
-        self, key: str, expression: str | None = None, *, lookback_window: timedelta | None = None
-    ) -> dict[str, Any]:
-        """Wait for an event ``key`` whose payload satisfies the CEL ``expression``; events
-        pushed up to ``lookback_window`` before the first wait count too."""
+        self,
+        key: str,
+        expression: str | None = None,
+        *,
+        payload_validator: type[Any] | None = None,
+        scope: str | None = None,
+        lookback_window: timedelta | None = None,
+        label: str | None = None,
+    ) -> Any:
+        """Wait for an event ``key`` (pushed with ``scope``, when given) whose payload
+        satisfies the CEL ``expression``; events pushed up to ``lookback_window`` before the
+        first wait count too. The payload, validated by ``payload_validator`` when given;
+        ``label`` names the wait in the durable log."""
         if expression:
             expressions.compile_expression(expression)
-        request = f"{key} if {expression or 'true'}"
+        request = f"{label or key} if {expression or 'true'}"
+        if scope is not None:
+            request += f" in scope {scope}"
         seq, entry = self._position("event", request)
         if entry is not None and entry.done:
-            return dict(entry.result)
+            return _validated(dict(entry.result), payload_validator)
         if entry is None:
             since = _now() - (lookback_window or timedelta(0))
             entry = LogEntry(
@@ -196,7 +213,7 @@ class DurableContext(Context):
                 since=since,
             )
             await self._aio_remember(entry)
-        return await self._await_event(entry)
+        return _validated(await self._await_event(entry, scope), payload_validator)
 
     async def aio_wait_for(self, signal_key: str, *conditions: Any) -> dict[str, Any]:
         """Wait until every condition holds (``or_`` groups: any member); sleeps count from
@@ -226,14 +243,9 @@ class DurableContext(Context):
         await repo.complete(self.task_run_id, seq, wait.found)
         return wait.found
 
-    def wait_for_event(
-        self, key: str, expression: str | None = None, *, lookback_window: timedelta | None = None
-    ) -> dict[str, Any]:
-        """Blocking twin of ``aio_wait_for_event`` for sync durable tasks."""
-        result: dict[str, Any] = self._blocking(
-            self.aio_wait_for_event(key, expression, lookback_window=lookback_window)
-        )
-        return result
+    def wait_for_event(self, key: str, expression: str | None = None, **options: Any) -> Any:
+        """Blocking twin of ``aio_wait_for_event`` for sync durable tasks (same options)."""
+        return self._blocking(self.aio_wait_for_event(key, expression, **options))
 
     def wait_for(self, signal_key: str, *conditions: Any) -> dict[str, Any]:
         """Blocking twin of ``aio_wait_for`` for sync durable tasks."""
@@ -245,12 +257,12 @@ class DurableContext(Context):
         assert self._async_task is not None
         return asyncio.run_coroutine_threadsafe(coro, self._async_task.get_loop()).result()
 
-    async def _await_event(self, entry: LogEntry) -> dict[str, Any]:
+    async def _await_event(self, entry: LogEntry, scope: str | None) -> dict[str, Any]:
         repo = await self._durable_repo()
         deadline = time.monotonic() + self._evict_after
         while True:
             for event in await repo.events_since(entry.event_key, entry.since):
-                if _matches(entry.expression, event):
+                if (scope is None or event.scope == scope) and _matches(entry.expression, event):
                     await repo.complete(self.task_run_id, entry.seq, event.payload)
                     return dict(event.payload)
             if time.monotonic() >= deadline:

@@ -92,3 +92,30 @@ def test_consider_events_since_must_be_aware() -> None:
     naive = datetime.now()
     with pytest.raises(ValueError, match="aware datetime"):
         UserEventCondition(event_key="k", consider_events_since=naive).spec()
+
+
+def test_durable_event_waits_take_scope_and_a_payload_validator(
+    hatchet: Any, start_worker: Any
+) -> None:
+    from pydantic import BaseModel
+
+    from hatchnb import DurableContext
+
+    class Go(BaseModel):
+        n: int
+
+    @hatchet.durable_task()
+    async def waiter(input: EmptyModel, ctx: DurableContext) -> dict[str, int]:
+        got = await ctx.aio_wait_for_event(
+            "durable:go", "input.n > 1", payload_validator=Go, scope="team-a", label="go"
+        )
+        assert isinstance(got, Go)
+        return {"n": got.n}
+
+    start_worker(waiter)
+    ref = waiter.run_no_wait()
+    time.sleep(1)
+    hatchet.event.push("durable:go", {"n": 5}, scope="team-b")
+    hatchet.event.push("durable:go", {"n": 1}, scope="team-a")
+    hatchet.event.push("durable:go", {"n": 7}, scope="team-a")
+    assert ref.result(timeout=30) == {"n": 7}
