@@ -34,6 +34,7 @@ from hatchnb.runtime.context import Context
 from hatchnb.runtime.durable import DurableContext, NonDeterminismError
 from hatchnb.runtime.worker import Worker
 from hatchnb.types import (
+    ClientConfig,
     EmptyModel,
     Priority,
     ScheduleTriggerWorkflowOptions,
@@ -51,6 +52,7 @@ __all__ = [
     "BulkCancelReplayOpts",
     "BulkPushEventWithMetadata",
     "CancelledRunError",
+    "ClientConfig",
     "ConcurrencyExpression",
     "ConcurrencyLimitStrategy",
     "Context",

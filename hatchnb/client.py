@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import threading
 import weakref
@@ -27,7 +28,7 @@ from hatchnb.features.workflows import WorkflowsClient, declared_crons, task_sou
 from hatchnb.results import ResultReader, WorkflowRunRef
 from hatchnb.store import AsyncStore, Store, migrate
 from hatchnb.store.versions import NewVersion, VersionsRepo
-from hatchnb.types import Priority, TaskDefaults, WorkflowRunTriggerConfig
+from hatchnb.types import ClientConfig, Priority, TaskDefaults, WorkflowRunTriggerConfig
 from hatchnb.workflow import _UNSET, Standalone, Workflow, refuse_unsupported
 
 if TYPE_CHECKING:
@@ -55,9 +56,15 @@ class Hatchet:
         dsn: str | None = None,
         debug: bool = False,
         client: Any = None,
-        config: Any = None,
+        config: ClientConfig | None = None,
     ) -> None:
-        refuse_unsupported(client=client, config=config)
+        refuse_unsupported(client=client)
+        if config is not None and not isinstance(config, ClientConfig):
+            raise TypeError(f"config={config!r}: pass a hatchnb.ClientConfig")
+        #: hatchet_sdk's client settings (``logger``, ``debug``; see ClientConfig)
+        self.config = config or ClientConfig(debug=debug)
+        debug = debug or self.config.debug
+        forward_logs(self.config.logger)
         self._settings = Settings.from_env(dsn)
         self._explicit_dsn = dsn
         self._dsn = self._settings.dsn or embedded.ensure_running()
@@ -225,6 +232,11 @@ class Hatchet:
             self, path, name, parameters, kernel_name, options
         )
 
+    @property
+    def tenant_id(self) -> str:
+        """hatchet_sdk's tenant id: hatchnb has one tenant per database, with no id."""
+        return self.config.tenant_id
+
     def worker(
         self,
         name: str,
@@ -361,3 +373,22 @@ def cron_input_of(workflow: Workflow[Any]) -> dict[str, Any]:
         return {}
     plain: dict[str, Any] = workflow._plain_input(workflow.cron_input)
     return plain
+
+
+class _Forward(logging.Handler):
+    def __init__(self, target: logging.Logger) -> None:
+        super().__init__()
+        self.target = target
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.target.handle(record)
+
+
+def forward_logs(target: logging.Logger) -> None:
+    """Send hatchnb's log records to ``target`` too (ClientConfig's ``logger``), unless they
+    reach it already by propagation."""
+    source = logging.getLogger("hatchnb")
+    reached = target is source or target is logging.getLogger()
+    if reached or any(isinstance(h, _Forward) and h.target is target for h in source.handlers):
+        return
+    source.addHandler(_Forward(target))

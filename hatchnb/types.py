@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from enum import IntEnum
 from typing import Any
@@ -83,3 +84,39 @@ def to_timedelta(value: timedelta | str | int | float, what: str) -> timedelta:
             except ValueError:
                 break
     raise ValueError(f"{what}={value!r} is not a duration; use a timedelta or a string like '30s'")
+
+
+class ClientConfig(BaseModel):
+    """hatchet_sdk's client settings, as far as they mean something without a Hatchet server:
+    ``logger`` and ``debug`` are used; ``namespace`` prefixes nothing yet, so only the empty
+    namespace is taken. Connection settings (``token``, ``server_url``, ``host_port``,
+    ``tenant_id``, TLS) do not apply: hatchnb connects to PostgreSQL (``HATCHNB_DATABASE_URL``
+    or ``Hatchet(dsn=...)``), so giving them is refused rather than ignored."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
+
+    logger: logging.Logger = Field(default_factory=lambda: logging.getLogger("hatchnb"))
+    debug: bool = False
+    namespace: str = ""
+    token: str = ""
+    tenant_id: str = ""
+    server_url: str = ""
+    host_port: str = ""
+
+    def model_post_init(self, context: Any) -> None:
+        server_settings = ("token", "tenant_id", "server_url", "host_port")
+        given = [name for name in server_settings if getattr(self, name)]
+        if given:
+            raise NotImplementedError(
+                f"ClientConfig({', '.join(given)}=...): hatchnb has no Hatchet server to reach; "
+                "it connects to PostgreSQL (HATCHNB_DATABASE_URL or Hatchet(dsn=...))"
+            )
+        if self.namespace:
+            raise NotImplementedError(
+                "ClientConfig(namespace=...) is not supported by this hatchnb version yet: "
+                "use a separate database (or schema) per environment instead"
+            )
+
+    def apply_namespace(self, name: str) -> str:
+        """``name`` in this client's namespace (hatchnb's namespace is always empty)."""
+        return self.namespace + name

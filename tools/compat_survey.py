@@ -71,6 +71,21 @@ def _on_demand_worker_fixture(request):
 @pytest.fixture()
 def on_demand_worker(request):
     yield from _on_demand_worker_fixture(request)
+
+
+@pytest.fixture()
+def _skip_unless_durable_eviction():
+    pass  # hatchnb evicts waiting durable tasks
+
+
+@pytest.fixture()
+def _skip_unless_observability():
+    pytest.skip("hatchnb has no OpenTelemetry span API yet")
+
+
+@pytest.fixture()
+def _skip_unless_batching():
+    pytest.skip("hatchnb has no batch tasks yet")
 """
 
 RUN_WORKER = """

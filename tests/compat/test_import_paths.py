@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+import logging
 
 import pytest
 
@@ -44,11 +44,32 @@ def test_unknown_submodules_are_still_missing() -> None:
         importlib.import_module("hatchnb.runnables.nothing_here")
 
 
-@pytest.mark.parametrize("option", ["config", "client"])
-def test_hatchet_options_it_cannot_honour_are_refused(option: str) -> None:
-    with pytest.raises(NotImplementedError, match=f"{option}="):
-        options: dict[str, Any] = {option: object()}
-        hatchnb.Hatchet(**options)
+def test_hatchet_options_it_cannot_honour_are_refused() -> None:
+    with pytest.raises(NotImplementedError, match="client="):
+        hatchnb.Hatchet(client=object())
+    with pytest.raises(TypeError, match=r"pass a hatchnb\.ClientConfig"):
+        hatchnb.Hatchet(config=object())  # type: ignore[arg-type]
+    with pytest.raises(NotImplementedError, match=r"ClientConfig\(token, server_url=...\)"):
+        hatchnb.ClientConfig(token="t", server_url="https://x")
+    with pytest.raises(NotImplementedError, match="namespace="):
+        hatchnb.ClientConfig(namespace="staging_")
+
+
+def test_client_config_logger_receives_hatchnb_logs(dsn: str) -> None:
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    mine = logging.getLogger("my-app")
+    mine.addHandler(Collect())
+    mine.setLevel(logging.INFO)
+    hatchet = hatchnb.Hatchet(config=hatchnb.ClientConfig(logger=mine))
+    assert hatchet.config.logger is mine and hatchet.config.apply_namespace("wf") == "wf"
+    assert hatchet.tenant_id == ""
+    logging.getLogger("hatchnb.worker").warning("from hatchnb")
+    assert "from hatchnb" in seen
 
 
 def test_unknown_hatchet_arguments_are_a_type_error() -> None:
