@@ -35,6 +35,7 @@ from hatchnb.runtime.durable import DurableContext, NonDeterminismError
 from hatchnb.runtime.worker import Worker
 from hatchnb.types import (
     ClientConfig,
+    DefaultFilter,
     EmptyModel,
     Priority,
     ScheduleTriggerWorkflowOptions,
@@ -56,6 +57,7 @@ __all__ = [
     "ConcurrencyExpression",
     "ConcurrencyLimitStrategy",
     "Context",
+    "DefaultFilter",
     "Depends",
     "DesiredWorkerLabel",
     "DurableContext",

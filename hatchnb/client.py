@@ -28,7 +28,13 @@ from hatchnb.features.workflows import WorkflowsClient, declared_crons, task_sou
 from hatchnb.results import ResultReader, WorkflowRunRef
 from hatchnb.store import AsyncStore, Store, migrate
 from hatchnb.store.versions import NewVersion, VersionsRepo
-from hatchnb.types import ClientConfig, Priority, TaskDefaults, WorkflowRunTriggerConfig
+from hatchnb.types import (
+    ClientConfig,
+    DefaultFilter,
+    Priority,
+    TaskDefaults,
+    WorkflowRunTriggerConfig,
+)
 from hatchnb.workflow import _UNSET, Standalone, Workflow, refuse_unsupported
 
 if TYPE_CHECKING:
@@ -127,10 +133,9 @@ class Hatchet:
         default_priority: int = Priority.LOW,
         concurrency: Any = None,
         task_defaults: TaskDefaults | None = None,
-        default_filters: list[Any] | None = None,
+        default_filters: list[DefaultFilter] | None = None,
     ) -> Workflow[Any]:
         """Declare a workflow; add tasks with ``@wf.task()``."""
-        refuse_unsupported(default_filters=default_filters)
         return Workflow(
             self,
             name,
@@ -144,6 +149,7 @@ class Hatchet:
             cron_input=cron_input,
             concurrency=concurrency,
             sticky=sticky,
+            default_filters=default_filters,
         )
 
     def task(
@@ -166,11 +172,10 @@ class Hatchet:
         desired_worker_labels: dict[str, Any] | None = None,
         backoff_factor: float | None = None,
         backoff_max_seconds: int | None = None,
-        default_filters: list[Any] | None = None,
+        default_filters: list[DefaultFilter] | None = None,
         slot_cost: int = 1,
     ) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
         """Declare a standalone task (a one-task workflow); ``.run()`` returns its output."""
-        refuse_unsupported(default_filters=default_filters)
 
         def register(fn: Callable[..., R]) -> Standalone[Any, R]:
             wf: Standalone[Any, R] = Standalone(
@@ -185,6 +190,7 @@ class Hatchet:
                 cron_input=cron_input,
                 concurrency=concurrency,
                 sticky=sticky,
+                default_filters=default_filters,
             )
             wf.task(
                 name=wf.name,
@@ -301,6 +307,7 @@ class Hatchet:
                 cron_input_of(workflow),
                 workflow.default_priority,
             )
+            self.filters.ensure(workflow.name, workflow.default_filters)
             self._versions[workflow] = (workflow._revision, version_id)
             self._local_code[version_id] = code
             return version_id

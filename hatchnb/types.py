@@ -120,3 +120,12 @@ class ClientConfig(BaseModel):
     def apply_namespace(self, name: str) -> str:
         """``name`` in this client's namespace (hatchnb's namespace is always empty)."""
         return self.namespace + name
+
+
+class DefaultFilter(BaseModel):
+    """An event filter a workflow declares (``default_filters=``): created when the workflow
+    is registered, unless one with the same expression and scope exists."""
+
+    expression: str
+    scope: str
+    payload: dict[str, Any] = Field(default_factory=dict)

@@ -15,13 +15,22 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 import pydantic
 from pydantic import BaseModel
 
-from hatchnb import conditions, dependencies, errors, flow_control, ids, serialization
+from hatchnb import (
+    conditions,
+    dependencies,
+    errors,
+    expressions,
+    flow_control,
+    ids,
+    serialization,
+)
 from hatchnb.features.cron import next_tick
 from hatchnb.records import CronWorkflow, ScheduledRun
 from hatchnb.results import TaskRunRef, WorkflowRunRef
 from hatchnb.types import (
     DEFAULT_EXECUTION_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEOUT,
+    DefaultFilter,
     EmptyModel,
     Priority,
     ScheduleTriggerWorkflowOptions,
@@ -206,6 +215,7 @@ class Workflow(Generic[TWorkflowInput]):
         concurrency: Any = None,
         sticky: Any = None,
         cron_input: Any = None,
+        default_filters: Sequence[DefaultFilter] | None = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise errors.InvalidWorkflow("a workflow needs a non-empty name, e.g. name='etl'")
@@ -225,6 +235,10 @@ class Workflow(Generic[TWorkflowInput]):
             next_tick(expression, "UTC", datetime.now(UTC))  # validates
         #: the input of the runs ``on_crons`` start (validated at registration)
         self.cron_input = cron_input
+        #: event filters created at registration when missing
+        self.default_filters = list(default_filters or [])
+        for default in self.default_filters:
+            expressions.compile_expression(default.expression)
         self.tasks: list[Task[Any, Any]] = []
         self.on_failure: Task[Any, Any] | None = None
         self.on_success: Task[Any, Any] | None = None

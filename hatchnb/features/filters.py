@@ -14,6 +14,7 @@ from hatchnb.features._params import ALL_ROWS, name_of, page
 from hatchnb.records import Filter, Rows
 from hatchnb.store import Store
 from hatchnb.store.events import EventsRepo
+from hatchnb.types import DefaultFilter
 
 
 class FiltersClient:
@@ -54,6 +55,22 @@ class FiltersClient:
 
     async def aio_list(self, *args: Any, **kwargs: Any) -> Rows[Filter]:
         return await asyncio.to_thread(self.list, *args, **kwargs)
+
+    def ensure(self, workflow_name: str, wanted: builtins.list[DefaultFilter]) -> None:
+        """Create the declared default filters the workflow does not have yet (same
+        expression and scope); existing filters are left as they are."""
+        if not wanted:
+            return
+        limit = self._settings.max_payload_bytes
+        filters = [
+            (
+                f.expression,
+                serialization.check_text(f.scope, "scope"),
+                json.loads(serialization.dump_json(f.payload, "filter payload", limit)),
+            )
+            for f in wanted
+        ]
+        self._events.create_missing_filters(workflow_name, filters)
 
     def delete(self, filter_id: str) -> None:
         self._events.delete_filter(filter_id)

@@ -37,6 +37,23 @@ class EventsRepo:
         assert row is not None  # an INSERT ... RETURNING always returns its row
         return Filter.from_row(row)
 
+    def create_missing_filters(
+        self, workflow_name: str, filters: list[tuple[str, str, Any]]
+    ) -> None:
+        """Create each ``(expression, scope, payload)`` filter the workflow lacks (same
+        expression and scope), in one transaction serialized per workflow."""
+        with self._db.transaction() as tx:
+            tx.execute(Store.query("lock_workflow_filters"), {"workflow_name": workflow_name})
+            for expression, scope, payload in filters:
+                params = {
+                    "id": uuid.uuid4(),
+                    "workflow_name": workflow_name,
+                    "expression": expression,
+                    "scope": scope,
+                    "payload": jsonb(payload),
+                }
+                tx.execute(Store.query("create_missing_filter"), params)
+
     def list_filters(self, workflow_name: str | None, limit: int) -> list[Filter]:
         rows = self._db.fetch_all("list_filters", workflow_name=workflow_name, limit=limit)
         return [Filter.from_row(r) for r in rows]

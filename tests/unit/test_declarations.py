@@ -90,8 +90,8 @@ def test_bad_retry_options(bad: dict[str, Any]) -> None:
 
 
 def test_unsupported_options_are_refused_not_ignored() -> None:
-    with pytest.raises(NotImplementedError, match="default_filters= is not supported"):
-        refuse_unsupported(default_filters=[object()])
+    with pytest.raises(NotImplementedError, match="lifespan= is not supported"):
+        refuse_unsupported(lifespan=object())
 
 
 def test_bad_flow_control_declarations_say_what_to_fix() -> None:

@@ -23,6 +23,18 @@ INSERT INTO hatchnb.filters (id, workflow_name, expression, scope, payload)
 VALUES (%(id)s, %(workflow_name)s, %(expression)s, %(scope)s, %(payload)s)
 RETURNING *;
 
+-- name: lock_workflow_filters
+-- Serialize the default-filter declarations of one workflow (registrations may race).
+SELECT pg_advisory_xact_lock(hashtext('hatchnb.default_filters:' || %(workflow_name)s));
+
+-- name: create_missing_filter
+-- A declared default filter, unless the workflow has one with its expression and scope.
+INSERT INTO hatchnb.filters (id, workflow_name, expression, scope, payload)
+SELECT %(id)s, %(workflow_name)s, %(expression)s, %(scope)s, %(payload)s
+ WHERE NOT EXISTS (SELECT 1 FROM hatchnb.filters
+                    WHERE workflow_name = %(workflow_name)s AND expression = %(expression)s
+                      AND scope = %(scope)s);
+
 -- name: list_filters
 -- Filters, optionally of one workflow.
 SELECT * FROM hatchnb.filters
