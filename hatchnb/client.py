@@ -31,6 +31,7 @@ from hatchnb.store.versions import NewVersion, VersionsRepo
 from hatchnb.types import (
     ClientConfig,
     DefaultFilter,
+    EvictionPolicy,
     Priority,
     TaskDefaults,
     WorkflowRunTriggerConfig,
@@ -207,13 +208,18 @@ class Hatchet:
 
         return register
 
-    def durable_task(self, **options: Any) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
-        """Declare a standalone durable task; it receives a ``DurableContext``."""
+    def durable_task(
+        self, eviction_policy: EvictionPolicy | None = _UNSET, **options: Any
+    ) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
+        """Declare a standalone durable task; it receives a ``DurableContext``.
+        ``eviction_policy``: when its waits give the worker slot back (``None``: never)."""
         declare = self.task(**options)
 
         def register(fn: Callable[..., R]) -> Standalone[Any, R]:
             wf = declare(fn)
             wf.tasks[0].durable = True
+            if eviction_policy is not _UNSET:
+                wf.tasks[0].eviction = eviction_policy
             return wf
 
         return register
@@ -287,6 +293,7 @@ class Hatchet:
                 functions={t.name: t.fn for t in workflow.all_tasks},
                 input_validator=workflow.input_validator,
                 durable=frozenset(t.name for t in workflow.all_tasks if t.durable),
+                eviction=eviction_seconds(workflow),
             )
             blob = serialization.pickle_code(code, workflow.name)
             version_id = self._versions_repo.upsert_version(
@@ -399,3 +406,14 @@ def forward_logs(target: logging.Logger) -> None:
     if reached or any(isinstance(h, _Forward) and h.target is target for h in source.handlers):
         return
     source.addHandler(_Forward(target))
+
+
+def eviction_seconds(workflow: Workflow[Any]) -> dict[str, float | None]:
+    """Seconds of waiting before each durable task with an EvictionPolicy is evicted."""
+    seconds: dict[str, float | None] = {}
+    for task in workflow.all_tasks:
+        if task.eviction == "default":
+            continue
+        ttl = task.eviction.ttl if task.eviction is not None else None
+        seconds[task.name] = ttl.total_seconds() if ttl is not None else None
+    return seconds

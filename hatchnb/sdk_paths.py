@@ -22,6 +22,7 @@ ALIASES: dict[str, dict[str, str]] = {
         "TaskDefaults": "hatchnb.types:TaskDefaults",
         "WorkflowRunTriggerConfig": "hatchnb.types:WorkflowRunTriggerConfig",
         "ConcurrencyExpression": "hatchnb.flow_control:ConcurrencyExpression",
+        "DefaultFilter": "hatchnb.types:DefaultFilter",
         "ConcurrencyLimitStrategy": "hatchnb.flow_control:ConcurrencyLimitStrategy",
         "StickyStrategy": "hatchnb.flow_control:StickyStrategy",
     },
@@ -31,6 +32,7 @@ ALIASES: dict[str, dict[str, str]] = {
         "Standalone": "hatchnb.workflow:Standalone",
         "TaskRunRef": "hatchnb.results:TaskRunRef",
     },
+    "hatchnb.runnables.eviction": {"EvictionPolicy": "hatchnb.types:EvictionPolicy"},
     "hatchnb.runnables.task": {
         "Task": "hatchnb.workflow:Task",
         "Depends": "hatchnb.dependencies:Depends",

@@ -252,6 +252,17 @@ class WorkflowCode:
     input_validator: type[Any]
     #: names of the durable tasks (they get a DurableContext)
     durable: frozenset[str] = frozenset()
+    #: durable task name -> seconds of waiting before it is evicted (None: never), for the
+    #: tasks that declare an EvictionPolicy (the others use HATCHNB_DURABLE_EVICT_AFTER)
+    eviction: dict[str, float | None] = dataclasses.field(default_factory=dict)
+
+    def evict_after(self, task_name: str, default: float) -> float:
+        """Seconds a durable task waits before it is evicted (infinite: never)."""
+        policies = getattr(self, "eviction", {})  # code pickled before policies existed
+        if task_name not in policies:
+            return default
+        seconds = policies[task_name]
+        return float("inf") if seconds is None else seconds
 
 
 def _installed_prefixes() -> tuple[str, ...]:

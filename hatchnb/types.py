@@ -129,3 +129,16 @@ class DefaultFilter(BaseModel):
     expression: str
     scope: str
     payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class EvictionPolicy(BaseModel):
+    """When a waiting durable task gives its worker slot back (hatchet_sdk's policy):
+    after ``ttl`` of continuous waiting (``None``: never). hatchnb evicts by time only, so
+    ``allow_capacity_eviction`` and ``priority`` (which rank evictions under slot pressure)
+    change nothing here."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ttl: timedelta | None
+    allow_capacity_eviction: bool = True
+    priority: int = 0

@@ -32,6 +32,7 @@ from hatchnb.types import (
     DEFAULT_SCHEDULE_TIMEOUT,
     DefaultFilter,
     EmptyModel,
+    EvictionPolicy,
     Priority,
     ScheduleTriggerWorkflowOptions,
     TaskDefaults,
@@ -72,6 +73,8 @@ class Task(Generic[TWorkflowInput, R]):
     desired_worker_labels: dict[str, dict[str, Any]] | None = None
     #: worker slots this task occupies while it runs
     slot_cost: int = 1
+    #: a durable task's EvictionPolicy (None: never evicted; unset: the worker's default)
+    eviction: EvictionPolicy | Literal["default"] | None = "default"
 
     @property
     def is_async(self) -> bool:
@@ -328,13 +331,18 @@ class Workflow(Generic[TWorkflowInput]):
             self, path, name, list(parents or []), parameters, kernel_name, options
         )
 
-    def durable_task(self, **options: Any) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
-        """Declare a durable task (same options as ``task``); it gets a ``DurableContext``."""
+    def durable_task(
+        self, eviction_policy: EvictionPolicy | None = _UNSET, **options: Any
+    ) -> Callable[[Callable[..., R]], Task[TWorkflowInput, R]]:
+        """Declare a durable task (same options as ``task``); it gets a ``DurableContext``.
+        ``eviction_policy``: when its waits give the worker slot back (``None``: never)."""
         declare = self.task(**options)
 
         def register(fn: Callable[..., R]) -> Task[TWorkflowInput, R]:
             task = declare(fn)
             task.durable = True
+            if eviction_policy is not _UNSET:
+                task.eviction = eviction_policy
             return task
 
         return register

@@ -78,7 +78,8 @@ class Executor:
             fn = code.functions[claim.task_name]
             data = serialization.load_input(claim.input, code.input_validator)
             if claim.task_name in code.durable:
-                ctx = await self._durable_context(claim, ctx)
+                evict_after = code.evict_after(claim.task_name, settings.durable_evict_after)
+                ctx = await self._durable_context(claim, ctx, evict_after)
             if asyncio.iscoroutinefunction(fn):
                 value = await fn(data, ctx)
             else:
@@ -105,12 +106,12 @@ class Executor:
             return (claim.id, claim.attempt, "FAILED", None, None, describe(exc))
         return (claim.id, claim.attempt, "SUCCEEDED", output, blob, None)
 
-    async def _durable_context(self, claim: ClaimedTask, ctx: Context) -> Context:
+    async def _durable_context(
+        self, claim: ClaimedTask, ctx: Context, evict_after: float
+    ) -> Context:
         """Swap the plain context for a DurableContext holding the run's event log."""
         entries = await self.durable_log.log(claim.id)
-        durable_ctx = durable.DurableContext(
-            claim, self.handle, self.client, entries, self.settings.durable_evict_after
-        )
+        durable_ctx = durable.DurableContext(claim, self.handle, self.client, entries, evict_after)
         durable_ctx._async_task = ctx._async_task
         if ctx.is_cancelled:
             durable_ctx._mark_cancelled()
