@@ -81,8 +81,11 @@ class Enqueuer:
             keys.append(RunKey(run_id, parent_id, child_key))
             data = serialization.dump_input(item.input, workflow.input_validator, self._max_payload)
             priority = options.priority or workflow.default_priority
-            routing = _routing(workflow, fc, data, options, parent, limits)
+            # a child inherits its parent run's metadata (its own keys win), as in Hatchet
             metadata = options.additional_metadata
+            if parent is not None:
+                metadata = {**parent.additional_metadata, **metadata}
+            routing = _routing(workflow, fc, data, options, metadata, parent, limits)
             rows.append(
                 serialization.run_row(
                     run_id, position, data, metadata, priority, parent_json, child_key, routing
@@ -106,13 +109,14 @@ def _routing(
     fc: flow_control.FlowControl,
     data: str,
     options: TriggerWorkflowOptions,
+    metadata: dict[str, Any],
     parent: Any,
     limits: flow_control.RateLimitLookup,
 ) -> dict[str, Any] | None:
     """Concurrency slots, rate limit units and stickiness of one new run."""
     if fc.is_plain and not (options.sticky and parent is not None):
         return None
-    routing = fc.routing(json.loads(data), options.additional_metadata, limits)
+    routing = fc.routing(json.loads(data), metadata, limits)
     if options.sticky and parent is not None:
         routing["sticky"] = workflow.sticky or flow_control.StickyStrategy.SOFT.value
         routing["sticky_worker"] = parent.worker.id()

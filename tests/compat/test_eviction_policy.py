@@ -25,15 +25,15 @@ def test_the_policy_overrides_the_worker_default(
     evicting: None, hatchet: Any, start_worker: Any
 ) -> None:
     @hatchet.durable_task(eviction_policy=EvictionPolicy(ttl=None, allow_capacity_eviction=False))
-    async def pinned(input: EmptyModel, ctx: DurableContext) -> dict[str, Any]:
+    async def pinned(input: EmptyModel, ctx: DurableContext) -> Any:
         return await ctx.aio_wait_for_event("policy:go")
 
     @hatchet.durable_task()
-    async def default(input: EmptyModel, ctx: DurableContext) -> dict[str, Any]:
+    async def default(input: EmptyModel, ctx: DurableContext) -> Any:
         return await ctx.aio_wait_for_event("policy:go")
 
     @hatchet.durable_task(eviction_policy=EvictionPolicy(ttl=timedelta(hours=1)))
-    async def long_ttl(input: EmptyModel, ctx: DurableContext) -> dict[str, Any]:
+    async def long_ttl(input: EmptyModel, ctx: DurableContext) -> Any:
         return await ctx.aio_wait_for_event("policy:go")
 
     start_worker(pinned, default, long_ttl, slots=5)

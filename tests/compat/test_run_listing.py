@@ -110,3 +110,31 @@ def test_unusable_id_filters_say_what_to_pass(hatchet: Any) -> None:
         hatchet.runs.list(worker_id="w1")
     with pytest.raises(ValueError, match="parent_task_external_id"):
         hatchet.runs.list(parent_task_external_id="nope")
+
+
+def test_children_inherit_the_parents_metadata(hatchet: Any, start_worker: Any) -> None:
+    @hatchet.task(input_validator=Fan)
+    def child(input: Fan, ctx: Context) -> dict[str, Any]:
+        return dict(ctx.additional_metadata)
+
+    parent_wf = hatchet.workflow(name="meta-parent")
+
+    @parent_wf.task()
+    def spawn(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+        items = [
+            child.create_bulk_run_item(Fan(n=1)),
+            child.create_bulk_run_item(Fan(n=2), additional_metadata={"team": "child"}),
+        ]
+        return {"results": child.run_many(items)}
+
+    start_worker(child, parent_wf, slots=4)
+    ref = parent_wf.run_no_wait(additional_metadata={"test_run_id": "t1", "team": "parent"})
+    assert ref.result(timeout=30)["spawn"]["results"] == [
+        {"test_run_id": "t1", "team": "parent"},
+        {"test_run_id": "t1", "team": "child"},
+    ]
+    rows = hatchet.runs.list(
+        parent_task_external_id=ref.workflow_run_id, additional_metadata={"test_run_id": "t1"}
+    ).rows
+    assert len(rows) == 2
+    assert all(c.additional_metadata["test_run_id"] == "t1" for r in rows for c in r.children)
