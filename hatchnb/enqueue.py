@@ -113,13 +113,18 @@ def _routing(
     parent: Any,
     limits: flow_control.RateLimitLookup,
 ) -> dict[str, Any] | None:
-    """Concurrency slots, rate limit units and stickiness of one new run."""
-    if fc.is_plain and not (options.sticky and parent is not None):
+    """Concurrency slots, rate limit units and stickiness of one new run; a run for one
+    worker (``desired_worker_id``) is HARD-sticky to it from the start."""
+    pinned = options.desired_worker_id
+    if fc.is_plain and not (options.sticky and parent is not None) and not pinned:
         return None
     routing = fc.routing(json.loads(data), metadata, limits)
     if options.sticky and parent is not None:
         routing["sticky"] = workflow.sticky or flow_control.StickyStrategy.SOFT.value
         routing["sticky_worker"] = parent.worker.id()
+    if pinned:
+        routing["sticky"] = flow_control.StickyStrategy.HARD.value
+        routing["sticky_worker"] = pinned
     return routing or None
 
 

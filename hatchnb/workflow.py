@@ -172,17 +172,21 @@ def trigger_options(
     desired_worker_labels: Any = None,
 ) -> TriggerWorkflowOptions:
     """The options of one trigger: hatchet_sdk's keyword arguments over the deprecated
-    ``options=`` object. A per-run worker choice is refused rather than ignored."""
+    ``options=`` object. Per-run desired labels are refused rather than ignored (declare
+    them on the task)."""
     base = options or _DEFAULT_OPTIONS
-    refuse_unsupported(
-        desired_worker_id=desired_worker_id or base.desired_worker_id,
-        desired_worker_labels=desired_worker_labels,
-    )
+    refuse_unsupported(desired_worker_labels=desired_worker_labels)
+    if desired_worker_id is not None and not ids.is_uuid(str(desired_worker_id)):
+        raise ValueError(
+            f"desired_worker_id={desired_worker_id!r}: pass a worker's id, e.g. ctx.worker.id() "
+            "or hatchet.workers.list().rows[0].id"
+        )
     given = {
         "child_key": child_key,
         "additional_metadata": additional_metadata,
         "priority": priority,
         "sticky": sticky or None,
+        "desired_worker_id": str(desired_worker_id) if desired_worker_id else None,
     }
     changes = {k: v for k, v in given.items() if v is not None}
     if not changes:

@@ -126,13 +126,21 @@ def test_schedule_takes_metadata_and_priority(hatchet: Any) -> None:
     assert scheduled.priority == 3
 
 
-def test_a_per_run_worker_choice_is_refused_not_ignored(hatchet: Any) -> None:
+def test_desired_worker_id_runs_on_that_worker(hatchet: Any, start_worker: Any) -> None:
     @hatchet.task()
-    def anywhere(input: EmptyModel, ctx: Context) -> None:
-        return None
+    def where(input: EmptyModel, ctx: Context) -> str:
+        return ctx.worker.id()
 
-    with pytest.raises(NotImplementedError, match="desired_worker_id"):
-        anywhere.run_no_wait(desired_worker_id="w-1")
+    start_worker(where, name="one")
+    start_worker(where, name="two")
+    workers = {w.name: w.id for w in hatchet.workers.list().rows}
+    for name in ("one", "two"):
+        refs = [where.run_no_wait(desired_worker_id=workers[name]) for _ in range(4)]
+        assert {r.result(timeout=20) for r in refs} == {workers[name]}
+    with pytest.raises(ValueError, match="desired_worker_id='w-1': pass a worker's id"):
+        where.run_no_wait(desired_worker_id="w-1")
+    with pytest.raises(NotImplementedError, match="desired_worker_labels"):
+        where.run_no_wait(desired_worker_labels={"gpu": 1})
 
 
 def test_completed_is_hatchets_name_for_succeeded() -> None:
