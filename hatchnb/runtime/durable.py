@@ -4,6 +4,7 @@ memoized steps and child runs completed before a crash or an eviction are not re
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,18 @@ class Evicted(BaseException):
     def __init__(self, resume_at: datetime) -> None:
         super().__init__(resume_at.isoformat())
         self.resume_at = resume_at
+
+
+@dataclasses.dataclass(frozen=True)
+class SleepResult:
+    """What a durable sleep returns (hatchet_sdk's): how long it took from the first call,
+    evictions and replays included."""
+
+    duration: timedelta
+
+
+def _slept(entry: LogEntry) -> SleepResult:
+    return SleepResult(duration=max(_now() - (entry.since or _now()), timedelta(0)))
 
 
 def _validated(payload: dict[str, Any], validator: type[Any] | None) -> Any:
@@ -105,35 +118,38 @@ class DurableContext(Context):
 
     # ---- sleeps -----------------------------------------------------------------------
 
-    async def aio_sleep_for(self, duration: timedelta | str | float) -> None:
-        """Sleep durably: a replay after a crash only sleeps what is left."""
+    async def aio_sleep_for(self, duration: timedelta | str | float) -> SleepResult:
+        """Sleep durably: a replay after a crash only sleeps what is left. The result's
+        ``duration`` is how long it actually took from the first call."""
         delta = to_timedelta(duration, "duration")
-        await self._aio_sleep(_now() + delta, f"sleep_for({delta})")
+        return await self._aio_sleep(_now() + delta, f"sleep_for({delta})")
 
-    async def aio_sleep_until(self, when: datetime) -> None:
-        await self._aio_sleep(when, f"sleep_until({when.isoformat()})")
+    async def aio_sleep_until(self, when: datetime) -> SleepResult:
+        return await self._aio_sleep(when, f"sleep_until({when.isoformat()})")
 
-    async def _aio_sleep(self, wake_at: datetime, request: str) -> None:
+    async def _aio_sleep(self, wake_at: datetime, request: str) -> SleepResult:
         seq, entry = self._position("sleep", request)  # a replay keeps the first wake_at
         if entry is None:
-            entry = LogEntry(seq=seq, kind="sleep", request=request, wake_at=wake_at)
+            entry = LogEntry(seq=seq, kind="sleep", request=request, wake_at=wake_at, since=_now())
             await self._aio_remember(entry)
         await asyncio.sleep(self._wait_or_evict(entry.wake_at or wake_at))
+        return _slept(entry)
 
-    def sleep_for(self, duration: timedelta | str | float) -> None:
+    def sleep_for(self, duration: timedelta | str | float) -> SleepResult:
         """Blocking twin of ``aio_sleep_for`` for sync durable tasks."""
         delta = to_timedelta(duration, "duration")
-        self._sleep(_now() + delta, f"sleep_for({delta})")
+        return self._sleep(_now() + delta, f"sleep_for({delta})")
 
-    def sleep_until(self, when: datetime) -> None:
-        self._sleep(when, f"sleep_until({when.isoformat()})")
+    def sleep_until(self, when: datetime) -> SleepResult:
+        return self._sleep(when, f"sleep_until({when.isoformat()})")
 
-    def _sleep(self, wake_at: datetime, request: str) -> None:
+    def _sleep(self, wake_at: datetime, request: str) -> SleepResult:
         seq, entry = self._position("sleep", request)
         if entry is None:
-            entry = LogEntry(seq=seq, kind="sleep", request=request, wake_at=wake_at)
+            entry = LogEntry(seq=seq, kind="sleep", request=request, wake_at=wake_at, since=_now())
             self._remember(entry)
         time.sleep(self._wait_or_evict(entry.wake_at or wake_at))
+        return _slept(entry)
 
     def _wait_or_evict(self, wake_at: datetime) -> float:
         """Seconds to wait in place, or evict the run when the wait is long."""

@@ -119,3 +119,15 @@ def test_durable_event_waits_take_scope_and_a_payload_validator(
     hatchet.event.push("durable:go", {"n": 1}, scope="team-a")
     hatchet.event.push("durable:go", {"n": 7}, scope="team-a")
     assert ref.result(timeout=30) == {"n": 7}
+
+
+def test_durable_sleeps_return_how_long_they_took(hatchet: Any, start_worker: Any) -> None:
+    from hatchnb import DurableContext
+
+    @hatchet.durable_task()
+    async def napper(input: EmptyModel, ctx: DurableContext) -> float:
+        slept = await ctx.aio_sleep_for(timedelta(seconds=0.5))
+        return slept.duration.total_seconds()
+
+    start_worker(napper)
+    assert 0.5 <= napper.run() < 10
