@@ -2,9 +2,15 @@
 # hatchnb beside pgqueuer and the raw SKIP LOCKED baseline, measured in one run on
 # one throwaway PostgreSQL 15 cluster, then a side-by-side table.
 #
-#   bash benchmarks/run.sh                                # pgqueuer, raw, hatchnb
+#   bash benchmarks/run.sh                                # hatchnb, raw-batched, pgqueuer, shapes
 #   PEERS="hatchnb" bash benchmarks/run.sh                # hatchnb only
 #   PEERS="pgqueuer raw raw-batched procrastinate hatchnb" bash benchmarks/run.sh
+#   HATCHNB_BEFORE=/tmp/wt-before PEERS="hatchnb-before hatchnb shapes-before shapes" \
+#       bash benchmarks/run.sh   # also an older checkout (a git worktree), same cluster
+#
+# "shapes" is bench_shapes.py (3-task chain DAG, 1,000-child fan-out, 1/2/4 worker
+# processes); "-before" runs a peer's script from the checkout in HATCHNB_BEFORE, so
+# before/after numbers come from one run on one cluster.
 #
 # The cluster is set up exactly like ../shared/bench/peers/run_all.sh does it
 # (initdb, default settings: fsync=on, synchronous_commit=on, shared_buffers=128MB),
@@ -30,7 +36,8 @@ export PEERBENCH_RUN_DIR="${PEERBENCH_RUN_DIR:-/tmp/peerbench-run/hatchnb-$TS}"
 RESULTS="${HATCHNB_BENCH_RESULTS:-$HERE/results}"
 SUFFIX=""; [ "${PEERBENCH_ANALYZE:-0}" = 1 ] && SUFFIX="-analyze"
 OUT="$RESULTS/run-$TS$SUFFIX.jsonl"
-PEERS="${PEERS:-pgqueuer raw hatchnb}"
+PEERS="${PEERS:-hatchnb raw-batched pgqueuer shapes}"
+BEFORE="${HATCHNB_BEFORE:-}"
 export PYTHONDONTWRITEBYTECODE=1
 export PEERBENCH_PHASE_TIMEOUT="${PEERBENCH_PHASE_TIMEOUT:-420}"
 PEER_TIMEOUT="${PEER_TIMEOUT:-1800}"   # hard cap for one peer script, seconds
@@ -89,6 +96,11 @@ PSQL=("$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qAt -v ON_ERROR_STOP
 # ---- peers ------------------------------------------------------------------------------
 run_peer() {  # id python script [ENV=VAL ...]
   local id="$1" python="$2" script="$3"; shift 3
+  case "$id" in *-before)
+    [ -n "$BEFORE" ] || { log "$id needs HATCHNB_BEFORE=<checkout>"; return; }
+    script="$BEFORE/benchmarks/$(basename "$script")"
+    set -- PYTHONPATH="$BEFORE" "$@" ;;
+  esac
   local db="peerbench_${id//-/_}"
   "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
   log "=== $id ($script) on fresh database $db"
@@ -96,6 +108,8 @@ run_peer() {  # id python script [ENV=VAL ...]
   line="$(cd "$(dirname "$script")" && env PEERBENCH_DSN="postgresql://postgres@127.0.0.1:$PG_PORT/$db" "$@" \
           timeout "$PEER_TIMEOUT" "$python" "$script" 2>"$PEERBENCH_RUN_DIR/$id.stderr" | tail -1)" || rc=$?
   if [ "$rc" = 0 ] && [ -n "$line" ]; then
+    # the script names itself ("hatchnb", "hatchnb-shapes"): mark the older checkout's rows
+    case "$id" in *-before) line="$(echo "$line" | sed -E 's/^\{"peer": "([^"]*)"/{"peer": "\1-before"/')" ;; esac
     echo "$line" >>"$OUT"
     log "$id done in $((SECONDS - t0)) s"
   else
@@ -107,16 +121,21 @@ run_peer() {  # id python script [ENV=VAL ...]
 
 for p in $PEERS; do
   case "$p" in
-    hatchnb)       run_peer hatchnb "$HATCHNB_PY" "$HERE/bench_hatchnb.py" ;;
+    hatchnb|hatchnb-before) run_peer "$p" "$HATCHNB_PY" "$HERE/bench_hatchnb.py" ;;
+    shapes|shapes-before)   run_peer "$p" "$HATCHNB_PY" "$HERE/bench_shapes.py" ;;
     pgqueuer)      run_peer pgqueuer "$PY" "$PEERS_DIR/bench_pgqueuer.py" ;;
     raw)           run_peer raw "$PY" "$PEERS_DIR/bench_raw_skiplocked.py" ;;
     raw-batched)   run_peer raw-batched "$PY" "$PEERS_DIR/bench_raw_batched.py" ;;
     procrastinate) run_peer procrastinate "$PY" "$PEERS_DIR/bench_procrastinate.py" ;;
-    *) log "unknown peer $p (known here: hatchnb pgqueuer raw raw-batched procrastinate)" ;;
+    *) log "unknown peer $p (known here: hatchnb shapes hatchnb-before shapes-before pgqueuer raw raw-batched procrastinate)" ;;
   esac
 done
 
 log "results of this run: $OUT (logs in $PEERBENCH_RUN_DIR)"
 # the peers' full report format (all runs in $RESULTS), then this run's side-by-side table
-"$PY" "$PEERS_DIR/make_results.py" "$RESULTS" >"$RESULTS/results.md" && log "wrote $RESULTS/results.md"
+if "$PY" "$PEERS_DIR/make_results.py" "$RESULTS" >"$RESULTS/results.md"; then
+  log "wrote $RESULTS/results.md"
+else
+  log "make_results.py failed (see above); the table below is still this run's"
+fi
 "$HATCHNB_PY" "$HERE/table.py" "$OUT" | tee "$RESULTS/table-$TS$SUFFIX.md"

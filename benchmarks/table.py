@@ -1,8 +1,10 @@
 """Side-by-side table of one benchmark run (a results/run-*.jsonl file) plus the
-hatchnb targets.  Usage: python table.py results/run-<ts>.jsonl [more.jsonl ...]
+hatchnb targets of issue 15.  Usage: python table.py results/run-<ts>.jsonl [more ...]
 
 Standard library only.  Rows are the JSON lines printed by bench_hatchnb.py and by
-the peer scripts of ../shared/bench/peers (same shape).
+the peer scripts of ../shared/bench/peers (same shape); bench_shapes.py's lines
+(peer "hatchnb-shapes") get a table of their own. Rows of an older checkout measured
+in the same run end in "-before".
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ import json
 import sys
 from pathlib import Path
 
-TARGET_RATIO_C10 = 2.0  # hatchnb C=10 / pgqueuer C=10, same run
-TARGET_P50_MS = 5.0
-TARGET_P99_MS = 15.0
-TARGET_BULK = 30_000.0  # tasks/s
+TARGET_RATIO_C10 = 4.0  # hatchnb C=10 / pgqueuer C=10, same run
+TARGET_SHARE_OF_RAW = 0.25  # hatchnb C=10 / raw-batched C=10, same run
+TARGET_P50_MS = 3.0
+TARGET_P99_MS = 10.0
+TARGET_C1_GAIN = 2.0  # hatchnb C=1 / hatchnb-before C=1, same run
+TARGET_CHAIN_RUNS = 2_000.0  # 3-task chain DAG runs/s, one worker process
+TARGET_FANOUT_S = 2.0  # 1,000 children of one parent task finished
 
 
 def rate(d: dict | None) -> float | None:
@@ -36,7 +41,7 @@ def bulk(d: dict) -> float | None:
 
 
 def short_peer(d: dict) -> str:
-    return d["peer"].replace(" (baseline)", "")
+    return d["peer"].split(" (")[0]
 
 
 def main(paths: list[str]) -> None:
@@ -51,7 +56,11 @@ def main(paths: list[str]) -> None:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     by = {}
+    shapes = [d for d in rows if d.get("peer", "").startswith("hatchnb-shapes")]
     for d in rows:
+        if d in shapes:
+            by[d["peer"]] = d
+            continue
         if "error" in d:
             out.append(f"| {d['peer']} | failed: {d['error']} | | | | | |")
             continue
@@ -84,44 +93,100 @@ def main(paths: list[str]) -> None:
         )
     out.append("")
 
-    h, pgq = by.get("hatchnb"), by.get("pgqueuer")
-    checks = []
-    if h:
-        h10 = rate((h.get("process") or {}).get("c10"))
-        if pgq:
-            p10 = rate((pgq.get("process") or {}).get("c10"))
-            if h10 and p10:
-                ratio = h10 / p10
-                verdict = "met" if ratio >= TARGET_RATIO_C10 else "NOT met"
-                checks.append(
-                    f"hatchnb C=10 / pgqueuer C=10 = {h10:,.0f} / {p10:,.0f} = "
-                    f"**{ratio:.2f}x** (target >= {TARGET_RATIO_C10:.0f}x: {verdict})"
-                )
-        raw = by.get("raw-skiplocked")
-        if raw:
-            r10 = rate((raw.get("process") or {}).get("c10"))
-            if h10 and r10:
-                checks.append(f"hatchnb C=10 / raw-skiplocked C=10 = {h10 / r10:.2f}x")
-        lat = h.get("latency") or {}
-        if lat.get("started"):
-            ok = lat["p50_ms"] <= TARGET_P50_MS and lat["p99_ms"] <= TARGET_P99_MS
-            checks.append(
-                f"hatchnb latency p50 {lat['p50_ms']:.1f} ms / "
-                f"p99 {lat['p99_ms']:.1f} ms "
-                f"(target p50 <= {TARGET_P50_MS:.0f}, p99 <= {TARGET_P99_MS:.0f}: "
-                f"{'met' if ok else 'NOT met'})"
-            )
-        b = bulk(h)
-        if b:
-            each = ", ".join(
-                f"{v['jobs_per_s']:,.0f}" for v in (h.get("bulk_enqueue") or {}).values()
-            )
-            checks.append(
-                f"hatchnb bulk enqueue {b:,.0f} tasks/s (mean of {each}; target >= "
-                f"{TARGET_BULK:,.0f}: {'met' if b >= TARGET_BULK else 'NOT met'})"
-            )
-    out += [f"* {c}" for c in checks]
+    out += shapes_table(shapes)
+    out += [f"* {c}" for c in checks_of(by)]
     print("\n".join(out))
+
+
+def c10(d: dict | None) -> float | None:
+    return rate(((d or {}).get("process") or {}).get("c10"))
+
+
+def c1(d: dict | None) -> float | None:
+    return rate(((d or {}).get("process") or {}).get("c1"))
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def checks_of(by: dict) -> list[str]:
+    h = by.get("hatchnb")
+    if not h:
+        return []
+    checks = []
+    h10 = c10(h)
+    for peer, target, what in (
+        ("pgqueuer", TARGET_RATIO_C10, "x"),
+        ("raw-batched", TARGET_SHARE_OF_RAW, " of the raw batched limit"),
+        ("raw-skiplocked", None, ""),
+        ("hatchnb-before", None, ""),
+    ):
+        other = c10(by.get(peer))
+        if h10 and other:
+            ratio = h10 / other
+            goal = f" (target >= {target:g}{what}: {verdict(ratio >= target)})" if target else ""
+            checks.append(
+                f"hatchnb C=10 / {peer} C=10 = {h10:,.0f} / {other:,.0f} = **{ratio:.2f}x**{goal}"
+            )
+    before1, h1 = c1(by.get("hatchnb-before")), c1(h)
+    if before1 and h1:
+        gain = h1 / before1
+        checks.append(
+            f"hatchnb C=1 / hatchnb-before C=1 = {h1:,.0f} / {before1:,.0f} = **{gain:.2f}x** "
+            f"(target >= {TARGET_C1_GAIN:g}x: {verdict(gain >= TARGET_C1_GAIN)})"
+        )
+    lat = h.get("latency") or {}
+    if lat.get("started"):
+        ok = lat["p50_ms"] <= TARGET_P50_MS and lat["p99_ms"] <= TARGET_P99_MS
+        checks.append(
+            f"hatchnb latency p50 {lat['p50_ms']:.1f} ms / p99 {lat['p99_ms']:.1f} ms "
+            f"(target p50 <= {TARGET_P50_MS:g}, p99 <= {TARGET_P99_MS:g}: {verdict(ok)})"
+        )
+    b, pb = bulk(h), bulk(by.get("pgqueuer") or {})
+    if b and pb:
+        checks.append(
+            f"hatchnb bulk enqueue {b:,.0f} tasks/s / pgqueuer {pb:,.0f} = **{b / pb:.2f}x** "
+            f"(target >= 1x: {verdict(b >= pb)})"
+        )
+    sh = by.get("hatchnb-shapes")
+    if sh:
+        chain = rate(sh.get("chain"))
+        if chain:
+            checks.append(
+                f"3-task chain DAG {chain:,.0f} runs/s (target >= {TARGET_CHAIN_RUNS:,.0f}: "
+                f"{verdict(chain >= TARGET_CHAIN_RUNS)})"
+            )
+        fan = (sh.get("fanout") or {}).get("median_s")
+        if fan is not None:
+            checks.append(
+                f"fan-out of 1,000 children {fan:.2f} s (target < {TARGET_FANOUT_S:g} s: "
+                f"{verdict(fan < TARGET_FANOUT_S)})"
+            )
+    return checks
+
+
+def shapes_table(shapes: list[dict]) -> list[str]:
+    """bench_shapes.py's numbers: chain DAG, fan-out, worker-process curve."""
+    if not shapes:
+        return []
+    out = [
+        "| peer | chain DAG runs/s (tasks/s) | fan-out 1,000 children (s) "
+        "| no-op/s with 1 / 2 / 4 worker processes |",
+        "|---|---:|---:|---:|",
+    ]
+    for d in shapes:
+        if "error" in d:
+            out.append(f"| {d['peer']} | failed: {d['error']} | | |")
+            continue
+        chain, fan, procs = d.get("chain") or {}, d.get("fanout") or {}, d.get("processes") or {}
+        curve = " / ".join(fmt(procs.get(k)) for k in ("p1", "p2", "p4"))
+        seconds = ", ".join(f"{v:.2f}" for v in fan.get("seconds", []))
+        out.append(
+            f"| {d['peer']} | {fmt(rate(chain))} ({fmt(chain.get('tasks_per_s'))}) "
+            f"| {seconds} | {curve} |"
+        )
+    return [*out, ""]
 
 
 if __name__ == "__main__":

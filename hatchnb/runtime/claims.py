@@ -1,5 +1,6 @@
-"""Claiming task runs: the worker's slots and who holds them, the claim loop, and the
-notifications (LISTEN) that wake it when work is queued or a running task is cancelled."""
+"""Claiming task runs: the worker's slots and who holds them, the claim loop (a claim also
+reports the results waiting to be reported), and the notifications (LISTEN) that wake it
+when work is queued or a running task is cancelled."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from typing import TYPE_CHECKING
 
 from hatchnb import errors, serialization
 from hatchnb.runtime.link import Link
+from hatchnb.runtime.reporter import Reporter
 from hatchnb.store.workers import (
     QUEUED,
     AsyncWorkersRepo,
     ClaimedTask,
     DatabaseError,
+    Result,
     connection_trouble,
     listen,
 )
@@ -43,6 +46,10 @@ class Slots:
     def used(self) -> int:
         return sum(self.costs.values())
 
+    def claim_coming(self) -> bool:
+        """Whether the claim loop is about to claim: work may wait and a slot is free."""
+        return self.maybe_more and self.used() < self.total
+
     def release(self, claim: ClaimedTask) -> bool:
         """The task finished; whether it still was this attempt's (then it is forgotten)."""
         entry = self.running.get(claim.id)
@@ -61,13 +68,15 @@ class Slots:
 
 
 class Claimer:
-    """Claims as many task runs as there are free slots whenever work may be waiting."""
+    """Claims as many task runs as there are free slots whenever work may be waiting; each
+    claim reports the results the reporter holds in the same round trip."""
 
     def __init__(
         self,
         repo: AsyncWorkersRepo,
         link: Link,
         slots: Slots,
+        reporter: Reporter,
         start: Callable[[ClaimedTask], None],
         settings: Settings,
         dsn: str,
@@ -77,6 +86,8 @@ class Claimer:
         self.repo = repo
         self.link = link
         self.slots = slots
+        self.reporter = reporter
+        reporter.claim_coming = slots.claim_coming
         self.start = start
         self.settings = settings
         self.dsn = dsn
@@ -114,13 +125,31 @@ class Claimer:
 
     async def _claim(self, free: int) -> list[ClaimedTask]:
         async with self.lock:
-            claimed = await self.repo.claim(
-                self.link.worker_id, free, self.workflows, serialization.PYTHON_VERSION
-            )
+            results = self.reporter.take()
+            try:
+                claimed = await self._report_and_claim(results, free)
+            except BaseException:
+                self.reporter.give_back(results)
+                raise
             self.link.ok()
             for claim in claimed:
                 self.start(claim)
         return claimed
+
+    async def _report_and_claim(self, results: list[Result], free: int) -> list[ClaimedTask]:
+        """Claim, reporting ``results`` in the same round trip. Results the database refuses
+        go back to the reporter (it reports them one at a time) and the claim is made alone."""
+        args = (self.link.worker_id, free, self.workflows, serialization.PYTHON_VERSION)
+        if not results:
+            return await self.repo.claim(*args)
+        try:
+            return await self.repo.finish_and_claim(results, *args)
+        except DatabaseError as exc:
+            if connection_trouble(exc):
+                raise
+        self.reporter.give_back(results[:])
+        results.clear()  # given back already: not again if the claim alone fails
+        return await self.repo.claim(*args)
 
     async def _wait_for_slot(self) -> None:
         slots = self.slots

@@ -1,5 +1,6 @@
 """Reporting what tasks did: results and log lines are buffered and written in batches (one
-``finish_task_runs`` per batch); stream chunks are written at once, in order."""
+``finish_task_runs`` per batch, or carried by the worker's next claim); stream chunks are
+written at once, in order."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ from hatchnb.store.workers import (
 
 log = logging.getLogger("hatchnb.worker")
 
+#: how long results wait for a claim that is about to carry them before being reported alone
+CARRY_WAIT = 0.005
+
 
 class Reporter:
     def __init__(self, repo: AsyncWorkersRepo, link: Link, loop: asyncio.AbstractEventLoop) -> None:
@@ -38,14 +42,32 @@ class Reporter:
         self.stream_lock = asyncio.Lock()  # keeps an async task's chunks in order
         self.stream_writes: dict[int, list[asyncio.Future[Any]]] = {}
         self.backoff = 0.1
+        #: whether the worker is about to claim (its claim then carries the results)
+        self.claim_coming: Callable[[], bool] = lambda: False
 
     async def loop_forever(self) -> None:
         while True:
             await self.ready.wait()
             self.ready.clear()
+            if self.results and self.claim_coming():
+                await asyncio.sleep(CARRY_WAIT)  # reports what the claim left, if anything
             await self.flush()
             if not self.results:
                 await asyncio.sleep(0.05 if self.logs else 0)
+
+    def take(self) -> list[Result]:
+        """The buffered results, for the next claim to report. None while a report is in
+        flight or log lines wait: a task's log lines are written before its result."""
+        if self.lock.locked() or self.logs:
+            return []
+        results, self.results = self.results, []
+        return results
+
+    def give_back(self, results: list[Result]) -> None:
+        """Results a claim took but did not report: reported again (alone)."""
+        if results:
+            self.results[:0] = results
+            self.ready.set()
 
     async def flush(self) -> None:
         async with self.lock:

@@ -205,6 +205,7 @@ class _Runtime:
             self.repo,
             self.link,
             self.slots,
+            self.reporter,
             self.executor.start,
             self.settings,
             self.client.dsn,

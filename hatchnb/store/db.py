@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import select
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -85,6 +86,23 @@ def jsonb(value: Any) -> Jsonb:
     return Jsonb(value)
 
 
+def _check_if_readable(conn: psycopg.Connection[Any]) -> None:
+    """The sync pool's checkout test, only for a connection whose socket has something to
+    read: a server that stopped or restarted closed it (EOF, or a termination message),
+    while an idle live connection receives nothing. A server restart leaves every idle
+    connection dead (a child spawned by a task right after a restart failed its task,
+    retries included, on four dead ones); testing every checkout instead costs each enqueue
+    a round trip."""
+    if conn.closed or _readable(conn.fileno()):
+        ConnectionPool.check_connection(conn)
+
+
+def _readable(fd: int) -> bool:
+    poller = select.poll()  # not select.select: no limit on the descriptor number
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
 def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.autocommit = True
 
@@ -113,10 +131,8 @@ class Store:
             max_size=max_size,
             open=False,
             configure=_configure,
-            # a server restart leaves every idle connection dead: checked at checkout, a
-            # dead one is replaced instead of failing the caller (a child spawned by a task
-            # right after a restart failed its task, retries included, on four dead ones)
-            check=ConnectionPool.check_connection,
+            # a dead connection is replaced at checkout instead of failing the caller
+            check=_check_if_readable,
             kwargs={"row_factory": dict_row, **liveness_params(dsn, NO_JIT)},
             name="hatchnb-sync",
         )

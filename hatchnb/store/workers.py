@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -17,6 +17,7 @@ from hatchnb import errors
 from hatchnb.store.db import AsyncStore, connect_async, jsonb
 from hatchnb.store.engine import DatabaseError
 
+T = TypeVar("T")
 #: a notification: ``.channel`` and ``.payload``
 Notify = psycopg.Notify
 QUEUED = "hatchnb_queued"
@@ -123,25 +124,27 @@ class AsyncWorkersRepo:
     async def finish(self, results: list[Result]) -> None:
         """Apply a batch of results, locking the task rows in id order (retried on a
         deadlock)."""
-        results.sort(key=lambda r: r[0])
-        columns = (list(c) for c in zip(*results, strict=True))
-        ids, attempts, outcomes, outputs, blobs, errs = columns
-        for attempt in range(5):
-            try:
-                await self._db.execute(
-                    "finish_task_runs",
-                    ids=ids,
-                    attempts=attempts,
-                    outcomes=outcomes,
-                    outputs=outputs,
-                    blobs=blobs,
-                    errors=errs,
-                )
-                return
-            except psycopg.errors.DeadlockDetected:
-                if attempt == 4:
-                    raise
-                await asyncio.sleep(0.01 * (attempt + 1))
+        await _retrying_deadlocks(self._db.execute, "finish_task_runs", **_columns(results))
+
+    async def finish_and_claim(
+        self,
+        results: list[Result],
+        worker_id: str,
+        limit: int,
+        workflows: list[str] | None,
+        python: str,
+    ) -> list[ClaimedTask]:
+        """``finish`` then ``claim``, in one round trip and one transaction."""
+        rows = await _retrying_deadlocks(
+            self._db.fetch_all,
+            "finish_and_claim",
+            **_columns(results),
+            worker_id=worker_id,
+            limit=limit,
+            workflows=workflows,
+            python=python,
+        )
+        return [ClaimedTask.from_row(row) for row in rows]
 
     async def write_logs(self, logs: list[LogLine]) -> None:
         ids, attempts, levels, messages, created = (list(c) for c in zip(*logs, strict=True))
@@ -174,6 +177,30 @@ class AsyncWorkersRepo:
         """(id, attempt) of the task runs the database believes this worker runs."""
         rows = await self._db.fetch_all("worker_running_task_runs", worker_id=worker_id)
         return {(r["id"], r["attempt"]) for r in rows}
+
+
+def _columns(results: list[Result]) -> dict[str, list[Any]]:
+    """The parameters of a batch of results, sorted by task run id (rows are locked in
+    that order)."""
+    results.sort(key=lambda r: r[0])
+    ids, attempts, outcomes, outputs, blobs, errs = (list(c) for c in zip(*results, strict=True))
+    return {
+        "ids": ids,
+        "attempts": attempts,
+        "outcomes": outcomes,
+        "outputs": outputs,
+        "blobs": blobs,
+        "errors": errs,
+    }
+
+
+async def _retrying_deadlocks(call: Callable[..., Awaitable[T]], query: str, **params: Any) -> T:
+    """Run a statement that applies results, again after a deadlock (up to five times)."""
+    for attempt in range(4):
+        with contextlib.suppress(psycopg.errors.DeadlockDetected):
+            return await call(query, **params)
+        await asyncio.sleep(0.01 * (attempt + 1))
+    return await call(query, **params)
 
 
 @contextlib.asynccontextmanager

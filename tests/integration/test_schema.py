@@ -45,6 +45,9 @@ def test_each_migration_applies_in_order_and_migrate_is_idempotent(dsn: str, db:
 def test_a_database_of_the_pre_release_chain_must_be_recreated(dsn: str, db: Any) -> None:
     # what 0001_initial ... 0011_trigger_errors recorded: no baseline column
     db.execute("ALTER TABLE hatchnb.schema_version DROP COLUMN baseline")
-    db.execute("INSERT INTO hatchnb.schema_version (version) SELECT generate_series(8, 11)")
+    db.execute(
+        "INSERT INTO hatchnb.schema_version (version) SELECT generate_series(8, 11)"
+        " ON CONFLICT DO NOTHING"
+    )
     with pytest.raises(errors.ConfigurationError, match=r"DROP SCHEMA hatchnb CASCADE"):
         migrate(dsn)

@@ -11,6 +11,13 @@ SELECT hatchnb.finish_task_runs(%(ids)s::bigint[], %(attempts)s::int[], %(outcom
                                 %(outputs)s::jsonb[], %(blobs)s::bytea[], %(errors)s::text[])
        AS applied;
 
+-- name: finish_and_claim
+-- Apply a batch of results, then claim, in one round trip (see hatchnb.finish_and_claim).
+SELECT * FROM hatchnb.finish_and_claim(%(ids)s::bigint[], %(attempts)s::int[],
+                                       %(outcomes)s::text[], %(outputs)s::jsonb[],
+                                       %(blobs)s::bytea[], %(errors)s::text[], %(worker_id)s,
+                                       %(limit)s, %(workflows)s::text[], %(python)s);
+
 -- name: insert_logs
 -- Append log lines of task runs.
 INSERT INTO hatchnb.task_logs (task_run_id, attempt, level, message, created_at)

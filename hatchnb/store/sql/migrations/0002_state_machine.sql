@@ -6,12 +6,18 @@
 -- Entry points called by the application: claim_task_runs (workers), finish_task_runs
 -- (workers, engine), cancel_runs (clients, sweep_concurrency). The rest are helpers.
 
--- Tell waiters that runs finished: comma-separated ids, at most 200 per notification.
+-- Tell waiters that runs finished: comma-separated ids, at most 200 per notification
+-- (PL/pgSQL: its plan is cached, a SQL function called from PL/pgSQL is planned at each call).
 CREATE FUNCTION hatchnb.notify_runs_done(p_run_ids uuid[]) RETURNS void
-LANGUAGE sql AS $$
-    SELECT pg_notify('hatchnb_run_done', string_agg(id::text, ','))
-      FROM unnest(p_run_ids) WITH ORDINALITY AS r (id, n)
-     GROUP BY (n - 1) / 200
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_run_ids IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM pg_notify('hatchnb_run_done', string_agg(id::text, ','))
+       FROM unnest(p_run_ids) WITH ORDINALITY AS r (id, n)
+      GROUP BY (n - 1) / 200;
+END;
 $$;
 
 -- Delay before retry n = retry_count + 1 (Hatchet's formula): backoff_factor ** n seconds,
@@ -30,9 +36,55 @@ $$;
 
 -- ---- claiming ----------------------------------------------------------------------------
 
+-- Mark the chosen task runs RUNNING on a worker and return what the worker needs to run them.
+-- Generic plans (here and in finish_task_runs): every statement is keyed by ids, and planning
+-- them again at each call cost more than running them (a claim of 1: 1.5-1.9 ms -> 0.7 ms).
+CREATE FUNCTION hatchnb.start_task_runs(p_worker uuid, p_chosen bigint[])
+RETURNS TABLE (
+    id bigint, run_id uuid, workflow_name text, task_name text, kind text, version_id bigint,
+    attempt integer, retry_count integer, priority smallint, slot_cost integer,
+    input jsonb, additional_metadata jsonb, parent_task_run_id bigint,
+    filter_payload jsonb, event_id uuid, siblings jsonb
+)
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+BEGIN
+    WITH started AS (
+        UPDATE hatchnb.task_runs t
+           SET status = 'RUNNING', worker_id = p_worker, attempt = t.attempt + 1,
+               slot_released = false, started_at = now(),
+               timeout_at = now() + t.execution_timeout
+         WHERE t.id = ANY (p_chosen)
+        RETURNING t.run_id
+    )
+    UPDATE hatchnb.workflow_runs r
+       SET status = CASE WHEN r.status = 'QUEUED' THEN 'RUNNING' ELSE r.status END,
+           started_at = coalesce(r.started_at, now()),
+           sticky_worker_id = CASE WHEN r.sticky IS NOT NULL
+                                   THEN coalesce(r.sticky_worker_id, p_worker) END
+     WHERE r.id IN (SELECT s.run_id FROM started s)
+       AND (r.status = 'QUEUED' OR (r.sticky IS NOT NULL AND r.sticky_worker_id IS NULL));
+
+    RETURN QUERY
+    SELECT t.id, t.run_id, t.workflow_name, t.task_name, t.kind, t.version_id, t.attempt,
+           t.retry_count, t.priority, t.slot_cost, r.input, r.additional_metadata,
+           r.parent_task_run_id, r.filter_payload, r.event_id,
+           CASE WHEN cardinality(t.parents) > 0 OR t.kind <> 'task' THEN (
+               SELECT jsonb_object_agg(p.task_name, jsonb_build_object(
+                          'status', p.status, 'output', p.output, 'error', p.error,
+                          'has_blob', p.output_blob IS NOT NULL))
+                 FROM hatchnb.task_runs p WHERE p.run_id = t.run_id AND p.id <> t.id)
+           END
+      FROM hatchnb.task_runs t JOIN hatchnb.workflow_runs r ON r.id = t.run_id
+     WHERE t.id = ANY (p_chosen)
+     ORDER BY t.priority DESC, t.id;
+END;
+$$;
+
 -- Claim up to `p_slots` slots' worth of queued task runs for a worker: highest priority
 -- first, FIFO within a priority, only versions its Python can load, only its workflows.
--- Routed task runs (labels, sticky runs, rate limits) must also pass hatchnb.may_claim.
+-- The first `p_slots` candidates are locked at once; when none is routed they are the
+-- claim. Otherwise routed task runs (labels, sticky runs, rate limits, slot costs) must
+-- pass hatchnb.may_claim, looking up to 16 candidates further.
 CREATE FUNCTION hatchnb.claim_task_runs(
     p_worker uuid, p_slots integer, p_workflows text[], p_python text,
     p_patience interval DEFAULT interval '5 seconds'
@@ -47,59 +99,51 @@ DECLARE
     c hatchnb.task_runs;
     labels jsonb;
     budget integer := p_slots;
-    chosen bigint[] := '{}';
+    chosen bigint[];
+    any_routed boolean;
 BEGIN
-    FOR c IN
-        SELECT t.* FROM hatchnb.task_runs t
-         WHERE t.status = 'QUEUED' AND t.available_at <= now()
-           AND (p_workflows IS NULL OR t.workflow_name = ANY (p_workflows))
-           AND EXISTS (SELECT 1 FROM hatchnb.workflow_versions v
-                        WHERE v.id = t.version_id AND v.python_version = p_python)
-         ORDER BY t.priority DESC, t.id
-         LIMIT p_slots + 16
-           FOR UPDATE OF t SKIP LOCKED
-    LOOP
-        EXIT WHEN budget <= 0;
-        CONTINUE WHEN c.slot_cost > budget;
-        IF c.routed THEN
-            IF labels IS NULL THEN
-                SELECT w.labels INTO labels FROM hatchnb.workers w WHERE w.id = p_worker;
-                labels := coalesce(labels, '{}');
-            END IF;
-            CONTINUE WHEN NOT hatchnb.may_claim(c, p_worker, labels, p_patience);
-        END IF;
-        chosen := chosen || c.id;
-        budget := budget - c.slot_cost;
-    END LOOP;
-    IF cardinality(chosen) = 0 THEN
+    SELECT array_agg(q.id), bool_or(q.routed) INTO chosen, any_routed
+      FROM (SELECT t.id, t.routed FROM hatchnb.task_runs t
+             WHERE t.status = 'QUEUED' AND t.available_at <= now()
+               AND (p_workflows IS NULL OR t.workflow_name = ANY (p_workflows))
+               AND EXISTS (SELECT 1 FROM hatchnb.workflow_versions v
+                            WHERE v.id = t.version_id AND v.python_version = p_python)
+             ORDER BY t.priority DESC, t.id
+             LIMIT p_slots
+               FOR UPDATE OF t SKIP LOCKED) q;
+    IF chosen IS NULL THEN
         RETURN;
     END IF;
-
-    UPDATE hatchnb.task_runs t
-       SET status = 'RUNNING', worker_id = p_worker, attempt = t.attempt + 1,
-           slot_released = false, started_at = now(), timeout_at = now() + t.execution_timeout
-     WHERE t.id = ANY (chosen);
-    UPDATE hatchnb.workflow_runs r
-       SET status = CASE WHEN r.status = 'QUEUED' THEN 'RUNNING' ELSE r.status END,
-           started_at = coalesce(r.started_at, now()),
-           sticky_worker_id = CASE WHEN r.sticky IS NOT NULL
-                                   THEN coalesce(r.sticky_worker_id, p_worker) END
-     WHERE r.id IN (SELECT t.run_id FROM hatchnb.task_runs t WHERE t.id = ANY (chosen))
-       AND (r.status = 'QUEUED' OR (r.sticky IS NOT NULL AND r.sticky_worker_id IS NULL));
-
-    RETURN QUERY
-    SELECT t.id, t.run_id, t.workflow_name, t.task_name, t.kind, t.version_id, t.attempt,
-           t.retry_count, t.priority, t.slot_cost, r.input, r.additional_metadata,
-           r.parent_task_run_id, r.filter_payload, r.event_id,
-           CASE WHEN cardinality(t.parents) > 0 OR t.kind <> 'task' THEN (
-               SELECT jsonb_object_agg(p.task_name, jsonb_build_object(
-                          'status', p.status, 'output', p.output, 'error', p.error,
-                          'has_blob', p.output_blob IS NOT NULL))
-                 FROM hatchnb.task_runs p WHERE p.run_id = t.run_id AND p.id <> t.id)
-           END
-      FROM hatchnb.task_runs t JOIN hatchnb.workflow_runs r ON r.id = t.run_id
-     WHERE t.id = ANY (chosen)
-     ORDER BY t.priority DESC, t.id;
+    IF any_routed THEN
+        chosen := '{}';
+        -- the rows locked above come back first: a transaction does not skip its own locks
+        FOR c IN
+            SELECT t.* FROM hatchnb.task_runs t
+             WHERE t.status = 'QUEUED' AND t.available_at <= now()
+               AND (p_workflows IS NULL OR t.workflow_name = ANY (p_workflows))
+               AND EXISTS (SELECT 1 FROM hatchnb.workflow_versions v
+                            WHERE v.id = t.version_id AND v.python_version = p_python)
+             ORDER BY t.priority DESC, t.id
+             LIMIT p_slots + 16
+               FOR UPDATE OF t SKIP LOCKED
+        LOOP
+            EXIT WHEN budget <= 0;
+            CONTINUE WHEN c.slot_cost > budget;
+            IF c.routed THEN
+                IF labels IS NULL THEN
+                    SELECT w.labels INTO labels FROM hatchnb.workers w WHERE w.id = p_worker;
+                    labels := coalesce(labels, '{}');
+                END IF;
+                CONTINUE WHEN NOT hatchnb.may_claim(c, p_worker, labels, p_patience);
+            END IF;
+            chosen := chosen || c.id;
+            budget := budget - c.slot_cost;
+        END LOOP;
+        IF cardinality(chosen) = 0 THEN
+            RETURN;
+        END IF;
+    END IF;
+    RETURN QUERY SELECT * FROM hatchnb.start_task_runs(p_worker, chosen);
 END;
 $$;
 
@@ -188,7 +232,7 @@ CREATE FUNCTION hatchnb.finish_task_runs(
     p_ids bigint[], p_attempts integer[], p_outcomes text[],
     p_outputs jsonb[], p_blobs bytea[], p_errors text[]
 ) RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     evicted integer;
     f_runs uuid[];
@@ -199,19 +243,22 @@ DECLARE
     succeeded uuid[];
     unsettled uuid[];
 BEGIN
-    WITH x AS (
-        SELECT * FROM unnest(p_ids, p_attempts, p_outcomes, p_outputs)
-            AS u (id, attempt, outcome, output)
-         WHERE u.outcome = 'EVICTED'
-    )
-    UPDATE hatchnb.task_runs t
-       SET status = 'QUEUED', worker_id = NULL, timeout_at = NULL, queued_at = now(),
-           available_at = (x.output ->> 'resume_at')::timestamptz
-      FROM x
-     WHERE t.id = x.id AND t.attempt = x.attempt AND t.status = 'RUNNING';
-    GET DIAGNOSTICS evicted = ROW_COUNT;
-    IF evicted = array_length(p_ids, 1) THEN
-        RETURN evicted;
+    evicted := 0;
+    IF 'EVICTED' = ANY (p_outcomes) THEN
+        WITH x AS (
+            SELECT * FROM unnest(p_ids, p_attempts, p_outcomes, p_outputs)
+                AS u (id, attempt, outcome, output)
+             WHERE u.outcome = 'EVICTED'
+        )
+        UPDATE hatchnb.task_runs t
+           SET status = 'QUEUED', worker_id = NULL, timeout_at = NULL, queued_at = now(),
+               available_at = (x.output ->> 'resume_at')::timestamptz
+          FROM x
+         WHERE t.id = x.id AND t.attempt = x.attempt AND t.status = 'RUNNING';
+        GET DIAGNOSTICS evicted = ROW_COUNT;
+        IF evicted = array_length(p_ids, 1) THEN
+            RETURN evicted;
+        END IF;
     END IF;
 
     -- the other results (evicted task runs are no longer RUNNING, so they are left alone)
@@ -297,8 +344,12 @@ BEGIN
            array_agg(id) FILTER (WHERE status <> 'SUCCEEDED' AND pending_tasks = 0)
       INTO succeeded, unsettled
       FROM counted;
-    PERFORM hatchnb.notify_runs_done(succeeded);
-    PERFORM hatchnb.settle_runs(unsettled);
+    IF succeeded IS NOT NULL THEN
+        PERFORM hatchnb.notify_runs_done(succeeded);
+    END IF;
+    IF unsettled IS NOT NULL THEN
+        PERFORM hatchnb.settle_runs(unsettled);
+    END IF;
     IF requeued THEN
         PERFORM pg_notify('hatchnb_queued', '');
     END IF;
