@@ -26,7 +26,18 @@ class SleepCondition:
 
     def spec(self) -> dict[str, Any]:
         seconds = to_timedelta(self.duration, "duration").total_seconds()
-        return {"kind": "sleep", "seconds": seconds}
+        label = self.readable_data_key or f"sleep:{duration_expression(seconds)}"
+        return {"kind": "sleep", "seconds": seconds, "label": label}
+
+
+def duration_expression(seconds: float) -> str:
+    """A duration as Hatchet writes it in a sleep's key: ``2h``, ``5m`` or ``30s``."""
+    whole = int(seconds)
+    if whole and whole % 3600 == 0:
+        return f"{whole // 3600}h"
+    if whole and whole % 60 == 0:
+        return f"{whole // 60}m"
+    return f"{seconds:g}s"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +60,7 @@ class UserEventCondition:
             "kind": "event",
             "key": self.event_key,
             "expression": self.expression,
+            "label": self.readable_data_key or self.event_key,
         }
         if self.scope is not None:
             spec["scope"] = self.scope

@@ -176,9 +176,10 @@ def trigger_options(
     them on the task)."""
     base = options or _DEFAULT_OPTIONS
     refuse_unsupported(desired_worker_labels=desired_worker_labels)
-    if desired_worker_id is not None and not ids.is_uuid(str(desired_worker_id)):
+    worker = desired_worker_id or base.desired_worker_id
+    if worker is not None and not ids.is_uuid(str(worker)):
         raise ValueError(
-            f"desired_worker_id={desired_worker_id!r}: pass a worker's id, e.g. ctx.worker.id() "
+            f"desired_worker_id={worker!r}: pass a worker's id, e.g. ctx.worker.id() "
             "or hatchet.workers.list().rows[0].id"
         )
     given = {

@@ -231,13 +231,18 @@ class DurableContext(Context):
             await self._aio_remember(entry)
         return _validated(await self._await_event(entry, scope), payload_validator)
 
-    async def aio_wait_for(self, signal_key: str, *conditions: Any) -> dict[str, Any]:
+    async def aio_wait_for(
+        self, signal_key: str, *conditions: Any, label: str | None = None
+    ) -> dict[str, Any]:
         """Wait until every condition holds (``or_`` groups: any member); sleeps count from
-        the first wait. Returns what satisfied them, keyed by event key (or ``sleep``)."""
+        the first wait. Returns what satisfied them as hatchet_sdk does:
+        ``{"CREATE": {condition key: data}}``, the key being the condition's
+        ``readable_data_key``, its event key, or ``sleep:<duration>``. ``label`` names the
+        wait in the durable log."""
         from hatchnb.conditions import spec_of
 
         items = spec_of(list(conditions))
-        request = f"{signal_key}: {json.dumps(items, sort_keys=True)}"
+        request = f"{label or signal_key}: {json.dumps(items, sort_keys=True)}"
         seq, entry = self._position("wait", request)
         if entry is not None and entry.done:
             return dict(entry.result)
@@ -256,16 +261,20 @@ class DurableContext(Context):
             if time.monotonic() >= deadline:
                 raise Evicted(min(wait.next_deadline(), _now() + _EVENT_RECHECK))
             await asyncio.sleep(min(0.2, self._client._settings.poll_interval))
-        await repo.complete(self.task_run_id, seq, wait.found)
-        return wait.found
+        result = {"CREATE": wait.found}  # hatchet_sdk's shape: {action: {condition key: data}}
+        await repo.complete(self.task_run_id, seq, result)
+        return result
 
     def wait_for_event(self, key: str, expression: str | None = None, **options: Any) -> Any:
         """Blocking twin of ``aio_wait_for_event`` for sync durable tasks (same options)."""
         return self._blocking(self.aio_wait_for_event(key, expression, **options))
 
-    def wait_for(self, signal_key: str, *conditions: Any) -> dict[str, Any]:
+    def wait_for(
+        self, signal_key: str, *conditions: Any, label: str | None = None
+    ) -> dict[str, Any]:
         """Blocking twin of ``aio_wait_for`` for sync durable tasks."""
-        result: dict[str, Any] = self._blocking(self.aio_wait_for(signal_key, *conditions))
+        wait = self.aio_wait_for(signal_key, *conditions, label=label)
+        result: dict[str, Any] = self._blocking(wait)
         return result
 
     def _blocking(self, coro: Any) -> Any:  # the caller states the result type
@@ -308,12 +317,13 @@ class _DurableWait:
         if cond["kind"] == "sleep":
             done = _now() >= self.since + timedelta(seconds=cond["seconds"])
             if done:
-                self.found.setdefault(cond.get("key") or "sleep", {"seconds": cond["seconds"]})
+                label = cond.get("label") or "sleep"
+                self.found.setdefault(label, {"seconds": cond["seconds"]})
             return done
         since = events_from(cond, self.since)
         for event in await self.repo.events_since(cond["key"], since):
             if event_counts(cond, event.scope) and _matches(cond["expression"], event):
-                self.found.setdefault(cond.get("key_name") or cond["key"], event.payload)
+                self.found.setdefault(cond.get("label") or cond["key"], event.payload)
                 return True
         return False
 

@@ -142,7 +142,10 @@ def test_durable_wait_for_conditions_returns_what_satisfied_them(
     hatchet.event.push("open", {"code": 1})
     hatchet.event.push("open", {"code": 42})
     out = ref.result(timeout=20)
-    assert out == {"got": {"open": {"code": 42}}, "slept": {"sleep": {"seconds": 1.0}}}
+    assert out == {  # hatchet_sdk's shape: {action: {condition key: what satisfied it}}
+        "got": {"CREATE": {"open": {"code": 42}}},
+        "slept": {"CREATE": {"sleep:1s": {"seconds": 1.0}}},
+    }
 
 
 def test_sync_durable_task_has_blocking_twins(hatchet: Any, start_worker: Any, db: Any) -> None:

@@ -54,10 +54,10 @@ def test_specs_of_each_condition_kind() -> None:
         ]
     )
     assert specs == [
-        {"kind": "sleep", "seconds": 5.0},
+        {"kind": "sleep", "seconds": 5.0, "label": "sleep:5s"},
         {
             "or": [
-                {"kind": "event", "key": "k", "expression": "input.a == 1"},
+                {"kind": "event", "key": "k", "expression": "input.a == 1", "label": "k"},
                 {"kind": "parent", "parent": "p", "expression": "output.n > 0"},
             ]
         },

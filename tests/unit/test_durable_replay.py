@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from hatchnb import errors, expressions
+from hatchnb.conditions import SleepCondition
 from hatchnb.runtime import durable
 from hatchnb.runtime.durable import DurableContext, Evicted, NonDeterminismError
 from hatchnb.store.durable import LogEntry, SeenEvent
@@ -274,9 +275,10 @@ def test_events_match_when_the_expression_is_exactly_true() -> None:
 
 def test_a_wait_for_sleep_holds_once_its_time_passed() -> None:
     since = datetime.now(UTC) - timedelta(seconds=10)
-    wait = durable._DurableWait(None, since, [{"kind": "sleep", "seconds": 5}])  # type: ignore[arg-type]
+    sleep = SleepCondition(timedelta(seconds=5)).spec()
+    wait = durable._DurableWait(None, since, [sleep])  # type: ignore[arg-type]
     assert asyncio.run(wait.holds())
-    assert wait.found == {"sleep": {"seconds": 5}}
+    assert wait.found == {"sleep:5s": {"seconds": 5}}
 
 
 def test_a_wait_deadline_is_its_shortest_sleep() -> None:

@@ -211,8 +211,15 @@ def test_conditions_are_stored_with_the_task() -> None:
     stored = wf.spec()["tasks"][1]
     assert stored["has_conditions"] is True
     assert stored["conditions"] == {
-        "wait_for": [{"kind": "sleep", "seconds": 120.0}],
-        "cancel_if": [{"kind": "event", "key": "stop", "expression": "payload.id == input.id"}],
+        "wait_for": [{"kind": "sleep", "seconds": 120.0, "label": "sleep:2m"}],
+        "cancel_if": [
+            {
+                "kind": "event",
+                "key": "stop",
+                "expression": "payload.id == input.id",
+                "label": "stop",
+            }
+        ],
     }
 
 
@@ -241,9 +248,11 @@ def test_no_trigger_keywords_return_the_given_options() -> None:
     assert trigger_options(base) is base
 
 
-def test_a_per_run_worker_choice_is_refused() -> None:
-    with pytest.raises(NotImplementedError, match="desired_worker_id= is not supported"):
+def test_a_per_run_worker_must_be_a_worker_id() -> None:
+    with pytest.raises(ValueError, match="desired_worker_id='w1': pass a worker's id"):
         trigger_options(TriggerWorkflowOptions(desired_worker_id="w1"))
+    with pytest.raises(NotImplementedError, match="desired_worker_labels= is not supported"):
+        trigger_options(None, desired_worker_labels={"gpu": 1})
 
 
 def test_a_trigger_priority_out_of_range_is_refused() -> None:
