@@ -25,6 +25,7 @@ from hatchnb.flow_control import (
     RateLimit,
     RateLimitDuration,
     StickyStrategy,
+    WorkerLabel,
     WorkerLabelComparator,
 )
 from hatchnb.notebook_tasks import output
@@ -90,6 +91,7 @@ __all__ = [
     "V1TaskEventType",
     "V1TaskStatus",
     "Worker",
+    "WorkerLabel",
     "WorkerLabelComparator",
     "Workflow",
     "WorkflowRunRef",

@@ -25,6 +25,7 @@ from hatchnb.features.runs import RunsClient
 from hatchnb.features.scheduled import ScheduledClient
 from hatchnb.features.workers import WorkersClient
 from hatchnb.features.workflows import WorkflowsClient, declared_crons, task_sources
+from hatchnb.flow_control import WorkerLabel, worker_labels
 from hatchnb.results import ResultReader, WorkflowRunRef
 from hatchnb.store import AsyncStore, Store, migrate
 from hatchnb.store.versions import NewVersion, VersionsRepo
@@ -252,23 +253,24 @@ class Hatchet:
     def worker(
         self,
         name: str,
-        slots: int = 100,
-        durable_slots: int = DURABLE_SLOTS,
-        labels: dict[str, str | int] | None = None,
+        slots: int | None = None,
+        durable_slots: int | None = None,
+        labels: dict[str, str | int] | list[WorkerLabel] | None = None,
         workflows: Sequence[Workflow[Any]] | None = None,
         lifespan: Any = None,
     ) -> Worker:
-        """A worker running ``workflows`` (all registered workflows when None). Durable
-        tasks share its ``slots``: a ``durable_slots`` other than hatchet_sdk's default, and
-        ``lifespan``, are refused rather than ignored."""
-        refuse_unsupported(lifespan=lifespan, durable_slots=durable_slots != DURABLE_SLOTS)
+        """A worker running ``workflows`` (all registered workflows when None) on ``slots``
+        slots (default 100). Durable tasks share them: a separate ``durable_slots`` count,
+        and ``lifespan``, are refused rather than ignored."""
+        separate_durable = durable_slots not in (None, DURABLE_SLOTS)
+        refuse_unsupported(lifespan=lifespan, durable_slots=separate_durable)
         from hatchnb.runtime.worker import Worker
 
         return Worker(
             self,
             name,
-            slots=slots,
-            labels=labels or {},
+            slots=100 if slots is None else slots,
+            labels=worker_labels(labels),
             workflows=list(workflows) if workflows is not None else None,
         )
 

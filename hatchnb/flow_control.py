@@ -98,12 +98,29 @@ class WorkerLabelComparator(IntEnum):
     LESS_THAN_OR_EQUAL = 5
 
 
-class DesiredWorkerLabel(BaseModel):
-    """A label a task wants on its worker; ``required`` labels are never violated, the others
-    add their ``weight`` (default 100) to a worker's score."""
+class WorkerLabel(BaseModel):
+    """A label of a worker (``hatchet.worker(labels=[WorkerLabel(key=..., value=...)])``)."""
 
     key: str | None = None
     value: str | int
+
+
+def worker_labels(labels: dict[str, str | int] | list[WorkerLabel] | None) -> dict[str, str | int]:
+    """A worker's labels as hatchnb stores them, from hatchet_sdk's dict or list form."""
+    if labels is None:
+        return {}
+    if isinstance(labels, dict):
+        return dict(labels)
+    keyless = [label for label in labels if not label.key]
+    if keyless:
+        raise ValueError(f"labels={keyless!r}: every worker label needs a key")
+    return {str(label.key): label.value for label in labels}
+
+
+class DesiredWorkerLabel(WorkerLabel):
+    """A label a task wants on its worker; ``required`` labels are never violated, the others
+    add their ``weight`` (default 100) to a worker's score."""
+
     required: bool = False
     weight: int | None = None
     comparator: WorkerLabelComparator | None = None

@@ -39,6 +39,7 @@ ALIASES: dict[str, dict[str, str]] = {
     },
     "hatchnb.labels": {
         "DesiredWorkerLabel": "hatchnb.flow_control:DesiredWorkerLabel",
+        "WorkerLabel": "hatchnb.flow_control:WorkerLabel",
         "WorkerLabelComparator": "hatchnb.flow_control:WorkerLabelComparator",
     },
     "hatchnb.rate_limit": {

@@ -49,3 +49,15 @@ def test_unsupported_list_options_are_refused(hatchet: Any) -> None:
         hatchet.cron.list(order_by_field="name")
     with pytest.raises(NotImplementedError, match="statuses="):
         hatchet.scheduled.list(statuses=["PENDING"])
+
+
+def test_worker_labels_as_hatchet_sdk_lists(hatchet: Any) -> None:
+    from hatchnb import WorkerLabel
+
+    worker = hatchet.worker(
+        "labelled", labels=[WorkerLabel(key="gpu", value=1), WorkerLabel(key="zone", value="eu")]
+    )
+    assert worker.labels == {"gpu": 1, "zone": "eu"}
+    with pytest.raises(ValueError, match="needs a key"):
+        hatchet.worker("keyless", labels=[WorkerLabel(value=1)])
+    assert hatchet.worker("defaults", slots=None, durable_slots=None).slots == 100
