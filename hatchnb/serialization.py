@@ -22,6 +22,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from hatchnb import errors
+from hatchnb.serde import SERIALIZATION_CONTEXT
 from hatchnb.types import EmptyModel
 
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -48,7 +49,7 @@ def dump_input(value: Any, validator: type[Any], limit: int) -> str:
     try:
         if not isinstance(value, validator):
             value = _adapter(validator).validate_python(_plain(value))
-        text = _adapter(validator).dump_json(value).decode()
+        text = _adapter(validator).dump_json(value, context=SERIALIZATION_CONTEXT).decode()
     except ValidationError as exc:
         raise errors.InvalidInput(
             f"the input does not match {validator.__name__}: pass an input whose fields "
@@ -126,7 +127,7 @@ def load_input(data: Any, validator: type[Any]) -> Any:
     if validator is dict:
         return data
     try:
-        return _adapter(validator).validate_python(data)
+        return _adapter(validator).validate_python(data, context=SERIALIZATION_CONTEXT)
     except ValidationError as exc:
         raise errors.InvalidInput(
             f"the run input does not match {validator.__name__}; it was not checked when the "
@@ -173,9 +174,9 @@ def dump_output(
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        return value.model_dump(mode="json", context=SERIALIZATION_CONTEXT)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _adapter(type(value)).dump_python(value, mode="json")
+        return _adapter(type(value)).dump_python(value, mode="json", context=SERIALIZATION_CONTEXT)
     return value
 
 

@@ -27,6 +27,7 @@ from hatchnb import (
 from hatchnb.features.cron import next_tick
 from hatchnb.records import CronWorkflow, ScheduledRun
 from hatchnb.results import TaskRunRef, WorkflowRunRef
+from hatchnb.serde import SERIALIZATION_CONTEXT
 from hatchnb.types import (
     DEFAULT_EXECUTION_TIMEOUT,
     DEFAULT_SCHEDULE_TIMEOUT,
@@ -94,7 +95,8 @@ class Task(Generic[TWorkflowInput, R]):
         is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
         if output is None or not (is_model or dataclasses.is_dataclass(annotation)):
             return output
-        return pydantic.TypeAdapter(typing.cast(type, annotation)).validate_python(output)
+        adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(typing.cast(type, annotation))
+        return adapter.validate_python(output, context=SERIALIZATION_CONTEXT)
 
     def mock_run(
         self,

@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
+import pydantic
 import pytest
 from pydantic import BaseModel
 
 from hatchnb import Context, Depends, EmptyModel
+from hatchnb.serde import is_in_hatchet_serialization_context
 
 pytestmark = pytest.mark.integration
 
@@ -64,3 +66,37 @@ def test_task_output_is_the_parents_declared_type(hatchet: Any, start_worker: An
 
     start_worker(wf)
     assert wf.run()["double"] == {"type": "Measured", "value": 42}
+
+
+class Secret(BaseModel):
+    """Reversed when hatchnb stores it, restored when hatchnb loads it."""
+
+    value: str
+
+    @pydantic.field_serializer("value")
+    def _hide(self, value: str, info: pydantic.SerializationInfo) -> str:
+        return value[::-1] if is_in_hatchet_serialization_context(info.context) else value
+
+    @pydantic.field_validator("value")
+    @classmethod
+    def _reveal(cls, value: str, info: pydantic.ValidationInfo) -> str:
+        return value[::-1] if is_in_hatchet_serialization_context(info.context) else value
+
+
+def test_models_see_the_serialization_context(hatchet: Any, start_worker: Any) -> None:
+    wf = hatchet.workflow(name="serde", input_validator=Secret)
+
+    @wf.task()
+    def produce(input: Secret, ctx: Context) -> Secret:
+        return Secret(value=input.value + "!")
+
+    @wf.task(parents=[produce])
+    def consume(input: Secret, ctx: Context) -> dict[str, str]:
+        return {"seen": ctx.task_output(produce).value}
+
+    start_worker(wf)
+    ref = wf.run_no_wait(Secret(value="abc"))
+    outputs = ref.result(timeout=30)
+    assert outputs["produce"] == {"value": "!cba"}  # stored form
+    assert outputs["consume"] == {"seen": "abc!"}
+    assert hatchet.runs.get(ref.workflow_run_id).input == {"value": "cba"}
