@@ -36,6 +36,8 @@ export PEERBENCH_RUN_DIR="${PEERBENCH_RUN_DIR:-/tmp/peerbench-run/hatchnb-$TS}"
 RESULTS="${HATCHNB_BENCH_RESULTS:-$HERE/results}"
 SUFFIX=""; [ "${PEERBENCH_ANALYZE:-0}" = 1 ] && SUFFIX="-analyze"
 OUT="$RESULTS/run-$TS$SUFFIX.jsonl"
+# bench_shapes.py's lines have another shape: kept out of the peers' make_results.py input
+SHAPES_OUT="$RESULTS/shapes-$TS$SUFFIX.jsonl"
 PEERS="${PEERS:-hatchnb raw-batched pgqueuer shapes}"
 BEFORE="${HATCHNB_BEFORE:-}"
 export PYTHONDONTWRITEBYTECODE=1
@@ -104,18 +106,19 @@ run_peer() {  # id python script [ENV=VAL ...]
   local db="peerbench_${id//-/_}"
   "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
   log "=== $id ($script) on fresh database $db"
-  local t0=$SECONDS line rc=0
+  local t0=$SECONDS line rc=0 out="$OUT"
+  case "$id" in shapes*) out="$SHAPES_OUT" ;; esac
   line="$(cd "$(dirname "$script")" && env PEERBENCH_DSN="postgresql://postgres@127.0.0.1:$PG_PORT/$db" "$@" \
           timeout "$PEER_TIMEOUT" "$python" "$script" 2>"$PEERBENCH_RUN_DIR/$id.stderr" | tail -1)" || rc=$?
   if [ "$rc" = 0 ] && [ -n "$line" ]; then
     # the script names itself ("hatchnb", "hatchnb-shapes"): mark the older checkout's rows
     case "$id" in *-before) line="$(echo "$line" | sed -E 's/^\{"peer": "([^"]*)"/{"peer": "\1-before"/')" ;; esac
-    echo "$line" >>"$OUT"
+    echo "$line" >>"$out"
     log "$id done in $((SECONDS - t0)) s"
   else
     log "$id FAILED rc=$rc; see $PEERBENCH_RUN_DIR/$id.stderr"
     "$PY" -c 'import json,sys; print(json.dumps({"peer": sys.argv[1], "error": "rc=%s, see %s" % (sys.argv[2], sys.argv[3])}))' \
-      "$id" "$rc" "$PEERBENCH_RUN_DIR/$id.stderr" >>"$OUT"
+      "$id" "$rc" "$PEERBENCH_RUN_DIR/$id.stderr" >>"$out"
   fi
 }
 
@@ -138,4 +141,5 @@ if "$PY" "$PEERS_DIR/make_results.py" "$RESULTS" >"$RESULTS/results.md"; then
 else
   log "make_results.py failed (see above); the table below is still this run's"
 fi
-"$HATCHNB_PY" "$HERE/table.py" "$OUT" | tee "$RESULTS/table-$TS$SUFFIX.md"
+SHAPES_FILE=(); [ -f "$SHAPES_OUT" ] && SHAPES_FILE=("$SHAPES_OUT")
+"$HATCHNB_PY" "$HERE/table.py" "$OUT" "${SHAPES_FILE[@]}" | tee "$RESULTS/table-$TS$SUFFIX.md"
