@@ -138,3 +138,11 @@ class CronClient:
                 {"triggered_by": f"cron:{cron.name} (manual)"},
             )
         return str(run_id)
+
+    # hatchet_sdk's async twins
+
+    async def aio_delete(self, *args: Any, **kwargs: Any) -> None:
+        return await asyncio.to_thread(self.delete, *args, **kwargs)
+
+    async def aio_get(self, *args: Any, **kwargs: Any) -> CronWorkflow:
+        return await asyncio.to_thread(self.get, *args, **kwargs)

@@ -133,6 +133,17 @@ class EventClient:
         }
         return [f.payload for f in found if _filter_holds(f, workflow, variables)]
 
+    # hatchet_sdk's async twins
+
+    async def aio_bulk_push(self, *args: Any, **kwargs: Any) -> builtins.list[Event]:
+        return await asyncio.to_thread(self.bulk_push, *args, **kwargs)
+
+    async def aio_get(self, *args: Any, **kwargs: Any) -> Event:
+        return await asyncio.to_thread(self.get, *args, **kwargs)
+
+    async def aio_list(self, *args: Any, **kwargs: Any) -> builtins.list[Event]:
+        return await asyncio.to_thread(self.list, *args, **kwargs)
+
 
 def _filter_holds(found: Filter, workflow: str, variables: dict[str, Any]) -> bool:
     try:

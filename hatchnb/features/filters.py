@@ -74,3 +74,11 @@ class FiltersClient:
 
     def delete(self, filter_id: str) -> None:
         self._events.delete_filter(filter_id)
+
+    # hatchet_sdk's async twins
+
+    async def aio_create(self, *args: Any, **kwargs: Any) -> Filter:
+        return await asyncio.to_thread(self.create, *args, **kwargs)
+
+    async def aio_delete(self, *args: Any, **kwargs: Any) -> None:
+        return await asyncio.to_thread(self.delete, *args, **kwargs)

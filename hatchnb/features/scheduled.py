@@ -99,3 +99,11 @@ class ScheduledClient:
         one (see ``error``) is tried again."""
         if not self._schedules.trigger_now(scheduled_id):
             raise errors.HatchnbError(f"no pending scheduled run has the id {scheduled_id}")
+
+    # hatchet_sdk's async twins
+
+    async def aio_delete(self, *args: Any, **kwargs: Any) -> None:
+        return await asyncio.to_thread(self.delete, *args, **kwargs)
+
+    async def aio_get(self, *args: Any, **kwargs: Any) -> ScheduledRun:
+        return await asyncio.to_thread(self.get, *args, **kwargs)

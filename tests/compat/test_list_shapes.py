@@ -61,3 +61,35 @@ def test_worker_labels_as_hatchet_sdk_lists(hatchet: Any) -> None:
     with pytest.raises(ValueError, match="needs a key"):
         hatchet.worker("keyless", labels=[WorkerLabel(value=1)])
     assert hatchet.worker("defaults", slots=None, durable_slots=None).slots == 100
+
+
+def test_async_twins_of_the_trigger_clients(hatchet: Any, start_worker: Any) -> None:
+    import asyncio
+
+    from hatchnb import BulkPushEventWithMetadata
+
+    @hatchet.task(name="twins", on_events=["twins:go"])
+    def twins(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    hatchet.register(twins)
+
+    async def use() -> None:
+        made = await hatchet.filters.aio_create(twins.id, "true", "s")
+        await hatchet.filters.aio_delete(made.id)
+        pushed = await hatchet.event.aio_bulk_push(
+            [BulkPushEventWithMetadata(key="twins:go", payload={"n": 1})]
+        )
+        assert (await hatchet.event.aio_get(pushed[0].event_id)).key == "twins:go"
+        assert [e.event_id for e in await hatchet.event.aio_list()] == [pushed[0].event_id]
+        cron = await hatchet.cron.aio_create(twins, "c", "0 1 * * *")
+        assert (await hatchet.cron.aio_get(cron.id)).name == "c"
+        await hatchet.cron.aio_delete(cron.id)
+        when = datetime.now(UTC) + timedelta(hours=1)
+        scheduled = await hatchet.scheduled.aio_create(twins, when)
+        assert (await hatchet.scheduled.aio_get(scheduled.id)).id == scheduled.id
+        await hatchet.scheduled.aio_delete(scheduled.id)
+
+    asyncio.run(use())
+    assert hatchet.filters.list(workflow_ids=[twins.id]).rows == []
+    assert hatchet.cron.list().rows == [] and hatchet.scheduled.list().rows == []
