@@ -120,8 +120,10 @@ def example_dirs(root: Path, wanted: list[str]) -> list[Path]:
 def worker_modules(root: Path, directory: Path) -> list[str]:
     """The example's worker.py, else every module that declares tasks."""
     names = []
-    candidates = [directory / "worker.py"] if (directory / "worker.py").exists() else []
-    for path in candidates or sorted(directory.glob("*.py")):
+    worker = directory / "worker.py"
+    if worker.exists():
+        return [".".join(worker.relative_to(root).with_suffix("").parts)]
+    for path in sorted(directory.glob("*.py")):
         if path.name.startswith("test_") or path.stem in {"trigger", "run", "__init__"}:
             continue
         text = path.read_text()
