@@ -419,6 +419,10 @@ class Event:
             run_ids=[str(r) for r in run_ids or []],
         )
 
+    @property
+    def metadata(self) -> ResourceMeta:
+        return ResourceMeta(self.event_id, self.created_at, self.created_at)
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Filter:

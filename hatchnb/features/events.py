@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import dataclasses
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -13,9 +14,16 @@ from pydantic import BaseModel, Field
 from hatchnb import errors, expressions, ids, serialization
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
-from hatchnb.records import Event, Filter
+from hatchnb.features._params import metadata_value
+from hatchnb.records import Event, Filter, Rows
 from hatchnb.store import Store, Tx
-from hatchnb.store.events import EventsRepo, filters_in, insert_event_in, workflows_for_event_in
+from hatchnb.store.events import (
+    EventFilter,
+    EventsRepo,
+    filters_in,
+    insert_event_in,
+    workflows_for_event_in,
+)
 
 
 class PushEventOptions(BaseModel):
@@ -82,8 +90,39 @@ class EventClient:
             raise errors.HatchnbError(f"no event has the id {event_id}")
         return event
 
-    def list(self, key: str | None = None, limit: int = 100) -> list[Event]:
-        return self._events.list_events(key, limit)
+    def list(
+        self,
+        offset: int | None = None,
+        limit: int | None = None,
+        keys: builtins.list[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        workflow_ids: builtins.list[str] | None = None,
+        workflow_run_statuses: builtins.list[Any] | None = None,
+        event_ids: builtins.list[str] | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+        scopes: builtins.list[str] | None = None,
+        *,
+        key: str | None = None,
+    ) -> Rows[Event]:
+        """Events, newest first, with the runs they started (hatchet_sdk's filters; ``key``
+        is hatchnb's one-key shorthand). ``workflow_ids`` and ``workflow_run_statuses`` are
+        not supported yet and raise."""
+        if workflow_ids is not None or workflow_run_statuses is not None:
+            raise NotImplementedError(
+                "event.list(workflow_ids=, workflow_run_statuses=) is not supported by this "
+                "hatchnb version: list the runs of an event with "
+                "hatchet.runs.list(triggering_event_external_id=...)"
+            )
+        where = EventFilter(
+            keys=[*(keys or []), *([key] if key else [])] or None,
+            since=since,
+            until=until,
+            ids=[_event_uuid(e) for e in event_ids] if event_ids is not None else None,
+            scopes=scopes,
+            metadata=metadata_value(additional_metadata) or None,
+        )
+        return Rows(self._events.list_events(where, limit or 100, offset or 0))
 
     def _push_one(self, tx: Tx, event: BulkPushEventWithMetadata) -> Event:
         stored = insert_event_in(
@@ -141,8 +180,14 @@ class EventClient:
     async def aio_get(self, *args: Any, **kwargs: Any) -> Event:
         return await asyncio.to_thread(self.get, *args, **kwargs)
 
-    async def aio_list(self, *args: Any, **kwargs: Any) -> builtins.list[Event]:
+    async def aio_list(self, *args: Any, **kwargs: Any) -> Rows[Event]:
         return await asyncio.to_thread(self.list, *args, **kwargs)
+
+
+def _event_uuid(value: str) -> str:
+    if not ids.is_uuid(str(value)):
+        raise ValueError(f"event_ids item {value!r}: pass event ids (UUIDs), e.g. event.event_id")
+    return str(value)
 
 
 def _filter_holds(found: Filter, workflow: str, variables: dict[str, Any]) -> bool:

@@ -3,12 +3,30 @@ in ``sql/durable.sql``."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from datetime import datetime
 from typing import Any
 
 from hatchnb.records import Event, Filter
 from hatchnb.store.db import Store, Tx, jsonb
 from hatchnb.store.versions import TriggerTarget
+
+
+@dataclasses.dataclass(frozen=True)
+class EventFilter:
+    """The event list filters; ``None`` skips a predicate."""
+
+    keys: list[str] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    ids: list[str] | None = None
+    scopes: list[str] | None = None
+    metadata: dict[str, Any] | None = None
+
+    def params(self) -> dict[str, Any]:
+        fields = dataclasses.asdict(self)
+        return {**fields, "metadata": jsonb(self.metadata) if self.metadata else None}
 
 
 class EventsRepo:
@@ -19,8 +37,8 @@ class EventsRepo:
         row = self._db.fetch_one("get_event", id=event_id)
         return Event.from_row(row, row["run_ids"]) if row else None
 
-    def list_events(self, key: str | None, limit: int) -> list[Event]:
-        rows = self._db.fetch_all("list_events", key=key, limit=limit)
+    def list_events(self, where: EventFilter, limit: int, offset: int) -> list[Event]:
+        rows = self._db.fetch_all("list_events", **where.params(), limit=limit, offset=offset)
         return [Event.from_row(r, r["run_ids"]) for r in rows]
 
     def create_filter(

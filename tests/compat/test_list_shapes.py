@@ -93,3 +93,21 @@ def test_async_twins_of_the_trigger_clients(hatchet: Any, start_worker: Any) -> 
     asyncio.run(use())
     assert hatchet.filters.list(workflow_ids=[twins.id]).rows == []
     assert hatchet.cron.list().rows == [] and hatchet.scheduled.list().rows == []
+
+
+def test_event_list_filters(hatchet: Any) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    first = hatchet.event.push("a:one", {}, additional_metadata={"t": "1"}, scope="s1")
+    second = hatchet.event.push("a:two", {}, scope="s2")
+    listed = hatchet.event.list(since=since).rows
+    assert [e.metadata.id for e in listed] == [second.event_id, first.event_id]
+    assert [e.key for e in hatchet.event.list(keys=["a:one"]).rows] == ["a:one"]
+    assert [e.key for e in hatchet.event.list(scopes=["s2"]).rows] == ["a:two"]
+    assert [e.key for e in hatchet.event.list(additional_metadata={"t": "1"}).rows] == ["a:one"]
+    assert [e.key for e in hatchet.event.list(event_ids=[second.event_id]).rows] == ["a:two"]
+    assert [e.key for e in hatchet.event.list(limit=1, offset=1).rows] == ["a:one"]
+    assert hatchet.event.list(until=since).rows == []
+    with pytest.raises(NotImplementedError, match="workflow_ids"):
+        hatchet.event.list(workflow_ids=["x"])
+    with pytest.raises(ValueError, match="pass event ids"):
+        hatchet.event.list(event_ids=["nope"])

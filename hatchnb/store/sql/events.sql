@@ -52,9 +52,14 @@ SELECT e.*, coalesce((SELECT array_agg(r.id ORDER BY r.created_at) FROM hatchnb.
   FROM hatchnb.events e WHERE e.id = %(id)s;
 
 -- name: list_events
--- Events, newest first, optionally with one key, with the runs they started.
+-- Events, newest first, with the runs they started; every filter is optional (NULL).
 SELECT e.*, coalesce((SELECT array_agg(r.id ORDER BY r.created_at) FROM hatchnb.workflow_runs r
                        WHERE r.event_id = e.id), '{}') AS run_ids
   FROM hatchnb.events e
- WHERE %(key)s::text IS NULL OR e.key = %(key)s::text
- ORDER BY e.created_at DESC LIMIT %(limit)s;
+ WHERE (%(keys)s::text[] IS NULL OR e.key = ANY (%(keys)s::text[]))
+   AND (%(since)s::timestamptz IS NULL OR e.created_at >= %(since)s::timestamptz)
+   AND (%(until)s::timestamptz IS NULL OR e.created_at <= %(until)s::timestamptz)
+   AND (%(ids)s::uuid[] IS NULL OR e.id = ANY (%(ids)s::uuid[]))
+   AND (%(scopes)s::text[] IS NULL OR e.scope = ANY (%(scopes)s::text[]))
+   AND (%(metadata)s::jsonb IS NULL OR e.additional_metadata @> %(metadata)s::jsonb)
+ ORDER BY e.created_at DESC LIMIT %(limit)s OFFSET %(offset)s;
