@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hatchnb import ids, serialization
+from hatchnb.errors import TaskRunError
 from hatchnb.store.runs import RunsRepo
 from hatchnb.store.workers import ClaimedTask
 from hatchnb.types import to_timedelta
@@ -89,6 +90,11 @@ class Context:
     @property
     def step_run_id(self) -> str:
         return self.task_run_external_id
+
+    @property
+    def worker_id(self) -> str:
+        """The id of the worker running this task (``ctx.worker.id()``)."""
+        return self.worker.id()
 
     @property
     def task_run_id(self) -> int:
@@ -175,6 +181,13 @@ class Context:
     def fetch_task_run_error(self, task: Task[Any, Any] | str) -> str | None:
         name = task if isinstance(task, str) else task.name
         return self.task_run_errors.get(name)
+
+    def get_task_run_error(self, task: Task[Any, Any] | str) -> TaskRunError | None:
+        """The error of a failed task of this run as hatchet_sdk's TaskRunError (None when
+        it did not fail); meant for on_failure tasks."""
+        name = task if isinstance(task, str) else task.name
+        error = self.task_run_errors.get(name)
+        return TaskRunError(name, error) if error is not None else None
 
     # ---- logging, timeouts, cancellation -----------------------------------------------
 

@@ -234,3 +234,25 @@ def test_task_errors_from_a_worker_process_serialize_cleanly(
     assert "no running event loop" not in text
     again = TaskRunError.deserialize(text, "broken")
     assert (again.exc_type, again.exc) == ("ValueError", "Oh no!")
+
+
+def test_on_failure_reads_the_failed_tasks_error(hatchet: Any, start_worker: Any) -> None:
+    wf = hatchet.workflow(name="with-failure-hook")
+
+    @wf.task()
+    def breaks(input: EmptyModel, ctx: Context) -> None:
+        raise RuntimeError("disk full")
+
+    @wf.on_failure_task()
+    def report(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+        error = ctx.get_task_run_error(breaks)
+        assert error is not None and ctx.get_task_run_error("unknown") is None
+        return {"type": error.exc_type, "message": error.exc, "worker": ctx.worker_id}
+
+    start_worker(wf)
+    ref = wf.run_no_wait()
+    with pytest.raises(FailedTaskRunExceptionGroup):
+        ref.result(timeout=30)
+    hook = [t for t in hatchet.runs.get(ref.workflow_run_id).tasks if t.kind == "on_failure"]
+    assert hook[0].output["type"] == "RuntimeError" and hook[0].output["message"] == "disk full"
+    assert hook[0].output["worker"] == hook[0].worker_id
