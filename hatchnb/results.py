@@ -216,15 +216,13 @@ class ResultReader:
     def status(self, run_id: str) -> RunStatus:
         return self._runs.run_status(run_id)
 
-    def outputs(self, run_id: str, conditions_cancel: bool = False) -> dict[str, Any]:
-        """The outputs of a finished run, ``{task_name: output}``; its error otherwise. With
-        ``conditions_cancel`` a run cancelled only by ``cancel_if`` conditions gives the
-        outputs its other tasks produced (hatchet_sdk's ``aio_result`` does the same)."""
+    def outputs(self, run_id: str) -> dict[str, Any]:
+        """The outputs of a finished run, ``{task_name: output}``; its error otherwise. A run
+        cancelled only by ``cancel_if`` conditions gives the outputs its other tasks
+        produced, as in hatchet_sdk."""
         status = self.status(run_id)
         tasks = self._runs.task_outputs([run_id])
-        tolerated = (
-            conditions_cancel and status == RunStatus.CANCELLED and cancelled_by_conditions(tasks)
-        )
+        tolerated = status == RunStatus.CANCELLED and cancelled_by_conditions(tasks)
         if status != RunStatus.SUCCEEDED and not tolerated:
             raise run_error(run_id, status.value, tasks)
         return outputs_by_run(tasks, self._signing_key).get(run_id, {})
@@ -235,4 +233,4 @@ class ResultReader:
 
     async def aio_result(self, run_id: str, timeout: float | None) -> dict[str, Any]:
         await self._waiter.aio_wait(run_id, timeout)
-        return await asyncio.to_thread(self.outputs, run_id, True)
+        return await asyncio.to_thread(self.outputs, run_id)

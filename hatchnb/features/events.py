@@ -135,6 +135,8 @@ class EventClient:
             ids.uuid7(),
         )
         started = []
+        # as in Hatchet, the runs an event starts carry its id in their metadata
+        metadata = {**event.additional_metadata, "hatchet__event_id": stored.event_id}
         for target in workflows_for_event_in(tx, event.key):
             for filter_payload in self._admitted(tx, target.workflow_name, event):
                 trigger = {
@@ -147,7 +149,7 @@ class EventClient:
                         tx,
                         target,
                         event.payload,
-                        event.additional_metadata,
+                        metadata,
                         event.priority,
                         trigger,
                     )

@@ -92,6 +92,15 @@ class Context:
         return self.task_run_external_id
 
     @property
+    def workflow_id(self) -> str:
+        """hatchet_sdk's workflow id (derived from the workflow's name)."""
+        return ids.workflow_id(self._claim.workflow_name)
+
+    @property
+    def workflow_version_id(self) -> str:
+        return str(self._claim.version_id)
+
+    @property
     def worker_id(self) -> str:
         """The id of the worker running this task (``ctx.worker.id()``)."""
         return self.worker.id()
@@ -195,6 +204,9 @@ class Context:
         """Store a log line with this task run."""
         self._worker.log(self._claim.id, self._claim.attempt, "INFO", str(line))
 
+    async def aio_log(self, line: Any, raise_on_error: bool = False) -> None:
+        self.log(line, raise_on_error)
+
     def put_stream(self, data: str | bytes) -> None:
         """Send a chunk to ``hatchet.runs.subscribe_to_stream(run_id)`` readers, in order."""
         text = data.decode() if isinstance(data, bytes) else str(data)
@@ -207,6 +219,9 @@ class Context:
         """Extend this task's execution timeout by ``increment_by``."""
         increment = to_timedelta(increment_by, "increment_by")
         self._worker.refresh_timeout(self._claim.id, self._claim.attempt, increment)
+
+    async def aio_refresh_timeout(self, increment_by: timedelta | str) -> None:
+        self.refresh_timeout(increment_by)
 
     @property
     def exit_flag(self) -> bool:
@@ -235,6 +250,9 @@ class Context:
         """Free this task's worker slots now (the task keeps running), e.g. after the part
         that needed the worker's capacity."""
         self._worker.release_slot(self._claim.id, self._claim.attempt)
+
+    async def aio_release_slot(self) -> None:
+        self.release_slot()
 
     def upsert_worker_labels(self, labels: dict[str, str | int]) -> None:
         """Same as ``ctx.worker.upsert_labels``."""

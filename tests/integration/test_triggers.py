@@ -270,7 +270,10 @@ def test_events_trigger_matching_workflows_with_wildcards(
     )
     assert [len(e.run_ids) for e in pushed] == [1, 1]
     assert hatchet.event.get(event.event_id).run_ids == event.run_ids
-    assert hatchet.runs.get(event.run_ids[0]).additional_metadata == {"source": "signup"}
+    assert hatchet.runs.get(event.run_ids[0]).additional_metadata == {
+        "source": "signup",
+        "hatchet__event_id": event.event_id,  # as in Hatchet
+    }
 
 
 def test_filters_admit_events_and_hand_over_their_payload(hatchet: Any, start_worker: Any) -> None:
