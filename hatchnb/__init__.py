@@ -6,7 +6,14 @@ from typing import Any
 
 from hatchnb import sdk_paths
 from hatchnb.client import Hatchet
-from hatchnb.conditions import ParentCondition, SleepCondition, UserEventCondition, or_
+from hatchnb.conditions import (
+    Condition,
+    OrGroup,
+    ParentCondition,
+    SleepCondition,
+    UserEventCondition,
+    or_,
+)
 from hatchnb.dependencies import Depends
 from hatchnb.errors import (
     CancelledRunError,
@@ -58,6 +65,7 @@ __all__ = [
     "ClientConfig",
     "ConcurrencyExpression",
     "ConcurrencyLimitStrategy",
+    "Condition",
     "Context",
     "DefaultFilter",
     "Depends",
@@ -71,6 +79,7 @@ __all__ = [
     "HatchnbError",
     "NonDeterminismError",
     "NonRetryableException",
+    "OrGroup",
     "ParentCondition",
     "Priority",
     "PushEventOptions",

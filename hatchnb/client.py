@@ -136,6 +136,7 @@ class Hatchet:
         concurrency: Any = None,
         task_defaults: TaskDefaults | None = None,
         default_filters: list[DefaultFilter] | None = None,
+        default_additional_metadata: dict[str, Any] | None = None,
     ) -> Workflow[Any]:
         """Declare a workflow; add tasks with ``@wf.task()``."""
         return Workflow(
@@ -152,6 +153,7 @@ class Hatchet:
             concurrency=concurrency,
             sticky=sticky,
             default_filters=default_filters,
+            default_additional_metadata=default_additional_metadata,
         )
 
     def task(
@@ -175,6 +177,7 @@ class Hatchet:
         backoff_factor: float | None = None,
         backoff_max_seconds: int | None = None,
         default_filters: list[DefaultFilter] | None = None,
+        default_additional_metadata: dict[str, Any] | None = None,
         slot_cost: int = 1,
     ) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
         """Declare a standalone task (a one-task workflow); ``.run()`` returns its output."""
@@ -193,6 +196,7 @@ class Hatchet:
                 concurrency=concurrency,
                 sticky=sticky,
                 default_filters=default_filters,
+                default_additional_metadata=default_additional_metadata,
             )
             wf.task(
                 name=wf.name,

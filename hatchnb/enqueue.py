@@ -81,10 +81,14 @@ class Enqueuer:
             keys.append(RunKey(run_id, parent_id, child_key))
             data = serialization.dump_input(item.input, workflow.input_validator, self._max_payload)
             priority = options.priority or workflow.default_priority
-            # a child inherits its parent run's metadata (its own keys win), as in Hatchet
-            metadata = options.additional_metadata
-            if parent is not None:
-                metadata = {**parent.additional_metadata, **metadata}
+            # the workflow's defaults, then (for a child) its parent run's metadata, then the
+            # trigger's own keys, as in Hatchet
+            inherited = parent.additional_metadata if parent is not None else {}
+            metadata = {
+                **workflow.default_additional_metadata,
+                **inherited,
+                **options.additional_metadata,
+            }
             routing = _routing(workflow, fc, data, options, metadata, parent, limits)
             rows.append(
                 serialization.run_row(
@@ -139,15 +143,16 @@ def start_run(
     """Start one run of a workflow by name inside the caller's transaction (events, crons
     and schedules), with the version registered under that name."""
     run_id = ids.uuid7()
-    fc = _stored_flow_control(tx, target.version_id)
+    fc, defaults = _stored_declarations(tx, target.version_id)
+    metadata = {**defaults, **(additional_metadata or {})}
     if fc is not None:
         limits = RateLimitsRepo(tx=tx)
-        trigger = {**trigger, **fc.routing(input or {}, additional_metadata or {}, limits)}
+        trigger = {**trigger, **fc.routing(input or {}, metadata, limits)}
     row = serialization.run_row(
         run_id,
         0,
         json.dumps(input or {}),
-        additional_metadata,
+        metadata,
         priority or target.default_priority,
         trigger=trigger,
     )
@@ -155,16 +160,22 @@ def start_run(
     return run_id
 
 
-#: flow control of stored versions, per database (one process may use several); versions
-#: never change
-_flow_controls: dict[tuple[str, int, str, int], flow_control.FlowControl | None] = {}
+#: what stored versions declare for their runs, per database (one process may use several);
+#: versions never change
+_declarations: dict[
+    tuple[str, int, str, int], tuple[flow_control.FlowControl | None, dict[str, Any]]
+] = {}
 
 
-def _stored_flow_control(tx: Tx, version_id: int) -> flow_control.FlowControl | None:
-    """The flow control a stored version declares (None when it declares none)."""
+def _stored_declarations(
+    tx: Tx, version_id: int
+) -> tuple[flow_control.FlowControl | None, dict[str, Any]]:
+    """A stored version's flow control (None when it declares none) and its default
+    additional metadata."""
     key = (*database_of(tx), version_id)
-    if key not in _flow_controls:
+    if key not in _declarations:
         spec = version_spec_in(tx, version_id)
         fc = flow_control.FlowControl.from_spec(spec) if spec else None
-        _flow_controls[key] = fc if fc is not None and not fc.is_plain else None
-    return _flow_controls[key]
+        defaults = dict((spec or {}).get("default_additional_metadata") or {})
+        _declarations[key] = (fc if fc is not None and not fc.is_plain else None, defaults)
+    return _declarations[key]

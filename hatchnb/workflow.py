@@ -226,6 +226,7 @@ class Workflow(Generic[TWorkflowInput]):
         sticky: Any = None,
         cron_input: Any = None,
         default_filters: Sequence[DefaultFilter] | None = None,
+        default_additional_metadata: dict[str, Any] | None = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise errors.InvalidWorkflow("a workflow needs a non-empty name, e.g. name='etl'")
@@ -247,6 +248,10 @@ class Workflow(Generic[TWorkflowInput]):
         self.cron_input = cron_input
         #: event filters created at registration when missing
         self.default_filters = list(default_filters or [])
+        #: metadata every run of this workflow starts with (a trigger's own keys win)
+        self.default_additional_metadata = json.loads(
+            serialization.dump_metadata(default_additional_metadata or {})
+        )
         for default in self.default_filters:
             expressions.compile_expression(default.expression)
         self.tasks: list[Task[Any, Any]] = []
@@ -523,13 +528,16 @@ class Workflow(Generic[TWorkflowInput]):
     def spec(self) -> dict[str, Any]:
         self.validate()
         with_children = {p.name for t in self.tasks for p in t.parents}
-        return {
+        spec = {
             "name": self.name,
             "concurrency": [c.model_dump(mode="json") for c in self.concurrency],
             "sticky": self.sticky,
             "tasks": [t.spec(t.name in with_children) for t in self.tasks],
             "hooks": [h.spec(False) for h in (self.on_failure, self.on_success) if h],
         }
+        if self.default_additional_metadata:  # absent otherwise: older specs keep their hash
+            spec["default_additional_metadata"] = self.default_additional_metadata
+        return spec
 
     def flow_control(self) -> flow_control.FlowControl:
         tasks = self.all_tasks

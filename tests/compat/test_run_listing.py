@@ -138,3 +138,22 @@ def test_children_inherit_the_parents_metadata(hatchet: Any, start_worker: Any) 
     ).rows
     assert len(rows) == 2
     assert all(c.additional_metadata["test_run_id"] == "t1" for r in rows for c in r.children)
+
+
+def test_default_additional_metadata_under_the_triggers_own(
+    hatchet: Any, start_worker: Any
+) -> None:
+    from hatchnb import Condition, OrGroup, SleepCondition, or_
+
+    @hatchet.task(name="tagged", default_additional_metadata={"team": "data", "env": "dev"})
+    def tagged(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+        return dict(ctx.additional_metadata)
+
+    start_worker(tagged)
+    assert tagged.run() == {"team": "data", "env": "dev"}
+    assert tagged.run(additional_metadata={"env": "prod"}) == {"team": "data", "env": "prod"}
+    pushed_by_name = hatchet.runs.create("tagged", {}, additional_metadata={"k": "v"})
+    ref = hatchet.runs.get_run_ref(pushed_by_name.workflow_run_id)
+    assert ref.result(timeout=20) == {"tagged": {"team": "data", "env": "dev", "k": "v"}}
+    group = or_(SleepCondition("1s"))
+    assert isinstance(group, OrGroup) and isinstance(group.conditions[0], Condition)
