@@ -40,6 +40,7 @@ from hatchnb.types import (
 from hatchnb.workflow import _UNSET, Standalone, Workflow, refuse_unsupported
 
 if TYPE_CHECKING:
+    from hatchnb.runtime.lifespan import LifespanFn
     from hatchnb.runtime.worker import Worker
 
 R = TypeVar("R")
@@ -261,13 +262,14 @@ class Hatchet:
         durable_slots: int | None = None,
         labels: dict[str, str | int] | list[WorkerLabel] | None = None,
         workflows: Sequence[Workflow[Any]] | None = None,
-        lifespan: Any = None,
+        lifespan: LifespanFn | None = None,
     ) -> Worker:
         """A worker running ``workflows`` (all registered workflows when None) on ``slots``
-        slots (default 100). Durable tasks share them: a separate ``durable_slots`` count,
-        and ``lifespan``, are refused rather than ignored."""
+        slots (default 100). Durable tasks share them: a separate ``durable_slots`` count is
+        refused rather than ignored. ``lifespan``: an async generator function; what it
+        yields is ``ctx.lifespan``, the code after its yield runs when the worker stops."""
         separate_durable = durable_slots not in (None, DURABLE_SLOTS)
-        refuse_unsupported(lifespan=lifespan, durable_slots=separate_durable)
+        refuse_unsupported(durable_slots=separate_durable)
         from hatchnb.runtime.worker import Worker
 
         return Worker(
@@ -276,6 +278,7 @@ class Hatchet:
             slots=100 if slots is None else slots,
             labels=worker_labels(labels),
             workflows=list(workflows) if workflows is not None else None,
+            lifespan=lifespan,
         )
 
     # ---- code registration -------------------------------------------------------------

@@ -29,6 +29,11 @@ class WorkerHandle(Protocol):
 
     worker_id: str
     name: str
+    #: what the worker's lifespan yielded (None without one)
+    lifespan: Any
+
+    @property
+    def labels(self) -> dict[str, str | int]: ...
 
     def log(self, task_run_id: int, attempt: int, level: str, message: str) -> None: ...
 

@@ -26,6 +26,10 @@ class _MockWorker:
         self.name = "mock-worker"
         self.lifespan = lifespan
 
+    @property
+    def labels(self) -> dict[str, str | int]:
+        return {}
+
     def log(self, task_run_id: int, attempt: int, level: str, message: str) -> None:
         logging.getLogger("hatchnb.mock").info(message)
 

@@ -26,6 +26,7 @@ from hatchnb.runtime.claims import Claimer, Slots
 from hatchnb.runtime.context import current_context
 from hatchnb.runtime.engine import Engine
 from hatchnb.runtime.executor import Executor
+from hatchnb.runtime.lifespan import LifespanFn, WorkerLifespan
 from hatchnb.runtime.link import Link, QuietWhileDown, Reconciler
 from hatchnb.runtime.reporter import Reporter, on_loop
 from hatchnb.runtime.supervise import supervised
@@ -64,6 +65,7 @@ class Worker:
         slots: int = 100,
         labels: dict[str, str | int] | None = None,
         workflows: list[Workflow[Any]] | None = None,
+        lifespan: LifespanFn | None = None,
     ) -> None:
         if slots < 1:
             raise ValueError(f"slots={slots}: a worker needs at least one slot")
@@ -74,6 +76,8 @@ class Worker:
         self.workflows = workflows
         self.workflow_names = [w.name for w in workflows] if workflows is not None else None
         self.worker_id = str(uuid.uuid4())
+        #: entered before the first claim (its value is ctx.lifespan), left after the last task
+        self.lifespan = WorkerLifespan(lifespan) if lifespan is not None else None
         self._runtime: _Runtime | None = None
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
@@ -218,6 +222,8 @@ class _Runtime:
         self.restarts: list[str] = []
         #: why the worker stopped on its own, if it did
         self.failure: str | None = None
+        #: what the worker's lifespan yielded (ctx.lifespan)
+        self.lifespan: Any = None
 
     # ---- lifecycle -------------------------------------------------------------------
 
@@ -232,6 +238,16 @@ class _Runtime:
         quiet = QuietWhileDown(self.link)
         logging.getLogger("psycopg.pool").addFilter(quiet)
         await self.store.open()
+        lifespan = self.worker.lifespan
+        if lifespan is not None:
+            try:
+                self.lifespan = await lifespan.enter()
+            except BaseException:  # the worker does not start: undo what run() set up
+                await self.store.close()
+                logging.getLogger().removeHandler(handler)
+                logging.getLogger("psycopg.pool").removeFilter(quiet)
+                self.stopped.set()
+                raise
         await self._register()
         self.worker._started.set()
         loops = {
@@ -256,6 +272,8 @@ class _Runtime:
                 task.cancel()
             await asyncio.gather(flusher, *background, return_exceptions=True)
             await reporter.flush()
+            if lifespan is not None:
+                await lifespan.exit()
             with contextlib.suppress(errors.DatabaseUnavailable, DatabaseError):
                 await self.repo.stop(self.worker_id)
             await self.store.close()
@@ -337,6 +355,10 @@ class _Runtime:
                 self.loop.create_task(self.repo.release_slot(task_run_id, attempt))
 
         self.loop.call_soon_threadsafe(release)
+
+    @property
+    def labels(self) -> dict[str, str | int]:
+        return dict(self.worker.labels)
 
     def upsert_labels(self, labels: dict[str, str | int]) -> None:
         """ctx.upsert_worker_labels(): the next assignment sees the new labels."""

@@ -209,10 +209,43 @@ def test_listing_task_runs_alone_is_refused_not_ignored(hatchet: Any) -> None:
         hatchet.runs.list(only_tasks=True)
 
 
-@pytest.mark.parametrize("option", [{"lifespan": object()}, {"durable_slots": 5}])
-def test_worker_options_it_cannot_honour_are_refused(hatchet: Any, option: Any) -> None:
-    with pytest.raises(NotImplementedError, match=next(iter(option))):
-        hatchet.worker("w", **option)
+def test_worker_options_it_cannot_honour_are_refused(hatchet: Any) -> None:
+    with pytest.raises(NotImplementedError, match="durable_slots"):
+        hatchet.worker("w", durable_slots=5)
+    with pytest.raises(TypeError, match="async generator function"):
+        hatchet.worker("w", lifespan=object())
+
+
+def test_a_worker_lifespan_is_ctx_lifespan_and_closes_after_the_tasks(hatchet: Any) -> None:
+    from collections.abc import AsyncIterator
+
+    from hatchnb.runtime.lifespan import LifespanError
+
+    steps: list[str] = []
+
+    async def lifespan() -> AsyncIterator[dict[str, str]]:
+        steps.append("open")
+        yield {"db": "connected"}
+        steps.append("close")
+
+    @hatchet.task()
+    def uses(input: EmptyModel, ctx: Context) -> Any:
+        return ctx.lifespan
+
+    worker = hatchet.worker("with-lifespan", slots=2, workflows=[uses], lifespan=lifespan)
+    worker.start_background()
+    try:
+        assert uses.run() == {"db": "connected"} and steps == ["open"]
+    finally:
+        worker.stop(timeout=30)
+    assert steps == ["open", "close"]
+
+    async def broken() -> AsyncIterator[None]:
+        raise ConnectionError("no cache server")
+        yield
+
+    with pytest.raises(LifespanError, match="no cache server"):
+        hatchet.worker("broken-lifespan", workflows=[uses], lifespan=broken).start_background()
 
 
 def test_task_errors_from_a_worker_process_serialize_cleanly(
