@@ -78,6 +78,8 @@ class Settings:
     retention_interval: timedelta = timedelta(minutes=10)
     #: runs deleted per retention batch (each batch is one short transaction)
     retention_batch: int = 1000
+    #: port of the worker's /health and /metrics (None: no health check server)
+    healthcheck_port: int | None = None
 
     @classmethod
     def from_env(cls, dsn: str | None = None) -> Settings:
@@ -96,4 +98,19 @@ class Settings:
             retention_interval=_duration("HATCHNB_RETENTION_INTERVAL", None)
             or timedelta(minutes=10),
             retention_batch=max(1, int(_float("HATCHNB_RETENTION_BATCH", 1000))),
+            healthcheck_port=_healthcheck_port(),
         )
+
+
+def _healthcheck_port() -> int | None:
+    """hatchet_sdk's HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED / _PORT (default 8001), or
+    HATCHNB_WORKER_HEALTHCHECK_PORT alone."""
+    own = os.environ.get("HATCHNB_WORKER_HEALTHCHECK_PORT")
+    enabled = os.environ.get("HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED", "").lower()
+    if not own and enabled not in ("true", "1", "yes"):
+        return None
+    name = "HATCHNB_WORKER_HEALTHCHECK_PORT" if own else "HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT"
+    raw = own or os.environ.get(name) or "8001"
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"{name}={raw!r}: use a TCP port number, e.g. 8001")
+    return int(raw)

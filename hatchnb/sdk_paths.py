@@ -58,6 +58,11 @@ ALIASES: dict[str, dict[str, str]] = {
         "DurableContext": "hatchnb.runtime.durable:DurableContext",
     },
     "hatchnb.workflow_run": {"WorkflowRunRef": "hatchnb.results:WorkflowRunRef"},
+    "hatchnb.worker": {},
+    "hatchnb.worker.worker": {
+        "Worker": "hatchnb.runtime.worker:Worker",
+        "WorkerStatus": "hatchnb.runtime.health:WorkerStatus",
+    },
     "hatchnb.clients": {},
     "hatchnb.clients.admin": {
         "WorkflowRunDetail": "hatchnb.records:WorkflowRunDetail",

@@ -26,6 +26,7 @@ from hatchnb.runtime.claims import Claimer, Slots
 from hatchnb.runtime.context import current_context
 from hatchnb.runtime.engine import Engine
 from hatchnb.runtime.executor import Executor
+from hatchnb.runtime.health import HealthReport, HealthServer, WorkerStatus
 from hatchnb.runtime.lifespan import LifespanFn, WorkerLifespan
 from hatchnb.runtime.link import Link, QuietWhileDown, Reconciler
 from hatchnb.runtime.reporter import Reporter, on_loop
@@ -238,11 +239,16 @@ class _Runtime:
         quiet = QuietWhileDown(self.link)
         logging.getLogger("psycopg.pool").addFilter(quiet)
         await self.store.open()
+        health = self._health_server()
+        if health is not None:
+            await health.start()
         lifespan = self.worker.lifespan
         if lifespan is not None:
             try:
                 self.lifespan = await lifespan.enter()
             except BaseException:  # the worker does not start: undo what run() set up
+                if health is not None:
+                    await health.stop()
                 await self.store.close()
                 logging.getLogger().removeHandler(handler)
                 logging.getLogger("psycopg.pool").removeFilter(quiet)
@@ -274,6 +280,8 @@ class _Runtime:
             await reporter.flush()
             if lifespan is not None:
                 await lifespan.exit()
+            if health is not None:
+                await health.stop()
             with contextlib.suppress(errors.DatabaseUnavailable, DatabaseError):
                 await self.repo.stop(self.worker_id)
             await self.store.close()
@@ -281,6 +289,23 @@ class _Runtime:
             logging.getLogger().removeHandler(handler)
             logging.getLogger("psycopg.pool").removeFilter(quiet)
             self.stopped.set()
+
+    def _health_server(self) -> HealthServer | None:
+        port = self.settings.healthcheck_port
+        return HealthServer(port, self.health) if port is not None else None
+
+    def health(self) -> HealthReport:
+        """What /health and /metrics report."""
+        healthy = not self.link.down and not self.stopping.is_set()
+        return HealthReport(
+            status=WorkerStatus.HEALTHY if healthy else WorkerStatus.UNHEALTHY,
+            worker_id=self.worker_id,
+            name=self.name,
+            slots=self.worker.slots,
+            slots_used=self.slots.used(),
+            running_tasks=len(self.slots.running),
+            database="down" if self.link.down else "up",
+        )
 
     async def _claim_or_fail(self) -> None:
         """The claim loop cannot be restarted halfway through a claim: if it raises, the
