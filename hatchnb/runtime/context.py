@@ -70,6 +70,8 @@ class Context:
         self._worker = worker
         self._client = client
         self._cancelled = False
+        #: the task called ctx.cancel(): its run records this task run CANCELLED
+        self.cancelled_itself = False
         self._cancel_event: threading.Event | None = None  # made on demand: most tasks never wait
         self._async_task: asyncio.Task[Any] | None = None
         self._spawned = 0
@@ -264,11 +266,15 @@ class Context:
         self.worker.upsert_labels(labels)
 
     def cancel(self) -> None:
-        """Cancel this task's workflow run."""
-        self._client.runs.cancel(self.workflow_run_id)
+        """Cancel this task run, as hatchet_sdk's ``ctx.cancel``: an async task stops at its
+        next ``await``, a sync task should return when it sees ``ctx.exit_flag``; the task
+        run is recorded CANCELLED (whatever it returns) and the tasks downstream of it are
+        cancelled. ``hatchet.runs.cancel(ctx.workflow_run_id)`` cancels the whole run."""
+        self.cancelled_itself = True
+        self._mark_cancelled()
 
     async def aio_cancel(self) -> None:
-        await self._client.runs.aio_cancel(self.workflow_run_id)
+        self.cancel()
 
     @staticmethod
     def now() -> datetime:

@@ -59,17 +59,29 @@ class Executor:
     async def _execute(self, claim: ClaimedTask, ctx: Context) -> None:
         reporter = self.reporter
         token = current_context.set(ctx)
+        cancelled_itself = False
         try:
-            result = await self._call(claim, ctx)
+            try:
+                result = await self._call(claim, ctx)
+            finally:
+                cancelled_itself = self._cancelled_itself(claim, ctx)
             await asyncio.gather(*reporter.stream_writes.pop(claim.id, []), return_exceptions=True)
         except asyncio.CancelledError:
-            return  # cancelled run or shutdown: the database already has the final state
+            if not cancelled_itself:
+                return  # cancelled run or shutdown: the database already has the final state
         finally:
             current_context.reset(token)
             if self.slots.release(claim):
                 reporter.stream_writes.pop(claim.id, None)
+        if cancelled_itself:  # ctx.cancel(): this task run ends CANCELLED, whatever it returned
+            result = (claim.id, claim.attempt, "CANCELLED", None, None, None)
         reporter.results.append(result)
         reporter.ready.set()
+
+    def _cancelled_itself(self, claim: ClaimedTask, ctx: Context) -> bool:
+        """Whether the task called ctx.cancel() (on its context, durable or not)."""
+        current = self.slots.running.get(claim.id, (None, ctx))[1]
+        return current.cancelled_itself or ctx.cancelled_itself
 
     async def _call(self, claim: ClaimedTask, ctx: Context) -> Result:
         settings = self.settings

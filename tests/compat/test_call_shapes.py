@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from hatchnb import (
+    CancelledRunError,
     Context,
     EmptyModel,
     FailedTaskRunExceptionGroup,
@@ -289,3 +290,46 @@ def test_on_failure_reads_the_failed_tasks_error(hatchet: Any, start_worker: Any
     hook = [t for t in hatchet.runs.get(ref.workflow_run_id).tasks if t.kind == "on_failure"]
     assert hook[0].output["type"] == "RuntimeError" and hook[0].output["message"] == "disk full"
     assert hook[0].output["worker"] == hook[0].worker_id
+
+
+def test_ctx_cancel_cancels_only_its_own_task_run(hatchet: Any, start_worker: Any) -> None:
+    import asyncio
+    import time as clock
+
+    wf = hatchet.workflow(name="self-cancel")
+
+    @wf.task()
+    async def quits(input: EmptyModel, ctx: Context) -> dict[str, bool]:
+        await ctx.aio_cancel()
+        await asyncio.sleep(30)  # interrupted: the task run is cancelled
+        return {"reached": True}
+
+    @wf.task()
+    def quits_sync(input: EmptyModel, ctx: Context) -> dict[str, bool]:
+        ctx.cancel()
+        deadline = clock.monotonic() + 30
+        while not ctx.exit_flag and clock.monotonic() < deadline:
+            clock.sleep(0.01)
+        return {"reached": True}
+
+    @wf.task(parents=[quits])
+    def after(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    @wf.task()
+    async def sibling(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        await asyncio.sleep(0.5)
+        return {"n": 1}
+
+    start_worker(wf)
+    ref = wf.run_no_wait()
+    with pytest.raises(CancelledRunError):
+        ref.result(timeout=30)
+    run = hatchet.runs.get(ref.workflow_run_id)
+    states = {t.task_name: (t.status, t.error) for t in run.tasks}
+    assert states["quits"] == ("CANCELLED", None)
+    assert states["quits_sync"] == ("CANCELLED", None)
+    assert states["after"][0] == "CANCELLED"
+    assert states["sibling"] == ("SUCCEEDED", None)
+    details = hatchet.runs.get_details(ref.workflow_run_id)
+    assert details.task_runs["sibling"].output == {"n": 1}
