@@ -8,7 +8,7 @@ import builtins
 import json
 from typing import Any
 
-from hatchnb import expressions, serialization
+from hatchnb import errors, expressions, ids, serialization
 from hatchnb.config import Settings
 from hatchnb.features._params import ALL_ROWS, name_of, page
 from hatchnb.records import Filter, Rows
@@ -56,6 +56,12 @@ class FiltersClient:
     async def aio_list(self, *args: Any, **kwargs: Any) -> Rows[Filter]:
         return await asyncio.to_thread(self.list, *args, **kwargs)
 
+    def get(self, filter_id: str) -> Filter:
+        found = self._events.get_filter(_id(filter_id, "filter"))
+        if found is None:
+            raise errors.HatchnbError(f"no filter has the id {filter_id}")
+        return found
+
     def ensure(self, workflow_name: str, wanted: builtins.list[DefaultFilter]) -> None:
         """Create the declared default filters the workflow does not have yet (same
         expression and scope); existing filters are left as they are."""
@@ -77,8 +83,17 @@ class FiltersClient:
 
     # hatchet_sdk's async twins
 
+    async def aio_get(self, *args: Any, **kwargs: Any) -> Filter:
+        return await asyncio.to_thread(self.get, *args, **kwargs)
+
     async def aio_create(self, *args: Any, **kwargs: Any) -> Filter:
         return await asyncio.to_thread(self.create, *args, **kwargs)
 
     async def aio_delete(self, *args: Any, **kwargs: Any) -> None:
         return await asyncio.to_thread(self.delete, *args, **kwargs)
+
+
+def _id(value: str, what: str) -> str:
+    if not ids.is_uuid(str(value)):
+        raise ValueError(f"{what} id {value!r}: pass the id a {what} was created with (a UUID)")
+    return str(value)

@@ -216,6 +216,9 @@ class RunsClient:
     def get_result(self, workflow_run_id: str) -> dict[str, Any]:
         return self._reader.result(run_uuid(workflow_run_id), None)
 
+    async def aio_get_result(self, workflow_run_id: str) -> dict[str, Any]:
+        return await self._reader.aio_result(run_uuid(workflow_run_id), None)
+
     def create(
         self,
         workflow_name: str,

@@ -9,6 +9,7 @@ import textwrap
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from hatchnb import errors
 from hatchnb.config import Settings
 from hatchnb.features._params import page
 from hatchnb.features.cron import next_tick
@@ -54,6 +55,16 @@ class WorkflowsClient:
         self, workflow_name: str | None = None, limit: int | None = None, offset: int | None = None
     ) -> Rows[WorkflowSummary]:
         return await asyncio.to_thread(self.list, workflow_name, limit, offset)
+
+    def get(self, workflow_id: str) -> WorkflowSummary:
+        """A registered workflow by its id (``workflow.id``) or name."""
+        for summary in self._versions.list_workflows():
+            if workflow_id in (summary.metadata.id, summary.name):
+                return summary
+        raise errors.HatchnbError(f"no registered workflow has the id or name {workflow_id!r}")
+
+    async def aio_get(self, workflow_id: str) -> WorkflowSummary:
+        return await asyncio.to_thread(self.get, workflow_id)
 
     def versions(self, workflow_name: str) -> builtins.list[WorkflowVersion]:
         """Every version of a workflow, newest first."""

@@ -72,6 +72,10 @@ class EventsRepo:
                 }
                 tx.execute(Store.query("create_missing_filter"), params)
 
+    def get_filter(self, filter_id: str) -> Filter | None:
+        row = self._db.fetch_one("get_filter", id=filter_id)
+        return Filter.from_row(row) if row else None
+
     def list_filters(self, workflow_name: str | None, limit: int) -> list[Filter]:
         rows = self._db.fetch_all("list_filters", workflow_name=workflow_name, limit=limit)
         return [Filter.from_row(r) for r in rows]

@@ -29,5 +29,9 @@ class ReadsRepo:
     def workers(self, limit: int) -> list[WorkerRecord]:
         return [WorkerRecord.from_row(r) for r in self._db.fetch_all("list_workers", limit=limit)]
 
+    def worker(self, worker_id: str) -> WorkerRecord | None:
+        row = self._db.fetch_one("get_worker", id=worker_id)
+        return WorkerRecord.from_row(row) if row else None
+
     def running_task_runs(self, limit: int) -> list[Row]:
         return self._db.fetch_all("running_task_runs", limit=limit)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hatchnb import Context, EmptyModel
+from hatchnb import Context, EmptyModel, HatchnbError
 
 pytestmark = pytest.mark.integration
 
@@ -111,3 +111,25 @@ def test_event_list_filters(hatchet: Any) -> None:
         hatchet.event.list(workflow_ids=["x"])
     with pytest.raises(ValueError, match="pass event ids"):
         hatchet.event.list(event_ids=["nope"])
+
+
+def test_getters_by_id(hatchet: Any, start_worker: Any) -> None:
+    import asyncio
+
+    @hatchet.task(name="gettable")
+    def gettable(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        return {"n": 1}
+
+    start_worker(gettable, name="get-worker")
+    assert hatchet.workflows.get(gettable.id).name == "gettable"
+    assert hatchet.workflows.get("gettable").metadata.id == gettable.id
+    [worker] = [w for w in hatchet.workers.list().rows if w.name == "get-worker"]
+    assert hatchet.workers.get(worker.id).name == "get-worker"
+    made = hatchet.filters.create(gettable.id, "true", "scope")
+    assert hatchet.filters.get(made.id).expression == "true"
+    ref = gettable.run_no_wait()
+    assert asyncio.run(hatchet.runs.aio_get_result(ref.workflow_run_id)) == {"gettable": {"n": 1}}
+    with pytest.raises(ValueError, match="pass a worker's id"):
+        hatchet.workers.get("w-1")
+    with pytest.raises(HatchnbError, match="no registered workflow"):
+        hatchet.workflows.get("absent")

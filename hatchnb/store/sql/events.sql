@@ -35,6 +35,10 @@ SELECT %(id)s, %(workflow_name)s, %(expression)s, %(scope)s, %(payload)s
                     WHERE workflow_name = %(workflow_name)s AND expression = %(expression)s
                       AND scope = %(scope)s);
 
+-- name: get_filter
+-- One filter by id.
+SELECT * FROM hatchnb.filters WHERE id = %(id)s;
+
 -- name: list_filters
 -- Filters, optionally of one workflow.
 SELECT * FROM hatchnb.filters

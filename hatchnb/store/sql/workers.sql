@@ -67,6 +67,14 @@ SELECT id, name, slots, labels, workflows, python_version, hostname, pid, status
          WHERE t.worker_id = w.id AND t.status = 'RUNNING') AS running
   FROM hatchnb.workers w ORDER BY started_at DESC LIMIT %(limit)s;
 
+-- name: get_worker
+-- One registered worker by id (list_workers' columns).
+SELECT id, name, slots, labels, workflows, python_version, hostname, pid, status, started_at,
+       last_heartbeat_at,
+       (SELECT count(*) FROM hatchnb.task_runs t
+         WHERE t.worker_id = w.id AND t.status = 'RUNNING') AS running
+  FROM hatchnb.workers w WHERE id = %(id)s;
+
 -- name: running_task_runs
 -- Task runs running on workers, oldest first.
 SELECT worker_id, run_id, task_name, attempt, started_at
