@@ -43,6 +43,8 @@ def _adapter(validator: Any) -> TypeAdapter[Any]:
 def dump_input(value: Any, validator: type[Any], limit: int) -> str:
     """Validate a run input against the workflow's validator and encode it as JSON."""
     if value is None:
+        if validator in _PLAIN_DICT:
+            return "{}"  # the common no-input trigger: nothing to validate or encode
         value = {}
     if validator in _PLAIN_DICT and isinstance(value, dict):
         return _check_size(_dumps_json(value, "input"), limit, "input")
