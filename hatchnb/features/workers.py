@@ -27,9 +27,7 @@ class WorkersClient:
         return await asyncio.to_thread(self.list, limit)
 
     def get(self, worker_id: str) -> WorkerRecord:
-        if not ids.is_uuid(str(worker_id)):
-            raise ValueError(f"worker id {worker_id!r}: pass a worker's id (a UUID)")
-        found = self._reads.worker(str(worker_id))
+        found = self._reads.worker(_worker_id(worker_id))
         if found is None:
             raise errors.HatchnbError(f"no worker has the id {worker_id}")
         return found
@@ -37,7 +35,36 @@ class WorkersClient:
     async def aio_get(self, worker_id: str) -> WorkerRecord:
         return await asyncio.to_thread(self.get, worker_id)
 
+    def pause(self, worker_id: str) -> WorkerRecord:
+        """Stop the worker claiming new task runs (its running ones finish); it takes effect
+        at the worker's next heartbeat (``HATCHNB_HEARTBEAT_INTERVAL``, 2 s)."""
+        return self._set_paused(worker_id, True)
+
+    def unpause(self, worker_id: str) -> WorkerRecord:
+        """Let a paused worker claim again (at its next heartbeat)."""
+        return self._set_paused(worker_id, False)
+
+    async def aio_pause(self, worker_id: str) -> WorkerRecord:
+        return await asyncio.to_thread(self.pause, worker_id)
+
+    async def aio_unpause(self, worker_id: str) -> WorkerRecord:
+        return await asyncio.to_thread(self.unpause, worker_id)
+
+    def _set_paused(self, worker_id: str, paused: bool) -> WorkerRecord:
+        found = self.get(worker_id)
+        if not self._reads.set_paused(found.id, paused):
+            raise errors.HatchnbError(
+                f"cannot pause or unpause worker {worker_id}: it is {found.status}, not running"
+            )
+        return self.get(worker_id)
+
     def running_tasks(self, limit: int = 1000) -> builtins.list[dict[str, Any]]:
         """Task runs running now: worker_id, run_id, task_name, attempt, started_at."""
         rows = self._reads.running_task_runs(limit)
         return [{**r, "worker_id": str(r["worker_id"]), "run_id": str(r["run_id"])} for r in rows]
+
+
+def _worker_id(value: str) -> str:
+    if not ids.is_uuid(str(value)):
+        raise ValueError(f"worker id {value!r}: pass a worker's id (a UUID)")
+    return str(value)

@@ -100,6 +100,10 @@ class Claimer:
         slots = self.slots
         backoff = 0.1
         while not self.stopping.is_set():
+            if self.link.paused:  # workers.pause(): claim nothing until unpaused
+                slots.maybe_more = True
+                await self._sleep(self.settings.poll_interval)
+                continue
             free = slots.total - slots.used()
             if free > 0 and slots.maybe_more:
                 slots.maybe_more = False  # a notification during the claim sets it again

@@ -33,6 +33,8 @@ class Link:
         self.last_said = 0.0
         #: set when the database is back: the worker then compares notes with it
         self.recovered = asyncio.Event()
+        #: paused by hatchet.workers.pause: claim nothing new (seen at each heartbeat)
+        self.paused = False
 
     @property
     def down(self) -> bool:
@@ -77,6 +79,7 @@ class Link:
             self.failed("sending a heartbeat", exc)
             return
         self.ok()
+        self.paused = previous == "PAUSED"
         if previous == "DEAD":
             log.warning(
                 "the engine had declared this worker dead and re-queued its running "

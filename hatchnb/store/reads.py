@@ -29,6 +29,10 @@ class ReadsRepo:
     def workers(self, limit: int) -> list[WorkerRecord]:
         return [WorkerRecord.from_row(r) for r in self._db.fetch_all("list_workers", limit=limit)]
 
+    def set_paused(self, worker_id: str, paused: bool) -> bool:
+        """Pause or resume a running worker; whether it was running."""
+        return self._db.fetch_one("set_worker_paused", id=worker_id, paused=paused) is not None
+
     def worker(self, worker_id: str) -> WorkerRecord | None:
         row = self._db.fetch_one("get_worker", id=worker_id)
         return WorkerRecord.from_row(row) if row else None

@@ -1,10 +1,11 @@
 -- The engine leader's duties: dead workers, timeouts, conditions, statistics.
 
 -- name: reap_dead_workers
--- Workers silent for longer than the timeout are dead; their running tasks go back to the queue.
+-- Workers silent for longer than the timeout are dead (paused ones too); their running tasks
+-- go back to the queue.
 WITH dead AS (
     UPDATE hatchnb.workers SET status = 'DEAD'
-     WHERE status = 'ACTIVE' AND last_heartbeat_at < now() - %(timeout)s::interval
+     WHERE status IN ('ACTIVE', 'PAUSED') AND last_heartbeat_at < now() - %(timeout)s::interval
     RETURNING id
 )
 UPDATE hatchnb.task_runs t

@@ -37,6 +37,14 @@ UPDATE hatchnb.workers SET last_heartbeat_at = now(),
  WHERE id = %(id)s
 RETURNING (SELECT status FROM hatchnb.workers WHERE id = %(id)s) AS previous_status;
 
+-- name: set_worker_paused
+-- Pause (stop claiming) or resume a running worker; returns it, or nothing when it is not
+-- running (stopped or dead workers stay as they are).
+UPDATE hatchnb.workers
+   SET status = CASE WHEN %(paused)s THEN 'PAUSED' ELSE 'ACTIVE' END
+ WHERE id = %(id)s AND status IN ('ACTIVE', 'PAUSED')
+RETURNING id;
+
 -- name: stop_worker
 -- Mark a worker as stopped after a graceful shutdown.
 UPDATE hatchnb.workers SET status = 'STOPPED', last_heartbeat_at = now() WHERE id = %(id)s;
