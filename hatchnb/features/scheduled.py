@@ -39,11 +39,7 @@ class ScheduledClient:
         additional_metadata: dict[str, Any] | None = None,
         priority: int | None = None,
     ) -> ScheduledRun:
-        if trigger_at.tzinfo is None:
-            raise ValueError(
-                f"trigger_at={trigger_at!r} has no time zone; pass an aware datetime, e.g. "
-                "datetime.now(timezone.utc) + timedelta(minutes=5)"
-            )
+        _check_aware(trigger_at)
         return self._schedules.create(
             serialization.check_text(name_of(workflow_name, self._store), "workflow"),
             trigger_at,
@@ -91,6 +87,49 @@ class ScheduledClient:
     def get(self, scheduled_id: str) -> ScheduledRun:
         return self._schedules.get_scheduled(scheduled_id)
 
+    def update(self, scheduled_id: str, trigger_at: datetime) -> ScheduledRun:
+        """Move a schedule that has not started to ``trigger_at``."""
+        _check_aware(trigger_at)
+        moved = self._schedules.reschedule(scheduled_id, trigger_at)
+        if moved is None:
+            self.get(scheduled_id)  # raises when there is no such schedule
+            raise errors.HatchnbError(f"scheduled run {scheduled_id} has started already")
+        return moved
+
+    def bulk_update(
+        self, updates: builtins.list[tuple[str, datetime]]
+    ) -> builtins.list[ScheduledRun]:
+        """``update`` for each ``(scheduled_id, trigger_at)``."""
+        return [self.update(scheduled_id, at) for scheduled_id, at in updates]
+
+    def bulk_delete(
+        self,
+        *,
+        scheduled_ids: builtins.list[str] | None = None,
+        workflow_id: Any = None,
+        parent_workflow_run_id: str | None = None,
+        parent_step_run_id: str | None = None,
+        statuses: builtins.list[Any] | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+    ) -> builtins.list[str]:
+        """Delete the schedules that have not started among those named by id, or of
+        ``workflow_id`` with ``additional_metadata``; the ids deleted. The parent and status
+        filters are not supported yet and raise."""
+        if parent_workflow_run_id or parent_step_run_id or statuses:
+            raise NotImplementedError(
+                "scheduled.bulk_delete(parent_workflow_run_id=, parent_step_run_id=, "
+                "statuses=) is not supported by this hatchnb version: pass scheduled_ids"
+            )
+        if scheduled_ids is None and workflow_id is None and additional_metadata is None:
+            raise ValueError(
+                "bulk_delete needs scheduled_ids=, workflow_id= or additional_metadata="
+            )
+        chosen = scheduled_ids
+        if chosen is None:
+            rows = self.list(workflow_id=workflow_id, additional_metadata=additional_metadata)
+            chosen = [s.id for s in rows if s.workflow_run_id is None]
+        return [i for i in chosen if self._schedules.delete_scheduled(i)]
+
     def delete(self, scheduled_id: str) -> None:
         self._schedules.delete_scheduled(scheduled_id)
 
@@ -105,5 +144,22 @@ class ScheduledClient:
     async def aio_delete(self, *args: Any, **kwargs: Any) -> None:
         return await asyncio.to_thread(self.delete, *args, **kwargs)
 
+    async def aio_update(self, *args: Any, **kwargs: Any) -> ScheduledRun:
+        return await asyncio.to_thread(self.update, *args, **kwargs)
+
+    async def aio_bulk_update(self, *args: Any, **kwargs: Any) -> builtins.list[ScheduledRun]:
+        return await asyncio.to_thread(self.bulk_update, *args, **kwargs)
+
+    async def aio_bulk_delete(self, **kwargs: Any) -> builtins.list[str]:
+        return await asyncio.to_thread(lambda: self.bulk_delete(**kwargs))
+
     async def aio_get(self, *args: Any, **kwargs: Any) -> ScheduledRun:
         return await asyncio.to_thread(self.get, *args, **kwargs)
+
+
+def _check_aware(trigger_at: datetime) -> None:
+    if trigger_at.tzinfo is None:
+        raise ValueError(
+            f"trigger_at={trigger_at!r} has no time zone; pass an aware datetime, e.g. "
+            "datetime.now(timezone.utc) + timedelta(minutes=5)"
+        )

@@ -100,8 +100,13 @@ class SchedulesRepo:
             raise errors.HatchnbError(f"no scheduled run has the id {scheduled_id}")
         return ScheduledRun.from_row(row)
 
-    def delete_scheduled(self, scheduled_id: str) -> None:
-        self._db.fetch_one("delete_scheduled", id=scheduled_id)
+    def delete_scheduled(self, scheduled_id: str) -> bool:
+        """Delete a schedule that has not started; whether there was one."""
+        return self._db.fetch_one("delete_scheduled", id=scheduled_id) is not None
+
+    def reschedule(self, scheduled_id: str, run_at: datetime) -> ScheduledRun | None:
+        row = self._db.fetch_one("reschedule", id=scheduled_id, run_at=run_at)
+        return ScheduledRun.from_row(row) if row else None
 
     def trigger_now(self, scheduled_id: str) -> bool:
         """Move a pending (or failed) schedule to now; False when there is none."""

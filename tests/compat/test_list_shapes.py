@@ -133,3 +133,31 @@ def test_getters_by_id(hatchet: Any, start_worker: Any) -> None:
         hatchet.workers.get("w-1")
     with pytest.raises(HatchnbError, match="no registered workflow"):
         hatchet.workflows.get("absent")
+
+
+def test_schedules_are_updated_and_deleted_in_bulk(hatchet: Any) -> None:
+    @hatchet.task(name="later")
+    def later(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    hatchet.register(later)
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    first = hatchet.scheduled.create(later, soon, additional_metadata={"batch": "a"})
+    second = hatchet.scheduled.create(later, soon, additional_metadata={"batch": "b"})
+    third = hatchet.scheduled.create(later, soon)
+    moved = hatchet.scheduled.update(first.id, soon + timedelta(days=1))
+    assert moved.trigger_at == soon + timedelta(days=1)
+    [again] = hatchet.scheduled.bulk_update([(second.id, soon + timedelta(days=2))])
+    assert again.trigger_at == soon + timedelta(days=2)
+    assert hatchet.scheduled.bulk_delete(
+        workflow_id=later.id, additional_metadata={"batch": "a"}
+    ) == [first.id]
+    assert hatchet.scheduled.bulk_delete(scheduled_ids=[second.id, third.id]) == [
+        second.id,
+        third.id,
+    ]
+    assert hatchet.scheduled.list(workflow_id=later.id).rows == []
+    with pytest.raises(ValueError, match="aware datetime"):
+        hatchet.scheduled.update(first.id, datetime.now())
+    with pytest.raises(NotImplementedError, match="statuses="):
+        hatchet.scheduled.bulk_delete(statuses=["PENDING"])

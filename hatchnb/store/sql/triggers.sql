@@ -75,6 +75,13 @@ SELECT * FROM hatchnb.scheduled_runs WHERE id = %(id)s;
 -- Delete a scheduled run that has not started.
 DELETE FROM hatchnb.scheduled_runs WHERE id = %(id)s AND run_id IS NULL RETURNING id;
 
+-- name: reschedule
+-- Move a scheduled run that has not started to another time; returns it (nothing when it
+-- started already or does not exist).
+UPDATE hatchnb.scheduled_runs SET run_at = %(run_at)s, error = NULL
+ WHERE id = %(id)s AND run_id IS NULL
+RETURNING *;
+
 -- name: due_scheduled
 -- Scheduled runs whose time has come, locked so each starts once (failed ones never again).
 SELECT * FROM hatchnb.scheduled_runs WHERE run_id IS NULL AND error IS NULL AND run_at <= now()
