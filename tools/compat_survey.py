@@ -167,7 +167,7 @@ def run_example(root: Path, directory: Path, scratch: Path) -> tuple[int, int, s
                 "no:cacheprovider",
                 "-o",
                 "asyncio_mode=auto",
-                "--timeout=120",
+                "--timeout=60",
                 str(rel),
             ],
             cwd=work,
