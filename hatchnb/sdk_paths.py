@@ -84,6 +84,9 @@ ALIASES: dict[str, dict[str, str]] = {
         "V1TaskEventType": "hatchnb.records:V1TaskEventType"
     },
     "hatchnb.clients.rest.models.v1_event": {"V1Event": "hatchnb.records:Event"},
+    "hatchnb.clients.rest.models.v1_update_filter_request": {
+        "V1UpdateFilterRequest": "hatchnb.types:UpdateFilterRequest"
+    },
     "hatchnb.clients.events": {
         "PushEventOptions": "hatchnb.features.events:PushEventOptions",
         "BulkPushEventWithMetadata": "hatchnb.features.events:BulkPushEventWithMetadata",

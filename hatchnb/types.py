@@ -142,3 +142,12 @@ class EvictionPolicy(BaseModel):
     ttl: timedelta | None
     allow_capacity_eviction: bool = True
     priority: int = 0
+
+
+class UpdateFilterRequest(BaseModel):
+    """What ``hatchet.filters.update`` changes (hatchet_sdk's V1UpdateFilterRequest); a
+    field left None keeps its value."""
+
+    expression: str | None = None
+    scope: str | None = None
+    payload: dict[str, Any] | None = None

@@ -8,13 +8,15 @@ import builtins
 import json
 from typing import Any
 
+from pydantic import BaseModel
+
 from hatchnb import errors, expressions, ids, serialization
 from hatchnb.config import Settings
 from hatchnb.features._params import ALL_ROWS, name_of, page
 from hatchnb.records import Filter, Rows
 from hatchnb.store import Store
 from hatchnb.store.events import EventsRepo
-from hatchnb.types import DefaultFilter
+from hatchnb.types import DefaultFilter, UpdateFilterRequest
 
 
 class FiltersClient:
@@ -61,6 +63,28 @@ class FiltersClient:
         if found is None:
             raise errors.HatchnbError(f"no filter has the id {filter_id}")
         return found
+
+    def update(self, filter_id: str, updates: UpdateFilterRequest | dict[str, Any]) -> Filter:
+        """Change a filter's expression, scope or payload (the fields ``updates`` sets)."""
+        change = UpdateFilterRequest.model_validate(
+            updates.model_dump() if isinstance(updates, BaseModel) else updates
+        )
+        if change.expression is not None:
+            expressions.compile_expression(change.expression)
+        scope = serialization.check_text(change.scope, "scope") if change.scope else None
+        payload = None
+        if change.payload is not None:
+            limit = self._settings.max_payload_bytes
+            payload = json.loads(serialization.dump_json(change.payload, "filter payload", limit))
+        found = self._events.update_filter(
+            _id(filter_id, "filter"), change.expression, scope, payload
+        )
+        if found is None:
+            raise errors.HatchnbError(f"no filter has the id {filter_id}")
+        return found
+
+    async def aio_update(self, *args: Any, **kwargs: Any) -> Filter:
+        return await asyncio.to_thread(self.update, *args, **kwargs)
 
     def ensure(self, workflow_name: str, wanted: builtins.list[DefaultFilter]) -> None:
         """Create the declared default filters the workflow does not have yet (same

@@ -76,6 +76,18 @@ class EventsRepo:
         row = self._db.fetch_one("get_filter", id=filter_id)
         return Filter.from_row(row) if row else None
 
+    def update_filter(
+        self, filter_id: str, expression: str | None, scope: str | None, payload: Any
+    ) -> Filter | None:
+        row = self._db.fetch_one(
+            "update_filter",
+            id=filter_id,
+            expression=expression,
+            scope=scope,
+            payload=jsonb(payload) if payload is not None else None,
+        )
+        return Filter.from_row(row) if row else None
+
     def list_filters(self, workflow_name: str | None, limit: int) -> list[Filter]:
         rows = self._db.fetch_all("list_filters", workflow_name=workflow_name, limit=limit)
         return [Filter.from_row(r) for r in rows]

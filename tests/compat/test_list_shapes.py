@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from hatchnb import Context, EmptyModel, HatchnbError
+from hatchnb.expressions import InvalidExpression
 
 pytestmark = pytest.mark.integration
 
@@ -161,3 +162,23 @@ def test_schedules_are_updated_and_deleted_in_bulk(hatchet: Any) -> None:
         hatchet.scheduled.update(first.id, datetime.now())
     with pytest.raises(NotImplementedError, match="statuses="):
         hatchet.scheduled.bulk_delete(statuses=["PENDING"])
+
+
+def test_filters_are_updated(hatchet: Any) -> None:
+    import importlib
+
+    path = "hatchnb.clients.rest.models.v1_update_filter_request"  # a run-time alias path
+    V1UpdateFilterRequest = importlib.import_module(path).V1UpdateFilterRequest
+
+    @hatchet.task(name="filtered-upd", on_events=["upd:go"])
+    def filtered(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    hatchet.register(filtered)
+    made = hatchet.filters.create(filtered.id, "input.n > 1", "s1", {"a": 1})
+    changed = hatchet.filters.update(made.id, V1UpdateFilterRequest(expression="input.n > 5"))
+    assert (changed.expression, changed.scope, changed.payload) == ("input.n > 5", "s1", {"a": 1})
+    changed = hatchet.filters.update(made.id, {"scope": "s2", "payload": {"b": 2}})
+    assert (changed.expression, changed.scope, changed.payload) == ("input.n > 5", "s2", {"b": 2})
+    with pytest.raises(InvalidExpression):
+        hatchet.filters.update(made.id, {"expression": "(("})

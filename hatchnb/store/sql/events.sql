@@ -39,6 +39,14 @@ SELECT %(id)s, %(workflow_name)s, %(expression)s, %(scope)s, %(payload)s
 -- One filter by id.
 SELECT * FROM hatchnb.filters WHERE id = %(id)s;
 
+-- name: update_filter
+-- Change a filter's expression, scope or payload (NULL keeps it); returns it.
+UPDATE hatchnb.filters
+   SET expression = coalesce(%(expression)s, expression), scope = coalesce(%(scope)s, scope),
+       payload = coalesce(%(payload)s, payload)
+ WHERE id = %(id)s
+RETURNING *;
+
 -- name: list_filters
 -- Filters, optionally of one workflow.
 SELECT * FROM hatchnb.filters
