@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hatchnb import ids, serialization
 from hatchnb.errors import TaskRunError
-from hatchnb.store.runs import RunsRepo
+from hatchnb.store.runs import RunsRepo, TaskRunFacts
 from hatchnb.store.workers import ClaimedTask
 from hatchnb.types import to_timedelta
 
@@ -72,6 +72,7 @@ class Context:
         self._cancelled = False
         #: the task called ctx.cancel(): its run records this task run CANCELLED
         self.cancelled_itself = False
+        self._known_facts: TaskRunFacts | None = None
         self._cancel_event: threading.Event | None = None  # made on demand: most tasks never wait
         self._async_task: asyncio.Task[Any] | None = None
         self._spawned = 0
@@ -149,6 +150,42 @@ class Context:
     def lifespan(self) -> Any:
         """What the worker's ``lifespan`` yielded (None without one)."""
         return getattr(self._worker, "lifespan", None)
+
+    # ---- facts read from the database on first use (one query, then cached) -------------
+
+    def _facts(self) -> TaskRunFacts:
+        if self._known_facts is None:
+            facts = RunsRepo(self._client._store).task_run_facts(self._claim.id)
+            self._known_facts = facts or TaskRunFacts(None, None, None, 0)
+        return self._known_facts
+
+    @property
+    def child_key(self) -> str | None:
+        """The key this run was spawned under by its parent task (None for a top run)."""
+        return self._facts().child_key
+
+    @property
+    def child_index(self) -> int | None:
+        """The spawn order of this run among its parent task's children (from 0), when the
+        parent did not give a child_key."""
+        key = self.child_key or ""
+        number = key.rsplit("-", 1)[-1]
+        auto = key.startswith(("spawn-", "durable-child-"))
+        return int(number) - 1 if auto and number.isdigit() else None
+
+    @property
+    def parent_workflow_run_id(self) -> str | None:
+        parent = self._facts().parent_run_id
+        return str(parent) if parent else None
+
+    @property
+    def triggering_event_key(self) -> str | None:
+        return self._facts().event_key
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts this task run may make: its first and its retries."""
+        return self._facts().retries + 1
 
     @property
     def filter_payload(self) -> dict[str, Any]:

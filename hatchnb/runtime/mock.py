@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from hatchnb import ids
 from hatchnb.runtime.context import Context
 from hatchnb.runtime.durable import DurableContext
+from hatchnb.store.runs import TaskRunFacts
 from hatchnb.store.workers import ClaimedTask
 
 if TYPE_CHECKING:
@@ -78,6 +79,10 @@ def mock_context(
     )
     worker = _MockWorker(lifespan)
     client: Any = task.workflow._client
+    ctx: Context
     if task.durable:
-        return DurableContext(claim, worker, client, [], evict_after=float("inf"))
-    return Context(claim, worker, client)
+        ctx = DurableContext(claim, worker, client, [], evict_after=float("inf"))
+    else:
+        ctx = Context(claim, worker, client)
+    ctx._known_facts = TaskRunFacts(None, None, None, task.retries)  # no database to ask
+    return ctx

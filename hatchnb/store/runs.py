@@ -63,6 +63,16 @@ class RunFilter:
 
 
 @dataclass(frozen=True)
+class TaskRunFacts:
+    """Facts about a running task's run that its context reads only when asked."""
+
+    child_key: str | None
+    parent_run_id: uuid.UUID | None
+    event_key: str | None
+    retries: int
+
+
+@dataclass(frozen=True)
 class TaskOutput:
     """What a result needs of one task run: its output (JSON or pickled) or its error."""
 
@@ -263,6 +273,10 @@ class RunsRepo:
         """A task's pickled output (outputs JSON cannot hold)."""
         row = self._db.fetch_one("task_output_blob", run_id=run_id, task_name=task_name)
         return row["output_blob"] if row else None
+
+    def task_run_facts(self, task_run_id: int) -> TaskRunFacts | None:
+        row = self._db.fetch_one("task_run_facts", id=task_run_id)
+        return TaskRunFacts(**row) if row else None
 
     # ---- commands -------------------------------------------------------------------
 

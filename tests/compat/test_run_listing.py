@@ -157,3 +157,33 @@ def test_default_additional_metadata_under_the_triggers_own(
     assert ref.result(timeout=20) == {"tagged": {"team": "data", "env": "dev", "k": "v"}}
     group = or_(SleepCondition("1s"))
     assert isinstance(group, OrGroup) and isinstance(group.conditions[0], Condition)
+
+
+def test_context_tells_its_place_among_runs(hatchet: Any, start_worker: Any) -> None:
+    @hatchet.task(input_validator=Fan, retries=2)
+    def kid(input: Fan, ctx: Context) -> dict[str, Any]:
+        return {
+            "index": ctx.child_index,
+            "key": ctx.child_key,
+            "parent": ctx.parent_workflow_run_id,
+            "max_attempts": ctx.max_attempts,
+        }
+
+    @hatchet.task()
+    def mom(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+        first = kid.run(Fan(n=1))
+        named = kid.run(Fan(n=2), child_key="mine")
+        return {"first": first, "named": named, "me": ctx.workflow_run_id}
+
+    @hatchet.task(on_events=["facts:go"])
+    def by_event(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+        return {"event": ctx.triggering_event_key, "parent": ctx.parent_workflow_run_id}
+
+    start_worker(kid, mom, by_event, slots=4)
+    out = mom.run()
+    assert out["first"] == {"index": 0, "key": "spawn-1", "parent": out["me"], "max_attempts": 3}
+    assert out["named"]["index"] is None and out["named"]["key"] == "mine"
+    event = hatchet.event.push("facts:go", {})
+    ref = hatchet.runs.get_run_ref(event.run_ids[0])
+    assert ref.result(timeout=20) == {"by_event": {"event": "facts:go", "parent": None}}
+    assert kid.mock_run(Fan(n=1))["max_attempts"] == 3

@@ -256,6 +256,16 @@ SELECT t.task_name, d.seq, d.kind, d.request, d.wake_at, d.event_key, d.result, 
 -- The pickled output of one task in a run.
 SELECT output_blob FROM hatchnb.task_runs WHERE run_id = %(run_id)s AND task_name = %(task_name)s;
 
+-- name: task_run_facts
+-- What a task's context tells on demand: its run's child key, parent run and triggering
+-- event key, and its retries.
+SELECT r.child_key, p.run_id AS parent_run_id, e.key AS event_key, t.retries
+  FROM hatchnb.task_runs t
+  JOIN hatchnb.workflow_runs r ON r.id = t.run_id
+  LEFT JOIN hatchnb.task_runs p ON p.id = r.parent_task_run_id
+  LEFT JOIN hatchnb.events e ON e.id = r.event_id
+ WHERE t.id = %(id)s;
+
 -- name: latest_task_notebook
 -- The newest executed notebook of a task run, found by task run id or by run id and task name.
 SELECT task_run_id, attempt, run_id, task_name, notebook, failed, created_at
