@@ -154,8 +154,9 @@ class TaskRun:
     finished_at: datetime | None
     #: names of the parent tasks in the DAG
     parents: tuple[str, ...] = ()
-    #: the workflow run this task run belongs to, and that run's metadata
+    #: the workflow run this task run belongs to, its workflow, and the run's metadata
     run_id: str = ""
+    workflow_name: str = ""
     additional_metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
@@ -163,6 +164,7 @@ class TaskRun:
         return cls(
             id=row["id"],
             run_id=str(row["run_id"]),
+            workflow_name=row.get("workflow_name") or "",
             additional_metadata=run_metadata or {},
             external_id=ids.task_run_external_id(row["run_id"], row["task_name"]),
             task_name=row["task_name"],
@@ -192,6 +194,10 @@ class TaskRun:
     @property
     def task_external_id(self) -> str:
         return self.external_id
+
+    @property
+    def workflow_id(self) -> str:
+        return ids.workflow_id(self.workflow_name)
 
     @property
     def workflow_run_external_id(self) -> str:

@@ -9,7 +9,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, overload
 
 from pydantic import BaseModel, model_validator
 
@@ -18,9 +18,11 @@ from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
 from hatchnb.records import (
     FINAL,
+    Rows,
     RunList,
     RunStatus,
     TaskEvent,
+    TaskRun,
     TaskRunDetail,
     V1TaskEventType,
     WorkflowRun,
@@ -279,6 +281,46 @@ class RunsClient:
     def get_run_ref(self, workflow_run_id: str) -> WorkflowRunRef:
         return self._make_ref(run_uuid(workflow_run_id))
 
+    @overload
+    def list(
+        self,
+        since: datetime | None = None,
+        only_tasks: Literal[False] = False,
+        offset: int | None = None,
+        limit: int | None = None,
+        statuses: builtins.list[RunStatus] | builtins.list[str] | None = None,
+        until: datetime | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+        workflow_ids: builtins.list[str] | None = None,
+        worker_id: str | None = None,
+        parent_task_external_id: str | None = None,
+        triggering_event_external_id: str | None = None,
+        include_payloads: bool = True,
+        *,
+        workflow_names: builtins.list[str] | None = None,
+        parent_task_run_id: int | None = None,
+    ) -> RunList: ...
+
+    @overload
+    def list(
+        self,
+        since: datetime | None = None,
+        *,
+        only_tasks: Literal[True],
+        offset: int | None = None,
+        limit: int | None = None,
+        statuses: builtins.list[RunStatus] | builtins.list[str] | None = None,
+        until: datetime | None = None,
+        additional_metadata: dict[str, Any] | None = None,
+        workflow_ids: builtins.list[str] | None = None,
+        worker_id: str | None = None,
+        parent_task_external_id: str | None = None,
+        triggering_event_external_id: str | None = None,
+        include_payloads: bool = True,
+        workflow_names: builtins.list[str] | None = None,
+        parent_task_run_id: int | None = None,
+    ) -> Rows[TaskRun]: ...
+
     def list(
         self,
         since: datetime | None = None,
@@ -296,17 +338,12 @@ class RunsClient:
         *,
         workflow_names: builtins.list[str] | None = None,
         parent_task_run_id: int | None = None,
-    ) -> RunList:
+    ) -> RunList | Rows[TaskRun]:
         """Runs created since ``since`` (default: one day ago), newest first, each with its
         task runs; a list that also has hatchet_sdk's ``.rows``. ``workflow_ids`` are
         ``workflow.id`` values; ``parent_task_external_id`` is the spawning task run's id (a
         standalone task's run id names its task). ``only_tasks=True`` (task runs instead of
         workflow runs) is not supported yet and raises."""
-        if only_tasks:
-            raise NotImplementedError(
-                "only_tasks=True is not supported by this hatchnb version yet: list workflow "
-                "runs and read each run's .children"
-            )
         where = self._filter(
             since,
             until,
@@ -320,6 +357,8 @@ class RunsClient:
             triggering_event_external_id=triggering_event_external_id,
         )
         limit, offset = _whole(limit or 100, "limit", 1), _whole(offset or 0, "offset", 0)
+        if only_tasks:
+            return Rows(self._runs.list_task_runs(where, limit or 100, offset or 0))
         rows = self._runs.list_runs(where, limit or 100, offset or 0)
         if not include_payloads:
             rows = [dataclasses.replace(r, input=None) for r in rows]

@@ -223,6 +223,11 @@ class RunsRepo:
                 tasks[run_id].append(TaskRun.from_row(task, metadata[run_id]))
         return [WorkflowRun.from_row(r, tasks[r["id"]]) for r in rows]
 
+    def list_task_runs(self, where: RunFilter, limit: int, offset: int) -> list[TaskRun]:
+        """The task runs of the runs ``where`` picks (its statuses are task statuses)."""
+        rows = self._db.fetch_all("list_task_runs", **where.params(), limit=limit, offset=offset)
+        return [TaskRun.from_row(r, r["additional_metadata"]) for r in rows]
+
     def parent_tasks_since(self, since: datetime) -> list[Row]:
         """``id, run_id, task_name`` of the task runs that spawned children since ``since``."""
         return self._db.fetch_all("parent_tasks_of_children", since=since)

@@ -205,9 +205,28 @@ def test_cron_input_is_validated_at_registration(hatchet: Any) -> None:
         hatchet.register(broken_cron)
 
 
-def test_listing_task_runs_alone_is_refused_not_ignored(hatchet: Any) -> None:
-    with pytest.raises(NotImplementedError, match="only_tasks"):
-        hatchet.runs.list(only_tasks=True)
+def test_listing_task_runs_alone(hatchet: Any, start_worker: Any) -> None:
+    wf = hatchet.workflow(name="two-tasks")
+
+    @wf.task()
+    def first(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        return {"n": 1}
+
+    @wf.task(parents=[first])
+    def second(input: EmptyModel, ctx: Context) -> None:
+        raise ValueError("no")
+
+    start_worker(wf)
+    ref = wf.run_no_wait(additional_metadata={"k": "tasks"})
+    with pytest.raises(FailedTaskRunExceptionGroup):
+        ref.result(timeout=20)
+    rows = hatchet.runs.list(only_tasks=True, additional_metadata={"k": "tasks"}).rows
+    assert sorted(t.display_name for t in rows) == ["first", "second"]
+    assert all(t.workflow_run_external_id == ref.workflow_run_id for t in rows)
+    assert all(t.workflow_id == wf.id and t.additional_metadata == {"k": "tasks"} for t in rows)
+    failed = hatchet.runs.list(only_tasks=True, statuses=[V1TaskStatus.FAILED]).rows
+    assert [t.display_name for t in failed] == ["second"]
+    assert failed[0].error_message.startswith("ValueError: no\n")
 
 
 def test_worker_options_it_cannot_honour_are_refused(hatchet: Any) -> None:

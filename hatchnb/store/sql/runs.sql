@@ -169,6 +169,26 @@ SELECT id, workflow_name, version_id, status, input, additional_metadata, priori
  ORDER BY created_at DESC, id
  LIMIT %(limit)s OFFSET %(offset)s;
 
+-- name: list_task_runs
+-- The task runs (hooks excluded) of the runs the list_runs filters pick (run statuses aside),
+-- with a task status filter, newest run first.
+SELECT t.id, t.run_id, t.workflow_name, t.task_name, t.kind, t.status, t.retry_count,
+       t.attempt, t.worker_id, t.output, t.output_blob IS NOT NULL AS has_blob, t.error,
+       t.queued_at, t.started_at, t.finished_at, t.parents, r.additional_metadata
+  FROM hatchnb.workflow_runs r
+  JOIN hatchnb.task_runs t ON t.run_id = r.id AND t.kind = 'task'
+ WHERE r.created_at >= %(since)s
+   AND (%(until)s::timestamptz IS NULL OR r.created_at <= %(until)s::timestamptz)
+   AND (%(statuses)s::text[] IS NULL OR t.status = ANY (%(statuses)s::text[]))
+   AND (%(workflows)s::text[] IS NULL OR r.workflow_name = ANY (%(workflows)s::text[]))
+   AND (%(metadata)s::jsonb IS NULL OR r.additional_metadata @> %(metadata)s::jsonb)
+   AND (%(parent_task_run_ids)s::bigint[] IS NULL
+        OR r.parent_task_run_id = ANY (%(parent_task_run_ids)s::bigint[]))
+   AND (%(event_id)s::uuid IS NULL OR r.event_id = %(event_id)s::uuid)
+   AND (%(worker_id)s::uuid IS NULL OR t.worker_id = %(worker_id)s::uuid)
+ ORDER BY r.created_at DESC, t.id
+ LIMIT %(limit)s OFFSET %(offset)s;
+
 -- name: count_runs
 -- How many runs match the list_runs filters, counting no further than `cap` (NULL: all).
 SELECT count(*) AS total FROM (
