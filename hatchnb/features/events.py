@@ -166,9 +166,9 @@ class EventClient:
         found = filters_in(tx, workflow, event.scope)
         if not found:
             return [None]
+        # as in Hatchet: input is the event's payload, payload the filter's own
         variables = {
             "input": event.payload,
-            "payload": event.payload,
             "additional_metadata": event.additional_metadata,
             "event_key": event.key,
         }
@@ -195,7 +195,8 @@ def _event_uuid(value: str) -> str:
 def _filter_holds(found: Filter, workflow: str, variables: dict[str, Any]) -> bool:
     try:
         value = expressions.evaluate(
-            found.expression, {**variables, "filter_payload": found.payload}
+            found.expression,
+            {**variables, "payload": found.payload, "filter_payload": found.payload},
         )
     except expressions.InvalidExpression as exc:
         raise expressions.InvalidExpression(

@@ -70,3 +70,20 @@ def test_default_filters_are_created_once_and_applied(
 def test_a_default_filter_with_a_bad_expression_is_refused(hatchet: Any) -> None:
     with pytest.raises(InvalidExpression):
         hatchet.workflow(name="bad", default_filters=[DefaultFilter(expression="((", scope="s")])
+
+
+def test_in_a_filter_input_is_the_event_and_payload_the_filters(
+    hatchet: Any, start_worker: Any
+) -> None:
+    @hatchet.task(name="payload-filter", on_events=["pf:go"])
+    def filtered(input: EmptyModel, ctx: Context) -> dict[str, Any]:
+        return {"filter": ctx.filter_payload}
+
+    start_worker(filtered)
+    hatchet.filters.create(
+        filtered.id, "input.run == payload.wanted && event_key == 'pf:go'", "s", {"wanted": "a"}
+    )
+    assert hatchet.event.push("pf:go", {"run": "b"}, scope="s").run_ids == []
+    [run_id] = hatchet.event.push("pf:go", {"run": "a"}, scope="s").run_ids
+    out = hatchet.runs.get_run_ref(run_id).result(timeout=20)
+    assert out == {"payload-filter": {"filter": {"wanted": "a"}}}
