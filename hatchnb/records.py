@@ -5,6 +5,7 @@ database rows by ``from_row``."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -428,6 +429,34 @@ class Event:
     @property
     def metadata(self) -> ResourceMeta:
         return ResourceMeta(self.event_id, self.created_at, self.created_at)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PushedEvent:
+    """What ``hatchet.event.push`` returns, shaped as hatchet_sdk's Event: ``payload`` and
+    ``additional_metadata`` as JSON text; ``run_ids`` (the runs it started) is hatchnb's.
+    ``hatchet.event.get/list`` give the stored ``Event`` with dicts."""
+
+    event_id: str
+    key: str
+    payload: str
+    additional_metadata: str
+    scope: str | None
+    event_timestamp: datetime
+    run_ids: list[str]
+    tenant_id: str = ""
+
+    @classmethod
+    def of(cls, event: Event) -> PushedEvent:
+        return cls(
+            event_id=event.event_id,
+            key=event.key,
+            payload=json.dumps(event.payload),
+            additional_metadata=json.dumps(event.additional_metadata),
+            scope=event.scope,
+            event_timestamp=event.created_at,
+            run_ids=event.run_ids,
+        )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

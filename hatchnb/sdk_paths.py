@@ -90,7 +90,7 @@ ALIASES: dict[str, dict[str, str]] = {
     "hatchnb.clients.events": {
         "PushEventOptions": "hatchnb.features.events:PushEventOptions",
         "BulkPushEventWithMetadata": "hatchnb.features.events:BulkPushEventWithMetadata",
-        "Event": "hatchnb.records:Event",
+        "Event": "hatchnb.records:PushedEvent",
     },
 }
 

@@ -15,7 +15,7 @@ from hatchnb import errors, expressions, ids, serialization
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
 from hatchnb.features._params import metadata_value
-from hatchnb.records import Event, Filter, Rows
+from hatchnb.records import Event, Filter, PushedEvent, Rows
 from hatchnb.store import Store, Tx
 from hatchnb.store.events import (
     EventFilter,
@@ -57,7 +57,9 @@ class EventClient:
         additional_metadata: dict[str, Any] | None = None,
         priority: int | None = None,
         scope: str | None = None,
-    ) -> Event:
+    ) -> PushedEvent:
+        """Store an event and start the runs it triggers; hatchet_sdk's Event shape (JSON
+        text payload), with the started runs' ids in ``run_ids``."""
         opts = options or PushEventOptions(
             additional_metadata=additional_metadata or {}, priority=priority, scope=scope
         )
@@ -70,10 +72,10 @@ class EventClient:
         )
         return self.bulk_push([item])[0]
 
-    async def aio_push(self, *args: Any, **kwargs: Any) -> Event:
+    async def aio_push(self, *args: Any, **kwargs: Any) -> PushedEvent:
         return await asyncio.to_thread(self.push, *args, **kwargs)
 
-    def bulk_push(self, events: list[BulkPushEventWithMetadata]) -> list[Event]:
+    def bulk_push(self, events: list[BulkPushEventWithMetadata]) -> list[PushedEvent]:
         limit = self._settings.max_payload_bytes
         for event in events:  # refuse the whole batch before anything is written
             serialization.check_text(event.key, "event key")
@@ -82,7 +84,8 @@ class EventClient:
             if event.scope is not None:
                 serialization.check_text(event.scope, "scope")
         with self._store.transaction() as tx:
-            return [self._push_one(tx, e) for e in events]
+            stored = [self._push_one(tx, e) for e in events]
+        return [PushedEvent.of(e) for e in stored]
 
     def get(self, event_id: str) -> Event:
         event = self._events.get_event(event_id)
@@ -176,7 +179,7 @@ class EventClient:
 
     # hatchet_sdk's async twins
 
-    async def aio_bulk_push(self, *args: Any, **kwargs: Any) -> builtins.list[Event]:
+    async def aio_bulk_push(self, *args: Any, **kwargs: Any) -> builtins.list[PushedEvent]:
         return await asyncio.to_thread(self.bulk_push, *args, **kwargs)
 
     async def aio_get(self, *args: Any, **kwargs: Any) -> Event:

@@ -182,3 +182,14 @@ def test_filters_are_updated(hatchet: Any) -> None:
     assert (changed.expression, changed.scope, changed.payload) == ("input.n > 5", "s2", {"b": 2})
     with pytest.raises(InvalidExpression):
         hatchet.filters.update(made.id, {"expression": "(("})
+
+
+def test_a_pushed_event_has_hatchet_sdks_json_text_fields(hatchet: Any) -> None:
+    import json
+
+    pushed = hatchet.event.push("shape:go", {"n": 1}, additional_metadata={"k": "v"})
+    assert json.loads(pushed.payload) == {"n": 1}
+    assert json.loads(pushed.additional_metadata) == {"k": "v"}
+    assert pushed.key == "shape:go" and pushed.run_ids == []
+    stored = hatchet.event.get(pushed.event_id)  # the stored event keeps dicts, as V1Event
+    assert stored.payload == {"n": 1} and stored.metadata.id == pushed.event_id
