@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from hatchnb import Context, EmptyModel, HatchnbError, RunStatus
+from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.workers]
 
@@ -34,7 +35,7 @@ def test_a_paused_worker_claims_nothing_until_unpaused(
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert hatchet.workers.pause(worker.worker_id).status == "PAUSED"
-    time.sleep(0.6)  # past a heartbeat: the worker knows
+    wait_until(lambda: worker._runtime.link.paused, message="the worker to see its pause")
     waiting = job.run_no_wait()
     assert running.result(timeout=10) == {"n": 1}  # what it ran finishes
     time.sleep(1.0)
