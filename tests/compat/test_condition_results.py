@@ -106,14 +106,18 @@ def test_durable_event_waits_take_scope_and_a_payload_validator(
     @hatchet.durable_task()
     async def waiter(input: EmptyModel, ctx: DurableContext) -> dict[str, int]:
         got = await ctx.aio_wait_for_event(
-            "durable:go", "input.n > 1", payload_validator=Go, scope="team-a", label="go"
+            "durable:go",
+            "input.n > 1",
+            payload_validator=Go,
+            scope="team-a",
+            label="go",
+            lookback_window=timedelta(minutes=1),  # the pushes may come before the wait
         )
         assert isinstance(got, Go)
         return {"n": got.n}
 
     start_worker(waiter)
     ref = waiter.run_no_wait()
-    time.sleep(1)
     hatchet.event.push("durable:go", {"n": 5}, scope="team-b")
     hatchet.event.push("durable:go", {"n": 1}, scope="team-a")
     hatchet.event.push("durable:go", {"n": 7}, scope="team-a")
