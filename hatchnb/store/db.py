@@ -97,6 +97,13 @@ def _check_if_readable(conn: psycopg.Connection[Any]) -> None:
         ConnectionPool.check_connection(conn)
 
 
+async def _acheck_if_readable(conn: psycopg.AsyncConnection[Any]) -> None:
+    """``_check_if_readable`` for the async pools (durable logs, the worker's statements):
+    after a server restart their idle connections are just as dead."""
+    if conn.closed or _readable(conn.fileno()):
+        await AsyncConnectionPool.check_connection(conn)
+
+
 def _readable(fd: int) -> bool:
     poller = select.poll()  # not select.select: no limit on the descriptor number
     poller.register(fd, select.POLLIN)
@@ -187,6 +194,7 @@ class AsyncStore:
             max_size=max_size,
             open=False,
             configure=_aconfigure,
+            check=_acheck_if_readable,
             kwargs={
                 "row_factory": dict_row,
                 **liveness_params(dsn, NO_JIT if durable else ASYNC_COMMIT),

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import re
 import time
@@ -216,3 +217,28 @@ def test_a_client_survives_a_restart_with_every_pooled_connection_dead(
             assert hatchet.runs.list() == []
     finally:
         hatchet.close()
+
+
+def test_the_async_pool_survives_a_restart_with_every_connection_dead(
+    cluster: Cluster, database: str
+) -> None:
+    """Durable logs and the worker's statements go through the async pools: after a server
+    restart their idle connections are dead too, and each call must still get a live one
+    (a durable task failed its retries on dead ones in the chaos soak)."""
+    from hatchnb.store.db import AsyncStore
+
+    Hatchet(dsn=database).close()  # migrates the database
+
+    async def scenario() -> None:
+        store = AsyncStore(database, max_size=4)
+        await store.open()
+        try:
+            await asyncio.gather(*[store.fetch_one("run_statuses", ids=[]) for _ in range(8)])
+            cluster.stop("immediate")
+            cluster.start()
+            for _ in range(5):
+                assert await store.fetch_all("run_statuses", ids=[]) == []
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
