@@ -61,6 +61,26 @@ class ResourceMeta:
     updated_at: datetime | None = None
 
 
+class _OfWorkflow:
+    """A record of one workflow: hatchet_sdk's ``workflow_id`` (derived from the name)."""
+
+    workflow_name: str
+
+    @property
+    def workflow_id(self) -> str:
+        return ids.workflow_id(self.workflow_name)
+
+
+class _Identified(_OfWorkflow):
+    """A record whose hatchet_sdk ``.metadata`` is its id alone (crons, schedules, filters)."""
+
+    id: str
+
+    @property
+    def metadata(self) -> ResourceMeta:
+        return ResourceMeta(self.id)
+
+
 def _duration_ms(started: datetime | None, finished: datetime | None) -> int | None:
     if started is None or finished is None:
         return None
@@ -139,7 +159,7 @@ def attempt_events(
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class TaskRun:
+class TaskRun(_OfWorkflow):
     id: int
     external_id: str
     task_name: str
@@ -197,10 +217,6 @@ class TaskRun:
         return self.external_id
 
     @property
-    def workflow_id(self) -> str:
-        return ids.workflow_id(self.workflow_name)
-
-    @property
     def workflow_run_external_id(self) -> str:
         return self.run_id
 
@@ -215,7 +231,7 @@ class TaskRun:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class WorkflowRun:
+class WorkflowRun(_OfWorkflow):
     workflow_run_id: str
     workflow_name: str
     version_id: int
@@ -246,10 +262,6 @@ class WorkflowRun:
     def run(self) -> WorkflowRun:
         """hatchet_sdk's ``runs.get(id).run``: the run itself."""
         return self
-
-    @property
-    def workflow_id(self) -> str:
-        return ids.workflow_id(self.workflow_name)
 
     @property
     def workflow_run_external_id(self) -> str:
@@ -330,7 +342,7 @@ class WorkerRecord:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class CronWorkflow:
+class CronWorkflow(_Identified):
     id: str
     workflow_name: str
     name: str
@@ -360,17 +372,9 @@ class CronWorkflow:
             last_error=row.get("last_error"),
         )
 
-    @property
-    def metadata(self) -> ResourceMeta:
-        return ResourceMeta(self.id)
-
-    @property
-    def workflow_id(self) -> str:
-        return ids.workflow_id(self.workflow_name)
-
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ScheduledRun:
+class ScheduledRun(_Identified):
     id: str
     workflow_name: str
     trigger_at: datetime
@@ -394,14 +398,6 @@ class ScheduledRun:
             workflow_run_id=str(run_id) if run_id else None,
             error=row.get("error"),
         )
-
-    @property
-    def metadata(self) -> ResourceMeta:
-        return ResourceMeta(self.id)
-
-    @property
-    def workflow_id(self) -> str:
-        return ids.workflow_id(self.workflow_name)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -460,7 +456,7 @@ class PushedEvent:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Filter:
+class Filter(_Identified):
     id: str
     workflow_name: str
     expression: str
@@ -476,14 +472,6 @@ class Filter:
             scope=row["scope"],
             payload=row["payload"],
         )
-
-    @property
-    def metadata(self) -> ResourceMeta:
-        return ResourceMeta(self.id)
-
-    @property
-    def workflow_id(self) -> str:
-        return ids.workflow_id(self.workflow_name)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
