@@ -162,9 +162,12 @@ class RunsClient:
         self._astore = astore
         self._make_ref = make_ref
 
-    def get(self, workflow_run_id: str) -> WorkflowRun:
-        """The run with its task runs and their events (hatchet_sdk's ``task_events``)."""
+    def get(self, workflow_run_id: str, *, task_events: bool = True) -> WorkflowRun:
+        """The run with its task runs and their events (hatchet_sdk's ``task_events``);
+        ``task_events=False`` (hatchnb's) skips reading the attempt history, for pollers."""
         run = self._runs.get_run(run_uuid(workflow_run_id))
+        if not task_events:
+            return run
         return dataclasses.replace(run, task_events=self._task_events(run))
 
     def _task_events(self, run: WorkflowRun) -> builtins.list[TaskEvent]:
@@ -210,7 +213,7 @@ class RunsClient:
         return await asyncio.to_thread(self.get, workflow_run_id)
 
     def get_status(self, workflow_run_id: str) -> RunStatus:
-        return self.get(workflow_run_id).status
+        return self._runs.run_status(run_uuid(workflow_run_id))
 
     async def aio_get_status(self, workflow_run_id: str) -> RunStatus:
         return await asyncio.to_thread(self.get_status, workflow_run_id)
@@ -253,7 +256,7 @@ class RunsClient:
     def get_details(self, external_id: str) -> WorkflowRunDetail:
         """The run's status, input, metadata and each task's status, output and error, by
         task name (hatchet_sdk's WorkflowRunDetail shape)."""
-        run = self.get(external_id)
+        run = self.get(external_id, task_events=False)
         outputs = {t.task_name: t for t in self._runs.task_outputs([run.workflow_run_id])}
         key = self._settings.signing_key
         tasks = {

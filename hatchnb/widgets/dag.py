@@ -206,7 +206,7 @@ class DagView:
     @classmethod
     def from_run(cls, hatchet: Hatchet, run_id: str, *, name: str = "dag_nodes") -> DagView:
         """The DAG of a run, coloured with its current task statuses."""
-        run = hatchet.runs.get(str(run_id))
+        run = hatchet.runs.get(str(run_id), task_events=False)
         view = cls(run_parents(run), name=name)
         view.set_status(*run_statuses(run))
         return view

@@ -122,7 +122,7 @@ class DagWidget:
     @classmethod
     def from_run(cls, hatchet: Hatchet, run_id: str) -> DagWidget:
         """The DAG of a run, coloured with its current task statuses."""
-        run = hatchet.runs.get(str(run_id))
+        run = hatchet.runs.get(str(run_id), task_events=False)
         view = cls(run_parents(run))
         view.set_status(*run_statuses(run))
         return view

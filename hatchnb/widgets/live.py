@@ -97,7 +97,7 @@ def run_dag(client: Hatchet, run_id: str) -> DagWidget:
 
 def follow_dag(client: Hatchet, view: DagWidget, run_id: str) -> None:
     def poll() -> bool:
-        run = client.runs.get(run_id)
+        run = client.runs.get(run_id, task_events=False)
         view.set_status(*run_statuses(run))
         return str(run.status) not in FINAL
 

@@ -65,7 +65,7 @@ class RunWidget:
         self.client = client
         self.run_id = str(run_id)
         self._lock = threading.Lock()
-        self.run = client.runs.get(self.run_id)
+        self.run = client.runs.get(self.run_id, task_events=False)
         self.dag = DagWidget(run_parents(self.run))
         self.title = w.HTML()
         self.progress = w.IntProgress(min=0, max=1, value=0, description="0/0")
@@ -104,7 +104,7 @@ class RunWidget:
         live.watcher_for(self.client).add(self.poll)
 
     def poll(self) -> bool:
-        run = self.client.runs.get(self.run_id)
+        run = self.client.runs.get(self.run_id, task_events=False)
         self.refresh(run)
         return str(run.status) not in live.FINAL
 

@@ -82,7 +82,7 @@ class RunDetailPage:
         self.config = config
         self.hatchet = config.client
         self.run_id = run_id
-        self.run = self.hatchet.runs.get(run_id)
+        self.run = self.hatchet.runs.get(run_id, task_events=False)
         tasks = [t for t in self.run.tasks if t.kind == "task"]
         self.dag = DagView({t.task_name: list(t.parents) for t in tasks})
         self.gantt_source = ColumnDataSource(name="gantt", data={c: [] for c in GANTT_COLUMNS})
@@ -125,7 +125,7 @@ class RunDetailPage:
         return pn.pane.HTML(f"<pre name='run_input'>{text}</pre>")
 
     def refresh(self) -> None:
-        self.run = self.hatchet.runs.get(self.run_id)
+        self.run = self.hatchet.runs.get(self.run_id, task_events=False)
         self.dag.set_status(*run_statuses(self.run))
         self._header()
         self._gantt()
