@@ -240,6 +240,37 @@ def test_unserializable_output_fails_the_task_saying_what_to_return(
     assert (row["status"], row["attempt"]) == ("FAILED", 1)  # not retried: it cannot change
 
 
+def test_an_exception_whose_str_raises_fails_the_task_and_uses_its_retries(
+    hatchet: Any, db: Any, worker_process: Any
+) -> None:
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("str() is broken")
+
+    @hatchet.task(retries=1, execution_timeout="60s")
+    def raises_unprintable(input: EmptyModel, ctx: Context) -> None:
+        raise Unprintable()
+
+    @hatchet.task(retries=1, execution_timeout="60s")
+    def raises_nul(input: EmptyModel, ctx: Context) -> None:
+        raise ValueError("bad byte \x00 and \ud800 in the message")
+
+    worker_process("--slots", "2")
+    started = time.monotonic()
+    with pytest.raises(FailedRunError) as failed:
+        raises_unprintable.run()
+    error = failed.value.exceptions[0]
+    assert error.exc_type == "Unprintable"
+    assert error.exc.startswith("<str() of this Unprintable raised RuntimeError; repr:")
+    assert _task_rows(db, "raises_unprintable") == [
+        {"status": "FAILED", "attempt": 2, "retry_count": 1}
+    ]
+    with pytest.raises(FailedRunError, match=r"bad byte \\x00 and \\ud800 in the message"):
+        raises_nul.run()
+    assert _task_rows(db, "raises_nul") == [{"status": "FAILED", "attempt": 2, "retry_count": 1}]
+    assert time.monotonic() - started < 30  # failed at once, not at the execution timeout
+
+
 def test_output_with_nul_characters_is_kept_not_lost(hatchet: Any, worker_process: Any) -> None:
     @hatchet.task()
     def binary(input: EmptyModel, ctx: Context) -> dict[str, str]:
