@@ -121,6 +121,45 @@ def test_invalid_cel_in_concurrency_and_rate_limit_keys_is_refused_at_declaratio
         RateLimit(dynamic_key="input.user +", units=1, limit=10)
 
 
+_HUGE_CEL_ATTEMPTS = """
+import sys
+from hatchnb import ConcurrencyExpression, ConcurrencyLimitStrategy, Hatchet, RateLimit
+from hatchnb.expressions import InvalidExpression
+
+huge = " + ".join(["input.n"] * 50_000)
+hatchet = Hatchet(dsn=sys.argv[1])
+wf = hatchet.workflow(name="on-signup", on_events=["user:signup"])
+wf.task()(lambda input, ctx: None)
+hatchet.register(wf)
+attempts = {
+    "filter": lambda: hatchet.filters.create(wf, huge, "tenant-1"),
+    "concurrency": lambda: ConcurrencyExpression(
+        expression=huge, max_runs=1, limit_strategy=ConcurrencyLimitStrategy.CANCEL_NEWEST
+    ),
+    "rate limit key": lambda: RateLimit(dynamic_key=huge, units=1, limit=10),
+}
+for name, attempt in attempts.items():
+    try:
+        attempt()
+    except (InvalidExpression, ValueError) as exc:
+        print(name, "refused:", "over the 10,000-character limit" in str(exc))
+"""
+
+
+def test_a_50000_term_cel_expression_is_refused_not_a_crash(dsn: str, db: Any) -> None:
+    """Run in a child process: before the fix the CEL library segfaulted the process."""
+    done = subprocess.run(
+        [sys.executable, "-c", _HUGE_CEL_ATTEMPTS, dsn], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-500:]}"
+    assert done.stdout.splitlines() == [
+        "filter refused: True",
+        "concurrency refused: True",
+        "rate limit key refused: True",
+    ]
+    _nothing_written(db, workflow_versions=1)
+
+
 def test_cel_key_failing_on_an_input_refuses_the_trigger(hatchet: Any, db: Any) -> None:
     wf = hatchet.workflow(
         name="per-tenant",
