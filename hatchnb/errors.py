@@ -49,6 +49,10 @@ class RunNotFound(HatchnbError, LookupError):
     """No workflow run has this id."""
 
 
+class WorkflowNotFound(HatchnbError, LookupError, ValueError):
+    """No workflow is registered under this name."""
+
+
 class NonRetryableException(Exception):
     """Raise inside a task to fail it at once, without using the remaining retries."""
 

@@ -21,7 +21,7 @@ import cloudpickle
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from hatchnb import errors
+from hatchnb import errors, limits
 from hatchnb.serde import SERIALIZATION_CONTEXT
 from hatchnb.types import EmptyModel
 
@@ -234,6 +234,7 @@ def run_row(
     """One element of ``insert_runs``' JSON array, built by hand: for bulk enqueue this is the
     hot loop. ``trigger`` holds optional triggered_by / event_id / filter_payload and flow
     control (fc / sticky / sticky_worker)."""
+    limits.check_priority(priority)
     meta_json = dump_metadata(meta)
     key_json = "null" if child_key is None else json.dumps(child_key)
     extra = "," + json.dumps(trigger)[1:-1] if trigger else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from hatchnb import ids, serialization
+from hatchnb import errors, ids, serialization
 from hatchnb.store import Store
 from hatchnb.store.versions import VersionsRepo
 
@@ -25,6 +25,18 @@ def name_of(workflow: Any, store: Store | None = None) -> str:
             if ids.workflow_id(summary.name) == workflow:
                 return summary.name
     return workflow
+
+
+def registered_name(workflow: Any, store: Store, what: str) -> str:
+    """The name of a workflow (name, object or id) that is registered, as crons and
+    schedules need: a trigger for a workflow no worker can run would only fail later."""
+    name = serialization.check_text(name_of(workflow, store), "workflow")
+    if VersionsRepo(store).current_version(name) is None:
+        raise errors.WorkflowNotFound(
+            f"workflow {name!r} is not registered; register it (hatchet.register(workflow), "
+            f"or start a worker with it) before creating {what} for it"
+        )
+    return name
 
 
 def json_value(value: Any, limit: int) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterError, croniter
 
-from hatchnb import errors, serialization
+from hatchnb import errors, limits, serialization
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
 from hatchnb.features._params import (
@@ -20,6 +20,7 @@ from hatchnb.features._params import (
     name_of,
     page,
     refuse_ordering,
+    registered_name,
 )
 from hatchnb.records import CronWorkflow, Rows
 from hatchnb.store import Store
@@ -74,13 +75,17 @@ class CronClient:
     ) -> CronWorkflow:
         """A cron for a registered workflow; ticks are computed in ``timezone`` (UTC)."""
         first = next_tick(expression, timezone, datetime.now(tz=UTC))
+        cron_name = serialization.check_text(cron_name, "cron_name")
+        payload = json_value(input, self._settings.max_payload_bytes)
+        metadata = metadata_value(additional_metadata)
+        priority = limits.optional_priority(priority)
         return self._crons.upsert_cron(
-            serialization.check_text(name_of(workflow_name, self._store), "workflow"),
-            serialization.check_text(cron_name, "cron_name"),
+            registered_name(workflow_name, self._store, "a cron"),
+            cron_name,
             expression,
             timezone,
-            json_value(input, self._settings.max_payload_bytes),
-            metadata_value(additional_metadata),
+            payload,
+            metadata,
             priority,
             first,
         )

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from hatchnb import errors, expressions, ids, serialization
+from hatchnb import errors, expressions, ids, limits, serialization
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
 from hatchnb.features._params import metadata_value
@@ -61,7 +61,9 @@ class EventClient:
         """Store an event and start the runs it triggers; hatchet_sdk's Event shape (JSON
         text payload), with the started runs' ids in ``run_ids``."""
         opts = options or PushEventOptions(
-            additional_metadata=additional_metadata or {}, priority=priority, scope=scope
+            additional_metadata=additional_metadata or {},
+            priority=limits.optional_priority(priority),
+            scope=scope,
         )
         item = BulkPushEventWithMetadata(
             key=event_key,
@@ -81,6 +83,7 @@ class EventClient:
             serialization.check_text(event.key, "event key")
             serialization.dump_json(event.payload, "event payload", limit)
             serialization.dump_metadata(event.additional_metadata)
+            limits.optional_priority(event.priority)
             if event.scope is not None:
                 serialization.check_text(event.scope, "scope")
         with self._store.transaction() as tx:

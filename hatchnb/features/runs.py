@@ -13,7 +13,7 @@ from typing import Any, Literal, overload
 
 from pydantic import BaseModel, model_validator
 
-from hatchnb import errors, ids, serialization
+from hatchnb import errors, ids, limits, serialization
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
 from hatchnb.records import (
@@ -237,8 +237,7 @@ class RunsClient:
             serialization.dump_json(input, "input", self._settings.max_payload_bytes)
         )
         metadata = json.loads(serialization.dump_metadata(additional_metadata or {}))
-        if priority is not None and priority not in (1, 2, 3):
-            raise ValueError(f"priority={priority!r}: use 1, 2 or 3 (Priority.LOW..HIGH)")
+        priority = limits.optional_priority(priority)
         with self._store.transaction() as tx:
             target = trigger_target_in(tx, serialization.check_text(workflow_name, "workflow"))
             if target is None:

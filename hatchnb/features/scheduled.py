@@ -7,7 +7,7 @@ import builtins
 from datetime import datetime
 from typing import Any
 
-from hatchnb import errors, serialization
+from hatchnb import errors, limits
 from hatchnb.config import Settings
 from hatchnb.features._params import (
     ALL_ROWS,
@@ -17,6 +17,7 @@ from hatchnb.features._params import (
     name_of,
     page,
     refuse_ordering,
+    registered_name,
 )
 from hatchnb.records import Rows, ScheduledRun
 from hatchnb.store import Store
@@ -40,11 +41,14 @@ class ScheduledClient:
         priority: int | None = None,
     ) -> ScheduledRun:
         _check_aware(trigger_at)
+        payload = json_value(input, self._settings.max_payload_bytes)
+        metadata = metadata_value(additional_metadata)
+        priority = limits.optional_priority(priority)
         return self._schedules.create(
-            serialization.check_text(name_of(workflow_name, self._store), "workflow"),
+            registered_name(workflow_name, self._store, "a scheduled run"),
             trigger_at,
-            json_value(input, self._settings.max_payload_bytes),
-            metadata_value(additional_metadata),
+            payload,
+            metadata,
             priority,
         )
 

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -255,6 +257,49 @@ def test_event_payload_failing_validation_fails_on_the_worker_without_retries(
         hatchet.runs.get_run_ref(event.run_ids[0]).result(timeout=30)
     row = _task_row(db)
     assert (row["status"], row["attempt"], row["retry_count"]) == ("FAILED", 1, 0)
+
+
+# ---- priorities and trigger targets (issue 19, finding 8) -------------------------------
+
+
+@pytest.mark.parametrize("priority", [99, 0, -1, 4, True, 2.0, "3"])
+def test_a_priority_outside_1_to_3_is_refused_everywhere(
+    hatchet: Any, db: Any, priority: Any
+) -> None:
+    wf = hatchet.workflow(name="prioritised", on_events=["prio:go"])
+    wf.task()(_noop)
+    hatchet.register(wf)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    attempts: dict[str, Callable[[], Any]] = {
+        "cron.create": lambda: hatchet.cron.create(wf, "c", "0 3 * * *", priority=priority),
+        "create_cron": lambda: wf.create_cron("c", "0 3 * * *", priority=priority),
+        "scheduled.create": lambda: hatchet.scheduled.create(wf, later, priority=priority),
+        "schedule": lambda: wf.schedule(later, priority=priority),
+        "runs.create": lambda: hatchet.runs.create("prioritised", {}, priority=priority),
+        "run_no_wait": lambda: wf.run_no_wait(priority=priority),
+        "bulk item": lambda: wf.run_many_no_wait([wf.create_bulk_run_item(priority=priority)]),
+        "bulk item built by hand": lambda: wf.run_many_no_wait(
+            [
+                wf.create_bulk_run_item(
+                    options=TriggerWorkflowOptions.model_construct(priority=priority)
+                )
+            ]
+        ),
+        "event.push": lambda: hatchet.event.push("prio:go", {}, priority=priority),
+    }
+    for where, attempt in attempts.items():
+        with pytest.raises(errors.HatchnbError, match=r"use Priority\.LOW \(1\), MEDIUM"):
+            attempt()
+            pytest.fail(f"{where} accepted priority={priority!r}")
+    _nothing_written(db, workflow_versions=1)
+
+
+def test_a_cron_or_schedule_for_an_unregistered_workflow_is_refused(hatchet: Any, db: Any) -> None:
+    with pytest.raises(errors.WorkflowNotFound, match="'nowhere' is not registered; register"):
+        hatchet.cron.create("nowhere", "nightly", "0 3 * * *")
+    with pytest.raises(errors.WorkflowNotFound, match="before creating a scheduled run for it"):
+        hatchet.scheduled.create("nowhere", datetime.now(UTC) + timedelta(hours=1))
+    _nothing_written(db)
 
 
 # ---- outputs (on a real worker process) -------------------------------------------------
