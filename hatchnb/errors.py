@@ -45,11 +45,31 @@ class IncompatibleCode(HatchnbError):
     """This worker cannot load the code of the workflow version."""
 
 
-class RunNotFound(HatchnbError, LookupError):
+class InvalidArgument(HatchnbError, ValueError):
+    """An argument of this call is not valid."""
+
+
+class NotSupported(HatchnbError, NotImplementedError):
+    """This option of hatchet_sdk is not supported by this hatchnb version."""
+
+
+class ValueRefused(HatchnbError, ValueError):
+    """PostgreSQL refused a value this call passed."""
+
+
+class NotFound(HatchnbError, LookupError):
+    """Nothing has this id."""
+
+
+class InvalidId(NotFound, ValueError):
+    """This is not an id (hatchnb's ids are UUIDs)."""
+
+
+class RunNotFound(NotFound):
     """No workflow run has this id."""
 
 
-class WorkflowNotFound(HatchnbError, LookupError, ValueError):
+class WorkflowNotFound(NotFound, ValueError):
     """No workflow is registered under this name."""
 
 

@@ -81,6 +81,13 @@ def check_size(expression: str) -> None:
         )
 
 
+def _first_errors(parser_output: str) -> str:
+    """The parser's first complaints (it reports every bad character, three lines each)."""
+    lines = parser_output.splitlines()
+    shown = "\n".join(lines[:6])
+    return shown if len(lines) <= 6 else f"{shown}\n... ({len(lines) - 6} more lines)"
+
+
 @functools.lru_cache(maxsize=1024)
 def compile_expression(expression: str) -> Any:
     """Compile once; raise InvalidExpression with the parser's pointer to the problem."""
@@ -91,7 +98,8 @@ def compile_expression(expression: str) -> Any:
         return cel.compile(expression)
     except ValueError as exc:
         raise InvalidExpression(
-            f"invalid CEL expression {_shown(expression)}: {exc}\nFix its syntax; {_EXAMPLE}"
+            f"invalid CEL expression {_shown(expression)}: {_first_errors(str(exc))}\n"
+            f"Fix its syntax; {_EXAMPLE}"
         ) from None
 
 

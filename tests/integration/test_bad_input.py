@@ -302,6 +302,95 @@ def test_a_cron_or_schedule_for_an_unregistered_workflow_is_refused(hatchet: Any
     _nothing_written(db)
 
 
+# ---- API calls that leaked driver errors (issue 19) -------------------------------------
+
+
+def test_api_calls_that_leaked_psycopg_errors_name_what_to_fix(hatchet: Any, db: Any) -> None:
+    wf = hatchet.workflow(
+        name="keyed",
+        on_events=["keyed:go"],
+        concurrency=ConcurrencyExpression(
+            expression="input.k", max_runs=1, limit_strategy=ConcurrencyLimitStrategy.CANCEL_NEWEST
+        ),
+    )
+    wf.task()(_noop)
+    hatchet.register(wf)
+    refused: dict[str, tuple[Callable[[], Any], type[Exception], str]] = {
+        "event.get": (
+            lambda: hatchet.event.get("nope"),
+            errors.InvalidId,
+            r"'nope' is not an event id: ids are UUIDs, as in Event\.event_id",
+        ),
+        "runs.count": (
+            lambda: hatchet.runs.count(cap=-1),
+            errors.InvalidArgument,
+            r"cap=-1: pass a whole number from 0 to",
+        ),
+        "filters.delete": (
+            lambda: hatchet.filters.delete("x"),
+            errors.InvalidId,
+            r"'x' is not a filter id",
+        ),
+        "rate_limits.put": (
+            lambda: hatchet.rate_limits.put("a\x00b", 5),
+            errors.InvalidInput,
+            r"rate limit key='a\\x00b' contains a NUL character",
+        ),
+        "event payload": (
+            lambda: hatchet.event.push("keyed:go", {"name": "\ud800"}),
+            errors.InvalidInput,
+            r"the event payload contains a lone surrogate .* decode the text with errors=",
+        ),
+        "run input": (
+            lambda: wf.run_no_wait({"k": "\udc00"}),
+            errors.InvalidInput,
+            r"the input contains a lone surrogate",
+        ),
+        "event key": (
+            lambda: hatchet.event.push("keyed:\ud800", {}),
+            errors.InvalidInput,
+            r"event key contains the lone surrogate '\\ud800' at position 6",
+        ),
+        "1 MB workflow name": (
+            lambda: hatchet.register(hatchet.workflow(name="n" * 1_000_000)),
+            errors.InvalidWorkflow,
+            r"is 1,000,000 bytes long, over the 500-byte limit for names and keys",
+        ),
+        "3 MB concurrency key": (
+            lambda: wf.run_no_wait({"k": "k" * 3_000_000}),
+            InvalidExpression,
+            r"the key of 'input\.k' is 3,000,000 bytes on this input, over the 500-byte limit",
+        ),
+        "3 MB metadata": (
+            lambda: wf.run_no_wait({"k": "a"}, additional_metadata={"blob": "m" * 3_000_000}),
+            errors.InvalidInput,
+            r"additional_metadata is 3,000,012 bytes as JSON, over the 65,536-byte limit",
+        ),
+    }
+    for call, (attempt, error, message) in refused.items():
+        with pytest.raises(error, match=message):
+            attempt()
+            pytest.fail(f"{call} was accepted")
+    _nothing_written(db, workflow_versions=1)
+
+
+def test_a_value_postgres_refuses_is_a_hatchnb_error_not_a_lost_connection(hatchet: Any) -> None:
+    """The net under the checks: what reaches PostgreSQL and is refused there."""
+    store = hatchet._store
+    with pytest.raises(errors.ValueRefused, match="invalid input syntax for type uuid"):
+        store.fetch_one("get_cron", id="not-a-uuid")
+    with pytest.raises(errors.ValueRefused, match=r"too large for PostgreSQL .*index row"):
+        store.execute("put_rate_limit", key="k" * 1_000_000, limit=1, duration="SECOND")
+    with pytest.raises(errors.ValueRefused, match="remove lone surrogates"):
+        store.fetch_one("get_rate_limit", key="\ud800")
+
+
+def test_waiting_for_a_run_that_does_not_exist_says_so(hatchet: Any) -> None:
+    missing = "00000000-0000-7000-8000-000000000000"
+    with pytest.raises(errors.RunNotFound, match=f"no workflow run has the id {missing}"):
+        hatchet.runs.get_result(missing)
+
+
 # ---- outputs (on a real worker process) -------------------------------------------------
 
 
