@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from hatchnb import ambient, embedded, errors, serialization
+from hatchnb import ambient, embedded, errors, serialization, signing
 from hatchnb.config import Settings
 from hatchnb.enqueue import Enqueuer
 from hatchnb.features.alerts import AlertsClient
@@ -305,14 +305,18 @@ class Hatchet:
                 eviction=eviction_seconds(workflow),
             )
             blob = serialization.pickle_code(code, workflow.name)
+            content_hash = serialization.content_hash(blob, spec)
+            identity = signing.CodeIdentity(
+                workflow.name, content_hash, signing.spec_task_names(spec)
+            )
             version_id = self._versions_repo.upsert_version(
                 NewVersion(
                     workflow_name=workflow.name,
-                    content_hash=serialization.content_hash(blob, spec),
+                    content_hash=content_hash,
                     python_version=serialization.PYTHON_VERSION,
                     spec=spec,
                     code=blob,
-                    signature=serialization.sign(blob, self._settings.signing_key),
+                    signature=signing.sign_code(blob, identity, self._settings.signing_keys),
                 )
             )
             self._versions_repo.declare_triggers(

@@ -7,6 +7,8 @@ import os
 import re
 from datetime import timedelta
 
+from hatchnb import signing
+
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
 _UNIT_SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 
@@ -67,7 +69,9 @@ class Settings:
     #: a durable task waiting longer than this gives its slot back until it is time
     durable_evict_after: float = 15.0
     #: HMAC key: code is signed when registered and workers refuse code not signed with it
-    signing_key: str | None = None
+    signing_key: str | None = dataclasses.field(default=None, repr=False)
+    #: older keys still accepted when verifying, during a key rotation (never used to sign)
+    previous_signing_keys: tuple[str, ...] = dataclasses.field(default=(), repr=False)
     #: largest JSON payload (input or output) accepted, in bytes
     max_payload_bytes: int = 4 * 1024 * 1024
     #: largest pickled output accepted, in bytes
@@ -81,6 +85,10 @@ class Settings:
     #: port of the worker's /health and /metrics (None: no health check server)
     healthcheck_port: int | None = None
 
+    @property
+    def signing_keys(self) -> signing.SigningKeys:
+        return signing.SigningKeys(self.signing_key, self.previous_signing_keys)
+
     @classmethod
     def from_env(cls, dsn: str | None = None) -> Settings:
         return cls(
@@ -92,6 +100,9 @@ class Settings:
             shutdown_grace=_float("HATCHNB_SHUTDOWN_GRACE", 20.0),
             durable_evict_after=_float("HATCHNB_DURABLE_EVICT_AFTER", 15.0),
             signing_key=os.environ.get("HATCHNB_SIGNING_KEY") or None,
+            previous_signing_keys=signing.SigningKeys.from_text(
+                None, os.environ.get("HATCHNB_SIGNING_KEY_PREVIOUS")
+            ).previous,
             max_payload_bytes=int(_float("HATCHNB_MAX_PAYLOAD_BYTES", 4 * 1024 * 1024)),
             max_blob_bytes=int(_float("HATCHNB_MAX_BLOB_BYTES", 16 * 1024 * 1024)),
             retention=_duration("HATCHNB_RETENTION", timedelta(days=30)),

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from hatchnb import errors, serialization
+from hatchnb import errors, serialization, signing
 from hatchnb.config import Settings
 from hatchnb.records import CANCELLED_BY_CONDITION, CANCELLED_UPSTREAM, FINAL, RunStatus
 from hatchnb.store import Store, notify
@@ -22,7 +22,9 @@ TWorkflowInput = TypeVar("TWorkflowInput")
 R = TypeVar("R")
 
 
-def outputs_by_run(tasks: list[TaskOutput], key: str | None = None) -> dict[str, dict[str, Any]]:
+def outputs_by_run(
+    tasks: list[TaskOutput], key: str | signing.SigningKeys | None = None
+) -> dict[str, dict[str, Any]]:
     """``{run_id: {task_name: output}}`` of succeeded tasks; blobs are unpickled."""
     result: dict[str, dict[str, Any]] = {}
     for task in tasks:
@@ -209,7 +211,7 @@ class ResultReader:
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self._runs = RunsRepo(store)
-        self._signing_key = settings.signing_key
+        self._signing_key = settings.signing_keys
         self._waiter = RunWaiter(self._runs, settings.poll_interval)
 
     def close(self) -> None:

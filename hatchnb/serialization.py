@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import hmac
 import io
 import json
 import re
@@ -21,7 +20,7 @@ import cloudpickle
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from hatchnb import errors, limits
+from hatchnb import errors, limits, signing
 from hatchnb.serde import SERIALIZATION_CONTEXT
 from hatchnb.types import EmptyModel
 
@@ -186,7 +185,7 @@ def dump_output(
     # strings with NUL characters are valid JSON that PostgreSQL's jsonb cannot store
     if text is None or _has_nul(text):
         preview, blob = _dump_blob(value, blob_limit)
-        return preview, _SIGNED + bytes.fromhex(sign(blob, key) or "") + blob if key else blob
+        return preview, _SIGNED + bytes.fromhex(signing.mac(key, blob)) + blob if key else blob
     return _check_size(text, json_limit, "task output"), None
 
 
@@ -221,18 +220,22 @@ def _dump_blob(value: Any, limit: int) -> tuple[str, bytes]:
 _SIGNED = b"HNBS"
 
 
-def load_output(output: Any, blob: bytes | None, key: str | None = None) -> Any:
-    """The stored output; with a signing key, a pickled one is unpickled only if signed."""
+def load_output(
+    output: Any, blob: bytes | None, key: str | signing.SigningKeys | None = None
+) -> Any:
+    """The stored output; with a signing key, a pickled one is unpickled only if signed (by
+    the key or, during a rotation, one of HATCHNB_SIGNING_KEY_PREVIOUS)."""
     if blob is None:
         return output
+    keys = signing.SigningKeys.of(key)
     signed = blob.startswith(_SIGNED)
     body = blob[len(_SIGNED) + 32 :] if signed else blob
-    if key:
+    if keys.verifying():
         mac = blob[len(_SIGNED) : len(_SIGNED) + 32].hex() if signed else None
-        if mac is None or not hmac.compare_digest(mac, sign(body, key) or ""):
+        if mac is None or not signing.matches(mac, body, keys):
             raise errors.SerializationError(
-                "a pickled task output is unsigned or does not match HATCHNB_SIGNING_KEY; "
-                "it was not unpickled"
+                "a pickled task output is unsigned or does not match HATCHNB_SIGNING_KEY "
+                "(or HATCHNB_SIGNING_KEY_PREVIOUS); it was not unpickled"
             )
     return cloudpickle.loads(body)
 
@@ -396,28 +399,6 @@ def _global_names(code: CodeType) -> Iterator[str]:
     for const in code.co_consts:
         if isinstance(const, CodeType):
             yield from _global_names(const)
-
-
-def sign(blob: bytes, key: str | None) -> str | None:
-    """HMAC-SHA256 of pickled code, or None without a key."""
-    return hmac.new(key.encode(), blob, hashlib.sha256).hexdigest() if key else None
-
-
-def check_signature(blob: bytes, signature: str | None, key: str | None, version_id: int) -> None:
-    """A worker with a key only unpickles code signed with that key."""
-    if not key:
-        return
-    if signature is None:
-        raise errors.IncompatibleCode(
-            f"workflow version {version_id} is not signed, and this worker has "
-            "HATCHNB_SIGNING_KEY set: register the workflow from a client with the same key"
-        )
-    if not hmac.compare_digest(signature, sign(blob, key) or ""):
-        raise errors.IncompatibleCode(
-            f"workflow version {version_id} has a signature that does not match its code "
-            "under this worker's HATCHNB_SIGNING_KEY: the code was changed or signed with "
-            "another key; it was not run"
-        )
 
 
 def load_code(blob: bytes, python_version: str, version_id: int) -> WorkflowCode:

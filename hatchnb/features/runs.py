@@ -13,7 +13,7 @@ from typing import Any, Literal, overload
 
 from pydantic import BaseModel, model_validator
 
-from hatchnb import errors, ids, limits, serialization
+from hatchnb import errors, ids, limits, serialization, signing
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
 from hatchnb.records import (
@@ -246,7 +246,7 @@ class RunsClient:
         task name (hatchet_sdk's WorkflowRunDetail shape)."""
         run = self.get(external_id, task_events=False)
         outputs = {t.task_name: t for t in self._runs.task_outputs([run.workflow_run_id])}
-        key = self._settings.signing_key
+        key = self._settings.signing_keys
         tasks = {
             t.task_name: TaskRunDetail(
                 external_id=t.external_id,
@@ -584,7 +584,7 @@ class RunsClient:
         )
 
 
-def _output_of(task: TaskOutput | None, key: str | None) -> Any:
+def _output_of(task: TaskOutput | None, key: signing.SigningKeys) -> Any:
     if task is None or task.status != "SUCCEEDED":
         return None
     return serialization.load_output(task.output, task.output_blob, key)

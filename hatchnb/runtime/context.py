@@ -214,7 +214,7 @@ class Context:
             )
         if info.get("has_blob"):
             blob = RunsRepo(self._client._store).task_output_blob(self.workflow_run_id, name)
-            return serialization.load_output(None, blob, self._client._settings.signing_key)
+            return serialization.load_output(None, blob, self._client._settings.signing_keys)
         return info["output"] if isinstance(task, str) else task.shape_output(info["output"])
 
     def was_skipped(self, task: Task[Any, Any] | str) -> bool:

@@ -10,7 +10,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from hatchnb import errors, serialization
+from hatchnb import errors, serialization, signing
 from hatchnb.runtime import durable
 from hatchnb.runtime.claims import Slots
 from hatchnb.runtime.context import Context, WorkerHandle, current_context
@@ -44,6 +44,8 @@ class Executor:
         self.threads = threads
         self.loop = asyncio.get_running_loop()
         self.code: dict[int, serialization.WorkflowCode] = dict(client._local_code)
+        #: what the signed code of each version loaded from the database was signed for
+        self.signed_for: dict[int, signing.CodeIdentity] = {}
 
     def start(self, claim: ClaimedTask) -> None:
         running = self.slots.running
@@ -87,6 +89,8 @@ class Executor:
         settings = self.settings
         try:
             code = self.code.get(claim.version_id) or await self._code_for(claim)
+            signed_for = self.signed_for.get(claim.version_id)
+            signing.check_claim(signed_for, claim.workflow_name, claim.task_name, claim.version_id)
             fn = code.functions[claim.task_name]
             data = serialization.load_input(claim.input, code.input_validator)
             if claim.task_name in code.durable:
@@ -138,12 +142,16 @@ class Executor:
         code = self.code.get(version_id) or self.client._local_code.get(version_id)
         if code is None:
             stored = await self.versions.stored_code(version_id)
-            serialization.check_signature(
-                stored.code, stored.signature, self.settings.signing_key, version_id
+            keys = self.settings.signing_keys
+            identity = signing.CodeIdentity(
+                stored.workflow_name, stored.content_hash, signing.spec_task_names(stored.spec)
             )
+            signing.check_code(stored.code, stored.signature, identity, keys, version_id)
             code = await asyncio.to_thread(
                 serialization.load_code, stored.code, stored.python_version, version_id
             )
+            if keys.verifying():
+                self.signed_for[version_id] = identity
         self.code[version_id] = code
         return code
 

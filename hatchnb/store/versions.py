@@ -34,6 +34,10 @@ class StoredCode:
     code: bytes
     signature: str | None
     python_version: str
+    #: what the signature binds the code to (with the task names in ``spec``)
+    workflow_name: str
+    content_hash: str
+    spec: dict[str, Any]
 
 
 class VersionsRepo:
@@ -119,7 +123,14 @@ class AsyncVersionsRepo:
         row = await self._db.fetch_one("get_workflow_version", id=version_id)
         if row is None:
             raise errors.IncompatibleCode(f"workflow version {version_id} is missing")
-        return StoredCode(row["code"], row["signature"], row["python_version"])
+        return StoredCode(
+            row["code"],
+            row["signature"],
+            row["python_version"],
+            row["workflow_name"],
+            row["content_hash"],
+            row["spec"],
+        )
 
 
 def _declared_cron(

@@ -117,24 +117,6 @@ def test_a_json_output_is_returned_as_stored() -> None:
     assert serialization.load_output({"a": 1}, None, key="k") == {"a": 1}
 
 
-def test_code_signatures() -> None:
-    signature = serialization.sign(b"code", "k")
-    assert signature is not None and serialization.sign(b"code", None) is None
-    serialization.check_signature(b"code", signature, "k", 1)
-    serialization.check_signature(b"code", None, None, 1)  # no key: nothing checked
-
-
-def test_unsigned_code_is_refused_by_a_worker_with_a_key() -> None:
-    with pytest.raises(errors.IncompatibleCode, match="version 3 is not signed"):
-        serialization.check_signature(b"code", None, "k", 3)
-
-
-def test_changed_code_is_refused_by_its_signature() -> None:
-    signature = serialization.sign(b"code", "k")
-    with pytest.raises(errors.IncompatibleCode, match="does not match its code"):
-        serialization.check_signature(b"c0de", signature, "k", 3)
-
-
 def test_a_blob_that_is_not_code_is_refused() -> None:
     import cloudpickle
 
