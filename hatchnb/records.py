@@ -632,6 +632,16 @@ class WorkflowRunDetail:
     done: bool
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DurableBranch:
+    """``hatchet.runs.reset_durable_task``: the durable task reset, the node it replays from
+    and the new branch of its log."""
+
+    task_external_id: str
+    node_id: int
+    branch_id: int
+
+
 class Rows(list[T]):
     """A list of records that also answers hatchet_sdk's ``.rows`` (its REST list shape)."""
 

@@ -194,9 +194,8 @@ class RunWaiter:
     def _listen(self) -> None:
         with notify.listen(self._runs.dsn, notify.RUN_DONE) as listener:
             while not self._stop.is_set():
-                for payload in listener.wait(self._poll_interval):
-                    for run_id in payload.split(","):
-                        self._fire(run_id)
+                # a notice only wakes the check: it may be stale (the run was replayed since)
+                listener.wait_one(self._poll_interval)
                 with self._lock:
                     waiting = list(self._waiters)
                 self._check(waiting)

@@ -106,7 +106,7 @@ for name in {modules!r}:
         if isinstance(value, (Workflow, Standalone)):
             found[id(value)] = value
 print(f"compat: serving {{len(found)}} workflows", file=sys.stderr)
-Hatchet().worker("compat-worker", slots=100, workflows=list(found.values())).start()
+Hatchet().worker("e2e-test-worker", slots=100, workflows=list(found.values())).start()
 """
 
 

@@ -210,7 +210,7 @@ class HatchetMagics(Magics):
         print(f"cancelled run {args.run_id}")
 
     def _cmd_replay(self, args: argparse.Namespace) -> Any:
-        self.client.runs.replay(args.run_id)
+        self.client.runs.replay(args.run_id, failed_only=True)
         return self.client.runs.get_run_ref(args.run_id)
 
     def _cmd_cron(self, args: argparse.Namespace) -> Any:

@@ -156,7 +156,7 @@ class RunWidget:
         self.follow()
 
     def replay(self) -> None:
-        self.client.runs.replay(self.run_id)
+        self.client.runs.replay(self.run_id, failed_only=True)
         self.message.value = "replayed: failed and downstream tasks run again"
         self.follow()
 

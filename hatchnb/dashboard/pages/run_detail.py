@@ -19,7 +19,7 @@ from hatchnb.records import WorkflowRun
 from hatchnb.widgets.dag import STATUS_COLORS, DagView, run_statuses
 
 GANTT_COLUMNS = ("task", "start", "end", "color", "label", "attempt")
-DURABLE_COLUMNS = ["task_name", "seq", "kind", "request", "event_key", "done", "result"]
+DURABLE_COLUMNS = ["task_name", "branch", "seq", "kind", "request", "event_key", "done", "result"]
 MAX_LOG_LINES = 2000
 
 
