@@ -21,6 +21,7 @@ from hatchnb.store.events import (
     EventFilter,
     EventsRepo,
     filters_in,
+    has_filters,
     insert_event_in,
     workflows_for_event_in,
 )
@@ -162,13 +163,12 @@ class EventClient:
     def _admitted(
         self, tx: Tx, workflow: str, event: BulkPushEventWithMetadata
     ) -> builtins.list[dict[str, Any] | None]:
-        """One entry per run to start: the payload of each matching filter, or [None] when
-        the workflow has no filter in the event's scope."""
-        if event.scope is None:
-            return [None]
-        found = filters_in(tx, workflow, event.scope)
+        """One entry per run to start, as in Hatchet: [None] when the workflow has no
+        filter at all; else the payload of each filter in the event's scope that holds
+        (none for an event without a scope or with a scope no filter names)."""
+        found = [] if event.scope is None else filters_in(tx, workflow, event.scope)
         if not found:
-            return [None]
+            return [] if has_filters(tx, workflow) else [None]
         # as in Hatchet: input is the event's payload, payload the filter's own
         variables = {
             "input": event.payload,

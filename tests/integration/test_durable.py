@@ -241,7 +241,7 @@ def test_reset_of_a_running_durable_task_is_refused(hatchet: Any, start_worker: 
 
 
 def test_nondeterminism_error_names_the_node(hatchet: Any, start_worker: Any) -> None:
-    from hatchnb.exceptions import NonDeterminismError
+    from hatchnb.runtime.durable import NonDeterminismError
 
     @hatchet.durable_task()
     async def grows(input: EmptyModel, ctx: DurableContext) -> dict[str, Any]:
