@@ -298,7 +298,16 @@ class WorkflowRun(_OfWorkflow):
         return self.tasks
 
     @property
-    def output(self) -> dict[str, Any]:
+    def output(self) -> Any:
+        """As Hatchet's run summary: the output of the task that succeeded last (a
+        one-task run's output; a DAG's leaf, usually); ``None`` before one has. The
+        outputs of every task are ``outputs``."""
+        done = [t for t in self.tasks if t.status == RunStatus.SUCCEEDED and t.finished_at]
+        last = max(done, key=lambda t: (t.finished_at or datetime.min, t.id), default=None)
+        return last.output if last else None
+
+    @property
+    def outputs(self) -> dict[str, Any]:
         """``{task name: output}`` of the task runs that succeeded (JSON outputs only)."""
         return {t.task_name: t.output for t in self.tasks if t.status == RunStatus.SUCCEEDED}
 
