@@ -231,7 +231,10 @@ class TaskRun(_OfWorkflow):
 
     @property
     def display_name(self) -> str:
-        return self.task_name
+        """Hatchet's ``<task name>-<unix time it was queued>`` (the bare name before)."""
+        if self.queued_at is None:
+            return self.task_name
+        return f"{self.task_name}-{int(self.queued_at.timestamp())}"
 
     @property
     def task_external_id(self) -> str:

@@ -221,11 +221,12 @@ def test_listing_task_runs_alone(hatchet: Any, start_worker: Any) -> None:
     with pytest.raises(FailedTaskRunExceptionGroup):
         ref.result(timeout=20)
     rows = hatchet.runs.list(only_tasks=True, additional_metadata={"k": "tasks"}).rows
-    assert sorted(t.display_name for t in rows) == ["first", "second"]
+    assert sorted(t.task_name for t in rows) == ["first", "second"]
+    assert all(t.display_name.startswith(f"{t.task_name}-") for t in rows)
     assert all(t.workflow_run_external_id == ref.workflow_run_id for t in rows)
     assert all(t.workflow_id == wf.id and t.additional_metadata == {"k": "tasks"} for t in rows)
     failed = hatchet.runs.list(only_tasks=True, statuses=[V1TaskStatus.FAILED]).rows
-    assert [t.display_name for t in failed] == ["second"]
+    assert [t.task_name for t in failed] == ["second"]
     assert failed[0].error_message.startswith("ValueError: no\n")
 
 
