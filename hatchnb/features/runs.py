@@ -256,7 +256,8 @@ class RunsClient:
 
     def get_details(self, external_id: str) -> WorkflowRunDetail:
         """The run's status, input, metadata and each task's status, output and error, by
-        task name (hatchet_sdk's WorkflowRunDetail shape)."""
+        task name (hatchet_sdk's WorkflowRunDetail shape). As in Hatchet, a task appears
+        once its parents are done (hatchnb's PENDING tasks are left out)."""
         run = self.get(external_id, task_events=False)
         outputs = {t.task_name: t for t in self._runs.task_outputs([run.workflow_run_id])}
         key = self._settings.signing_key
@@ -269,6 +270,7 @@ class RunsClient:
                 error=t.error,
             )
             for t in run.tasks
+            if t.status != RunStatus.PENDING
         }
         return WorkflowRunDetail(
             external_id=run.workflow_run_id,

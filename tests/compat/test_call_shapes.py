@@ -3,6 +3,7 @@ arguments, references from wait_for_result=False, triggering by name, status nam
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from hatchnb import (
     WorkflowRunRef,
 )
 from hatchnb.results import TaskRunRef
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -172,6 +174,30 @@ def test_run_details_by_task_name(hatchet: Any, start_worker: Any) -> None:
     assert details.task_runs["fine"].output == {"n": 1}
     assert details.task_runs["broken"].output is None
     assert "no good" in (details.task_runs["broken"].error or "")
+
+
+def test_run_details_show_a_task_once_its_parents_are_done(
+    hatchet: Any, start_worker: Any, tmp_path: Any
+) -> None:
+    wf = hatchet.workflow(name="details-lazy")
+    gate = tmp_path / "open"
+
+    @wf.task()
+    def slow(input: EmptyModel, ctx: Context) -> None:
+        while not gate.exists():
+            time.sleep(0.05)
+
+    @wf.task(parents=[slow])
+    def after(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    start_worker(wf)
+    ref = wf.run_no_wait()
+    wait_until(lambda: hatchet.runs.get_status(ref.workflow_run_id) == V1TaskStatus.RUNNING)
+    assert list(hatchet.runs.get_details(ref.workflow_run_id).task_runs) == ["slow"]
+    gate.touch()
+    ref.result(timeout=20)
+    assert set(hatchet.runs.get_details(ref.workflow_run_id).task_runs) == {"slow", "after"}
 
 
 def test_run_lists_have_rows(hatchet: Any, start_worker: Any) -> None:
