@@ -117,12 +117,17 @@ def _routing(
     parent: Any,
     limits: flow_control.RateLimitLookup,
 ) -> dict[str, Any] | None:
-    """Concurrency slots, rate limit units and stickiness of one new run; a run for one
-    worker (``desired_worker_id``) is HARD-sticky to it from the start."""
+    """Concurrency slots, rate limit units, stickiness and desired worker labels of one new
+    run; a run for one worker (``desired_worker_id``) is HARD-sticky to it from the start.
+    Labels given with the trigger override the tasks' declared ones of the same key."""
     pinned = options.desired_worker_id
-    if fc.is_plain and not (options.sticky and parent is not None) and not pinned:
+    labels = flow_control.desired_labels_spec(options.desired_worker_labels)
+    plain = fc.is_plain and not labels and not pinned
+    if plain and not (options.sticky and parent is not None):
         return None
     routing = fc.routing(json.loads(data), metadata, limits)
+    if labels:
+        routing["labels"] = labels
     if options.sticky and parent is not None:
         routing["sticky"] = workflow.sticky or flow_control.StickyStrategy.SOFT.value
         routing["sticky_worker"] = parent.worker.id()

@@ -174,10 +174,9 @@ def trigger_options(
     desired_worker_labels: Any = None,
 ) -> TriggerWorkflowOptions:
     """The options of one trigger: hatchet_sdk's keyword arguments over the deprecated
-    ``options=`` object. Per-run desired labels are refused rather than ignored (declare
-    them on the task)."""
+    ``options=`` object."""
     base = options or _DEFAULT_OPTIONS
-    refuse_unsupported(desired_worker_labels=desired_worker_labels)
+    flow_control.desired_labels_spec(desired_worker_labels)  # a bad value fails here
     worker = desired_worker_id or base.desired_worker_id
     if worker is not None and not ids.is_uuid(str(worker)):
         raise ValueError(
@@ -190,6 +189,7 @@ def trigger_options(
         "priority": priority,
         "sticky": sticky or None,
         "desired_worker_id": str(desired_worker_id) if desired_worker_id else None,
+        "desired_worker_labels": desired_worker_labels or None,
     }
     changes = {k: v for k, v in given.items() if v is not None}
     if not changes:

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from hatchnb import (
     CancelledRunError,
     Context,
+    DesiredWorkerLabel,
     EmptyModel,
     FailedTaskRunExceptionGroup,
     Priority,
@@ -142,8 +143,37 @@ def test_desired_worker_id_runs_on_that_worker(hatchet: Any, start_worker: Any) 
         assert {r.result(timeout=20) for r in refs} == {workers[name]}
     with pytest.raises(ValueError, match="desired_worker_id='w-1': pass a worker's id"):
         where.run_no_wait(desired_worker_id="w-1")
-    with pytest.raises(NotImplementedError, match="desired_worker_labels"):
+    with pytest.raises(TypeError, match="desired_worker_labels= takes"):
         where.run_no_wait(desired_worker_labels={"gpu": 1})
+
+
+def test_desired_worker_labels_per_trigger_route_the_run(hatchet: Any) -> None:
+    @hatchet.task(desired_worker_labels={"size": DesiredWorkerLabel(value="any", weight=1)})
+    def where(input: EmptyModel, ctx: Context) -> str:
+        return ctx.worker.id()
+
+    workers = [
+        hatchet.worker(f"zone-{zone}", slots=4, labels={"zone": zone}, workflows=[where])
+        for zone in ("a", "b")
+    ]
+    for worker in workers:
+        worker.start_background()
+    try:
+        ids = {w.name: w.id for w in hatchet.workers.list().rows}
+        for zone in ("a", "b"):
+            wanted = {"zone": DesiredWorkerLabel(value=zone, required=True)}
+            refs = [where.run_no_wait(desired_worker_labels=wanted) for _ in range(4)]
+            assert {r.result(timeout=20) for r in refs} == {ids[f"zone-{zone}"]}
+        # the bulk item form, and a label no worker has: the run waits instead of running
+        item = where.create_bulk_run_item(
+            desired_worker_labels=[DesiredWorkerLabel(key="zone", value="c", required=True)]
+        )
+        [ref] = where.run_many_no_wait([item])
+        with pytest.raises(TimeoutError):
+            ref.result(timeout=1)
+    finally:
+        for worker in workers:
+            worker.stop(timeout=10)
 
 
 def test_completed_is_hatchets_name_for_succeeded() -> None:

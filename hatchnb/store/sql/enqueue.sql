@@ -1,14 +1,15 @@
 -- Creating runs (enqueue.py): the bulk insert of one trigger's runs and child-key lookups.
 
 -- name: insert_runs
--- Create workflow runs (a JSON array of {id, ord, input, meta, priority, parent, child_key})
+-- Create workflow runs (a JSON array of {id, ord, input, meta, priority, parent, child_key,
+-- and optional trigger, flow-control, sticky and desired-label fields})
 -- and all their task runs, and wake workers; returns the keyed runs that were new (a child
 -- key seen before skips its run), or one NULL row.
 WITH u AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset(%(runs)s::jsonb)
         AS u (id uuid, ord integer, input jsonb, meta jsonb, priority smallint, parent bigint,
               child_key text, triggered_by text, event_id uuid, filter_payload jsonb,
-              fc jsonb, sticky text, sticky_worker uuid)
+              fc jsonb, sticky text, sticky_worker uuid, labels jsonb)
 ), v AS MATERIALIZED (
     SELECT v.id AS version_id, v.workflow_name, s.pos, s.spec ->> 'name' AS task_name,
            s.spec ->> 'kind' AS kind,
@@ -60,15 +61,18 @@ WITH u AS MATERIALIZED (
            v.has_children, v.has_conditions, now(), v.status, v.pending_parents, u.priority,
            v.retries, v.backoff_factor, v.backoff_max_seconds, v.schedule_timeout,
            v.execution_timeout, now(), f.concurrency, f.rate_limits, v.slot_cost,
-           v.desired_labels,
-           v.slot_cost <> 1 OR v.desired_labels IS NOT NULL OR f.rate_limits IS NOT NULL
+           f.desired_labels,
+           v.slot_cost <> 1 OR f.desired_labels IS NOT NULL OR f.rate_limits IS NOT NULL
            OR u.sticky IS NOT NULL
       FROM u CROSS JOIN v
      CROSS JOIN LATERAL (
            SELECT nullif(coalesce(u.fc -> 'run', '[]') || coalesce(
                       u.fc -> 'tasks' -> v.task_name -> 'concurrency', '[]'), '[]')
                       AS concurrency,
-                  u.fc -> 'tasks' -> v.task_name -> 'rate_limits' AS rate_limits
+                  u.fc -> 'tasks' -> v.task_name -> 'rate_limits' AS rate_limits,
+                  -- labels given with the trigger override the task's of the same key
+                  CASE WHEN u.labels IS NULL THEN v.desired_labels
+                       ELSE coalesce(v.desired_labels, '{}') || u.labels END AS desired_labels
      ) AS f
      WHERE u.child_key IS NULL OR u.id IN (SELECT id FROM new_runs)
      ORDER BY u.ord, v.pos  -- ids in trigger order keep FIFO within a priority
