@@ -4,10 +4,13 @@ thread, used by ``%hatchet dashboard``) and ``serve_dashboard()`` (blocking, use
 
 It listens on 127.0.0.1 unless told otherwise; any other address needs a password or token
 in HATCHNB_DASHBOARD_PASSWORD / HATCHNB_DASHBOARD_TOKEN (Panel's login page; ``/metrics``
-takes ``Authorization: Bearer <token>`` too), and it refuses to start without one."""
+takes ``Authorization: Bearer <token>`` too), and it refuses to start without one. Its
+websocket only accepts pages served by this server (signed session ids) from this machine's
+names or HATCHNB_DASHBOARD_ORIGINS (docs/security.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hmac
 import ipaddress
@@ -18,12 +21,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hatchnb import errors
+from hatchnb.dashboard import auth
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
 
 PASSWORD_ENV = "HATCHNB_DASHBOARD_PASSWORD"
 TOKEN_ENV = "HATCHNB_DASHBOARD_TOKEN"
+COOKIE_SECRET_ENV = "HATCHNB_DASHBOARD_COOKIE_SECRET"
+ORIGINS_ENV = "HATCHNB_DASHBOARD_ORIGINS"
 
 
 class InsecureDashboard(errors.ConfigurationError):
@@ -94,6 +100,26 @@ def _metrics_handler(hatchet: Hatchet, secret: str | None) -> Any:
     return MetricsHandler
 
 
+def websocket_origins(address: str, port: int) -> list[str]:
+    """The ``host:port`` of the pages that may open the dashboard's websocket (Bokeh's
+    ``allow_websocket_origin``): this machine's names and addresses, plus
+    HATCHNB_DASHBOARD_ORIGINS (the name users type, e.g. behind a reverse proxy)."""
+    hosts = {"127.0.0.1", "localhost"}
+    if not is_loopback(address):
+        hosts |= _own_names()
+    if address not in ("", "0.0.0.0", "::"):
+        hosts.add(address)
+    configured = [o.strip() for o in os.environ.get(ORIGINS_ENV, "").split(",") if o.strip()]
+    return sorted(f"{host}:{port}" for host in hosts) + configured
+
+
+def _own_names() -> set[str]:
+    names = {socket.gethostname(), socket.getfqdn()}
+    with contextlib.suppress(OSError):
+        names |= set(socket.gethostbyname_ex(socket.gethostname())[2])
+    return names
+
+
 def _serve_options(hatchet: Hatchet, address: str, port: int) -> dict[str, Any]:
     secret = dashboard_secret()
     check_address(address, secret)
@@ -102,16 +128,16 @@ def _serve_options(hatchet: Hatchet, address: str, port: int) -> dict[str, Any]:
         "port": port,
         "show": False,
         "title": "hatchnb",
-        "websocket_origin": [f"{h}:{port}" for h in ("127.0.0.1", "localhost", address)]
-        if is_loopback(address)
-        else ["*"],
+        "websocket_origin": websocket_origins(address, port),
+        # a page must come from this server to open a session: its id is signed with a key
+        # only this process knows, so a made-up id is refused
+        "sign_sessions": True,
+        "secret_key": secrets.token_bytes(32),
         "extra_patterns": [(r"/metrics", _metrics_handler(hatchet, secret))],
     }
     if secret is not None:
-        options["basic_auth"] = secret
-        options["cookie_secret"] = os.environ.get(
-            "HATCHNB_DASHBOARD_COOKIE_SECRET", secrets.token_hex(32)
-        )
+        options["auth_provider"] = auth.AuthProvider(auth.password_check(secret))
+        options["cookie_secret"] = os.environ.get(COOKIE_SECRET_ENV, secrets.token_hex(32))
     return options
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import http.cookiejar
+import re
 import urllib.error
+import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -57,3 +61,115 @@ def test_metrics_endpoint_on_loopback(dashboard: Any, seeded: dict[str, Any]) ->
     assert 'hatchnb_task_runs{status="SUCCEEDED"}' in text
     assert 'hatchnb_queue_to_start_seconds_bucket{le="+Inf"}' in text
     assert "hatchnb_queue_to_start_seconds_count " in text
+
+
+# --- finding 1: cross-origin websocket, cookies, signed sessions -------------------------
+
+PASSWORD = "s3cret-pass"
+
+
+@pytest.fixture
+def public(hatchet: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The dashboard listening on every address, behind a password."""
+    monkeypatch.setenv(dashboard.PASSWORD_ENV, PASSWORD)
+    monkeypatch.delenv(dashboard.TOKEN_ENV, raising=False)
+    handle = dashboard.start_dashboard(hatchet, address="0.0.0.0")
+    yield handle
+    handle.stop()
+
+
+def _login(base: str, user: str = "alice", password: str = PASSWORD) -> Any:
+    """An opener holding the cookies of a login (as a browser would)."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    form = urllib.parse.urlencode({"username": user, "password": password}).encode()
+    with opener.open(base + "login", data=form, timeout=10) as response:
+        response.read()
+    opener.jar = jar  # type: ignore[attr-defined]
+    return opener
+
+
+def _cookie_header(opener: Any) -> str:
+    return "; ".join(f"{c.name}={c.value}" for c in opener.jar)
+
+
+def _session_token(opener: Any, base: str) -> str:
+    with opener.open(base + "?page=runs", timeout=20) as response:
+        page = response.read().decode()
+    match = re.search(r'"token":\s*"([^"]+)"', page)
+    assert match, "the page carries no session token"
+    return match.group(1)
+
+
+def _ws_open(base: str, token: str, origin: str, cookie: str) -> Any:
+    import websocket
+
+    url = base.replace("http://", "ws://") + "ws"
+    return websocket.create_connection(
+        url,
+        timeout=10,
+        subprotocols=["bokeh", token],
+        origin=origin,
+        cookie=cookie,
+    )
+
+
+def _receives_a_message(conn: Any) -> bool:
+    import websocket
+
+    try:
+        return bool(conn.recv())
+    except (websocket.WebSocketException, OSError):
+        return False
+    finally:
+        conn.close()
+        conn.shutdown()  # close() skips the socket once the server has hung up
+
+
+def test_websocket_from_a_foreign_origin_is_refused(public: Any) -> None:
+    import websocket
+
+    opener = _login(public.url)
+    token = _session_token(opener, public.url)
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        _ws_open(public.url, token, "http://evil.example", _cookie_header(opener))
+    assert refused.value.status_code == 403
+    same_origin = public.url.rstrip("/")
+    assert _receives_a_message(_ws_open(public.url, token, same_origin, _cookie_header(opener)))
+
+
+def test_websocket_with_a_made_up_session_id_is_refused(public: Any) -> None:
+    from bokeh.util.token import generate_jwt_token
+
+    opener = _login(public.url)
+    forged = generate_jwt_token("made-up-session-id", signed=False)
+    conn = _ws_open(public.url, forged, public.url.rstrip("/"), _cookie_header(opener))
+    assert not _receives_a_message(conn)
+
+
+def test_login_cookie_is_samesite_httponly_and_secure_behind_tls(public: Any) -> None:
+    form = urllib.parse.urlencode({"username": "alice", "password": PASSWORD}).encode()
+    for proto, secure in (("http", False), ("https", True)):
+        request = urllib.request.Request(
+            public.url + "login", data=form, headers={"X-Forwarded-Proto": proto}
+        )
+        opener = urllib.request.build_opener(_NoRedirect())
+        user_cookie = next(c for c in _set_cookies(opener, request) if c.startswith("user="))
+        attributes = {a.strip().lower() for a in user_cookie.split(";")[1:]}
+        assert "httponly" in attributes, user_cookie
+        assert "samesite=lax" in attributes or "samesite=strict" in attributes, user_cookie
+        assert ("secure" in attributes) is secure, user_cookie
+
+
+def _set_cookies(opener: Any, request: urllib.request.Request) -> list[str]:
+    try:
+        with opener.open(request, timeout=10) as response:
+            return list(response.headers.get_all("Set-Cookie") or [])
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return list(exc.headers.get_all("Set-Cookie") or [])
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
