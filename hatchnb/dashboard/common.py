@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import logging
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -85,14 +86,26 @@ def badge(status: str, count: int | str | None = None) -> str:
     color = STATUS_COLORS.get(status, "#eeeeee")
     text = f"{status} {count}" if count is not None else status
     return (
-        f'<span class="hatchnb-badge" data-status="{status}" style="background:{color};'
+        f'<span class="hatchnb-badge" data-status="{html.escape(status)}" '
+        f'style="background:{color};'
         f'padding:2px 8px;border-radius:8px;margin-right:6px">{html.escape(text)}</span>'
     )
 
 
 def run_link(run_id: str) -> str:
     safe = html.escape(run_id)
-    return f'<a href="?page=run&id={safe}">{safe}</a>'
+    return f'<a href="?page=run&id={urllib.parse.quote(run_id)}">{safe}</a>'
+
+
+def workflow_link(name: str) -> str:
+    href = html.escape(f"?page=workflows&name={urllib.parse.quote(name, safe='')}")
+    return f'<a href="{href}">{html.escape(name)}</a>'
+
+
+def html_choices(names: Iterable[str]) -> dict[str, str]:
+    """Options of a ``MultiChoice``, whose labels Bokeh renders as HTML (Choices.js with
+    ``allowHTML``): each label escaped, mapped to the name it stands for."""
+    return {html.escape(name): name for name in names}
 
 
 def frame(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> pd.DataFrame:

@@ -13,7 +13,7 @@ import panel as pn
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from hatchnb import errors
+from hatchnb import errors, notebook_tasks
 from hatchnb.dashboard import common
 from hatchnb.records import WorkflowRun
 from hatchnb.widgets.dag import STATUS_COLORS, DagView, run_statuses
@@ -138,8 +138,8 @@ class RunDetailPage:
         r = self.run
         text = (
             f"<h2>Run {html.escape(r.workflow_run_id)}</h2>"
-            f"<p>workflow <a href='?page=workflows&name={html.escape(r.workflow_name)}'>"
-            f"{html.escape(r.workflow_name)}</a> · {common.badge(str(r.status))} · "
+            f"<p>workflow {common.workflow_link(r.workflow_name)} · "
+            f"{common.badge(str(r.status))} · "
             f"created {common.when(r.created_at)} · started {common.when(r.started_at)} · "
             f"finished {common.when(r.finished_at)}</p>"
         )
@@ -196,14 +196,12 @@ class RunDetailPage:
             page = runs.render_notebook_html(row["task_run_id"])
             if page is None:
                 continue
-            frame = (
-                f'<iframe srcdoc="{html.escape(page)}" style=\'width:100%;height:600px;'
-                "border:1px solid #ddd'></iframe>"
+            title = (
+                f"<h3>Executed notebook: {html.escape(row['task_name'])} "
+                f"(attempt {int(row['attempt'])})</h3>"
             )
-            title = f"### Executed notebook: {row['task_name']} (attempt {row['attempt']})"
-            self.notebooks.append(
-                pn.Column(title, pn.pane.HTML(frame, sizing_mode="stretch_width"))
-            )
+            frame = notebook_tasks.notebook_frame(page, height=600)
+            self.notebooks.append(pn.pane.HTML(title + frame, sizing_mode="stretch_width"))
 
     def _act(self, action: str) -> None:
         if not common.can_act(self.config):

@@ -44,7 +44,9 @@ class RunsPage:
         self.config = config
         self.hatchet = config.client
         workflows = [w.name for w in self.hatchet.workflows.list()]
-        self.workflow = pn.widgets.MultiChoice(label="Workflow", options=workflows, width=260)
+        self.workflow = pn.widgets.MultiChoice(
+            label="Workflow", options=common.html_choices(workflows), width=260
+        )
         self.status = pn.widgets.MultiChoice(
             label="Status", options=[s.value for s in RunStatus], width=260
         )
