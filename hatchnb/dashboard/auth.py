@@ -1,5 +1,6 @@
 """Login for a dashboard served with a password: Panel's login page and cookie, with
-cookies that stay on this site (``SameSite=Lax``, ``HttpOnly``, ``Secure`` behind TLS).
+cookies that stay on this site (``SameSite=Lax``, ``HttpOnly``, ``Secure`` behind TLS) and
+throttled attempts (``throttle.py``).
 
 Panel's own handlers set the login cookie without ``SameSite``, so a page on another site
 could open the dashboard's websocket with the user's cookie attached."""
@@ -15,6 +16,8 @@ from panel.auth import BasicAuthProvider, BasicLoginHandler, LogoutHandler, _val
 from panel.io.state import state
 from tornado.escape import url_escape
 from tornado.httputil import HTTPServerRequest
+
+from hatchnb.dashboard.throttle import LoginThrottle, refusal
 
 
 def is_https(request: HTTPServerRequest) -> bool:
@@ -42,16 +45,25 @@ class _StrictCookies:
 
 # panel is untyped here (pyproject: follow_imports = "skip"), so its classes are Any
 class LoginHandler(_StrictCookies, BasicLoginHandler):  # type: ignore[misc]
-    """Panel's login page, with strict cookies; ``check`` says whether a password is right."""
+    """Panel's login page, with strict cookies and throttled attempts; ``check`` says
+    whether a password is right."""
 
     check: Callable[[str, str], bool]
+    throttle: LoginThrottle
 
     def post(self) -> None:
         username = self.get_argument("username", "").strip()
         password = self.get_argument("password", "")
+        address = self.request.remote_ip or ""
+        wait = self.throttle.wait(username, address)
+        if wait > 0:
+            self._refuse(refusal(wait))
+            return
         if not type(self).check(username, password):
+            self.throttle.failed(username, address)
             self._refuse("Invalid username or password!")
             return
+        self.throttle.succeeded(username)
         self.set_current_user(username)
         self.redirect(_validate_next_url(self.get_cookie("next_url", state.base_url)))
 
@@ -66,14 +78,16 @@ class StrictLogoutHandler(_StrictCookies, LogoutHandler):  # type: ignore[misc]
 class AuthProvider(BasicAuthProvider):  # type: ignore[misc]
     """Panel's login and logout pages, served by the handlers above."""
 
-    def __init__(self, check: Callable[[str, str], bool]) -> None:
+    def __init__(self, check: Callable[[str, str], bool], throttle: LoginThrottle) -> None:
         self._check = check
+        self._throttle = throttle
         super().__init__()
 
     @functools.cached_property
     def login_handler(self) -> type[LoginHandler]:
         attributes = {
             "check": staticmethod(self._check),
+            "throttle": self._throttle,
             "_login_endpoint": self._login_endpoint,
             "_login_template": self._login_template,
         }

@@ -3,8 +3,9 @@ thread, used by ``%hatchet dashboard``) and ``serve_dashboard()`` (blocking, use
 ``hatchnb dashboard``).
 
 It listens on 127.0.0.1 unless told otherwise; any other address needs a password or token
-in HATCHNB_DASHBOARD_PASSWORD / HATCHNB_DASHBOARD_TOKEN (Panel's login page; ``/metrics``
-takes ``Authorization: Bearer <token>`` too), and it refuses to start without one. Its
+in HATCHNB_DASHBOARD_PASSWORD / HATCHNB_DASHBOARD_TOKEN (Panel's login page, throttled),
+and it refuses to start without one. ``/metrics`` takes its own token
+(HATCHNB_METRICS_TOKEN, as ``Authorization: Bearer <token>``), never the password. Its
 websocket only accepts pages served by this server (signed session ids) from this machine's
 names or HATCHNB_DASHBOARD_ORIGINS (docs/security.md)."""
 
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hatchnb import errors
-from hatchnb.dashboard import auth
+from hatchnb.dashboard import auth, throttle
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
@@ -30,6 +31,7 @@ PASSWORD_ENV = "HATCHNB_DASHBOARD_PASSWORD"
 TOKEN_ENV = "HATCHNB_DASHBOARD_TOKEN"
 COOKIE_SECRET_ENV = "HATCHNB_DASHBOARD_COOKIE_SECRET"
 ORIGINS_ENV = "HATCHNB_DASHBOARD_ORIGINS"
+METRICS_TOKEN_ENV = "HATCHNB_METRICS_TOKEN"
 
 
 class InsecureDashboard(errors.ConfigurationError):
@@ -77,25 +79,33 @@ class DashboardHandle:
         return f"<hatchnb dashboard at {self.url}>"
 
 
-def _metrics_handler(hatchet: Hatchet, secret: str | None) -> Any:
+def metrics_token() -> str | None:
+    return os.environ.get(METRICS_TOKEN_ENV) or None
+
+
+def _metrics_handler(hatchet: Hatchet, token: str | None, closed: bool) -> Any:
+    """``/metrics``: with a token, only ``Authorization: Bearer <token>`` (exactly); without
+    one, open on a loopback dashboard without a password and closed (``closed``) otherwise."""
     from tornado.web import RequestHandler
+
+    expected = f"Bearer {token}".encode() if token else None
 
     class MetricsHandler(RequestHandler):
         def get(self) -> None:
-            if secret is not None and not self._authorized(secret):
-                self.set_status(401)
-                self.set_header("WWW-Authenticate", 'Bearer realm="hatchnb"')
-                self.finish("authentication required\n")
+            if expected is None and closed:
+                self._refuse(f"/metrics needs a token: set {METRICS_TOKEN_ENV}")
+                return
+            given = self.request.headers.get("Authorization", "").encode()
+            if expected is not None and not hmac.compare_digest(given, expected):
+                self._refuse("authentication required: Authorization: Bearer <token>")
                 return
             self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
             self.finish(hatchet.metrics.prometheus_text())
 
-        def _authorized(self, expected: str) -> bool:
-            given = self.request.headers.get("Authorization", "")
-            token = given.removeprefix("Bearer ").strip()
-            if hmac.compare_digest(token.encode(), expected.encode()):
-                return True
-            return bool(self.get_secure_cookie("user"))
+        def _refuse(self, reason: str) -> None:
+            self.set_status(401)
+            self.set_header("WWW-Authenticate", 'Bearer realm="hatchnb metrics"')
+            self.finish(reason + "\n")
 
     return MetricsHandler
 
@@ -133,10 +143,13 @@ def _serve_options(hatchet: Hatchet, address: str, port: int) -> dict[str, Any]:
         # only this process knows, so a made-up id is refused
         "sign_sessions": True,
         "secret_key": secrets.token_bytes(32),
-        "extra_patterns": [(r"/metrics", _metrics_handler(hatchet, secret))],
+        "extra_patterns": [
+            (r"/metrics", _metrics_handler(hatchet, metrics_token(), closed=secret is not None))
+        ],
     }
     if secret is not None:
-        options["auth_provider"] = auth.AuthProvider(auth.password_check(secret))
+        check = auth.password_check(secret)
+        options["auth_provider"] = auth.AuthProvider(check, throttle.LoginThrottle())
         options["cookie_secret"] = os.environ.get(COOKIE_SECRET_ENV, secrets.token_hex(32))
     return options
 

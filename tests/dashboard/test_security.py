@@ -46,13 +46,82 @@ def test_unauthenticated_requests_to_a_public_dashboard_are_refused(
         status, final_url, body = _get(handle.url + "?page=runs")
         assert "/login" in final_url  # sent to the login page, no app content
         assert "hatchnb-nav" not in body
-        status, _, _ = _get(handle.url + "metrics")
-        assert status == 401
-        status, _, text = _get(handle.url + "metrics", {"Authorization": "Bearer s3cret-pass"})
+        status, _, text = _get(handle.url + "metrics")
+        assert status == 401 and "HATCHNB_METRICS_TOKEN" in text  # no token set: closed
+    finally:
+        handle.stop()
+
+
+# --- finding 3: the metrics token, login throttling ----------------------------------------
+
+METRICS_TOKEN = "metrics-only-token"
+
+
+def test_metrics_take_their_own_token_and_never_the_dashboard_password(
+    hatchet: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(dashboard.PASSWORD_ENV, PASSWORD)
+    monkeypatch.setenv(dashboard.METRICS_TOKEN_ENV, METRICS_TOKEN)
+    handle = dashboard.start_dashboard(hatchet, address="0.0.0.0")
+    try:
+        refused = [
+            {},
+            {"Authorization": f"Bearer {PASSWORD}"},
+            {"Authorization": PASSWORD},
+            {"Authorization": METRICS_TOKEN},  # the token without "Bearer "
+            {"Authorization": f"bearer {METRICS_TOKEN}x"},
+            {"Cookie": _cookie_header(_login(handle.url))},  # a logged-in user's cookie
+        ]
+        for headers in refused:
+            status, _, _ = _get(handle.url + "metrics", headers)
+            assert status == 401, headers
+        status, _, text = _get(handle.url + "metrics", {"Authorization": f"Bearer {METRICS_TOKEN}"})
         assert status == 200
         assert "# TYPE hatchnb_queue_to_start_seconds histogram" in text
     finally:
         handle.stop()
+
+
+def _attempt(base: str, user: str, password: str) -> str:
+    """Post the login form; the error the login page shows ('' when it let us in)."""
+    opener = urllib.request.build_opener(_NoRedirect())
+    form = urllib.parse.urlencode({"username": user, "password": password}).encode()
+    try:
+        with opener.open(base + "login", data=form, timeout=10) as response:
+            location = response.headers.get("Location", "")
+    except urllib.error.HTTPError as exc:
+        with exc:
+            location = exc.headers.get("Location", "")
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(str(location)).query)
+    return query.get("error", [""])[0]
+
+
+def test_wrong_passwords_are_throttled_per_user_and_per_address(public: Any) -> None:
+    for _ in range(5):
+        assert _attempt(public.url, "alice", "guess") == "Invalid username or password!"
+    # alice must now wait, even with the right password; bob (same address) may log in
+    assert _attempt(public.url, "alice", PASSWORD).startswith("Too many failed logins")
+    assert _attempt(public.url, "bob", PASSWORD) == ""
+    answers = [_attempt(public.url, f"user{i}", "guess") for i in range(20)]
+    throttled = [a for a in answers if a.startswith("Too many failed logins: try again in")]
+    assert len(throttled) >= 5, answers  # the address passed 20 failures
+    assert _attempt(public.url, "carol", PASSWORD).startswith("Too many failed logins")
+
+
+def test_the_login_page_says_when_to_try_again(public: Any, browser: Any) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(public.url + "login")
+        for _ in range(6):
+            page.fill("input[name=username]", "alice")
+            page.fill("input[name=password]", "wrong")
+            page.click("button[type=submit], input[type=submit]")
+            page.wait_for_load_state()
+        message = page.locator(".errormessage")
+        assert "Too many failed logins: try again in" in message.inner_text()
+    finally:
+        context.close()
 
 
 def test_metrics_endpoint_on_loopback(dashboard: Any, seeded: dict[str, Any]) -> None:
