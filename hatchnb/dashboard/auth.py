@@ -1,23 +1,33 @@
-"""Login for a dashboard served with a password: Panel's login page and cookie, with
-cookies that stay on this site (``SameSite=Lax``, ``HttpOnly``, ``Secure`` behind TLS) and
-throttled attempts (``throttle.py``).
+"""Login to the dashboard: named users with roles (``hatchet.users``) or the shared
+password, through Panel's login page, with cookies that stay on this site
+(``SameSite=Lax``, ``HttpOnly``, ``Secure`` behind TLS), logins that expire and throttled
+attempts (``throttle.py``).
 
 Panel's own handlers set the login cookie without ``SameSite``, so a page on another site
 could open the dashboard's websocket with the user's cookie attached."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import dataclasses
 import functools
 import hmac
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from panel.auth import BasicAuthProvider, BasicLoginHandler, LogoutHandler, _validate_next_url
+from panel.config import config
 from panel.io.state import state
 from tornado.escape import url_escape
 from tornado.httputil import HTTPServerRequest
+from tornado.web import RequestHandler, decode_signed_value
 
 from hatchnb.dashboard.throttle import LoginThrottle, refusal
+from hatchnb.records import Role
+
+if TYPE_CHECKING:
+    from hatchnb.client import Hatchet
 
 
 def is_https(request: HTTPServerRequest) -> bool:
@@ -43,15 +53,77 @@ class _StrictCookies:
         super().set_cookie(name, value, **options)  # type: ignore[misc]
 
 
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """Who acts in a dashboard session, and with which role."""
+
+    name: str
+    role: Role
+
+
+#: who acts on a dashboard that needs no login (loopback, no password, no users)
+LOCAL = Identity("local", Role.ADMIN)
+
+
+@dataclasses.dataclass(frozen=True)
+class Access:
+    """How one served dashboard tells who is logged in.
+
+    Named users (``hatchet.users``), once any exists, are the only way in; until then the
+    shared password logs in as an admin under the name typed. Logins last
+    ``session_hours``; the role is read from the database at each action, so a changed role
+    or a removed user takes effect at once."""
+
+    client: Hatchet
+    #: a login is needed at all (decided when the server starts)
+    enabled: bool
+    #: HATCHNB_DASHBOARD_PASSWORD (or _TOKEN), used while no named user exists
+    password: str | None
+    cookie_secret: str
+    session_hours: float
+
+    @property
+    def max_age_days(self) -> float:
+        return self.session_hours / 24
+
+    def login(self, username: str, password: str) -> Identity | None:
+        """The identity a login form gives (None: refused)."""
+        if self.client.users.any():
+            user = self.client.users.authenticate(username, password)
+            return Identity(user.name, user.role) if user else None
+        if self.password and hmac.compare_digest(password.encode(), self.password.encode()):
+            return Identity(username or "admin", Role.ADMIN)
+        return None
+
+    def identify(self, cookie: str | bytes | None) -> Identity | None:
+        """The identity a login cookie carries: None unless genuine, unexpired and, with
+        named users, naming one that still exists."""
+        if not self.enabled:
+            return LOCAL
+        if not cookie:
+            return None
+        name = decode_signed_value(
+            self.cookie_secret, "user", cookie, max_age_days=self.max_age_days
+        )
+        return self._identity_of(name.decode()) if name else None
+
+    def _identity_of(self, name: str) -> Identity | None:
+        if not self.client.users.any():
+            return Identity(name, Role.ADMIN) if self.password else None
+        user = self.client.users.get(name)
+        return Identity(user.name, user.role) if user else None
+
+
 # panel is untyped here (pyproject: follow_imports = "skip"), so its classes are Any
 class LoginHandler(_StrictCookies, BasicLoginHandler):  # type: ignore[misc]
-    """Panel's login page, with strict cookies and throttled attempts; ``check`` says
-    whether a password is right."""
+    """Panel's login page, with strict cookies, throttled attempts and logins that expire.
+    Checking a password (scrypt, about 0.4 s) runs on ``hashing``, off the server's loop."""
 
-    check: Callable[[str, str], bool]
+    access: Access
     throttle: LoginThrottle
+    hashing: concurrent.futures.Executor
 
-    def post(self) -> None:
+    async def post(self) -> None:
         username = self.get_argument("username", "").strip()
         password = self.get_argument("password", "")
         address = self.request.remote_ip or ""
@@ -59,13 +131,20 @@ class LoginHandler(_StrictCookies, BasicLoginHandler):  # type: ignore[misc]
         if wait > 0:
             self._refuse(refusal(wait))
             return
-        if not type(self).check(username, password):
+        loop = asyncio.get_running_loop()
+        identity = await loop.run_in_executor(self.hashing, self.access.login, username, password)
+        if identity is None:
             self.throttle.failed(username, address)
             self._refuse("Invalid username or password!")
             return
         self.throttle.succeeded(username)
-        self.set_current_user(username)
+        self.set_current_user(identity.name)
         self.redirect(_validate_next_url(self.get_cookie("next_url", state.base_url)))
+
+    def set_current_user(self, user: str) -> None:
+        self.clear_cookie("is_guest")
+        days = self.access.max_age_days
+        self.set_signed_cookie("user", user, expires_days=days, path=config.cookie_path)
 
     def _refuse(self, reason: str) -> None:
         self.redirect(f"{self._login_endpoint}?error={url_escape(reason)}")
@@ -76,18 +155,29 @@ class StrictLogoutHandler(_StrictCookies, LogoutHandler):  # type: ignore[misc]
 
 
 class AuthProvider(BasicAuthProvider):  # type: ignore[misc]
-    """Panel's login and logout pages, served by the handlers above."""
+    """Panel's login and logout pages, served by the handlers above; a request's user is
+    whoever its login cookie names (``Access.identify``)."""
 
-    def __init__(self, check: Callable[[str, str], bool], throttle: LoginThrottle) -> None:
-        self._check = check
+    def __init__(self, access: Access, throttle: LoginThrottle) -> None:
+        self._access = access
         self._throttle = throttle
+        self._hashing = concurrent.futures.ThreadPoolExecutor(1, "hatchnb-login")
         super().__init__()
+
+    @property
+    def get_user(self) -> Callable[[RequestHandler], str | None]:
+        def user_of(handler: RequestHandler) -> str | None:
+            identity = self._access.identify(handler.get_cookie("user"))
+            return identity.name if identity else None
+
+        return user_of
 
     @functools.cached_property
     def login_handler(self) -> type[LoginHandler]:
         attributes = {
-            "check": staticmethod(self._check),
+            "access": self._access,
             "throttle": self._throttle,
+            "hashing": self._hashing,
             "_login_endpoint": self._login_endpoint,
             "_login_template": self._login_template,
         }
@@ -100,12 +190,3 @@ class AuthProvider(BasicAuthProvider):  # type: ignore[misc]
             "_logout_template": self._logout_template,
         }
         return type("Logout", (StrictLogoutHandler,), attributes)
-
-
-def password_check(secret: str) -> Callable[[str, str], bool]:
-    """The check of the shared dashboard password (any user name)."""
-
-    def check(username: str, password: str) -> bool:
-        return hmac.compare_digest(password.encode(), secret.encode())
-
-    return check

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import panel as pn
 
+from hatchnb.dashboard import auth
+from hatchnb.records import Role
 from hatchnb.widgets.dag import STATUS_COLORS
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ PAGES = {
     "flow": "Rate limits & concurrency",
     "alerts": "Alerts",
     "metrics": "Metrics",
+    "audit": "Audit log",
 }
 
 
@@ -42,8 +45,10 @@ class DashboardConfig:
     it (``hatchnb.dashboard.serve`` or ``server/app.py``)."""
 
     client: Hatchet
-    #: served with a password or token: destructive actions need a logged-in user
+    #: served with a login: actions need a logged-in user with a role that allows them
     auth_enabled: bool
+    #: who is logged in (None under ``panel serve``: Panel's user, as an admin)
+    access: auth.Access | None = None
 
 
 def arg(name: str) -> str | None:
@@ -52,11 +57,58 @@ def arg(name: str) -> str | None:
     return values[0].decode() if values else None
 
 
-def can_act(config: DashboardConfig) -> bool:
-    """Destructive actions need a logged-in user whenever the dashboard has a password or
-    token; a dashboard without one only ever listens on a loopback address."""
-    needs_login = config.auth_enabled or bool(pn.config.basic_auth)
-    return bool(pn.state.user) if needs_login else True
+#: the order of the roles: each may do what the ones before it may
+RANKS = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
+
+
+def current_user(config: DashboardConfig) -> auth.Identity | None:
+    """Who acts in this session, with their role now (None: not logged in, or the login
+    expired)."""
+    if config.access is not None:
+        return config.access.identify(pn.state.cookies.get("user"))
+    if not (config.auth_enabled or pn.config.basic_auth):
+        return auth.LOCAL
+    return auth.Identity(pn.state.user, Role.ADMIN) if pn.state.user else None
+
+
+def may(config: DashboardConfig, role: Role) -> bool:
+    user = current_user(config)
+    return user is not None and RANKS[user.role] >= RANKS[role]
+
+
+def authorize(
+    config: DashboardConfig, role: Role, what: str, feedback: pn.pane.HTML
+) -> auth.Identity | None:
+    """The user, when their role is at least ``role``; otherwise None, and ``feedback``
+    says why (``what``: "cancel or replay runs")."""
+    user = current_user(config)
+    if user is None:
+        feedback.object = message(f"log in to {what}", "error")
+        return None
+    if RANKS[user.role] < RANKS[role]:
+        article = "an" if user.role.value[0] in "aeiou" else "a"
+        text = f"{user.name} is {article} {user.role}: to {what} you need the {role} role"
+        feedback.object = message(text, "error")
+        return None
+    return user
+
+
+def audit(
+    config: DashboardConfig,
+    user: auth.Identity,
+    action: str,
+    target: str = "",
+    **detail: Any,
+) -> None:
+    """Record an action taken from the dashboard (``hatchet.audit``)."""
+    config.client.audit.record(user.name, user.role.value, action, target, detail)
+
+
+def enable_for(config: DashboardConfig, role: Role, *buttons: pn.widgets.Button) -> None:
+    """Grey out buttons the session's user may not use (the actions check again)."""
+    allowed = may(config, role)
+    for button in buttons:
+        button.disabled = not allowed
 
 
 def every(period_ms: int, update: Callable[[], None]) -> None:
@@ -140,7 +192,8 @@ def message(text: str, kind: str = "info") -> str:
     return f'<span style="color:{colors.get(kind, "#333")}">{html.escape(text)}</span>'
 
 
-def nav(current: str) -> pn.pane.HTML:
+def nav(current: str, user: auth.Identity | None = None) -> pn.pane.HTML:
+    """The page links, and who is logged in (with a way out) when the dashboard has logins."""
     links = []
     for key, title in PAGES.items():
         style = "font-weight:bold;" if key == current else ""
@@ -149,6 +202,14 @@ def nav(current: str) -> pn.pane.HTML:
         '<div class="hatchnb-nav" style="padding:6px 0;border-bottom:1px solid #ddd">'
         + "<b style='margin-right:20px'>hatchnb</b>"
         + "".join(links)
+        + (_signed_in(user) if user else "")
         + "</div>",
         sizing_mode="stretch_width",
+    )
+
+
+def _signed_in(user: auth.Identity) -> str:
+    return (
+        f'<span class="hatchnb-user" style="float:right">{html.escape(user.name)} '
+        f'({user.role}) · <a href="logout">log out</a></span>'
     )

@@ -26,16 +26,20 @@ from hatchnb.dashboard import auth, throttle
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
+    from hatchnb.dashboard.common import DashboardConfig
 
 PASSWORD_ENV = "HATCHNB_DASHBOARD_PASSWORD"
 TOKEN_ENV = "HATCHNB_DASHBOARD_TOKEN"
 COOKIE_SECRET_ENV = "HATCHNB_DASHBOARD_COOKIE_SECRET"
 ORIGINS_ENV = "HATCHNB_DASHBOARD_ORIGINS"
 METRICS_TOKEN_ENV = "HATCHNB_METRICS_TOKEN"
+SESSION_HOURS_ENV = "HATCHNB_DASHBOARD_SESSION_HOURS"
+DEFAULT_SESSION_HOURS = 8.0
 
 
 class InsecureDashboard(errors.ConfigurationError):
-    """The dashboard would listen on a non-loopback address without authentication; set
+    """The dashboard would listen on a non-loopback address without authentication: add
+    users (hatchnb users add NAME --role viewer|operator|admin), set
     HATCHNB_DASHBOARD_PASSWORD or HATCHNB_DASHBOARD_TOKEN, or use --address 127.0.0.1."""
 
 
@@ -53,8 +57,8 @@ def dashboard_secret() -> str | None:
     return os.environ.get(PASSWORD_ENV) or os.environ.get(TOKEN_ENV) or None
 
 
-def check_address(address: str, secret: str | None) -> None:
-    if secret is None and not is_loopback(address):
+def check_address(address: str, secret: str | None, named_users: bool = False) -> None:
+    if secret is None and not named_users and not is_loopback(address):
         raise InsecureDashboard()
 
 
@@ -130,9 +134,35 @@ def _own_names() -> set[str]:
     return names
 
 
-def _serve_options(hatchet: Hatchet, address: str, port: int) -> dict[str, Any]:
+def session_hours() -> float:
+    """How long a login lasts (HATCHNB_DASHBOARD_SESSION_HOURS, default 8)."""
+    text = os.environ.get(SESSION_HOURS_ENV) or str(DEFAULT_SESSION_HOURS)
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = 0.0
+    if not 0 < hours < float("inf"):
+        raise errors.ConfigurationError(f"{SESSION_HOURS_ENV}={text!r}: give hours above 0")
+    return hours
+
+
+def _access(client: Hatchet, address: str) -> auth.Access:
     secret = dashboard_secret()
-    check_address(address, secret)
+    named_users = client.users.any()
+    check_address(address, secret, named_users)
+    return auth.Access(
+        client,
+        enabled=secret is not None or named_users,
+        password=secret,
+        cookie_secret=os.environ.get(COOKIE_SECRET_ENV) or secrets.token_hex(32),
+        session_hours=session_hours(),
+    )
+
+
+def _serve_options(config: DashboardConfig, address: str, port: int) -> dict[str, Any]:
+    access = config.access
+    assert access is not None  # served here, the config always carries its access
+    metrics = _metrics_handler(config.client, metrics_token(), closed=access.enabled)
     options: dict[str, Any] = {
         "address": address,
         "port": port,
@@ -143,30 +173,30 @@ def _serve_options(hatchet: Hatchet, address: str, port: int) -> dict[str, Any]:
         # only this process knows, so a made-up id is refused
         "sign_sessions": True,
         "secret_key": secrets.token_bytes(32),
-        "extra_patterns": [
-            (r"/metrics", _metrics_handler(hatchet, metrics_token(), closed=secret is not None))
-        ],
+        "extra_patterns": [(r"/metrics", metrics)],
     }
-    if secret is not None:
-        check = auth.password_check(secret)
-        options["auth_provider"] = auth.AuthProvider(check, throttle.LoginThrottle())
-        options["cookie_secret"] = os.environ.get(COOKIE_SECRET_ENV, secrets.token_hex(32))
+    if access.enabled:
+        options["auth_provider"] = auth.AuthProvider(access, throttle.LoginThrottle())
+        options["cookie_secret"] = access.cookie_secret
     return options
 
 
-def _prepare(hatchet: Hatchet | None, address: str) -> tuple[Hatchet, Callable[[], Any]]:
-    """The app of one served dashboard, bound to its client and auth settings."""
-    check_address(address, dashboard_secret())  # before connecting to anything
+def _prepare(hatchet: Hatchet | None, address: str) -> tuple[DashboardConfig, Callable[[], Any]]:
+    """The app of one served dashboard, bound to its client and who may log in."""
     from hatchnb import Hatchet
     from hatchnb.dashboard.app import create_app
     from hatchnb.dashboard.common import DashboardConfig
 
-    config = DashboardConfig(hatchet or Hatchet(), auth_enabled=dashboard_secret() is not None)
+    if hatchet is None:
+        check_address(address, dashboard_secret(), named_users=True)  # before connecting
+    client = hatchet or Hatchet()
+    access = _access(client, address)
+    config = DashboardConfig(client, auth_enabled=access.enabled, access=access)
 
     def app() -> Any:  # a plain function (not a partial): Panel calls it once per session
         return create_app(config)
 
-    return config.client, app
+    return config, app
 
 
 def start_dashboard(
@@ -176,9 +206,9 @@ def start_dashboard(
     ``stop()``. ``port=0`` picks a free port."""
     import panel as pn
 
-    client, app = _prepare(hatchet, address)
+    config, app = _prepare(hatchet, address)
     port = port or free_port(address)
-    options = _serve_options(client, address, port)
+    options = _serve_options(config, address, port)
     thread = pn.serve(app, threaded=True, verbose=False, **options)
     _wait_for_port(address, port, thread)
     host = "127.0.0.1" if address in ("0.0.0.0", "") else address
@@ -191,8 +221,8 @@ def serve_dashboard(
     """Serve the dashboard in the foreground until interrupted (``hatchnb dashboard``)."""
     import panel as pn
 
-    client, app = _prepare(hatchet, address)
-    options = _serve_options(client, address, port or free_port(address))
+    config, app = _prepare(hatchet, address)
+    options = _serve_options(config, address, port or free_port(address))
     print(f"hatchnb dashboard: http://{address}:{options['port']}/", flush=True)
     pn.serve(app, threaded=False, verbose=False, **options)
 

@@ -8,6 +8,7 @@ from typing import Any
 import panel as pn
 
 from hatchnb.dashboard import common
+from hatchnb.records import Role
 
 COLUMNS = ["key", "created", "payload", "metadata", "runs", "id"]
 
@@ -32,6 +33,7 @@ class EventsPage:
         self.feedback = pn.pane.HTML("", name="feedback")
         self.table = common.table(COLUMNS, "events_table", html=["runs"])
         self.push.on_click(self._push)
+        common.enable_for(config, Role.OPERATOR, self.push)
 
     def view(self) -> pn.viewable.Viewable:
         self.refresh()
@@ -54,6 +56,9 @@ class EventsPage:
         common.update_table(self.table, common.frame(rows, COLUMNS))
 
     def _push(self, _: Any) -> None:
+        user = common.authorize(self.config, Role.OPERATOR, "push events", self.feedback)
+        if user is None:
+            return
         try:
             if not self.key.value.strip():
                 raise ValueError("the event needs a key")
@@ -66,6 +71,7 @@ class EventsPage:
             self.feedback.object = common.message(str(exc), "error")
             return
         started = len(event.run_ids)
+        common.audit(self.config, user, "push_event", event.key, runs_started=started)
         self.feedback.object = common.message(f"pushed; {started} run(s) started", "ok")
         self.refresh()
 

@@ -15,7 +15,7 @@ from bokeh.plotting import figure
 
 from hatchnb import errors, notebook_tasks
 from hatchnb.dashboard import common
-from hatchnb.records import WorkflowRun
+from hatchnb.records import Role, WorkflowRun
 from hatchnb.widgets.dag import STATUS_COLORS, DagView, run_statuses
 
 GANTT_COLUMNS = ("task", "start", "end", "color", "label", "attempt")
@@ -95,6 +95,7 @@ class RunDetailPage:
         self.cancel = pn.widgets.Button(label="Cancel run", color="danger", width=130)
         self.replay = pn.widgets.Button(label="Replay run", color="warning", width=130)
         self.feedback = pn.pane.HTML("", name="feedback")
+        common.enable_for(config, Role.OPERATOR, self.cancel, self.replay)
         self.cancel.on_click(lambda _: self._act("cancel"))
         self.replay.on_click(lambda _: self._act("replay"))
         self._log_lines: list[str] = []
@@ -204,13 +205,14 @@ class RunDetailPage:
             self.notebooks.append(pn.pane.HTML(title + frame, sizing_mode="stretch_width"))
 
     def _act(self, action: str) -> None:
-        if not common.can_act(self.config):
-            self.feedback.object = common.message("log in to cancel or replay runs", "error")
+        user = common.authorize(self.config, Role.OPERATOR, "cancel or replay runs", self.feedback)
+        if user is None:
             return
         if action == "cancel":
             self.hatchet.runs.cancel(self.run_id)
         else:
             self.hatchet.runs.replay(self.run_id)
+        common.audit(self.config, user, action, self.run_id)
         self.feedback.object = common.message(f"{action} requested", "ok")
         self.refresh()
 
