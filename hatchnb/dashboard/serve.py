@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hatchnb import errors
-from hatchnb.dashboard import auth, throttle
+from hatchnb.dashboard import auth, headers, throttle
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
@@ -174,6 +174,7 @@ def _serve_options(config: DashboardConfig, address: str, port: int) -> dict[str
         "sign_sessions": True,
         "secret_key": secrets.token_bytes(32),
         "extra_patterns": [(r"/metrics", metrics)],
+        "transforms": [headers.SecurityHeaders],
     }
     if access.enabled:
         options["auth_provider"] = auth.AuthProvider(access, throttle.LoginThrottle())

@@ -242,3 +242,33 @@ def _set_cookies(opener: Any, request: urllib.request.Request) -> list[str]:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+# --- framing (clickjacking) and other response headers -----------------------------------
+
+
+def test_every_response_forbids_framing_and_sniffing(public: Any) -> None:
+    for path in ("login", "?page=runs", "metrics"):
+        request = urllib.request.Request(public.url + path)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                headers = response.headers
+        except urllib.error.HTTPError as exc:
+            with exc:
+                headers = exc.headers
+        assert headers["X-Frame-Options"] == "DENY", path
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], path
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+        assert headers["Referrer-Policy"] == "same-origin", path
+
+
+def test_another_page_cannot_frame_the_dashboard(dashboard: Any, browser: Any) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_content(f'<iframe src="{dashboard.url}?page=runs" width=800 height=600></iframe>')
+        page.wait_for_timeout(2000)
+        framed = page.frames[1]
+        assert framed.evaluate("() => typeof window.Bokeh") == "undefined"
+    finally:
+        context.close()
