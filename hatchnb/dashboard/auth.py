@@ -117,37 +117,45 @@ class Access:
 # panel is untyped here (pyproject: follow_imports = "skip"), so its classes are Any
 class LoginHandler(_StrictCookies, BasicLoginHandler):  # type: ignore[misc]
     """Panel's login page, with strict cookies, throttled attempts and logins that expire.
-    Checking a password (scrypt, about 0.4 s) runs on ``hashing``, off the server's loop."""
+
+    Attempts run one at a time on ``checking``, off the server's loop: a password check
+    (scrypt) takes about 0.4 s, and one at a time means a burst of parallel guesses meets
+    the throttle exactly as a sequence of them would."""
 
     access: Access
     throttle: LoginThrottle
-    hashing: concurrent.futures.Executor
+    checking: concurrent.futures.Executor
 
     async def post(self) -> None:
         username = self.get_argument("username", "").strip()
         password = self.get_argument("password", "")
         address = self.request.remote_ip or ""
+        loop = asyncio.get_running_loop()
+        outcome = await loop.run_in_executor(
+            self.checking, self._attempt, username, password, address
+        )
+        if isinstance(outcome, str):
+            self.redirect(f"{self._login_endpoint}?error={url_escape(outcome)}")
+            return
+        self.set_current_user(outcome.name)
+        self.redirect(_validate_next_url(self.get_cookie("next_url", state.base_url)))
+
+    def _attempt(self, username: str, password: str, address: str) -> Identity | str:
+        """The identity the form logs in as, or why it does not."""
         wait = self.throttle.wait(username, address)
         if wait > 0:
-            self._refuse(refusal(wait))
-            return
-        loop = asyncio.get_running_loop()
-        identity = await loop.run_in_executor(self.hashing, self.access.login, username, password)
+            return refusal(wait)
+        identity = self.access.login(username, password)
         if identity is None:
             self.throttle.failed(username, address)
-            self._refuse("Invalid username or password!")
-            return
+            return "Invalid username or password!"
         self.throttle.succeeded(username)
-        self.set_current_user(identity.name)
-        self.redirect(_validate_next_url(self.get_cookie("next_url", state.base_url)))
+        return identity
 
     def set_current_user(self, user: str) -> None:
         self.clear_cookie("is_guest")
         days = self.access.max_age_days
         self.set_signed_cookie("user", user, expires_days=days, path=config.cookie_path)
-
-    def _refuse(self, reason: str) -> None:
-        self.redirect(f"{self._login_endpoint}?error={url_escape(reason)}")
 
 
 class StrictLogoutHandler(_StrictCookies, LogoutHandler):  # type: ignore[misc]
@@ -161,7 +169,7 @@ class AuthProvider(BasicAuthProvider):  # type: ignore[misc]
     def __init__(self, access: Access, throttle: LoginThrottle) -> None:
         self._access = access
         self._throttle = throttle
-        self._hashing = concurrent.futures.ThreadPoolExecutor(1, "hatchnb-login")
+        self._checking = concurrent.futures.ThreadPoolExecutor(1, "hatchnb-login")
         super().__init__()
 
     @property
@@ -177,7 +185,7 @@ class AuthProvider(BasicAuthProvider):  # type: ignore[misc]
         attributes = {
             "access": self._access,
             "throttle": self._throttle,
-            "hashing": self._hashing,
+            "checking": self._checking,
             "_login_endpoint": self._login_endpoint,
             "_login_template": self._login_template,
         }

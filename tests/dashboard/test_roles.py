@@ -116,6 +116,21 @@ def test_an_operator_cancels_and_the_audit_log_names_them(
     assert page.errors == []
 
 
+def test_triggering_a_cron_is_audited_with_its_id(
+    login: Any, seeded: dict[str, Any], hatchet: Any
+) -> None:
+    cron_id = seeded["cron"].id
+    p = login("otto").open("?page=triggers")
+    row = p.locator(".tabulator-row", has_text="nightly")
+    row.wait_for(timeout=15_000)
+    row.locator(".tabulator-cell[tabulator-field='name']").click()
+    p.get_by_role("button", name="Trigger cron now").click()
+    p.get_by_text("started run").wait_for(timeout=10_000)
+    [entry] = hatchet.audit.list()
+    assert (entry.actor, entry.action, entry.target) == ("otto", "trigger_cron_now", cron_id)
+    assert entry.detail["result"].startswith("started run")
+
+
 def test_alerts_are_for_admins_only(login: Any, hatchet: Any) -> None:
     hatchet.alerts.set_slack("https://hooks.slack.example/T000/B000/secret")
     p = login("otto").open("?page=alerts")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import http.cookiejar
 import re
 import urllib.error
@@ -106,6 +107,13 @@ def test_wrong_passwords_are_throttled_per_user_and_per_address(public: Any) -> 
     throttled = [a for a in answers if a.startswith("Too many failed logins: try again in")]
     assert len(throttled) >= 5, answers  # the address passed 20 failures
     assert _attempt(public.url, "carol", PASSWORD).startswith("Too many failed logins")
+
+
+def test_parallel_guesses_meet_the_same_limit(public: Any) -> None:
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: _attempt(public.url, "alice", "guess"), range(24)))
+    assert answers.count("Invalid username or password!") == 5, answers
+    assert all(a.startswith("Too many failed logins") for a in answers if "Invalid" not in a)
 
 
 def test_the_login_page_says_when_to_try_again(public: Any, browser: Any) -> None:

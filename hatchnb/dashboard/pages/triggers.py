@@ -124,9 +124,9 @@ class TriggersPage:
 
     def _target(self, action: str) -> str:
         """What ``action`` acts on: the selected cron or schedule, or the chosen workflow."""
-        if action.endswith("cron") and not action.startswith("Create"):
+        if action in ("Delete cron", "Trigger cron now"):
             return self._selected(self.crons)
-        if action.endswith(("scheduled", "scheduled now")):
+        if action in ("Delete scheduled", "Trigger scheduled now"):
             return self._selected(self.scheduled)
         return str(self.workflow.value or "")
 
