@@ -188,10 +188,13 @@ def _prepare(hatchet: Hatchet | None, address: str) -> tuple[DashboardConfig, Ca
     from hatchnb.dashboard.app import create_app
     from hatchnb.dashboard.common import DashboardConfig
 
-    if hatchet is None:
-        check_address(address, dashboard_secret(), named_users=True)  # before connecting
     client = hatchet or Hatchet()
-    access = _access(client, address)
+    try:
+        access = _access(client, address)
+    except errors.HatchnbError:
+        if hatchet is None:
+            client.close()
+        raise
     config = DashboardConfig(client, auth_enabled=access.enabled, access=access)
 
     def app() -> Any:  # a plain function (not a partial): Panel calls it once per session
@@ -225,6 +228,8 @@ def serve_dashboard(
     config, app = _prepare(hatchet, address)
     options = _serve_options(config, address, port or free_port(address))
     print(f"hatchnb dashboard: http://{address}:{options['port']}/", flush=True)
+    origins = ", ".join(options["websocket_origin"])
+    print(f"pages may be opened as: {origins} (more: {ORIGINS_ENV})", flush=True)
     pn.serve(app, threaded=False, verbose=False, **options)
 
 
