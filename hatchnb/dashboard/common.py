@@ -49,6 +49,8 @@ class DashboardConfig:
     auth_enabled: bool
     #: who is logged in (None under ``panel serve``: Panel's user, as an admin)
     access: auth.Access | None = None
+    #: viewers see inputs, outputs and payloads (HATCHNB_DASHBOARD_VIEWER_PAYLOADS)
+    viewer_payloads: bool = True
 
 
 def arg(name: str) -> str | None:
@@ -102,6 +104,19 @@ def audit(
 ) -> None:
     """Record an action taken from the dashboard (``hatchet.audit``)."""
     config.client.audit.record(user.name, user.role.value, action, target, detail)
+
+
+#: what a viewer sees instead of a payload when HATCHNB_DASHBOARD_VIEWER_PAYLOADS is off
+HIDDEN = "(hidden from viewers)"
+
+
+def shows_payloads(config: DashboardConfig) -> bool:
+    """Whether this session's user may see run inputs, outputs, event payloads and executed
+    notebooks: everyone, unless the dashboard hides them from viewers."""
+    if config.viewer_payloads:
+        return True
+    user = current_user(config)
+    return user is not None and user.role is not Role.VIEWER
 
 
 def enable_for(config: DashboardConfig, role: Role, *buttons: pn.widgets.Button) -> None:

@@ -34,6 +34,7 @@ COOKIE_SECRET_ENV = "HATCHNB_DASHBOARD_COOKIE_SECRET"
 ORIGINS_ENV = "HATCHNB_DASHBOARD_ORIGINS"
 METRICS_TOKEN_ENV = "HATCHNB_METRICS_TOKEN"
 SESSION_HOURS_ENV = "HATCHNB_DASHBOARD_SESSION_HOURS"
+VIEWER_PAYLOADS_ENV = "HATCHNB_DASHBOARD_VIEWER_PAYLOADS"
 DEFAULT_SESSION_HOURS = 8.0
 
 
@@ -146,6 +147,12 @@ def session_hours() -> float:
     return hours
 
 
+def viewer_payloads() -> bool:
+    """Whether viewers see payloads (HATCHNB_DASHBOARD_VIEWER_PAYLOADS; on unless 0/off)."""
+    text = os.environ.get(VIEWER_PAYLOADS_ENV, "on").strip().lower()
+    return text not in ("0", "off", "false", "no")
+
+
 def _access(client: Hatchet, address: str) -> auth.Access:
     secret = dashboard_secret()
     named_users = client.users.any()
@@ -195,7 +202,9 @@ def _prepare(hatchet: Hatchet | None, address: str) -> tuple[DashboardConfig, Ca
         if hatchet is None:
             client.close()
         raise
-    config = DashboardConfig(client, auth_enabled=access.enabled, access=access)
+    config = DashboardConfig(
+        client, auth_enabled=access.enabled, access=access, viewer_payloads=viewer_payloads()
+    )
 
     def app() -> Any:  # a plain function (not a partial): Panel calls it once per session
         return create_app(config)

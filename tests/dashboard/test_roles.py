@@ -58,17 +58,21 @@ def login(browser: Any, served: Any) -> Iterator[Any]:
     def open_as(name: str) -> Page:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         contexts.append(context)
-        page = context.new_page()
-        page.goto(served.url + "login")
-        page.fill("input[name=username]", name)
-        page.fill("input[name=password]", PASSWORDS[name])
-        page.click("button[type=submit], input[type=submit]")
-        page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
-        return Page(page, served.url)
+        return _logged_in(context, served.url, name)
 
     yield open_as
     for context in contexts:
         context.close()
+
+
+def _logged_in(context: Any, base: str, name: str) -> Page:
+    page = context.new_page()
+    page.goto(base + "login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORDS[name])
+    page.click("button[type=submit], input[type=submit]")
+    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
+    return Page(page, base)
 
 
 def _slow_run(seeded: dict[str, Any], hatchet: Any, tmp_path: Path) -> str:
@@ -191,4 +195,28 @@ def test_logins_expire_and_end_when_the_user_is_removed(
         )
         assert "/login" in url  # a removed user's login ends at once
     finally:
+        handle.stop()
+
+
+def test_viewers_can_be_kept_from_payloads(
+    hatchet: Any,
+    users: None,
+    seeded: dict[str, Any],
+    browser: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(dashboard.VIEWER_PAYLOADS_ENV, "off")
+    handle = dashboard.start_dashboard(hatchet, address="0.0.0.0")
+    context = browser.new_context()
+    try:
+        run = f"?page=run&id={seeded['tagged']}"
+        p = _logged_in(context, handle.url, "vera").open(run)
+        p.get_by_text("(hidden from viewers)").first.wait_for(timeout=15_000)
+        p.get_by_text("extract").first.wait_for(timeout=15_000)
+        assert '"day": 2' not in p.content() and '"loaded"' not in p.content()
+        p = _logged_in(context, handle.url, "otto").open(run)
+        p.get_by_text('"day": 2').first.wait_for(timeout=15_000)
+        p.get_by_text('"loaded": 3').first.wait_for(timeout=15_000)
+    finally:
+        context.close()
         handle.stop()

@@ -34,6 +34,7 @@ class EventsPage:
         self.table = common.table(COLUMNS, "events_table", html=["runs"])
         self.push.on_click(self._push)
         common.enable_for(config, Role.OPERATOR, self.push)
+        self.payloads = common.shows_payloads(config)
 
     def view(self) -> pn.viewable.Viewable:
         self.refresh()
@@ -46,7 +47,7 @@ class EventsPage:
             {
                 "key": e.key,
                 "created": common.when(e.created_at),
-                "payload": json.dumps(e.payload),
+                "payload": json.dumps(e.payload) if self.payloads else common.HIDDEN,
                 "metadata": json.dumps(e.additional_metadata),
                 "runs": " ".join(common.run_link(r) for r in e.run_ids),
                 "id": e.event_id,

@@ -96,6 +96,7 @@ class RunDetailPage:
         self.replay = pn.widgets.Button(label="Replay run", color="warning", width=130)
         self.feedback = pn.pane.HTML("", name="feedback")
         common.enable_for(config, Role.OPERATOR, self.cancel, self.replay)
+        self.payloads = common.shows_payloads(config)
         self.cancel.on_click(lambda _: self._act("cancel"))
         self.replay.on_click(lambda _: self._act("replay"))
         self._log_lines: list[str] = []
@@ -122,7 +123,7 @@ class RunDetailPage:
         )
 
     def _input_pane(self) -> pn.pane.HTML:
-        text = html.escape(_json_text(self.run.input))
+        text = html.escape(_json_text(self.run.input) if self.payloads else common.HIDDEN)
         return pn.pane.HTML(f"<pre name='run_input'>{text}</pre>")
 
     def refresh(self) -> None:
@@ -155,7 +156,8 @@ class RunDetailPage:
     def _outputs(self) -> None:
         parts = []
         for t in self.run.tasks:
-            body = t.error if t.error else _json_text(t.output)
+            output = _json_text(t.output) if self.payloads else common.HIDDEN
+            body = t.error if t.error else output
             parts.append(
                 f"<div><b>{html.escape(t.task_name)}</b> {common.badge(str(t.status))}"
                 f"<pre>{html.escape(body or '')}</pre></div>"
@@ -185,9 +187,13 @@ class RunDetailPage:
 
     def _durable(self) -> None:
         rows = self.hatchet.runs.durable_log(self.run_id)
+        if not self.payloads:
+            rows = [{**r, "request": common.HIDDEN, "result": common.HIDDEN} for r in rows]
         common.update_table(self.durable, common.frame(rows, DURABLE_COLUMNS))
 
     def _notebooks(self) -> None:
+        if not self.payloads:
+            return
         runs = self.hatchet.runs
         for row in runs.notebooks(self.run_id):
             key = (row["task_name"], row["attempt"])

@@ -55,6 +55,7 @@ class TriggersPage:
         for name, button in self.buttons.items():
             button.on_click(lambda _, n=name: self._act(n))
         common.enable_for(config, Role.OPERATOR, *self.buttons.values())
+        self.payloads = common.shows_payloads(config)
 
     def view(self) -> pn.viewable.Viewable:
         self.refresh()
@@ -93,7 +94,7 @@ class TriggersPage:
             {
                 "workflow": s.workflow_name,
                 "run_at": common.when(s.trigger_at),
-                "input": json.dumps(s.input),
+                "input": json.dumps(s.input) if self.payloads else common.HIDDEN,
                 "run": common.run_link(s.workflow_run_id) if s.workflow_run_id else "",
                 "error": s.error or "",
                 "id": s.id,
