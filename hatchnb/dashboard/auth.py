@@ -13,9 +13,13 @@ import concurrent.futures
 import dataclasses
 import functools
 import hmac
-from collections.abc import Callable
+import json
+import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from bokeh.application.handlers.handler import Handler
+from bokeh.document import Document
 from panel.auth import BasicAuthProvider, BasicLoginHandler, LogoutHandler, _validate_next_url
 from panel.config import config
 from panel.io.state import state
@@ -95,17 +99,42 @@ class Access:
             return Identity(username or "admin", Role.ADMIN)
         return None
 
+    def cookie_value(self, name: str) -> str:
+        """What the (signed) login cookie holds: the user and when they logged in."""
+        return json.dumps({"user": name, "at": time.time()})
+
     def identify(self, cookie: str | bytes | None) -> Identity | None:
         """The identity a login cookie carries: None unless genuine, unexpired and, with
         named users, naming one that still exists."""
         if not self.enabled:
             return LOCAL
-        if not cookie:
-            return None
-        name = decode_signed_value(
+        return self.identify_session(self.session_claims(cookie))
+
+    def session_claims(self, cookie: str | bytes | None) -> dict[str, Any]:
+        """Who a genuine, unexpired login cookie names and when they logged in (empty
+        otherwise): what a session carries instead of the cookie itself."""
+        value = cookie and decode_signed_value(
             self.cookie_secret, "user", cookie, max_age_days=self.max_age_days
         )
-        return self._identity_of(name.decode()) if name else None
+        try:
+            claims = json.loads(value) if value else {}
+        except ValueError:
+            return {}
+        fresh = isinstance(claims, dict) and "user" in claims and self._unexpired(claims.get("at"))
+        return {"user": str(claims["user"]), "at": claims["at"]} if fresh else {}
+
+    def identify_session(self, claims: Mapping[str, Any]) -> Identity | None:
+        """The identity of a session's login claims, with the user's role now."""
+        if not self.enabled:
+            return LOCAL
+        if not claims or not self._unexpired(claims.get("at")):
+            return None
+        return self._identity_of(str(claims.get("user")))
+
+    def _unexpired(self, logged_in_at: Any) -> bool:
+        if not isinstance(logged_in_at, int | float):
+            return False
+        return time.time() < logged_in_at + self.session_hours * 3600
 
     def _identity_of(self, name: str) -> Identity | None:
         if not self.client.users.any():
@@ -154,8 +183,9 @@ class LoginHandler(_StrictCookies, BasicLoginHandler):  # type: ignore[misc]
 
     def set_current_user(self, user: str) -> None:
         self.clear_cookie("is_guest")
+        value = self.access.cookie_value(user)
         days = self.access.max_age_days
-        self.set_signed_cookie("user", user, expires_days=days, path=config.cookie_path)
+        self.set_signed_cookie("user", value, expires_days=days, path=config.cookie_path)
 
 
 class StrictLogoutHandler(_StrictCookies, LogoutHandler):  # type: ignore[misc]
@@ -198,3 +228,28 @@ class AuthProvider(BasicAuthProvider):  # type: ignore[misc]
             "_logout_template": self._logout_template,
         }
         return type("Logout", (StrictLogoutHandler,), attributes)
+
+
+#: the key of a session's login claims in its (signed) Bokeh session token
+SESSION_CLAIMS = "hatchnb_login"
+#: kept out of the session token Bokeh writes into the page, where script could read them
+PRIVATE_COOKIES = ["user", "id_token"]
+PRIVATE_HEADERS = ["Cookie", "Authorization"]
+
+
+# bokeh is untyped here too (pyproject: follow_imports = "skip")
+class SessionIdentity(Handler):  # type: ignore[misc]
+    """A Bokeh application handler that puts who is logged in into each new session's
+    token (``SESSION_CLAIMS``) instead of the login cookie, which stays HttpOnly: the
+    token is in the page, and sessions are signed, so the claims cannot be altered."""
+
+    def __init__(self, access: Access) -> None:
+        super().__init__()
+        self._access = access
+
+    def modify_document(self, doc: Document) -> None:
+        """Nothing: the page is built by the application's other handler."""
+
+    def process_request(self, request: HTTPServerRequest) -> dict[str, Any]:
+        morsel = request.cookies.get("user")
+        return {SESSION_CLAIMS: self._access.session_claims(morsel.value if morsel else None)}

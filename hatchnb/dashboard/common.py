@@ -67,7 +67,8 @@ def current_user(config: DashboardConfig) -> auth.Identity | None:
     """Who acts in this session, with their role now (None: not logged in, or the login
     expired)."""
     if config.access is not None:
-        return config.access.identify(pn.state.cookies.get("user"))
+        payload = pn.state.curdoc.session_context.token_payload
+        return config.access.identify_session(payload.get(auth.SESSION_CLAIMS) or {})
     if not (config.auth_enabled or pn.config.basic_auth):
         return auth.LOCAL
     return auth.Identity(pn.state.user, Role.ADMIN) if pn.state.user else None

@@ -18,7 +18,6 @@ import ipaddress
 import os
 import secrets
 import socket
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hatchnb import errors
@@ -186,11 +185,15 @@ def _serve_options(config: DashboardConfig, address: str, port: int) -> dict[str
     if access.enabled:
         options["auth_provider"] = auth.AuthProvider(access, throttle.LoginThrottle())
         options["cookie_secret"] = access.cookie_secret
+        options["exclude_cookies"] = auth.PRIVATE_COOKIES
+        options["exclude_headers"] = auth.PRIVATE_HEADERS
     return options
 
 
-def _prepare(hatchet: Hatchet | None, address: str) -> tuple[DashboardConfig, Callable[[], Any]]:
+def _prepare(hatchet: Hatchet | None, address: str) -> tuple[DashboardConfig, Any]:
     """The app of one served dashboard, bound to its client and who may log in."""
+    from panel.io.application import build_applications
+
     from hatchnb import Hatchet
     from hatchnb.dashboard.app import create_app
     from hatchnb.dashboard.common import DashboardConfig
@@ -209,7 +212,9 @@ def _prepare(hatchet: Hatchet | None, address: str) -> tuple[DashboardConfig, Ca
     def app() -> Any:  # a plain function (not a partial): Panel calls it once per session
         return create_app(config)
 
-    return config, app
+    application = build_applications(app, title="hatchnb")["/"]
+    application.add(auth.SessionIdentity(access))
+    return config, application
 
 
 def start_dashboard(

@@ -224,6 +224,21 @@ def test_websocket_with_a_made_up_session_id_is_refused(public: Any) -> None:
     assert not _receives_a_message(conn)
 
 
+def test_the_page_does_not_carry_the_login_cookie(public: Any) -> None:
+    """Bokeh copies request cookies and headers into the session token it writes into the
+    page, where script can read them: the HttpOnly login cookie must not be among them."""
+    from bokeh.util.token import get_token_payload
+
+    opener = _login(public.url)
+    cookie = next(c.value for c in opener.jar if c.name == "user")
+    with opener.open(public.url + "?page=runs", timeout=20) as response:
+        page = response.read().decode()
+    assert cookie not in page
+    payload = get_token_payload(_session_token(opener, public.url))
+    assert "user" not in payload.get("cookies", {})
+    assert "Cookie" not in payload.get("headers", {})
+
+
 def test_login_cookie_is_samesite_httponly_and_secure_behind_tls(public: Any) -> None:
     form = urllib.parse.urlencode({"username": "alice", "password": PASSWORD}).encode()
     for proto, secure in (("http", False), ("https", True)):
