@@ -2,12 +2,13 @@
 thread, used by ``%hatchet dashboard``) and ``serve_dashboard()`` (blocking, used by
 ``hatchnb dashboard``).
 
-It listens on 127.0.0.1 unless told otherwise; any other address needs a password or token
-in HATCHNB_DASHBOARD_PASSWORD / HATCHNB_DASHBOARD_TOKEN (Panel's login page, throttled),
-and it refuses to start without one. ``/metrics`` takes its own token
-(HATCHNB_METRICS_TOKEN, as ``Authorization: Bearer <token>``), never the password. Its
-websocket only accepts pages served by this server (signed session ids) from this machine's
-names or HATCHNB_DASHBOARD_ORIGINS (docs/security.md)."""
+It listens on 127.0.0.1 unless told otherwise; any other address needs named users
+(``hatchnb users add``) or a shared password (HATCHNB_DASHBOARD_PASSWORD / _TOKEN), and it
+refuses to start without either. Logins go through Panel's login page (``auth.py``:
+throttled, expiring, roles); ``/metrics`` takes its own token (HATCHNB_METRICS_TOKEN, as
+``Authorization: Bearer <token>``), never a password. Its websocket only accepts pages
+served by this server (signed session ids) from this machine's names or
+HATCHNB_DASHBOARD_ORIGINS. docs/security.md has the whole picture."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import ipaddress
 import os
 import secrets
 import socket
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from hatchnb import errors
@@ -123,8 +125,14 @@ def websocket_origins(address: str, port: int) -> list[str]:
         hosts |= _own_names()
     if address not in ("", "0.0.0.0", "::"):
         hosts.add(address)
-    configured = [o.strip() for o in os.environ.get(ORIGINS_ENV, "").split(",") if o.strip()]
+    configured = [_host_of(o) for o in os.environ.get(ORIGINS_ENV, "").split(",") if o.strip()]
     return sorted(f"{host}:{port}" for host in hosts) + configured
+
+
+def _host_of(origin: str) -> str:
+    """``host[:port]`` of an origin written with or without its scheme."""
+    origin = origin.strip()
+    return urllib.parse.urlsplit(origin).netloc if "://" in origin else origin.rstrip("/")
 
 
 def _own_names() -> set[str]:

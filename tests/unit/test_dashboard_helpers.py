@@ -121,3 +121,18 @@ def test_unknown_parents_are_ignored_by_the_layout() -> None:
 def test_the_layout_removes_an_avoidable_crossing() -> None:
     parents = {"a": [], "b": [], "x": ["b"], "y": ["a"]}
     assert crossings(parents, layered_layout(parents)) == 0
+
+
+def test_websocket_origins_add_configured_names_with_or_without_scheme(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hatchnb.dashboard import serve
+
+    monkeypatch.setenv(serve.ORIGINS_ENV, "https://dash.example.com, dash2.example.com:8443/")
+    origins = serve.websocket_origins("127.0.0.1", 8765)
+    assert origins == [
+        "127.0.0.1:8765",
+        "localhost:8765",
+        "dash.example.com",
+        "dash2.example.com:8443",
+    ]
