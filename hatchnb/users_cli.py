@@ -51,17 +51,27 @@ def _do(args: argparse.Namespace, client: Hatchet) -> str:
     command = args.users_command
     if command == "add":
         user = users.add(args.name, args.role, _password(args.password_stdin))
+        _audit(client, "add_user", args.name, role=args.role)
         return f"added {user.name} ({user.role})"
     if command == "passwd":
         users.set_password(args.name, _password(args.password_stdin))
+        _audit(client, "set_password", args.name)
         return f"password of {args.name} changed"
     if command == "role":
-        return f"{args.name} is now {users.set_role(args.name, args.role).role}"
+        role = users.set_role(args.name, args.role).role
+        _audit(client, "set_role", args.name, role=args.role)
+        return f"{args.name} is now {role}"
     if command == "remove":
         users.remove(args.name)
+        _audit(client, "remove_user", args.name)
         return f"removed {args.name}"
     rows = [f"{u.name}\t{u.role}\t{u.created_at:%Y-%m-%d %H:%M}" for u in users.list()]
     return "\n".join(rows) or "no dashboard users: the shared password logs in"
+
+
+def _audit(client: Hatchet, action: str, name: str, **detail: str) -> None:
+    """Changes to users go to the dashboard's audit log, by the account that ran them."""
+    client.audit.record(f"{getpass.getuser()} (command line)", "cli", action, name, detail)
 
 
 def _password(from_stdin: bool) -> str:

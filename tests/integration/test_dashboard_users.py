@@ -75,3 +75,10 @@ def test_the_users_command(
     assert "no dashboard user is named 'nobody'" in capsys.readouterr().err
     assert _users_cli(monkeypatch, "remove", "carol") == 0
     assert hatchet.users.list() == []
+    changes = [(e.action, e.target, e.role) for e in reversed(hatchet.audit.list())]
+    assert changes == [
+        ("add_user", "carol", "cli"),
+        ("set_role", "carol", "cli"),
+        ("remove_user", "carol", "cli"),
+    ]
+    assert hatchet.audit.list()[0].actor.endswith("(command line)")
