@@ -71,7 +71,14 @@ def _do(args: argparse.Namespace, client: Hatchet) -> str:
 
 def _audit(client: Hatchet, action: str, name: str, **detail: str) -> None:
     """Changes to users go to the dashboard's audit log, by the account that ran them."""
-    client.audit.record(f"{getpass.getuser()} (command line)", "cli", action, name, detail)
+    client.audit.record(f"{_os_user()} (command line)", "cli", action, name, detail)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no USER variable and no passwd entry (some containers)
+        return "unknown"
 
 
 def _password(from_stdin: bool) -> str:
