@@ -13,6 +13,7 @@ import concurrent.futures
 import dataclasses
 import functools
 import hmac
+import ipaddress
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -85,6 +86,9 @@ class Access:
     password: str | None
     cookie_secret: str
     session_hours: float
+    #: single sign-on: a reverse proxy at one of ``trusted_proxies`` names the user in it
+    trusted_header: str | None = None
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     @property
     def max_age_days(self) -> float:
@@ -130,6 +134,30 @@ class Access:
         if not claims or not self._unexpired(claims.get("at")):
             return None
         return self._identity_of(str(claims.get("user")))
+
+    def proxied_user(self, request: HTTPServerRequest) -> Identity | None:
+        """The named user a trusted reverse proxy vouches for in ``trusted_header`` (None:
+        no header, a peer that is not a trusted proxy, or no such user)."""
+        name = request.headers.get(self.trusted_header) if self.trusted_header else None
+        if not name or not self._is_trusted_proxy(request.remote_ip):
+            return None
+        user = self.client.users.get(name.strip())
+        return Identity(user.name, user.role) if user else None
+
+    def request_claims(self, request: HTTPServerRequest) -> dict[str, Any]:
+        """The login claims of a request: its trusted proxy's user, else its login cookie."""
+        proxied = self.proxied_user(request)
+        if proxied is not None:
+            return {"user": proxied.name, "at": time.time()}
+        morsel = request.cookies.get("user")
+        return self.session_claims(morsel.value if morsel else None)
+
+    def _is_trusted_proxy(self, address: str | None) -> bool:
+        try:
+            peer = ipaddress.ip_address(address or "")
+        except ValueError:
+            return False
+        return any(peer in network for network in self.trusted_proxies)
 
     def _unexpired(self, logged_in_at: Any) -> bool:
         if not isinstance(logged_in_at, int | float):
@@ -205,7 +233,9 @@ class AuthProvider(BasicAuthProvider):  # type: ignore[misc]
     @property
     def get_user(self) -> Callable[[RequestHandler], str | None]:
         def user_of(handler: RequestHandler) -> str | None:
-            identity = self._access.identify(handler.get_cookie("user"))
+            if not self._access.enabled:
+                return LOCAL.name
+            identity = self._access.identify_session(self._access.request_claims(handler.request))
             return identity.name if identity else None
 
         return user_of
@@ -251,5 +281,4 @@ class SessionIdentity(Handler):  # type: ignore[misc]
         """Nothing: the page is built by the application's other handler."""
 
     def process_request(self, request: HTTPServerRequest) -> dict[str, Any]:
-        morsel = request.cookies.get("user")
-        return {SESSION_CLAIMS: self._access.session_claims(morsel.value if morsel else None)}
+        return {SESSION_CLAIMS: self._access.request_claims(request)}

@@ -36,6 +36,8 @@ ORIGINS_ENV = "HATCHNB_DASHBOARD_ORIGINS"
 METRICS_TOKEN_ENV = "HATCHNB_METRICS_TOKEN"
 SESSION_HOURS_ENV = "HATCHNB_DASHBOARD_SESSION_HOURS"
 VIEWER_PAYLOADS_ENV = "HATCHNB_DASHBOARD_VIEWER_PAYLOADS"
+TRUSTED_HEADER_ENV = "HATCHNB_DASHBOARD_TRUSTED_HEADER"
+TRUSTED_PROXIES_ENV = "HATCHNB_DASHBOARD_TRUSTED_PROXIES"
 DEFAULT_SESSION_HOURS = 8.0
 
 
@@ -164,13 +166,38 @@ def _access(client: Hatchet, address: str) -> auth.Access:
     secret = dashboard_secret()
     named_users = client.users.any()
     check_address(address, secret, named_users)
+    header, proxies = trusted_proxy()
     return auth.Access(
         client,
-        enabled=secret is not None or named_users,
+        enabled=secret is not None or named_users or header is not None,
         password=secret,
         cookie_secret=os.environ.get(COOKIE_SECRET_ENV) or secrets.token_hex(32),
         session_hours=session_hours(),
+        trusted_header=header,
+        trusted_proxies=proxies,
     )
+
+
+def trusted_proxy() -> tuple[str | None, tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]]:
+    """Single sign-on through a reverse proxy: the header it names the user in
+    (HATCHNB_DASHBOARD_TRUSTED_HEADER) and the addresses it connects from
+    (HATCHNB_DASHBOARD_TRUSTED_PROXIES, required with the header)."""
+    header = os.environ.get(TRUSTED_HEADER_ENV, "").strip() or None
+    text = os.environ.get(TRUSTED_PROXIES_ENV, "")
+    if header is None:
+        return None, ()
+    try:
+        proxies = tuple(
+            ipaddress.ip_network(p.strip(), strict=False) for p in text.split(",") if p.strip()
+        )
+    except ValueError as exc:
+        raise errors.ConfigurationError(f"{TRUSTED_PROXIES_ENV}: {exc}") from None
+    if not proxies:
+        raise errors.ConfigurationError(
+            f"{TRUSTED_HEADER_ENV} needs {TRUSTED_PROXIES_ENV}: the addresses of the reverse "
+            "proxy that sets it (anyone else could send the header too)"
+        )
+    return header, proxies
 
 
 def _serve_options(config: DashboardConfig, address: str, port: int) -> dict[str, Any]:

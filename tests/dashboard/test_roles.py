@@ -220,3 +220,69 @@ def test_viewers_can_be_kept_from_payloads(
     finally:
         context.close()
         handle.stop()
+
+
+# --- single sign-on through a reverse proxy ----------------------------------------------
+
+
+def _open_page(base: str, headers: dict[str, str]) -> str:
+    """The URL a plain GET of the runs page ends at (the login page when refused)."""
+    request = urllib.request.Request(base + "?page=runs", headers=headers)
+    with urllib.request.urlopen(request, timeout=20) as response:
+        return str(response.geturl())
+
+
+@pytest.fixture
+def behind_proxy(
+    hatchet: Any, users: None, seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """The dashboard trusting X-Forwarded-User from 127.0.0.1 (where the tests connect from)."""
+    monkeypatch.setenv(dashboard.TRUSTED_HEADER_ENV, "X-Forwarded-User")
+    monkeypatch.setenv(dashboard.TRUSTED_PROXIES_ENV, "127.0.0.1/32, ::1")
+    handle = dashboard.start_dashboard(hatchet, address="0.0.0.0")
+    yield handle
+    handle.stop()
+
+
+def test_a_trusted_proxy_names_the_user(behind_proxy: Any) -> None:
+    assert _open_page(behind_proxy.url, {"X-Forwarded-User": "otto"}).endswith("?page=runs")
+    assert "/login" in _open_page(behind_proxy.url, {"X-Forwarded-User": "nobody"})
+    assert "/login" in _open_page(behind_proxy.url, {})
+
+
+def test_the_header_from_any_other_peer_is_ignored(
+    hatchet: Any, users: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(dashboard.TRUSTED_HEADER_ENV, "X-Forwarded-User")
+    monkeypatch.setenv(dashboard.TRUSTED_PROXIES_ENV, "10.9.9.9")
+    handle = dashboard.start_dashboard(hatchet, address="0.0.0.0")
+    try:
+        assert "/login" in _open_page(handle.url, {"X-Forwarded-User": "ada"})
+    finally:
+        handle.stop()
+
+
+def test_a_trusted_header_needs_its_proxies(
+    hatchet: Any, users: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hatchnb import errors
+
+    monkeypatch.setenv(dashboard.TRUSTED_HEADER_ENV, "X-Forwarded-User")
+    monkeypatch.delenv(dashboard.TRUSTED_PROXIES_ENV, raising=False)
+    with pytest.raises(errors.ConfigurationError, match="needs HATCHNB_DASHBOARD_TRUSTED_PROXIES"):
+        dashboard.start_dashboard(hatchet, address="0.0.0.0")
+
+
+def test_a_proxied_operator_acts_under_their_name(
+    behind_proxy: Any, browser: Any, seeded: dict[str, Any], hatchet: Any, tmp_path: Path
+) -> None:
+    run_id = _slow_run(seeded, hatchet, tmp_path)
+    context = browser.new_context(extra_http_headers={"X-Forwarded-User": "otto"})
+    try:
+        p = Page(context.new_page(), behind_proxy.url).open(f"?page=run&id={run_id}")
+        p.get_by_text("otto (operator)").wait_for(timeout=15_000)
+        p.get_by_role("button", name="Cancel run").click()
+        wait_until(lambda: str(hatchet.runs.get_status(run_id)) == "CANCELLED", 15, "CANCELLED")
+        assert [(e.actor, e.action) for e in hatchet.audit.list()] == [("otto", "cancel")]
+    finally:
+        context.close()
