@@ -70,7 +70,8 @@ def _logged_in(context: Any, base: str, name: str) -> Page:
     page.goto(base + "login")
     page.fill("input[name=username]", name)
     page.fill("input[name=password]", PASSWORDS[name])
-    page.click("button[type=submit], input[type=submit]")
+    with page.expect_navigation():
+        page.click("button[type=submit], input[type=submit]")
     page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
     return Page(page, base)
 

@@ -124,8 +124,8 @@ def test_the_login_page_says_when_to_try_again(public: Any, browser: Any) -> Non
         for _ in range(6):
             page.fill("input[name=username]", "alice")
             page.fill("input[name=password]", "wrong")
-            page.click("button[type=submit], input[type=submit]")
-            page.wait_for_load_state()
+            with page.expect_navigation():
+                page.click("button[type=submit], input[type=submit]")
         message = page.locator(".errormessage")
         assert "Too many failed logins: try again in" in message.inner_text()
     finally:
