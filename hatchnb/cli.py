@@ -1,5 +1,5 @@
-"""``hatchnb worker | engine | migrate | dashboard | prune | roles | quickstart``: thin CLI
-wrappers."""
+"""``hatchnb worker | engine | migrate | dashboard | prune | roles | users | quickstart``:
+thin CLI wrappers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, NoReturn
 
+from hatchnb import users_cli
 from hatchnb.config import parse_duration
 from hatchnb.store.migrate import ROLE_NAMES, roles_sql
 
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     roles.add_argument("--print", action="store_true", required=True, help="print the SQL")
     for role, default in ROLE_NAMES.items():
         roles.add_argument(f"--{role}", default=default, help=f"{role} role (default {default})")
+    users_cli.add_parser(sub)
     sub.add_parser("quickstart", help="run a small DAG end to end and print its result")
     return parser
 
@@ -114,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "roles":
         print(roles_sql(**{role: getattr(args, role) for role in ROLE_NAMES}))
         return 0
+    if args.command == "users":
+        return users_cli.run(args, _connect("users", 0))
     if args.command == "migrate":
         _connect("migrate", 0).close()
         print("hatchnb schema is up to date")

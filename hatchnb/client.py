@@ -23,6 +23,7 @@ from hatchnb.features.metrics import MetricsClient
 from hatchnb.features.rate_limits import RateLimitsClient
 from hatchnb.features.runs import RunsClient
 from hatchnb.features.scheduled import ScheduledClient
+from hatchnb.features.users import AuditClient, UsersClient
 from hatchnb.features.workers import WorkersClient
 from hatchnb.features.workflows import WorkflowsClient, declared_crons, task_sources
 from hatchnb.flow_control import WorkerLabel, worker_labels
@@ -106,6 +107,8 @@ class Hatchet:
         self.workflows = WorkflowsClient(store, settings)
         self.metrics = MetricsClient(store, settings)
         self.alerts = AlertsClient(store, settings)
+        self.users = UsersClient(store)
+        self.audit = AuditClient(store)
         self.debug = debug
 
     def __reduce__(self) -> tuple[Any, ...]:

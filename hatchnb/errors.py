@@ -25,6 +25,15 @@ class SchemaTooNew(HatchnbError):
     """The database schema is newer than this hatchnb; upgrade hatchnb on this machine."""
 
 
+class UserNotFound(HatchnbError, LookupError):
+    """No dashboard user has this name: see `hatchnb users list`."""
+
+
+class InvalidUser(HatchnbError, ValueError):
+    """The dashboard user is invalid: a name of 1-64 printable characters without spaces,
+    a role of viewer, operator or admin, and a password of at least 8 characters."""
+
+
 class InvalidWorkflow(HatchnbError, ValueError):
     """The workflow declaration is invalid."""
 

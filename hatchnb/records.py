@@ -685,3 +685,52 @@ class Rows(list[T]):
 
 class RunList(Rows[WorkflowRun]):
     """``hatchet.runs.list``: runs, newest first."""
+
+
+class Role(StrEnum):
+    """What a dashboard user may do (docs/security.md)."""
+
+    #: sees every page, changes nothing
+    VIEWER = "viewer"
+    #: also cancels, replays and triggers runs, and manages crons, schedules and events
+    OPERATOR = "operator"
+    #: also changes the alert settings
+    ADMIN = "admin"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DashboardUser:
+    name: str
+    role: Role
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> DashboardUser:
+        return cls(
+            name=row["name"],
+            role=Role(row["role"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AuditEntry:
+    """One action taken from the dashboard."""
+
+    id: int
+    at: datetime
+    #: the user who acted
+    actor: str
+    #: their role then
+    role: str
+    #: cancel, replay, trigger_cron, ...
+    action: str
+    #: what it acted on: run ids, a cron id, a workflow name ...
+    target: str
+    detail: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> AuditEntry:
+        return cls(**row)

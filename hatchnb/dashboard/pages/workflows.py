@@ -46,8 +46,7 @@ class WorkflowsPage:
     def refresh(self) -> None:
         rows = [
             {
-                "workflow": f'<a href="?page=workflows&name={html.escape(w.name)}">'
-                f"{html.escape(w.name)}</a>",
+                "workflow": common.workflow_link(w.name),
                 "versions": w.versions,
                 "latest_version_id": w.latest_version_id,
                 "updated": common.when(w.updated_at),
@@ -75,18 +74,26 @@ class WorkflowsPage:
             return
         version = self.hatchet.workflows.get_version(int(self.version.value))
         dag = DagView(version.parents, name="workflow_dag")
-        sources = []
-        for task in version.spec.get("tasks", []) + version.spec.get("hooks", []):
-            code = version.sources.get(task["name"]) or "# source not recorded"
-            sources.append(f"#### {task['name']}\n```python\n{code}\n```")
+        sources = [
+            _source_html(task["name"], version.sources.get(task["name"]))
+            for task in version.spec.get("tasks", []) + version.spec.get("hooks", [])
+        ]
         self.detail[:] = [
             pn.pane.HTML(
                 f"<p>Python {html.escape(version.python_version)} · registered "
                 f"{common.when(version.created_at)}</p>"
             ),
             dag.panel(),
-            pn.pane.Markdown("\n\n".join(sources), sizing_mode="stretch_width"),
+            pn.pane.HTML("".join(sources), name="sources", sizing_mode="stretch_width"),
         ]
+
+
+def _source_html(task_name: str, code: str | None) -> str:
+    """A task's name and source as text (both come from whoever registered the code)."""
+    return (
+        f"<h4>{html.escape(task_name)}</h4>"
+        f"<pre><code>{html.escape(code or '# source not recorded')}</code></pre>"
+    )
 
 
 def build(config: common.DashboardConfig) -> pn.viewable.Viewable:

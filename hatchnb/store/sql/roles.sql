@@ -24,6 +24,11 @@ REVOKE SELECT ON hatchnb.alert_settings FROM {dashboard};
 GRANT SELECT (id, on_failure, on_schedule_timeout, window_seconds, since, updated_at)
     ON hatchnb.alert_settings TO {dashboard};
 
+-- dashboard users and the audit log (0010): workers make no users and write no entries;
+-- entries are never rewritten or deleted, except by the owner
+REVOKE INSERT, UPDATE, DELETE ON hatchnb.dashboard_users, hatchnb.audit_log FROM {worker};
+REVOKE UPDATE, DELETE ON hatchnb.audit_log FROM {client};
+
 -- tables and sequences of later migrations (run by the owner) get the general rule
 ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA hatchnb
     GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {worker}, {client};
