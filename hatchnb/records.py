@@ -515,6 +515,8 @@ class WorkflowSummary:
     latest_version_id: int
     #: when the newest version was registered
     updated_at: datetime
+    #: paused with ``hatchet.workflows.pause``: its runs stay queued
+    is_paused: bool = False
 
     @property
     def metadata(self) -> ResourceMeta:

@@ -25,7 +25,7 @@ from hatchnb import (
     serialization,
 )
 from hatchnb.features.cron import next_tick
-from hatchnb.records import CronWorkflow, ScheduledRun
+from hatchnb.records import CronWorkflow, Rows, ScheduledRun, WorkflowSummary
 from hatchnb.results import TaskRunRef, WorkflowRunRef
 from hatchnb.serde import SERIALIZATION_CONTEXT
 from hatchnb.types import (
@@ -712,6 +712,29 @@ class Workflow(Generic[TWorkflowInput]):
 
     async def aio_create_cron(self, *args: Any, **kwargs: Any) -> CronWorkflow:
         return await asyncio.to_thread(self.create_cron, *args, **kwargs)
+
+    def pause(self, queue_ttl: timedelta, *args: Any, **kwargs: Any) -> WorkflowSummary:
+        """Pause this workflow (see ``hatchet.workflows.pause``)."""
+        self._client.register(self)
+        return self._client.workflows.pause(self, queue_ttl, *args, **kwargs)
+
+    async def aio_pause(self, queue_ttl: timedelta, *args: Any, **kwargs: Any) -> WorkflowSummary:
+        return await asyncio.to_thread(self.pause, queue_ttl, *args, **kwargs)
+
+    def unpause(self) -> WorkflowSummary:
+        return self._client.workflows.unpause(self)
+
+    async def aio_unpause(self) -> WorkflowSummary:
+        return await asyncio.to_thread(self.unpause)
+
+    def list_runs(self, **filters: Any) -> Rows[Any]:
+        """This workflow's runs (``hatchet.runs.list``'s filters; ``only_tasks=True``: its
+        task runs)."""
+        rows: Rows[Any] = self._client.runs.list(workflow_ids=[self.id], **filters)
+        return rows
+
+    async def aio_list_runs(self, **filters: Any) -> Rows[Any]:
+        return await asyncio.to_thread(self.list_runs, **filters)
 
     def _plain_input(self, input: Any) -> Any:
         limit = self._client._settings.max_payload_bytes

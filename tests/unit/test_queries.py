@@ -32,12 +32,6 @@ def test_duplicate_names_are_refused() -> None:
         queries.parse("-- name: a\n-- x\nSELECT 1;\n-- name: a\n-- y\nSELECT 2;\n")
 
 
-#: numbers held for a migration of a branch not merged yet (issue 19: 0009 is reserved while
-#: 0010 adds the dashboard users); empty this once that branch is in
-RESERVED = {9}
-
-
 def test_migrations_are_numbered_in_order() -> None:
     numbers = [n for n, _, _ in queries.migrations()]
-    expected = [n for n in range(1, max(numbers) + 1) if n not in RESERVED or n in numbers]
-    assert numbers == expected
+    assert numbers == list(range(1, len(numbers) + 1))

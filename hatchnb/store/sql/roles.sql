@@ -16,7 +16,8 @@ REVOKE INSERT, UPDATE, DELETE ON hatchnb.schema_version FROM {client};
 -- triggers it, the alert settings or the schema
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA hatchnb TO {worker};
 REVOKE INSERT, UPDATE, DELETE ON hatchnb.workflow_versions, hatchnb.workflow_triggers,
-    hatchnb.filters, hatchnb.alert_settings, hatchnb.schema_version FROM {worker};
+    hatchnb.filters, hatchnb.alert_settings, hatchnb.schema_version, hatchnb.workflow_pauses
+    FROM {worker};
 
 -- dashboard: reads everything but the alert channels' secrets (Slack URL, SMTP password)
 GRANT SELECT ON ALL TABLES IN SCHEMA hatchnb TO {dashboard};
