@@ -27,6 +27,7 @@ from hatchnb.features.users import AuditClient, UsersClient
 from hatchnb.features.workers import WorkersClient
 from hatchnb.features.workflows import WorkflowsClient, declared_crons, task_sources
 from hatchnb.flow_control import WorkerLabel, worker_labels
+from hatchnb.idempotency import IdempotencyConfig
 from hatchnb.results import ResultReader, WorkflowRunRef
 from hatchnb.store import AsyncStore, Store, migrate
 from hatchnb.store.versions import NewVersion, VersionsRepo
@@ -141,6 +142,7 @@ class Hatchet:
         task_defaults: TaskDefaults | None = None,
         default_filters: list[DefaultFilter] | None = None,
         default_additional_metadata: dict[str, Any] | None = None,
+        idempotency: IdempotencyConfig | None = None,
     ) -> Workflow[Any]:
         """Declare a workflow; add tasks with ``@wf.task()``."""
         return Workflow(
@@ -158,6 +160,7 @@ class Hatchet:
             sticky=sticky,
             default_filters=default_filters,
             default_additional_metadata=default_additional_metadata,
+            idempotency=idempotency,
         )
 
     def task(
@@ -183,6 +186,7 @@ class Hatchet:
         default_filters: list[DefaultFilter] | None = None,
         default_additional_metadata: dict[str, Any] | None = None,
         slot_cost: int = 1,
+        idempotency: IdempotencyConfig | None = None,
     ) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
         """Declare a standalone task (a one-task workflow); ``.run()`` returns its output."""
 
@@ -201,6 +205,7 @@ class Hatchet:
                 sticky=sticky,
                 default_filters=default_filters,
                 default_additional_metadata=default_additional_metadata,
+                idempotency=idempotency,
             )
             wf.task(
                 name=wf.name,

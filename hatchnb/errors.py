@@ -110,6 +110,32 @@ class CancelledRunError(FailedRunError, ValueError):
 FailedTaskRunExceptionGroup = FailedRunError
 
 
+class IdempotencyCollisionError(HatchnbError):
+    """A trigger's idempotency key is held by an earlier run: no run was started."""
+
+    def __init__(self, existing_run_external_id: str) -> None:
+        super().__init__(
+            f"no run started: its idempotency key is held by run {existing_run_external_id}"
+        )
+        self.existing_run_external_id = existing_run_external_id
+
+
+class BulkTriggerIdempotencyCollisionError(HatchnbError):
+    """Some items of a bulk trigger collided on their idempotency keys; the others ran."""
+
+    def __init__(
+        self,
+        successful_workflow_run_external_ids: list[str],
+        collisions: list[IdempotencyCollisionError],
+    ) -> None:
+        super().__init__(
+            f"{len(collisions)} item(s) started no run (idempotency key held); "
+            f"{len(successful_workflow_run_external_ids)} started"
+        )
+        self.successful_workflow_run_external_ids = successful_workflow_run_external_ids
+        self.collisions = collisions
+
+
 def missing_module(exc: ImportError, task_name: str) -> str:
     """What a task whose body failed to import a module (``exc``) reports: the module and how
     to get it onto the worker. Such a task is not retried: it cannot succeed on this worker

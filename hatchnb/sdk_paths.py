@@ -51,6 +51,10 @@ ALIASES: dict[str, dict[str, str]] = {
         "TaskRunError": "hatchnb.errors:TaskRunError",
         "FailedTaskRunExceptionGroup": "hatchnb.errors:FailedTaskRunExceptionGroup",
         "NonDeterminismError": "hatchnb.runtime.durable:NonDeterminismError",
+        "IdempotencyCollisionError": "hatchnb.errors:IdempotencyCollisionError",
+        "BulkTriggerIdempotencyCollisionError": (
+            "hatchnb.errors:BulkTriggerIdempotencyCollisionError"
+        ),
     },
     "hatchnb.context": {},
     "hatchnb.context.context": {

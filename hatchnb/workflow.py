@@ -25,6 +25,7 @@ from hatchnb import (
     serialization,
 )
 from hatchnb.features.cron import next_tick
+from hatchnb.idempotency import Idempotency, IdempotencyConfig
 from hatchnb.records import CronWorkflow, Rows, ScheduledRun, WorkflowSummary
 from hatchnb.results import TaskRunRef, WorkflowRunRef
 from hatchnb.serde import SERIALIZATION_CONTEXT
@@ -227,6 +228,7 @@ class Workflow(Generic[TWorkflowInput]):
         cron_input: Any = None,
         default_filters: Sequence[DefaultFilter] | None = None,
         default_additional_metadata: dict[str, Any] | None = None,
+        idempotency: IdempotencyConfig | None = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise errors.InvalidWorkflow("a workflow needs a non-empty name, e.g. name='etl'")
@@ -254,6 +256,8 @@ class Workflow(Generic[TWorkflowInput]):
         )
         for default in self.default_filters:
             expressions.compile_expression(default.expression)
+        #: how a trigger's runs are deduplicated (hatchet_sdk's ``idempotency=``)
+        self.idempotency = Idempotency.declared(idempotency)
         self.tasks: list[Task[Any, Any]] = []
         self.on_failure: Task[Any, Any] | None = None
         self.on_success: Task[Any, Any] | None = None
@@ -528,7 +532,7 @@ class Workflow(Generic[TWorkflowInput]):
     def spec(self) -> dict[str, Any]:
         self.validate()
         with_children = {p.name for t in self.tasks for p in t.parents}
-        spec = {
+        spec: dict[str, Any] = {
             "name": self.name,
             "concurrency": [c.model_dump(mode="json") for c in self.concurrency],
             "sticky": self.sticky,
@@ -537,6 +541,8 @@ class Workflow(Generic[TWorkflowInput]):
         }
         if self.default_additional_metadata:  # absent otherwise: older specs keep their hash
             spec["default_additional_metadata"] = self.default_additional_metadata
+        if self.idempotency is not None:
+            spec["idempotency"] = self.idempotency.spec()
         return spec
 
     def flow_control(self) -> flow_control.FlowControl:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import dataclasses
 from datetime import datetime
 from typing import Any
@@ -148,16 +149,11 @@ class EventClient:
                     "event_id": stored.event_id,
                     "filter_payload": filter_payload,
                 }
-                started.append(
-                    start_run(
-                        tx,
-                        target,
-                        event.payload,
-                        metadata,
-                        event.priority,
-                        trigger,
+                # as in Hatchet, a run whose idempotency key is held is not started
+                with contextlib.suppress(errors.IdempotencyCollisionError):
+                    started.append(
+                        start_run(tx, target, event.payload, metadata, event.priority, trigger)
                     )
-                )
         return dataclasses.replace(stored, run_ids=[str(r) for r in started])
 
     def _admitted(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hatchnb import errors
@@ -184,6 +184,25 @@ class RunsRepo:
         rows = self._db.fetch_all("insert_runs", runs=runs_json, version_id=version_id)
         return {r["id"] for r in rows}
 
+    def insert_runs_claiming(
+        self,
+        rows: list[str],
+        run_ids: list[uuid.UUID],
+        keys: list[str],
+        claim: IdempotencyClaim,
+        version_id: int,
+    ) -> tuple[set[uuid.UUID], dict[int, uuid.UUID]]:
+        """``insert_runs`` of the runs that get their idempotency key, in one transaction:
+        the keyed runs inserted, and for each run not started the run holding its key."""
+        with self._db.transaction() as conn:
+            holders = claim_idempotency_keys_in(conn, claim, keys, run_ids)
+            kept = [row for i, row in enumerate(rows) if i not in holders]
+            if not kept:
+                return set(), holders
+            params = {"runs": "[" + ",".join(kept) + "]", "version_id": version_id}
+            found = conn.execute(self._db.query("insert_runs"), params).fetchall()
+            return {r["id"] for r in found if r["id"] is not None}, holders
+
     def find_child_run(self, parent_task_run_id: int | None, child_key: str) -> uuid.UUID | None:
         row = self._db.fetch_one(
             "find_child_run", parent_task_run_id=parent_task_run_id, child_key=child_key
@@ -357,6 +376,37 @@ class AsyncRunsRepo:
 def insert_runs_in(tx: Tx, runs_json: str, version_id: int) -> None:
     """``insert_runs`` inside the caller's transaction (events, crons, schedules)."""
     tx.execute(Store.query("insert_runs"), {"runs": runs_json, "version_id": version_id})
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """The idempotency keys a trigger of one workflow takes."""
+
+    workflow_name: str
+    method: str
+    ttl: timedelta
+
+
+def claim_idempotency_keys_in(
+    tx: Tx, claim: IdempotencyClaim, keys: list[str], run_ids: list[uuid.UUID]
+) -> dict[int, uuid.UUID]:
+    """Take ``keys[i]`` for ``run_ids[i]`` inside the caller's transaction; for each position
+    whose key is held, the run holding it."""
+    params = {
+        "workflow_name": claim.workflow_name,
+        "method": claim.method,
+        "ttl": claim.ttl,
+        "keys": keys,
+        "run_ids": run_ids,
+    }
+    taken = {r["run_id"] for r in tx.execute(Store.query("claim_idempotency_keys"), params)}
+    lost = [i for i, run_id in enumerate(run_ids) if run_id not in taken]
+    if not lost:
+        return {}
+    params = {"workflow_name": claim.workflow_name, "keys": [keys[i] for i in lost]}
+    rows = tx.execute(Store.query("idempotency_key_holders"), params).fetchall()
+    holder = {r["key"]: r["run_id"] for r in rows}
+    return {i: holder[keys[i]] for i in lost}
 
 
 def _replay_in(
