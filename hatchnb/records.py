@@ -48,6 +48,8 @@ FINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 #: the error of a task run cancelled by its cancel_if condition, and of its downstream tasks
 CANCELLED_BY_CONDITION = "cancelled by cancel_if"
 CANCELLED_UPSTREAM = "an upstream task did not succeed"
+#: the error of a task run that cancelled itself (ctx.cancel())
+CANCELLED_BY_TASK = "cancelled by the task itself (ctx.cancel)"
 
 T = TypeVar("T")
 

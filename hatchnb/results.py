@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from hatchnb import errors, serialization
 from hatchnb.config import Settings
-from hatchnb.records import CANCELLED_BY_CONDITION, CANCELLED_UPSTREAM, FINAL, RunStatus
+from hatchnb.records import (
+    CANCELLED_BY_CONDITION,
+    CANCELLED_BY_TASK,
+    CANCELLED_UPSTREAM,
+    FINAL,
+    RunStatus,
+)
 from hatchnb.store import Store, notify
 from hatchnb.store.runs import RunsRepo, TaskOutput
 
@@ -35,13 +41,12 @@ def outputs_by_run(tasks: list[TaskOutput], key: str | None = None) -> dict[str,
 
 
 def cancelled_by_conditions(tasks: list[TaskOutput]) -> bool:
-    """Whether a cancelled run was cancelled only by ``cancel_if`` conditions (with the
-    tasks downstream of them), not by a user, a timeout or a concurrency limit."""
+    """Whether a cancelled run was cancelled only by ``cancel_if`` conditions or by its own
+    tasks (``ctx.cancel()``), with the tasks downstream of them, not by a user, a timeout or
+    a concurrency limit: as in hatchet_sdk, its result is then the other tasks' outputs."""
     reasons = {t.error for t in tasks if t.status == "CANCELLED"}
-    return CANCELLED_BY_CONDITION in reasons and reasons <= {
-        CANCELLED_BY_CONDITION,
-        CANCELLED_UPSTREAM,
-    }
+    by_run = {CANCELLED_BY_CONDITION, CANCELLED_BY_TASK}
+    return bool(reasons & by_run) and reasons <= {*by_run, CANCELLED_UPSTREAM}
 
 
 def run_error(run_id: str, status: str, tasks: list[TaskOutput]) -> errors.FailedRunError:

@@ -403,7 +403,7 @@ def claim_idempotency_keys_in(
     lost = [i for i, run_id in enumerate(run_ids) if run_id not in taken]
     if not lost:
         return {}
-    params = {"workflow_name": claim.workflow_name, "keys": [keys[i] for i in lost]}
+    params = {"keys": [keys[i] for i in lost]}
     rows = tx.execute(Store.query("idempotency_key_holders"), params).fetchall()
     holder = {r["key"]: r["run_id"] for r in rows}
     return {i: holder[keys[i]] for i in lost}

@@ -99,9 +99,20 @@ def test_events_skip_runs_whose_key_is_held(hatchet: Any, start_worker: Any) -> 
     def handle(input: EmptyModel, ctx: Context) -> None:
         return None
 
-    start_worker(handle)
+    @hatchet.task(
+        on_events=["order:placed"],
+        idempotency=TTLBasedIdempotencyConfig(
+            key_expression="input.order", ttl=timedelta(minutes=1)
+        ),
+    )
+    def also(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    start_worker(handle, also)
     pushed = [hatchet.event.push("order:placed", {"order": 1}) for _ in range(3)]
+    # as in Hatchet a key is one for all workflows: the first workflow's run holds it
     assert [len(e.run_ids) for e in pushed] == [1, 0, 0]
+    assert len(hatchet.event.push("order:placed", {"order": 2}).run_ids) == 1
 
 
 RACER = """

@@ -86,7 +86,8 @@ SELECT id FROM hatchnb.workflow_runs
  WHERE parent_task_run_id = %(parent_task_run_id)s AND child_key = %(child_key)s;
 
 -- name: claim_idempotency_keys
--- Take the idempotency keys of a trigger's runs (keys[i] for run_ids[i]); a key is free when
+-- Take the idempotency keys of a trigger's runs of one workflow (keys[i] for run_ids[i];
+-- keys are shared by all workflows, as in Hatchet); a key is free when
 -- nobody holds it, its holder's time is up, or (STATUS) its holder run has finished. The
 -- first run of a batch naming a key gets it. Returns the run ids that got their key.
 WITH wanted AS (
@@ -96,8 +97,9 @@ WITH wanted AS (
 )
 INSERT INTO hatchnb.idempotency_keys AS k (workflow_name, key, run_id, method, expires_at)
 SELECT %(workflow_name)s, w.key, w.run_id, %(method)s, now() + %(ttl)s FROM wanted w
-ON CONFLICT (workflow_name, key) DO UPDATE
-   SET run_id = excluded.run_id, method = excluded.method, expires_at = excluded.expires_at
+ON CONFLICT (key) DO UPDATE
+   SET workflow_name = excluded.workflow_name, run_id = excluded.run_id,
+       method = excluded.method, expires_at = excluded.expires_at
  WHERE k.expires_at <= now()
     OR (k.method = 'STATUS'
         AND NOT EXISTS (SELECT 1 FROM hatchnb.workflow_runs r
@@ -106,6 +108,5 @@ ON CONFLICT (workflow_name, key) DO UPDATE
 RETURNING k.run_id;
 
 -- name: idempotency_key_holders
--- The runs holding some keys of a workflow.
-SELECT key, run_id FROM hatchnb.idempotency_keys
- WHERE workflow_name = %(workflow_name)s AND key = ANY (%(keys)s::text[]);
+-- The runs holding some keys.
+SELECT key, run_id FROM hatchnb.idempotency_keys WHERE key = ANY (%(keys)s::text[]);

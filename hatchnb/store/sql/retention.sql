@@ -114,8 +114,8 @@ SELECT count(*) AS deleted FROM gone;
 -- name: prune_idempotency_keys_batch
 -- Delete up to `batch` idempotency keys whose time was up before the cutoff.
 WITH gone AS (
-    DELETE FROM hatchnb.idempotency_keys WHERE (workflow_name, key) IN (
-        SELECT k.workflow_name, k.key FROM hatchnb.idempotency_keys k
+    DELETE FROM hatchnb.idempotency_keys WHERE key IN (
+        SELECT k.key FROM hatchnb.idempotency_keys k
          WHERE k.expires_at < %(cutoff)s
          LIMIT %(batch)s
            FOR UPDATE SKIP LOCKED)
