@@ -461,6 +461,19 @@ class Event:
     def metadata(self) -> ResourceMeta:
         return ResourceMeta(self.event_id, self.created_at, self.created_at)
 
+    @property
+    def triggered_runs(self) -> list[EventTriggeredRun]:
+        """hatchet_sdk's V1Event name for the runs the event started."""
+        return [EventTriggeredRun(workflow_run_id=r) for r in self.run_ids]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EventTriggeredRun:
+    """A run an event started (hatchet_sdk's V1EventTriggeredRun)."""
+
+    workflow_run_id: str
+    filter_id: str | None = None
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PushedEvent:

@@ -112,6 +112,9 @@ def test_events_skip_runs_whose_key_is_held(hatchet: Any, start_worker: Any) -> 
     pushed = [hatchet.event.push("order:placed", {"order": 1}) for _ in range(3)]
     # as in Hatchet a key is one for all workflows: the first workflow's run holds it
     assert [len(e.run_ids) for e in pushed] == [1, 0, 0]
+    listed = hatchet.event.list(event_ids=[e.event_id for e in pushed]).rows
+    triggered = [r.workflow_run_id for e in listed for r in e.triggered_runs]
+    assert triggered == pushed[0].run_ids
     assert len(hatchet.event.push("order:placed", {"order": 2}).run_ids) == 1
 
 
