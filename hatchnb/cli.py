@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         roles.add_argument(f"--{role}", default=default, help=f"{role} role (default {default})")
     users_cli.add_parser(sub)
     sub.add_parser("quickstart", help="run a small DAG end to end and print its result")
+    embedded = sub.add_parser("embedded", help="the embedded PostgreSQL: status, stop")
+    embedded.add_argument("action", choices=["status", "stop"])
     return parser
 
 
@@ -118,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "users":
         return users_cli.run(args, _connect("users", 0))
+    if args.command == "embedded":
+        return _embedded(args.action)
     if args.command == "migrate":
         _connect("migrate", 0).close()
         print("hatchnb schema is up to date")
@@ -125,6 +129,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hatchnb.quickstart import main as quickstart
 
     return quickstart()
+
+
+def _embedded(action: str) -> int:
+    from hatchnb import embedded
+
+    where = embedded.data_dir()
+    if action == "status":
+        pid = embedded.server_pid()
+        print(f"embedded PostgreSQL in {where}: " + (f"running (pid {pid})" if pid else "stopped"))
+        return 0
+    stopped = embedded.stop()
+    print(f"embedded PostgreSQL in {where}: " + ("stopped" if stopped else "was not running"))
+    return 0
 
 
 def _connect(command: str, wait: float) -> Hatchet:
