@@ -500,6 +500,8 @@ class RunsClient:
         )
 
     def cancel(self, run_id: str) -> None:
+        """Cancel a run and its child runs (``RunNotFound`` for an unknown id)."""
+        self.get_status(run_id)
         self.bulk_cancel([run_id])
 
     async def aio_cancel(self, run_id: str) -> None:
@@ -513,7 +515,9 @@ class RunsClient:
         await asyncio.to_thread(self.bulk_cancel, opts)
 
     def replay(self, run_id: str, *, failed_only: bool = False) -> None:
-        """Run a finished run again (see ``bulk_replay``)."""
+        """Run a finished run again (see ``bulk_replay``; ``RunNotFound`` for an unknown
+        id)."""
+        self.get_status(run_id)
         self.bulk_replay([run_id], failed_only=failed_only)
 
     async def aio_replay(self, run_id: str, *, failed_only: bool = False) -> None:
