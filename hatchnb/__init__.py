@@ -16,10 +16,12 @@ from hatchnb.conditions import (
 )
 from hatchnb.dependencies import Depends
 from hatchnb.errors import (
+    BulkTriggerIdempotencyCollisionError,
     CancelledRunError,
     FailedRunError,
     FailedTaskRunExceptionGroup,
     HatchnbError,
+    IdempotencyCollisionError,
     NonRetryableException,
     TaskRunError,
 )
@@ -35,6 +37,7 @@ from hatchnb.flow_control import (
     WorkerLabel,
     WorkerLabelComparator,
 )
+from hatchnb.idempotency import StatusBasedIdempotencyConfig, TTLBasedIdempotencyConfig
 from hatchnb.notebook_tasks import output
 from hatchnb.records import RunStatus, V1TaskEventType, V1TaskStatus
 from hatchnb.results import TaskRunRef, WorkflowRunRef
@@ -61,6 +64,7 @@ sdk_paths.install()  # hatchet_sdk's submodule paths: hatchnb.runnables.types, .
 __all__ = [
     "BulkCancelReplayOpts",
     "BulkPushEventWithMetadata",
+    "BulkTriggerIdempotencyCollisionError",
     "CancelledRunError",
     "ClientConfig",
     "ConcurrencyExpression",
@@ -77,6 +81,7 @@ __all__ = [
     "FailedTaskRunExceptionGroup",
     "Hatchet",
     "HatchnbError",
+    "IdempotencyCollisionError",
     "NonDeterminismError",
     "NonRetryableException",
     "OrGroup",
@@ -90,7 +95,9 @@ __all__ = [
     "ScheduleTriggerWorkflowOptions",
     "SleepCondition",
     "Standalone",
+    "StatusBasedIdempotencyConfig",
     "StickyStrategy",
+    "TTLBasedIdempotencyConfig",
     "Task",
     "TaskDefaults",
     "TaskRunError",

@@ -1,5 +1,5 @@
-"""``hatchnb worker | engine | migrate | dashboard | prune | roles | quickstart``: thin CLI
-wrappers."""
+"""``hatchnb worker | engine | migrate | dashboard | prune | roles | users | quickstart``:
+thin CLI wrappers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, NoReturn
 
+from hatchnb import users_cli
 from hatchnb.config import parse_duration
 from hatchnb.store.migrate import ROLE_NAMES, roles_sql
 
@@ -96,7 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     roles.add_argument("--print", action="store_true", required=True, help="print the SQL")
     for role, default in ROLE_NAMES.items():
         roles.add_argument(f"--{role}", default=default, help=f"{role} role (default {default})")
+    users_cli.add_parser(sub)
     sub.add_parser("quickstart", help="run a small DAG end to end and print its result")
+    embedded = sub.add_parser("embedded", help="the embedded PostgreSQL: status, stop")
+    embedded.add_argument("action", choices=["status", "stop"])
     return parser
 
 
@@ -114,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "roles":
         print(roles_sql(**{role: getattr(args, role) for role in ROLE_NAMES}))
         return 0
+    if args.command == "users":
+        return users_cli.run(args, _connect("users", 0))
+    if args.command == "embedded":
+        return _embedded(args.action)
     if args.command == "migrate":
         _connect("migrate", 0).close()
         print("hatchnb schema is up to date")
@@ -121,6 +129,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from hatchnb.quickstart import main as quickstart
 
     return quickstart()
+
+
+def _embedded(action: str) -> int:
+    from hatchnb import embedded
+
+    where = embedded.data_dir()
+    if action == "status":
+        pid = embedded.server_pid()
+        print(f"embedded PostgreSQL in {where}: " + (f"running (pid {pid})" if pid else "stopped"))
+        return 0
+    stopped = embedded.stop()
+    print(f"embedded PostgreSQL in {where}: " + ("stopped" if stopped else "was not running"))
+    return 0
 
 
 def _connect(command: str, wait: float) -> Hatchet:

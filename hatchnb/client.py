@@ -23,9 +23,11 @@ from hatchnb.features.metrics import MetricsClient
 from hatchnb.features.rate_limits import RateLimitsClient
 from hatchnb.features.runs import RunsClient
 from hatchnb.features.scheduled import ScheduledClient
+from hatchnb.features.users import AuditClient, UsersClient
 from hatchnb.features.workers import WorkersClient
 from hatchnb.features.workflows import WorkflowsClient, declared_crons, task_sources
 from hatchnb.flow_control import WorkerLabel, worker_labels
+from hatchnb.idempotency import IdempotencyConfig
 from hatchnb.results import ResultReader, WorkflowRunRef
 from hatchnb.store import AsyncStore, Store, migrate
 from hatchnb.store.versions import NewVersion, VersionsRepo
@@ -106,6 +108,8 @@ class Hatchet:
         self.workflows = WorkflowsClient(store, settings)
         self.metrics = MetricsClient(store, settings)
         self.alerts = AlertsClient(store, settings)
+        self.users = UsersClient(store)
+        self.audit = AuditClient(store)
         self.debug = debug
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -138,6 +142,7 @@ class Hatchet:
         task_defaults: TaskDefaults | None = None,
         default_filters: list[DefaultFilter] | None = None,
         default_additional_metadata: dict[str, Any] | None = None,
+        idempotency: IdempotencyConfig | None = None,
     ) -> Workflow[Any]:
         """Declare a workflow; add tasks with ``@wf.task()``."""
         return Workflow(
@@ -155,6 +160,7 @@ class Hatchet:
             sticky=sticky,
             default_filters=default_filters,
             default_additional_metadata=default_additional_metadata,
+            idempotency=idempotency,
         )
 
     def task(
@@ -180,6 +186,7 @@ class Hatchet:
         default_filters: list[DefaultFilter] | None = None,
         default_additional_metadata: dict[str, Any] | None = None,
         slot_cost: int = 1,
+        idempotency: IdempotencyConfig | None = None,
     ) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
         """Declare a standalone task (a one-task workflow); ``.run()`` returns its output."""
 
@@ -198,6 +205,7 @@ class Hatchet:
                 sticky=sticky,
                 default_filters=default_filters,
                 default_additional_metadata=default_additional_metadata,
+                idempotency=idempotency,
             )
             wf.task(
                 name=wf.name,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -56,3 +58,29 @@ def _create_database(admin_dsn: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (_DATABASE,))
         if exists.fetchone() is None:
             conn.execute("CREATE DATABASE hatchnb")
+
+
+def server_pid() -> int | None:
+    """The pid of the embedded server when it runs (from its postmaster.pid)."""
+    try:
+        pid = int((data_dir() / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid
+
+
+def stop(timeout: float = 30.0) -> bool:
+    """Stop the embedded server (a fast shutdown: open sessions are ended); False when it
+    was not running. Signals the server directly, so it also works as root, where pg_ctl
+    refuses to run."""
+    pid = server_pid()
+    if pid is None:
+        return False
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while server_pid() == pid:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the embedded PostgreSQL (pid {pid}) did not stop in {timeout}s")
+        time.sleep(0.1)
+    return True

@@ -10,12 +10,19 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from hatchnb import flow_control, ids, serialization
+from hatchnb import errors, flow_control, ids, serialization
 from hatchnb.config import Settings
+from hatchnb.idempotency import Idempotency
 from hatchnb.runtime.context import current_context
 from hatchnb.store import AsyncStore, Store, Tx
 from hatchnb.store.flow import RateLimitsRepo
-from hatchnb.store.runs import AsyncRunsRepo, RunsRepo, insert_runs_in
+from hatchnb.store.runs import (
+    AsyncRunsRepo,
+    IdempotencyClaim,
+    RunsRepo,
+    claim_idempotency_keys_in,
+    insert_runs_in,
+)
 from hatchnb.store.versions import TriggerTarget, database_of, version_spec_in
 
 if TYPE_CHECKING:
@@ -30,10 +37,16 @@ class RunKey(NamedTuple):
 
 
 class Batch(NamedTuple):
-    """The runs of one trigger, ready for ``insert_runs``."""
+    """The runs of one trigger, ready for ``insert_runs``: one JSON object per run, and each
+    run's idempotency key when its workflow declares ``idempotency=``."""
 
-    runs_json: str
+    rows: list[str]
     keys: list[RunKey]
+    idempotency_keys: list[str]
+
+    @property
+    def runs_json(self) -> str:
+        return "[" + ",".join(self.rows) + "]"
 
 
 class Enqueuer:
@@ -47,8 +60,13 @@ class Enqueuer:
     def enqueue(
         self, workflow: Workflow[Any], version_id: int, items: list[WorkflowRunTriggerConfig]
     ) -> list[str]:
-        """Insert the runs; their ids in item order (an existing child key's run id)."""
+        """Insert the runs; their ids in item order (an existing child key's run id). With
+        ``idempotency=``, a run whose key is held is not started: one trigger raises
+        ``IdempotencyCollisionError``, a bulk one ``BulkTriggerIdempotencyCollisionError``
+        after starting the others."""
         batch = self.batch(workflow, items)
+        if workflow.idempotency is not None:
+            return self._enqueue_idempotent(workflow, version_id, batch)
         inserted = self._runs.insert_runs(batch.runs_json, version_id)
         return self.resolve_ids(batch.keys, inserted)
 
@@ -61,6 +79,8 @@ class Enqueuer:
     ) -> list[str]:
         """``enqueue`` on the caller's event loop's pool."""
         batch = self.batch(workflow, items)
+        if workflow.idempotency is not None:
+            return await asyncio.to_thread(self._enqueue_idempotent, workflow, version_id, batch)
         inserted = await AsyncRunsRepo(store).insert_runs(batch.runs_json, version_id)
         return await asyncio.to_thread(self.resolve_ids, batch.keys, inserted)
 
@@ -71,7 +91,7 @@ class Enqueuer:
         parent_json = "null" if parent_id is None else str(parent_id)
         fc = workflow.flow_control()
         limits = RateLimitsRepo(self._store)
-        rows, keys = [], []
+        rows, keys, idempotency_keys = [], [], []
         for position, item in enumerate(items):
             options = item.options
             child_key = (options.child_key or item.key) if parent else None
@@ -90,12 +110,35 @@ class Enqueuer:
                 **options.additional_metadata,
             }
             routing = _routing(workflow, fc, data, options, metadata, parent, limits)
+            if workflow.idempotency is not None:
+                idempotency_keys.append(workflow.idempotency.key(json.loads(data), metadata))
             rows.append(
                 serialization.run_row(
                     run_id, position, data, metadata, priority, parent_json, child_key, routing
                 )
             )
-        return Batch("[" + ",".join(rows) + "]", keys)
+        return Batch(rows, keys, idempotency_keys)
+
+    def _enqueue_idempotent(
+        self, workflow: Workflow[Any], version_id: int, batch: Batch
+    ) -> list[str]:
+        idempotency = workflow.idempotency
+        assert idempotency is not None
+        inserted, holders = self._runs.insert_runs_claiming(
+            batch.rows,
+            [key.run_id for key in batch.keys],
+            batch.idempotency_keys,
+            IdempotencyClaim(workflow.name, idempotency.method.value, idempotency.ttl),
+            version_id,
+        )
+        started = [key for i, key in enumerate(batch.keys) if i not in holders]
+        run_ids = self.resolve_ids(started, inserted)
+        collisions = [errors.IdempotencyCollisionError(str(run)) for run in holders.values()]
+        if collisions and len(batch.keys) == 1:
+            raise collisions[0]
+        if collisions:
+            raise errors.BulkTriggerIdempotencyCollisionError(run_ids, collisions)
+        return run_ids
 
     def resolve_ids(self, keys: list[RunKey], inserted: set[uuid.UUID]) -> list[str]:
         """Run ids in item order; a child key that already existed maps to the earlier run."""
@@ -117,12 +160,17 @@ def _routing(
     parent: Any,
     limits: flow_control.RateLimitLookup,
 ) -> dict[str, Any] | None:
-    """Concurrency slots, rate limit units and stickiness of one new run; a run for one
-    worker (``desired_worker_id``) is HARD-sticky to it from the start."""
+    """Concurrency slots, rate limit units, stickiness and desired worker labels of one new
+    run; a run for one worker (``desired_worker_id``) is HARD-sticky to it from the start.
+    Labels given with the trigger override the tasks' declared ones of the same key."""
     pinned = options.desired_worker_id
-    if fc.is_plain and not (options.sticky and parent is not None) and not pinned:
+    labels = flow_control.desired_labels_spec(options.desired_worker_labels)
+    plain = fc.is_plain and not labels and not pinned
+    if plain and not (options.sticky and parent is not None):
         return None
     routing = fc.routing(json.loads(data), metadata, limits)
+    if labels:
+        routing["labels"] = labels
     if options.sticky and parent is not None:
         routing["sticky"] = workflow.sticky or flow_control.StickyStrategy.SOFT.value
         routing["sticky_worker"] = parent.worker.id()
@@ -141,10 +189,17 @@ def start_run(
     trigger: dict[str, Any],
 ) -> uuid.UUID:
     """Start one run of a workflow by name inside the caller's transaction (events, crons
-    and schedules), with the version registered under that name."""
+    and schedules), with the version registered under that name. ``IdempotencyCollisionError``
+    when the workflow declares ``idempotency=`` and the run's key is held."""
     run_id = ids.uuid7()
-    fc, defaults = _stored_declarations(tx, target.version_id)
+    fc, defaults, idempotency = _stored_declarations(tx, target.version_id)
     metadata = {**defaults, **(additional_metadata or {})}
+    if idempotency is not None:
+        claim = IdempotencyClaim(target.workflow_name, idempotency.method.value, idempotency.ttl)
+        key = idempotency.key(input or {}, metadata)
+        holders = claim_idempotency_keys_in(tx, claim, [key], [run_id])
+        if holders:
+            raise errors.IdempotencyCollisionError(str(holders[0]))
     if fc is not None:
         limits = RateLimitsRepo(tx=tx)
         trigger = {**trigger, **fc.routing(input or {}, metadata, limits)}
@@ -160,24 +215,24 @@ def start_run(
     return run_id
 
 
+Declarations = tuple[flow_control.FlowControl | None, dict[str, Any], Idempotency | None]
+
 #: what stored versions declare for their runs, per database (one process may use several);
 #: versions never change
-_declarations: dict[
-    tuple[str, int, str, int], tuple[flow_control.FlowControl | None, dict[str, Any]]
-] = {}
+_declarations: dict[tuple[str, int, str, int], Declarations] = {}
 
 
-def _stored_declarations(
-    tx: Tx, version_id: int
-) -> tuple[flow_control.FlowControl | None, dict[str, Any]]:
-    """A stored version's flow control (None when it declares none) and its default
-    additional metadata."""
+def _stored_declarations(tx: Tx, version_id: int) -> Declarations:
+    """A stored version's flow control (None when it declares none), its default additional
+    metadata and its idempotency."""
     key = (*database_of(tx), version_id)
     if key not in _declarations:
         spec = version_spec_in(tx, version_id)
         fc = flow_control.FlowControl.from_spec(spec) if spec else None
         defaults = dict((spec or {}).get("default_additional_metadata") or {})
-        _declarations[key] = (fc if fc is not None and not fc.is_plain else None, defaults)
+        idempotency = Idempotency.from_spec(spec)
+        plain = fc is None or fc.is_plain
+        _declarations[key] = (None if plain else fc, defaults, idempotency)
     return _declarations[key]
 
 

@@ -25,6 +25,15 @@ class SchemaTooNew(HatchnbError):
     """The database schema is newer than this hatchnb; upgrade hatchnb on this machine."""
 
 
+class UserNotFound(HatchnbError, LookupError):
+    """No dashboard user has this name: see `hatchnb users list`."""
+
+
+class InvalidUser(HatchnbError, ValueError):
+    """The dashboard user is invalid: a name of 1-64 printable characters without spaces,
+    a role of viewer, operator or admin, and a password of at least 8 characters."""
+
+
 class InvalidWorkflow(HatchnbError, ValueError):
     """The workflow declaration is invalid."""
 
@@ -123,6 +132,32 @@ class CancelledRunError(FailedRunError, ValueError):
 
 #: the name hatchet_sdk v1 raises from ``result()`` when a run failed
 FailedTaskRunExceptionGroup = FailedRunError
+
+
+class IdempotencyCollisionError(HatchnbError):
+    """A trigger's idempotency key is held by an earlier run: no run was started."""
+
+    def __init__(self, existing_run_external_id: str) -> None:
+        super().__init__(
+            f"no run started: its idempotency key is held by run {existing_run_external_id}"
+        )
+        self.existing_run_external_id = existing_run_external_id
+
+
+class BulkTriggerIdempotencyCollisionError(HatchnbError):
+    """Some items of a bulk trigger collided on their idempotency keys; the others ran."""
+
+    def __init__(
+        self,
+        successful_workflow_run_external_ids: list[str],
+        collisions: list[IdempotencyCollisionError],
+    ) -> None:
+        super().__init__(
+            f"{len(collisions)} item(s) started no run (idempotency key held); "
+            f"{len(successful_workflow_run_external_ids)} started"
+        )
+        self.successful_workflow_run_external_ids = successful_workflow_run_external_ids
+        self.collisions = collisions
 
 
 def message_of(exc: BaseException) -> str:

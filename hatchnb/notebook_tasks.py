@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import html
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -208,6 +210,28 @@ def render_notebook_html(notebook: bytes | str) -> str:
         nbformat.reads(text, as_version=4)
     )
     return str(body)
+
+
+#: the policy of an executed notebook's frame: its own inline styles and embedded (data:)
+#: images and fonts; no script, no request anywhere, no form
+NOTEBOOK_CSP = (
+    "default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; "
+    "img-src data:; font-src data:; base-uri 'none'; form-action 'none'"
+)
+
+
+def notebook_frame(page: str, height: int) -> str:
+    """An ``<iframe>`` showing a rendered notebook. Cell outputs are whatever the notebook
+    printed, so the frame is sandboxed (a unique origin, no scripts, no forms, no popups)
+    and its page carries a Content-Security-Policy that forbids scripts and requests."""
+    policy = f'<meta http-equiv="Content-Security-Policy" content="{NOTEBOOK_CSP}">'
+    head = re.search(r"<head[^>]*>", page, flags=re.IGNORECASE)
+    at = head.end() if head else 0
+    locked = page[:at] + policy + page[at:]
+    return (
+        f'<iframe sandbox="" referrerpolicy="no-referrer" srcdoc="{html.escape(locked)}" '
+        f'style="width:100%;height:{int(height)}px;border:1px solid #ddd"></iframe>'
+    )
 
 
 # ---- declaring -------------------------------------------------------------------------

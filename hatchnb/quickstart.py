@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 
-from hatchnb import Context, EmptyModel, Hatchet
+from hatchnb import Context, EmptyModel, Hatchet, embedded
 
 
 def main() -> int:
@@ -20,15 +21,33 @@ def main() -> int:
     def double(input: EmptyModel, ctx: Context) -> dict[str, list[int]]:
         return {"numbers": [n * 2 for n in ctx.task_output(extract)["numbers"]]}
 
-    @wf.task(parents=[extract, double])
+    @wf.task(parents=[double])
     def total(input: EmptyModel, ctx: Context) -> dict[str, int]:
-        return {"sum": sum(ctx.task_output(double)["numbers"]) + len(ctx.task_output(extract))}
+        numbers = ctx.task_output(double)["numbers"]
+        return {"sum": sum(numbers), "count": len(numbers)}
 
     worker = hatchet.worker("quickstart-worker", slots=4, workflows=[wf]).start_background()
     started = time.perf_counter()
     result = wf.run()
     elapsed = time.perf_counter() - started
-    print(f"quickstart DAG finished in {elapsed * 1000:.0f} ms: {result}")
     worker.stop()
     hatchet.close()
-    return 0 if result["total"] == {"sum": 13} else 1
+    print(f"quickstart DAG (extract -> double -> total) finished in {elapsed * 1000:.0f} ms:")
+    for task, output in result.items():
+        print(f"  {task}: {output}")
+    print(_next_steps())
+    return 0 if result["total"] == {"sum": 12, "count": 3} else 1
+
+
+def _next_steps() -> str:
+    steps = [
+        "next:",
+        "  hatchnb dashboard       # the runs, DAGs and logs in your browser",
+        "  %load_ext hatchnb       # in a notebook: %hatchet magics and live run widgets",
+    ]
+    if not os.environ.get("HATCHNB_DATABASE_URL"):
+        steps.append(
+            f"the embedded PostgreSQL in {embedded.data_dir()} keeps running for your "
+            "notebooks and workers; stop it with: hatchnb embedded stop"
+        )
+    return "\n".join(steps)

@@ -48,6 +48,8 @@ FINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 #: the error of a task run cancelled by its cancel_if condition, and of its downstream tasks
 CANCELLED_BY_CONDITION = "cancelled by cancel_if"
 CANCELLED_UPSTREAM = "an upstream task did not succeed"
+#: the error of a task run that cancelled itself (ctx.cancel())
+CANCELLED_BY_TASK = "cancelled by the task itself (ctx.cancel)"
 
 T = TypeVar("T")
 
@@ -97,6 +99,27 @@ class V1TaskEventType(StrEnum):
     CANCELLED = "CANCELLED"
     REASSIGNED = "REASSIGNED"
     SKIPPED = "SKIPPED"
+
+
+class StepRunEventType(StrEnum):
+    """hatchet_sdk's task event names in its run listeners (importable for its code)."""
+
+    STEP_RUN_EVENT_TYPE_STARTED = "STEP_RUN_EVENT_TYPE_STARTED"
+    STEP_RUN_EVENT_TYPE_COMPLETED = "STEP_RUN_EVENT_TYPE_COMPLETED"
+    STEP_RUN_EVENT_TYPE_FAILED = "STEP_RUN_EVENT_TYPE_FAILED"
+    STEP_RUN_EVENT_TYPE_CANCELLED = "STEP_RUN_EVENT_TYPE_CANCELLED"
+    STEP_RUN_EVENT_TYPE_TIMED_OUT = "STEP_RUN_EVENT_TYPE_TIMED_OUT"
+    STEP_RUN_EVENT_TYPE_STREAM = "STEP_RUN_EVENT_TYPE_STREAM"
+
+
+class WorkflowRunEventType(StrEnum):
+    """hatchet_sdk's run event names in its run listeners (importable for its code)."""
+
+    WORKFLOW_RUN_EVENT_TYPE_STARTED = "WORKFLOW_RUN_EVENT_TYPE_STARTED"
+    WORKFLOW_RUN_EVENT_TYPE_COMPLETED = "WORKFLOW_RUN_EVENT_TYPE_COMPLETED"
+    WORKFLOW_RUN_EVENT_TYPE_FAILED = "WORKFLOW_RUN_EVENT_TYPE_FAILED"
+    WORKFLOW_RUN_EVENT_TYPE_CANCELLED = "WORKFLOW_RUN_EVENT_TYPE_CANCELLED"
+    WORKFLOW_RUN_EVENT_TYPE_TIMED_OUT = "WORKFLOW_RUN_EVENT_TYPE_TIMED_OUT"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -210,7 +233,10 @@ class TaskRun(_OfWorkflow):
 
     @property
     def display_name(self) -> str:
-        return self.task_name
+        """Hatchet's ``<task name>-<unix time it was queued>`` (the bare name before)."""
+        if self.queued_at is None:
+            return self.task_name
+        return f"{self.task_name}-{int(self.queued_at.timestamp())}"
 
     @property
     def task_external_id(self) -> str:
@@ -277,7 +303,16 @@ class WorkflowRun(_OfWorkflow):
         return self.tasks
 
     @property
-    def output(self) -> dict[str, Any]:
+    def output(self) -> Any:
+        """As Hatchet's run summary: the output of the task that succeeded last (a
+        one-task run's output; a DAG's leaf, usually); ``None`` before one has. The
+        outputs of every task are ``outputs``."""
+        done = [t for t in self.tasks if t.status == RunStatus.SUCCEEDED and t.finished_at]
+        last = max(done, key=lambda t: (t.finished_at or datetime.min, t.id), default=None)
+        return last.output if last else None
+
+    @property
+    def outputs(self) -> dict[str, Any]:
         """``{task name: output}`` of the task runs that succeeded (JSON outputs only)."""
         return {t.task_name: t.output for t in self.tasks if t.status == RunStatus.SUCCEEDED}
 
@@ -426,6 +461,19 @@ class Event:
     def metadata(self) -> ResourceMeta:
         return ResourceMeta(self.event_id, self.created_at, self.created_at)
 
+    @property
+    def triggered_runs(self) -> list[EventTriggeredRun]:
+        """hatchet_sdk's V1Event name for the runs the event started."""
+        return [EventTriggeredRun(workflow_run_id=r) for r in self.run_ids]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EventTriggeredRun:
+    """A run an event started (hatchet_sdk's V1EventTriggeredRun)."""
+
+    workflow_run_id: str
+    filter_id: str | None = None
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PushedEvent:
@@ -482,6 +530,8 @@ class WorkflowSummary:
     latest_version_id: int
     #: when the newest version was registered
     updated_at: datetime
+    #: paused with ``hatchet.workflows.pause``: its runs stay queued
+    is_paused: bool = False
 
     @property
     def metadata(self) -> ResourceMeta:
@@ -632,6 +682,16 @@ class WorkflowRunDetail:
     done: bool
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DurableBranch:
+    """``hatchet.runs.reset_durable_task``: the durable task reset, the node it replays from
+    and the new branch of its log."""
+
+    task_external_id: str
+    node_id: int
+    branch_id: int
+
+
 class Rows(list[T]):
     """A list of records that also answers hatchet_sdk's ``.rows`` (its REST list shape)."""
 
@@ -642,3 +702,52 @@ class Rows(list[T]):
 
 class RunList(Rows[WorkflowRun]):
     """``hatchet.runs.list``: runs, newest first."""
+
+
+class Role(StrEnum):
+    """What a dashboard user may do (docs/security.md)."""
+
+    #: sees every page, changes nothing
+    VIEWER = "viewer"
+    #: also cancels, replays and triggers runs, and manages crons, schedules and events
+    OPERATOR = "operator"
+    #: also changes the alert settings
+    ADMIN = "admin"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DashboardUser:
+    name: str
+    role: Role
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> DashboardUser:
+        return cls(
+            name=row["name"],
+            role=Role(row["role"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AuditEntry:
+    """One action taken from the dashboard."""
+
+    id: int
+    at: datetime
+    #: the user who acted
+    actor: str
+    #: their role then
+    role: str
+    #: cancel, replay, trigger_cron, ...
+    action: str
+    #: what it acted on: run ids, a cron id, a workflow name ...
+    target: str
+    detail: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> AuditEntry:
+        return cls(**row)

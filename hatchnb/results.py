@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from hatchnb import errors, serialization, signing
 from hatchnb.config import Settings
-from hatchnb.records import CANCELLED_BY_CONDITION, CANCELLED_UPSTREAM, FINAL, RunStatus
+from hatchnb.records import (
+    CANCELLED_BY_CONDITION,
+    CANCELLED_BY_TASK,
+    CANCELLED_UPSTREAM,
+    FINAL,
+    RunStatus,
+)
 from hatchnb.store import Store, notify
 from hatchnb.store.runs import RunsRepo, TaskOutput
 
@@ -37,13 +43,12 @@ def outputs_by_run(
 
 
 def cancelled_by_conditions(tasks: list[TaskOutput]) -> bool:
-    """Whether a cancelled run was cancelled only by ``cancel_if`` conditions (with the
-    tasks downstream of them), not by a user, a timeout or a concurrency limit."""
+    """Whether a cancelled run was cancelled only by ``cancel_if`` conditions or by its own
+    tasks (``ctx.cancel()``), with the tasks downstream of them, not by a user, a timeout or
+    a concurrency limit: as in hatchet_sdk, its result is then the other tasks' outputs."""
     reasons = {t.error for t in tasks if t.status == "CANCELLED"}
-    return CANCELLED_BY_CONDITION in reasons and reasons <= {
-        CANCELLED_BY_CONDITION,
-        CANCELLED_UPSTREAM,
-    }
+    by_run = {CANCELLED_BY_CONDITION, CANCELLED_BY_TASK}
+    return bool(reasons & by_run) and reasons <= {*by_run, CANCELLED_UPSTREAM}
 
 
 def run_error(run_id: str, status: str, tasks: list[TaskOutput]) -> errors.FailedRunError:
@@ -198,9 +203,8 @@ class RunWaiter:
     def _listen(self) -> None:
         with notify.listen(self._runs.dsn, notify.RUN_DONE) as listener:
             while not self._stop.is_set():
-                for payload in listener.wait(self._poll_interval):
-                    for run_id in payload.split(","):
-                        self._fire(run_id)
+                # a notice only wakes the check: it may be stale (the run was replayed since)
+                listener.wait_one(self._poll_interval)
                 with self._lock:
                     waiting = list(self._waiters)
                 self._check(waiting)

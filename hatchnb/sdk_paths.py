@@ -51,6 +51,10 @@ ALIASES: dict[str, dict[str, str]] = {
         "TaskRunError": "hatchnb.errors:TaskRunError",
         "FailedTaskRunExceptionGroup": "hatchnb.errors:FailedTaskRunExceptionGroup",
         "NonDeterminismError": "hatchnb.runtime.durable:NonDeterminismError",
+        "IdempotencyCollisionError": "hatchnb.errors:IdempotencyCollisionError",
+        "BulkTriggerIdempotencyCollisionError": (
+            "hatchnb.errors:BulkTriggerIdempotencyCollisionError"
+        ),
     },
     "hatchnb.context": {},
     "hatchnb.context.context": {
@@ -70,6 +74,11 @@ ALIASES: dict[str, dict[str, str]] = {
         "ScheduleTriggerWorkflowOptions": "hatchnb.types:ScheduleTriggerWorkflowOptions",
     },
     # the REST models hatchet_sdk's code imports, answered by hatchnb's records
+    "hatchnb.clients.listeners": {},
+    "hatchnb.clients.listeners.run_event_listener": {
+        "StepRunEventType": "hatchnb.records:StepRunEventType",
+        "WorkflowRunEventType": "hatchnb.records:WorkflowRunEventType",
+    },
     "hatchnb.clients.rest": {},
     "hatchnb.clients.rest.models": {},
     "hatchnb.clients.rest.models.v1_task_status": {"V1TaskStatus": "hatchnb.records:RunStatus"},
@@ -84,6 +93,9 @@ ALIASES: dict[str, dict[str, str]] = {
         "V1TaskEventType": "hatchnb.records:V1TaskEventType"
     },
     "hatchnb.clients.rest.models.v1_event": {"V1Event": "hatchnb.records:Event"},
+    "hatchnb.clients.rest.models.v1_branch_durable_task_response": {
+        "V1BranchDurableTaskResponse": "hatchnb.records:DurableBranch"
+    },
     "hatchnb.clients.rest.models.v1_update_filter_request": {
         "V1UpdateFilterRequest": "hatchnb.types:UpdateFilterRequest"
     },

@@ -47,6 +47,7 @@ class TriggerWorkflowOptions(BaseModel):
     child_key: str | None = None
     additional_metadata: dict[str, Any] = Field(default_factory=dict)
     desired_worker_id: str | None = None
+    desired_worker_labels: Any = None
     namespace: str | None = None
     sticky: bool = False
     key: str | None = None

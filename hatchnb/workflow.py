@@ -26,7 +26,8 @@ from hatchnb import (
     serialization,
 )
 from hatchnb.features.cron import next_tick
-from hatchnb.records import CronWorkflow, ScheduledRun
+from hatchnb.idempotency import Idempotency, IdempotencyConfig
+from hatchnb.records import CronWorkflow, Rows, ScheduledRun, WorkflowSummary
 from hatchnb.results import TaskRunRef, WorkflowRunRef
 from hatchnb.serde import SERIALIZATION_CONTEXT
 from hatchnb.types import (
@@ -175,10 +176,9 @@ def trigger_options(
     desired_worker_labels: Any = None,
 ) -> TriggerWorkflowOptions:
     """The options of one trigger: hatchet_sdk's keyword arguments over the deprecated
-    ``options=`` object. Per-run desired labels are refused rather than ignored (declare
-    them on the task)."""
+    ``options=`` object."""
     base = options or _DEFAULT_OPTIONS
-    refuse_unsupported(desired_worker_labels=desired_worker_labels)
+    flow_control.desired_labels_spec(desired_worker_labels)  # a bad value fails here
     priority = limits.optional_priority(priority)
     worker = desired_worker_id or base.desired_worker_id
     if worker is not None and not ids.is_uuid(str(worker)):
@@ -192,6 +192,7 @@ def trigger_options(
         "priority": priority,
         "sticky": sticky or None,
         "desired_worker_id": str(desired_worker_id) if desired_worker_id else None,
+        "desired_worker_labels": desired_worker_labels or None,
     }
     changes = {k: v for k, v in given.items() if v is not None}
     if not changes:
@@ -229,6 +230,7 @@ class Workflow(Generic[TWorkflowInput]):
         cron_input: Any = None,
         default_filters: Sequence[DefaultFilter] | None = None,
         default_additional_metadata: dict[str, Any] | None = None,
+        idempotency: IdempotencyConfig | None = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise errors.InvalidWorkflow("a workflow needs a non-empty name, e.g. name='etl'")
@@ -256,6 +258,8 @@ class Workflow(Generic[TWorkflowInput]):
         )
         for default in self.default_filters:
             expressions.compile_expression(default.expression)
+        #: how a trigger's runs are deduplicated (hatchet_sdk's ``idempotency=``)
+        self.idempotency = Idempotency.declared(idempotency)
         self.tasks: list[Task[Any, Any]] = []
         self.on_failure: Task[Any, Any] | None = None
         self.on_success: Task[Any, Any] | None = None
@@ -530,7 +534,7 @@ class Workflow(Generic[TWorkflowInput]):
     def spec(self) -> dict[str, Any]:
         self.validate()
         with_children = {p.name for t in self.tasks for p in t.parents}
-        spec = {
+        spec: dict[str, Any] = {
             "name": self.name,
             "concurrency": [c.model_dump(mode="json") for c in self.concurrency],
             "sticky": self.sticky,
@@ -539,6 +543,8 @@ class Workflow(Generic[TWorkflowInput]):
         }
         if self.default_additional_metadata:  # absent otherwise: older specs keep their hash
             spec["default_additional_metadata"] = self.default_additional_metadata
+        if self.idempotency is not None:
+            spec["idempotency"] = self.idempotency.spec()
         return spec
 
     def flow_control(self) -> flow_control.FlowControl:
@@ -714,6 +720,29 @@ class Workflow(Generic[TWorkflowInput]):
 
     async def aio_create_cron(self, *args: Any, **kwargs: Any) -> CronWorkflow:
         return await asyncio.to_thread(self.create_cron, *args, **kwargs)
+
+    def pause(self, queue_ttl: timedelta, *args: Any, **kwargs: Any) -> WorkflowSummary:
+        """Pause this workflow (see ``hatchet.workflows.pause``)."""
+        self._client.register(self)
+        return self._client.workflows.pause(self, queue_ttl, *args, **kwargs)
+
+    async def aio_pause(self, queue_ttl: timedelta, *args: Any, **kwargs: Any) -> WorkflowSummary:
+        return await asyncio.to_thread(self.pause, queue_ttl, *args, **kwargs)
+
+    def unpause(self) -> WorkflowSummary:
+        return self._client.workflows.unpause(self)
+
+    async def aio_unpause(self) -> WorkflowSummary:
+        return await asyncio.to_thread(self.unpause)
+
+    def list_runs(self, **filters: Any) -> Rows[Any]:
+        """This workflow's runs (``hatchet.runs.list``'s filters; ``only_tasks=True``: its
+        task runs)."""
+        rows: Rows[Any] = self._client.runs.list(workflow_ids=[self.id], **filters)
+        return rows
+
+    async def aio_list_runs(self, **filters: Any) -> Rows[Any]:
+        return await asyncio.to_thread(self.list_runs, **filters)
 
     def _plain_input(self, input: Any) -> Any:
         limit = self._client._settings.max_payload_bytes

@@ -10,6 +10,7 @@ import panel as pn
 from hatchnb.dashboard import common
 from hatchnb.dashboard.pages import (
     alerts,
+    audit,
     events,
     flow,
     metrics,
@@ -29,6 +30,7 @@ BUILDERS = {
     "flow": flow.build,
     "alerts": alerts.build,
     "metrics": metrics.build,
+    "audit": audit.build,
 }
 
 
@@ -46,4 +48,5 @@ def create_app(config: common.DashboardConfig) -> pn.viewable.Viewable:
             else pn.pane.HTML(common.message(f"no page {page!r}", "error"))
         )
         current = page
-    return pn.Column(common.nav(current), body, sizing_mode="stretch_width", name="hatchnb")
+    user = common.current_user(config) if config.auth_enabled else None
+    return pn.Column(common.nav(current, user), body, sizing_mode="stretch_width", name="hatchnb")

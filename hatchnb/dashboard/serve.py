@@ -2,32 +2,48 @@
 thread, used by ``%hatchet dashboard``) and ``serve_dashboard()`` (blocking, used by
 ``hatchnb dashboard``).
 
-It listens on 127.0.0.1 unless told otherwise; any other address needs a password or token
-in HATCHNB_DASHBOARD_PASSWORD / HATCHNB_DASHBOARD_TOKEN (Panel's login page; ``/metrics``
-takes ``Authorization: Bearer <token>`` too), and it refuses to start without one."""
+It listens on 127.0.0.1 unless told otherwise; any other address needs named users
+(``hatchnb users add``) or a shared password (HATCHNB_DASHBOARD_PASSWORD / _TOKEN), and it
+refuses to start without either. Logins go through Panel's login page (``auth.py``:
+throttled, expiring, roles); ``/metrics`` takes its own token (HATCHNB_METRICS_TOKEN, as
+``Authorization: Bearer <token>``), never a password. Its websocket only accepts pages
+served by this server (signed session ids) from this machine's names or
+HATCHNB_DASHBOARD_ORIGINS. docs/security.md has the whole picture."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hmac
 import ipaddress
 import os
 import secrets
 import socket
-from collections.abc import Callable
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from hatchnb import errors
+from hatchnb.dashboard import auth, headers, throttle
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
+    from hatchnb.dashboard.common import DashboardConfig
 
 PASSWORD_ENV = "HATCHNB_DASHBOARD_PASSWORD"
 TOKEN_ENV = "HATCHNB_DASHBOARD_TOKEN"
+COOKIE_SECRET_ENV = "HATCHNB_DASHBOARD_COOKIE_SECRET"
+ORIGINS_ENV = "HATCHNB_DASHBOARD_ORIGINS"
+METRICS_TOKEN_ENV = "HATCHNB_METRICS_TOKEN"
+SESSION_HOURS_ENV = "HATCHNB_DASHBOARD_SESSION_HOURS"
+VIEWER_PAYLOADS_ENV = "HATCHNB_DASHBOARD_VIEWER_PAYLOADS"
+TRUSTED_HEADER_ENV = "HATCHNB_DASHBOARD_TRUSTED_HEADER"
+TRUSTED_PROXIES_ENV = "HATCHNB_DASHBOARD_TRUSTED_PROXIES"
+DEFAULT_SESSION_HOURS = 8.0
 
 
 class InsecureDashboard(errors.ConfigurationError):
-    """The dashboard would listen on a non-loopback address without authentication; set
+    """The dashboard would listen on a non-loopback address without authentication: add
+    users (hatchnb users add NAME --role viewer|operator|admin), set
     HATCHNB_DASHBOARD_PASSWORD or HATCHNB_DASHBOARD_TOKEN, or use --address 127.0.0.1."""
 
 
@@ -45,8 +61,8 @@ def dashboard_secret() -> str | None:
     return os.environ.get(PASSWORD_ENV) or os.environ.get(TOKEN_ENV) or None
 
 
-def check_address(address: str, secret: str | None) -> None:
-    if secret is None and not is_loopback(address):
+def check_address(address: str, secret: str | None, named_users: bool = False) -> None:
+    if secret is None and not named_users and not is_loopback(address):
         raise InsecureDashboard()
 
 
@@ -71,63 +87,169 @@ class DashboardHandle:
         return f"<hatchnb dashboard at {self.url}>"
 
 
-def _metrics_handler(hatchet: Hatchet, secret: str | None) -> Any:
+def metrics_token() -> str | None:
+    return os.environ.get(METRICS_TOKEN_ENV) or None
+
+
+def _metrics_handler(hatchet: Hatchet, token: str | None, closed: bool) -> Any:
+    """``/metrics``: with a token, only ``Authorization: Bearer <token>`` (exactly); without
+    one, open on a loopback dashboard without a password and closed (``closed``) otherwise."""
     from tornado.web import RequestHandler
+
+    expected = f"Bearer {token}".encode() if token else None
 
     class MetricsHandler(RequestHandler):
         def get(self) -> None:
-            if secret is not None and not self._authorized(secret):
-                self.set_status(401)
-                self.set_header("WWW-Authenticate", 'Bearer realm="hatchnb"')
-                self.finish("authentication required\n")
+            if expected is None and closed:
+                self._refuse(f"/metrics needs a token: set {METRICS_TOKEN_ENV}")
+                return
+            given = self.request.headers.get("Authorization", "").encode()
+            if expected is not None and not hmac.compare_digest(given, expected):
+                self._refuse("authentication required: Authorization: Bearer <token>")
                 return
             self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
             self.finish(hatchet.metrics.prometheus_text())
 
-        def _authorized(self, expected: str) -> bool:
-            given = self.request.headers.get("Authorization", "")
-            token = given.removeprefix("Bearer ").strip()
-            if hmac.compare_digest(token.encode(), expected.encode()):
-                return True
-            return bool(self.get_secure_cookie("user"))
+        def _refuse(self, reason: str) -> None:
+            self.set_status(401)
+            self.set_header("WWW-Authenticate", 'Bearer realm="hatchnb metrics"')
+            self.finish(reason + "\n")
 
     return MetricsHandler
 
 
-def _serve_options(hatchet: Hatchet, address: str, port: int) -> dict[str, Any]:
+def websocket_origins(address: str, port: int) -> list[str]:
+    """The ``host:port`` of the pages that may open the dashboard's websocket (Bokeh's
+    ``allow_websocket_origin``): this machine's names and addresses, plus
+    HATCHNB_DASHBOARD_ORIGINS (the name users type, e.g. behind a reverse proxy)."""
+    hosts = {"127.0.0.1", "localhost"}
+    if not is_loopback(address):
+        hosts |= _own_names()
+    if address not in ("", "0.0.0.0", "::"):
+        hosts.add(address)
+    configured = [_host_of(o) for o in os.environ.get(ORIGINS_ENV, "").split(",") if o.strip()]
+    return sorted(f"{host}:{port}" for host in hosts) + configured
+
+
+def _host_of(origin: str) -> str:
+    """``host[:port]`` of an origin written with or without its scheme."""
+    origin = origin.strip()
+    return urllib.parse.urlsplit(origin).netloc if "://" in origin else origin.rstrip("/")
+
+
+def _own_names() -> set[str]:
+    names = {socket.gethostname(), socket.getfqdn()}
+    with contextlib.suppress(OSError):
+        names |= set(socket.gethostbyname_ex(socket.gethostname())[2])
+    return names
+
+
+def session_hours() -> float:
+    """How long a login lasts (HATCHNB_DASHBOARD_SESSION_HOURS, default 8)."""
+    text = os.environ.get(SESSION_HOURS_ENV) or str(DEFAULT_SESSION_HOURS)
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = 0.0
+    if not 0 < hours < float("inf"):
+        raise errors.ConfigurationError(f"{SESSION_HOURS_ENV}={text!r}: give hours above 0")
+    return hours
+
+
+def viewer_payloads() -> bool:
+    """Whether viewers see payloads (HATCHNB_DASHBOARD_VIEWER_PAYLOADS; on unless 0/off)."""
+    text = os.environ.get(VIEWER_PAYLOADS_ENV, "on").strip().lower()
+    return text not in ("0", "off", "false", "no")
+
+
+def _access(client: Hatchet, address: str) -> auth.Access:
     secret = dashboard_secret()
-    check_address(address, secret)
+    named_users = client.users.any()
+    check_address(address, secret, named_users)
+    header, proxies = trusted_proxy()
+    return auth.Access(
+        client,
+        enabled=secret is not None or named_users or header is not None,
+        password=secret,
+        cookie_secret=os.environ.get(COOKIE_SECRET_ENV) or secrets.token_hex(32),
+        session_hours=session_hours(),
+        trusted_header=header,
+        trusted_proxies=proxies,
+    )
+
+
+def trusted_proxy() -> tuple[str | None, tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]]:
+    """Single sign-on through a reverse proxy: the header it names the user in
+    (HATCHNB_DASHBOARD_TRUSTED_HEADER) and the addresses it connects from
+    (HATCHNB_DASHBOARD_TRUSTED_PROXIES, required with the header)."""
+    header = os.environ.get(TRUSTED_HEADER_ENV, "").strip() or None
+    text = os.environ.get(TRUSTED_PROXIES_ENV, "")
+    if header is None:
+        return None, ()
+    try:
+        proxies = tuple(
+            ipaddress.ip_network(p.strip(), strict=False) for p in text.split(",") if p.strip()
+        )
+    except ValueError as exc:
+        raise errors.ConfigurationError(f"{TRUSTED_PROXIES_ENV}: {exc}") from None
+    if not proxies:
+        raise errors.ConfigurationError(
+            f"{TRUSTED_HEADER_ENV} needs {TRUSTED_PROXIES_ENV}: the addresses of the reverse "
+            "proxy that sets it (anyone else could send the header too)"
+        )
+    return header, proxies
+
+
+def _serve_options(config: DashboardConfig, address: str, port: int) -> dict[str, Any]:
+    access = config.access
+    assert access is not None  # served here, the config always carries its access
+    metrics = _metrics_handler(config.client, metrics_token(), closed=access.enabled)
     options: dict[str, Any] = {
         "address": address,
         "port": port,
         "show": False,
         "title": "hatchnb",
-        "websocket_origin": [f"{h}:{port}" for h in ("127.0.0.1", "localhost", address)]
-        if is_loopback(address)
-        else ["*"],
-        "extra_patterns": [(r"/metrics", _metrics_handler(hatchet, secret))],
+        "websocket_origin": websocket_origins(address, port),
+        # a page must come from this server to open a session: its id is signed with a key
+        # only this process knows, so a made-up id is refused
+        "sign_sessions": True,
+        "secret_key": secrets.token_bytes(32),
+        "extra_patterns": [(r"/metrics", metrics)],
+        "transforms": [headers.SecurityHeaders],
     }
-    if secret is not None:
-        options["basic_auth"] = secret
-        options["cookie_secret"] = os.environ.get(
-            "HATCHNB_DASHBOARD_COOKIE_SECRET", secrets.token_hex(32)
-        )
+    if access.enabled:
+        options["auth_provider"] = auth.AuthProvider(access, throttle.LoginThrottle())
+        options["cookie_secret"] = access.cookie_secret
+        options["exclude_cookies"] = auth.PRIVATE_COOKIES
+        options["exclude_headers"] = auth.PRIVATE_HEADERS
     return options
 
 
-def _prepare(hatchet: Hatchet | None, address: str) -> tuple[Hatchet, Callable[[], Any]]:
-    """The app of one served dashboard, bound to its client and auth settings."""
-    check_address(address, dashboard_secret())  # before connecting to anything
+def _prepare(hatchet: Hatchet | None, address: str) -> tuple[DashboardConfig, Any]:
+    """The app of one served dashboard, bound to its client and who may log in."""
+    from panel.io.application import build_applications
+
     from hatchnb import Hatchet
     from hatchnb.dashboard.app import create_app
     from hatchnb.dashboard.common import DashboardConfig
 
-    config = DashboardConfig(hatchet or Hatchet(), auth_enabled=dashboard_secret() is not None)
+    client = hatchet or Hatchet()
+    try:
+        access = _access(client, address)
+    except errors.HatchnbError:
+        if hatchet is None:
+            client.close()
+        raise
+    config = DashboardConfig(
+        client, auth_enabled=access.enabled, access=access, viewer_payloads=viewer_payloads()
+    )
 
     def app() -> Any:  # a plain function (not a partial): Panel calls it once per session
         return create_app(config)
 
-    return config.client, app
+    application = build_applications(app, title="hatchnb")["/"]
+    application.add(auth.SessionIdentity(access))
+    return config, application
 
 
 def start_dashboard(
@@ -137,9 +259,9 @@ def start_dashboard(
     ``stop()``. ``port=0`` picks a free port."""
     import panel as pn
 
-    client, app = _prepare(hatchet, address)
+    config, app = _prepare(hatchet, address)
     port = port or free_port(address)
-    options = _serve_options(client, address, port)
+    options = _serve_options(config, address, port)
     thread = pn.serve(app, threaded=True, verbose=False, **options)
     _wait_for_port(address, port, thread)
     host = "127.0.0.1" if address in ("0.0.0.0", "") else address
@@ -152,9 +274,11 @@ def serve_dashboard(
     """Serve the dashboard in the foreground until interrupted (``hatchnb dashboard``)."""
     import panel as pn
 
-    client, app = _prepare(hatchet, address)
-    options = _serve_options(client, address, port or free_port(address))
+    config, app = _prepare(hatchet, address)
+    options = _serve_options(config, address, port or free_port(address))
     print(f"hatchnb dashboard: http://{address}:{options['port']}/", flush=True)
+    origins = ", ".join(options["websocket_origin"])
+    print(f"pages may be opened as: {origins} (more: {ORIGINS_ENV})", flush=True)
     pn.serve(app, threaded=False, verbose=False, **options)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import dataclasses
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ from hatchnb.store.events import (
     EventFilter,
     EventsRepo,
     filters_in,
+    has_filters,
     insert_event_in,
     workflows_for_event_in,
 )
@@ -160,28 +162,22 @@ class EventClient:
                     "event_id": stored.event_id,
                     "filter_payload": filter_payload,
                 }
-                started.append(
-                    start_run(
-                        tx,
-                        target,
-                        event.payload,
-                        metadata,
-                        event.priority,
-                        trigger,
+                # as in Hatchet, a run whose idempotency key is held is not started
+                with contextlib.suppress(errors.IdempotencyCollisionError):
+                    started.append(
+                        start_run(tx, target, event.payload, metadata, event.priority, trigger)
                     )
-                )
         return dataclasses.replace(stored, run_ids=[str(r) for r in started])
 
     def _admitted(
         self, tx: Tx, workflow: str, event: BulkPushEventWithMetadata
     ) -> builtins.list[dict[str, Any] | None]:
-        """One entry per run to start: the payload of each matching filter, or [None] when
-        the workflow has no filter in the event's scope."""
-        if event.scope is None:
-            return [None]
-        found = filters_in(tx, workflow, event.scope)
+        """One entry per run to start, as in Hatchet: [None] when the workflow has no
+        filter at all; else the payload of each filter in the event's scope that holds
+        (none for an event without a scope or with a scope no filter names)."""
+        found = [] if event.scope is None else filters_in(tx, workflow, event.scope)
         if not found:
-            return [None]
+            return [] if has_filters(tx, workflow) else [None]
         # as in Hatchet: input is the event's payload, payload the filter's own
         variables = {
             "input": event.payload,

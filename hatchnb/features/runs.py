@@ -18,6 +18,7 @@ from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
 from hatchnb.records import (
     FINAL,
+    DurableBranch,
     Rows,
     RunList,
     RunStatus,
@@ -243,7 +244,8 @@ class RunsClient:
 
     def get_details(self, external_id: str) -> WorkflowRunDetail:
         """The run's status, input, metadata and each task's status, output and error, by
-        task name (hatchet_sdk's WorkflowRunDetail shape)."""
+        task name (hatchet_sdk's WorkflowRunDetail shape). As in Hatchet, a task appears
+        once its parents are done (hatchnb's PENDING tasks are left out)."""
         run = self.get(external_id, task_events=False)
         outputs = {t.task_name: t for t in self._runs.task_outputs([run.workflow_run_id])}
         key = self._settings.signing_keys
@@ -256,6 +258,7 @@ class RunsClient:
                 error=t.error,
             )
             for t in run.tasks
+            if t.status != RunStatus.PENDING
         }
         return WorkflowRunDetail(
             external_id=run.workflow_run_id,
@@ -462,7 +465,32 @@ class RunsClient:
         """The durable event log entries of the run's durable task runs, in order."""
         return as_dicts(self._runs.durable_log(run_uuid(run_id)))
 
+    def reset_durable_task(
+        self, task_external_id: str, node_id: int, branch_id: int, *, task_name: str | None = None
+    ) -> DurableBranch:
+        """Run a finished durable task again from position ``node_id`` (1 = its first
+        durable call) of its log's branch ``branch_id`` (1 = the first execution): the calls
+        before that node replay from the log, the rest are redone, on a new branch.
+
+        ``task_external_id`` is the run id of a standalone durable task; for a workflow with
+        several durable tasks, pass its run id and hatchnb's ``task_name=``."""
+        if node_id < 1 or branch_id < 1:
+            raise errors.InvalidInput("node_id and branch_id start at 1")
+        run_id = run_uuid(task_external_id)
+        name, branch = self._runs.branch_durable_task(run_id, task_name, node_id, branch_id)
+        external_id = ids.task_run_external_id(run_id, name)
+        return DurableBranch(task_external_id=external_id, node_id=node_id, branch_id=branch)
+
+    async def aio_reset_durable_task(
+        self, task_external_id: str, node_id: int, branch_id: int, *, task_name: str | None = None
+    ) -> DurableBranch:
+        return await asyncio.to_thread(
+            self.reset_durable_task, task_external_id, node_id, branch_id, task_name=task_name
+        )
+
     def cancel(self, run_id: str) -> None:
+        """Cancel a run and its child runs (``RunNotFound`` for an unknown id)."""
+        self.get_status(run_id)
         self.bulk_cancel([run_id])
 
     async def aio_cancel(self, run_id: str) -> None:
@@ -475,20 +503,31 @@ class RunsClient:
     async def aio_bulk_cancel(self, opts: BulkCancelReplayOpts | builtins.list[str]) -> None:
         await asyncio.to_thread(self.bulk_cancel, opts)
 
-    def replay(self, run_id: str) -> None:
-        self.bulk_replay([run_id])
+    def replay(self, run_id: str, *, failed_only: bool = False) -> None:
+        """Run a finished run again (see ``bulk_replay``; ``RunNotFound`` for an unknown
+        id)."""
+        self.get_status(run_id)
+        self.bulk_replay([run_id], failed_only=failed_only)
 
-    async def aio_replay(self, run_id: str) -> None:
-        await asyncio.to_thread(self.replay, run_id)
+    async def aio_replay(self, run_id: str, *, failed_only: bool = False) -> None:
+        await asyncio.to_thread(self.replay, run_id, failed_only=failed_only)
 
-    def bulk_replay(self, opts: BulkCancelReplayOpts | builtins.list[str]) -> None:
-        """Run failed and cancelled tasks (and everything downstream) of the finished runs
-        ``opts`` names again, with the workflow's newest registered code when its DAG is
-        unchanged; the outputs of the tasks that succeeded are kept."""
-        self._runs.replay_runs(self._selected(opts))
+    def bulk_replay(
+        self, opts: BulkCancelReplayOpts | builtins.list[str], *, failed_only: bool = False
+    ) -> None:
+        """Run every task of the finished runs ``opts`` names again, as Hatchet does, with
+        the workflow's newest registered code when its DAG is unchanged. Durable tasks keep
+        their log, so completed sleeps, waits, memoized calls and children are not redone.
 
-    async def aio_bulk_replay(self, opts: BulkCancelReplayOpts | builtins.list[str]) -> None:
-        await asyncio.to_thread(self.bulk_replay, opts)
+        hatchnb's ``failed_only=True`` runs only the failed and cancelled tasks and what is
+        downstream of them, reusing the outputs of the tasks that succeeded (the notebook's
+        edit-and-rerun loop); a run where nothing failed is run again whole."""
+        self._runs.replay_runs(self._selected(opts), failed_only=failed_only)
+
+    async def aio_bulk_replay(
+        self, opts: BulkCancelReplayOpts | builtins.list[str], *, failed_only: bool = False
+    ) -> None:
+        await asyncio.to_thread(self.bulk_replay, opts, failed_only=failed_only)
 
     def _selected(self, opts: BulkCancelReplayOpts | builtins.list[str]) -> builtins.list[str]:
         if not isinstance(opts, BulkCancelReplayOpts):

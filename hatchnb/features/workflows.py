@@ -6,12 +6,12 @@ import asyncio
 import builtins
 import inspect
 import textwrap
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
 from hatchnb import errors, limits
 from hatchnb.config import Settings
-from hatchnb.features._params import page
+from hatchnb.features._params import name_of, page
 from hatchnb.features.cron import next_tick
 from hatchnb.records import Rows, WorkflowSummary, WorkflowVersion
 from hatchnb.store import Store
@@ -37,6 +37,7 @@ class WorkflowsClient:
     """``hatchet.workflows``: what has been registered (read-only)."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
         self._versions = VersionsRepo(store)
         self._settings = settings
 
@@ -67,6 +68,50 @@ class WorkflowsClient:
 
     async def aio_get(self, workflow_id: str) -> WorkflowSummary:
         return await asyncio.to_thread(self.get, workflow_id)
+
+    def pause(
+        self,
+        workflow_id: Any,
+        queue_ttl: timedelta,
+        paused_workflow_cron_run_queue_behavior: Literal["DROP", "QUEUE"] = "QUEUE",
+        paused_workflow_scheduled_run_queue_behavior: Literal["DROP", "QUEUE"] = "QUEUE",
+    ) -> WorkflowSummary:
+        """Pause a registered workflow (by id, name or the declared object): its runs stay
+        queued, no worker starts them, and the engine cancels those still queued
+        ``queue_ttl`` after they were queued (or after the pause began). Runs its crons and
+        schedules start meanwhile are queued the same way (QUEUE) or not started (DROP).
+        Pausing again changes the settings and keeps the start."""
+        if not isinstance(queue_ttl, timedelta) or queue_ttl <= timedelta(0):
+            raise errors.InvalidInput(f"queue_ttl={queue_ttl!r}: pass a positive timedelta")
+        behaviors = {
+            "paused_workflow_cron_run_queue_behavior": paused_workflow_cron_run_queue_behavior,
+            "paused_workflow_scheduled_run_queue_behavior": (
+                paused_workflow_scheduled_run_queue_behavior
+            ),
+        }
+        for option, value in behaviors.items():
+            if value not in ("DROP", "QUEUE"):
+                raise errors.InvalidInput(f"{option}={value!r}: pass 'DROP' or 'QUEUE'")
+        name = self.get(name_of(workflow_id, self._store)).name
+        self._versions.pause(
+            name,
+            queue_ttl,
+            paused_workflow_cron_run_queue_behavior,
+            paused_workflow_scheduled_run_queue_behavior,
+        )
+        return self.get(name)
+
+    def unpause(self, workflow_id: Any) -> WorkflowSummary:
+        """Let workers start a paused workflow's queued runs again."""
+        name = self.get(name_of(workflow_id, self._store)).name
+        self._versions.unpause(name)
+        return self.get(name)
+
+    async def aio_pause(self, workflow_id: Any, *args: Any, **kwargs: Any) -> WorkflowSummary:
+        return await asyncio.to_thread(self.pause, workflow_id, *args, **kwargs)
+
+    async def aio_unpause(self, workflow_id: Any) -> WorkflowSummary:
+        return await asyncio.to_thread(self.unpause, workflow_id)
 
     def versions(self, workflow_name: str) -> builtins.list[WorkflowVersion]:
         """Every version of a workflow, newest first."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 
+from hatchnb import errors
 from hatchnb.notebook import cell_tasks, magics_parser
 
 if TYPE_CHECKING:
@@ -76,7 +77,10 @@ class HatchetMagics(Magics):
         if cell is not None:
             raise UsageError(f"%%hatchet {args.command} takes no cell body; use %hatchet")
         handler = getattr(self, f"_cmd_{args.command}")
-        return handler(args)
+        try:
+            return handler(args)
+        except (errors.RunNotFound, errors.InvalidInput) as exc:
+            raise UsageError(str(exc)) from None  # one line, not a traceback into hatchnb
 
     def _parse(self, line: str) -> argparse.Namespace | None:
         try:
@@ -184,7 +188,6 @@ class HatchetMagics(Magics):
         )
 
     def _cmd_dag(self, args: argparse.Namespace) -> Any:
-        from hatchnb import errors
         from hatchnb.widgets import live
 
         if args.target in self._known_names():
@@ -210,7 +213,7 @@ class HatchetMagics(Magics):
         print(f"cancelled run {args.run_id}")
 
     def _cmd_replay(self, args: argparse.Namespace) -> Any:
-        self.client.runs.replay(args.run_id)
+        self.client.runs.replay(args.run_id, failed_only=True)
         return self.client.runs.get_run_ref(args.run_id)
 
     def _cmd_cron(self, args: argparse.Namespace) -> Any:
@@ -297,8 +300,6 @@ class HatchetMagics(Magics):
     def _declare(
         self, args: argparse.Namespace, fn: Any, parents: list[str], options: dict[str, Any]
     ) -> Any:
-        from hatchnb import errors
-
         client = self.client
         try:
             if args.workflow is None:

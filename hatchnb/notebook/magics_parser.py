@@ -43,7 +43,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _sub(subs: Any, name: str, help: str) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = subs.add_parser(name, help=help, description=help)
+    # prog named outright: argparse would prefix the parent's whole usage line, and a prog
+    # holding '%' is %-formatted again by some Python versions' help formatting
+    parser: argparse.ArgumentParser = subs.add_parser(
+        name, help=help, description=help, prog=f"%hatchet {name}"
+    )
     return parser
 
 
@@ -127,7 +131,7 @@ def _misc(subs: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="%hatchet", add_help=False, usage="%(prog)s COMMAND [ARGS]")
+    parser = _Parser(prog="%hatchet", add_help=False, usage="%%hatchet COMMAND [ARGS]")
     subs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _misc(subs)
     _worker(subs)

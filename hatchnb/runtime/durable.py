@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
+from pydantic_core import to_jsonable_python
 
 from hatchnb import errors, expressions
 from hatchnb.conditions import event_counts, events_from
@@ -25,7 +27,17 @@ if TYPE_CHECKING:
 
 
 class NonDeterminismError(errors.HatchnbError):
-    """A replayed durable task asked for something else than its log recorded."""
+    """A replayed durable task asked for something else than its log recorded at position
+    ``node_id`` (hatchet_sdk's attributes)."""
+
+    def __init__(
+        self, message: str, *, node_id: int, task_external_id: str, invocation_count: int
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.node_id = node_id
+        self.task_external_id = task_external_id
+        self.invocation_count = invocation_count
 
 
 class Evicted(BaseException):
@@ -74,7 +86,8 @@ class DurableContext(Context):
     ) -> None:
         super().__init__(claim, worker, client)
         self._child_seq = 0
-        self._log = {entry.seq: entry for entry in log}
+        self._branch = max((entry.branch for entry in log), default=1)
+        self._log = {entry.seq: entry for entry in log if entry.seq > 0}
         self._seq = 0
         self._evict_after = evict_after
 
@@ -83,12 +96,15 @@ class DurableContext(Context):
         the runs the first execution spawned instead of starting new ones; the spawn is
         recorded in the log like any other durable call."""
         self._child_seq += 1
-        key = f"durable-child-{self._child_seq}"
         seq, entry = self._position("child", workflow_name)
-        if entry is None:
-            self._remember(
-                LogEntry(seq=seq, kind="child", request=workflow_name, result=key, done=True)
-            )
+        if entry is not None:
+            return str(entry.result)
+        # a branch redoes its spawns: new keys, so it does not find the earlier children
+        branch = "" if self._branch == 1 else f"b{self._branch}-"
+        key = f"durable-child-{branch}{self._child_seq}"
+        self._remember(
+            LogEntry(seq=seq, kind="child", request=workflow_name, result=key, done=True)
+        )
         return key
 
     # ---- the log ----------------------------------------------------------------------
@@ -100,7 +116,10 @@ class DurableContext(Context):
             raise NonDeterminismError(
                 f"durable task {self.task_name!r}, position {self._seq}: the log recorded "
                 f"{entry.kind} {entry.request!r} but the code now asks for {kind} {request!r}; "
-                "durable task code must make the same calls in the same order on replay"
+                "durable task code must make the same calls in the same order on replay",
+                node_id=self._seq,
+                task_external_id=self.task_run_external_id,
+                invocation_count=self.attempt_number,
             )
         return self._seq, entry
 
@@ -182,6 +201,31 @@ class DurableContext(Context):
             LogEntry(seq=seq, kind="step", request=name, result=_json(value, name), done=True)
         )
         return value
+
+    async def aio_memo(
+        self,
+        fn: Callable[..., Awaitable[Any]],
+        result_validator: type[Any],
+        /,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """Await ``fn(*args, **kwargs)`` once per task run and arguments; a replay returns
+        the recorded result, validated as ``result_validator`` (a pydantic model, dataclass,
+        TypedDict or ``dict``). hatchet_sdk calls it ``_aio_memo``."""
+        adapter = TypeAdapter(result_validator)
+        request = f"{getattr(fn, '__qualname__', repr(fn))}({_digest(args, kwargs)})"
+        seq, entry = self._position("memo", request)
+        if entry is not None and entry.done:
+            return adapter.validate_python(entry.result)
+        value = adapter.validate_python(await fn(*args, **kwargs))
+        result = adapter.dump_python(value, mode="json")
+        await self._aio_remember(
+            LogEntry(seq=seq, kind="memo", request=request, result=result, done=True)
+        )
+        return value
+
+    _aio_memo = aio_memo
 
     async def aio_now(self) -> datetime:
         """The time of the first execution at this position (stable across replays)."""
@@ -359,3 +403,10 @@ def _json(value: Any, name: str) -> Any:
             f"step {name!r} returned {type(value).__name__}, which is not JSON; durable steps "
             "must return JSON data so a replay can return it"
         ) from None
+
+
+def _digest(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """A short stable digest of memoized call arguments (they name the log position)."""
+    data = to_jsonable_python([args, kwargs], fallback=repr)
+    text = json.dumps(data, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

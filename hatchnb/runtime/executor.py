@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from hatchnb import errors, serialization, signing
+from hatchnb.records import CANCELLED_BY_TASK
 from hatchnb.runtime import durable
 from hatchnb.runtime.claims import Slots
 from hatchnb.runtime.context import Context, WorkerHandle, current_context
@@ -76,7 +77,7 @@ class Executor:
             if self.slots.release(claim):
                 reporter.stream_writes.pop(claim.id, None)
         if cancelled_itself:  # ctx.cancel(): this task run ends CANCELLED, whatever it returned
-            result = (claim.id, claim.attempt, "CANCELLED", None, None, None)
+            result = (claim.id, claim.attempt, "CANCELLED", None, None, CANCELLED_BY_TASK)
         reporter.results.append(result)
         reporter.ready.set()
 

@@ -344,9 +344,12 @@ class _Runtime:
         )
 
     async def _drain(self) -> None:
-        """Give running tasks the grace period, then hand the rest back to the queue."""
+        """Give running tasks the grace period, then hand the rest back to the queue. The
+        worker shows as PAUSED meanwhile, as Hatchet's does after SIGTERM."""
         running = self.slots.running
         if running:
+            with contextlib.suppress(errors.DatabaseUnavailable, DatabaseError):
+                await self.repo.mark_paused(self.worker_id)
             tasks = [t for t, _ in running.values()]
             await asyncio.wait(tasks, timeout=self.settings.shutdown_grace)
         leftover = dict(running)

@@ -17,6 +17,7 @@ class LogEntry:
     seq: int
     kind: str
     request: str
+    branch: int = 1
     wake_at: datetime | None = None
     event_key: str | None = None
     expression: str | None = None
@@ -36,6 +37,7 @@ class SeenEvent:
 
 def _record_params(task_run_id: int, entry: LogEntry) -> dict[str, Any]:
     params = dataclasses.asdict(entry)
+    del params["branch"]  # entries go to the newest branch
     params["result"] = jsonb(entry.result) if entry.done else None
     return {**params, "task_run_id": task_run_id}
 

@@ -131,6 +131,11 @@ class LeaderSession:
                 await self._finish([(e.id, e.attempt) for e in expired], "FAILED_FINAL", messages)
         return len(rows)
 
+    async def cancel_expired_paused_runs(self) -> int:
+        """Cancel the runs of paused workflows queued past the pause's queue_ttl; how many."""
+        row = await self._one("cancel_expired_paused_runs")
+        return int(row["cancelled"]) if row else 0
+
     async def sweep_concurrency(self) -> int:
         """CANCEL_IN_PROGRESS / CANCEL_NEWEST and stale BLOCKED waiters; the workers of
         cancelled running task runs are told. How many running ones were cancelled."""

@@ -136,3 +136,10 @@ def filters_in(tx: Tx, workflow_name: str, scope: str) -> list[Filter]:
     params = {"workflow_name": workflow_name, "scope": scope}
     rows = tx.execute(Store.query("filters_for_workflow"), params).fetchall()
     return [Filter.from_row(r) for r in rows]
+
+
+def has_filters(tx: Tx, workflow_name: str) -> bool:
+    """Whether the workflow has an event filter in any scope."""
+    params = {"workflow_name": workflow_name}
+    row = tx.execute(Store.query("workflow_has_filters"), params).fetchone()
+    return bool(row and row["found"])

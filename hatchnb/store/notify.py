@@ -21,10 +21,11 @@ class Listener:
     def __init__(self, conn: psycopg.Connection[object]) -> None:
         self._conn = conn
 
-    def wait(self, timeout: float) -> list[str]:
-        """The payloads of the notifications that arrive within ``timeout`` seconds."""
+    def wait_one(self, timeout: float) -> None:
+        """Return at the next notification, or after ``timeout`` seconds."""
         try:
-            return [note.payload for note in self._conn.notifies(timeout=timeout)]
+            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+                pass
         except psycopg.Error as exc:
             raise errors.DatabaseUnavailable(str(exc)) from exc
 

@@ -44,6 +44,7 @@ OTHER_TABLES = {
     "scheduled_runs": "prune_scheduled_batch",
     "alert_deliveries": "prune_alert_deliveries_batch",
     "workers": "prune_workers_batch",
+    "idempotency_keys": "prune_idempotency_keys_batch",
 }
 
 Connection = psycopg.Connection[DictRow]

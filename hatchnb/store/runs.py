@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hatchnb import errors
@@ -126,6 +126,7 @@ class DurableEntry:
     """One entry of a durable task run's event log."""
 
     task_name: str
+    branch: int
     seq: int
     kind: str
     request: Any
@@ -182,6 +183,25 @@ class RunsRepo:
         existed inserts nothing)."""
         rows = self._db.fetch_all("insert_runs", runs=runs_json, version_id=version_id)
         return {r["id"] for r in rows}
+
+    def insert_runs_claiming(
+        self,
+        rows: list[str],
+        run_ids: list[uuid.UUID],
+        keys: list[str],
+        claim: IdempotencyClaim,
+        version_id: int,
+    ) -> tuple[set[uuid.UUID], dict[int, uuid.UUID]]:
+        """``insert_runs`` of the runs that get their idempotency key, in one transaction:
+        the keyed runs inserted, and for each run not started the run holding its key."""
+        with self._db.transaction() as conn:
+            holders = claim_idempotency_keys_in(conn, claim, keys, run_ids)
+            kept = [row for i, row in enumerate(rows) if i not in holders]
+            if not kept:
+                return set(), holders
+            params = {"runs": "[" + ",".join(kept) + "]", "version_id": version_id}
+            found = conn.execute(self._db.query("insert_runs"), params).fetchall()
+            return {r["id"] for r in found if r["id"] is not None}, holders
 
     def find_child_run(self, parent_task_run_id: int | None, child_key: str) -> uuid.UUID | None:
         row = self._db.fetch_one(
@@ -313,16 +333,30 @@ class RunsRepo:
                 payload = ",".join(str(r["task_run_id"]) for r in running)
                 conn.execute(self._db.query("notify_cancel"), {"payload": payload})
 
-    def replay_runs(self, run_ids: list[str]) -> None:
-        """Re-queue failed and cancelled tasks (and what is downstream) of finished runs."""
+    def replay_runs(self, run_ids: list[str], *, failed_only: bool = False) -> None:
+        """Re-queue the tasks of finished runs (``failed_only``: the failed and cancelled
+        ones and what is downstream)."""
+        with self._db.transaction() as conn:
+            _replay_in(conn, run_ids, failed_only=failed_only)
+
+    def branch_durable_task(
+        self, run_id: str, task_name: str | None, node_id: int, branch: int
+    ) -> tuple[str, int]:
+        """Start a new branch of a finished run's durable task log from ``node_id`` of
+        ``branch`` and run that task (and what is downstream) again; returns the task's name
+        and the new branch."""
         with self._db.transaction() as conn:
             query = self._db.query
-            replayed = [r["id"] for r in conn.execute(query("replay_runs"), {"ids": run_ids})]
-            if replayed:
-                conn.execute(query("repin_replayed_runs"), {"ids": replayed})
-                conn.execute(query("restore_hooks"), {"ids": replayed})
-                conn.execute(query("requeue_ready_task_runs"), {"ids": replayed})
-                conn.execute(query("notify_queued"))
+            rows = conn.execute(query("durable_tasks_of_run"), {"run_id": run_id}).fetchall()
+            task = _durable_task_to_reset(run_id, rows, task_name)
+            params = {"task_run_id": task["id"], "branch": branch, "node_id": node_id}
+            new = conn.execute(query("durable_branch"), params).fetchone()
+            if new is None:
+                raise errors.InvalidInput(
+                    f"durable task {task['task_name']!r} of run {run_id} has no branch {branch}"
+                )
+            _replay_in(conn, [run_id], task_name=task["task_name"])
+            return task["task_name"], new["new_branch"]
 
 
 class AsyncRunsRepo:
@@ -342,3 +376,67 @@ class AsyncRunsRepo:
 def insert_runs_in(tx: Tx, runs_json: str, version_id: int) -> None:
     """``insert_runs`` inside the caller's transaction (events, crons, schedules)."""
     tx.execute(Store.query("insert_runs"), {"runs": runs_json, "version_id": version_id})
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """The idempotency keys a trigger of one workflow takes."""
+
+    workflow_name: str
+    method: str
+    ttl: timedelta
+
+
+def claim_idempotency_keys_in(
+    tx: Tx, claim: IdempotencyClaim, keys: list[str], run_ids: list[uuid.UUID]
+) -> dict[int, uuid.UUID]:
+    """Take ``keys[i]`` for ``run_ids[i]`` inside the caller's transaction; for each position
+    whose key is held, the run holding it."""
+    params = {
+        "workflow_name": claim.workflow_name,
+        "method": claim.method,
+        "ttl": claim.ttl,
+        "keys": keys,
+        "run_ids": run_ids,
+    }
+    taken = {r["run_id"] for r in tx.execute(Store.query("claim_idempotency_keys"), params)}
+    lost = [i for i, run_id in enumerate(run_ids) if run_id not in taken]
+    if not lost:
+        return {}
+    params = {"keys": [keys[i] for i in lost]}
+    rows = tx.execute(Store.query("idempotency_key_holders"), params).fetchall()
+    holder = {r["key"]: r["run_id"] for r in rows}
+    return {i: holder[keys[i]] for i in lost}
+
+
+def _replay_in(
+    conn: Tx, run_ids: list[str], *, failed_only: bool = False, task_name: str | None = None
+) -> None:
+    query = Store.query
+    params = {"ids": run_ids, "failed_only": failed_only, "task_name": task_name}
+    replayed = [r["id"] for r in conn.execute(query("replay_runs"), params)]
+    if replayed:
+        conn.execute(query("repin_replayed_runs"), {"ids": replayed})
+        conn.execute(query("restore_hooks"), {"ids": replayed})
+        conn.execute(query("requeue_ready_task_runs"), {"ids": replayed})
+        conn.execute(query("notify_queued"))
+
+
+def _durable_task_to_reset(
+    run_id: str, rows: list[dict[str, Any]], task_name: str | None
+) -> dict[str, Any]:
+    """The durable task of a finished run a reset names (or its only one)."""
+    if not rows:
+        raise errors.InvalidInput(f"run {run_id} has no durable task to reset")
+    if rows[0]["run_status"] not in ("SUCCEEDED", "FAILED", "CANCELLED"):
+        raise errors.InvalidInput(
+            f"run {run_id} is {rows[0]['run_status']}: reset a durable task once its run "
+            "has finished (cancel it first to reset it now)"
+        )
+    named = [r for r in rows if task_name in (None, r["task_name"])]
+    if len(named) != 1:
+        names = ", ".join(repr(r["task_name"]) for r in rows)
+        raise errors.InvalidInput(
+            f"run {run_id} has durable tasks {names}: pass task_name= to say which to reset"
+        )
+    return named[0]

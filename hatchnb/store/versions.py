@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from hatchnb import errors
@@ -100,9 +100,24 @@ class VersionsRepo:
                 versions=int(r["versions"]),
                 latest_version_id=int(r["latest_version_id"]),
                 updated_at=r["updated_at"],
+                is_paused=bool(r["is_paused"]),
             )
             for r in self._db.fetch_all("list_workflows")
         ]
+
+    def pause(
+        self, workflow_name: str, queue_ttl: timedelta, cron_behavior: str, scheduled_behavior: str
+    ) -> None:
+        self._db.execute(
+            "pause_workflow",
+            workflow_name=workflow_name,
+            queue_ttl=queue_ttl,
+            cron_behavior=cron_behavior,
+            scheduled_behavior=scheduled_behavior,
+        )
+
+    def unpause(self, workflow_name: str) -> None:
+        self._db.execute("unpause_workflow", workflow_name=workflow_name)
 
     def list_versions(self, workflow_name: str) -> list[WorkflowVersion]:
         rows = self._db.fetch_all("list_workflow_versions", workflow_name=workflow_name)
@@ -165,6 +180,13 @@ def trigger_target_in(tx: Tx, workflow_name: str) -> TriggerTarget | None:
     if row is None:
         return None
     return TriggerTarget(workflow_name, int(row["version_id"]), int(row["default_priority"]))
+
+
+def paused_behavior_in(tx: Tx, workflow_name: str, source: str) -> str | None:
+    """What a paused workflow does with a run its ``source`` ("cron" or "scheduled") starts:
+    'DROP' or 'QUEUE'; None when the workflow is not paused."""
+    row = tx.execute(Store.query("paused_behavior"), {"workflow_name": workflow_name}).fetchone()
+    return None if row is None else str(row[f"{source}_behavior"])
 
 
 def version_spec_in(tx: Tx, version_id: int) -> dict[str, Any] | None:

@@ -108,6 +108,10 @@ class AsyncWorkersRepo:
     async def stop(self, worker_id: str) -> None:
         await self._db.execute("stop_worker", id=worker_id)
 
+    async def mark_paused(self, worker_id: str) -> None:
+        """Show the worker as PAUSED (it claims nothing more while it drains)."""
+        await self._db.execute("set_worker_paused", id=worker_id, paused=True)
+
     async def hand_back(self, ids: list[int], worker_id: str) -> None:
         """Put running task runs of this worker back in the queue and wake the workers."""
         await self._db.execute("hand_back_task_runs", ids=ids, worker_id=worker_id)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from hatchnb import notebook_tasks
 from hatchnb.widgets import live
 from hatchnb.widgets.dag import run_parents, run_statuses, status_color
 from hatchnb.widgets.dag_svg import DagWidget
@@ -156,7 +157,7 @@ class RunWidget:
         self.follow()
 
     def replay(self) -> None:
-        self.client.runs.replay(self.run_id)
+        self.client.runs.replay(self.run_id, failed_only=True)
         self.message.value = "replayed: failed and downstream tasks run again"
         self.follow()
 
@@ -166,10 +167,7 @@ class RunWidget:
         if page is None:
             self.notebook_view.value = "no executed notebook stored"
             return
-        self.notebook_view.value = (
-            f'<iframe srcdoc="{html.escape(page)}" '
-            'style="width:100%;height:480px;border:1px solid #ccc"></iframe>'
-        )
+        self.notebook_view.value = notebook_tasks.notebook_frame(page, height=480)
 
     # ---- display --------------------------------------------------------------------------
 

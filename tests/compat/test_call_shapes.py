@@ -3,6 +3,7 @@ arguments, references from wait_for_result=False, triggering by name, status nam
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,8 +11,8 @@ import pytest
 from pydantic import BaseModel
 
 from hatchnb import (
-    CancelledRunError,
     Context,
+    DesiredWorkerLabel,
     EmptyModel,
     FailedTaskRunExceptionGroup,
     Priority,
@@ -20,7 +21,9 @@ from hatchnb import (
     V1TaskStatus,
     WorkflowRunRef,
 )
+from hatchnb.records import CANCELLED_BY_TASK
 from hatchnb.results import TaskRunRef
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -140,8 +143,37 @@ def test_desired_worker_id_runs_on_that_worker(hatchet: Any, start_worker: Any) 
         assert {r.result(timeout=20) for r in refs} == {workers[name]}
     with pytest.raises(ValueError, match="desired_worker_id='w-1': pass a worker's id"):
         where.run_no_wait(desired_worker_id="w-1")
-    with pytest.raises(NotImplementedError, match="desired_worker_labels"):
+    with pytest.raises(TypeError, match="desired_worker_labels= takes"):
         where.run_no_wait(desired_worker_labels={"gpu": 1})
+
+
+def test_desired_worker_labels_per_trigger_route_the_run(hatchet: Any) -> None:
+    @hatchet.task(desired_worker_labels={"size": DesiredWorkerLabel(value="any", weight=1)})
+    def where(input: EmptyModel, ctx: Context) -> str:
+        return ctx.worker.id()
+
+    workers = [
+        hatchet.worker(f"zone-{zone}", slots=4, labels={"zone": zone}, workflows=[where])
+        for zone in ("a", "b")
+    ]
+    for worker in workers:
+        worker.start_background()
+    try:
+        ids = {w.name: w.id for w in hatchet.workers.list().rows}
+        for zone in ("a", "b"):
+            wanted = {"zone": DesiredWorkerLabel(value=zone, required=True)}
+            refs = [where.run_no_wait(desired_worker_labels=wanted) for _ in range(4)]
+            assert {r.result(timeout=20) for r in refs} == {ids[f"zone-{zone}"]}
+        # the bulk item form, and a label no worker has: the run waits instead of running
+        item = where.create_bulk_run_item(
+            desired_worker_labels=[DesiredWorkerLabel(key="zone", value="c", required=True)]
+        )
+        [ref] = where.run_many_no_wait([item])
+        with pytest.raises(TimeoutError):
+            ref.result(timeout=1)
+    finally:
+        for worker in workers:
+            worker.stop(timeout=10)
 
 
 def test_completed_is_hatchets_name_for_succeeded() -> None:
@@ -172,6 +204,30 @@ def test_run_details_by_task_name(hatchet: Any, start_worker: Any) -> None:
     assert details.task_runs["fine"].output == {"n": 1}
     assert details.task_runs["broken"].output is None
     assert "no good" in (details.task_runs["broken"].error or "")
+
+
+def test_run_details_show_a_task_once_its_parents_are_done(
+    hatchet: Any, start_worker: Any, tmp_path: Any
+) -> None:
+    wf = hatchet.workflow(name="details-lazy")
+    gate = tmp_path / "open"
+
+    @wf.task()
+    def slow(input: EmptyModel, ctx: Context) -> None:
+        while not gate.exists():
+            time.sleep(0.05)
+
+    @wf.task(parents=[slow])
+    def after(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    start_worker(wf)
+    ref = wf.run_no_wait()
+    wait_until(lambda: hatchet.runs.get_status(ref.workflow_run_id) == V1TaskStatus.RUNNING)
+    assert list(hatchet.runs.get_details(ref.workflow_run_id).task_runs) == ["slow"]
+    gate.touch()
+    ref.result(timeout=20)
+    assert set(hatchet.runs.get_details(ref.workflow_run_id).task_runs) == {"slow", "after"}
 
 
 def test_run_lists_have_rows(hatchet: Any, start_worker: Any) -> None:
@@ -221,11 +277,12 @@ def test_listing_task_runs_alone(hatchet: Any, start_worker: Any) -> None:
     with pytest.raises(FailedTaskRunExceptionGroup):
         ref.result(timeout=20)
     rows = hatchet.runs.list(only_tasks=True, additional_metadata={"k": "tasks"}).rows
-    assert sorted(t.display_name for t in rows) == ["first", "second"]
+    assert sorted(t.task_name for t in rows) == ["first", "second"]
+    assert all(t.display_name.startswith(f"{t.task_name}-") for t in rows)
     assert all(t.workflow_run_external_id == ref.workflow_run_id for t in rows)
     assert all(t.workflow_id == wf.id and t.additional_metadata == {"k": "tasks"} for t in rows)
     failed = hatchet.runs.list(only_tasks=True, statuses=[V1TaskStatus.FAILED]).rows
-    assert [t.display_name for t in failed] == ["second"]
+    assert [t.task_name for t in failed] == ["second"]
     assert failed[0].error_message.startswith("ValueError: no\n")
 
 
@@ -342,12 +399,13 @@ def test_ctx_cancel_cancels_only_its_own_task_run(hatchet: Any, start_worker: An
 
     start_worker(wf)
     ref = wf.run_no_wait()
-    with pytest.raises(CancelledRunError):
-        ref.result(timeout=30)
+    # as in hatchet_sdk, a run its own tasks cancelled gives the other tasks' outputs
+    assert ref.result(timeout=30) == {"sibling": {"n": 1}}
+    assert hatchet.runs.get_status(ref.workflow_run_id) == V1TaskStatus.CANCELLED
     run = hatchet.runs.get(ref.workflow_run_id)
     states = {t.task_name: (t.status, t.error) for t in run.tasks}
-    assert states["quits"] == ("CANCELLED", None)
-    assert states["quits_sync"] == ("CANCELLED", None)
+    assert states["quits"] == ("CANCELLED", CANCELLED_BY_TASK)
+    assert states["quits_sync"] == ("CANCELLED", CANCELLED_BY_TASK)
     assert states["after"][0] == "CANCELLED"
     assert states["sibling"] == ("SUCCEEDED", None)
     details = hatchet.runs.get_details(ref.workflow_run_id)

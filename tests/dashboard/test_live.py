@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -75,4 +76,23 @@ def test_cancel_from_the_page_cancels_the_run_in_postgres(
     p.get_by_role("button", name="Cancel selected").click()
     wait_until(lambda: str(hatchet.runs.get_status(run_id)) == "CANCELLED", 15, "CANCELLED")
     p.get_by_text("cancelled 1 run(s)").wait_for(timeout=5_000)
+    assert page.errors == []
+
+
+def test_pause_and_resume_a_workflow_from_the_page(
+    page: Any, seeded: dict[str, Any], hatchet: Any
+) -> None:
+    p = page.open("?page=workflows&name=etl")
+    p.get_by_role("button", name="Pause workflow").click()
+    wait_until(lambda: hatchet.workflows.get("etl").is_paused, 15, "etl paused in Postgres")
+    p.get_by_text("etl paused: its runs wait").wait_for(timeout=5_000)
+    p.locator(".tabulator-cell[tabulator-field='state']", has_text="paused").wait_for(timeout=5_000)
+    ref = seeded["workflows"]["etl"].run_no_wait({"day": 3})
+    time.sleep(1.0)
+    assert str(ref.status()) == "QUEUED"  # the worker skips a paused workflow
+    p.get_by_role("button", name="Resume workflow").click()
+    wait_until(lambda: not hatchet.workflows.get("etl").is_paused, 15, "etl resumed")
+    assert ref.result(timeout=20)
+    assert [e.action for e in hatchet.audit.list()][:2] == ["unpause", "pause"]
+    page.shot("workflows-paused")
     assert page.errors == []

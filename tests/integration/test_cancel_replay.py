@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hatchnb import CancelledRunError, Context, EmptyModel, FailedRunError
+from hatchnb import CancelledRunError, Context, EmptyModel, FailedRunError, V1TaskStatus
 from hatchnb import errors as hatchnb_errors
 from tests.conftest import wait_until
 
@@ -108,9 +108,38 @@ def test_replay_reruns_only_failed_and_downstream_tasks(
     with pytest.raises(FailedRunError):
         ref.result(timeout=10)
     fixed.touch()
-    hatchet.runs.replay(ref.workflow_run_id)
+    hatchet.runs.replay(ref.workflow_run_id, failed_only=True)
     assert ref.result(timeout=10)["last"] == {"n": 42}
     assert calls == ["upstream", "fragile", "fragile", "last"]
+
+
+def test_replay_of_a_succeeded_run_runs_every_task_again_and_finishes(
+    hatchet: Any, start_worker: Any
+) -> None:
+    wf = hatchet.workflow(name="again")
+    calls: list[tuple[str, int]] = []
+
+    @wf.task()
+    def first(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        calls.append(("first", ctx.retry_count))
+        return {"n": ctx.retry_count}
+
+    @wf.task(parents=[first])
+    def second(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        calls.append(("second", ctx.retry_count))
+        return {"n": ctx.task_output(first)["n"] + 10}
+
+    start_worker(wf)
+    ref = wf.run_no_wait()
+    assert ref.result(timeout=10)["second"] == {"n": 10}
+    for failed_only in (False, True):  # nothing failed: failed_only runs it all again too
+        hatchet.runs.replay(ref.workflow_run_id, failed_only=failed_only)
+        wait_until(
+            lambda: hatchet.runs.get_status(ref.workflow_run_id) == V1TaskStatus.COMPLETED,
+            message="replayed run completed",
+        )
+    assert ref.result(timeout=10)["second"] == {"n": 12}
+    assert calls == [(name, n) for n in range(3) for name in ("first", "second")]
 
 
 def test_unknown_run_id_is_a_clear_error(hatchet: Any) -> None:

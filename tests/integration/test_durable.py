@@ -164,3 +164,96 @@ def test_sync_durable_task_has_blocking_twins(hatchet: Any, start_worker: Any, d
     )
     hatchet.event.push("sync:go", {"x": 1})
     assert ref.result(timeout=15) == {"value": 42, "event": {"x": 1}}
+
+
+def test_replay_of_a_finished_durable_task_reuses_its_log(hatchet: Any, start_worker: Any) -> None:
+    computed: list[str] = []
+
+    async def expensive(message: str) -> dict[str, str]:
+        computed.append(message)
+        return {"message": message.upper()}
+
+    @hatchet.durable_task()
+    async def memo(input: EmptyModel, ctx: DurableContext) -> dict[str, Any]:
+        first = await ctx.aio_memo(expensive, dict, "a")
+        second = await ctx._aio_memo(expensive, dict, "b")  # hatchet_sdk's name
+        return {"memo": [first, second], "now": (await ctx.aio_now()).isoformat()}
+
+    start_worker(memo, slots=2)
+    ref = memo.run(wait_for_result=False)
+    first = ref.result(timeout=10)
+    hatchet.runs.replay(ref.workflow_run_id)
+    wait_until(
+        lambda: hatchet.runs.get_status(ref.workflow_run_id) == "SUCCEEDED",
+        message="the replay to finish",
+    )
+    assert ref.result(timeout=10) == first
+    assert first["memo"] == [{"message": "A"}, {"message": "B"}]
+    assert computed == ["a", "b"]  # the replay returned both from the log
+
+
+def test_reset_durable_task_redoes_from_a_node_on_a_new_branch(
+    hatchet: Any, start_worker: Any
+) -> None:
+    from hatchnb import errors
+
+    steps: list[str] = []
+
+    @hatchet.durable_task()
+    async def three(input: EmptyModel, ctx: DurableContext) -> list[str]:
+        for name in ("one", "two", "three"):
+            await ctx.aio_step(name, steps.append, name)
+        return steps
+
+    start_worker(three, slots=2)
+    ref = three.run(wait_for_result=False)
+    ref.result(timeout=10)
+    with pytest.raises(errors.InvalidInput, match="no branch 7"):
+        hatchet.runs.reset_durable_task(ref.workflow_run_id, node_id=2, branch_id=7)
+
+    reset = hatchet.runs.reset_durable_task(ref.workflow_run_id, node_id=2, branch_id=1)
+    assert (reset.node_id, reset.branch_id) == (2, 2)
+    wait_until(lambda: len(steps) == 5, message="steps two and three to run again")
+    wait_until(lambda: hatchet.runs.get_status(ref.workflow_run_id) == "SUCCEEDED")
+    assert steps == ["one", "two", "three", "two", "three"]
+
+    # branch off the first branch again: everything from node 1 is redone
+    assert hatchet.runs.reset_durable_task(ref.workflow_run_id, 1, 1).branch_id == 3
+    wait_until(lambda: len(steps) == 8, message="all three steps to run again")
+    log = hatchet.runs.durable_log(ref.workflow_run_id)
+    assert {entry["branch"] for entry in log} == {3}
+    assert log[0]["request"] == "from branch 1 at node 1"
+
+
+def test_reset_of_a_running_durable_task_is_refused(hatchet: Any, start_worker: Any) -> None:
+    from hatchnb import errors
+
+    @hatchet.durable_task()
+    async def slow(input: EmptyModel, ctx: DurableContext) -> None:
+        await ctx.aio_sleep_for(30)
+
+    start_worker(slow, slots=2)
+    ref = slow.run(wait_for_result=False)
+    wait_until(lambda: hatchet.runs.get_status(ref.workflow_run_id) == "RUNNING")
+    with pytest.raises(errors.InvalidInput, match="once its run has finished"):
+        hatchet.runs.reset_durable_task(ref.workflow_run_id, 1, 1)
+    hatchet.runs.cancel(ref.workflow_run_id)
+
+
+def test_nondeterminism_error_names_the_node(hatchet: Any, start_worker: Any) -> None:
+    from hatchnb.runtime.durable import NonDeterminismError
+
+    @hatchet.durable_task()
+    async def grows(input: EmptyModel, ctx: DurableContext) -> dict[str, Any]:
+        try:
+            await ctx.aio_sleep_for(0.1 * ctx.attempt_number)
+        except NonDeterminismError as exc:
+            return {"node": exc.node_id, "invocation": exc.invocation_count}
+        return {}
+
+    start_worker(grows, slots=2)
+    ref = grows.run(wait_for_result=False)
+    assert ref.result(timeout=10) == {}
+    hatchet.runs.replay(ref.workflow_run_id)
+    wait_until(lambda: hatchet.runs.get_status(ref.workflow_run_id) == "SUCCEEDED")
+    assert ref.result(timeout=10) == {"node": 1, "invocation": 2}

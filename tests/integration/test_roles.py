@@ -189,6 +189,28 @@ def test_worker_role_cannot_plant_code(locked_down: dict[str, str]) -> None:
         }
 
 
+def test_workers_make_no_dashboard_users_and_nobody_rewrites_the_audit_log(
+    locked_down: dict[str, str],
+) -> None:
+    client = Hatchet(dsn=locked_down["client"])
+    try:
+        client.users.add("ops", "operator", "long enough pw")  # the client role manages users
+        client.audit.record("ops", "operator", "cancel", "some-run")
+    finally:
+        client.close()
+    worker = locked_down["worker"]
+    _refused(
+        worker,
+        "INSERT INTO hatchnb.dashboard_users (name, role, password_hash) "
+        "VALUES ('evil', 'admin', 'x')",
+    )
+    _refused(worker, "UPDATE hatchnb.dashboard_users SET role = 'admin'")
+    _refused(worker, "INSERT INTO hatchnb.audit_log (actor, role, action) VALUES ('a', 'b', 'c')")
+    for role in ("client", "worker", "dashboard"):
+        _refused(locked_down[role], "DELETE FROM hatchnb.audit_log")
+        _refused(locked_down[role], "UPDATE hatchnb.audit_log SET actor = 'someone else'")
+
+
 def test_roles_without_schema_rights_get_a_clear_migration_error(
     locked_down: dict[str, str],
 ) -> None:

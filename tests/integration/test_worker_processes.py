@@ -98,13 +98,18 @@ def test_sigterm_finishes_running_task_before_exit(
     tasks = flows.declare(hatchet)
     marks = tmp_path / "marks.txt"
     proc = worker_process("--slots", "1")
-    ref = tasks["slow"].run_no_wait({"marks": str(marks), "seconds": 1})
+    ref = tasks["slow"].run_no_wait({"marks": str(marks), "seconds": 2})
     wait_until(lambda: marks.exists(), message="the task to start")
     proc.proc.send_signal(signal.SIGTERM)
+
+    def status() -> str:
+        row = db.execute("SELECT status FROM hatchnb.workers WHERE pid = %s", (proc.pid,))
+        return str(row.fetchone()["status"])
+
+    wait_until(lambda: status() == "PAUSED", message="the draining worker to show PAUSED")
     assert proc.proc.wait(20) == 0
     assert ref.result(timeout=5) == {"pid": proc.pid}
-    status = db.execute("SELECT status FROM hatchnb.workers WHERE pid = %s", (proc.pid,))
-    assert status.fetchone()["status"] == "STOPPED"
+    assert status() == "STOPPED"
 
 
 def test_sigterm_hands_back_tasks_that_outlive_the_grace_period(

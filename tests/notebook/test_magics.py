@@ -63,6 +63,21 @@ def test_usage_error_in_a_cell_is_reported_without_traceback(ip: Any) -> None:
     assert "no workflow named 'nothing_here'" in cap.stderr + cap.stdout
 
 
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("logs not-a-run", "'not-a-run' is not a workflow run id"),
+        ("cancel 00000000-0000-0000-0000-000000000000", "no workflow run"),
+    ],
+)
+def test_a_bad_run_id_is_one_line(ip: Any, line: str, said: str) -> None:
+    with capture_output() as cap:
+        result = ip.run_cell(f"%hatchet {line}")
+    assert not result.success
+    assert said in cap.stderr + cap.stdout
+    assert "Traceback" not in cap.stderr + cap.stdout
+
+
 def test_help(ip: Any) -> None:
     with capture_output() as cap:
         magic(ip, "help")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from hatchnb import notebook_tasks
 from hatchnb.dashboard import common
 from hatchnb.dashboard.pages.events import parse_json
 from hatchnb.dashboard.pages.runs import COUNT_CAP, parse_metadata, total_label
@@ -58,8 +59,34 @@ def test_known_statuses_have_their_colour() -> None:
 
 def test_run_links_escape_the_id() -> None:
     assert common.run_link('x"><script>') == (
-        '<a href="?page=run&id=x&quot;&gt;&lt;script&gt;">x&quot;&gt;&lt;script&gt;</a>'
+        '<a href="?page=run&id=x%22%3E%3Cscript%3E">x&quot;&gt;&lt;script&gt;</a>'
     )
+
+
+def test_workflow_links_quote_the_name_in_the_url_and_escape_it_in_the_text() -> None:
+    assert common.workflow_link("a&b <i>") == (
+        '<a href="?page=workflows&amp;name=a%26b%20%3Ci%3E">a&amp;b &lt;i&gt;</a>'
+    )
+
+
+def test_choice_labels_are_escaped_and_map_to_the_name() -> None:
+    assert common.html_choices(["<img src=x>", "etl"]) == {
+        "&lt;img src=x&gt;": "<img src=x>",
+        "etl": "etl",
+    }
+
+
+def test_notebook_frames_are_sandboxed_with_a_policy_at_the_top_of_the_head() -> None:
+    frame = notebook_tasks.notebook_frame("<html><head><title>t</title></head></html>", 300)
+    assert frame.startswith('<iframe sandbox="" ')
+    policy = "Content-Security-Policy&quot; content=&quot;default-src &#x27;none&#x27;;"
+    assert f"&lt;head&gt;&lt;meta http-equiv=&quot;{policy}" in frame
+    assert "height:300px" in frame
+
+
+def test_a_notebook_page_without_a_head_gets_its_policy_first() -> None:
+    frame = notebook_tasks.notebook_frame("<p>hi</p>", 300)
+    assert 'srcdoc="&lt;meta http-equiv=&quot;Content-Security-Policy' in frame
 
 
 def test_messages_are_escaped_and_coloured() -> None:
@@ -94,3 +121,18 @@ def test_unknown_parents_are_ignored_by_the_layout() -> None:
 def test_the_layout_removes_an_avoidable_crossing() -> None:
     parents = {"a": [], "b": [], "x": ["b"], "y": ["a"]}
     assert crossings(parents, layered_layout(parents)) == 0
+
+
+def test_websocket_origins_add_configured_names_with_or_without_scheme(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hatchnb.dashboard import serve
+
+    monkeypatch.setenv(serve.ORIGINS_ENV, "https://dash.example.com, dash2.example.com:8443/")
+    origins = serve.websocket_origins("127.0.0.1", 8765)
+    assert origins == [
+        "127.0.0.1:8765",
+        "localhost:8765",
+        "dash.example.com",
+        "dash2.example.com:8443",
+    ]

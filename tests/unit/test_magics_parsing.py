@@ -131,3 +131,18 @@ def test_the_overview_names_every_command() -> None:
         "task",
     ]:
         assert f"%hatchet {command}" in HELP or f"%%hatchet {command}" in HELP, command
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage"),
+    [
+        (["nope"], "usage: %hatchet COMMAND [ARGS]"),
+        (["run"], "usage: %hatchet run [-h]"),
+        (["worker", "start", "--slots", "x"], "usage: %hatchet worker [-h]"),
+    ],
+)
+def test_usage_lines_name_the_magic_and_its_command(argv: list[str], usage: str) -> None:
+    with pytest.raises(UsageProblem) as problem:
+        build_parser().parse_args(argv)
+    text = str(problem.value)
+    assert usage in text and "{'prog'" not in text and "COMMAND [ARGS] run" not in text

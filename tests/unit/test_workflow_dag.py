@@ -251,7 +251,7 @@ def test_no_trigger_keywords_return_the_given_options() -> None:
 def test_a_per_run_worker_must_be_a_worker_id() -> None:
     with pytest.raises(ValueError, match="desired_worker_id='w1': pass a worker's id"):
         trigger_options(TriggerWorkflowOptions(desired_worker_id="w1"))
-    with pytest.raises(NotImplementedError, match="desired_worker_labels= is not supported"):
+    with pytest.raises(TypeError, match="desired_worker_labels= takes"):
         trigger_options(None, desired_worker_labels={"gpu": 1})
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import panel as pn
 
 from hatchnb.dashboard import common
+from hatchnb.records import Role
 
 COLUMNS = ["created", "kind", "channel", "workflow", "subject", "status", "attempts", "error"]
 
@@ -17,9 +18,12 @@ class AlertsPage:
         self.hatchet = config.client
         settings = self.hatchet.alerts.get()
         email = settings.email if settings else None
+        # the webhook URL is a secret (whoever has it can post to the channel): admins only
+        admin = common.may(config, Role.ADMIN)
         self.slack = pn.widgets.TextInput(
             label="Slack incoming webhook URL",
-            value=(settings.slack_webhook_url or "") if settings else "",
+            value=(settings.slack_webhook_url or "") if settings and admin else "",
+            placeholder="" if admin else "shown to admins only",
             width=420,
         )
         self.host = pn.widgets.TextInput(label="SMTP host", value=email.host if email else "")
@@ -51,6 +55,7 @@ class AlertsPage:
         self.table = common.table(COLUMNS, "alert_deliveries")
         self.save.on_click(self._save)
         self.test.on_click(self._test)
+        common.enable_for(config, Role.ADMIN, self.save, self.test)
 
     def view(self) -> pn.viewable.Viewable:
         self.refresh()
@@ -87,8 +92,8 @@ class AlertsPage:
         common.update_table(self.table, common.frame(rows, COLUMNS))
 
     def _save(self, _: Any) -> None:
-        if not common.can_act(self.config):
-            self.feedback.object = common.message("log in to change alert settings", "error")
+        user = common.authorize(self.config, Role.ADMIN, "change alert settings", self.feedback)
+        if user is None:
             return
         alerts = self.hatchet.alerts
         try:
@@ -115,14 +120,20 @@ class AlertsPage:
         except Exception as exc:  # shown to the user, who can fix the form
             self.feedback.object = common.message(str(exc), "error")
             return
+        saved = alerts.get()
+        common.audit(self.config, user, "save_alerts", channels=saved.channels if saved else [])
         self.feedback.object = common.message("saved", "ok")
 
     def _test(self, _: Any) -> None:
+        user = common.authorize(self.config, Role.ADMIN, "send test alerts", self.feedback)
+        if user is None:
+            return
         try:
             results = self.hatchet.alerts.test()
         except Exception as exc:
             self.feedback.object = common.message(str(exc), "error")
             return
+        common.audit(self.config, user, "test_alerts", channels=[d.channel for d in results])
         text = "; ".join(f"{d.channel}: {d.status} {d.last_error or ''}" for d in results)
         failed = any(d.status != "SENT" for d in results)
         self.feedback.object = common.message(text, "error" if failed else "ok")

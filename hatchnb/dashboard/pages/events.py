@@ -8,6 +8,7 @@ from typing import Any
 import panel as pn
 
 from hatchnb.dashboard import common
+from hatchnb.records import Role
 
 COLUMNS = ["key", "created", "payload", "metadata", "runs", "id"]
 
@@ -32,6 +33,8 @@ class EventsPage:
         self.feedback = pn.pane.HTML("", name="feedback")
         self.table = common.table(COLUMNS, "events_table", html=["runs"])
         self.push.on_click(self._push)
+        common.enable_for(config, Role.OPERATOR, self.push)
+        self.payloads = common.shows_payloads(config)
 
     def view(self) -> pn.viewable.Viewable:
         self.refresh()
@@ -44,7 +47,7 @@ class EventsPage:
             {
                 "key": e.key,
                 "created": common.when(e.created_at),
-                "payload": json.dumps(e.payload),
+                "payload": json.dumps(e.payload) if self.payloads else common.HIDDEN,
                 "metadata": json.dumps(e.additional_metadata),
                 "runs": " ".join(common.run_link(r) for r in e.run_ids),
                 "id": e.event_id,
@@ -54,6 +57,9 @@ class EventsPage:
         common.update_table(self.table, common.frame(rows, COLUMNS))
 
     def _push(self, _: Any) -> None:
+        user = common.authorize(self.config, Role.OPERATOR, "push events", self.feedback)
+        if user is None:
+            return
         try:
             if not self.key.value.strip():
                 raise ValueError("the event needs a key")
@@ -66,6 +72,7 @@ class EventsPage:
             self.feedback.object = common.message(str(exc), "error")
             return
         started = len(event.run_ids)
+        common.audit(self.config, user, "push_event", event.key, runs_started=started)
         self.feedback.object = common.message(f"pushed; {started} run(s) started", "ok")
         self.refresh()
 

@@ -13,13 +13,13 @@ import panel as pn
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.plotting import figure
 
-from hatchnb import errors
+from hatchnb import errors, notebook_tasks
 from hatchnb.dashboard import common
-from hatchnb.records import WorkflowRun
+from hatchnb.records import Role, WorkflowRun
 from hatchnb.widgets.dag import STATUS_COLORS, DagView, run_statuses
 
 GANTT_COLUMNS = ("task", "start", "end", "color", "label", "attempt")
-DURABLE_COLUMNS = ["task_name", "seq", "kind", "request", "event_key", "done", "result"]
+DURABLE_COLUMNS = ["task_name", "branch", "seq", "kind", "request", "event_key", "done", "result"]
 MAX_LOG_LINES = 2000
 
 
@@ -95,6 +95,8 @@ class RunDetailPage:
         self.cancel = pn.widgets.Button(label="Cancel run", color="danger", width=130)
         self.replay = pn.widgets.Button(label="Replay run", color="warning", width=130)
         self.feedback = pn.pane.HTML("", name="feedback")
+        common.enable_for(config, Role.OPERATOR, self.cancel, self.replay)
+        self.payloads = common.shows_payloads(config)
         self.cancel.on_click(lambda _: self._act("cancel"))
         self.replay.on_click(lambda _: self._act("replay"))
         self._log_lines: list[str] = []
@@ -121,7 +123,7 @@ class RunDetailPage:
         )
 
     def _input_pane(self) -> pn.pane.HTML:
-        text = html.escape(_json_text(self.run.input))
+        text = html.escape(_json_text(self.run.input) if self.payloads else common.HIDDEN)
         return pn.pane.HTML(f"<pre name='run_input'>{text}</pre>")
 
     def refresh(self) -> None:
@@ -138,8 +140,8 @@ class RunDetailPage:
         r = self.run
         text = (
             f"<h2>Run {html.escape(r.workflow_run_id)}</h2>"
-            f"<p>workflow <a href='?page=workflows&name={html.escape(r.workflow_name)}'>"
-            f"{html.escape(r.workflow_name)}</a> · {common.badge(str(r.status))} · "
+            f"<p>workflow {common.workflow_link(r.workflow_name)} · "
+            f"{common.badge(str(r.status))} · "
             f"created {common.when(r.created_at)} · started {common.when(r.started_at)} · "
             f"finished {common.when(r.finished_at)}</p>"
         )
@@ -154,7 +156,8 @@ class RunDetailPage:
     def _outputs(self) -> None:
         parts = []
         for t in self.run.tasks:
-            body = t.error if t.error else _json_text(t.output)
+            output = _json_text(t.output) if self.payloads else common.HIDDEN
+            body = t.error if t.error else output
             parts.append(
                 f"<div><b>{html.escape(t.task_name)}</b> {common.badge(str(t.status))}"
                 f"<pre>{html.escape(body or '')}</pre></div>"
@@ -184,9 +187,13 @@ class RunDetailPage:
 
     def _durable(self) -> None:
         rows = self.hatchet.runs.durable_log(self.run_id)
+        if not self.payloads:
+            rows = [{**r, "request": common.HIDDEN, "result": common.HIDDEN} for r in rows]
         common.update_table(self.durable, common.frame(rows, DURABLE_COLUMNS))
 
     def _notebooks(self) -> None:
+        if not self.payloads:
+            return
         runs = self.hatchet.runs
         for row in runs.notebooks(self.run_id):
             key = (row["task_name"], row["attempt"])
@@ -196,23 +203,22 @@ class RunDetailPage:
             page = runs.render_notebook_html(row["task_run_id"])
             if page is None:
                 continue
-            frame = (
-                f'<iframe srcdoc="{html.escape(page)}" style=\'width:100%;height:600px;'
-                "border:1px solid #ddd'></iframe>"
+            title = (
+                f"<h3>Executed notebook: {html.escape(row['task_name'])} "
+                f"(attempt {int(row['attempt'])})</h3>"
             )
-            title = f"### Executed notebook: {row['task_name']} (attempt {row['attempt']})"
-            self.notebooks.append(
-                pn.Column(title, pn.pane.HTML(frame, sizing_mode="stretch_width"))
-            )
+            frame = notebook_tasks.notebook_frame(page, height=600)
+            self.notebooks.append(pn.pane.HTML(title + frame, sizing_mode="stretch_width"))
 
     def _act(self, action: str) -> None:
-        if not common.can_act(self.config):
-            self.feedback.object = common.message("log in to cancel or replay runs", "error")
+        user = common.authorize(self.config, Role.OPERATOR, "cancel or replay runs", self.feedback)
+        if user is None:
             return
         if action == "cancel":
             self.hatchet.runs.cancel(self.run_id)
         else:
             self.hatchet.runs.replay(self.run_id)
+        common.audit(self.config, user, action, self.run_id)
         self.feedback.object = common.message(f"{action} requested", "ok")
         self.refresh()
 

@@ -8,7 +8,7 @@ from typing import Any
 import panel as pn
 
 from hatchnb.dashboard import common
-from hatchnb.records import RunStatus
+from hatchnb.records import Role, RunStatus
 
 PAGE_SIZE = 50
 RANGES = {
@@ -44,7 +44,9 @@ class RunsPage:
         self.config = config
         self.hatchet = config.client
         workflows = [w.name for w in self.hatchet.workflows.list()]
-        self.workflow = pn.widgets.MultiChoice(label="Workflow", options=workflows, width=260)
+        self.workflow = pn.widgets.MultiChoice(
+            label="Workflow", options=common.html_choices(workflows), width=260
+        )
         self.status = pn.widgets.MultiChoice(
             label="Status", options=[s.value for s in RunStatus], width=260
         )
@@ -62,6 +64,7 @@ class RunsPage:
         self.cancel = pn.widgets.Button(label="Cancel selected", color="danger", width=150)
         self.replay = pn.widgets.Button(label="Replay selected", color="warning", width=150)
         self.feedback = pn.pane.HTML("", name="feedback")
+        common.enable_for(config, Role.OPERATOR, self.cancel, self.replay)
         self.offset = 0
         self.total = 0
         self._wire()
@@ -141,8 +144,8 @@ class RunsPage:
         return [str(data.iloc[i]["id"]) for i in self.table.selection if i < len(data)]
 
     def _act(self, action: str) -> None:
-        if not common.can_act(self.config):
-            self.feedback.object = common.message("log in to cancel or replay runs", "error")
+        user = common.authorize(self.config, Role.OPERATOR, "cancel or replay runs", self.feedback)
+        if user is None:
             return
         ids = self.selected_ids()
         if not ids:
@@ -152,6 +155,7 @@ class RunsPage:
             self.hatchet.runs.bulk_cancel(ids)
         else:
             self.hatchet.runs.bulk_replay(ids)
+        common.audit(self.config, user, action, " ".join(ids), runs=len(ids))
         done = "cancelled" if action == "cancel" else "replayed"
         self.feedback.object = common.message(f"{done} {len(ids)} run(s)", "ok")
         self.refresh()

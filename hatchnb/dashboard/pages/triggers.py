@@ -9,6 +9,7 @@ import panel as pn
 
 from hatchnb.dashboard import common
 from hatchnb.dashboard.pages.events import parse_json
+from hatchnb.records import Role
 
 CRON_COLUMNS = [
     "workflow",
@@ -53,6 +54,8 @@ class TriggersPage:
         self.feedback = pn.pane.HTML("", name="feedback")
         for name, button in self.buttons.items():
             button.on_click(lambda _, n=name: self._act(n))
+        common.enable_for(config, Role.OPERATOR, *self.buttons.values())
+        self.payloads = common.shows_payloads(config)
 
     def view(self) -> pn.viewable.Viewable:
         self.refresh()
@@ -91,7 +94,7 @@ class TriggersPage:
             {
                 "workflow": s.workflow_name,
                 "run_at": common.when(s.trigger_at),
-                "input": json.dumps(s.input),
+                "input": json.dumps(s.input) if self.payloads else common.HIDDEN,
                 "run": common.run_link(s.workflow_run_id) if s.workflow_run_id else "",
                 "error": s.error or "",
                 "id": s.id,
@@ -106,17 +109,27 @@ class TriggersPage:
         return str(widget.value.iloc[widget.selection[0]]["id"])
 
     def _act(self, action: str) -> None:
-        destructive = action.startswith(("Delete", "Trigger"))
-        if destructive and not common.can_act(self.config):
-            self.feedback.object = common.message("log in to delete or trigger", "error")
+        what = "create, delete or trigger crons and schedules"
+        user = common.authorize(self.config, Role.OPERATOR, what, self.feedback)
+        if user is None:
             return
         try:
+            target = self._target(action)
             text = self._do(action)
         except Exception as exc:  # shown to the user, who can fix the form
             self.feedback.object = common.message(f"{action}: {exc}", "error")
             return
+        common.audit(self.config, user, action.lower().replace(" ", "_"), target, result=text)
         self.feedback.object = common.message(text, "ok")
         self.refresh()
+
+    def _target(self, action: str) -> str:
+        """What ``action`` acts on: the selected cron or schedule, or the chosen workflow."""
+        if action in ("Delete cron", "Trigger cron now"):
+            return self._selected(self.crons)
+        if action in ("Delete scheduled", "Trigger scheduled now"):
+            return self._selected(self.scheduled)
+        return str(self.workflow.value or "")
 
     def _do(self, action: str) -> str:
         h = self.hatchet

@@ -1,16 +1,18 @@
-"""Workflows and their versions: the DAG and the source of each task."""
+"""Workflows and their versions: the DAG and the source of each task; pause and resume."""
 
 from __future__ import annotations
 
 import html
+from datetime import timedelta
 from typing import Any
 
 import panel as pn
 
 from hatchnb.dashboard import common
+from hatchnb.records import Role
 from hatchnb.widgets.dag import DagView
 
-COLUMNS = ["workflow", "versions", "latest_version_id", "updated"]
+COLUMNS = ["workflow", "state", "versions", "latest_version_id", "updated"]
 
 
 class WorkflowsPage:
@@ -25,6 +27,13 @@ class WorkflowsPage:
         )
         self.version = pn.widgets.Select(label="Version", options={}, width=260)
         self.detail = pn.Column(name="workflow_detail", sizing_mode="stretch_width")
+        self.queue_ttl = pn.widgets.FloatInput(
+            label="Cancel runs queued longer than (hours)", value=24.0, start=0.01, width=260
+        )
+        self.pause = pn.widgets.Button(label="Pause workflow", color="warning", width=150)
+        self.feedback = pn.pane.HTML("", name="pause_feedback")
+        common.enable_for(config, Role.OPERATOR, self.pause)
+        self.pause.on_click(lambda _: self._toggle_pause())
         self.workflow.param.watch(self._workflow_changed, "value")
         self.version.param.watch(self._version_changed, "value")
 
@@ -39,25 +48,46 @@ class WorkflowsPage:
             "## Workflows",
             self.table,
             pn.Row(self.workflow, self.version),
+            pn.Row(self.queue_ttl, self.pause, self.feedback),
             self.detail,
             sizing_mode="stretch_width",
         )
 
     def refresh(self) -> None:
+        workflows = self.hatchet.workflows.list()
         rows = [
             {
-                "workflow": f'<a href="?page=workflows&name={html.escape(w.name)}">'
-                f"{html.escape(w.name)}</a>",
+                "workflow": common.workflow_link(w.name),
+                "state": "paused" if w.is_paused else "active",
                 "versions": w.versions,
                 "latest_version_id": w.latest_version_id,
                 "updated": common.when(w.updated_at),
             }
-            for w in self.hatchet.workflows.list()
+            for w in workflows
         ]
         common.update_table(self.table, common.frame(rows, COLUMNS))
-        names = [w.name for w in self.hatchet.workflows.list()]
+        names = [w.name for w in workflows]
         if names != list(self.workflow.options):
             self.workflow.options = names
+        paused = {w.name for w in workflows if w.is_paused}
+        self.pause.label = "Resume workflow" if self.workflow.value in paused else "Pause workflow"
+
+    def _toggle_pause(self) -> None:
+        name = self.workflow.value
+        user = common.authorize(self.config, Role.OPERATOR, "pause workflows", self.feedback)
+        if user is None or not name:
+            return
+        if self.hatchet.workflows.get(name).is_paused:
+            self.hatchet.workflows.unpause(name)
+            common.audit(self.config, user, "unpause", name)
+            text = f"{name} resumed: workers start its queued runs"
+        else:
+            ttl = timedelta(hours=float(self.queue_ttl.value or 24.0))
+            self.hatchet.workflows.pause(name, ttl)
+            common.audit(self.config, user, "pause", name, queue_ttl=str(ttl))
+            text = f"{name} paused: its runs wait, and are cancelled after {ttl} queued"
+        self.feedback.object = common.message(text, "ok")
+        self.refresh()
 
     def _workflow_changed(self, _: Any) -> None:
         if not self.workflow.value:
@@ -75,18 +105,26 @@ class WorkflowsPage:
             return
         version = self.hatchet.workflows.get_version(int(self.version.value))
         dag = DagView(version.parents, name="workflow_dag")
-        sources = []
-        for task in version.spec.get("tasks", []) + version.spec.get("hooks", []):
-            code = version.sources.get(task["name"]) or "# source not recorded"
-            sources.append(f"#### {task['name']}\n```python\n{code}\n```")
+        sources = [
+            _source_html(task["name"], version.sources.get(task["name"]))
+            for task in version.spec.get("tasks", []) + version.spec.get("hooks", [])
+        ]
         self.detail[:] = [
             pn.pane.HTML(
                 f"<p>Python {html.escape(version.python_version)} · registered "
                 f"{common.when(version.created_at)}</p>"
             ),
             dag.panel(),
-            pn.pane.Markdown("\n\n".join(sources), sizing_mode="stretch_width"),
+            pn.pane.HTML("".join(sources), name="sources", sizing_mode="stretch_width"),
         ]
+
+
+def _source_html(task_name: str, code: str | None) -> str:
+    """A task's name and source as text (both come from whoever registered the code)."""
+    return (
+        f"<h4>{html.escape(task_name)}</h4>"
+        f"<pre><code>{html.escape(code or '# source not recorded')}</code></pre>"
+    )
 
 
 def build(config: common.DashboardConfig) -> pn.viewable.Viewable:

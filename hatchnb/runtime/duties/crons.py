@@ -23,7 +23,7 @@ from hatchnb.store.triggers import (
     mark_scheduled_started_in,
     savepoint,
 )
-from hatchnb.store.versions import trigger_target_in
+from hatchnb.store.versions import paused_behavior_in, trigger_target_in
 
 log = logging.getLogger("hatchnb.engine")
 
@@ -88,6 +88,12 @@ def _fire_cron(tx: Tx, cron: dict[str, Any], now: datetime) -> int:
     except InvalidCron as exc:  # a stored expression this croniter refuses: retry hourly
         next_fire_at = now + timedelta(hours=1)
         then = f"cannot compute its next tick ({exc}) and is tried again in an hour"
+    if paused_behavior_in(tx, cron["workflow_name"], "cron") == "DROP":
+        log.info(
+            "cron %r: workflow %r is paused, tick dropped", cron["name"], cron["workflow_name"]
+        )
+        advance_cron_in(tx, cron["id"], now, next_fire_at, None)
+        return 0
     _, error = _start_on_savepoint(tx, cron, {"triggered_by": f"cron:{cron['name']}"})
     if error is not None:
         error = (
@@ -101,6 +107,13 @@ def _fire_cron(tx: Tx, cron: dict[str, Any], now: datetime) -> int:
 
 
 def _fire_scheduled(tx: Tx, item: dict[str, Any]) -> int:
+    if paused_behavior_in(tx, item["workflow_name"], "scheduled") == "DROP":
+        dropped = (
+            f"dropped: workflow {item['workflow_name']!r} was paused with "
+            "paused_workflow_scheduled_run_queue_behavior='DROP'"
+        )
+        mark_scheduled_failed_in(tx, item["id"], dropped)
+        return 0
     run_id, error = _start_on_savepoint(tx, item, {"triggered_by": "schedule"})
     if run_id is not None:
         mark_scheduled_started_in(tx, item["id"], run_id)

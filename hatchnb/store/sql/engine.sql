@@ -29,6 +29,9 @@ WITH expired AS (
                    -- OR, not IN: each side matches a partial index (a full scan otherwise)
                    WHERE (status = 'QUEUED' OR status = 'BLOCKED')
                      AND queued_at + schedule_timeout < now()
+                     -- a paused workflow's runs wait for its queue_ttl instead
+                     AND NOT EXISTS (SELECT 1 FROM hatchnb.workflow_pauses p
+                                      WHERE p.workflow_name = task_runs.workflow_name)
                    LIMIT 1000 FOR UPDATE SKIP LOCKED)
     RETURNING id, attempt, version_id, schedule_timeout::text AS schedule_timeout
 )
@@ -81,3 +84,16 @@ UPDATE hatchnb.task_runs SET status = 'QUEUED', queued_at = now(), available_at 
 UPDATE hatchnb.task_runs SET status = 'RUNNING', attempt = attempt + 1, started_at = now()
  WHERE id = ANY (%(ids)s::bigint[]) AND status = 'WAITING'
 RETURNING id, attempt;
+
+-- name: cancel_expired_paused_runs
+-- Cancel the runs of paused workflows queued longer than the pause's queue_ttl (counted
+-- from the pause for runs queued before it); how many.
+WITH expired AS (
+    SELECT ARRAY(SELECT r.id FROM hatchnb.workflow_pauses p
+                   JOIN hatchnb.workflow_runs r ON r.workflow_name = p.workflow_name
+                  WHERE r.status = 'QUEUED'
+                    AND greatest(r.created_at, p.paused_at) + p.queue_ttl < now()
+                  LIMIT 1000) AS ids
+)
+SELECT cardinality(ids) AS cancelled, (SELECT count(*) FROM hatchnb.cancel_runs(ids)) AS running
+  FROM expired;

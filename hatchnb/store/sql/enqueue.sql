@@ -1,14 +1,15 @@
 -- Creating runs (enqueue.py): the bulk insert of one trigger's runs and child-key lookups.
 
 -- name: insert_runs
--- Create workflow runs (a JSON array of {id, ord, input, meta, priority, parent, child_key})
+-- Create workflow runs (a JSON array of {id, ord, input, meta, priority, parent, child_key,
+-- and optional trigger, flow-control, sticky and desired-label fields})
 -- and all their task runs, and wake workers; returns the keyed runs that were new (a child
 -- key seen before skips its run), or one NULL row.
 WITH u AS MATERIALIZED (
     SELECT * FROM jsonb_to_recordset(%(runs)s::jsonb)
         AS u (id uuid, ord integer, input jsonb, meta jsonb, priority smallint, parent bigint,
               child_key text, triggered_by text, event_id uuid, filter_payload jsonb,
-              fc jsonb, sticky text, sticky_worker uuid)
+              fc jsonb, sticky text, sticky_worker uuid, labels jsonb)
 ), v AS MATERIALIZED (
     SELECT v.id AS version_id, v.workflow_name, s.pos, s.spec ->> 'name' AS task_name,
            s.spec ->> 'kind' AS kind,
@@ -60,15 +61,18 @@ WITH u AS MATERIALIZED (
            v.has_children, v.has_conditions, now(), v.status, v.pending_parents, u.priority,
            v.retries, v.backoff_factor, v.backoff_max_seconds, v.schedule_timeout,
            v.execution_timeout, now(), f.concurrency, f.rate_limits, v.slot_cost,
-           v.desired_labels,
-           v.slot_cost <> 1 OR v.desired_labels IS NOT NULL OR f.rate_limits IS NOT NULL
+           f.desired_labels,
+           v.slot_cost <> 1 OR f.desired_labels IS NOT NULL OR f.rate_limits IS NOT NULL
            OR u.sticky IS NOT NULL
       FROM u CROSS JOIN v
      CROSS JOIN LATERAL (
            SELECT nullif(coalesce(u.fc -> 'run', '[]') || coalesce(
                       u.fc -> 'tasks' -> v.task_name -> 'concurrency', '[]'), '[]')
                       AS concurrency,
-                  u.fc -> 'tasks' -> v.task_name -> 'rate_limits' AS rate_limits
+                  u.fc -> 'tasks' -> v.task_name -> 'rate_limits' AS rate_limits,
+                  -- labels given with the trigger override the task's of the same key
+                  CASE WHEN u.labels IS NULL THEN v.desired_labels
+                       ELSE coalesce(v.desired_labels, '{}') || u.labels END AS desired_labels
      ) AS f
      WHERE u.child_key IS NULL OR u.id IN (SELECT id FROM new_runs)
      ORDER BY u.ord, v.pos  -- ids in trigger order keep FIFO within a priority
@@ -80,3 +84,29 @@ SELECT r.id FROM (SELECT pg_notify('hatchnb_queued', '')) AS wake
 -- The run a parent task already spawned under a child key.
 SELECT id FROM hatchnb.workflow_runs
  WHERE parent_task_run_id = %(parent_task_run_id)s AND child_key = %(child_key)s;
+
+-- name: claim_idempotency_keys
+-- Take the idempotency keys of a trigger's runs of one workflow (keys[i] for run_ids[i];
+-- keys are shared by all workflows, as in Hatchet); a key is free when
+-- nobody holds it, its holder's time is up, or (STATUS) its holder run has finished. The
+-- first run of a batch naming a key gets it. Returns the run ids that got their key.
+WITH wanted AS (
+    SELECT DISTINCT ON (w.key) w.key, w.run_id
+      FROM unnest(%(keys)s::text[], %(run_ids)s::uuid[]) WITH ORDINALITY AS w (key, run_id, ord)
+     ORDER BY w.key, w.ord
+)
+INSERT INTO hatchnb.idempotency_keys AS k (workflow_name, key, run_id, method, expires_at)
+SELECT %(workflow_name)s, w.key, w.run_id, %(method)s, now() + %(ttl)s FROM wanted w
+ON CONFLICT (key) DO UPDATE
+   SET workflow_name = excluded.workflow_name, run_id = excluded.run_id,
+       method = excluded.method, expires_at = excluded.expires_at
+ WHERE k.expires_at <= now()
+    OR (k.method = 'STATUS'
+        AND NOT EXISTS (SELECT 1 FROM hatchnb.workflow_runs r
+                         WHERE r.id = k.run_id
+                           AND r.status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')))
+RETURNING k.run_id;
+
+-- name: idempotency_key_holders
+-- The runs holding some keys.
+SELECT key, run_id FROM hatchnb.idempotency_keys WHERE key = ANY (%(keys)s::text[]);

@@ -17,6 +17,10 @@ SELECT DISTINCT t.workflow_name, t.version_id, t.default_priority
 -- Event filters of a workflow in a scope.
 SELECT * FROM hatchnb.filters WHERE workflow_name = %(workflow_name)s AND scope = %(scope)s;
 
+-- name: workflow_has_filters
+-- Whether a workflow has any event filter, in any scope.
+SELECT EXISTS (SELECT 1 FROM hatchnb.filters WHERE workflow_name = %(workflow_name)s) AS found;
+
 -- name: create_filter
 -- An event filter; returns it.
 INSERT INTO hatchnb.filters (id, workflow_name, expression, scope, payload)

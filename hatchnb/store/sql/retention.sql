@@ -111,6 +111,18 @@ WITH gone AS (
 )
 SELECT count(*) AS deleted FROM gone;
 
+-- name: prune_idempotency_keys_batch
+-- Delete up to `batch` idempotency keys whose time was up before the cutoff.
+WITH gone AS (
+    DELETE FROM hatchnb.idempotency_keys WHERE key IN (
+        SELECT k.key FROM hatchnb.idempotency_keys k
+         WHERE k.expires_at < %(cutoff)s
+         LIMIT %(batch)s
+           FOR UPDATE SKIP LOCKED)
+    RETURNING 1
+)
+SELECT count(*) AS deleted FROM gone;
+
 -- name: count_prunable
 -- What a prune with this cutoff would delete, per table (for --dry-run): expired runs
 -- without a live ancestor or descendant run, and what they store.
@@ -168,7 +180,9 @@ SELECT (SELECT count(*) FROM runs) AS workflow_runs,
        (SELECT count(*) FROM hatchnb.alert_deliveries WHERE created_at < %(cutoff)s)
            AS alert_deliveries,
        (SELECT count(*) FROM hatchnb.workers
-         WHERE status <> 'ACTIVE' AND last_heartbeat_at < %(cutoff)s) AS workers;
+         WHERE status <> 'ACTIVE' AND last_heartbeat_at < %(cutoff)s) AS workers,
+       (SELECT count(*) FROM hatchnb.idempotency_keys WHERE expires_at < %(cutoff)s)
+           AS idempotency_keys;
 
 -- name: claim_retention_pass
 -- Start a retention pass if none started within `every`; returns a row when one is due.

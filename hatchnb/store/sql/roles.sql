@@ -16,13 +16,19 @@ REVOKE INSERT, UPDATE, DELETE ON hatchnb.schema_version FROM {client};
 -- triggers it, the alert settings or the schema
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA hatchnb TO {worker};
 REVOKE INSERT, UPDATE, DELETE ON hatchnb.workflow_versions, hatchnb.workflow_triggers,
-    hatchnb.filters, hatchnb.alert_settings, hatchnb.schema_version FROM {worker};
+    hatchnb.filters, hatchnb.alert_settings, hatchnb.schema_version, hatchnb.workflow_pauses
+    FROM {worker};
 
 -- dashboard: reads everything but the alert channels' secrets (Slack URL, SMTP password)
 GRANT SELECT ON ALL TABLES IN SCHEMA hatchnb TO {dashboard};
 REVOKE SELECT ON hatchnb.alert_settings FROM {dashboard};
 GRANT SELECT (id, on_failure, on_schedule_timeout, window_seconds, since, updated_at)
     ON hatchnb.alert_settings TO {dashboard};
+
+-- dashboard users and the audit log (0010): workers make no users and write no entries;
+-- entries are never rewritten or deleted, except by the owner
+REVOKE INSERT, UPDATE, DELETE ON hatchnb.dashboard_users, hatchnb.audit_log FROM {worker};
+REVOKE UPDATE, DELETE ON hatchnb.audit_log FROM {client};
 
 -- tables and sequences of later migrations (run by the owner) get the general rule
 ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA hatchnb

@@ -13,16 +13,21 @@ SELECT task_run_id, worker_id FROM hatchnb.cancel_runs(%(ids)s::uuid[]);
 SELECT pg_notify('hatchnb_cancel', %(payload)s);
 
 -- name: replay_runs
--- Reset failed, cancelled and downstream task runs of finished runs so they run again. As
--- in Hatchet a replay counts as a retry (retry_count goes up, so ctx.retry_count > 0), with
--- the task's declared retries available again on top of it.
+-- Reset the task runs of finished runs so they run again: all of them, as Hatchet does, or
+-- with failed_only the failed and cancelled ones and what is downstream (all of them when
+-- none failed); with task_name that task and what is downstream. As in Hatchet a replay counts as a retry (retry_count goes up, so
+-- ctx.retry_count > 0), with the task's declared retries available again on top of it.
 WITH RECURSIVE target AS (
     SELECT id FROM hatchnb.workflow_runs
      WHERE id = ANY (%(ids)s::uuid[]) AND status IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
        FOR UPDATE
 ), redo AS (
     SELECT t.run_id, t.task_name FROM hatchnb.task_runs t JOIN target ON t.run_id = target.id
-     WHERE t.kind = 'task' AND t.status IN ('FAILED', 'CANCELLED')
+     WHERE t.kind = 'task' AND (%(task_name)s::text IS NULL OR t.task_name = %(task_name)s)
+       AND (NOT %(failed_only)s OR t.status IN ('FAILED', 'CANCELLED')
+            OR NOT EXISTS (SELECT 1 FROM hatchnb.task_runs f
+                            WHERE f.run_id = t.run_id AND f.kind = 'task'
+                              AND f.status IN ('FAILED', 'CANCELLED')))
     UNION
     SELECT c.run_id, c.task_name FROM redo
       JOIN hatchnb.task_runs c ON c.run_id = redo.run_id AND redo.task_name = ANY (c.parents)
@@ -266,11 +271,15 @@ SELECT l.id, t.task_name, l.attempt, l.level, l.message, l.created_at
  WHERE t.run_id = %(run_id)s AND l.id > %(after)s ORDER BY l.id LIMIT %(limit)s;
 
 -- name: run_durable_log
--- The durable event logs of all task runs of a run.
-SELECT t.task_name, d.seq, d.kind, d.request, d.wake_at, d.event_key, d.result, d.done,
-       d.created_at
+-- The durable event logs of all task runs of a run (each one's newest branch; a reset
+-- branch starts with its 'branch' marker at seq 0).
+SELECT t.task_name, d.branch, d.seq, d.kind, d.request, d.wake_at, d.event_key, d.result,
+       d.done, d.created_at
   FROM hatchnb.durable_events d JOIN hatchnb.task_runs t ON t.id = d.task_run_id
- WHERE t.run_id = %(run_id)s ORDER BY t.id, d.seq;
+ WHERE t.run_id = %(run_id)s
+   AND d.branch = (SELECT max(b.branch) FROM hatchnb.durable_events b
+                    WHERE b.task_run_id = d.task_run_id)
+ ORDER BY t.id, d.seq;
 
 -- name: task_output_blob
 -- The pickled output of one task in a run.

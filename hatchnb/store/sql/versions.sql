@@ -25,9 +25,11 @@ SELECT version_id FROM hatchnb.workflow_triggers WHERE workflow_name = %(workflo
 
 -- name: list_workflows
 -- Registered workflows with their newest version and version count.
-SELECT workflow_name, count(*) AS versions, max(id) AS latest_version_id,
-       max(created_at) AS updated_at
-  FROM hatchnb.workflow_versions GROUP BY workflow_name ORDER BY workflow_name;
+SELECT v.workflow_name, count(*) AS versions, max(v.id) AS latest_version_id,
+       max(v.created_at) AS updated_at, bool_or(p.workflow_name IS NOT NULL) AS is_paused
+  FROM hatchnb.workflow_versions v
+  LEFT JOIN hatchnb.workflow_pauses p ON p.workflow_name = v.workflow_name
+ GROUP BY v.workflow_name ORDER BY v.workflow_name;
 
 -- name: list_workflow_versions
 -- The versions of one workflow, newest first (spec, no code).
@@ -50,4 +52,25 @@ ON CONFLICT (workflow_name) DO UPDATE
 -- name: workflow_trigger
 -- The version and default priority new runs of a workflow get (crons, schedules, events).
 SELECT workflow_name, version_id, default_priority FROM hatchnb.workflow_triggers
+ WHERE workflow_name = %(workflow_name)s;
+
+-- name: pause_workflow
+-- Pause a workflow (again: new settings, same start).
+INSERT INTO hatchnb.workflow_pauses (workflow_name, queue_ttl, cron_behavior, scheduled_behavior)
+VALUES (%(workflow_name)s, %(queue_ttl)s, %(cron_behavior)s, %(scheduled_behavior)s)
+ON CONFLICT (workflow_name) DO UPDATE
+   SET queue_ttl = excluded.queue_ttl, cron_behavior = excluded.cron_behavior,
+       scheduled_behavior = excluded.scheduled_behavior;
+
+-- name: unpause_workflow
+-- Unpause a workflow and wake the workers for its queued runs.
+WITH gone AS (
+    DELETE FROM hatchnb.workflow_pauses WHERE workflow_name = %(workflow_name)s RETURNING 1
+)
+SELECT pg_notify('hatchnb_queued', '') FROM gone;
+
+-- name: paused_behavior
+-- What a paused workflow does with a run its crons or schedules start ('DROP' or 'QUEUE');
+-- no row when it is not paused.
+SELECT cron_behavior, scheduled_behavior FROM hatchnb.workflow_pauses
  WHERE workflow_name = %(workflow_name)s;

@@ -1,8 +1,10 @@
 -- What a worker does: register and heartbeat, claim, finish, logs, streams, labels.
 
 -- name: claim_task_runs
--- Take up to `slots` slots' worth of queued task runs (see hatchnb.claim_task_runs).
-SELECT * FROM hatchnb.claim_task_runs(%(worker_id)s, %(limit)s, %(workflows)s::text[],
+-- Take up to `slots` slots' worth of queued task runs (see hatchnb.claim_task_runs) of the
+-- worker's workflows that are not paused.
+SELECT * FROM hatchnb.claim_task_runs(%(worker_id)s, %(limit)s,
+                                      hatchnb.claimable_workflows(%(workflows)s::text[]),
                                       %(python)s);
 
 -- name: finish_task_runs
@@ -16,7 +18,9 @@ SELECT hatchnb.finish_task_runs(%(ids)s::bigint[], %(attempts)s::int[], %(outcom
 SELECT * FROM hatchnb.finish_and_claim(%(ids)s::bigint[], %(attempts)s::int[],
                                        %(outcomes)s::text[], %(outputs)s::jsonb[],
                                        %(blobs)s::bytea[], %(errors)s::text[], %(worker_id)s,
-                                       %(limit)s, %(workflows)s::text[], %(python)s);
+                                       %(limit)s,
+                                       hatchnb.claimable_workflows(%(workflows)s::text[]),
+                                       %(python)s);
 
 -- name: insert_logs
 -- Append log lines of task runs.
