@@ -474,8 +474,8 @@ class RunsClient:
 
         ``task_external_id`` is the run id of a standalone durable task; for a workflow with
         several durable tasks, pass its run id and hatchnb's ``task_name=``."""
-        if node_id < 1 or branch_id < 1:
-            raise errors.InvalidInput("node_id and branch_id start at 1")
+        node_id = limits.whole_number(node_id, "node_id (it starts at 1)", 1, limits.INT_MAX)
+        branch_id = limits.whole_number(branch_id, "branch_id (it starts at 1)", 1, limits.INT_MAX)
         run_id = run_uuid(task_external_id)
         name, branch = self._runs.branch_durable_task(run_id, task_name, node_id, branch_id)
         external_id = ids.task_run_external_id(run_id, name)
