@@ -24,8 +24,12 @@ BIGINT_MAX = 2**63 - 1
 
 
 def shown(value: Any, width: int = 60) -> str:
-    """``repr(value)``, shortened: an error message must not repeat a megabyte of input."""
-    text = repr(value)
+    """``repr(value)``, shortened: an error message must not repeat a megabyte of input (nor
+    fail on an object whose ``repr`` raises)."""
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<a {type(value).__name__} whose repr() fails>"
     return text if len(text) <= width else f"{text[: width - 3]}..."
 
 

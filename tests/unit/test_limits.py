@@ -83,3 +83,15 @@ def test_json_with_paired_surrogates_or_escaped_text_is_kept(value: Any) -> None
 def test_metadata_over_the_limit_is_refused() -> None:
     with pytest.raises(errors.InvalidInput, match=r"over the 65,536-byte limit"):
         serialization.dump_metadata({"blob": "x" * limits.MAX_METADATA_BYTES})
+
+
+class _Unrepresentable:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr")
+
+
+def test_a_value_is_shown_shortened_and_never_fails() -> None:
+    assert limits.shown("k" * 1000) == "'" + "k" * 56 + "..."
+    assert limits.shown(_Unrepresentable()) == "<a _Unrepresentable whose repr() fails>"
+    with pytest.raises(errors.InvalidArgument, match="_Unrepresentable whose repr"):
+        limits.whole_number(_Unrepresentable(), "limit", 0, 10)
