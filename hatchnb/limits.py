@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from hatchnb import errors
@@ -129,3 +129,17 @@ def names(values: Any, what: str) -> list[str] | None:
     if isinstance(values, str) or not isinstance(values, list | tuple | set | frozenset):
         raise errors.InvalidArgument(f"{what}={shown(values)}: pass a list, e.g. [{shown(values)}]")
     return [check_name(v, f"{what} item") for v in values]
+
+
+#: the longest look-back window a query takes (``now - window`` must stay a date)
+MAX_WINDOW = timedelta(days=365 * 100)
+
+
+def period(value: Any, what: str) -> timedelta:
+    """A positive timedelta up to a hundred years (windows and bucket sizes)."""
+    if not isinstance(value, timedelta) or not timedelta(0) < value <= MAX_WINDOW:
+        raise errors.InvalidArgument(
+            f"{what}={shown(value)}: pass a timedelta longer than 0 and at most 100 years, "
+            "e.g. timedelta(hours=1)"
+        )
+    return value

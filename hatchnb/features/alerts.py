@@ -7,7 +7,7 @@ import builtins
 import dataclasses
 from typing import Any
 
-from hatchnb import errors
+from hatchnb import errors, limits
 from hatchnb.alerting import MAX_ATTEMPTS, _check_url, send
 from hatchnb.config import Settings
 from hatchnb.records import AlertSettings, Delivery, EmailSettings
@@ -113,7 +113,7 @@ class AlertsClient:
 
     def deliveries(self, limit: int = 100) -> builtins.list[Delivery]:
         """Recent alert messages with their delivery state, newest first."""
-        return self._alerts.deliveries(limit)
+        return self._alerts.deliveries(limits.whole_number(limit, "limit", 0, limits.BIGINT_MAX))
 
     async def aio_deliveries(self, limit: int = 100) -> builtins.list[Delivery]:
         return await asyncio.to_thread(self.deliveries, limit)

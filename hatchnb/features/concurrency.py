@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hatchnb import limits
 from hatchnb.records import ConcurrencyKeyUsage
 from hatchnb.store import Store
 from hatchnb.store.flow import concurrency_usage
@@ -14,4 +15,5 @@ class ConcurrencyClient:
         self._store = store
 
     def list(self, workflow_name: str | None = None) -> list[ConcurrencyKeyUsage]:
-        return concurrency_usage(self._store, workflow_name)
+        name = None if workflow_name is None else limits.check_name(workflow_name, "workflow_name")
+        return concurrency_usage(self._store, name)

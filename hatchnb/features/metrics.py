@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hatchnb import limits
 from hatchnb.config import Settings
 from hatchnb.store import Store
 from hatchnb.store.reads import ReadsRepo
@@ -69,15 +70,16 @@ class MetricsClient:
     ) -> builtins.list[dict[str, Any]]:
         """Finished task attempts per ``bucket`` over ``window``: ``bucket`` (start time),
         ``outcome`` (SUCCEEDED, FAILED, QUEUED for a retry...) and ``total``."""
-        since = datetime.now(UTC) - window
-        return self._reads.attempt_throughput(since, bucket)
+        since = datetime.now(UTC) - limits.period(window, "window")
+        return self._reads.attempt_throughput(since, limits.period(bucket, "bucket"))
 
     def latency_histogram(
         self, window: timedelta = timedelta(hours=1), bounds: Iterable[float] = LATENCY_BOUNDS
     ) -> Histogram:
         """Queue-to-start latency of the task attempts that finished within ``window``."""
         edges = tuple(float(b) for b in bounds)
-        rows = self._reads.queue_latency_histogram(datetime.now(UTC) - window, list(edges))
+        since = datetime.now(UTC) - limits.period(window, "window")
+        rows = self._reads.queue_latency_histogram(since, list(edges))
         counts = [0] * (len(edges) + 1)
         total, seconds = 0, 0.0
         for row in rows:

@@ -81,8 +81,14 @@ class WorkflowsClient:
         ``queue_ttl`` after they were queued (or after the pause began). Runs its crons and
         schedules start meanwhile are queued the same way (QUEUE) or not started (DROP).
         Pausing again changes the settings and keeps the start."""
-        if not isinstance(queue_ttl, timedelta) or queue_ttl <= timedelta(0):
-            raise errors.InvalidInput(f"queue_ttl={queue_ttl!r}: pass a positive timedelta")
+        if (
+            not isinstance(queue_ttl, timedelta)
+            or not timedelta(0) < queue_ttl <= limits.MAX_WINDOW
+        ):
+            raise errors.InvalidInput(
+                f"queue_ttl={limits.shown(queue_ttl)}: pass a positive timedelta "
+                "(at most 100 years)"
+            )
         behaviors = {
             "paused_workflow_cron_run_queue_behavior": paused_workflow_cron_run_queue_behavior,
             "paused_workflow_scheduled_run_queue_behavior": (
@@ -91,7 +97,7 @@ class WorkflowsClient:
         }
         for option, value in behaviors.items():
             if value not in ("DROP", "QUEUE"):
-                raise errors.InvalidInput(f"{option}={value!r}: pass 'DROP' or 'QUEUE'")
+                raise errors.InvalidInput(f"{option}={limits.shown(value)}: pass 'DROP' or 'QUEUE'")
         name = self.get(name_of(workflow_id, self._store)).name
         self._versions.pause(
             name,

@@ -1,6 +1,7 @@
 """The public client API under malformed arguments (issue 19): whatever ids, names, numbers
-and payloads a caller passes to ``hatchet.events / runs / filters / rate_limits / cron /
-scheduled / workflows / workers``, the call either works or raises a hatchnb error naming
+and payloads a caller passes to ``hatchet.event / runs / filters / rate_limits / cron /
+scheduled / workflows / workers`` (and concurrency, alerts, metrics reads), the call either
+works or raises a hatchnb error naming
 what to fix. Never a psycopg error, a UnicodeEncodeError or another raw exception, and the
 client keeps working afterwards."""
 
@@ -168,6 +169,11 @@ def _registry(h: Any, d: st.DataObject) -> dict[str, Callable[[], Any]]:
         "workers.get": lambda: h.workers.get(d.draw(ids)),
         "workers.pause": lambda: h.workers.pause(d.draw(ids)),
         "workers.list": lambda: h.workers.list(d.draw(numbers)),
+        "concurrency.list": lambda: h.concurrency.list(d.draw(st.none() | awkward_text)),
+        "alerts.deliveries": lambda: h.alerts.deliveries(d.draw(numbers)),
+        "metrics.throughput": lambda: h.metrics.throughput(
+            d.draw(st.timedeltas() | numbers), d.draw(st.timedeltas() | numbers)
+        ),
     }
 
 
