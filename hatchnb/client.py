@@ -359,7 +359,7 @@ class Hatchet:
         known = self._astores.get(id(loop))
         if known is not None and known[0] is loop:
             return known[1]
-        store = AsyncStore(self._dsn)
+        store = AsyncStore(self._dsn, refuse_values=True)
         await store.open()
         self._astores = {k: v for k, v in self._astores.items() if not v[0].is_closed()}
         self._astores[id(loop)] = (loop, store)

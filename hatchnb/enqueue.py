@@ -100,7 +100,7 @@ class Enqueuer:
             run_id = ids.uuid7()
             keys.append(RunKey(run_id, parent_id, child_key))
             data = serialization.dump_input(item.input, workflow.input_validator, self._max_payload)
-            priority = options.priority or workflow.default_priority
+            priority = _or_default(options.priority, workflow.default_priority)
             # the workflow's defaults, then (for a child) its parent run's metadata, then the
             # trigger's own keys, as in Hatchet
             inherited = parent.additional_metadata if parent is not None else {}
@@ -208,7 +208,7 @@ def start_run(
         0,
         json.dumps(input or {}),
         metadata,
-        priority or target.default_priority,
+        _or_default(priority, target.default_priority),
         trigger=trigger,
     )
     insert_runs_in(tx, f"[{row}]", target.version_id)
@@ -234,3 +234,8 @@ def _stored_declarations(tx: Tx, version_id: int) -> Declarations:
         plain = fc is None or fc.is_plain
         _declarations[key] = (None if plain else fc, defaults, idempotency)
     return _declarations[key]
+
+
+def _or_default(priority: int | None, default: int) -> int:
+    """The run's priority: its own, else its workflow's (0 is refused, not a default)."""
+    return default if priority is None else priority

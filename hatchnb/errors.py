@@ -54,8 +54,32 @@ class IncompatibleCode(HatchnbError):
     """This worker cannot load the code of the workflow version."""
 
 
-class RunNotFound(HatchnbError, LookupError):
+class InvalidArgument(HatchnbError, ValueError):
+    """An argument of this call is not valid."""
+
+
+class NotSupported(HatchnbError, NotImplementedError):
+    """This option of hatchet_sdk is not supported by this hatchnb version."""
+
+
+class ValueRefused(HatchnbError, ValueError):
+    """PostgreSQL refused a value this call passed."""
+
+
+class NotFound(HatchnbError, LookupError):
+    """Nothing has this id."""
+
+
+class InvalidId(NotFound, ValueError):
+    """This is not an id (hatchnb's ids are UUIDs)."""
+
+
+class RunNotFound(NotFound):
     """No workflow run has this id."""
+
+
+class WorkflowNotFound(NotFound, ValueError):
+    """No workflow is registered under this name."""
 
 
 class NonRetryableException(Exception):
@@ -136,15 +160,42 @@ class BulkTriggerIdempotencyCollisionError(HatchnbError):
         self.collisions = collisions
 
 
+def message_of(exc: BaseException) -> str:
+    """``str(exc)``, or, when that raises, a stand-in that says so: describing an error must
+    never fail itself (a task whose exception could not be described used to be lost)."""
+    try:
+        return str(exc)
+    except Exception as failure:
+        return (
+            f"<str() of this {type(exc).__name__} raised {type(failure).__name__}; "
+            f"repr: {_repr_of(exc)}>"
+        )
+
+
+def _repr_of(exc: BaseException) -> str:
+    try:
+        return repr(exc)
+    except Exception:
+        return object.__repr__(exc)
+
+
+def storable_text(text: str) -> str:
+    """``text`` as PostgreSQL ``text`` can hold it: NUL characters and lone surrogates are
+    written as backslash escapes instead of making the database refuse the whole row."""
+    escaped = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return escaped.replace("\x00", "\\x00")
+
+
 def missing_module(exc: ImportError, task_name: str) -> str:
     """What a task whose body failed to import a module (``exc``) reports: the module and how
     to get it onto the worker. Such a task is not retried: it cannot succeed on this worker
     until the package is installed, and retries are for transient errors."""
     not_retried = "the task run is not retried, as it cannot succeed on this worker until then"
     name = exc.name
+    detail = message_of(exc)
     if not name:
         return (
-            f"task {task_name!r} could not import what it needs on this worker ({exc}); "
+            f"task {task_name!r} could not import what it needs on this worker ({detail}); "
             f"install it on the worker; {not_retried}"
         )
     top = name.partition(".")[0]
@@ -156,11 +207,11 @@ def missing_module(exc: ImportError, task_name: str) -> str:
     elif isinstance(exc, ModuleNotFoundError) and name == top:
         return (
             f"task {task_name!r} needs the module {name!r}, which this worker cannot import "
-            f"({exc}); install it on the worker (pip install {top}); {not_retried}"
+            f"({detail}); install it on the worker (pip install {top}); {not_retried}"
         )
     else:
         fix = (
             f"the installed {top!r} lacks what the task imports: install the version the task "
             f"needs on the worker (pip install -U {top})"
         )
-    return f"task {task_name!r} could not import on this worker ({exc}); {fix}; {not_retried}"
+    return f"task {task_name!r} could not import on this worker ({detail}); {fix}; {not_retried}"

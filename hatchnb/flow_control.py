@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, model_validator
 
-from hatchnb import errors, expressions
+from hatchnb import errors, expressions, limits
 
 
 class RateLimitLookup(Protocol):
@@ -295,16 +295,36 @@ class FlowControl:
 
 def _key_text(value: Any, expression: str) -> str:
     if isinstance(value, bool | int | float | str):
-        return str(value).lower() if isinstance(value, bool) else str(value)
+        return _short_key(str(value).lower() if isinstance(value, bool) else str(value), expression)
     raise expressions.InvalidExpression(
         f"the key expression {expression!r} gave {value!r}; it must give a string or a number"
     )
 
 
+def _short_key(key: str, expression: str) -> str:
+    """A key is stored and indexed: at most ``limits.MAX_NAME_BYTES``."""
+    what = f"the key of {limits.shown(expression)}"
+    size = limits.utf8_size(key, what, expressions.InvalidExpression)
+    if size > limits.MAX_NAME_BYTES:
+        raise expressions.InvalidExpression(
+            f"{what} is {size:,} bytes on this input, over the {limits.MAX_NAME_BYTES:,}-byte "
+            "limit for keys; key on an id or a short field (e.g. input.tenant_id), not on a "
+            "whole document"
+        )
+    return key
+
+
 def _number(value: int | str, variables: dict[str, Any], what: str) -> int:
     result = expressions.evaluate(value, variables) if isinstance(value, str) else value
-    if isinstance(result, bool) or not isinstance(result, int | float) or result < 1:
-        raise expressions.InvalidExpression(f"{what} {value!r} gave {result!r}; need a number >= 1")
+    if (
+        isinstance(result, bool)
+        or not isinstance(result, int | float)
+        or not 1 <= result <= limits.INT_MAX
+    ):
+        raise expressions.InvalidExpression(
+            f"{what} {value!r} gave {limits.shown(result)}; need a number from 1 to "
+            f"{limits.INT_MAX:,}"
+        )
     return int(result)
 
 

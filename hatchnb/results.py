@@ -182,9 +182,11 @@ class RunWaiter:
     def _check(self, run_ids: list[str]) -> None:
         if not run_ids:
             return
-        for run_id, status in self._runs.run_statuses(run_ids).items():
-            if status in FINAL:
-                self._fire(run_id)
+        statuses = self._runs.run_statuses(run_ids)
+        for run_id in run_ids:
+            status = statuses.get(run_id)
+            if status is None or status in FINAL:  # a run that is not there: the reader
+                self._fire(run_id)  # then says so (RunNotFound) instead of waiting forever
 
     def _loop(self) -> None:
         backoff = 0.1

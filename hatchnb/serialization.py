@@ -21,7 +21,7 @@ import cloudpickle
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from hatchnb import errors
+from hatchnb import errors, limits
 from hatchnb.serde import SERIALIZATION_CONTEXT
 from hatchnb.types import EmptyModel
 
@@ -59,7 +59,7 @@ def dump_input(value: Any, validator: type[Any], limit: int) -> str:
         ) from None
     except PydanticSerializationError as exc:
         raise errors.InvalidInput(f"{_NOT_JSON.format(what='input')} ({exc})") from None
-    return _check_size(_check_nul(text, "input"), limit, "input")
+    return _check_size(_check_storable(text, "input"), limit, "input")
 
 
 _NOT_JSON = (
@@ -73,7 +73,7 @@ def _dumps_json(value: Any, what: str) -> str:
         text = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as exc:
         raise errors.InvalidInput(f"{_NOT_JSON.format(what=what)} ({exc})") from None
-    return _check_nul(text, what)
+    return _check_storable(text, what)
 
 
 #: an escaped NUL in JSON text (an odd number of backslashes before u0000)
@@ -84,11 +84,26 @@ def _has_nul(text: str) -> bool:
     return "\\u0000" in text and _ESCAPED_NUL.search(text) is not None
 
 
-def _check_nul(text: str, what: str) -> str:
+#: an escaped lone surrogate in JSON text: a high half not followed by a low one, or a low
+#: half not preceded by a high one (``json.dumps`` escapes what UTF-8 cannot encode)
+_LONE_SURROGATE = re.compile(
+    r"(?<!\\)(?:\\\\)*(?:\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f][0-9a-f]{2})"
+    r"|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2})",
+    re.IGNORECASE,
+)
+
+
+def _check_storable(text: str, what: str) -> str:
+    """JSON text as PostgreSQL's ``jsonb`` takes it: no NUL, no lone surrogate."""
     if _has_nul(text):
         raise errors.InvalidInput(
             f"the {what} contains a NUL character (\\x00), which PostgreSQL cannot store; "
             "remove it, or encode binary data (e.g. base64) before passing it"
+        )
+    if "\\u" in text and _LONE_SURROGATE.search(text):
+        raise errors.InvalidInput(
+            f"the {what} contains a lone surrogate (half of a UTF-16 pair, such as '\\ud800'), "
+            "which PostgreSQL cannot store; decode the text with errors='replace' or remove it"
         )
     return text
 
@@ -104,23 +119,24 @@ def dump_metadata(meta: Any) -> str:
         return "{}"
     if not isinstance(meta, dict) or not all(isinstance(k, str) for k in meta):
         raise errors.InvalidInput(
-            f"additional_metadata={meta!r}: pass a dict with string keys, e.g. {{'team': 'ml'}}"
+            f"additional_metadata={limits.shown(meta)}: pass a dict with string keys, "
+            "e.g. {'team': 'ml'}"
         )
-    return _dumps_json(meta, "additional_metadata")
+    text = _dumps_json(meta, "additional_metadata")
+    if len(text) > limits.MAX_METADATA_BYTES:
+        raise errors.InvalidInput(
+            f"the additional_metadata is {len(text):,} bytes as JSON, over the "
+            f"{limits.MAX_METADATA_BYTES:,}-byte limit; keep metadata to short keys and "
+            "values (ids, tags) and pass data in the input"
+        )
+    return text
 
 
 def check_text(
     value: Any, what: str, error: type[errors.HatchnbError] = errors.InvalidInput
 ) -> str:
-    """A name or key stored as text: a non-empty string without NUL characters."""
-    if not isinstance(value, str) or not value:
-        raise error(f"{what}={value!r}: pass a non-empty string")
-    if "\x00" in value:
-        raise error(
-            f"{what}={value!r} contains a NUL character (\\x00), which PostgreSQL cannot "
-            "store; remove it"
-        )
-    return value
+    """A name or key stored as text (see ``limits.check_name``)."""
+    return limits.check_name(value, what, error)
 
 
 def load_input(data: Any, validator: type[Any]) -> Any:
@@ -234,6 +250,7 @@ def run_row(
     """One element of ``insert_runs``' JSON array, built by hand: for bulk enqueue this is the
     hot loop. ``trigger`` holds optional triggered_by / event_id / filter_payload and flow
     control (fc / sticky / sticky_worker)."""
+    limits.check_priority(priority)
     meta_json = dump_metadata(meta)
     key_json = "null" if child_key is None else json.dumps(child_key)
     extra = "," + json.dumps(trigger)[1:-1] if trigger else ""

@@ -22,6 +22,7 @@ from hatchnb import (
     expressions,
     flow_control,
     ids,
+    limits,
     serialization,
 )
 from hatchnb.features.cron import next_tick
@@ -178,6 +179,7 @@ def trigger_options(
     ``options=`` object."""
     base = options or _DEFAULT_OPTIONS
     flow_control.desired_labels_spec(desired_worker_labels)  # a bad value fails here
+    priority = limits.optional_priority(priority)
     worker = desired_worker_id or base.desired_worker_id
     if worker is not None and not ids.is_uuid(str(worker)):
         raise ValueError(
@@ -808,8 +810,4 @@ def check_acyclic(parents: dict[str, list[str]]) -> None:
 
 
 def _check_priority(priority: int) -> int:
-    if priority not in (1, 2, 3):
-        raise errors.InvalidWorkflow(
-            f"priority={priority!r}: use Priority.LOW (1), MEDIUM (2) or HIGH (3)"
-        )
-    return int(priority)
+    return limits.check_priority(priority, "default_priority", errors.InvalidWorkflow)

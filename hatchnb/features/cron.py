@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterError, croniter
 
-from hatchnb import errors, serialization
+from hatchnb import errors, limits, serialization
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
 from hatchnb.features._params import (
@@ -20,6 +20,7 @@ from hatchnb.features._params import (
     name_of,
     page,
     refuse_ordering,
+    registered_name,
 )
 from hatchnb.records import CronWorkflow, Rows
 from hatchnb.store import Store
@@ -37,19 +38,19 @@ def next_tick(expression: str, tz: str, after: datetime) -> datetime:
         zone = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise InvalidCron(
-            f"unknown time zone {tz!r}; use an IANA name like 'Europe/Paris'"
+            f"unknown time zone {limits.shown(tz)}; use an IANA name like 'Europe/Paris'"
         ) from None
     if not isinstance(expression, str) or not croniter.is_valid(expression):
         raise InvalidCron(
-            f"invalid cron expression {expression!r}; use five fields "
+            f"invalid cron expression {limits.shown(expression)}; use five fields "
             "'minute hour day-of-month month day-of-week', e.g. '0 3 * * *'"
         )
     try:
         tick: datetime = croniter(expression, after.astimezone(zone)).get_next(datetime)
     except CroniterError as exc:
         raise InvalidCron(
-            f"the cron expression {expression!r} never fires ({exc}); check the day-of-month "
-            "and month fields, e.g. '0 0 30 2 *' asks for February 30"
+            f"the cron expression {limits.shown(expression)} never fires ({exc}); check the "
+            "day-of-month and month fields, e.g. '0 0 30 2 *' asks for February 30"
         ) from None
     return tick.astimezone(UTC)
 
@@ -74,13 +75,17 @@ class CronClient:
     ) -> CronWorkflow:
         """A cron for a registered workflow; ticks are computed in ``timezone`` (UTC)."""
         first = next_tick(expression, timezone, datetime.now(tz=UTC))
+        cron_name = serialization.check_text(cron_name, "cron_name")
+        payload = json_value(input, self._settings.max_payload_bytes)
+        metadata = metadata_value(additional_metadata)
+        priority = limits.optional_priority(priority)
         return self._crons.upsert_cron(
-            serialization.check_text(name_of(workflow_name, self._store), "workflow"),
-            serialization.check_text(cron_name, "cron_name"),
+            registered_name(workflow_name, self._store, "a cron"),
+            cron_name,
             expression,
             timezone,
-            json_value(input, self._settings.max_payload_bytes),
-            metadata_value(additional_metadata),
+            payload,
+            metadata,
             priority,
             first,
         )
@@ -117,10 +122,10 @@ class CronClient:
         return await asyncio.to_thread(self.list, *args, **kwargs)
 
     def get(self, cron_id: str) -> CronWorkflow:
-        return self._crons.get_cron(cron_id)
+        return self._crons.get_cron(_id(cron_id))
 
     def delete(self, cron_id: str) -> None:
-        self._crons.delete_cron(cron_id)
+        self._crons.delete_cron(_id(cron_id))
 
     def trigger_now(self, cron_id: str) -> str:
         """Start a run of the cron's workflow now, with its input; returns the run id."""
@@ -146,3 +151,7 @@ class CronClient:
 
     async def aio_get(self, *args: Any, **kwargs: Any) -> CronWorkflow:
         return await asyncio.to_thread(self.get, *args, **kwargs)
+
+
+def _id(cron_id: Any) -> str:
+    return limits.id_text(cron_id, "a cron id", "CronWorkflow.id")

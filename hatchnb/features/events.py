@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from hatchnb import errors, expressions, ids, serialization
+from hatchnb import errors, expressions, ids, limits, serialization
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
 from hatchnb.features._params import metadata_value
@@ -62,8 +62,14 @@ class EventClient:
     ) -> PushedEvent:
         """Store an event and start the runs it triggers; hatchet_sdk's Event shape (JSON
         text payload), with the started runs' ids in ``run_ids``."""
+        if payload is not None and not isinstance(payload, dict):
+            raise errors.InvalidInput(
+                f"payload={limits.shown(payload)}: pass a dict, e.g. {{'user_id': 1}}"
+            )
         opts = options or PushEventOptions(
-            additional_metadata=additional_metadata or {}, priority=priority, scope=scope
+            additional_metadata=metadata_value(additional_metadata),
+            priority=limits.optional_priority(priority),
+            scope=None if scope is None else limits.check_name(scope, "scope"),
         )
         item = BulkPushEventWithMetadata(
             key=event_key,
@@ -83,6 +89,7 @@ class EventClient:
             serialization.check_text(event.key, "event key")
             serialization.dump_json(event.payload, "event payload", limit)
             serialization.dump_metadata(event.additional_metadata)
+            limits.optional_priority(event.priority)
             if event.scope is not None:
                 serialization.check_text(event.scope, "scope")
         with self._store.transaction() as tx:
@@ -90,7 +97,7 @@ class EventClient:
         return [PushedEvent.of(e) for e in stored]
 
     def get(self, event_id: str) -> Event:
-        event = self._events.get_event(event_id)
+        event = self._events.get_event(limits.id_text(event_id, "an event id", "Event.event_id"))
         if event is None:
             raise errors.HatchnbError(f"no event has the id {event_id}")
         return event
@@ -114,20 +121,26 @@ class EventClient:
         is hatchnb's one-key shorthand). ``workflow_ids`` and ``workflow_run_statuses`` are
         not supported yet and raise."""
         if workflow_ids is not None or workflow_run_statuses is not None:
-            raise NotImplementedError(
+            raise errors.NotSupported(
                 "event.list(workflow_ids=, workflow_run_statuses=) is not supported by this "
                 "hatchnb version: list the runs of an event with "
                 "hatchet.runs.list(triggering_event_external_id=...)"
             )
         where = EventFilter(
-            keys=[*(keys or []), *([key] if key else [])] or None,
-            since=since,
-            until=until,
+            keys=[
+                *(limits.names(keys, "keys") or []),
+                *([limits.check_name(key, "key")] if key else []),
+            ]
+            or None,
+            since=limits.moment(since, "since"),
+            until=limits.moment(until, "until"),
             ids=[_event_uuid(e) for e in event_ids] if event_ids is not None else None,
-            scopes=scopes,
+            scopes=limits.names(scopes, "scopes"),
             metadata=metadata_value(additional_metadata) or None,
         )
-        return Rows(self._events.list_events(where, limit or 100, offset or 0))
+        page_size = limits.optional_whole_number(limit, "limit", 0) or 100
+        skipped = limits.optional_whole_number(offset, "offset", 0) or 0
+        return Rows(self._events.list_events(where, page_size, skipped))
 
     def _push_one(self, tx: Tx, event: BulkPushEventWithMetadata) -> Event:
         stored = insert_event_in(
@@ -186,9 +199,9 @@ class EventClient:
 
 
 def _event_uuid(value: str) -> str:
-    if not ids.is_uuid(str(value)):
-        raise ValueError(f"event_ids item {value!r}: pass event ids (UUIDs), e.g. event.event_id")
-    return str(value)
+    return limits.id_text(
+        value, "an event id (event_ids item)", "Event.event_id", errors.InvalidArgument
+    )
 
 
 def _filter_holds(found: Filter, workflow: str, variables: dict[str, Any]) -> bool:

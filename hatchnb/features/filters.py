@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from hatchnb import errors, expressions, ids, serialization
+from hatchnb import errors, expressions, limits, serialization
 from hatchnb.config import Settings
 from hatchnb.features._params import ALL_ROWS, name_of, page
 from hatchnb.records import Filter, Rows
@@ -48,6 +48,7 @@ class FiltersClient:
     ) -> Rows[Filter]:
         """Filters, of the given workflows (ids, names or objects) and scopes, or all."""
         names = {name_of(w, self._store) for w in workflow_ids or []}
+        scopes = limits.names(scopes, "scopes")
         found = [
             f
             for f in self._events.list_filters(None, ALL_ROWS)
@@ -103,7 +104,7 @@ class FiltersClient:
         self._events.create_missing_filters(workflow_name, filters)
 
     def delete(self, filter_id: str) -> None:
-        self._events.delete_filter(filter_id)
+        self._events.delete_filter(_id(filter_id, "filter"))
 
     # hatchet_sdk's async twins
 
@@ -118,6 +119,4 @@ class FiltersClient:
 
 
 def _id(value: str, what: str) -> str:
-    if not ids.is_uuid(str(value)):
-        raise ValueError(f"{what} id {value!r}: pass the id a {what} was created with (a UUID)")
-    return str(value)
+    return limits.id_text(value, f"a {what} id", f"the .id of what hatchet.{what}s.create returns")

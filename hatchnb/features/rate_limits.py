@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+from hatchnb import errors, limits
 from hatchnb.flow_control import RateLimitDuration
 from hatchnb.records import RateLimitUsage
 from hatchnb.store import Store
@@ -20,11 +22,11 @@ class RateLimitsClient:
         self, key: str, limit: int, duration: RateLimitDuration = RateLimitDuration.SECOND
     ) -> None:
         """Create or change a static rate limit."""
-        if not key:
-            raise ValueError("a rate limit needs a non-empty key")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"rate limit {key!r}: limit={limit!r}, use a positive number")
-        self._limits.put(key, limit, RateLimitDuration(duration).value)
+        key = limits.check_name(key, "rate limit key")
+        limit = limits.whole_number(
+            limit, f"rate limit {limits.shown(key)}: limit", 1, limits.INT_MAX
+        )
+        self._limits.put(key, limit, _duration(duration).value)
 
     async def aio_put(
         self, key: str, limit: int, duration: RateLimitDuration = RateLimitDuration.SECOND
@@ -33,3 +35,13 @@ class RateLimitsClient:
 
     def list(self) -> list[RateLimitUsage]:
         return self._limits.usage()
+
+
+def _duration(duration: Any) -> RateLimitDuration:
+    try:
+        return RateLimitDuration(duration)
+    except ValueError:
+        known = ", ".join(d.name for d in RateLimitDuration)
+        raise errors.InvalidArgument(
+            f"duration={limits.shown(duration)}: use a RateLimitDuration ({known})"
+        ) from None

@@ -13,7 +13,7 @@ from typing import Any, Literal, overload
 
 from pydantic import BaseModel, model_validator
 
-from hatchnb import errors, ids, serialization
+from hatchnb import errors, ids, limits, serialization
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
 from hatchnb.records import (
@@ -98,39 +98,28 @@ def _uuid_or_none(value: Any, what: str) -> str | None:
     try:
         return str(uuid.UUID(str(value)))
     except ValueError:
-        raise ValueError(f"{what}={value!r}: pass a UUID") from None
+        raise errors.InvalidArgument(f"{what}={limits.shown(value)}: pass a UUID") from None
 
 
-def _moment(value: Any, what: str) -> datetime | None:
-    """Aware datetimes as they are; naive ones are local time, as ``datetime.now()`` gives."""
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise ValueError(f"{what}={value!r}: pass a datetime, e.g. datetime.now(UTC)")
-    try:
-        return value if value.tzinfo else value.astimezone()
-    except (OverflowError, ValueError):
-        raise ValueError(f"{what}={value!r} is out of range; pass an aware datetime") from None
+_moment = limits.moment
 
 
 def _statuses(values: Any) -> builtins.list[str] | None:
     if not values:
         return None
     if isinstance(values, str):
-        raise ValueError(f"statuses={values!r}: pass a list, e.g. statuses=[{values!r}]")
+        raise errors.InvalidArgument(
+            f"statuses={limits.shown(values)}: pass a list, e.g. statuses=[{limits.shown(values)}]"
+        )
     try:
         return [RunStatus(value).value for value in values]
     except ValueError:
         known = ", ".join(RunStatus)
-        raise ValueError(f"statuses={values!r}: use only {known}") from None
+        raise errors.InvalidArgument(f"statuses={limits.shown(values)}: use only {known}") from None
 
 
 def _whole(value: Any, what: str, least: int) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= _BIGINT_MAX:
-        raise ValueError(f"{what}={value!r}: pass a whole number from {least} to {_BIGINT_MAX}")
-    return value
+    return limits.optional_whole_number(value, what, least, _BIGINT_MAX)
 
 
 def run_uuid(value: Any) -> str:
@@ -139,7 +128,7 @@ def run_uuid(value: Any) -> str:
         return str(uuid.UUID(str(value)))
     except ValueError:
         raise errors.RunNotFound(
-            f"{value!r} is not a workflow run id: run ids are UUIDs, as in "
+            f"{limits.shown(value)} is not a workflow run id: run ids are UUIDs, as in "
             "WorkflowRunRef.workflow_run_id"
         ) from None
 
@@ -238,8 +227,7 @@ class RunsClient:
             serialization.dump_json(input, "input", self._settings.max_payload_bytes)
         )
         metadata = json.loads(serialization.dump_metadata(additional_metadata or {}))
-        if priority is not None and priority not in (1, 2, 3):
-            raise ValueError(f"priority={priority!r}: use 1, 2 or 3 (Priority.LOW..HIGH)")
+        priority = limits.optional_priority(priority)
         with self._store.transaction() as tx:
             target = trigger_target_in(tx, serialization.check_text(workflow_name, "workflow"))
             if target is None:
@@ -443,7 +431,7 @@ class RunsClient:
         where = run_filters(
             since, until, statuses, additional_metadata, workflow_names, parent_task_run_id
         )
-        return self._runs.count_runs(where, cap)
+        return self._runs.count_runs(where, _whole(cap, "cap", 0))
 
     def status_counts(
         self,
@@ -470,6 +458,7 @@ class RunsClient:
         self, run_id: str, after: int = 0, limit: int = 1000
     ) -> builtins.list[dict[str, Any]]:
         """Log lines with an ``id`` greater than ``after`` (pass the last id seen to follow)."""
+        after, limit = _whole(after, "after", 0) or 0, _whole(limit, "limit", 0) or 0
         return as_dicts(self._runs.logs_after(run_uuid(run_id), after, limit))
 
     def durable_log(self, run_id: str) -> builtins.list[dict[str, Any]]:
@@ -577,7 +566,7 @@ class RunsClient:
                 await listener.wait_one(wait)  # a chunk was written, or the poll timed out
 
     def logs(self, run_id: str, limit: int = 1000) -> builtins.list[dict[str, Any]]:
-        return as_dicts(self._runs.logs(run_uuid(run_id), limit))
+        return as_dicts(self._runs.logs(run_uuid(run_id), _whole(limit, "limit", 0) or 0))
 
     def get_notebook(
         self, task_run_id_or_run_id: int | str, task_name: str | None = None
@@ -585,12 +574,17 @@ class RunsClient:
         """The executed notebook (nbformat JSON) of a notebook task's newest attempt, also
         when it failed; by task run id, or by run id and task name."""
         key = task_run_id_or_run_id
-        by_task = isinstance(key, int) or str(key).isdigit()
+        by_task = isinstance(key, int) or (
+            isinstance(key, str) and key.isascii() and key.isdigit() and len(key) < 20
+        )
         if not by_task and task_name is None:
-            raise ValueError("pass the task name with a run id, or pass a task run id")
+            raise errors.InvalidArgument("pass the task name with a run id, or pass a task run id")
+        if task_name is not None:
+            task_name = limits.check_name(task_name, "task_name")
         if by_task:
-            return self._runs.latest_notebook(int(key), None, task_name)
-        return self._runs.latest_notebook(None, str(key), task_name)
+            task_run_id = limits.whole_number(int(key), "task run id", 1, _BIGINT_MAX)
+            return self._runs.latest_notebook(task_run_id, None, task_name)
+        return self._runs.latest_notebook(None, run_uuid(key), task_name)
 
     def render_notebook_html(
         self, task_run_id_or_run_id: int | str, task_name: str | None = None
@@ -603,7 +597,7 @@ class RunsClient:
 
     def notebooks(self, run_id: str) -> builtins.list[dict[str, Any]]:
         """The run's tasks that stored an executed notebook: task_name, attempt, failed."""
-        return as_dicts(self._runs.notebooks(run_id))
+        return as_dicts(self._runs.notebooks(run_uuid(run_id)))
 
     def prune(
         self,
@@ -618,7 +612,7 @@ class RunsClient:
         settings = self._settings
         older_than = older_than or settings.retention
         if older_than is None:
-            raise ValueError(
+            raise errors.InvalidArgument(
                 "retention is off (HATCHNB_RETENTION=0): give older_than= (--older-than)"
             )
         return prune(

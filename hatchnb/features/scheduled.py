@@ -7,7 +7,7 @@ import builtins
 from datetime import datetime
 from typing import Any
 
-from hatchnb import errors, serialization
+from hatchnb import errors, limits
 from hatchnb.config import Settings
 from hatchnb.features._params import (
     ALL_ROWS,
@@ -17,6 +17,7 @@ from hatchnb.features._params import (
     name_of,
     page,
     refuse_ordering,
+    registered_name,
 )
 from hatchnb.records import Rows, ScheduledRun
 from hatchnb.store import Store
@@ -40,11 +41,14 @@ class ScheduledClient:
         priority: int | None = None,
     ) -> ScheduledRun:
         _check_aware(trigger_at)
+        payload = json_value(input, self._settings.max_payload_bytes)
+        metadata = metadata_value(additional_metadata)
+        priority = limits.optional_priority(priority)
         return self._schedules.create(
-            serialization.check_text(name_of(workflow_name, self._store), "workflow"),
+            registered_name(workflow_name, self._store, "a scheduled run"),
             trigger_at,
-            json_value(input, self._settings.max_payload_bytes),
-            metadata_value(additional_metadata),
+            payload,
+            metadata,
             priority,
         )
 
@@ -68,7 +72,7 @@ class ScheduledClient:
         parameters (``parent_workflow_run_id`` and ``statuses`` are not supported yet)."""
         refuse_ordering(order_by_field, order_by_direction)
         if parent_workflow_run_id is not None or statuses is not None:
-            raise NotImplementedError(
+            raise errors.NotSupported(
                 "parent_workflow_run_id= and statuses= are not supported by this hatchnb "
                 "version: filter the rows by .workflow_run_id / .error yourself"
             )
@@ -85,12 +89,12 @@ class ScheduledClient:
         return await asyncio.to_thread(self.list, *args, **kwargs)
 
     def get(self, scheduled_id: str) -> ScheduledRun:
-        return self._schedules.get_scheduled(scheduled_id)
+        return self._schedules.get_scheduled(_id(scheduled_id))
 
     def update(self, scheduled_id: str, trigger_at: datetime) -> ScheduledRun:
         """Move a schedule that has not started to ``trigger_at``."""
         _check_aware(trigger_at)
-        moved = self._schedules.reschedule(scheduled_id, trigger_at)
+        moved = self._schedules.reschedule(_id(scheduled_id), trigger_at)
         if moved is None:
             self.get(scheduled_id)  # raises when there is no such schedule
             raise errors.HatchnbError(f"scheduled run {scheduled_id} has started already")
@@ -116,27 +120,27 @@ class ScheduledClient:
         ``workflow_id`` with ``additional_metadata``; the ids deleted. The parent and status
         filters are not supported yet and raise."""
         if parent_workflow_run_id or parent_step_run_id or statuses:
-            raise NotImplementedError(
+            raise errors.NotSupported(
                 "scheduled.bulk_delete(parent_workflow_run_id=, parent_step_run_id=, "
                 "statuses=) is not supported by this hatchnb version: pass scheduled_ids"
             )
         if scheduled_ids is None and workflow_id is None and additional_metadata is None:
-            raise ValueError(
+            raise errors.InvalidArgument(
                 "bulk_delete needs scheduled_ids=, workflow_id= or additional_metadata="
             )
         chosen = scheduled_ids
         if chosen is None:
             rows = self.list(workflow_id=workflow_id, additional_metadata=additional_metadata)
             chosen = [s.id for s in rows if s.workflow_run_id is None]
-        return [i for i in chosen if self._schedules.delete_scheduled(i)]
+        return [i for i in chosen if self._schedules.delete_scheduled(_id(i))]
 
     def delete(self, scheduled_id: str) -> None:
-        self._schedules.delete_scheduled(scheduled_id)
+        self._schedules.delete_scheduled(_id(scheduled_id))
 
     def trigger_now(self, scheduled_id: str) -> None:
         """Move a scheduled run that has not started to now (the engine starts it); a failed
         one (see ``error``) is tried again."""
-        if not self._schedules.trigger_now(scheduled_id):
+        if not self._schedules.trigger_now(_id(scheduled_id)):
             raise errors.HatchnbError(f"no pending scheduled run has the id {scheduled_id}")
 
     # hatchet_sdk's async twins
@@ -157,9 +161,18 @@ class ScheduledClient:
         return await asyncio.to_thread(self.get, *args, **kwargs)
 
 
+def _id(scheduled_id: Any) -> str:
+    return limits.id_text(scheduled_id, "a scheduled run id", "ScheduledRun.id")
+
+
 def _check_aware(trigger_at: datetime) -> None:
+    if not isinstance(trigger_at, datetime):
+        raise errors.InvalidArgument(
+            f"trigger_at={limits.shown(trigger_at)}: pass an aware datetime, e.g. "
+            "datetime.now(timezone.utc) + timedelta(minutes=5)"
+        )
     if trigger_at.tzinfo is None:
-        raise ValueError(
+        raise errors.InvalidArgument(
             f"trigger_at={trigger_at!r} has no time zone; pass an aware datetime, e.g. "
             "datetime.now(timezone.utc) + timedelta(minutes=5)"
         )

@@ -6,7 +6,7 @@ import asyncio
 import builtins
 from typing import Any
 
-from hatchnb import errors, ids
+from hatchnb import errors, limits
 from hatchnb.config import Settings
 from hatchnb.records import Rows, WorkerRecord
 from hatchnb.store import Store
@@ -21,7 +21,7 @@ class WorkersClient:
         self._settings = settings
 
     def list(self, limit: int = 100) -> Rows[WorkerRecord]:
-        return Rows(self._reads.workers(limit))
+        return Rows(self._reads.workers(limits.whole_number(limit, "limit", 0, limits.BIGINT_MAX)))
 
     async def aio_list(self, limit: int = 100) -> Rows[WorkerRecord]:
         return await asyncio.to_thread(self.list, limit)
@@ -60,11 +60,11 @@ class WorkersClient:
 
     def running_tasks(self, limit: int = 1000) -> builtins.list[dict[str, Any]]:
         """Task runs running now: worker_id, run_id, task_name, attempt, started_at."""
-        rows = self._reads.running_task_runs(limit)
+        rows = self._reads.running_task_runs(
+            limits.whole_number(limit, "limit", 0, limits.BIGINT_MAX)
+        )
         return [{**r, "worker_id": str(r["worker_id"]), "run_id": str(r["run_id"])} for r in rows]
 
 
 def _worker_id(value: str) -> str:
-    if not ids.is_uuid(str(value)):
-        raise ValueError(f"worker id {value!r}: pass a worker's id (a UUID)")
-    return str(value)
+    return limits.id_text(value, "a worker id", "hatchet.workers.list().rows[0].id")

@@ -9,7 +9,7 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from hatchnb import errors
+from hatchnb import errors, limits
 from hatchnb.config import Settings
 from hatchnb.features._params import name_of, page
 from hatchnb.features.cron import next_tick
@@ -62,7 +62,9 @@ class WorkflowsClient:
         for summary in self._versions.list_workflows():
             if workflow_id in (summary.metadata.id, summary.name):
                 return summary
-        raise errors.HatchnbError(f"no registered workflow has the id or name {workflow_id!r}")
+        raise errors.WorkflowNotFound(
+            f"no registered workflow has the id or name {limits.shown(workflow_id)}"
+        )
 
     async def aio_get(self, workflow_id: str) -> WorkflowSummary:
         return await asyncio.to_thread(self.get, workflow_id)
@@ -113,10 +115,11 @@ class WorkflowsClient:
 
     def versions(self, workflow_name: str) -> builtins.list[WorkflowVersion]:
         """Every version of a workflow, newest first."""
-        return self._versions.list_versions(workflow_name)
+        return self._versions.list_versions(limits.check_name(workflow_name, "workflow_name"))
 
     def get_version(self, version_id: int) -> WorkflowVersion:
-        return self._versions.get_version(version_id)
+        version = limits.whole_number(version_id, "version_id", 1, limits.BIGINT_MAX)
+        return self._versions.get_version(version)
 
 
 def declared_crons(on_crons: builtins.list[str]) -> builtins.list[DeclaredCron]:

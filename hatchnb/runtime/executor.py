@@ -150,6 +150,15 @@ class Executor:
 
 
 def describe(exc: BaseException, message: str | None = None) -> str:
-    """``Type: message`` (``message`` replaces the exception's own), then the traceback."""
-    text = "".join(traceback.format_exception(exc))
-    return f"{type(exc).__name__}: {exc if message is None else message}\n\n{text}"
+    """``Type: message`` (``message`` replaces the exception's own), then the traceback, as
+    text the database stores. Never raises: an exception whose ``str()`` fails is described
+    by its type and repr, so its task run still fails and retries."""
+    body = errors.message_of(exc) if message is None else message
+    return errors.storable_text(f"{type(exc).__name__}: {body}\n\n{_traceback_of(exc)}")
+
+
+def _traceback_of(exc: BaseException) -> str:
+    try:
+        return "".join(traceback.format_exception(exc))
+    except Exception as failure:
+        return f"(the traceback could not be formatted: {type(failure).__name__})"

@@ -44,6 +44,37 @@ def wrap_errors(dsn: str | None = None) -> Iterator[None]:
         ) from exc
 
 
+@contextlib.contextmanager
+def refused_values() -> Iterator[None]:
+    """For the public API's stores: a value PostgreSQL refuses (too large to index, the wrong
+    form for its column, text it cannot hold) becomes :class:`hatchnb.errors.ValueRefused`
+    instead of a psycopg error, or, for a value too large, a false "cannot be reached". The
+    API checks its inputs before sending them (``hatchnb.limits``); this is the net under
+    those checks. Workers keep psycopg's errors: their reporter tells refused data apart."""
+    try:
+        yield
+    except psycopg.errors.ProgramLimitExceeded as exc:
+        raise errors.ValueRefused(
+            f"a value of this call is too large for PostgreSQL ({_first_line(exc)}); pass "
+            "shorter names, keys or metadata"
+        ) from exc
+    except psycopg.DataError as exc:
+        raise errors.ValueRefused(
+            f"PostgreSQL refused a value of this call ({_first_line(exc)}); check the ids "
+            "(UUIDs), numbers and text passed"
+        ) from exc
+    except UnicodeEncodeError as exc:
+        raise errors.ValueRefused(
+            f"a text of this call cannot be sent to PostgreSQL ({exc.reason} at position "
+            f"{exc.start}); remove lone surrogates such as '\\ud800'"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def redact(dsn: str) -> str:
     """The URL or key=value string with its password replaced by ``***``."""
     if "://" not in dsn:
@@ -151,19 +182,19 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[DictRow]]:
-        with wrap_errors(), self.pool.connection() as conn, conn.transaction():
+        with wrap_errors(), refused_values(), self.pool.connection() as conn, conn.transaction():
             yield conn
 
     def fetch_all(self, query: str, **params: Any) -> list[Row]:
-        with wrap_errors(), self.pool.connection() as conn:
+        with wrap_errors(), refused_values(), self.pool.connection() as conn:
             return conn.execute(queries.get(query), params).fetchall()
 
     def fetch_one(self, query: str, **params: Any) -> Row | None:
-        with wrap_errors(), self.pool.connection() as conn:
+        with wrap_errors(), refused_values(), self.pool.connection() as conn:
             return conn.execute(queries.get(query), params).fetchone()
 
     def execute(self, query: str, **params: Any) -> None:
-        with wrap_errors(), self.pool.connection() as conn:
+        with wrap_errors(), refused_values(), self.pool.connection() as conn:
             conn.execute(queries.get(query), params)
 
 
@@ -180,9 +211,16 @@ class AsyncStore:
     query = staticmethod(queries.get)
 
     def __init__(
-        self, dsn: str, max_size: int = 4, durable: bool = True, keep_reconnecting: bool = False
+        self,
+        dsn: str,
+        max_size: int = 4,
+        durable: bool = True,
+        keep_reconnecting: bool = False,
+        refuse_values: bool = False,
     ) -> None:
         self.dsn = dsn
+        #: ``refused_values`` for the public API's ``aio_`` calls (not for workers)
+        self._refused = refused_values if refuse_values else contextlib.nullcontext
         retry: dict[str, Any] = (
             {"reconnect_timeout": RECONNECT_TIMEOUT, "reconnect_failed": _retry_connecting}
             if keep_reconnecting
@@ -212,24 +250,24 @@ class AsyncStore:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[psycopg.AsyncConnection[DictRow]]:
-        with wrap_errors():
+        with wrap_errors(), self._refused():
             async with self.pool.connection() as conn, conn.transaction():
                 yield conn
 
     async def fetch_all(self, query: str, **params: Any) -> list[Row]:
-        with wrap_errors():
+        with wrap_errors(), self._refused():
             async with self.pool.connection() as conn:
                 cur = await conn.execute(queries.get(query), params)
                 return await cur.fetchall()
 
     async def fetch_one(self, query: str, **params: Any) -> Row | None:
-        with wrap_errors():
+        with wrap_errors(), self._refused():
             async with self.pool.connection() as conn:
                 cur = await conn.execute(queries.get(query), params)
                 return await cur.fetchone()
 
     async def execute(self, query: str, **params: Any) -> None:
-        with wrap_errors():
+        with wrap_errors(), self._refused():
             async with self.pool.connection() as conn:
                 await conn.execute(queries.get(query), params)
 

@@ -110,7 +110,7 @@ def test_event_list_filters(hatchet: Any) -> None:
     assert hatchet.event.list(until=since).rows == []
     with pytest.raises(NotImplementedError, match="workflow_ids"):
         hatchet.event.list(workflow_ids=["x"])
-    with pytest.raises(ValueError, match="pass event ids"):
+    with pytest.raises(ValueError, match="'nope' is not an event id"):
         hatchet.event.list(event_ids=["nope"])
 
 
@@ -130,7 +130,7 @@ def test_getters_by_id(hatchet: Any, start_worker: Any) -> None:
     assert hatchet.filters.get(made.id).expression == "true"
     ref = gettable.run_no_wait()
     assert asyncio.run(hatchet.runs.aio_get_result(ref.workflow_run_id)) == {"gettable": {"n": 1}}
-    with pytest.raises(ValueError, match="pass a worker's id"):
+    with pytest.raises(ValueError, match="'w-1' is not a worker id: ids are UUIDs"):
         hatchet.workers.get("w-1")
     with pytest.raises(HatchnbError, match="no registered workflow"):
         hatchet.workflows.get("absent")

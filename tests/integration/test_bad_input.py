@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +123,45 @@ def test_invalid_cel_in_concurrency_and_rate_limit_keys_is_refused_at_declaratio
         RateLimit(dynamic_key="input.user +", units=1, limit=10)
 
 
+_HUGE_CEL_ATTEMPTS = """
+import sys
+from hatchnb import ConcurrencyExpression, ConcurrencyLimitStrategy, Hatchet, RateLimit
+from hatchnb.expressions import InvalidExpression
+
+huge = " + ".join(["input.n"] * 50_000)
+hatchet = Hatchet(dsn=sys.argv[1])
+wf = hatchet.workflow(name="on-signup", on_events=["user:signup"])
+wf.task()(lambda input, ctx: None)
+hatchet.register(wf)
+attempts = {
+    "filter": lambda: hatchet.filters.create(wf, huge, "tenant-1"),
+    "concurrency": lambda: ConcurrencyExpression(
+        expression=huge, max_runs=1, limit_strategy=ConcurrencyLimitStrategy.CANCEL_NEWEST
+    ),
+    "rate limit key": lambda: RateLimit(dynamic_key=huge, units=1, limit=10),
+}
+for name, attempt in attempts.items():
+    try:
+        attempt()
+    except (InvalidExpression, ValueError) as exc:
+        print(name, "refused:", "over the 10,000-character limit" in str(exc))
+"""
+
+
+def test_a_50000_term_cel_expression_is_refused_not_a_crash(dsn: str, db: Any) -> None:
+    """Run in a child process: before the fix the CEL library segfaulted the process."""
+    done = subprocess.run(
+        [sys.executable, "-c", _HUGE_CEL_ATTEMPTS, dsn], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-500:]}"
+    assert done.stdout.splitlines() == [
+        "filter refused: True",
+        "concurrency refused: True",
+        "rate limit key refused: True",
+    ]
+    _nothing_written(db, workflow_versions=1)
+
+
 def test_cel_key_failing_on_an_input_refuses_the_trigger(hatchet: Any, db: Any) -> None:
     wf = hatchet.workflow(
         name="per-tenant",
@@ -218,6 +259,138 @@ def test_event_payload_failing_validation_fails_on_the_worker_without_retries(
     assert (row["status"], row["attempt"], row["retry_count"]) == ("FAILED", 1, 0)
 
 
+# ---- priorities and trigger targets (issue 19, finding 8) -------------------------------
+
+
+@pytest.mark.parametrize("priority", [99, 0, -1, 4, True, 2.0, "3"])
+def test_a_priority_outside_1_to_3_is_refused_everywhere(
+    hatchet: Any, db: Any, priority: Any
+) -> None:
+    wf = hatchet.workflow(name="prioritised", on_events=["prio:go"])
+    wf.task()(_noop)
+    hatchet.register(wf)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    attempts: dict[str, Callable[[], Any]] = {
+        "cron.create": lambda: hatchet.cron.create(wf, "c", "0 3 * * *", priority=priority),
+        "create_cron": lambda: wf.create_cron("c", "0 3 * * *", priority=priority),
+        "scheduled.create": lambda: hatchet.scheduled.create(wf, later, priority=priority),
+        "schedule": lambda: wf.schedule(later, priority=priority),
+        "runs.create": lambda: hatchet.runs.create("prioritised", {}, priority=priority),
+        "run_no_wait": lambda: wf.run_no_wait(priority=priority),
+        "bulk item": lambda: wf.run_many_no_wait([wf.create_bulk_run_item(priority=priority)]),
+        "bulk item built by hand": lambda: wf.run_many_no_wait(
+            [
+                wf.create_bulk_run_item(
+                    options=TriggerWorkflowOptions.model_construct(priority=priority)
+                )
+            ]
+        ),
+        "event.push": lambda: hatchet.event.push("prio:go", {}, priority=priority),
+    }
+    for where, attempt in attempts.items():
+        with pytest.raises(errors.HatchnbError, match=r"use Priority\.LOW \(1\), MEDIUM"):
+            attempt()
+            pytest.fail(f"{where} accepted priority={priority!r}")
+    _nothing_written(db, workflow_versions=1)
+
+
+def test_a_cron_or_schedule_for_an_unregistered_workflow_is_refused(hatchet: Any, db: Any) -> None:
+    with pytest.raises(errors.WorkflowNotFound, match="'nowhere' is not registered; register"):
+        hatchet.cron.create("nowhere", "nightly", "0 3 * * *")
+    with pytest.raises(errors.WorkflowNotFound, match="before creating a scheduled run for it"):
+        hatchet.scheduled.create("nowhere", datetime.now(UTC) + timedelta(hours=1))
+    _nothing_written(db)
+
+
+# ---- API calls that leaked driver errors (issue 19) -------------------------------------
+
+
+def test_api_calls_that_leaked_psycopg_errors_name_what_to_fix(hatchet: Any, db: Any) -> None:
+    wf = hatchet.workflow(
+        name="keyed",
+        on_events=["keyed:go"],
+        concurrency=ConcurrencyExpression(
+            expression="input.k", max_runs=1, limit_strategy=ConcurrencyLimitStrategy.CANCEL_NEWEST
+        ),
+    )
+    wf.task()(_noop)
+    hatchet.register(wf)
+    refused: dict[str, tuple[Callable[[], Any], type[Exception], str]] = {
+        "event.get": (
+            lambda: hatchet.event.get("nope"),
+            errors.InvalidId,
+            r"'nope' is not an event id: ids are UUIDs, as in Event\.event_id",
+        ),
+        "runs.count": (
+            lambda: hatchet.runs.count(cap=-1),
+            errors.InvalidArgument,
+            r"cap=-1: pass a whole number from 0 to",
+        ),
+        "filters.delete": (
+            lambda: hatchet.filters.delete("x"),
+            errors.InvalidId,
+            r"'x' is not a filter id",
+        ),
+        "rate_limits.put": (
+            lambda: hatchet.rate_limits.put("a\x00b", 5),
+            errors.InvalidInput,
+            r"rate limit key='a\\x00b' contains a NUL character",
+        ),
+        "event payload": (
+            lambda: hatchet.event.push("keyed:go", {"name": "\ud800"}),
+            errors.InvalidInput,
+            r"the event payload contains a lone surrogate .* decode the text with errors=",
+        ),
+        "run input": (
+            lambda: wf.run_no_wait({"k": "\udc00"}),
+            errors.InvalidInput,
+            r"the input contains a lone surrogate",
+        ),
+        "event key": (
+            lambda: hatchet.event.push("keyed:\ud800", {}),
+            errors.InvalidInput,
+            r"event key contains the lone surrogate '\\ud800' at position 6",
+        ),
+        "1 MB workflow name": (
+            lambda: hatchet.register(hatchet.workflow(name="n" * 1_000_000)),
+            errors.InvalidWorkflow,
+            r"is 1,000,000 bytes long, over the 500-byte limit for names and keys",
+        ),
+        "3 MB concurrency key": (
+            lambda: wf.run_no_wait({"k": "k" * 3_000_000}),
+            InvalidExpression,
+            r"the key of 'input\.k' is 3,000,000 bytes on this input, over the 500-byte limit",
+        ),
+        "3 MB metadata": (
+            lambda: wf.run_no_wait({"k": "a"}, additional_metadata={"blob": "m" * 3_000_000}),
+            errors.InvalidInput,
+            r"additional_metadata is 3,000,012 bytes as JSON, over the 65,536-byte limit",
+        ),
+    }
+    for call, (attempt, error, message) in refused.items():
+        with pytest.raises(error, match=message):
+            attempt()
+            pytest.fail(f"{call} was accepted")
+    _nothing_written(db, workflow_versions=1)
+
+
+def test_a_value_postgres_refuses_is_a_hatchnb_error_not_a_lost_connection(hatchet: Any) -> None:
+    """The net under the checks: what reaches PostgreSQL and is refused there."""
+    store = hatchet._store
+    with pytest.raises(errors.ValueRefused, match="invalid input syntax for type uuid"):
+        store.fetch_one("get_cron", id="not-a-uuid")
+    with pytest.raises(errors.ValueRefused, match=r"too large for PostgreSQL .*index row"):
+        store.execute("put_rate_limit", key="k" * 1_000_000, limit=1, duration="SECOND")
+    with pytest.raises(errors.ValueRefused, match="remove lone surrogates"):
+        store.fetch_one("get_rate_limit", key="\ud800")
+
+
+def test_waiting_for_a_run_that_does_not_exist_says_so(hatchet: Any) -> None:
+    missing = "00000000-0000-7000-8000-000000000000"
+    with pytest.raises(errors.RunNotFound, match=f"no workflow run has the id {missing}"):
+        hatchet.runs.get_result(missing)
+
+
 # ---- outputs (on a real worker process) -------------------------------------------------
 
 
@@ -238,6 +411,37 @@ def test_unserializable_output_fails_the_task_saying_what_to_return(
     assert "return plain data instead (a dict, list, str, number" in message
     row = _task_row(db)
     assert (row["status"], row["attempt"]) == ("FAILED", 1)  # not retried: it cannot change
+
+
+def test_an_exception_whose_str_raises_fails_the_task_and_uses_its_retries(
+    hatchet: Any, db: Any, worker_process: Any
+) -> None:
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("str() is broken")
+
+    @hatchet.task(retries=1, execution_timeout="60s")
+    def raises_unprintable(input: EmptyModel, ctx: Context) -> None:
+        raise Unprintable()
+
+    @hatchet.task(retries=1, execution_timeout="60s")
+    def raises_nul(input: EmptyModel, ctx: Context) -> None:
+        raise ValueError("bad byte \x00 and \ud800 in the message")
+
+    worker_process("--slots", "2")
+    started = time.monotonic()
+    with pytest.raises(FailedRunError) as failed:
+        raises_unprintable.run()
+    error = failed.value.exceptions[0]
+    assert error.exc_type == "Unprintable"
+    assert error.exc.startswith("<str() of this Unprintable raised RuntimeError; repr:")
+    assert _task_rows(db, "raises_unprintable") == [
+        {"status": "FAILED", "attempt": 2, "retry_count": 1}
+    ]
+    with pytest.raises(FailedRunError, match=r"bad byte \\x00 and \\ud800 in the message"):
+        raises_nul.run()
+    assert _task_rows(db, "raises_nul") == [{"status": "FAILED", "attempt": 2, "retry_count": 1}]
+    assert time.monotonic() - started < 30  # failed at once, not at the execution timeout
 
 
 def test_output_with_nul_characters_is_kept_not_lost(hatchet: Any, worker_process: Any) -> None:

@@ -157,7 +157,7 @@ def test_dynamic_rate_limit_keys_and_units(flows: dict[str, Any], worker_process
 def test_static_rate_limit_must_exist_and_fit(flows: dict[str, Any], hatchet: Any) -> None:
     with pytest.raises(InvalidWorkflow, match=r"hatchet\.rate_limits\.put\('api'"):
         flows["limited"].run_no_wait({})
-    with pytest.raises(ValueError, match="positive number"):
+    with pytest.raises(ValueError, match="limit=0: pass a whole number from 1 to"):
         hatchet.rate_limits.put("api", 0)
 
 

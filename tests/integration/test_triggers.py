@@ -159,6 +159,16 @@ def _per_tenant(hatchet: Any) -> Any:
     return wf
 
 
+def _orphaned(db: Any, trigger: Any, table: str) -> Any:
+    """A cron or schedule of a workflow that is not registered: the API refuses to create
+    one, so this is what an older hatchnb (or a hand-written row) leaves behind."""
+    db.execute(
+        f"UPDATE hatchnb.{table} SET workflow_name = 'never-registered' WHERE id = %s",
+        (trigger.id,),
+    )
+    return trigger
+
+
 def test_a_cron_that_cannot_start_its_run_shows_why_and_blocks_no_other(
     hatchet: Any, start_worker: Any, db: Any
 ) -> None:
@@ -168,7 +178,7 @@ def test_a_cron_that_cannot_start_its_run_shows_why_and_blocks_no_other(
 
     per_tenant = _per_tenant(hatchet)
     bad = per_tenant.create_cron("no-tenant", "* * * * *", input={"user": "u1"})
-    orphan = hatchet.cron.create("never-registered", "orphan", "* * * * *")
+    orphan = _orphaned(db, heartbeat.create_cron("orphan", "* * * * *"), "crons")
     good = heartbeat.create_cron("every-minute", "* * * * *")
     start_worker(heartbeat, per_tenant)
     for fired in range(1, 4):
@@ -217,7 +227,7 @@ def test_a_schedule_that_cannot_start_its_run_is_marked_failed_and_blocks_no_oth
     per_tenant = _per_tenant(hatchet)
     now = datetime.now(UTC)
     bad = per_tenant.schedule(now - timedelta(minutes=1), {"user": "u1"})
-    orphan = hatchet.scheduled.create("never-registered", now - timedelta(minutes=1))
+    orphan = _orphaned(db, later.schedule(now - timedelta(minutes=1), {}), "scheduled_runs")
     good = later.schedule(now, {})
     start_worker(later, per_tenant)
     run_id = wait_until(lambda: hatchet.scheduled.get(good.id).workflow_run_id)

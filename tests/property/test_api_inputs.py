@@ -270,6 +270,9 @@ def test_cron_expressions_tick_in_the_future_or_are_refused(expression: str, zon
 def test_cron_creation_is_stored_working_or_refused(
     hatchet: Any, db: Any, expression: str, name: str
 ) -> None:
+    registered = hatchet.workflow(name="some-workflow")
+    registered.task()(_noop)
+    hatchet.register(registered)
     before = db.execute("SELECT count(*) AS n FROM hatchnb.crons").fetchone()["n"]
     try:
         cron = hatchet.cron.create("some-workflow", name, expression)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from hatchnb import errors
+from hatchnb import errors, expressions
 from hatchnb.expressions import InvalidExpression, compile_expression, evaluate
 from hatchnb.features.cron import InvalidCron, next_tick
 
@@ -51,6 +53,66 @@ def test_a_runtime_failure_names_the_variables_and_the_guard() -> None:
 def test_invalid_expressions_are_value_errors_of_hatchnb() -> None:
     assert issubclass(InvalidExpression, errors.HatchnbError)
     assert issubclass(InvalidExpression, ValueError)
+
+
+# ---- size limits (issue 19, finding 7: a 50,000-term expression crashed the process) --------
+
+
+def test_expressions_up_to_the_limits_compile_and_evaluate() -> None:
+    chain = "1" + " + 1" * expressions.MAX_OPERATORS
+    assert evaluate(chain, VARS) == expressions.MAX_OPERATORS + 1
+    nested = "(" * expressions.MAX_NESTING + "1" + ")" * expressions.MAX_NESTING
+    assert evaluate(nested, VARS) == 1
+
+
+def test_operators_inside_string_literals_do_not_count() -> None:
+    dotted = "a." * 2000
+    assert evaluate(f"input.tenant + '{dotted}'", VARS) == "acme" + dotted
+    assert evaluate(f'r"\\" + """{dotted}"""', VARS) == "\\" + dotted
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("input.tenant == '" + "x" * 10_000 + "'", r"is 10,018 characters, over the 10,000-char"),
+        ("1" + " + 1" * 501, r"has 501 operators, over the limit of 500; shorten it"),
+        ("input" + ".a" * 600, r"has 600 operators"),
+        ("[" * 33 + "]" * 33, r"nests brackets 33 deep, over the limit of 32; flatten it"),
+        ("(" * 40 + "1" + ")" * 40, r"nests brackets 40 deep"),
+    ],
+)
+def test_oversized_expressions_are_refused_saying_what_to_fix(
+    expression: str, message: str
+) -> None:
+    with pytest.raises(InvalidExpression, match=message) as refused:
+        compile_expression(expression)
+    assert len(str(refused.value)) < 600  # the expression is shown shortened
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "' + '.join(['1'] * 50_000)",
+        "'a' + '.b' * 50_000",
+        "'f(' * 50_000 + ')' * 50_000",
+        "' || '.join(['input.n == 1'] * 4000)",
+    ],
+)
+def test_a_huge_expression_is_refused_not_a_crash(expression: str) -> None:
+    """In a child process, so that a regression (a segfault in the CEL library) cannot take
+    pytest down with it."""
+    script = (
+        "from hatchnb.expressions import InvalidExpression, compile_expression\n"
+        "try:\n"
+        f"    compile_expression({expression})\n"
+        "except InvalidExpression as exc:\n"
+        "    print('refused:', str(exc)[:200])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-500:]}"
+    assert done.stdout.startswith("refused: the CEL expression")
 
 
 # ---- cron ---------------------------------------------------------------------------------

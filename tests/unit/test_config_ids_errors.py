@@ -213,3 +213,37 @@ def test_an_import_error_without_a_name_still_says_not_retried() -> None:
     message = errors.missing_module(ImportError("cannot import"), "t")
     assert message.startswith("task 't' could not import what it needs on this worker")
     assert message.endswith("until then")
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("str is broken")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("repr is broken too")
+
+
+def test_an_exception_whose_str_raises_is_described_by_its_type() -> None:
+    message = errors.message_of(_Unprintable())
+    assert message.startswith("<str() of this _Unprintable raised RuntimeError; repr: <")
+    assert "_Unprintable object at 0x" in message
+
+
+def test_the_worker_describes_any_exception_without_raising() -> None:
+    from hatchnb.runtime.executor import describe
+
+    try:
+        raise _Unprintable()
+    except _Unprintable as exc:
+        text = describe(exc)
+    assert text.startswith("_Unprintable: <str() of this _Unprintable raised RuntimeError")
+    assert "Traceback (most recent call last)" in text
+
+
+def test_error_text_is_made_storable() -> None:
+    assert errors.storable_text("a\x00b \ud800 é") == "a\\x00b \\ud800 é"
+    from hatchnb.runtime.executor import describe
+
+    text = describe(ValueError("nul \x00 and \udfff"))
+    assert "\x00" not in text and "nul \\x00 and \\udfff" in text
+    text.encode("utf-8")  # no lone surrogate left

@@ -206,7 +206,7 @@ def test_units_from_an_expression() -> None:
 @pytest.mark.parametrize("n", [0, -2, "three", True])
 def test_units_from_an_expression_must_be_a_positive_number(n: Any) -> None:
     control = _control(task_rate_limits={"t": [fc.RateLimit(static_key="api", units="input.n")]})
-    with pytest.raises(expressions.InvalidExpression, match="need a number >= 1"):
+    with pytest.raises(expressions.InvalidExpression, match="need a number from 1 to"):
         control.evaluate({"n": n}, {}, Limits(api=10))
 
 

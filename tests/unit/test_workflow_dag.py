@@ -256,5 +256,5 @@ def test_a_per_run_worker_must_be_a_worker_id() -> None:
 
 
 def test_a_trigger_priority_out_of_range_is_refused() -> None:
-    with pytest.raises(ValueError, match="less than or equal to 3"):
+    with pytest.raises(errors.InvalidInput, match=r"priority=4: use Priority\.LOW \(1\)"):
         trigger_options(None, priority=4)
