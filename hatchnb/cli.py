@@ -51,7 +51,11 @@ def _add_wait_option(parser: argparse.ArgumentParser, default: float = 60.0) -> 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hatchnb", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="hatchnb",
+        description="hatchnb: workers, the engine, the dashboard and the embedded PostgreSQL "
+        "of a notebook-native workflow engine (hatchet_sdk's API) on PostgreSQL.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     worker = sub.add_parser("worker", help="run a worker for every registered workflow")
     worker.add_argument("--name", default=None, help="worker name (default: host-pid)")

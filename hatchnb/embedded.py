@@ -39,10 +39,11 @@ def ensure_running(quiet: bool = False) -> str:
     _create_database(server.get_uri())
     dsn: str = server.get_uri(_DATABASE)
     if not quiet:
+        # a notebook shows stderr as a red error box: there the notice goes to stdout
         print(
             f"hatchnb: using the embedded PostgreSQL in {pgdata} "
             "(set HATCHNB_DATABASE_URL to use your own server)",
-            file=sys.stderr,
+            file=sys.stdout if "ipykernel" in sys.modules else sys.stderr,
         )
     return dsn
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import builtins
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,12 +25,25 @@ from hatchnb.features._params import (
 )
 from hatchnb.records import CronWorkflow, Rows
 from hatchnb.store import Store
-from hatchnb.store.triggers import CronsRepo
+from hatchnb.store.triggers import CronsRepo, cron_ticks_started_in, lock_cron_in
 from hatchnb.store.versions import trigger_target_in
 
 
 class InvalidCron(errors.HatchnbError, ValueError):
     """The cron expression is not valid."""
+
+
+#: the most ticks one backfill starts runs for
+MAX_BACKFILL_TICKS = 1000
+
+
+def tick_metadata(cron_id: Any, tick: datetime) -> dict[str, str]:
+    """The metadata marking a run as the cron's run for one logical tick (its own or a
+    backfill's), so no tick starts two runs."""
+    return {
+        "hatchnb__cron_id": str(cron_id),
+        "hatchnb__cron_tick": tick.astimezone(UTC).isoformat(),
+    }
 
 
 def next_tick(expression: str, tz: str, after: datetime) -> datetime:
@@ -144,6 +158,42 @@ class CronClient:
             )
         return str(run_id)
 
+    def backfill(self, cron_id: Any, since: datetime, until: datetime) -> builtins.list[str]:
+        """Start one run per tick of the cron from ``since`` to ``until`` (both included,
+        aware datetimes, ``until`` at most now) that has no run yet: ticks missed while no
+        engine ran, or before the cron existed. Each run's metadata holds the cron's id and
+        its logical time (``hatchnb__cron_id``, ``hatchnb__cron_tick``), as do the runs the
+        cron starts itself; run ids of the new runs, oldest tick first."""
+        cron = self.get(getattr(cron_id, "id", cron_id))
+        ticks = _ticks(cron.expression, cron.timezone, since, until)
+        marks = {tick: tick_metadata(cron.id, tick) for tick in ticks}
+        with self._store.transaction() as tx:
+            lock_cron_in(tx, cron.id)
+            target = trigger_target_in(tx, cron.workflow_name)
+            if target is None:
+                raise errors.HatchnbError(f"workflow {cron.workflow_name!r} is not registered")
+            done = cron_ticks_started_in(
+                tx, cron.id, [m["hatchnb__cron_tick"] for m in marks.values()]
+            )
+            started = [
+                start_run(
+                    tx,
+                    target,
+                    cron.input,
+                    {**cron.additional_metadata, **mark},
+                    cron.priority,
+                    {"triggered_by": f"cron:{cron.name} (backfill)"},
+                )
+                for mark in marks.values()
+                if mark["hatchnb__cron_tick"] not in done
+            ]
+        return [str(r) for r in started]
+
+    async def aio_backfill(
+        self, cron_id: Any, since: datetime, until: datetime
+    ) -> builtins.list[str]:
+        return await asyncio.to_thread(self.backfill, cron_id, since, until)
+
     # hatchet_sdk's async twins
 
     async def aio_delete(self, *args: Any, **kwargs: Any) -> None:
@@ -155,3 +205,28 @@ class CronClient:
 
 def _id(cron_id: Any) -> str:
     return limits.id_text(cron_id, "a cron id", "CronWorkflow.id")
+
+
+def _ticks(expression: str, tz: str, since: datetime, until: datetime) -> list[datetime]:
+    """The cron's ticks from ``since`` to ``until``, both included."""
+    if since.tzinfo is None or until.tzinfo is None:
+        raise errors.InvalidInput(
+            "backfill: since and until must be aware datetimes, e.g. datetime.now(UTC)"
+        )
+    if since > until:
+        raise errors.InvalidInput(f"backfill: since ({since}) is after until ({until})")
+    if until > datetime.now(UTC):
+        raise errors.InvalidInput(
+            f"backfill: until ({until}) is in the future; the cron starts those ticks itself"
+        )
+    ticks: list[datetime] = []
+    tick = next_tick(expression, tz, since - timedelta(microseconds=1))
+    while tick <= until:
+        if len(ticks) == MAX_BACKFILL_TICKS:
+            raise errors.InvalidInput(
+                f"backfill: more than {MAX_BACKFILL_TICKS} ticks from {since} to {until}; "
+                "backfill a shorter range at a time"
+            )
+        ticks.append(tick)
+        tick = next_tick(expression, tz, tick)
+    return ticks

@@ -142,7 +142,8 @@ class HatchetMagics(Magics):
 
     def _cmd_worker(self, args: argparse.Namespace) -> Any:
         if args.action == "start":
-            return self._start_worker(args)
+            self._start_worker(args)  # it says so; the object would be echoed as a repr
+            return None
         if args.action == "stop":
             if self.worker is None or not self.worker.running:
                 print("no worker is running in this kernel")

@@ -121,6 +121,19 @@ def due_crons_in(tx: Tx) -> list[Row]:
     return tx.execute(Store.query("due_crons")).fetchall()
 
 
+def lock_cron_in(tx: Tx, cron_id: str) -> CronWorkflow:
+    row = tx.execute(Store.query("lock_cron"), {"id": cron_id}).fetchone()
+    if row is None:
+        raise errors.HatchnbError(f"no cron has the id {cron_id}")
+    return CronWorkflow.from_row(row)
+
+
+def cron_ticks_started_in(tx: Tx, cron_id: str, ticks: list[str]) -> set[str]:
+    """Which of these logical ticks (ISO times, UTC) of the cron already started a run."""
+    rows = tx.execute(Store.query("cron_ticks_started"), {"cron_id": cron_id, "ticks": ticks})
+    return {r["tick"] for r in rows}
+
+
 def due_scheduled_in(tx: Tx) -> list[Row]:
     return tx.execute(Store.query("due_scheduled")).fetchall()
 

@@ -96,3 +96,24 @@ def test_pause_and_resume_a_workflow_from_the_page(
     assert [e.action for e in hatchet.audit.list()][:2] == ["unpause", "pause"]
     page.shot("workflows-paused")
     assert page.errors == []
+
+
+def test_a_finished_run_page_reads_finished(page: Any, hatchet: Any, start_worker: Any) -> None:
+    from hatchnb import Context, EmptyModel
+
+    @hatchet.task()
+    def numbers(input: EmptyModel, ctx: Context) -> list[int]:
+        return list(range(500))
+
+    start_worker(numbers)
+    ref = numbers.run_no_wait()
+    ref.result(timeout=20)
+    p = page.open(f"?page=run&id={ref.workflow_run_id}")
+    p.get_by_text("show all (").first.wait_for(timeout=15_000)
+    assert p.get_by_role("button", name="Cancel run").is_disabled()
+    assert p.get_by_role("button", name="Replay run").is_enabled()
+    p.get_by_text("(no log lines)", exact=True).wait_for(timeout=5_000)
+    height = p.evaluate("() => document.documentElement.scrollHeight")
+    assert height < 2500, f"the page is {height} px tall"
+    page.shot("run-finished")
+    assert page.errors == []

@@ -14,6 +14,7 @@ from hatchnb import (
     ConcurrencyLimitStrategy,
     Context,
     EmptyModel,
+    HatchnbError,
 )
 from hatchnb.expressions import InvalidExpression
 from hatchnb.features.cron import InvalidCron
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.integration
 
 def _runs(db: Any, workflow: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = db.execute(
-        "SELECT id, status, triggered_by, input FROM hatchnb.workflow_runs "
+        "SELECT id, status, triggered_by, input, additional_metadata FROM hatchnb.workflow_runs "
         "WHERE workflow_name = %s ORDER BY created_at",
         (workflow,),
     ).fetchall()
@@ -95,6 +96,37 @@ def test_declared_crons_follow_the_newest_registration(hatchet: Any) -> None:
     assert hatchet.cron.get(cron.id).name == "0 7 * * *"
     hatchet.cron.delete(cron.id)
     assert hatchet.cron.list(workflow_name="report") == []
+
+
+def test_backfill_starts_each_missed_tick_once(hatchet: Any, start_worker: Any, db: Any) -> None:
+    @hatchet.task()
+    def hourly(input: EmptyModel, ctx: Context) -> str:
+        return str(ctx.additional_metadata["hatchnb__cron_tick"])
+
+    cron = hourly.create_cron("hourly", "0 * * * *", additional_metadata={"team": "data"})
+    # the engine down since three hours ago: its one catch-up run covers the oldest tick
+    now = datetime.now(UTC)
+    oldest = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    db.execute("UPDATE hatchnb.crons SET next_fire_at = %s", (oldest,))
+    start_worker(hourly)
+    wait_until(lambda: len(_runs(db, "hourly")) == 1, message="the catch-up run")
+    started = hatchet.cron.backfill(cron.metadata.id, now - timedelta(hours=3), now)
+    assert len(started) == 2  # three ticks in range, the oldest already ran
+    assert hatchet.cron.backfill(cron, now - timedelta(hours=3), now) == []  # no double runs
+    ticks = sorted(hatchet.runs.get_run_ref(r).result(timeout=20)["hourly"] for r in started)
+    expected = [(oldest + timedelta(hours=h)).isoformat() for h in (1, 2)]
+    assert ticks == expected
+    runs = _runs(db, "hourly")
+    assert all(r["additional_metadata"]["team"] == "data" for r in runs)
+    assert (
+        sorted(r["triggered_by"] for r in runs) == ["cron:hourly"] + ["cron:hourly (backfill)"] * 2
+    )
+    with pytest.raises(HatchnbError, match="must be aware datetimes"):
+        hatchet.cron.backfill(cron, datetime(2026, 1, 1), now)
+    with pytest.raises(HatchnbError, match="more than 1000 ticks"):
+        hatchet.cron.backfill(cron, now - timedelta(days=60), now)
+    with pytest.raises(HatchnbError, match="in the future"):
+        hatchet.cron.backfill(cron, now, now + timedelta(hours=1))
 
 
 def test_cron_in_a_time_zone(hatchet: Any) -> None:

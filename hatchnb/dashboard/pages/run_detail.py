@@ -15,7 +15,7 @@ from bokeh.plotting import figure
 
 from hatchnb import errors, notebook_tasks
 from hatchnb.dashboard import common
-from hatchnb.records import Role, WorkflowRun
+from hatchnb.records import FINAL, Role, WorkflowRun
 from hatchnb.widgets.dag import STATUS_COLORS, DagView, run_statuses
 
 GANTT_COLUMNS = ("task", "start", "end", "color", "label", "attempt")
@@ -95,7 +95,7 @@ class RunDetailPage:
         self.cancel = pn.widgets.Button(label="Cancel run", color="danger", width=130)
         self.replay = pn.widgets.Button(label="Replay run", color="warning", width=130)
         self.feedback = pn.pane.HTML("", name="feedback")
-        common.enable_for(config, Role.OPERATOR, self.cancel, self.replay)
+        self.operator = common.may(config, Role.OPERATOR)
         self.payloads = common.shows_payloads(config)
         self.cancel.on_click(lambda _: self._act("cancel"))
         self.replay.on_click(lambda _: self._act("replay"))
@@ -129,6 +129,10 @@ class RunDetailPage:
     def refresh(self) -> None:
         self.run = self.hatchet.runs.get(self.run_id, task_events=False)
         self.dag.set_status(*run_statuses(self.run))
+        finished = str(self.run.status) in FINAL
+        # a finished run cannot be cancelled, a running one not replayed (the actions check too)
+        self.cancel.disabled = not self.operator or finished
+        self.replay.disabled = not self.operator or not finished
         self._header()
         self._gantt()
         self._outputs()
@@ -160,7 +164,7 @@ class RunDetailPage:
             body = t.error if t.error else output
             parts.append(
                 f"<div><b>{html.escape(t.task_name)}</b> {common.badge(str(t.status))}"
-                f"<pre>{html.escape(body or '')}</pre></div>"
+                f"{_collapsed(body or '')}</div>"
             )
         text = "".join(parts)
         if text != self._outputs_key:
@@ -171,7 +175,9 @@ class RunDetailPage:
         rows = self.hatchet.runs.logs_after(self.run_id, after=self._last_log_id)
         if not rows:
             if not self._log_lines:
-                self.logs.object = "<pre class='hatchnb-logs'>(no log lines yet)</pre>"
+                done = str(self.run.status) in FINAL
+                empty = "(no log lines)" if done else "(no log lines yet)"
+                self.logs.object = f"<pre class='hatchnb-logs'>{empty}</pre>"
             return
         self._last_log_id = rows[-1]["id"]
         self._log_lines += [
@@ -231,3 +237,20 @@ def build(config: common.DashboardConfig, run_id: str | None) -> pn.viewable.Vie
         return RunDetailPage(config, run_id).view()
     except (errors.RunNotFound, ValueError) as exc:
         return pn.pane.HTML(common.message(str(exc), "error"))
+
+
+#: characters of an output or error shown before "show all"
+OUTPUT_PREVIEW = 1200
+
+
+def _collapsed(text: str) -> str:
+    """An output or error in a scrolling box; a long one shows its start and opens in full
+    on "show all" (a 500-number output made the page 9,800 px tall)."""
+    box = "style='max-height:260px;overflow:auto;white-space:pre-wrap'"
+    if len(text) <= OUTPUT_PREVIEW:
+        return f"<pre {box}>{html.escape(text)}</pre>"
+    return (
+        f"<pre {box}>{html.escape(text[:OUTPUT_PREVIEW])}…</pre>"
+        f"<details><summary>show all ({len(text):,} characters)</summary>"
+        f"<pre {box}>{html.escape(text)}</pre></details>"
+    )

@@ -11,7 +11,7 @@ from typing import Any
 
 from hatchnb import errors
 from hatchnb.enqueue import start_run
-from hatchnb.features.cron import InvalidCron, next_tick
+from hatchnb.features.cron import InvalidCron, next_tick, tick_metadata
 from hatchnb.runtime.duties import conditions
 from hatchnb.store import Tx
 from hatchnb.store.engine import DatabaseError, LeaderSession, duty_connection
@@ -94,7 +94,15 @@ def _fire_cron(tx: Tx, cron: dict[str, Any], now: datetime) -> int:
         )
         advance_cron_in(tx, cron["id"], now, next_fire_at, None)
         return 0
-    _, error = _start_on_savepoint(tx, cron, {"triggered_by": f"cron:{cron['name']}"})
+    # the tick's logical time goes with its run, so a backfill does not start it again
+    marked = {
+        **cron,
+        "additional_metadata": {
+            **cron["additional_metadata"],
+            **tick_metadata(cron["id"], cron["next_fire_at"]),
+        },
+    }
+    _, error = _start_on_savepoint(tx, marked, {"triggered_by": f"cron:{cron['name']}"})
     if error is not None:
         error = (
             f"cron {cron['name']!r} of workflow {cron['workflow_name']!r} could not start a "

@@ -103,3 +103,14 @@ UPDATE hatchnb.scheduled_runs SET run_at = now(), error = NULL
 RETURNING id;
 
 -- ---- metrics -------------------------------------------------------------------------------
+
+-- name: lock_cron
+-- One cron, locked: a backfill and the cron's own ticks do not start the same tick twice.
+SELECT * FROM hatchnb.crons WHERE id = %(id)s FOR UPDATE;
+
+-- name: cron_ticks_started
+-- Which of these logical ticks of a cron already started a run (by the cron or a backfill).
+SELECT DISTINCT additional_metadata ->> 'hatchnb__cron_tick' AS tick
+  FROM hatchnb.workflow_runs
+ WHERE additional_metadata @> jsonb_build_object('hatchnb__cron_id', %(cron_id)s::text)
+   AND additional_metadata ->> 'hatchnb__cron_tick' = ANY (%(ticks)s::text[]);
