@@ -209,7 +209,8 @@ def _id(cron_id: Any) -> str:
 
 def _ticks(expression: str, tz: str, since: datetime, until: datetime) -> list[datetime]:
     """The cron's ticks from ``since`` to ``until``, both included."""
-    if since.tzinfo is None or until.tzinfo is None:
+    aware = [isinstance(t, datetime) and t.tzinfo is not None for t in (since, until)]
+    if not all(aware) or since.year < 2:
         raise errors.InvalidInput(
             "backfill: since and until must be aware datetimes, e.g. datetime.now(UTC)"
         )

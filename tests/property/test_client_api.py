@@ -141,6 +141,11 @@ def _triggers(h: Any, d: st.DataObject) -> dict[str, Callable[[], Any]]:
         "cron.get": lambda: h.cron.get(d.draw(ids)),
         "cron.delete": lambda: h.cron.delete(d.draw(ids)),
         "cron.list": lambda: h.cron.list(offset=d.draw(numbers), limit=d.draw(numbers)),
+        "cron.backfill": lambda: h.cron.backfill(
+            d.draw(ids | st.just(h.cron.list(cron_name="every-minute").rows[0].id)),
+            d.draw(moments | st.just(datetime.now(UTC) - timedelta(minutes=3))),
+            d.draw(moments | st.just(datetime.now(UTC))),
+        ),
         "scheduled.create": lambda: h.scheduled.create(
             d.draw(awkward_text | st.just("api")),
             d.draw(moments),
@@ -182,7 +187,8 @@ CALLS = (_events, _runs, _triggers, _registry)
 
 @pytest.fixture
 def api_hatchet(hatchet: Any) -> Any:
-    """A client with one registered workflow, ``api``, that listens to events."""
+    """A client with one registered workflow, ``api``, that listens to events and has a
+    cron, ``every-minute``."""
     wf = hatchet.workflow(name="api", on_events=["api:go"])
 
     @wf.task()
@@ -190,6 +196,7 @@ def api_hatchet(hatchet: Any) -> Any:
         return None
 
     hatchet.register(wf)
+    hatchet.cron.create(wf, "every-minute", "* * * * *")
     return hatchet
 
 
