@@ -273,6 +273,17 @@ class WorkflowRun(_OfWorkflow):
     tasks: list[TaskRun] = dataclasses.field(default_factory=list)
     #: what happened to its task runs, oldest first (filled by ``hatchet.runs.get``)
     task_events: list[TaskEvent] = dataclasses.field(default_factory=list)
+    #: what started it: None (a trigger in code), "cron:<name>", "schedule", "event:<key>",
+    #: "runs.create"
+    triggered_by: str | None = None
+
+    @property
+    def trigger(self) -> str:
+        """How the run was started: manual, child, cron, schedule or event."""
+        if self.parent_task_run_id is not None:
+            return "child"
+        source = (self.triggered_by or "").split(":", 1)[0]
+        return source if source in ("cron", "schedule", "event") else "manual"
 
     @property
     def run_id(self) -> str:
@@ -349,6 +360,7 @@ class WorkflowRun(_OfWorkflow):
             started_at=row["started_at"],
             finished_at=row["finished_at"],
             tasks=tasks or [],
+            triggered_by=row.get("triggered_by"),
         )
 
 
