@@ -402,6 +402,8 @@ class CronWorkflow(_Identified):
     last_fired_at: datetime | None
     #: why the latest tick started no run (None when it started one)
     last_error: str | None = None
+    #: paused with ``hatchet.cron.pause``: its ticks start no run
+    paused: bool = False
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> CronWorkflow:
@@ -417,6 +419,7 @@ class CronWorkflow(_Identified):
             next_fire_at=row["next_fire_at"],
             last_fired_at=row["last_fired_at"],
             last_error=row.get("last_error"),
+            paused=row.get("paused_at") is not None,
         )
 
 
