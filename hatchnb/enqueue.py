@@ -10,7 +10,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from hatchnb import errors, flow_control, ids, serialization
+from hatchnb import errors, flow_control, ids, serialization, tracing
 from hatchnb.config import Settings
 from hatchnb.idempotency import Idempotency
 from hatchnb.runtime.context import current_context
@@ -64,11 +64,12 @@ class Enqueuer:
         ``idempotency=``, a run whose key is held is not started: one trigger raises
         ``IdempotencyCollisionError``, a bulk one ``BulkTriggerIdempotencyCollisionError``
         after starting the others."""
-        batch = self.batch(workflow, items)
-        if workflow.idempotency is not None:
-            return self._enqueue_idempotent(workflow, version_id, batch)
-        inserted = self._runs.insert_runs(batch.runs_json, version_id)
-        return self.resolve_ids(batch.keys, inserted)
+        with tracing.span("hatchet.run_workflow", **_span_attributes(workflow, items)):
+            batch = self.batch(workflow, items)
+            if workflow.idempotency is not None:
+                return self._enqueue_idempotent(workflow, version_id, batch)
+            inserted = self._runs.insert_runs(batch.runs_json, version_id)
+            return self.resolve_ids(batch.keys, inserted)
 
     async def aio_enqueue(
         self,
@@ -78,7 +79,8 @@ class Enqueuer:
         items: list[WorkflowRunTriggerConfig],
     ) -> list[str]:
         """``enqueue`` on the caller's event loop's pool."""
-        batch = self.batch(workflow, items)
+        with tracing.span("hatchet.run_workflow", **_span_attributes(workflow, items)):
+            batch = self.batch(workflow, items)
         if workflow.idempotency is not None:
             return await asyncio.to_thread(self._enqueue_idempotent, workflow, version_id, batch)
         inserted = await AsyncRunsRepo(store).insert_runs(batch.runs_json, version_id)
@@ -104,11 +106,9 @@ class Enqueuer:
             # the workflow's defaults, then (for a child) its parent run's metadata, then the
             # trigger's own keys, as in Hatchet
             inherited = parent.additional_metadata if parent is not None else {}
-            metadata = {
-                **workflow.default_additional_metadata,
-                **inherited,
-                **options.additional_metadata,
-            }
+            metadata = tracing.with_traceparent(
+                {**workflow.default_additional_metadata, **inherited, **options.additional_metadata}
+            )
             routing = _routing(workflow, fc, data, options, metadata, parent, limits)
             if workflow.idempotency is not None:
                 idempotency_keys.append(workflow.idempotency.key(json.loads(data), metadata))
@@ -193,7 +193,7 @@ def start_run(
     when the workflow declares ``idempotency=`` and the run's key is held."""
     run_id = ids.uuid7()
     fc, defaults, idempotency = _stored_declarations(tx, target.version_id)
-    metadata = {**defaults, **(additional_metadata or {})}
+    metadata = tracing.with_traceparent({**defaults, **(additional_metadata or {})})
     if idempotency is not None:
         claim = IdempotencyClaim(target.workflow_name, idempotency.method.value, idempotency.ttl)
         key = idempotency.key(input or {}, metadata)
@@ -239,3 +239,9 @@ def _stored_declarations(tx: Tx, version_id: int) -> Declarations:
 def _or_default(priority: int | None, default: int) -> int:
     """The run's priority: its own, else its workflow's (0 is refused, not a default)."""
     return default if priority is None else priority
+
+
+def _span_attributes(
+    workflow: Workflow[Any], items: list[WorkflowRunTriggerConfig]
+) -> dict[str, Any]:
+    return {"hatchet.workflow_name": workflow.name, "hatchet.run_count": len(items)}
