@@ -18,6 +18,7 @@ from hatchnb.store import AsyncStore, Store, Tx
 from hatchnb.store.flow import RateLimitsRepo
 from hatchnb.store.runs import (
     AsyncRunsRepo,
+    DebounceClaim,
     IdempotencyClaim,
     RunsRepo,
     claim_idempotency_keys_in,
@@ -43,6 +44,8 @@ class Batch(NamedTuple):
     rows: list[str]
     keys: list[RunKey]
     idempotency_keys: list[str]
+    #: each run's input and metadata, when its workflow declares ``debounce=``
+    debounced: list[tuple[Any, dict[str, Any]]]
 
     @property
     def runs_json(self) -> str:
@@ -68,6 +71,8 @@ class Enqueuer:
             batch = self.batch(workflow, items)
             if workflow.idempotency is not None:
                 return self._enqueue_idempotent(workflow, version_id, batch)
+            if workflow.debounce is not None:
+                return self._enqueue_debounced(workflow, version_id, batch)
             inserted = self._runs.insert_runs(batch.runs_json, version_id)
             return self.resolve_ids(batch.keys, inserted)
 
@@ -83,6 +88,8 @@ class Enqueuer:
             batch = self.batch(workflow, items)
         if workflow.idempotency is not None:
             return await asyncio.to_thread(self._enqueue_idempotent, workflow, version_id, batch)
+        if workflow.debounce is not None:
+            return await asyncio.to_thread(self._enqueue_debounced, workflow, version_id, batch)
         inserted = await AsyncRunsRepo(store).insert_runs(batch.runs_json, version_id)
         return await asyncio.to_thread(self.resolve_ids, batch.keys, inserted)
 
@@ -93,7 +100,7 @@ class Enqueuer:
         parent_json = "null" if parent_id is None else str(parent_id)
         fc = workflow.flow_control()
         limits = RateLimitsRepo(self._store)
-        rows, keys, idempotency_keys = [], [], []
+        rows, keys, idempotency_keys, debounced = [], [], [], []
         for position, item in enumerate(items):
             options = item.options
             child_key = (options.child_key or item.key) if parent else None
@@ -112,12 +119,14 @@ class Enqueuer:
             routing = _routing(workflow, fc, data, options, metadata, parent, limits)
             if workflow.idempotency is not None:
                 idempotency_keys.append(workflow.idempotency.key(json.loads(data), metadata))
+            if workflow.debounce is not None:
+                debounced.append((json.loads(data), metadata))
             rows.append(
                 serialization.run_row(
                     run_id, position, data, metadata, priority, parent_json, child_key, routing
                 )
             )
-        return Batch(rows, keys, idempotency_keys)
+        return Batch(rows, keys, idempotency_keys, debounced)
 
     def _enqueue_idempotent(
         self, workflow: Workflow[Any], version_id: int, batch: Batch
@@ -138,6 +147,22 @@ class Enqueuer:
             raise collisions[0]
         if collisions:
             raise errors.BulkTriggerIdempotencyCollisionError(run_ids, collisions)
+        return run_ids
+
+    def _enqueue_debounced(
+        self, workflow: Workflow[Any], version_id: int, batch: Batch
+    ) -> list[str]:
+        """One trigger at a time: a burst with one key folds into one run."""
+        debounce = workflow.debounce
+        assert debounce is not None
+        run_ids = []
+        for row, key, (input, metadata) in zip(
+            batch.rows, batch.keys, batch.debounced, strict=True
+        ):
+            claim = DebounceClaim(
+                workflow.name, debounce.key(input, metadata), debounce.window, input, metadata
+            )
+            run_ids.append(str(self._runs.insert_debounced(row, key.run_id, claim, version_id)))
         return run_ids
 
     def resolve_ids(self, keys: list[RunKey], inserted: set[uuid.UUID]) -> list[str]:
