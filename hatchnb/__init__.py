@@ -14,6 +14,7 @@ from hatchnb.conditions import (
     UserEventCondition,
     or_,
 )
+from hatchnb.debounce import DebounceConfig
 from hatchnb.dependencies import Depends
 from hatchnb.errors import (
     BulkTriggerIdempotencyCollisionError,
@@ -71,6 +72,7 @@ __all__ = [
     "ConcurrencyLimitStrategy",
     "Condition",
     "Context",
+    "DebounceConfig",
     "DefaultFilter",
     "Depends",
     "DesiredWorkerLabel",

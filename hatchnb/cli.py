@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from hatchnb import users_cli
 from hatchnb.config import parse_duration
@@ -197,10 +197,29 @@ def _worker(args: argparse.Namespace) -> int:
     worker = Worker(client, name, slots=args.slots, labels=dict(args.label))
     if args.workflow:
         worker.workflow_names = list(args.workflow)
+    traces = _traces_from_environment()
     worker.start()
+    if traces is not None:
+        traces.shutdown()  # export what is still batched
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # task threads that ignored cancellation must not keep the process alive
+
+
+def _traces_from_environment() -> Any:
+    """With an OTLP endpoint in the standard OTEL_* variables, trace the worker's task runs
+    (``pip install hatchnb[otel]``); its tracer provider, to shut down at exit."""
+    wanted = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if not any(os.environ.get(name) for name in wanted):
+        return None
+    try:
+        from hatchnb.opentelemetry.instrumentor import HatchetInstrumentor
+    except ImportError:
+        _exit(
+            "worker",
+            "OTEL_EXPORTER_OTLP_* is set but OpenTelemetry is missing: pip install 'hatchnb[otel]'",
+        )
+    return HatchetInstrumentor().instrument().get_tracer_provider()
 
 
 def _engine(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from hatchnb import ambient, embedded, errors, serialization, signing
 from hatchnb.config import Settings
+from hatchnb.debounce import DebounceConfig
 from hatchnb.enqueue import Enqueuer
 from hatchnb.features.alerts import AlertsClient
 from hatchnb.features.concurrency import ConcurrencyClient
@@ -143,6 +144,7 @@ class Hatchet:
         default_filters: list[DefaultFilter] | None = None,
         default_additional_metadata: dict[str, Any] | None = None,
         idempotency: IdempotencyConfig | None = None,
+        debounce: DebounceConfig | None = None,
     ) -> Workflow[Any]:
         """Declare a workflow; add tasks with ``@wf.task()``."""
         return Workflow(
@@ -161,6 +163,7 @@ class Hatchet:
             default_filters=default_filters,
             default_additional_metadata=default_additional_metadata,
             idempotency=idempotency,
+            debounce=debounce,
         )
 
     def task(
@@ -187,6 +190,7 @@ class Hatchet:
         default_additional_metadata: dict[str, Any] | None = None,
         slot_cost: int = 1,
         idempotency: IdempotencyConfig | None = None,
+        debounce: DebounceConfig | None = None,
     ) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
         """Declare a standalone task (a one-task workflow); ``.run()`` returns its output."""
 
@@ -206,6 +210,7 @@ class Hatchet:
                 default_filters=default_filters,
                 default_additional_metadata=default_additional_metadata,
                 idempotency=idempotency,
+                debounce=debounce,
             )
             wf.task(
                 name=wf.name,

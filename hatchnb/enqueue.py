@@ -10,7 +10,7 @@ import json
 import uuid
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from hatchnb import errors, flow_control, ids, serialization
+from hatchnb import errors, flow_control, ids, serialization, tracing
 from hatchnb.config import Settings
 from hatchnb.idempotency import Idempotency
 from hatchnb.runtime.context import current_context
@@ -18,6 +18,7 @@ from hatchnb.store import AsyncStore, Store, Tx
 from hatchnb.store.flow import RateLimitsRepo
 from hatchnb.store.runs import (
     AsyncRunsRepo,
+    DebounceClaim,
     IdempotencyClaim,
     RunsRepo,
     claim_idempotency_keys_in,
@@ -43,6 +44,8 @@ class Batch(NamedTuple):
     rows: list[str]
     keys: list[RunKey]
     idempotency_keys: list[str]
+    #: each run's input and metadata, when its workflow declares ``debounce=``
+    debounced: list[tuple[Any, dict[str, Any]]]
 
     @property
     def runs_json(self) -> str:
@@ -64,11 +67,14 @@ class Enqueuer:
         ``idempotency=``, a run whose key is held is not started: one trigger raises
         ``IdempotencyCollisionError``, a bulk one ``BulkTriggerIdempotencyCollisionError``
         after starting the others."""
-        batch = self.batch(workflow, items)
-        if workflow.idempotency is not None:
-            return self._enqueue_idempotent(workflow, version_id, batch)
-        inserted = self._runs.insert_runs(batch.runs_json, version_id)
-        return self.resolve_ids(batch.keys, inserted)
+        with tracing.span("hatchet.run_workflow", **_span_attributes(workflow, items)):
+            batch = self.batch(workflow, items)
+            if workflow.idempotency is not None:
+                return self._enqueue_idempotent(workflow, version_id, batch)
+            if workflow.debounce is not None:
+                return self._enqueue_debounced(workflow, version_id, batch)
+            inserted = self._runs.insert_runs(batch.runs_json, version_id)
+            return self.resolve_ids(batch.keys, inserted)
 
     async def aio_enqueue(
         self,
@@ -78,9 +84,12 @@ class Enqueuer:
         items: list[WorkflowRunTriggerConfig],
     ) -> list[str]:
         """``enqueue`` on the caller's event loop's pool."""
-        batch = self.batch(workflow, items)
+        with tracing.span("hatchet.run_workflow", **_span_attributes(workflow, items)):
+            batch = self.batch(workflow, items)
         if workflow.idempotency is not None:
             return await asyncio.to_thread(self._enqueue_idempotent, workflow, version_id, batch)
+        if workflow.debounce is not None:
+            return await asyncio.to_thread(self._enqueue_debounced, workflow, version_id, batch)
         inserted = await AsyncRunsRepo(store).insert_runs(batch.runs_json, version_id)
         return await asyncio.to_thread(self.resolve_ids, batch.keys, inserted)
 
@@ -91,7 +100,7 @@ class Enqueuer:
         parent_json = "null" if parent_id is None else str(parent_id)
         fc = workflow.flow_control()
         limits = RateLimitsRepo(self._store)
-        rows, keys, idempotency_keys = [], [], []
+        rows, keys, idempotency_keys, debounced = [], [], [], []
         for position, item in enumerate(items):
             options = item.options
             child_key = (options.child_key or item.key) if parent else None
@@ -104,20 +113,20 @@ class Enqueuer:
             # the workflow's defaults, then (for a child) its parent run's metadata, then the
             # trigger's own keys, as in Hatchet
             inherited = parent.additional_metadata if parent is not None else {}
-            metadata = {
-                **workflow.default_additional_metadata,
-                **inherited,
-                **options.additional_metadata,
-            }
+            metadata = tracing.with_traceparent(
+                {**workflow.default_additional_metadata, **inherited, **options.additional_metadata}
+            )
             routing = _routing(workflow, fc, data, options, metadata, parent, limits)
             if workflow.idempotency is not None:
                 idempotency_keys.append(workflow.idempotency.key(json.loads(data), metadata))
+            if workflow.debounce is not None:
+                debounced.append((json.loads(data), metadata))
             rows.append(
                 serialization.run_row(
                     run_id, position, data, metadata, priority, parent_json, child_key, routing
                 )
             )
-        return Batch(rows, keys, idempotency_keys)
+        return Batch(rows, keys, idempotency_keys, debounced)
 
     def _enqueue_idempotent(
         self, workflow: Workflow[Any], version_id: int, batch: Batch
@@ -138,6 +147,22 @@ class Enqueuer:
             raise collisions[0]
         if collisions:
             raise errors.BulkTriggerIdempotencyCollisionError(run_ids, collisions)
+        return run_ids
+
+    def _enqueue_debounced(
+        self, workflow: Workflow[Any], version_id: int, batch: Batch
+    ) -> list[str]:
+        """One trigger at a time: a burst with one key folds into one run."""
+        debounce = workflow.debounce
+        assert debounce is not None
+        run_ids = []
+        for row, key, (input, metadata) in zip(
+            batch.rows, batch.keys, batch.debounced, strict=True
+        ):
+            claim = DebounceClaim(
+                workflow.name, debounce.key(input, metadata), debounce.window, input, metadata
+            )
+            run_ids.append(str(self._runs.insert_debounced(row, key.run_id, claim, version_id)))
         return run_ids
 
     def resolve_ids(self, keys: list[RunKey], inserted: set[uuid.UUID]) -> list[str]:
@@ -193,7 +218,7 @@ def start_run(
     when the workflow declares ``idempotency=`` and the run's key is held."""
     run_id = ids.uuid7()
     fc, defaults, idempotency = _stored_declarations(tx, target.version_id)
-    metadata = {**defaults, **(additional_metadata or {})}
+    metadata = tracing.with_traceparent({**defaults, **(additional_metadata or {})})
     if idempotency is not None:
         claim = IdempotencyClaim(target.workflow_name, idempotency.method.value, idempotency.ttl)
         key = idempotency.key(input or {}, metadata)
@@ -239,3 +264,9 @@ def _stored_declarations(tx: Tx, version_id: int) -> Declarations:
 def _or_default(priority: int | None, default: int) -> int:
     """The run's priority: its own, else its workflow's (0 is refused, not a default)."""
     return default if priority is None else priority
+
+
+def _span_attributes(
+    workflow: Workflow[Any], items: list[WorkflowRunTriggerConfig]
+) -> dict[str, Any]:
+    return {"hatchet.workflow_name": workflow.name, "hatchet.run_count": len(items)}

@@ -91,22 +91,28 @@ class Idempotency:
 
     def key(self, input: Any, additional_metadata: dict[str, Any]) -> str:
         """The key of one run: the expression over ``input`` and ``additional_metadata``."""
-        variables = {"input": input, "additional_metadata": additional_metadata}
-        try:
-            value = expressions.evaluate(self.key_expression, variables)
-        except Exception as exc:
-            raise errors.InvalidInput(
-                f"the idempotency key expression {self.key_expression!r} failed on this "
-                f"input: {exc}; make sure the input has the fields it reads"
-            ) from None
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise errors.InvalidInput(
-                f"the idempotency key expression {self.key_expression!r} gave "
-                f"{type(value).__name__} {value!r}; it must give a string or a number"
-            )
-        key = str(value)
-        if len(key) > MAX_KEY_LENGTH:
-            raise errors.InvalidInput(
-                f"the idempotency key is {len(key)} characters; at most {MAX_KEY_LENGTH}"
-            )
-        return key
+        return key_of(self.key_expression, input, additional_metadata, "idempotency")
+
+
+def key_of(expression: str, input: Any, additional_metadata: dict[str, Any], what: str) -> str:
+    """A run's ``what`` key (idempotency, debounce): ``expression`` over its ``input`` and
+    ``additional_metadata``, a string or a number as text."""
+    variables = {"input": input, "additional_metadata": additional_metadata}
+    try:
+        value = expressions.evaluate(expression, variables)
+    except Exception as exc:
+        raise errors.InvalidInput(
+            f"the {what} key expression {expression!r} failed on this input: {exc}; make "
+            "sure the input has the fields it reads"
+        ) from None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise errors.InvalidInput(
+            f"the {what} key expression {expression!r} gave {type(value).__name__} "
+            f"{value!r}; it must give a string or a number"
+        )
+    key = str(value)
+    if len(key) > MAX_KEY_LENGTH:
+        raise errors.InvalidInput(
+            f"the {what} key is {len(key)} characters; at most {MAX_KEY_LENGTH}"
+        )
+    return key

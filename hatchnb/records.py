@@ -273,6 +273,17 @@ class WorkflowRun(_OfWorkflow):
     tasks: list[TaskRun] = dataclasses.field(default_factory=list)
     #: what happened to its task runs, oldest first (filled by ``hatchet.runs.get``)
     task_events: list[TaskEvent] = dataclasses.field(default_factory=list)
+    #: what started it: None (a trigger in code), "cron:<name>", "schedule", "event:<key>",
+    #: "runs.create"
+    triggered_by: str | None = None
+
+    @property
+    def trigger(self) -> str:
+        """How the run was started: manual, child, cron, schedule or event."""
+        if self.parent_task_run_id is not None:
+            return "child"
+        source = (self.triggered_by or "").split(":", 1)[0]
+        return source if source in ("cron", "schedule", "event") else "manual"
 
     @property
     def run_id(self) -> str:
@@ -349,6 +360,7 @@ class WorkflowRun(_OfWorkflow):
             started_at=row["started_at"],
             finished_at=row["finished_at"],
             tasks=tasks or [],
+            triggered_by=row.get("triggered_by"),
         )
 
 
@@ -390,6 +402,8 @@ class CronWorkflow(_Identified):
     last_fired_at: datetime | None
     #: why the latest tick started no run (None when it started one)
     last_error: str | None = None
+    #: paused with ``hatchet.cron.pause``: its ticks start no run
+    paused: bool = False
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> CronWorkflow:
@@ -405,6 +419,7 @@ class CronWorkflow(_Identified):
             next_fire_at=row["next_fire_at"],
             last_fired_at=row["last_fired_at"],
             last_error=row.get("last_error"),
+            paused=row.get("paused_at") is not None,
         )
 
 

@@ -25,6 +25,7 @@ from hatchnb import (
     limits,
     serialization,
 )
+from hatchnb.debounce import Debounce, DebounceConfig
 from hatchnb.features.cron import next_tick
 from hatchnb.idempotency import Idempotency, IdempotencyConfig
 from hatchnb.records import CronWorkflow, Rows, ScheduledRun, WorkflowSummary
@@ -231,6 +232,7 @@ class Workflow(Generic[TWorkflowInput]):
         default_filters: Sequence[DefaultFilter] | None = None,
         default_additional_metadata: dict[str, Any] | None = None,
         idempotency: IdempotencyConfig | None = None,
+        debounce: DebounceConfig | None = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise errors.InvalidWorkflow("a workflow needs a non-empty name, e.g. name='etl'")
@@ -260,6 +262,12 @@ class Workflow(Generic[TWorkflowInput]):
             expressions.compile_expression(default.expression)
         #: how a trigger's runs are deduplicated (hatchet_sdk's ``idempotency=``)
         self.idempotency = Idempotency.declared(idempotency)
+        #: hatchnb's: a burst of triggers with one key starts one run
+        self.debounce = Debounce.declared(debounce)
+        if self.idempotency is not None and self.debounce is not None:
+            raise errors.InvalidWorkflow(
+                f"workflow {name!r}: declare idempotency= or debounce=, not both"
+            )
         self.tasks: list[Task[Any, Any]] = []
         self.on_failure: Task[Any, Any] | None = None
         self.on_success: Task[Any, Any] | None = None
@@ -545,6 +553,8 @@ class Workflow(Generic[TWorkflowInput]):
             spec["default_additional_metadata"] = self.default_additional_metadata
         if self.idempotency is not None:
             spec["idempotency"] = self.idempotency.spec()
+        if self.debounce is not None:
+            spec["debounce"] = self.debounce.spec()
         return spec
 
     def flow_control(self) -> flow_control.FlowControl:

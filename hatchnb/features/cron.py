@@ -158,6 +158,27 @@ class CronClient:
             )
         return str(run_id)
 
+    def pause(self, cron_id: Any) -> CronWorkflow:
+        """Pause one cron: its ticks start no run until ``unpause`` (the workflow's other
+        crons and triggers go on)."""
+        return self._set_paused(cron_id, True)
+
+    def unpause(self, cron_id: Any) -> CronWorkflow:
+        """Let a paused cron fire again, from its next tick (``backfill`` starts the ticks
+        missed meanwhile, when they are wanted)."""
+        return self._set_paused(cron_id, False)
+
+    async def aio_pause(self, cron_id: Any) -> CronWorkflow:
+        return await asyncio.to_thread(self.pause, cron_id)
+
+    async def aio_unpause(self, cron_id: Any) -> CronWorkflow:
+        return await asyncio.to_thread(self.unpause, cron_id)
+
+    def _set_paused(self, cron_id: Any, paused: bool) -> CronWorkflow:
+        cron = self.get(getattr(cron_id, "id", cron_id))
+        resume_at = next_tick(cron.expression, cron.timezone, datetime.now(UTC))
+        return self._crons.set_cron_paused(cron.id, paused, resume_at)
+
     def backfill(self, cron_id: Any, since: datetime, until: datetime) -> builtins.list[str]:
         """Start one run per tick of the cron from ``since`` to ``until`` (both included,
         aware datetimes, ``until`` at most now) that has no run yet: ticks missed while no

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
-from hatchnb import errors, expressions
+from hatchnb import errors, expressions, tracing
 from hatchnb.conditions import event_counts, events_from
 from hatchnb.runtime.context import Context, WorkerHandle
 from hatchnb.store.durable import AsyncDurableRepo, DurableRepo, LogEntry, SeenEvent
@@ -151,7 +151,8 @@ class DurableContext(Context):
         if entry is None:
             entry = LogEntry(seq=seq, kind="sleep", request=request, wake_at=wake_at, since=_now())
             await self._aio_remember(entry)
-        await asyncio.sleep(self._wait_or_evict(entry.wake_at or wake_at))
+        with tracing.span("hatchet.durable.sleep", **{"hatchet.durable.node_id": seq}):
+            await asyncio.sleep(self._wait_or_evict(entry.wake_at or wake_at))
         return _slept(entry)
 
     def sleep_for(self, duration: timedelta | str | float) -> SleepResult:
@@ -273,7 +274,10 @@ class DurableContext(Context):
                 since=since,
             )
             await self._aio_remember(entry)
-        return _validated(await self._await_event(entry, scope), payload_validator)
+        attributes = {"hatchet.durable.node_id": seq, "hatchet.event_key": key}
+        with tracing.span("hatchet.durable.wait_for_event", **attributes):
+            found = await self._await_event(entry, scope)
+        return _validated(found, payload_validator)
 
     async def aio_wait_for(
         self, signal_key: str, *conditions: Any, label: str | None = None

@@ -8,9 +8,9 @@ import contextvars
 import json
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from hatchnb import errors, serialization, signing
+from hatchnb import errors, ids, serialization, signing, tracing
 from hatchnb.records import CANCELLED_BY_TASK
 from hatchnb.runtime import durable
 from hatchnb.runtime.claims import Slots
@@ -64,10 +64,14 @@ class Executor:
         token = current_context.set(ctx)
         cancelled_itself = False
         try:
-            try:
-                result = await self._call(claim, ctx)
-            finally:
-                cancelled_itself = self._cancelled_itself(claim, ctx)
+            with tracing.task_run(
+                _span_attributes(claim, self.handle), claim.additional_metadata or {}
+            ) as done:
+                try:
+                    result = await self._call(claim, ctx)
+                finally:
+                    cancelled_itself = self._cancelled_itself(claim, ctx)
+                done("CANCELLED" if cancelled_itself else result[2], result[5])
             await asyncio.gather(*reporter.stream_writes.pop(claim.id, []), return_exceptions=True)
         except asyncio.CancelledError:
             if not cancelled_itself:
@@ -170,3 +174,16 @@ def _traceback_of(exc: BaseException) -> str:
         return "".join(traceback.format_exception(exc))
     except Exception as failure:
         return f"(the traceback could not be formatted: {type(failure).__name__})"
+
+
+def _span_attributes(claim: ClaimedTask, worker: WorkerHandle) -> dict[str, Any]:
+    """What a task run's span says about it (hatchet_sdk's attribute names)."""
+    return {
+        "hatchet.workflow_name": claim.workflow_name,
+        "hatchet.task_name": claim.task_name,
+        "hatchet.workflow_run_id": str(claim.run_id),
+        "hatchet.step_run_id": ids.task_run_external_id(claim.run_id, claim.task_name),
+        "hatchet.retry_count": claim.retry_count,
+        "hatchet.attempt": claim.attempt,
+        "hatchet.worker_id": worker.worker_id,
+    }

@@ -203,6 +203,34 @@ class RunsRepo:
             found = conn.execute(self._db.query("insert_runs"), params).fetchall()
             return {r["id"] for r in found if r["id"] is not None}, holders
 
+    def insert_debounced(
+        self, row: str, run_id: uuid.UUID, claim: DebounceClaim, version_id: int
+    ) -> uuid.UUID:
+        """Insert a debounced run, starting ``claim.window`` from now; when a run with its
+        key is still waiting, give that one this run's input and metadata and push its start
+        back instead. The id of the run that will run."""
+        query = self._db.query
+        key = {"workflow_name": claim.workflow_name, "key": claim.key}
+        with self._db.transaction() as conn:
+            held = conn.execute(query("take_debounce_key"), {**key, "run_id": run_id}).fetchone()
+            assert held is not None
+            waiting = held["run_id"]
+            if not held["inserted"]:
+                delay = {"run_id": waiting, "window": claim.window}
+                if conn.execute(query("defer_debounced_tasks"), delay).fetchall():
+                    params = {
+                        "run_id": waiting,
+                        "input": jsonb(claim.input),
+                        "meta": jsonb(claim.metadata),
+                    }
+                    conn.execute(query("replace_debounced_input"), params)
+                    return uuid.UUID(str(waiting))
+                conn.execute(query("move_debounce_key"), {**key, "run_id": run_id})
+            params = {"runs": f"[{row}]", "version_id": version_id}
+            conn.execute(query("insert_runs"), params)
+            conn.execute(query("defer_debounced_tasks"), {"run_id": run_id, "window": claim.window})
+            return run_id
+
     def find_child_run(self, parent_task_run_id: int | None, child_key: str) -> uuid.UUID | None:
         row = self._db.fetch_one(
             "find_child_run", parent_task_run_id=parent_task_run_id, child_key=child_key
@@ -385,6 +413,17 @@ class IdempotencyClaim:
     workflow_name: str
     method: str
     ttl: timedelta
+
+
+@dataclass(frozen=True)
+class DebounceClaim:
+    """One debounced trigger: its workflow and key, the window, its input and metadata."""
+
+    workflow_name: str
+    key: str
+    window: timedelta
+    input: Any
+    metadata: dict[str, Any]
 
 
 def claim_idempotency_keys_in(

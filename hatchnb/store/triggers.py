@@ -58,6 +58,13 @@ class CronsRepo:
             raise errors.HatchnbError(f"no cron has the id {cron_id}")
         return CronWorkflow.from_row(row)
 
+    def set_cron_paused(self, cron_id: str, paused: bool, next_fire_at: datetime) -> CronWorkflow:
+        query = "pause_cron" if paused else "unpause_cron"
+        row = self._db.fetch_one(query, id=cron_id, next_fire_at=next_fire_at)
+        if row is None:
+            raise errors.HatchnbError(f"no cron has the id {cron_id}")
+        return CronWorkflow.from_row(row)
+
     def delete_cron(self, cron_id: str) -> None:
         self._db.fetch_one("delete_cron", id=cron_id)
 

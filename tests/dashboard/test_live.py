@@ -117,3 +117,46 @@ def test_a_finished_run_page_reads_finished(page: Any, hatchet: Any, start_worke
     assert height < 2500, f"the page is {height} px tall"
     page.shot("run-finished")
     assert page.errors == []
+
+
+def test_runs_table_shows_trigger_and_duration_and_finds_a_run_by_id(
+    page: Any, seeded: dict[str, Any], hatchet: Any
+) -> None:
+    p = page.open("?page=runs")
+    row = _row(p, seeded["ok"])
+    row.wait_for(timeout=15_000)
+    assert row.locator(".tabulator-cell[tabulator-field='trigger']").inner_text() == "manual"
+    assert row.locator(".tabulator-cell[tabulator-field='duration']").inner_text().endswith("s")
+    assert not p.locator(".tabulator-col[tabulator-field='id']").is_visible()  # one id column
+    search = p.locator('input[placeholder="a run\'s id (UUID)"]')
+    search.fill(seeded["failed"])
+    search.press("Enter")
+    wait_until(lambda: _row(p, seeded["ok"]).count() == 0, 10, "only the searched run")
+    assert _row(p, seeded["failed"]).count() == 1
+    search.fill("")
+    search.press("Enter")
+    box = p.locator("input[placeholder='team=ml']")
+    box.fill("not a filter")
+    box.press("Enter")
+    p.get_by_text("write metadata filters as key=value").wait_for(timeout=10_000)
+    wait_until(lambda: p.locator(".tabulator-row").count() == 0, 10, "no stale rows")
+    assert page.errors == []
+
+
+def test_pause_and_resume_a_cron_from_the_page(
+    page: Any, seeded: dict[str, Any], hatchet: Any
+) -> None:
+    p = page.open("?page=triggers")
+    row = p.locator(".tabulator-row", has_text="nightly")
+    row.wait_for(timeout=15_000)
+    row.locator(".tabulator-cell[tabulator-field='name']").click()
+    p.get_by_role("button", name="Pause or resume cron").click()
+    p.get_by_text("cron nightly paused").wait_for(timeout=10_000)
+    assert hatchet.cron.get(seeded["cron"].id).paused
+    row.locator(".tabulator-cell[tabulator-field='state']", has_text="paused").wait_for(
+        timeout=5_000
+    )
+    p.get_by_role("button", name="Pause or resume cron").click()
+    p.get_by_text("cron nightly resumed").wait_for(timeout=10_000)
+    assert not hatchet.cron.get(seeded["cron"].id).paused
+    assert page.errors == []

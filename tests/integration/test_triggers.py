@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -127,6 +128,27 @@ def test_backfill_starts_each_missed_tick_once(hatchet: Any, start_worker: Any, 
         hatchet.cron.backfill(cron, now - timedelta(days=60), now)
     with pytest.raises(HatchnbError, match="in the future"):
         hatchet.cron.backfill(cron, now, now + timedelta(hours=1))
+
+
+def test_a_paused_cron_starts_no_run_and_resumes_at_its_next_tick(
+    hatchet: Any, start_worker: Any, db: Any
+) -> None:
+    @hatchet.task()
+    def minutely(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    cron = minutely.create_cron("every-minute", "* * * * *")
+    other = minutely.create_cron("also-every-minute", "* * * * *")
+    start_worker(minutely)
+    assert hatchet.cron.pause(cron.metadata.id).paused
+    db.execute("UPDATE hatchnb.crons SET next_fire_at = now() - interval '1 second'")
+    wait_until(lambda: len(_runs(db, "minutely")) == 1, message="the other cron's run")
+    time.sleep(0.5)  # a few engine rounds
+    assert [r["triggered_by"] for r in _runs(db, "minutely")] == ["cron:also-every-minute"]
+    assert hatchet.cron.get(cron.metadata.id).paused
+    resumed = hatchet.cron.unpause(cron)
+    assert not resumed.paused and resumed.next_fire_at > datetime.now(UTC)
+    assert not hatchet.cron.get(other.metadata.id).paused
 
 
 def test_cron_in_a_time_zone(hatchet: Any) -> None:

@@ -139,6 +139,8 @@ def _triggers(h: Any, d: st.DataObject) -> dict[str, Callable[[], Any]]:
             priority=d.draw(numbers),
         ),
         "cron.get": lambda: h.cron.get(d.draw(ids)),
+        "cron.pause": lambda: h.cron.pause(d.draw(ids)),
+        "cron.unpause": lambda: h.cron.unpause(d.draw(ids)),
         "cron.delete": lambda: h.cron.delete(d.draw(ids)),
         "cron.list": lambda: h.cron.list(offset=d.draw(numbers), limit=d.draw(numbers)),
         "cron.backfill": lambda: h.cron.backfill(

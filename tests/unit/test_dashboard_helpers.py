@@ -136,3 +136,11 @@ def test_websocket_origins_add_configured_names_with_or_without_scheme(
         "dash.example.com",
         "dash2.example.com:8443",
     ]
+
+
+def test_the_run_header_shows_the_trace_id_of_a_traced_run() -> None:
+    from hatchnb.dashboard.pages.run_detail import _trace
+
+    traced = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    assert "0af7651916cd43dd8448eb211c80319c" in _trace(traced)
+    assert _trace({}) == "" and _trace({"traceparent": "<script>"}) == ""

@@ -147,7 +147,7 @@ class RunDetailPage:
             f"<p>workflow {common.workflow_link(r.workflow_name)} · "
             f"{common.badge(str(r.status))} · "
             f"created {common.when(r.created_at)} · started {common.when(r.started_at)} · "
-            f"finished {common.when(r.finished_at)}</p>"
+            f"finished {common.when(r.finished_at)}{_trace(r.additional_metadata)}</p>"
         )
         if self.header.object != text:
             self.header.object = text
@@ -254,3 +254,11 @@ def _collapsed(text: str) -> str:
         f"<details><summary>show all ({len(text):,} characters)</summary>"
         f"<pre {box}>{html.escape(text)}</pre></details>"
     )
+
+
+def _trace(metadata: dict[str, Any]) -> str:
+    """The OpenTelemetry trace id the run belongs to, from its W3C traceparent."""
+    parts = str(metadata.get("traceparent", "")).split("-")
+    if len(parts) != 4 or len(parts[1]) != 32:
+        return ""
+    return f" · trace <code name='trace_id'>{html.escape(parts[1])}</code>"

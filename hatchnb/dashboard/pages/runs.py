@@ -7,8 +7,9 @@ from typing import Any
 
 import panel as pn
 
+from hatchnb import errors
 from hatchnb.dashboard import common
-from hatchnb.records import Role, RunStatus
+from hatchnb.records import Role, RunStatus, WorkflowRun
 
 PAGE_SIZE = 50
 RANGES = {
@@ -18,7 +19,8 @@ RANGES = {
     "last 7 days": timedelta(days=7),
     "last 30 days": timedelta(days=30),
 }
-COLUMNS = ["run", "workflow", "status", "created", "started", "finished", "metadata", "id"]
+#: "id" is hidden: the selection's run ids
+COLUMNS = ["run", "workflow", "status", "trigger", "created", "duration", "metadata", "id"]
 #: runs are counted up to this many, in all and per status (exact counts over a million runs
 #: take 50-150 ms, at every refresh); beyond it the page says "10,000+"
 COUNT_CAP = 10_000
@@ -56,8 +58,13 @@ class RunsPage:
         self.metadata = pn.widgets.TextInput(
             label="Metadata (key=value, ...)", placeholder="team=ml", width=220
         )
+        self.search = pn.widgets.TextInput(
+            label="Run id", placeholder="a run's id (UUID)", width=300
+        )
         self.counts = pn.pane.HTML("", name="status_counts")
-        self.table = common.table(COLUMNS, "runs_table", html=["run"], selectable=True)
+        self.table = common.table(
+            COLUMNS, "runs_table", html=["run"], selectable=True, hidden_columns=["id"]
+        )
         self.page_label = pn.pane.HTML("", name="page_label")
         self.previous = pn.widgets.Button(label="◀ Previous", width=110)
         self.next = pn.widgets.Button(label="Next ▶", width=110)
@@ -70,7 +77,7 @@ class RunsPage:
         self._wire()
 
     def _wire(self) -> None:
-        for widget in (self.workflow, self.status, self.range, self.metadata):
+        for widget in (self.workflow, self.status, self.range, self.metadata, self.search):
             widget.param.watch(self._filters_changed, "value")
         self.previous.on_click(lambda _: self._move(-PAGE_SIZE))
         self.next.on_click(lambda _: self._move(PAGE_SIZE))
@@ -78,7 +85,7 @@ class RunsPage:
         self.replay.on_click(lambda _: self._act("replay"))
 
     def view(self) -> pn.viewable.Viewable:
-        filters = pn.Row(self.workflow, self.status, self.range, self.metadata)
+        filters = pn.Row(self.workflow, self.status, self.range, self.metadata, self.search)
         pager = pn.Row(self.previous, self.page_label, self.next, self.cancel, self.replay)
         self.refresh()
         common.every(common.POLL_MS, self.refresh)
@@ -95,24 +102,42 @@ class RunsPage:
         try:
             filters = self.filters()
         except ValueError as exc:
+            # no rows rather than the previous filter's: they would read as this filter's
             self.feedback.object = common.message(str(exc), "error")
+            self._show_counts({})
+            self._show([], 0)
+            return
+        if self.search.value.strip():
+            found = self._searched(self.search.value.strip())
+            self._show(found, len(found))
             return
         statuses = list(self.status.value) or None
         runs = self.hatchet.runs.list(
             **filters, statuses=statuses, limit=PAGE_SIZE, offset=self.offset
         )
-        self.total = self.hatchet.runs.count(**filters, statuses=statuses, cap=COUNT_CAP + 1)
-        counts = self.hatchet.runs.status_counts(**filters, cap=COUNT_CAP + 1)
-        self._show_counts(counts)
+        total = self.hatchet.runs.count(**filters, statuses=statuses, cap=COUNT_CAP + 1)
+        self._show_counts(self.hatchet.runs.status_counts(**filters, cap=COUNT_CAP + 1))
+        self._show(list(runs), total)
+
+    def _searched(self, run_id: str) -> list[WorkflowRun]:
+        try:
+            return [self.hatchet.runs.get(run_id, task_events=False)]
+        except (errors.RunNotFound, ValueError):
+            self.feedback.object = common.message(f"no run has the id {run_id!r}", "error")
+            return []
+
+    def _show(self, runs: list[WorkflowRun], total: int) -> None:
+        """The table's rows, and ``total`` (all matching runs) for the pager."""
+        self.total = total
         rows = [
             {
                 "run": common.run_link(r.workflow_run_id),
                 "id": r.workflow_run_id,
                 "workflow": r.workflow_name,
                 "status": str(r.status),
+                "trigger": r.trigger,
                 "created": common.when(r.created_at),
-                "started": common.when(r.started_at),
-                "finished": common.when(r.finished_at),
+                "duration": _duration(r.duration),
                 "metadata": ", ".join(f"{k}={v}" for k, v in r.additional_metadata.items()),
             }
             for r in runs
@@ -163,3 +188,12 @@ class RunsPage:
 
 def build(config: common.DashboardConfig) -> pn.viewable.Viewable:
     return RunsPage(config).view()
+
+
+def _duration(milliseconds: int | None) -> str:
+    if milliseconds is None:
+        return ""
+    if milliseconds < 1000:
+        return f"{milliseconds} ms"
+    seconds = milliseconds / 1000
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"

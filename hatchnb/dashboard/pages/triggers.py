@@ -1,4 +1,4 @@
-"""Crons and scheduled runs: create, delete, trigger now."""
+"""Crons and scheduled runs: create, delete, trigger now, pause a cron."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ CRON_COLUMNS = [
     "name",
     "expression",
     "timezone",
+    "state",
     "next_fire",
     "last_fired",
     "last_error",
@@ -47,6 +48,7 @@ class TriggersPage:
                 ("Schedule run", "primary"),
                 ("Delete cron", "danger"),
                 ("Trigger cron now", "warning"),
+                ("Pause or resume cron", "warning"),
                 ("Delete scheduled", "danger"),
                 ("Trigger scheduled now", "warning"),
             )
@@ -67,7 +69,7 @@ class TriggersPage:
             form,
             pn.Row(b["Create cron"], b["Schedule run"], self.feedback),
             "### Crons",
-            pn.Row(b["Delete cron"], b["Trigger cron now"]),
+            pn.Row(b["Delete cron"], b["Trigger cron now"], b["Pause or resume cron"]),
             self.crons,
             "### Scheduled runs",
             pn.Row(b["Delete scheduled"], b["Trigger scheduled now"]),
@@ -82,6 +84,7 @@ class TriggersPage:
                 "name": c.name,
                 "expression": c.expression,
                 "timezone": c.timezone,
+                "state": "paused" if c.paused else "active",
                 "next_fire": common.when(c.next_fire_at),
                 "last_fired": common.when(c.last_fired_at),
                 "last_error": c.last_error or "",
@@ -125,7 +128,7 @@ class TriggersPage:
 
     def _target(self, action: str) -> str:
         """What ``action`` acts on: the selected cron or schedule, or the chosen workflow."""
-        if action in ("Delete cron", "Trigger cron now"):
+        if action in ("Delete cron", "Trigger cron now", "Pause or resume cron"):
             return self._selected(self.crons)
         if action in ("Delete scheduled", "Trigger scheduled now"):
             return self._selected(self.scheduled)
@@ -154,6 +157,13 @@ class TriggersPage:
             return "cron deleted"
         if action == "Trigger cron now":
             return f"started run {h.cron.trigger_now(self._selected(self.crons))}"
+        if action == "Pause or resume cron":
+            cron = h.cron.get(self._selected(self.crons))
+            if cron.paused:
+                h.cron.unpause(cron.id)
+                return f"cron {cron.name} resumed"
+            h.cron.pause(cron.id)
+            return f"cron {cron.name} paused"
         if action == "Delete scheduled":
             h.scheduled.delete(self._selected(self.scheduled))
             return "scheduled run deleted"

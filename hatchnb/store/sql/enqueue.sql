@@ -110,3 +110,28 @@ RETURNING k.run_id;
 -- name: idempotency_key_holders
 -- The runs holding some keys.
 SELECT key, run_id FROM hatchnb.idempotency_keys WHERE key = ANY (%(keys)s::text[]);
+
+-- name: take_debounce_key
+-- The run holding a workflow's debounce key, locked; a new key is given to `run_id`
+-- (inserted: true).
+INSERT INTO hatchnb.debounce_keys AS k (workflow_name, key, run_id)
+VALUES (%(workflow_name)s, %(key)s, %(run_id)s)
+ON CONFLICT (workflow_name, key) DO UPDATE SET key = excluded.key
+RETURNING k.run_id, (xmax = 0) AS inserted;
+
+-- name: defer_debounced_tasks
+-- Push back the start of a debounced run's queued tasks; their ids (none once a worker took
+-- them: the run has started). Tasks first: a claim skips rows locked here.
+UPDATE hatchnb.task_runs SET available_at = now() + %(window)s
+ WHERE run_id = %(run_id)s AND status = 'QUEUED'
+RETURNING id;
+
+-- name: replace_debounced_input
+-- A debounced run not started yet takes the latest trigger's input and metadata.
+UPDATE hatchnb.workflow_runs SET input = %(input)s, additional_metadata = %(meta)s
+ WHERE id = %(run_id)s AND status = 'QUEUED';
+
+-- name: move_debounce_key
+-- The run a debounce key waits on has started: the key goes to the next run.
+UPDATE hatchnb.debounce_keys SET run_id = %(run_id)s
+ WHERE workflow_name = %(workflow_name)s AND key = %(key)s;

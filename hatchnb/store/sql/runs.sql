@@ -115,7 +115,8 @@ SELECT r.id, v.workflow_name, v.id, h ->> 'name', h ->> 'kind', 'PENDING',
 -- name: get_run
 -- One workflow run.
 SELECT id, workflow_name, version_id, status, input, additional_metadata, priority,
-       parent_task_run_id, child_key, error, created_at, started_at, finished_at
+       parent_task_run_id, child_key, error, created_at, started_at, finished_at,
+       triggered_by
   FROM hatchnb.workflow_runs WHERE id = %(id)s;
 
 -- name: get_run_tasks
@@ -158,7 +159,8 @@ SELECT id, status, error FROM hatchnb.workflow_runs WHERE id = ANY (%(ids)s::uui
 -- filter is NULL, not '{}': `@> '{}'` matches every row but could still be planned on the
 -- metadata GIN index (migrations/0001_core.sql), which would then read all of it.
 SELECT id, workflow_name, version_id, status, input, additional_metadata, priority,
-       parent_task_run_id, child_key, error, created_at, started_at, finished_at
+       parent_task_run_id, child_key, error, created_at, started_at, finished_at,
+       triggered_by
   FROM hatchnb.workflow_runs
  WHERE created_at >= %(since)s
    AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)

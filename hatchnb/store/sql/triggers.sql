@@ -36,12 +36,12 @@ DELETE FROM hatchnb.crons WHERE id = %(id)s RETURNING id;
 
 -- name: due_crons
 -- Crons whose tick has come, locked so each tick fires once across engines.
-SELECT * FROM hatchnb.crons WHERE next_fire_at <= now()
+SELECT * FROM hatchnb.crons WHERE next_fire_at <= now() AND paused_at IS NULL
  ORDER BY next_fire_at LIMIT 100 FOR UPDATE SKIP LOCKED;
 
 -- name: anything_due
 -- Whether a cron tick or a scheduled run is due, and whether tasks wait on conditions.
-SELECT EXISTS (SELECT 1 FROM hatchnb.crons WHERE next_fire_at <= now())
+SELECT EXISTS (SELECT 1 FROM hatchnb.crons WHERE next_fire_at <= now() AND paused_at IS NULL)
     OR EXISTS (SELECT 1 FROM hatchnb.scheduled_runs
                 WHERE run_id IS NULL AND error IS NULL AND run_at <= now())
        AS due,
@@ -114,3 +114,13 @@ SELECT DISTINCT additional_metadata ->> 'hatchnb__cron_tick' AS tick
   FROM hatchnb.workflow_runs
  WHERE additional_metadata @> jsonb_build_object('hatchnb__cron_id', %(cron_id)s::text)
    AND additional_metadata ->> 'hatchnb__cron_tick' = ANY (%(ticks)s::text[]);
+
+-- name: pause_cron
+-- Pause one cron (again: no change); returns it, or nothing for an unknown id.
+UPDATE hatchnb.crons SET paused_at = coalesce(paused_at, now()) WHERE id = %(id)s RETURNING *;
+
+-- name: unpause_cron
+-- Unpause one cron; it resumes at `next_fire_at` (its next tick from now).
+UPDATE hatchnb.crons SET paused_at = NULL,
+       next_fire_at = CASE WHEN paused_at IS NULL THEN next_fire_at ELSE %(next_fire_at)s END
+ WHERE id = %(id)s RETURNING *;
