@@ -120,8 +120,9 @@ class Reporter:
             self.ready.set()
 
     def log(self, task_run_id: int, attempt: int, level: str, message: str) -> None:
-        """A task's log line (from any thread)."""
-        entry = (task_run_id, attempt, level, message, datetime.now(UTC))
+        """A task's log line (from any thread); NUL characters and lone surrogates are
+        escaped, as the database would refuse the whole batch of log lines for one of them."""
+        entry = (task_run_id, attempt, level, errors.storable_text(message), datetime.now(UTC))
         self.loop.call_soon_threadsafe(self._add_log, entry)
 
     def _add_log(self, entry: LogLine) -> None:

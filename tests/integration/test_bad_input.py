@@ -444,6 +444,22 @@ def test_an_exception_whose_str_raises_fails_the_task_and_uses_its_retries(
     assert time.monotonic() - started < 30  # failed at once, not at the execution timeout
 
 
+def test_log_lines_with_nul_characters_or_lone_surrogates_are_kept_escaped(
+    hatchet: Any, worker_process: Any
+) -> None:
+    @hatchet.task()
+    def chatty(input: EmptyModel, ctx: Context) -> None:
+        ctx.log("before")
+        ctx.log("a NUL \x00 and a lone \ud800 here")
+        ctx.log("after")
+
+    worker_process("--slots", "1")
+    ref = chatty.run_no_wait()
+    ref.result(timeout=30)
+    lines = [line["message"] for line in hatchet.runs.logs(ref.workflow_run_id)]
+    assert lines == ["before", "a NUL \\x00 and a lone \\ud800 here", "after"]
+
+
 def test_output_with_nul_characters_is_kept_not_lost(hatchet: Any, worker_process: Any) -> None:
     @hatchet.task()
     def binary(input: EmptyModel, ctx: Context) -> dict[str, str]:
