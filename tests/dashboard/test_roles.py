@@ -107,6 +107,8 @@ def test_an_operator_cancels_and_the_audit_log_names_them(
     p = page.open(f"?page=run&id={run_id}")
     p.get_by_role("button", name="Cancel run").click()
     wait_until(lambda: str(hatchet.runs.get_status(run_id)) == "CANCELLED", 15, "CANCELLED")
+    # the audit row is written just after the cancel: wait for it too
+    wait_until(lambda: hatchet.audit.list(), 15, "the audit entry")
     [entry] = hatchet.audit.list()
     assert (entry.actor, entry.role, entry.action, entry.target) == (
         "otto",

@@ -302,13 +302,15 @@ def test_pruning_goes_in_short_batches_and_writers_do_not_wait(
         observer.close()
     assert not failures, failures
     assert len(waits) >= 5
-    assert max(waits) < 1.0
+    # a whole prune of this backlog holds its locks far longer; the bound leaves room for a
+    # busy 2-core machine
+    assert max(waits) < 2.0
     run_batches = [n for n, _ in batches]
     assert len(run_batches) >= 90 and max(run_batches) == 500
     # each batch was committed on its own: another session saw the old runs shrink by it
     remaining = [before - sum(run_batches[: k + 1]) for k in range(len(run_batches))]
     assert [left for _, left in batches] == remaining
-    assert report.longest_batch < 1.0
+    assert report.longest_batch < 2.0
 
 
 def test_engine_leader_prunes_when_retention_is_due(
