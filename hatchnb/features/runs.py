@@ -245,7 +245,8 @@ class RunsClient:
     def get_details(self, external_id: str) -> WorkflowRunDetail:
         """The run's status, input, metadata and each task's status, output and error, by
         task name (hatchet_sdk's WorkflowRunDetail shape). As in Hatchet, a task appears
-        once its parents are done (hatchnb's PENDING tasks are left out)."""
+        once its parents are done (hatchnb's PENDING tasks are left out), and only a failed
+        task has an error (why one was cancelled is in ``runs.get``)."""
         run = self.get(external_id, task_events=False)
         outputs = {t.task_name: t for t in self._runs.task_outputs([run.workflow_run_id])}
         key = self._settings.signing_keys
@@ -255,7 +256,7 @@ class RunsClient:
                 readable_id=t.task_name,
                 status=t.status,
                 output=_output_of(outputs.get(t.task_name), key),
-                error=t.error,
+                error=t.error if t.status == RunStatus.FAILED else None,
             )
             for t in run.tasks
             if t.status != RunStatus.PENDING

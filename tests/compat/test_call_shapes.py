@@ -410,3 +410,4 @@ def test_ctx_cancel_cancels_only_its_own_task_run(hatchet: Any, start_worker: An
     assert states["sibling"] == ("SUCCEEDED", None)
     details = hatchet.runs.get_details(ref.workflow_run_id)
     assert details.task_runs["sibling"].output == {"n": 1}
+    assert details.task_runs["quits"].error is None  # as in Hatchet: only failures have one
