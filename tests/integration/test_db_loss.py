@@ -188,10 +188,11 @@ def test_worker_started_while_the_database_is_down_waits_for_it(
     hatchet.close()
 
 
-def test_a_log_line_the_database_refuses_does_not_hold_back_results(
+def test_a_log_line_with_a_nul_is_stored_escaped_and_holds_back_nothing(
     hatchet: Any, worker_process: Any, db: Any
 ) -> None:
-    """Refused data is not an outage: retrying it forever would block every later report."""
+    """Text columns cannot hold NUL: the line is stored escaped, rather than the database
+    refusing the whole batch of log lines (and the results reported with it)."""
 
     @hatchet.task(name="nul_logger", execution_timeout="30s")
     def nul_logger(input: EmptyModel, ctx: Context) -> int:
@@ -199,8 +200,10 @@ def test_a_log_line_the_database_refuses_does_not_hold_back_results(
         return 1
 
     proc = worker_process("--slots", "2")
-    assert nul_logger.run() == 1, proc.output()
-    assert "dropped 1 task log line(s) the database refused" in proc.output()
+    ref = nul_logger.run_no_wait()
+    assert ref.result(timeout=30) == 1, proc.output()
+    lines = wait_until(lambda: hatchet.runs.logs(ref.workflow_run_id), message="the log line")
+    assert [line["message"] for line in lines] == ["text columns cannot hold \\x00"]
 
 
 def test_a_client_survives_a_restart_with_every_pooled_connection_dead(

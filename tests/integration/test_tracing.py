@@ -71,6 +71,7 @@ def collector() -> Iterator[Collector]:
     thread.start()
     yield server
     server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture
