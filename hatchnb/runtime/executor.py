@@ -64,9 +64,9 @@ class Executor:
         token = current_context.set(ctx)
         cancelled_itself = False
         try:
-            with tracing.task_run(
-                _span_attributes(claim, self.handle), claim.additional_metadata or {}
-            ) as done:
+            # the attributes only when traced: this is every task run's path
+            attributes = _span_attributes(claim, self.handle) if tracing.active() else {}
+            with tracing.task_run(attributes, claim.additional_metadata or {}) as done:
                 try:
                     result = await self._call(claim, ctx)
                 finally:
