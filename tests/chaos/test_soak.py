@@ -59,6 +59,9 @@ def cluster() -> Iterator[Cluster]:
         yield server
 
 
+# waves, then up to DRAIN_TIMEOUT for the drain: the drain's own assertion (which says what is
+# unfinished) must fire before pytest's default timeout would cut the test short
+@pytest.mark.timeout(60 + int(DRAIN_TIMEOUT) + 60)
 def test_soak_under_kills_leader_loss_and_a_postgres_restart(
     cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
