@@ -32,6 +32,10 @@ ALIASES: dict[str, dict[str, str]] = {
         "Standalone": "hatchnb.workflow:Standalone",
         "TaskRunRef": "hatchnb.results:TaskRunRef",
     },
+    "hatchnb.runnables.contextvars": {
+        "ctx_action_key": "hatchnb.runtime.durable:ctx_action_key",
+        "workflow_spawn_indices": "hatchnb.runtime.durable:workflow_spawn_indices",
+    },
     "hatchnb.runnables.eviction": {"EvictionPolicy": "hatchnb.types:EvictionPolicy"},
     "hatchnb.runnables.task": {
         "Task": "hatchnb.workflow:Task",

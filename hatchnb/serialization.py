@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib
 import io
 import json
 import re
@@ -179,7 +180,7 @@ def dump_output(
     """Encode a task's return value: JSON when possible, else a pickled blob plus a preview
     (signed when a signing key is set)."""
     try:
-        text: str | None = json.dumps(_jsonable(value), allow_nan=False)
+        text: str | None = json.dumps(_jsonable(value), allow_nan=False, default=_nested_model)
     except (TypeError, ValueError, RecursionError):
         text = None
     # strings with NUL characters are valid JSON that PostgreSQL's jsonb cannot store
@@ -195,6 +196,16 @@ def _jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _adapter(type(value)).dump_python(value, mode="json", context=SERIALIZATION_CONTEXT)
     return value
+
+
+def _nested_model(value: Any) -> Any:
+    """Models and dataclasses inside a returned dict become JSON as hatchet_sdk's output
+    validator makes them; anything else non-JSON makes the output a pickle."""
+    if isinstance(value, BaseModel) or (
+        dataclasses.is_dataclass(value) and not isinstance(value, type)
+    ):
+        return _jsonable(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _dump_blob(value: Any, limit: int) -> tuple[str, bytes]:
@@ -315,14 +326,28 @@ def _by_value(objects: list[Any]) -> Iterator[None]:
             cloudpickle.unregister_pickle_by_value(module)
 
 
+#: id -> (module, attribute) of process-wide objects task code may refer to; they travel by
+#: reference, so the worker's code uses the worker's own (a copy would be cut off from it)
+_BY_REFERENCE: dict[int, tuple[str, str]] = {}
+
+
+def pickle_by_reference(obj: object, module: str, attribute: str) -> None:
+    """Ship ``obj`` (a module-level singleton of hatchnb's) as ``module.attribute``."""
+    _BY_REFERENCE[id(obj)] = (module, attribute)
+
+
 class _CodePickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle is untyped
-    """cloudpickle, keeping ``dataclasses.MISSING`` the one sentinel: a dataclass shipped by
+    """cloudpickle, keeping ``dataclasses.MISSING`` the one sentinel (a dataclass shipped by
     value would otherwise come back with fresh copies of it as its fields' defaults, which
-    the receiving dataclasses and pydantic take for real defaults."""
+    the receiving dataclasses and pydantic take for real defaults) and hatchnb's process-wide
+    objects (``pickle_by_reference``) by reference."""
 
     def reducer_override(self, obj: Any) -> Any:
         if obj is dataclasses.MISSING:
             return getattr, (dataclasses, "MISSING")
+        reference = _BY_REFERENCE.get(id(obj))
+        if reference is not None:
+            return getattr, (importlib.import_module(reference[0]), reference[1])
         return super().reducer_override(obj)
 
 

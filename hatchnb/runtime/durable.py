@@ -8,14 +8,16 @@ import dataclasses
 import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 from pydantic_core import to_jsonable_python
 
-from hatchnb import errors, expressions, tracing
+from hatchnb import errors, expressions, serialization, tracing
 from hatchnb.conditions import event_counts, events_from
 from hatchnb.runtime.context import Context, WorkerHandle
 from hatchnb.store.durable import AsyncDurableRepo, DurableRepo, LogEntry, SeenEvent
@@ -24,6 +26,14 @@ from hatchnb.types import to_timedelta
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
+
+
+#: the running durable task's action key, and how many children each running durable task has
+#: spawned so far (hatchet_sdk.runnables.contextvars' names: a child's index is its key)
+ctx_action_key: ContextVar[str | None] = ContextVar("hatchnb_action_key", default=None)
+workflow_spawn_indices: Counter[str] = Counter()
+serialization.pickle_by_reference(ctx_action_key, __name__, "ctx_action_key")
+serialization.pickle_by_reference(workflow_spawn_indices, __name__, "workflow_spawn_indices")
 
 
 class NonDeterminismError(errors.HatchnbError):
@@ -85,27 +95,47 @@ class DurableContext(Context):
         evict_after: float,
     ) -> None:
         super().__init__(claim, worker, client)
-        self._child_seq = 0
+        self._action_key = f"{claim.id}/{claim.attempt}"
+        workflow_spawn_indices.pop(self._action_key, None)  # each execution counts from 0
         self._branch = max((entry.branch for entry in log), default=1)
         self._log = {entry.seq: entry for entry in log if entry.seq > 0}
         self._seq = 0
         self._evict_after = evict_after
 
     def _next_child_key(self, workflow_name: str) -> str:
-        """Children spawned without a child_key get one from their order, so a replay finds
-        the runs the first execution spawned instead of starting new ones; the spawn is
-        recorded in the log like any other durable call."""
-        self._child_seq += 1
+        """Children spawned without a child_key get one from their spawn index, so a replay
+        finds the runs the first execution spawned instead of starting new ones; the spawn is
+        recorded in the log like any other durable call. An index already bound to another
+        workflow is a non-determinism error; bound to the same one, it is that child again."""
+        index = workflow_spawn_indices[self._action_key]
+        workflow_spawn_indices[self._action_key] = index + 1
         seq, entry = self._position("child", workflow_name)
         if entry is not None:
             return str(entry.result)
         # a branch redoes its spawns: new keys, so it does not find the earlier children
         branch = "" if self._branch == 1 else f"b{self._branch}-"
-        key = f"durable-child-{branch}{self._child_seq}"
+        key = f"durable-child-{branch}{index + 1}"
+        bound = next(
+            (e.request for e in self._log.values() if e.kind == "child" and e.result == key), None
+        )
+        if bound is not None and bound != workflow_name:
+            raise self._nondeterminism(
+                f"child spawn index {index} is bound to {bound!r} but the code now spawns "
+                f"{workflow_name!r}"
+            )
         self._remember(
             LogEntry(seq=seq, kind="child", request=workflow_name, result=key, done=True)
         )
         return key
+
+    def _nondeterminism(self, what: str) -> NonDeterminismError:
+        return NonDeterminismError(
+            f"non-determinism in durable task {self.task_name!r} at position {self._seq}: "
+            f"{what}; durable task code must make the same calls in the same order on replay",
+            node_id=self._seq,
+            task_external_id=self.task_run_external_id,
+            invocation_count=self.attempt_number,
+        )
 
     # ---- the log ----------------------------------------------------------------------
 
@@ -113,13 +143,9 @@ class DurableContext(Context):
         self._seq += 1
         entry = self._log.get(self._seq)
         if entry is not None and (entry.kind, entry.request) != (kind, request):
-            raise NonDeterminismError(
-                f"durable task {self.task_name!r}, position {self._seq}: the log recorded "
-                f"{entry.kind} {entry.request!r} but the code now asks for {kind} {request!r}; "
-                "durable task code must make the same calls in the same order on replay",
-                node_id=self._seq,
-                task_external_id=self.task_run_external_id,
-                invocation_count=self.attempt_number,
+            raise self._nondeterminism(
+                f"the log recorded {entry.kind} {entry.request!r} but the code now asks for "
+                f"{kind} {request!r}"
             )
         return self._seq, entry
 

@@ -101,11 +101,15 @@ class Executor:
             if claim.task_name in code.durable:
                 evict_after = code.evict_after(claim.task_name, settings.durable_evict_after)
                 ctx = await self._durable_context(claim, ctx, evict_after)
-            if asyncio.iscoroutinefunction(fn):
-                value = await fn(data, ctx)
-            else:
-                call = contextvars.copy_context().run
-                value = await self.loop.run_in_executor(self.threads, call, fn, data, ctx)
+            try:
+                if asyncio.iscoroutinefunction(fn):
+                    value = await fn(data, ctx)
+                else:
+                    call = contextvars.copy_context().run
+                    value = await self.loop.run_in_executor(self.threads, call, fn, data, ctx)
+            finally:
+                if isinstance(ctx, durable.DurableContext):
+                    durable.workflow_spawn_indices.pop(ctx._action_key, None)
             output, blob = serialization.dump_output(
                 value, settings.max_payload_bytes, settings.max_blob_bytes, settings.signing_key
             )
@@ -140,6 +144,7 @@ class Executor:
         if claim.id in running:
             running[claim.id] = (running[claim.id][0], durable_ctx)
         current_context.set(durable_ctx)
+        durable.ctx_action_key.set(durable_ctx._action_key)
         return durable_ctx
 
     async def _code_for(self, claim: ClaimedTask) -> serialization.WorkflowCode:

@@ -286,3 +286,15 @@ def test_a_wait_deadline_is_its_shortest_sleep() -> None:
     items = [{"or": [{"kind": "sleep", "seconds": 60}, {"kind": "sleep", "seconds": 30}]}]
     wait = durable._DurableWait(None, since, items)  # type: ignore[arg-type]
     assert wait.next_deadline() == since + timedelta(seconds=30)
+
+
+def test_children_get_keys_from_their_spawn_index_and_a_rebound_index_is_non_determinism() -> None:
+    ctx, _, _ = _context([])
+    assert ctx._next_child_key("child-a") == "durable-child-1"
+    assert ctx._next_child_key("child-b") == "durable-child-2"
+    durable.workflow_spawn_indices[ctx._action_key] -= 1  # the next spawn takes index 1 again
+    with pytest.raises(NonDeterminismError, match="non-determinism.*index 1 is bound to 'child-b'"):
+        ctx._next_child_key("child-a")
+    durable.workflow_spawn_indices[ctx._action_key] = 0  # index 0: child-a's own binding
+    assert ctx._next_child_key("child-a") == "durable-child-1"
+    durable.workflow_spawn_indices.pop(ctx._action_key)
