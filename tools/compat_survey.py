@@ -10,6 +10,7 @@ modules declare. Prints one line per example and a pass count; logs go to /tmp/c
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import shutil
@@ -80,7 +81,7 @@ def _skip_unless_durable_eviction():
 
 @pytest.fixture()
 def _skip_unless_observability():
-    pytest.skip("hatchnb has no OpenTelemetry span API yet")
+    pytest.skip("hatchnb keeps no traces itself (Hatchet's REST ObservabilityApi): they go to your OTLP backend")
 
 
 @pytest.fixture()
@@ -89,25 +90,29 @@ def _skip_unless_batching():
 """
 
 RUN_WORKER = """
-import importlib, pkgutil, sys
+import importlib, sys
 import hatchnb
 from hatchnb import Hatchet
 from hatchnb.workflow import Workflow, Standalone
 
-package = sys.argv[1] if len(sys.argv) > 1 else "{package}"
 found = {{}}
-for name in {modules!r}:
+lifespan = None
+for module_name, names in {served!r}:
     try:
-        module = importlib.import_module(name)
+        module = importlib.import_module(module_name)
     except Exception as exc:
-        print(f"compat: cannot import {{name}}: {{exc!r}}", file=sys.stderr)
+        print(f"compat: cannot import {{module_name}}: {{exc!r}}", file=sys.stderr)
         continue
-    for value in vars(module).values():
+    values = [getattr(module, n) for n in names] if names else list(vars(module).values())
+    for name, value in zip(names or [None] * len(values), values):
         if isinstance(value, (Workflow, Standalone)):
             # two declarations of one name: the first (Hatchet's e2e worker registers one)
             found.setdefault(value.name, value)
+        elif name == "lifespan":
+            lifespan = value
 print(f"compat: serving {{len(found)}} workflows", file=sys.stderr)
-Hatchet().worker("e2e-test-worker", slots=100, workflows=list(found.values())).start()
+options = {{"lifespan": lifespan}} if lifespan else {{}}
+Hatchet().worker("e2e-test-worker", slots=250, workflows=list(found.values()), **options).start()
 """
 
 
@@ -118,19 +123,26 @@ def example_dirs(root: Path, wanted: list[str]) -> list[Path]:
     return dirs
 
 
-def worker_modules(root: Path, directory: Path) -> list[str]:
-    """The example's worker.py, else every module that declares tasks."""
-    names = []
+def served(root: Path, directory: Path) -> list[tuple[str, list[str]]]:
+    """What the session worker serves: what Hatchet's own e2e worker (examples/worker.py)
+    imports, as in Hatchet's CI (an example it does not import starts its own workers);
+    without that file, the example's worker.py or every module of it that declares tasks."""
+    e2e = root / "examples" / "worker.py"
+    if e2e.exists():
+        imports: dict[str, list[str]] = {}
+        for node in ast.walk(ast.parse(e2e.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("examples."):
+                imports.setdefault(node.module or "", []).extend(a.name for a in node.names)
+        return list(imports.items())
     worker = directory / "worker.py"
     if worker.exists():
-        return [".".join(worker.relative_to(root).with_suffix("").parts)]
+        return [(".".join(worker.relative_to(root).with_suffix("").parts), [])]
+    names = []
     for path in sorted(directory.glob("*.py")):
         if path.name.startswith("test_") or path.stem in {"trigger", "run", "__init__"}:
             continue
-        text = path.read_text()
-        if not re.search(r"\.(workflow|task|durable_task)\(", text):
-            continue
-        names.append(".".join(path.relative_to(root).with_suffix("").parts))
+        if re.search(r"\.(workflow|task|durable_task)\(", path.read_text()):
+            names.append((".".join(path.relative_to(root).with_suffix("").parts), []))
     return names
 
 
@@ -149,10 +161,7 @@ def run_example(root: Path, directory: Path, scratch: Path) -> tuple[int, int, s
     shutil.copytree(root / "examples", work / "examples")
     (work / "sitecustomize.py").write_text(SHIM)
     (work / "conftest.py").write_text(CONFTEST)
-    modules = worker_modules(root, directory)
-    (work / "run_worker.py").write_text(
-        RUN_WORKER.format(package=".".join(rel.parts), modules=modules)
-    )
+    (work / "run_worker.py").write_text(RUN_WORKER.format(served=served(root, directory)))
     env = dict(
         os.environ, PYTHONPATH=str(work), HATCHNB_DATABASE_URL=fresh_database(f"compat_{slug}"[:60])
     )
