@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -30,6 +30,7 @@ from hatchnb.features.workflows import WorkflowsClient, declared_crons, task_sou
 from hatchnb.flow_control import WorkerLabel, worker_labels
 from hatchnb.idempotency import IdempotencyConfig
 from hatchnb.results import ResultReader, WorkflowRunRef
+from hatchnb.runtime.context import current_context
 from hatchnb.store import AsyncStore, Store, migrate
 from hatchnb.store.versions import NewVersion, VersionsRepo
 from hatchnb.types import (
@@ -401,10 +402,17 @@ class Hatchet:
         shape: Callable[[dict[str, Any]], Any],
         return_exceptions: bool,
     ) -> list[Any]:
-        gathered = await asyncio.gather(
-            *(r.aio_result() for r in refs), return_exceptions=return_exceptions
+        gathered = await self._aio_await_children(
+            asyncio.gather(*(r.aio_result() for r in refs), return_exceptions=return_exceptions)
         )
         return [g if isinstance(g, BaseException) else shape(g) for g in gathered]
+
+    async def _aio_await_children(self, results: Awaitable[Any]) -> Any:
+        """Children's results; a durable parent gives its slot back while they take long."""
+        parent = current_context.get()
+        if parent is not None and hasattr(parent, "_await_child"):
+            return await parent._await_child(results)
+        return await results
 
 
 def cron_input_of(workflow: Workflow[Any]) -> dict[str, Any]:

@@ -85,6 +85,11 @@ ALIASES: dict[str, dict[str, str]] = {
     },
     "hatchnb.clients.rest": {},
     "hatchnb.clients.rest.models": {},
+    "hatchnb.clients.rest.api": {},
+    "hatchnb.clients.rest.api.task_api": {"TaskApi": "hatchnb.features.rest_compat:TaskApi"},
+    "hatchnb.clients.rest.models.v1_restore_task_response": {
+        "V1RestoreTaskResponse": "hatchnb.features.rest_compat:V1RestoreTaskResponse"
+    },
     "hatchnb.clients.rest.models.v1_task_status": {"V1TaskStatus": "hatchnb.records:RunStatus"},
     "hatchnb.clients.rest.models.v1_task_summary": {"V1TaskSummary": "hatchnb.records:WorkflowRun"},
     "hatchnb.clients.rest.models.v1_task_summary_list": {

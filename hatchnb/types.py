@@ -7,7 +7,7 @@ from datetime import timedelta
 from enum import IntEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 #: Hatchet's defaults
 DEFAULT_SCHEDULE_TIMEOUT = timedelta(minutes=5)
@@ -67,6 +67,9 @@ class WorkflowRunTriggerConfig(BaseModel):
     input: Any = None
     options: TriggerWorkflowOptions = Field(default_factory=TriggerWorkflowOptions)
     key: str | None = None
+    #: the declaration that built the item: it is run as that workflow, whichever
+    #: workflow's run_many it is passed to (as in hatchet_sdk)
+    _workflow: Any = PrivateAttr(default=None)
 
 
 def to_timedelta(value: timedelta | str | int | float, what: str) -> timedelta:

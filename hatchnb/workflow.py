@@ -599,9 +599,11 @@ class Workflow(Generic[TWorkflowInput]):
             desired_worker_labels=desired_worker_labels,
         )
         # model_construct: the fields are already typed, and bulk runs build thousands
-        return WorkflowRunTriggerConfig.model_construct(
+        item = WorkflowRunTriggerConfig.model_construct(
             workflow_name=self.name, input=input, options=opts, key=key
         )
+        item._workflow = self
+        return item
 
     def run_no_wait(
         self, input: Any = None, options: TriggerWorkflowOptions | None = None, **trigger: Any
@@ -639,15 +641,17 @@ class Workflow(Generic[TWorkflowInput]):
     ) -> Any:
         item = self.create_bulk_run_item(input, options=options, **trigger)
         ref = (await self._client._aio_trigger(self, [item]))[0]
-        return self._result(await ref.aio_result()) if wait_for_result else self._ref(ref)
+        if not wait_for_result:
+            return self._ref(ref)
+        return self._result(await self._client._aio_await_children(ref.aio_result()))
 
     def run_many_no_wait(self, workflows: list[WorkflowRunTriggerConfig]) -> list[WorkflowRunRef]:
-        return [self._ref(r) for r in self._client._trigger(self, workflows)]
+        return [owner._ref(r) for owner, r in self._trigger_many(workflows)]
 
     async def aio_run_many_no_wait(
         self, workflows: list[WorkflowRunTriggerConfig]
     ) -> list[WorkflowRunRef]:
-        return [self._ref(r) for r in await self._client._aio_trigger(self, workflows)]
+        return [owner._ref(r) for owner, r in await self._aio_trigger_many(workflows)]
 
     def run_many(
         self,
@@ -655,10 +659,11 @@ class Workflow(Generic[TWorkflowInput]):
         return_exceptions: bool = False,
         wait_for_result: bool = True,
     ) -> list[Any]:
-        refs = self._client._trigger(self, workflows)
+        pairs = self._trigger_many(workflows)
         if not wait_for_result:
-            return [self._ref(r) for r in refs]
-        return self._client._results(refs, self._result, return_exceptions)
+            return [owner._ref(r) for owner, r in pairs]
+        results = self._client._results([r for _, r in pairs], _as_is, return_exceptions)
+        return _shaped(pairs, results)
 
     async def aio_run_many(
         self,
@@ -666,10 +671,50 @@ class Workflow(Generic[TWorkflowInput]):
         return_exceptions: bool = False,
         wait_for_result: bool = True,
     ) -> list[Any]:
-        refs = await self._client._aio_trigger(self, workflows)
+        pairs = await self._aio_trigger_many(workflows)
         if not wait_for_result:
-            return [self._ref(r) for r in refs]
-        return await self._client._aio_results(refs, self._result, return_exceptions)
+            return [owner._ref(r) for owner, r in pairs]
+        refs = [r for _, r in pairs]
+        return _shaped(pairs, await self._client._aio_results(refs, _as_is, return_exceptions))
+
+    def _by_owner(
+        self, items: list[WorkflowRunTriggerConfig]
+    ) -> dict[int, tuple[Workflow[Any], list[int], list[WorkflowRunTriggerConfig]]]:
+        """Items grouped by the workflow that built them (hatchet_sdk runs an item as its
+        own workflow, whichever workflow's run_many gets it), with their positions."""
+        groups: dict[int, tuple[Workflow[Any], list[int], list[WorkflowRunTriggerConfig]]] = {}
+        for position, item in enumerate(items):
+            owner = getattr(item, "_workflow", None)
+            if owner is None or item.workflow_name == self.name:
+                owner = self
+            if item.workflow_name != owner.name:
+                raise errors.InvalidInput(
+                    f"run_many item {position} names workflow {item.workflow_name!r}: build "
+                    "items with that workflow's create_bulk_run_item"
+                )
+            _, positions, group = groups.setdefault(id(owner), (owner, [], []))
+            positions.append(position)
+            group.append(item)
+        return groups
+
+    def _trigger_many(
+        self, items: list[WorkflowRunTriggerConfig]
+    ) -> list[tuple[Workflow[Any], WorkflowRunRef]]:
+        pairs: list[Any] = [None] * len(items)
+        for owner, positions, group in self._by_owner(items).values():
+            for position, ref in zip(positions, self._client._trigger(owner, group), strict=True):
+                pairs[position] = (owner, ref)
+        return pairs
+
+    async def _aio_trigger_many(
+        self, items: list[WorkflowRunTriggerConfig]
+    ) -> list[tuple[Workflow[Any], WorkflowRunRef]]:
+        pairs: list[Any] = [None] * len(items)
+        for owner, positions, group in self._by_owner(items).values():
+            refs = await self._client._aio_trigger(owner, group)
+            for position, ref in zip(positions, refs, strict=True):
+                pairs[position] = (owner, ref)
+        return pairs
 
     def _ref(self, ref: WorkflowRunRef) -> WorkflowRunRef:
         """The reference a trigger returns (a standalone task's is a TaskRunRef)."""
@@ -785,6 +830,18 @@ class Standalone(Workflow[TWorkflowInput], Generic[TWorkflowInput, R]):
 
     async def aio_mock_run(self, *args: Any, **kwargs: Any) -> Any:
         return await self.task_obj.aio_mock_run(*args, **kwargs)
+
+
+def _as_is(outputs: dict[str, Any]) -> Any:
+    return outputs
+
+
+def _shaped(pairs: list[tuple[Workflow[Any], WorkflowRunRef]], results: list[Any]) -> list[Any]:
+    """Each result shaped by its own workflow (a standalone task's is its task's output)."""
+    return [
+        r if isinstance(r, BaseException) else owner._result(r)
+        for (owner, _), r in zip(pairs, results, strict=True)
+    ]
 
 
 def _same_interactive_function(old: Callable[..., Any], new: Callable[..., Any]) -> bool:

@@ -81,7 +81,7 @@ def _skip_unless_durable_eviction():
 
 @pytest.fixture()
 def _skip_unless_observability():
-    pytest.skip("hatchnb keeps no traces itself (Hatchet's REST ObservabilityApi): they go to your OTLP backend")
+    pytest.skip("hatchnb keeps no traces (Hatchet's REST ObservabilityApi): see your OTLP backend")
 
 
 @pytest.fixture()
@@ -177,7 +177,7 @@ def run_example(root: Path, directory: Path, scratch: Path) -> tuple[int, int, s
                 "no:cacheprovider",
                 "-o",
                 "asyncio_mode=auto",
-                "--timeout=60",
+                f"--timeout={os.environ.get('COMPAT_TEST_TIMEOUT', '60')}",
                 str(rel),
             ],
             cwd=work,

@@ -16,6 +16,7 @@ from pydantic import BaseModel, model_validator
 from hatchnb import errors, ids, limits, serialization, signing
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
+from hatchnb.features.rest_compat import ApiClient
 from hatchnb.records import (
     FINAL,
     DurableBranch,
@@ -32,6 +33,7 @@ from hatchnb.records import (
 )
 from hatchnb.results import ResultReader, WorkflowRunRef
 from hatchnb.store import AsyncStore, Store, notify
+from hatchnb.store.durable import DurableRepo
 from hatchnb.store.retention import PruneReport, prune
 from hatchnb.store.runs import AsyncRunsRepo, RunsRepo, TaskOutput, as_dicts
 from hatchnb.store.runs import RunFilter as RunQuery
@@ -249,6 +251,7 @@ class RunsClient:
         task has an error (why one was cancelled is in ``runs.get``)."""
         run = self.get(external_id, task_events=False)
         outputs = {t.task_name: t for t in self._runs.task_outputs([run.workflow_run_id])}
+        evicted = {e.task_name for e in DurableRepo(self._store).evicted(run.workflow_run_id)}
         key = self._settings.signing_keys
         tasks = {
             t.task_name: TaskRunDetail(
@@ -257,6 +260,7 @@ class RunsClient:
                 status=t.status,
                 output=_output_of(outputs.get(t.task_name), key),
                 error=t.error if t.status == RunStatus.FAILED else None,
+                is_evicted=t.task_name in evicted,
             )
             for t in run.tasks
             if t.status != RunStatus.PENDING
@@ -272,6 +276,27 @@ class RunsClient:
 
     async def aio_get_details(self, external_id: str) -> WorkflowRunDetail:
         return await asyncio.to_thread(self.get_details, external_id)
+
+    def client(self) -> ApiClient:
+        """hatchet_sdk's REST client handle, for the REST calls hatchnb answers
+        (``hatchnb.clients.rest.api.task_api.TaskApi``)."""
+        return ApiClient(self)
+
+    def restore_task(self, task_external_id: str) -> bool:
+        """Resume an evicted durable task run now instead of when its wait ends (Hatchet's
+        ``TaskApi.v1_task_restore``); False when it is not evicted (running, finished, or
+        restored already)."""
+        wanted = run_uuid(task_external_id)
+        repo = DurableRepo(self._store)
+        found = [
+            e.id
+            for e in repo.evicted()
+            if wanted in (e.run_id, ids.task_run_external_id(e.run_id, e.task_name))
+        ]
+        return bool(found) and repo.restore(found) > 0
+
+    async def aio_restore_task(self, task_external_id: str) -> bool:
+        return await asyncio.to_thread(self.restore_task, task_external_id)
 
     def get_run_ref(self, workflow_run_id: str) -> WorkflowRunRef:
         return self._make_ref(run_uuid(workflow_run_id))

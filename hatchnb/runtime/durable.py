@@ -178,7 +178,10 @@ class DurableContext(Context):
             entry = LogEntry(seq=seq, kind="sleep", request=request, wake_at=wake_at, since=_now())
             await self._aio_remember(entry)
         with tracing.span("hatchet.durable.sleep", **{"hatchet.durable.node_id": seq}):
-            await asyncio.sleep(self._wait_or_evict(entry.wake_at or wake_at))
+            seconds, evict = self._in_place(entry.wake_at or wake_at)
+            await asyncio.sleep(seconds)
+        if evict:
+            raise Evicted(entry.wake_at or wake_at)
         return _slept(entry)
 
     def sleep_for(self, duration: timedelta | str | float) -> SleepResult:
@@ -194,15 +197,30 @@ class DurableContext(Context):
         if entry is None:
             entry = LogEntry(seq=seq, kind="sleep", request=request, wake_at=wake_at, since=_now())
             self._remember(entry)
-        time.sleep(self._wait_or_evict(entry.wake_at or wake_at))
+        seconds, evict = self._in_place(entry.wake_at or wake_at)
+        time.sleep(seconds)
+        if evict:
+            raise Evicted(entry.wake_at or wake_at)
         return _slept(entry)
 
-    def _wait_or_evict(self, wake_at: datetime) -> float:
-        """Seconds to wait in place, or evict the run when the wait is long."""
+    def _in_place(self, wake_at: datetime) -> tuple[float, bool]:
+        """How long to wait in the slot, and whether the run is evicted after that: a wait
+        longer than the eviction TTL keeps the slot for the TTL, then gives it back."""
         remaining = (wake_at - _now()).total_seconds()
         if remaining > self._evict_after:
-            raise Evicted(wake_at)
-        return max(remaining, 0.0)
+            return self._evict_after, True
+        return max(remaining, 0.0), False
+
+    async def _await_child(self, result: Awaitable[Any]) -> Any:
+        """A child's result, awaited in the slot for the eviction TTL; a longer wait gives
+        the slot back (the engine wakes the task when one of its children finishes, and the
+        replay finds the same child by its key)."""
+        since = _now()
+        try:
+            return await asyncio.wait_for(result, self._evict_after)
+        except TimeoutError:
+            await (await self._durable_repo()).await_children(self.task_run_id, since)
+            raise Evicted(_now() + _EVENT_RECHECK) from None
 
     # ---- memoized steps and time ------------------------------------------------------
 

@@ -17,6 +17,7 @@ from hatchnb.runtime.duties import Duty
 from hatchnb.runtime.duties.alerts import AlertDuty
 from hatchnb.runtime.duties.concurrency import ConcurrencyDuty
 from hatchnb.runtime.duties.crons import DueDuty
+from hatchnb.runtime.duties.durable import ChildWaitsDuty
 from hatchnb.runtime.duties.pauses import PausedQueueDuty
 from hatchnb.runtime.duties.retention import RetentionDuty
 from hatchnb.runtime.duties.statistics import StatisticsDuty
@@ -49,6 +50,7 @@ class Engine:
             ConcurrencyDuty(),
             DueDuty(dsn),
             PausedQueueDuty(),
+            ChildWaitsDuty(),
             self.alerts,
             RetentionDuty(dsn, settings),
         ]

@@ -42,6 +42,15 @@ def _record_params(task_run_id: int, entry: LogEntry) -> dict[str, Any]:
     return {**params, "task_run_id": task_run_id}
 
 
+@dataclasses.dataclass(frozen=True)
+class EvictedTaskRun:
+    """A durable task run waiting in the queue to resume from its log."""
+
+    id: int
+    run_id: str
+    task_name: str
+
+
 class DurableRepo:
     """For sync durable tasks (on their thread)."""
 
@@ -51,6 +60,16 @@ class DurableRepo:
     def record(self, task_run_id: int, entry: LogEntry) -> None:
         """Append an entry (a replay keeps the first one at its position)."""
         self._db.execute("durable_record", **_record_params(task_run_id, entry))
+
+    def evicted(self, run_id: str | None = None) -> list[EvictedTaskRun]:
+        """Queued durable task runs that started before (of one run, or of all)."""
+        rows = self._db.fetch_all("evicted_task_runs", run_id=run_id)
+        return [EvictedTaskRun(r["id"], str(r["run_id"]), r["task_name"]) for r in rows]
+
+    def restore(self, task_run_ids: list[int]) -> int:
+        """Evicted task runs run again now; how many were waiting."""
+        row = self._db.fetch_one("restore_task_runs", ids=task_run_ids)
+        return int(row["restored"]) if row else 0
 
 
 class AsyncDurableRepo:
@@ -70,6 +89,10 @@ class AsyncDurableRepo:
         await self._db.execute(
             "durable_complete", task_run_id=task_run_id, seq=seq, result=jsonb(result)
         )
+
+    async def await_children(self, task_run_id: int, since: datetime) -> None:
+        """The task run is evicted until one of its children finishes after ``since``."""
+        await self._db.execute("await_children", task_run_id=task_run_id, since=since)
 
     async def events_since(self, key: str | None, since: datetime | None) -> list[SeenEvent]:
         """Events with this key pushed since a moment, oldest first."""

@@ -131,6 +131,12 @@ class LeaderSession:
                 await self._finish([(e.id, e.attempt) for e in expired], "FAILED_FINAL", messages)
         return len(rows)
 
+    async def wake_child_waiters(self) -> int:
+        """Durable task runs evicted while their children ran, whose child finished, run
+        again; how many."""
+        row = await self._one("wake_child_waiters")
+        return int(row["woken"]) if row else 0
+
     async def cancel_expired_paused_runs(self) -> int:
         """Cancel the runs of paused workflows queued past the pause's queue_ttl; how many."""
         row = await self._one("cancel_expired_paused_runs")

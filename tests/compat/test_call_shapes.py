@@ -20,7 +20,9 @@ from hatchnb import (
     TriggerWorkflowOptions,
     V1TaskStatus,
     WorkflowRunRef,
+    WorkflowRunTriggerConfig,
 )
+from hatchnb.errors import InvalidInput
 from hatchnb.records import CANCELLED_BY_TASK
 from hatchnb.results import TaskRunRef
 from tests.conftest import wait_until
@@ -85,6 +87,27 @@ def test_run_many_without_waiting_returns_refs(hatchet: Any, start_worker: Any) 
     assert all(isinstance(r, TaskRunRef) for r in refs)
     assert [r.result() for r in refs] == [2, 4]
     assert double.run_many([double.create_bulk_run_item({"x": 5})]) == [10]
+
+
+def test_run_many_runs_each_item_as_the_workflow_that_built_it(
+    hatchet: Any, start_worker: Any
+) -> None:
+    @hatchet.task(input_validator=Numbers)
+    def double(input: Numbers, ctx: Context) -> int:
+        return input.x * 2
+
+    @hatchet.task(input_validator=Numbers)
+    def negate(input: Numbers, ctx: Context) -> int:
+        return -input.x
+
+    start_worker(double, negate)
+    items = [double.create_bulk_run_item({"x": 3}), negate.create_bulk_run_item({"x": 4})]
+    assert double.run_many(items) == [6, -4]  # as hatchet_sdk: each item names its workflow
+    refs = negate.run_many_no_wait(items)
+    assert [r.result() for r in refs] == [6, -4]
+    stray = WorkflowRunTriggerConfig(workflow_name="elsewhere", input={"x": 1})
+    with pytest.raises(InvalidInput, match="item 0 names workflow 'elsewhere'"):
+        double.run_many([stray])
 
 
 async def _aio_run(task: Any) -> Any:

@@ -293,7 +293,7 @@ def test_children_get_keys_from_their_spawn_index_and_a_rebound_index_is_non_det
     assert ctx._next_child_key("child-a") == "durable-child-1"
     assert ctx._next_child_key("child-b") == "durable-child-2"
     durable.workflow_spawn_indices[ctx._action_key] -= 1  # the next spawn takes index 1 again
-    with pytest.raises(NonDeterminismError, match="non-determinism.*index 1 is bound to 'child-b'"):
+    with pytest.raises(NonDeterminismError, match=r"non-determinism.*index 1 is bound to 'child-b"):
         ctx._next_child_key("child-a")
     durable.workflow_spawn_indices[ctx._action_key] = 0  # index 0: child-a's own binding
     assert ctx._next_child_key("child-a") == "durable-child-1"

@@ -49,7 +49,7 @@ def test_outputs_json_or_pickled() -> None:
 def test_models_inside_a_returned_dict_are_json_as_in_hatchet_sdk() -> None:
     text, blob = serialization.dump_output({"first": In(n=1), "ok": True}, 1000, 1000)
     assert (json.loads(text), blob) == ({"first": {"n": 1}, "ok": True}, None)
-    preview, blob = serialization.dump_output({"first": In(n=1), "s": {1}}, 1000, 1000)
+    _, blob = serialization.dump_output({"first": In(n=1), "s": {1}}, 1000, 1000)
     assert serialization.load_output(None, blob) == {"first": In(n=1), "s": {1}}
 
 

@@ -75,3 +75,28 @@ SELECT t.id, t.task_name, r.status AS run_status
    AND coalesce((s ->> 'durable')::boolean, false)
  ORDER BY t.id
    FOR UPDATE OF r;
+
+-- name: await_children
+-- A durable task run gives its slot back while its children run: wake it when one finishes
+-- after `since` (the engine's wake_child_waiters).
+INSERT INTO hatchnb.child_waits (task_run_id, since) VALUES (%(task_run_id)s, %(since)s)
+ON CONFLICT (task_run_id) DO UPDATE SET since = EXCLUDED.since;
+
+-- name: evicted_task_runs
+-- Queued durable task runs that started before (they have a log): evicted, or handed back,
+-- and waiting to resume. `run_id` NULL: of every run.
+SELECT t.id, t.run_id, t.task_name FROM hatchnb.task_runs t
+ WHERE t.status = 'QUEUED'
+   AND (%(run_id)s::uuid IS NULL OR t.run_id = %(run_id)s::uuid)
+   AND EXISTS (SELECT 1 FROM hatchnb.durable_events e WHERE e.task_run_id = t.id);
+
+-- name: restore_task_runs
+-- Evicted durable task runs run again now instead of at their wake-up time.
+WITH restored AS (
+    UPDATE hatchnb.task_runs SET available_at = now()
+     WHERE id = ANY (%(ids)s::bigint[]) AND status = 'QUEUED' AND available_at > now()
+    RETURNING id
+)
+SELECT count(*) AS restored,
+       CASE WHEN count(*) > 0 THEN pg_notify('hatchnb_queued', '') END AS notified
+  FROM restored;

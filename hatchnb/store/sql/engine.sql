@@ -97,3 +97,25 @@ WITH expired AS (
 )
 SELECT cardinality(ids) AS cancelled, (SELECT count(*) FROM hatchnb.cancel_runs(ids)) AS running
   FROM expired;
+
+-- name: wake_child_waiters
+-- Durable task runs evicted while their children ran run again once a child finished after
+-- the wait began; rows of finished task runs go. How many were woken.
+WITH settled AS (
+    DELETE FROM hatchnb.child_waits w
+     USING hatchnb.task_runs t
+     WHERE t.id = w.task_run_id
+       AND (t.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
+            OR (t.status = 'QUEUED' AND EXISTS (
+                    SELECT 1 FROM hatchnb.workflow_runs c
+                     WHERE c.parent_task_run_id = w.task_run_id AND c.finished_at >= w.since)))
+    RETURNING w.task_run_id
+), woken AS (
+    UPDATE hatchnb.task_runs t SET available_at = now()
+      FROM settled s
+     WHERE t.id = s.task_run_id AND t.status = 'QUEUED' AND t.available_at > now()
+    RETURNING t.id
+)
+SELECT count(*) AS woken,
+       CASE WHEN count(*) > 0 THEN pg_notify('hatchnb_queued', '') END AS notified
+  FROM woken;
