@@ -364,12 +364,21 @@ class WorkflowRun(_OfWorkflow):
         )
 
 
+@dataclasses.dataclass(frozen=True)
+class WorkerLabelRecord:
+    """One label of a listed worker (hatchet_sdk's REST WorkerLabel: ``.key``, ``.value``)."""
+
+    key: str
+    value: Any
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class WorkerRecord:
     id: str
     name: str
     slots: int
-    labels: dict[str, Any]
+    #: as hatchet_sdk lists them; ``label_map`` has them as a dict
+    labels: list[WorkerLabelRecord]
     workflows: list[str] | None
     python_version: str
     hostname: str
@@ -381,7 +390,12 @@ class WorkerRecord:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> WorkerRecord:
-        return cls(**{**row, "id": str(row["id"])})
+        labels = [WorkerLabelRecord(k, v) for k, v in (row["labels"] or {}).items()]
+        return cls(**{**row, "id": str(row["id"]), "labels": labels})
+
+    @property
+    def label_map(self) -> dict[str, Any]:
+        return {label.key: label.value for label in self.labels}
 
     @property
     def metadata(self) -> ResourceMeta:

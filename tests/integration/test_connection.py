@@ -79,12 +79,14 @@ def test_workers_are_listed_with_slots_labels_and_status(hatchet: Any) -> None:
     worker.start_background()
     try:
         [record] = hatchet.workers.list()
-        assert (record.name, record.slots, record.labels, record.status) == (
+        assert (record.name, record.slots, record.label_map, record.status) == (
             "listed",
             3,
             {"gpu": 1},
             "ACTIVE",
         )
+        [label] = record.labels  # hatchet_sdk's shape: objects with a key and a value
+        assert (label.key, label.value) == ("gpu", 1)
     finally:
         worker.stop(10)
     assert hatchet.workers.list()[0].status == "STOPPED"

@@ -34,7 +34,7 @@ class WorkersPage:
                 "name": w.name,
                 "status": w.status,
                 "slots_used": f"{w.running}/{w.slots}",
-                "labels": json.dumps(w.labels),
+                "labels": json.dumps(w.label_map),
                 "last_heartbeat": common.when(w.last_heartbeat_at),
                 "host": w.hostname,
                 "pid": w.pid,
