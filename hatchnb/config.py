@@ -13,6 +13,10 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
 _UNIT_SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 
 
+def _optional_float(name: str) -> float | None:
+    return _float(name, 0.0) if os.environ.get(name) else None
+
+
 def _float(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -65,7 +69,8 @@ class Settings:
     #: seconds between engine duty rounds (timeouts, dead workers)
     engine_interval: float = 0.5
     #: seconds a stopping worker waits for running tasks before handing them back
-    shutdown_grace: float = 20.0
+    #: seconds a stopping worker lets running tasks finish (None: until they finish)
+    shutdown_grace: float | None = None
     #: a durable task waiting longer than this gives its slot back until it is time
     durable_evict_after: float = 15.0
     #: HMAC key: code is signed when registered and workers refuse code not signed with it
@@ -97,7 +102,7 @@ class Settings:
             worker_timeout=_float("HATCHNB_WORKER_TIMEOUT", 15.0),
             poll_interval=_float("HATCHNB_POLL_INTERVAL", 1.0),
             engine_interval=_float("HATCHNB_ENGINE_INTERVAL", 0.5),
-            shutdown_grace=_float("HATCHNB_SHUTDOWN_GRACE", 20.0),
+            shutdown_grace=_optional_float("HATCHNB_SHUTDOWN_GRACE"),
             durable_evict_after=_float("HATCHNB_DURABLE_EVICT_AFTER", 15.0),
             signing_key=os.environ.get("HATCHNB_SIGNING_KEY") or None,
             previous_signing_keys=signing.SigningKeys.from_text(

@@ -48,8 +48,17 @@ from hatchet_sdk import Hatchet
 async def hatchet():
     yield Hatchet()
 
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
+
+
 def _run(command):
-    proc = subprocess.Popen(command)
+    # each worker its own health port, as Hatchet's fixtures give them
+    env = dict(os.environ, HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT=str(_free_port()))
+    proc = subprocess.Popen(command, env=env)
     time.sleep(float(os.environ.get("COMPAT_WORKER_WARMUP", "4")))
     yield proc
     proc.terminate()
@@ -87,6 +96,12 @@ def _skip_unless_observability():
 @pytest.fixture()
 def _skip_unless_batching():
     pytest.skip("hatchnb has no batch tasks yet")
+"""
+
+POETRY = """#!/bin/sh
+[ "$1" = run ] && shift
+[ "$1" = python ] && shift && exec {python} "$@"
+exec "$@"
 """
 
 RUN_WORKER = """
@@ -159,11 +174,24 @@ def run_example(root: Path, directory: Path, scratch: Path) -> tuple[int, int, s
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     shutil.copytree(root / "examples", work / "examples")
+    fixture = root / "tests" / "worker_fixture.py"  # some examples start workers with it
+    if fixture.exists():
+        (work / "tests").mkdir()
+        (work / "tests" / "__init__.py").write_text("")
+        shutil.copy(fixture, work / "tests" / "worker_fixture.py")
     (work / "sitecustomize.py").write_text(SHIM)
+    (work / "bin").mkdir()
+    poetry = work / "bin" / "poetry"  # `poetry run python X` in Hatchet's tests: this venv
+    poetry.write_text(POETRY.format(python=sys.executable))
+    poetry.chmod(0o755)
     (work / "conftest.py").write_text(CONFTEST)
     (work / "run_worker.py").write_text(RUN_WORKER.format(served=served(root, directory)))
     env = dict(
-        os.environ, PYTHONPATH=str(work), HATCHNB_DATABASE_URL=fresh_database(f"compat_{slug}"[:60])
+        os.environ,
+        PYTHONPATH=str(work),
+        PATH=f"{work / 'bin'}:{os.environ['PATH']}",
+        HATCHNB_DATABASE_URL=fresh_database(f"compat_{slug}"[:60]),
+        HATCHET_CLIENT_WORKER_HEALTHCHECK_ENABLED="True",  # as Hatchet's CI sets it
     )
     log = OUT / f"{slug}.log"
     with log.open("w") as fh:

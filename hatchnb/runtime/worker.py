@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hatchnb.worker")
 
+#: seconds a kernel or interpreter shutting down lets running tasks finish when
+#: HATCHNB_SHUTDOWN_GRACE is unset
+_EXIT_GRACE = 10.0
+
 
 class _TaskLogHandler(logging.Handler):
     """Routes ``logging`` records emitted inside a task to that task run's log."""
@@ -143,15 +147,20 @@ class Worker:
         return self
 
     def _stop_at_exit(self) -> None:
-        """Interpreter (kernel) shutdown: hand running tasks back instead of losing them."""
+        """Interpreter (kernel) shutdown: hand running tasks back instead of losing them (a
+        kernel restart does not wait for long tasks)."""
         if self.running:
-            self.stop(timeout=self.client._settings.shutdown_grace + 5)
+            grace = self.client._settings.shutdown_grace
+            grace = _EXIT_GRACE if grace is None else grace
+            self.stop(timeout=grace + 5, grace=grace)
 
-    def stop(self, timeout: float | None = None) -> None:
-        """Stop gracefully: finish running tasks (up to the grace period) or hand them back."""
+    def stop(self, timeout: float | None = None, grace: float | None = None) -> None:
+        """Stop gracefully: running tasks get ``grace`` seconds (default
+        ``HATCHNB_SHUTDOWN_GRACE``, unset: until they finish) to finish, then are handed back;
+        ``timeout`` bounds how long this call waits."""
         atexit.unregister(self._stop_at_exit)
         if self._runtime is not None:
-            self._runtime.request_stop()
+            self._runtime.request_stop(grace)
         if self._thread is not None:
             self._thread.join(timeout)
 
@@ -181,6 +190,8 @@ class _Runtime:
         self.worker = worker
         self.client = worker.client
         self.settings = worker.client._settings
+        #: how long a stop lets running tasks finish (None: until they do)
+        self.grace: float | None = self.settings.shutdown_grace
         self.worker_id = worker.worker_id
         self.name = worker.name
         self.store = AsyncStore(self.client.dsn, max_size=4, durable=False, keep_reconnecting=True)
@@ -228,7 +239,9 @@ class _Runtime:
 
     # ---- lifecycle -------------------------------------------------------------------
 
-    def request_stop(self) -> None:
+    def request_stop(self, grace: float | None = None) -> None:
+        if grace is not None:
+            self.grace = grace
         # a worker that stopped on its own (its loop closed) has nothing left to stop
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(self.stopping.set)
@@ -344,14 +357,15 @@ class _Runtime:
         )
 
     async def _drain(self) -> None:
-        """Give running tasks the grace period, then hand the rest back to the queue. The
-        worker shows as PAUSED meanwhile, as Hatchet's does after SIGTERM."""
+        """Give running tasks the grace period (none set: until they finish, each bounded by
+        its execution_timeout, as Hatchet's workers drain), then hand the rest back to the
+        queue. The worker shows as PAUSED meanwhile, as Hatchet's does after SIGTERM."""
         running = self.slots.running
         if running:
             with contextlib.suppress(errors.DatabaseUnavailable, DatabaseError):
                 await self.repo.mark_paused(self.worker_id)
             tasks = [t for t, _ in running.values()]
-            await asyncio.wait(tasks, timeout=self.settings.shutdown_grace)
+            await asyncio.wait(tasks, timeout=self.grace)
         leftover = dict(running)
         if not leftover:
             return

@@ -97,8 +97,9 @@ def test_sigterm_finishes_running_task_before_exit(
 ) -> None:
     tasks = flows.declare(hatchet)
     marks = tmp_path / "marks.txt"
-    proc = worker_process("--slots", "1")
-    ref = tasks["slow"].run_no_wait({"marks": str(marks), "seconds": 2})
+    # no grace set: the worker drains as Hatchet's do, however long the task takes
+    proc = worker_process("--slots", "1", HATCHNB_SHUTDOWN_GRACE="")
+    ref = tasks["slow"].run_no_wait({"marks": str(marks), "seconds": 5})
     wait_until(lambda: marks.exists(), message="the task to start")
     proc.proc.send_signal(signal.SIGTERM)
 
