@@ -97,16 +97,13 @@ def test_a_replayed_request_outside_the_tolerance_is_refused(
     source: V1WebhookSourceName, sign: Any
 ) -> None:
     secret = send.SVIX_SECRET if source is Source.SVIX else SECRET
+    own = _hmac(secret)
     old = time.time() - TOLERANCE_SECONDS - 60
     # the signature is valid: only its age gives the replay away
-    _refused("outside the 300 s tolerance", source, sign(BODY, secret, at=old), **_c(secret))
+    _refused("outside the 300 s tolerance", source, sign(BODY, secret, at=old), credentials=own)
     ahead = time.time() + TOLERANCE_SECONDS + 60
-    _refused("in the future", source, sign(BODY, secret, at=ahead), **_c(secret))
-    _check(source, sign(BODY, secret, at=time.time() - 60), **_c(secret))
-
-
-def _c(secret: str) -> dict[str, Credentials]:
-    return {"credentials": _hmac(secret)}
+    _refused("in the future", source, sign(BODY, secret, at=ahead), credentials=own)
+    _check(source, sign(BODY, secret, at=time.time() - 60), credentials=own)
 
 
 def test_stripe_checks_every_v1_signature_and_the_timestamp_it_signed() -> None:
