@@ -113,8 +113,9 @@ def test_hatchets_webhook_example(
         assert triggered_event is not None
         assert triggered_event.key == "webhook:test"
         assert triggered_event.payload == body.model_dump()
+        event_id: str = triggered_event.metadata.id
         run = wait_until(
-            lambda e=triggered_event: _completed_run(hatchet, e.metadata.id, test_start),
+            lambda: _completed_run(hatchet, event_id, test_start),  # noqa: B023
             message="the webhook's run to complete",
         )
         assert run.additional_metadata["hatchet__event_id"] == triggered_event.metadata.id
