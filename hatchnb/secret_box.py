@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import secrets
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from hatchnb import errors
 
@@ -46,10 +46,17 @@ def _digest(salt: str, secret: str) -> str:
 
 
 class SecretBox:
-    """Seals and opens HMAC signing secrets with the key from settings (or none)."""
+    """Seals and opens HMAC signing secrets with the key from settings (or none); the
+    previous keys only open, during a key rotation."""
 
-    def __init__(self, key: str | None) -> None:
-        self._fernet = Fernet(_fernet_key(key)) if key else None
+    def __init__(self, key: str | None, previous: tuple[str, ...] = ()) -> None:
+        if previous and not key:
+            raise errors.ConfigurationError(
+                "HATCHNB_SECRETS_KEY_PREVIOUS is set without HATCHNB_SECRETS_KEY: set the new "
+                "key too (previous keys only decrypt)"
+            )
+        keys = [Fernet(_fernet_key(k)) for k in (key, *previous) if k]
+        self._fernet = MultiFernet(keys) if keys else None
 
     @property
     def encrypts(self) -> bool:
@@ -77,8 +84,13 @@ class SecretBox:
         except InvalidToken:
             raise errors.ConfigurationError(
                 "this webhook's signing secret was encrypted with another HATCHNB_SECRETS_KEY: "
-                "set the key it was created with, or recreate the webhook"
+                "set the key it was created with (or list it in HATCHNB_SECRETS_KEY_PREVIOUS), "
+                "or recreate the webhook"
             ) from None
+
+    def reseal(self, sealed: str) -> str:
+        """The secret sealed under the current key (for rotating keys)."""
+        return self.seal(self.open(sealed))
 
 
 def _fernet_key(key: str) -> bytes:

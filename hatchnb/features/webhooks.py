@@ -47,7 +47,7 @@ class WebhooksClient:
     def __init__(self, store: Store, settings: Settings, events: EventClient) -> None:
         self._repo = WebhooksRepo(store)
         self._settings = settings
-        self._box = secret_box.SecretBox(settings.secrets_key)
+        self._box = secret_box.SecretBox(settings.secrets_key, settings.previous_secrets_keys)
         self._events = events
 
     # ---- managing webhooks ----------------------------------------------------------
@@ -149,6 +149,22 @@ class WebhooksClient:
     def delete(self, webhook_name: str) -> V1Webhook:
         """Delete a webhook; returns it. Its events stay."""
         return _public(self._found(self._repo.delete(_lookup_name(webhook_name)), webhook_name))
+
+    def reseal_secrets(self) -> int:
+        """Encrypt every HMAC signing secret again under the current HATCHNB_SECRETS_KEY
+        (after a rotation, with the old key in HATCHNB_SECRETS_KEY_PREVIOUS; also seals
+        secrets stored before a key was set). Returns how many changed. hatchnb's own."""
+        if not self._box.encrypts:
+            raise errors.ConfigurationError(
+                "set HATCHNB_SECRETS_KEY (the new key) before resealing webhook secrets"
+            )
+        changed = 0
+        for found in self._repo.list(None, None, 1_000_000, 0):
+            if found.auth_type != V1WebhookAuthType.HMAC.value:
+                continue
+            resealed = self._box.reseal(found.secret)
+            changed += self._repo.replace_secret(found.name, found.secret, resealed)
+        return changed
 
     # ---- receiving requests ---------------------------------------------------------
 

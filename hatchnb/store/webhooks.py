@@ -89,6 +89,13 @@ class WebhooksRepo:
         )
         return StoredWebhook.from_row(row) if row else None
 
+    def replace_secret(self, name: str, old_secret: str, new_secret: str) -> bool:
+        """Swap a sealed secret for its resealed form; False if it changed meanwhile."""
+        row = self._db.fetch_one(
+            "replace_webhook_secret", name=name, old_secret=old_secret, new_secret=new_secret
+        )
+        return row is not None
+
     def delete(self, name: str) -> StoredWebhook | None:
         row = self._db.fetch_one("delete_webhook", name=name)
         return StoredWebhook.from_row(row) if row else None

@@ -464,3 +464,31 @@ def test_a_worker_process_runs_the_workflow_a_github_webhook_started(
     run = hatchet.runs.get(receipt.run_ids[0])
     assert run.status is RunStatus.SUCCEEDED
     assert run.additional_metadata["hatchet__event_id"] == receipt.event_id
+
+
+def test_rotating_the_secrets_key(dsn: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = send.body_of({"action": "opened"})
+
+    def receive_with(key: str, previous: str = "") -> Any:
+        monkeypatch.setenv("HATCHNB_SECRETS_KEY", key)
+        monkeypatch.setenv("HATCHNB_SECRETS_KEY_PREVIOUS", previous)
+        client = Hatchet(dsn=dsn)
+        try:
+            if not client.webhooks.list().rows:
+                client.webhooks.create(Source.GITHUB, "g", "'k'", _hmac("X-Hub-Signature-256"))
+            headers = send.github(body, SECRET)
+            return client.webhooks.receive("g", method="POST", headers=headers, body=body)
+        finally:
+            client.close()
+
+    assert receive_with("old key").key == "k"
+    with pytest.raises(errors.ConfigurationError, match="HATCHNB_SECRETS_KEY_PREVIOUS"):
+        receive_with("new key")
+    assert receive_with("new key", previous="old key").key == "k"
+    monkeypatch.setenv("HATCHNB_SECRETS_KEY_PREVIOUS", "old key")
+    rotating = Hatchet(dsn=dsn)
+    try:
+        assert rotating.webhooks.reseal_secrets() == 1
+    finally:
+        rotating.close()
+    assert receive_with("new key").key == "k"  # the old key is no longer needed

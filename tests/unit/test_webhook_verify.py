@@ -196,3 +196,15 @@ def test_request_body_must_be_bytes() -> None:
 def test_hmac_enums_cover_hatchets_values() -> None:
     assert {a.value for a in V1WebhookHMACAlgorithm} == {"SHA1", "SHA256", "SHA512", "MD5"}
     assert {e.value for e in V1WebhookHMACEncoding} == {"HEX", "BASE64", "BASE64URL"}
+
+
+def test_secret_box_rotation_opens_with_previous_keys_and_seals_with_the_new_one() -> None:
+    old = secret_box.SecretBox("old key").seal("signing secret")
+    rotating = secret_box.SecretBox("new key", ("old key",))
+    assert rotating.open(old) == "signing secret"
+    resealed = rotating.reseal(old)
+    assert secret_box.SecretBox("new key").open(resealed) == "signing secret"
+    with pytest.raises(errors.ConfigurationError, match="another HATCHNB_SECRETS_KEY"):
+        secret_box.SecretBox("old key").open(resealed)
+    with pytest.raises(errors.ConfigurationError, match="without HATCHNB_SECRETS_KEY"):
+        secret_box.SecretBox(None, ("old key",))

@@ -37,3 +37,9 @@ RETURNING *;
 -- name: delete_webhook
 -- Delete a webhook by name; returns the deleted row.
 DELETE FROM hatchnb.webhooks WHERE name = %(name)s RETURNING *;
+
+-- name: replace_webhook_secret
+-- Store a secret sealed again (a key rotation), unless it changed meanwhile.
+UPDATE hatchnb.webhooks SET secret = %(new_secret)s
+ WHERE name = %(name)s AND secret = %(old_secret)s
+RETURNING name;
