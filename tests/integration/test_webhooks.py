@@ -492,3 +492,21 @@ def test_rotating_the_secrets_key(dsn: str, monkeypatch: pytest.MonkeyPatch) -> 
     finally:
         rotating.close()
     assert receive_with("new key").key == "k"  # the old key is no longer needed
+
+
+def test_query_parameters_reach_the_expressions(hatchet: Hatchet) -> None:
+    auth = V1WebhookAPIKeyAuth(headerName="X-Key", apiKey="k")
+    hatchet.webhooks.create(
+        Source.GENERIC, "q", "'ci:' + query['pipeline']", auth, scope_expression="query.env"
+    )
+    receipt = hatchet.webhooks.receive(
+        "q",
+        method="POST",
+        headers={"X-Key": "k"},
+        body=b'{"ok": true}',
+        query={"pipeline": "build", "env": "prod"},
+    )
+    assert receipt.key == "ci:build" and receipt.event is not None
+    assert receipt.event.scope == "prod"
+    with pytest.raises(errors.InvalidArgument, match="not one of GENERIC"):
+        hatchet.webhooks.list(source_names=["GITLAB"])  # type: ignore[list-item]
