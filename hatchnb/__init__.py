@@ -56,6 +56,11 @@ from hatchnb.types import (
     TriggerWorkflowOptions,
     WorkflowRunTriggerConfig,
 )
+from hatchnb.webhook_types import (
+    V1WebhookHMACAlgorithm,
+    V1WebhookHMACEncoding,
+    V1WebhookSourceName,
+)
 from hatchnb.workflow import Standalone, Task, Workflow
 
 __version__ = "0.1.0"
@@ -108,6 +113,9 @@ __all__ = [
     "UserEventCondition",
     "V1TaskEventType",
     "V1TaskStatus",
+    "V1WebhookHMACAlgorithm",
+    "V1WebhookHMACEncoding",
+    "V1WebhookSourceName",
     "Worker",
     "WorkerLabel",
     "WorkerLabelComparator",

@@ -25,6 +25,7 @@ from hatchnb.features.rate_limits import RateLimitsClient
 from hatchnb.features.runs import RunsClient
 from hatchnb.features.scheduled import ScheduledClient
 from hatchnb.features.users import AuditClient, UsersClient
+from hatchnb.features.webhooks import WebhooksClient
 from hatchnb.features.workers import WorkersClient
 from hatchnb.features.workflows import WorkflowsClient, declared_crons, task_sources
 from hatchnb.flow_control import WorkerLabel, worker_labels
@@ -107,6 +108,7 @@ class Hatchet:
         self.scheduled = ScheduledClient(store, settings)
         self.event = EventClient(store, settings)
         self.filters = FiltersClient(store, settings)
+        self.webhooks = WebhooksClient(store, settings, self.event)
         self.workflows = WorkflowsClient(store, settings)
         self.metrics = MetricsClient(store, settings)
         self.alerts = AlertsClient(store, settings)

@@ -77,6 +77,10 @@ class Settings:
     signing_key: str | None = dataclasses.field(default=None, repr=False)
     #: older keys still accepted when verifying, during a key rotation (never used to sign)
     previous_signing_keys: tuple[str, ...] = dataclasses.field(default=(), repr=False)
+    #: key that encrypts webhook signing secrets at rest (docs/security.md); None: stored plain
+    secrets_key: str | None = dataclasses.field(default=None, repr=False)
+    #: older secrets keys that still decrypt, during a key rotation (never encrypt)
+    previous_secrets_keys: tuple[str, ...] = dataclasses.field(default=(), repr=False)
     #: largest JSON payload (input or output) accepted, in bytes
     max_payload_bytes: int = 4 * 1024 * 1024
     #: largest pickled output accepted, in bytes
@@ -108,6 +112,12 @@ class Settings:
             previous_signing_keys=signing.SigningKeys.from_text(
                 None, os.environ.get("HATCHNB_SIGNING_KEY_PREVIOUS")
             ).previous,
+            secrets_key=os.environ.get("HATCHNB_SECRETS_KEY") or None,
+            previous_secrets_keys=tuple(
+                k.strip()
+                for k in os.environ.get("HATCHNB_SECRETS_KEY_PREVIOUS", "").split(",")
+                if k.strip()
+            ),
             max_payload_bytes=int(_float("HATCHNB_MAX_PAYLOAD_BYTES", 4 * 1024 * 1024)),
             max_blob_bytes=int(_float("HATCHNB_MAX_BLOB_BYTES", 16 * 1024 * 1024)),
             retention=_duration("HATCHNB_RETENTION", timedelta(days=30)),

@@ -215,3 +215,13 @@ def missing_module(exc: ImportError, task_name: str) -> str:
             f"needs on the worker (pip install -U {top})"
         )
     return f"task {task_name!r} could not import on this worker ({detail}); {fix}; {not_retried}"
+
+
+class WebhookRejected(HatchnbError):
+    """An inbound webhook request was refused (``hatchet.webhooks.receive``); ``status`` is
+    the HTTP status to answer with (401 bad auth, 404 unknown webhook, 400 bad body)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(f"{status}: {reason}")

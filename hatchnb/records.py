@@ -473,6 +473,8 @@ class Event:
     scope: str | None
     created_at: datetime
     run_ids: list[str]
+    #: the webhook the event came through (hatchet.webhooks), else None
+    triggering_webhook_name: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any], run_ids: list[Any] | None = None) -> Event:
@@ -484,6 +486,7 @@ class Event:
             scope=row["scope"],
             created_at=row["created_at"],
             run_ids=[str(r) for r in run_ids or []],
+            triggering_webhook_name=row.get("triggering_webhook_name"),
         )
 
     @property

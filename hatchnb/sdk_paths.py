@@ -108,6 +108,38 @@ ALIASES: dict[str, dict[str, str]] = {
     "hatchnb.clients.rest.models.v1_update_filter_request": {
         "V1UpdateFilterRequest": "hatchnb.types:UpdateFilterRequest"
     },
+    # hatchet.webhooks' models (hatchnb/webhook_types.py)
+    "hatchnb.clients.rest.models.v1_webhook": {"V1Webhook": "hatchnb.webhook_types:V1Webhook"},
+    "hatchnb.clients.rest.models.v1_webhook_list": {
+        "V1WebhookList": "hatchnb.webhook_types:V1WebhookList"
+    },
+    "hatchnb.clients.rest.models.v1_webhook_source_name": {
+        "V1WebhookSourceName": "hatchnb.webhook_types:V1WebhookSourceName"
+    },
+    "hatchnb.clients.rest.models.v1_webhook_auth_type": {
+        "V1WebhookAuthType": "hatchnb.webhook_types:V1WebhookAuthType"
+    },
+    "hatchnb.clients.rest.models.v1_webhook_hmac_algorithm": {
+        "V1WebhookHMACAlgorithm": "hatchnb.webhook_types:V1WebhookHMACAlgorithm"
+    },
+    "hatchnb.clients.rest.models.v1_webhook_hmac_encoding": {
+        "V1WebhookHMACEncoding": "hatchnb.webhook_types:V1WebhookHMACEncoding"
+    },
+    "hatchnb.clients.rest.models.v1_webhook_basic_auth": {
+        "V1WebhookBasicAuth": "hatchnb.webhook_types:V1WebhookBasicAuth"
+    },
+    "hatchnb.clients.rest.models.v1_webhook_api_key_auth": {
+        "V1WebhookAPIKeyAuth": "hatchnb.webhook_types:V1WebhookAPIKeyAuth"
+    },
+    "hatchnb.clients.rest.models.v1_webhook_hmac_auth": {
+        "V1WebhookHMACAuth": "hatchnb.webhook_types:V1WebhookHMACAuth"
+    },
+    "hatchnb.clients.rest.models.v1_create_webhook_request_base": {
+        "V1CreateWebhookRequestBase": "hatchnb.webhook_types:V1CreateWebhookRequestBase"
+    },
+    "hatchnb.clients.rest.models.v1_update_webhook_request": {
+        "V1UpdateWebhookRequest": "hatchnb.webhook_types:V1UpdateWebhookRequest"
+    },
     "hatchnb.clients.events": {
         "PushEventOptions": "hatchnb.features.events:PushEventOptions",
         "BulkPushEventWithMetadata": "hatchnb.features.events:BulkPushEventWithMetadata",

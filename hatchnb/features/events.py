@@ -84,6 +84,19 @@ class EventClient:
         return await asyncio.to_thread(self.push, *args, **kwargs)
 
     def bulk_push(self, events: list[BulkPushEventWithMetadata]) -> list[PushedEvent]:
+        return [PushedEvent.of(e) for e in self._store_events(events)]
+
+    def push_received(
+        self, key: str, payload: dict[str, Any], scope: str | None, webhook_name: str
+    ) -> Event:
+        """The event a webhook received (``hatchet.webhooks.receive``): pushed like any
+        other, and marked with the webhook's name."""
+        event = BulkPushEventWithMetadata(key=key, payload=payload, scope=scope)
+        return self._store_events([event], webhook_name)[0]
+
+    def _store_events(
+        self, events: builtins.list[BulkPushEventWithMetadata], webhook_name: str | None = None
+    ) -> builtins.list[Event]:
         limit = self._settings.max_payload_bytes
         for event in events:  # refuse the whole batch before anything is written
             serialization.check_text(event.key, "event key")
@@ -93,8 +106,7 @@ class EventClient:
             if event.scope is not None:
                 serialization.check_text(event.scope, "scope")
         with self._store.transaction() as tx:
-            stored = [self._push_one(tx, e) for e in events]
-        return [PushedEvent.of(e) for e in stored]
+            return [self._push_one(tx, e, webhook_name) for e in events]
 
     def get(self, event_id: str) -> Event:
         event = self._events.get_event(limits.id_text(event_id, "an event id", "Event.event_id"))
@@ -142,7 +154,9 @@ class EventClient:
         skipped = limits.optional_whole_number(offset, "offset", 0) or 0
         return Rows(self._events.list_events(where, page_size, skipped))
 
-    def _push_one(self, tx: Tx, event: BulkPushEventWithMetadata) -> Event:
+    def _push_one(
+        self, tx: Tx, event: BulkPushEventWithMetadata, webhook_name: str | None
+    ) -> Event:
         stored = insert_event_in(
             tx,
             event.key,
@@ -151,6 +165,7 @@ class EventClient:
             event.priority,
             event.scope,
             ids.uuid7(),
+            webhook_name,
         )
         started = []
         # as in Hatchet, the runs an event starts carry its id in their metadata

@@ -104,9 +104,11 @@ def insert_event_in(
     priority: int | None,
     scope: str | None,
     event_id: uuid.UUID,
+    webhook_name: str | None = None,
 ) -> Event:
     """Store an event, wake durable tasks waiting for its key, and tell workers.
-    The event comes back without runs: the caller starts them."""
+    The event comes back without runs: the caller starts them. ``webhook_name``: the
+    webhook the event came through, if any."""
     row = tx.execute(
         Store.query("insert_event"),
         {
@@ -116,6 +118,7 @@ def insert_event_in(
             "additional_metadata": jsonb(metadata),
             "priority": priority,
             "scope": scope,
+            "webhook_name": webhook_name,
         },
     ).fetchone()
     assert row is not None  # an INSERT ... RETURNING always returns its row

@@ -221,3 +221,27 @@ def test_roles_without_schema_rights_get_a_clear_migration_error(
         )
     with pytest.raises(errors.ConfigurationError, match=r"run `hatchnb migrate` as the owner"):
         Hatchet(dsn=locked_down["client"])
+
+
+def test_webhook_secrets_are_out_of_reach_of_workers_and_the_dashboard(
+    locked_down: dict[str, str],
+) -> None:
+    from hatchnb.webhook_types import V1WebhookAPIKeyAuth, V1WebhookSourceName
+
+    client = Hatchet(dsn=locked_down["client"])
+    try:  # the client role manages webhooks and receives their requests
+        auth = V1WebhookAPIKeyAuth(headerName="X-Key", apiKey="k-123")
+        client.webhooks.create(V1WebhookSourceName.GENERIC, "hook", "'k'", auth)
+        receipt = client.webhooks.receive(
+            "hook", method="POST", headers={"X-Key": "k-123"}, body=b"{}"
+        )
+        assert receipt.key == "k"
+    finally:
+        client.close()
+    _refused(locked_down["worker"], "SELECT name FROM hatchnb.webhooks")
+    _refused(locked_down["worker"], "UPDATE hatchnb.webhooks SET secret = 'x'")
+    _refused(locked_down["dashboard"], "SELECT secret FROM hatchnb.webhooks")
+    _refused(locked_down["dashboard"], "SELECT auth_settings FROM hatchnb.webhooks")
+    with psycopg.connect(locked_down["dashboard"], row_factory=dict_row) as conn:
+        row = conn.execute("SELECT name, auth_type FROM hatchnb.webhooks").fetchone()
+        assert row == {"name": "hook", "auth_type": "API_KEY"}

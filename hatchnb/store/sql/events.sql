@@ -1,9 +1,11 @@
 -- Events and event filters.
 
 -- name: insert_event
--- Store a pushed event.
-INSERT INTO hatchnb.events (id, key, payload, additional_metadata, priority, scope)
-VALUES (%(id)s, %(key)s, %(payload)s, %(additional_metadata)s, %(priority)s, %(scope)s)
+-- Store a pushed event (or one a webhook received).
+INSERT INTO hatchnb.events (id, key, payload, additional_metadata, priority, scope,
+                            triggering_webhook_name)
+VALUES (%(id)s, %(key)s, %(payload)s, %(additional_metadata)s, %(priority)s, %(scope)s,
+        %(webhook_name)s)
 RETURNING *;
 
 -- name: workflows_for_event

@@ -30,6 +30,14 @@ GRANT SELECT (id, on_failure, on_schedule_timeout, window_seconds, since, update
 REVOKE INSERT, UPDATE, DELETE ON hatchnb.dashboard_users, hatchnb.audit_log FROM {worker};
 REVOKE UPDATE, DELETE ON hatchnb.audit_log FROM {client};
 
+-- webhooks (0016): workers never need them; the dashboard reads them without their auth
+-- settings and (hashed or sealed) secrets
+REVOKE ALL ON hatchnb.webhooks FROM {worker};
+REVOKE SELECT ON hatchnb.webhooks FROM {dashboard};
+GRANT SELECT (id, name, source_name, auth_type, event_key_expression, scope_expression,
+              static_payload, return_event_as_response_payload, created_at, updated_at)
+    ON hatchnb.webhooks TO {dashboard};
+
 -- tables and sequences of later migrations (run by the owner) get the general rule
 ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA hatchnb
     GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {worker}, {client};
