@@ -134,6 +134,11 @@ class CancelledRunError(FailedRunError, ValueError):
 FailedTaskRunExceptionGroup = FailedRunError
 
 
+class DedupeViolationError(HatchnbError):
+    """hatchet_sdk's name, importable so code catching it runs; hatchnb never raises it (a
+    child spawned again with the same ``child_key`` returns the existing child run)."""
+
+
 class IdempotencyCollisionError(HatchnbError):
     """A trigger's idempotency key is held by an earlier run: no run was started."""
 

@@ -56,6 +56,7 @@ ALIASES: dict[str, dict[str, str]] = {
         "FailedTaskRunExceptionGroup": "hatchnb.errors:FailedTaskRunExceptionGroup",
         "NonDeterminismError": "hatchnb.runtime.durable:NonDeterminismError",
         "IdempotencyCollisionError": "hatchnb.errors:IdempotencyCollisionError",
+        "DedupeViolationError": "hatchnb.errors:DedupeViolationError",
         "BulkTriggerIdempotencyCollisionError": (
             "hatchnb.errors:BulkTriggerIdempotencyCollisionError"
         ),
