@@ -205,7 +205,7 @@ def run_example(root: Path, directory: Path, scratch: Path) -> tuple[int, int, s
                 "no:cacheprovider",
                 "-o",
                 "asyncio_mode=auto",
-                f"--timeout={os.environ.get('COMPAT_TEST_TIMEOUT', '60')}",
+                f"--timeout={os.environ.get('COMPAT_TEST_TIMEOUT', '180')}",
                 str(rel),
             ],
             cwd=work,
