@@ -143,7 +143,7 @@ def test_runs_table_shows_trigger_and_duration_and_finds_a_run_by_id(
     assert page.errors == []
 
 
-def test_pause_and_resume_a_cron_from_the_page(
+def test_pause_resume_and_backfill_a_cron_from_the_page(
     page: Any, seeded: dict[str, Any], hatchet: Any
 ) -> None:
     p = page.open("?page=triggers")
@@ -159,4 +159,12 @@ def test_pause_and_resume_a_cron_from_the_page(
     p.get_by_role("button", name="Pause or resume cron").click()
     p.get_by_text("cron nightly resumed").wait_for(timeout=10_000)
     assert not hatchet.cron.get(seeded["cron"].id).paused
+    # 0 3 * * *: the last 48 hours hold two ticks, each started once however often asked
+    hours = p.locator(".bk-input-group", has_text="Backfill the last").locator("input")
+    hours.fill("48")
+    hours.press("Enter")
+    p.get_by_role("button", name="Backfill cron").click()
+    p.get_by_text("cron nightly: started 2 run(s)").wait_for(timeout=10_000)
+    p.get_by_role("button", name="Backfill cron").click()
+    p.get_by_text("cron nightly: started 0 run(s)").wait_for(timeout=10_000)
     assert page.errors == []

@@ -1,4 +1,5 @@
-"""Crons and scheduled runs: create, delete, trigger now, pause a cron."""
+"""Crons and scheduled runs: create, delete, trigger now, pause a cron, backfill its missed
+ticks."""
 
 from __future__ import annotations
 
@@ -41,6 +42,9 @@ class TriggersPage:
         self.delay = pn.widgets.IntInput(
             label="Schedule in (seconds)", value=60, start=0, width=160
         )
+        self.backfill_hours = pn.widgets.IntInput(
+            label="Backfill the last (hours)", value=24, start=1, end=24 * 366, width=170
+        )
         self.buttons = {
             name: pn.widgets.Button(label=name, color=kind, width=150)
             for name, kind in (
@@ -49,6 +53,7 @@ class TriggersPage:
                 ("Delete cron", "danger"),
                 ("Trigger cron now", "warning"),
                 ("Pause or resume cron", "warning"),
+                ("Backfill cron", "warning"),
                 ("Delete scheduled", "danger"),
                 ("Trigger scheduled now", "warning"),
             )
@@ -69,7 +74,13 @@ class TriggersPage:
             form,
             pn.Row(b["Create cron"], b["Schedule run"], self.feedback),
             "### Crons",
-            pn.Row(b["Delete cron"], b["Trigger cron now"], b["Pause or resume cron"]),
+            pn.Row(
+                b["Delete cron"],
+                b["Trigger cron now"],
+                b["Pause or resume cron"],
+                self.backfill_hours,
+                b["Backfill cron"],
+            ),
             self.crons,
             "### Scheduled runs",
             pn.Row(b["Delete scheduled"], b["Trigger scheduled now"]),
@@ -128,7 +139,7 @@ class TriggersPage:
 
     def _target(self, action: str) -> str:
         """What ``action`` acts on: the selected cron or schedule, or the chosen workflow."""
-        if action in ("Delete cron", "Trigger cron now", "Pause or resume cron"):
+        if action in ("Delete cron", "Trigger cron now", "Pause or resume cron", "Backfill cron"):
             return self._selected(self.crons)
         if action in ("Delete scheduled", "Trigger scheduled now"):
             return self._selected(self.scheduled)
@@ -164,6 +175,15 @@ class TriggersPage:
                 return f"cron {cron.name} resumed"
             h.cron.pause(cron.id)
             return f"cron {cron.name} paused"
+        if action == "Backfill cron":
+            cron = h.cron.get(self._selected(self.crons))
+            until = datetime.now(UTC)
+            since = until - timedelta(hours=int(self.backfill_hours.value or 1))
+            started = h.cron.backfill(cron.id, since, until)
+            return (
+                f"cron {cron.name}: started {len(started)} run(s) for the missed ticks of the "
+                f"last {self.backfill_hours.value} hour(s)"
+            )
         if action == "Delete scheduled":
             h.scheduled.delete(self._selected(self.scheduled))
             return "scheduled run deleted"
