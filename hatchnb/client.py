@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import threading
@@ -79,7 +80,9 @@ class Hatchet:
         self.config = config or ClientConfig(debug=debug)
         debug = debug or self.config.debug
         forward_logs(self.config.logger)
-        self._settings = Settings.from_env(dsn)
+        self._settings = dataclasses.replace(
+            Settings.from_env(dsn), namespace=self.config.namespace
+        )
         self._explicit_dsn = dsn
         self._dsn = self._settings.dsn or embedded.ensure_running()
         migrate(self._dsn)
@@ -216,7 +219,8 @@ class Hatchet:
                 debounce=debounce,
             )
             wf.task(
-                name=wf.name,
+                name=name
+                or fn.__name__,  # the task keeps its own name; the workflow's is namespaced
                 rate_limits=rate_limits,
                 desired_worker_labels=desired_worker_labels,
                 slot_cost=slot_cost,
@@ -290,7 +294,7 @@ class Hatchet:
 
         return Worker(
             self,
-            name,
+            self.config.apply_namespace(name),
             slots=100 if slots is None else slots,
             labels=worker_labels(labels),
             workflows=list(workflows) if workflows is not None else None,

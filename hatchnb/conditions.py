@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hatchnb import expressions
-from hatchnb.types import to_timedelta
+from hatchnb.types import namespaced, to_timedelta
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,8 +117,17 @@ def or_(*conditions: Condition) -> OrGroup:
     return OrGroup(tuple(conditions))
 
 
-def spec_of(items: list[Any] | None) -> list[dict[str, Any]]:
-    return [item.spec() for item in items or []]
+def spec_of(items: list[Any] | None, namespace: str = "") -> list[dict[str, Any]]:
+    """The stored form of conditions; event keys in ``namespace`` (as pushed events' are)."""
+    return [_in_namespace(item.spec(), namespace) for item in items or []]
+
+
+def _in_namespace(spec: dict[str, Any], namespace: str) -> dict[str, Any]:
+    if "or" in spec:
+        return {"or": [_in_namespace(member, namespace) for member in spec["or"]]}
+    if spec.get("kind") == "event":
+        return {**spec, "key": namespaced(namespace, spec["key"])}
+    return spec
 
 
 def parents_named(items: list[Any] | None) -> set[str]:

@@ -66,6 +66,8 @@ class Settings:
     worker_timeout: float = 15.0
     #: seconds between polls when no notification arrives
     poll_interval: float = 1.0
+    #: hatchet_sdk's namespace (ClientConfig.namespace): prefixes workflow and event key names
+    namespace: str = ""
     #: seconds between engine duty rounds (timeouts, dead workers)
     engine_interval: float = 0.5
     #: seconds a stopping worker waits for running tasks before handing them back

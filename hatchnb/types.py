@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 from enum import IntEnum
-from typing import Any
+from typing import Any, overload
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 #: Hatchet's defaults
 DEFAULT_SCHEDULE_TIMEOUT = timedelta(minutes=5)
@@ -90,10 +91,19 @@ def to_timedelta(value: timedelta | str | int | float, what: str) -> timedelta:
     raise ValueError(f"{what}={value!r} is not a duration; use a timedelta or a string like '30s'")
 
 
+def namespaced(namespace: str, name: str) -> str:
+    """``name`` in ``namespace`` (hatchet_sdk's rule: a name already in it stays as it is;
+    what is not a string is left for the caller's check to refuse)."""
+    if not namespace or not isinstance(name, str) or name.startswith(namespace):
+        return name
+    return namespace + name
+
+
 class ClientConfig(BaseModel):
     """hatchet_sdk's client settings, as far as they mean something without a Hatchet server:
-    ``logger`` and ``debug`` are used; ``namespace`` prefixes nothing yet, so only the empty
-    namespace is taken. Connection settings (``token``, ``server_url``, ``host_port``,
+    ``logger``, ``debug`` and ``namespace`` (default ``HATCHET_CLIENT_NAMESPACE``: it
+    prefixes workflow, worker and event key names, lower-cased and ending in ``_``, as in
+    hatchet_sdk). Connection settings (``token``, ``server_url``, ``host_port``,
     ``tenant_id``, TLS) do not apply: hatchnb connects to PostgreSQL (``HATCHNB_DATABASE_URL``
     or ``Hatchet(dsn=...)``), so giving them is refused rather than ignored."""
 
@@ -101,11 +111,21 @@ class ClientConfig(BaseModel):
 
     logger: logging.Logger = Field(default_factory=lambda: logging.getLogger("hatchnb"))
     debug: bool = False
-    namespace: str = ""
+    namespace: str = Field(
+        default_factory=lambda: os.environ.get("HATCHET_CLIENT_NAMESPACE", ""),
+        validate_default=True,
+    )
     token: str = ""
     tenant_id: str = ""
     server_url: str = ""
     host_port: str = ""
+
+    @field_validator("namespace")
+    @classmethod
+    def _normalized(cls, namespace: str) -> str:
+        if not namespace:
+            return ""
+        return (namespace if namespace.endswith("_") else f"{namespace}_").lower()
 
     def model_post_init(self, context: Any) -> None:
         server_settings = ("token", "tenant_id", "server_url", "host_port")
@@ -115,15 +135,22 @@ class ClientConfig(BaseModel):
                 f"ClientConfig({', '.join(given)}=...): hatchnb has no Hatchet server to reach; "
                 "it connects to PostgreSQL (HATCHNB_DATABASE_URL or Hatchet(dsn=...))"
             )
-        if self.namespace:
-            raise NotImplementedError(
-                "ClientConfig(namespace=...) is not supported by this hatchnb version yet: "
-                "use a separate database (or schema) per environment instead"
-            )
 
-    def apply_namespace(self, name: str) -> str:
-        """``name`` in this client's namespace (hatchnb's namespace is always empty)."""
-        return self.namespace + name
+    @overload
+    def apply_namespace(self, resource_name: str, namespace_override: str | None = None) -> str: ...
+
+    @overload
+    def apply_namespace(
+        self, resource_name: None, namespace_override: str | None = None
+    ) -> None: ...
+
+    def apply_namespace(
+        self, resource_name: str | None, namespace_override: str | None = None
+    ) -> str | None:
+        """``resource_name`` in this client's namespace (or ``namespace_override``)."""
+        if resource_name is None:
+            return None
+        return namespaced(namespace_override or self.namespace, resource_name)
 
 
 class DefaultFilter(BaseModel):

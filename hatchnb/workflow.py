@@ -238,7 +238,8 @@ class Workflow(Generic[TWorkflowInput]):
             raise errors.InvalidWorkflow("a workflow needs a non-empty name, e.g. name='etl'")
         serialization.check_text(name, "name", errors.InvalidWorkflow)
         self._client = client
-        self.name = name
+        #: in the client's namespace, as hatchet_sdk names workflows
+        self.name = client.config.apply_namespace(name)
         self.description = description
         self.version = version
         self.input_validator: type[Any] = input_validator or EmptyModel
@@ -246,7 +247,7 @@ class Workflow(Generic[TWorkflowInput]):
         self.concurrency = flow_control.concurrency_list(concurrency)
         self.sticky = flow_control.sticky_name(sticky)
         self.task_defaults = task_defaults or TaskDefaults()
-        self.on_events = list(on_events or [])
+        self.on_events = [client.config.apply_namespace(key) for key in on_events or []]
         self.on_crons = list(on_crons or [])
         for expression in self.on_crons:
             next_tick(expression, "UTC", datetime.now(UTC))  # validates
@@ -330,7 +331,11 @@ class Workflow(Generic[TWorkflowInput]):
                 name=task_name,
                 workflow=self,
                 parents=list(parents or []),
-                conditions={k: conditions.spec_of(v) for k, v in checks.items() if v},
+                conditions={
+                    k: conditions.spec_of(v, self._client.config.namespace)
+                    for k, v in checks.items()
+                    if v
+                },
                 **routing,
                 **options,
             )

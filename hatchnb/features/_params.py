@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from hatchnb import errors, ids, limits, serialization
 from hatchnb.store import Store
 from hatchnb.store.versions import VersionsRepo
+from hatchnb.types import namespaced
 
 T = TypeVar("T")
 
@@ -15,9 +16,10 @@ T = TypeVar("T")
 ALL_ROWS = 100_000
 
 
-def name_of(workflow: Any, store: Store | None = None) -> str:
-    """A workflow given by name, as the declared object, or (with ``store``) by its id
-    (hatchet_sdk's ``workflow.id``) when that is the id of a registered workflow."""
+def name_of(workflow: Any, store: Store | None = None, namespace: str = "") -> str:
+    """A workflow given by name (put in ``namespace``, as hatchet_sdk does), as the declared
+    object, or (with ``store``) by its id (hatchet_sdk's ``workflow.id``) when that is the
+    id of a registered workflow."""
     if not isinstance(workflow, str):
         name = getattr(workflow, "name", None)
         if not isinstance(name, str):
@@ -30,13 +32,13 @@ def name_of(workflow: Any, store: Store | None = None) -> str:
         for summary in VersionsRepo(store).list_workflows():
             if ids.workflow_id(summary.name) == workflow:
                 return summary.name
-    return workflow
+    return namespaced(namespace, workflow)
 
 
-def registered_name(workflow: Any, store: Store, what: str) -> str:
+def registered_name(workflow: Any, store: Store, what: str, namespace: str = "") -> str:
     """The name of a workflow (name, object or id) that is registered, as crons and
     schedules need: a trigger for a workflow no worker can run would only fail later."""
-    name = serialization.check_text(name_of(workflow, store), "workflow")
+    name = serialization.check_text(name_of(workflow, store, namespace), "workflow")
     if VersionsRepo(store).current_version(name) is None:
         raise errors.WorkflowNotFound(
             f"workflow {name!r} is not registered; register it (hatchet.register(workflow), "

@@ -94,7 +94,7 @@ class CronClient:
         metadata = metadata_value(additional_metadata)
         priority = limits.optional_priority(priority)
         return self._crons.upsert_cron(
-            registered_name(workflow_name, self._store, "a cron"),
+            registered_name(workflow_name, self._store, "a cron", self._settings.namespace),
             cron_name,
             expression,
             timezone,
@@ -122,7 +122,7 @@ class CronClient:
         ``additional_metadata`` matches crons whose metadata holds those pairs."""
         refuse_ordering(order_by_field, order_by_direction)
         workflow = workflow_id or workflow_name
-        name = name_of(workflow, self._store) if workflow else None
+        name = name_of(workflow, self._store, self._settings.namespace) if workflow else None
         crons = self._crons.list_crons(name, ALL_ROWS, 0)
         crons = [
             c

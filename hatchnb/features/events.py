@@ -26,6 +26,7 @@ from hatchnb.store.events import (
     insert_event_in,
     workflows_for_event_in,
 )
+from hatchnb.types import namespaced
 
 
 class PushEventOptions(BaseModel):
@@ -72,7 +73,7 @@ class EventClient:
             scope=None if scope is None else limits.check_name(scope, "scope"),
         )
         item = BulkPushEventWithMetadata(
-            key=event_key,
+            key=namespaced(self._settings.namespace, event_key),
             payload=payload or {},
             additional_metadata=opts.additional_metadata,
             priority=opts.priority,
@@ -84,6 +85,10 @@ class EventClient:
         return await asyncio.to_thread(self.push, *args, **kwargs)
 
     def bulk_push(self, events: list[BulkPushEventWithMetadata]) -> list[PushedEvent]:
+        """Events with their keys in the client's namespace (as ``push``)."""
+        ns = self._settings.namespace
+        if ns:
+            events = [e.model_copy(update={"key": namespaced(ns, e.key)}) for e in events]
         return [PushedEvent.of(e) for e in self._store_events(events)]
 
     def push_received(

@@ -33,7 +33,9 @@ class FiltersClient:
         expressions.compile_expression(expression)
         limit = self._settings.max_payload_bytes
         return self._events.create_filter(
-            serialization.check_text(name_of(workflow_id, self._store), "workflow"),
+            serialization.check_text(
+                name_of(workflow_id, self._store, self._settings.namespace), "workflow"
+            ),
             expression,
             serialization.check_text(scope, "scope"),
             json.loads(serialization.dump_json(payload or {}, "filter payload", limit)),
@@ -47,7 +49,7 @@ class FiltersClient:
         scopes: builtins.list[str] | None = None,
     ) -> Rows[Filter]:
         """Filters, of the given workflows (ids, names or objects) and scopes, or all."""
-        names = {name_of(w, self._store) for w in workflow_ids or []}
+        names = {name_of(w, self._store, self._settings.namespace) for w in workflow_ids or []}
         scopes = limits.names(scopes, "scopes")
         found = [
             f

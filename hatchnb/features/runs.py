@@ -38,6 +38,7 @@ from hatchnb.store.retention import PruneReport, prune
 from hatchnb.store.runs import AsyncRunsRepo, RunsRepo, TaskOutput, as_dicts
 from hatchnb.store.runs import RunFilter as RunQuery
 from hatchnb.store.versions import VersionsRepo, trigger_target_in
+from hatchnb.types import namespaced
 
 #: PostgreSQL's bigint: the largest offset, limit or task run id a query can take
 _BIGINT_MAX = 2**63 - 1
@@ -231,7 +232,8 @@ class RunsClient:
         metadata = json.loads(serialization.dump_metadata(additional_metadata or {}))
         priority = limits.optional_priority(priority)
         with self._store.transaction() as tx:
-            target = trigger_target_in(tx, serialization.check_text(workflow_name, "workflow"))
+            name = namespaced(self._settings.namespace, workflow_name)
+            target = trigger_target_in(tx, serialization.check_text(name, "workflow"))
             if target is None:
                 raise errors.HatchnbError(
                     f"workflow {workflow_name!r} is not registered; register it (start a worker "

@@ -45,7 +45,9 @@ class ScheduledClient:
         metadata = metadata_value(additional_metadata)
         priority = limits.optional_priority(priority)
         return self._schedules.create(
-            registered_name(workflow_name, self._store, "a scheduled run"),
+            registered_name(
+                workflow_name, self._store, "a scheduled run", self._settings.namespace
+            ),
             trigger_at,
             payload,
             metadata,
@@ -77,7 +79,7 @@ class ScheduledClient:
                 "version: filter the rows by .workflow_run_id / .error yourself"
             )
         workflow = workflow_id or workflow_name
-        name = name_of(workflow, self._store) if workflow else None
+        name = name_of(workflow, self._store, self._settings.namespace) if workflow else None
         schedules = [
             s
             for s in self._schedules.list_scheduled(name, ALL_ROWS, 0)

@@ -16,6 +16,7 @@ from hatchnb.features.cron import next_tick
 from hatchnb.records import Rows, WorkflowSummary, WorkflowVersion
 from hatchnb.store import Store
 from hatchnb.store.versions import DeclaredCron, VersionsRepo
+from hatchnb.types import namespaced
 
 if TYPE_CHECKING:
     from hatchnb.workflow import Workflow
@@ -44,12 +45,12 @@ class WorkflowsClient:
     def list(
         self, workflow_name: str | None = None, limit: int | None = None, offset: int | None = None
     ) -> Rows[WorkflowSummary]:
-        """Registered workflows by name (all, or the one named ``workflow_name``)."""
-        found = [
-            w
-            for w in self._versions.list_workflows()
-            if workflow_name is None or w.name == workflow_name
-        ]
+        """Registered workflows by name (all, or the one named ``workflow_name``, in the
+        client's namespace)."""
+        wanted = (
+            None if workflow_name is None else namespaced(self._settings.namespace, workflow_name)
+        )
+        found = [w for w in self._versions.list_workflows() if wanted is None or w.name == wanted]
         return Rows(page(found, offset, limit))
 
     async def aio_list(
@@ -59,8 +60,9 @@ class WorkflowsClient:
 
     def get(self, workflow_id: str) -> WorkflowSummary:
         """A registered workflow by its id (``workflow.id``) or name."""
+        name = namespaced(self._settings.namespace, workflow_id)
         for summary in self._versions.list_workflows():
-            if workflow_id in (summary.metadata.id, summary.name):
+            if workflow_id in (summary.metadata.id, summary.name) or name == summary.name:
                 return summary
         raise errors.WorkflowNotFound(
             f"no registered workflow has the id or name {limits.shown(workflow_id)}"
@@ -98,7 +100,7 @@ class WorkflowsClient:
         for option, value in behaviors.items():
             if value not in ("DROP", "QUEUE"):
                 raise errors.InvalidInput(f"{option}={limits.shown(value)}: pass 'DROP' or 'QUEUE'")
-        name = self.get(name_of(workflow_id, self._store)).name
+        name = self.get(name_of(workflow_id, self._store, self._settings.namespace)).name
         self._versions.pause(
             name,
             queue_ttl,
@@ -109,7 +111,7 @@ class WorkflowsClient:
 
     def unpause(self, workflow_id: Any) -> WorkflowSummary:
         """Let workers start a paused workflow's queued runs again."""
-        name = self.get(name_of(workflow_id, self._store)).name
+        name = self.get(name_of(workflow_id, self._store, self._settings.namespace)).name
         self._versions.unpause(name)
         return self.get(name)
 

@@ -301,6 +301,7 @@ class DurableContext(Context):
         ``label`` names the wait in the durable log."""
         if expression:
             expressions.compile_expression(expression)
+        key = self._client.config.apply_namespace(key)
         request = f"{label or key} if {expression or 'true'}"
         if scope is not None:
             request += f" in scope {scope}"
@@ -333,7 +334,7 @@ class DurableContext(Context):
         wait in the durable log."""
         from hatchnb.conditions import spec_of
 
-        items = spec_of(list(conditions))
+        items = spec_of(list(conditions), self._client.config.namespace)
         request = f"{label or signal_key}: {json.dumps(items, sort_keys=True)}"
         seq, entry = self._position("wait", request)
         if entry is not None and entry.done:

@@ -51,8 +51,6 @@ def test_hatchet_options_it_cannot_honour_are_refused() -> None:
         hatchnb.Hatchet(config=object())  # type: ignore[arg-type]
     with pytest.raises(NotImplementedError, match=r"ClientConfig\(token, server_url=...\)"):
         hatchnb.ClientConfig(token="t", server_url="https://x")
-    with pytest.raises(NotImplementedError, match="namespace="):
-        hatchnb.ClientConfig(namespace="staging_")
 
 
 def test_client_config_logger_receives_hatchnb_logs(dsn: str) -> None:

@@ -19,12 +19,14 @@ from hatchnb import (
     errors,
 )
 from hatchnb.flow_control import FlowControl
-from hatchnb.types import to_timedelta
+from hatchnb.types import ClientConfig, to_timedelta
 from hatchnb.workflow import Workflow, check_acyclic, refuse_unsupported
 
 
 class _NoClient:
     """Declarations never touch the client; triggering would."""
+
+    config = ClientConfig()
 
 
 def _wf(name: str = "wf") -> Workflow[Any]:

@@ -17,6 +17,7 @@ from hatchnb.runtime import durable
 from hatchnb.runtime.durable import DurableContext, Evicted, NonDeterminismError
 from hatchnb.store.durable import LogEntry, SeenEvent
 from hatchnb.store.workers import ClaimedTask
+from hatchnb.types import ClientConfig
 
 
 class FakeStore:
@@ -68,7 +69,10 @@ def _context(
         return astore
 
     client = SimpleNamespace(
-        _store=sync, _astore=get_astore, _settings=SimpleNamespace(poll_interval=0.01)
+        _store=sync,
+        _astore=get_astore,
+        _settings=SimpleNamespace(poll_interval=0.01),
+        config=ClientConfig(),
     )
     worker = SimpleNamespace(worker_id="w1", name="worker")
     ctx = DurableContext(_claim(), worker, client, log or [], evict_after)  # type: ignore[arg-type]

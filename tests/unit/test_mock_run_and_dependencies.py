@@ -16,11 +16,14 @@ import pytest
 from pydantic import BaseModel
 
 from hatchnb import Context, Depends, DurableContext, EmptyModel, errors, serialization
+from hatchnb.types import ClientConfig
 from hatchnb.workflow import Workflow
 
 
 class _NoClient:
-    """mock_run never touches the client."""
+    """mock_run never touches the client (only its namespace setting)."""
+
+    config = ClientConfig()
 
 
 class Point(BaseModel):

@@ -12,12 +12,14 @@ from hatchnb import Context, EmptyModel, errors
 from hatchnb.conditions import ParentCondition, SleepCondition, UserEventCondition, or_
 from hatchnb.expressions import InvalidExpression
 from hatchnb.features.cron import InvalidCron
-from hatchnb.types import TaskDefaults, TriggerWorkflowOptions
+from hatchnb.types import ClientConfig, TaskDefaults, TriggerWorkflowOptions
 from hatchnb.workflow import Workflow, check_acyclic, trigger_options
 
 
 class _NoClient:
-    """Declarations never touch the client."""
+    """Declarations never touch the client (only its namespace setting)."""
+
+    config = ClientConfig()
 
 
 def _wf(name: str = "wf", **options: Any) -> Workflow[Any]:
