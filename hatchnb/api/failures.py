@@ -31,6 +31,7 @@ STATUS_OF: tuple[tuple[type[BaseException], int], ...] = (
     (errors.InvalidArgument, 422),
     (errors.ValueRefused, 422),
     (errors.InvalidWorkflow, 422),
+    (ValueError, 422),  # a hatchnb error that is also a ValueError: a value to change
     (errors.HatchnbError, 400),
 )
 

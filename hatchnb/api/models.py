@@ -164,7 +164,7 @@ class RunSelection(_Body):
 
     @model_validator(mode="after")
     def _one_of(self) -> RunSelection:
-        if bool(self.ids) == (self.filters is None):
+        if bool(self.ids) == (self.filters is not None):
             raise ValueError("give exactly one of ids (a non-empty list) and filters")
         return self
 
