@@ -5,11 +5,22 @@ so a bad value is a 422 that names the field before anything is called."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi.encoders import jsonable_encoder
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from hatchnb import records
 from hatchnb.records import RunStatus
@@ -19,7 +30,24 @@ MAX_PAGE = 1000
 #: the most events one bulk push takes
 MAX_BULK_EVENTS = 1000
 
-Priority = Field(default=None, ge=1, le=3, description="1 (low) to 3 (high)")
+
+def _not_a_number(value: Any) -> Any:
+    """Times are ISO 8601 text: pydantic would also take a number as a Unix time, which
+    the schema (format date-time) does not allow."""
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and re.fullmatch(r"\s*[-+]?[\d.]+(e[-+]?\d+)?\s*", value, re.I)
+    ):
+        raise ValueError("write the time as ISO 8601 text with a zone, e.g. 2030-01-01T09:00:00Z")
+    return value
+
+
+#: a time with a time zone, as ISO 8601 text
+Moment = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
+
+#: a workflow, cron or event name
+Name = Annotated[str, StringConstraints(min_length=1)]
+
+Priority = Field(default=None, ge=1, le=3, strict=True, description="1 (low) to 3 (high)")
 
 
 class _Body(BaseModel):
@@ -146,31 +174,43 @@ class RunPage(BaseModel):
 
 
 class RunFilterBody(_Body):
-    since: datetime
-    until: datetime | None = None
+    since: Moment
+    until: Moment | None = None
     statuses: list[RunStatus] | None = None
-    workflow_names: list[str] | None = None
+    workflow_names: list[Name] | None = None
     additional_metadata: dict[str, str] | None = None
 
 
 class RunSelection(_Body):
     """The runs a bulk cancel or replay acts on: ``ids``, or ``filters``, exactly one."""
 
-    ids: list[str] | None = Field(default=None, max_length=MAX_PAGE)
-    filters: RunFilterBody | None = None
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["ids"]}, {"required": ["filters"]}]},
+    )
+
+    ids: Annotated[list[UUID], Field(min_length=1, max_length=MAX_PAGE)] | SkipJsonSchema[None] = (
+        None
+    )
+    filters: RunFilterBody | SkipJsonSchema[None] = None
     failed_only: bool = Field(
-        default=False, description="replay only: run again only the failed tasks and after"
+        default=False,
+        strict=True,
+        description="replay only: run again only the failed tasks and after",
     )
 
     @model_validator(mode="after")
     def _one_of(self) -> RunSelection:
-        if bool(self.ids) == (self.filters is not None):
+        for name in ("ids", "filters"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} may not be null: leave it out instead")
+        if (self.ids is None) == (self.filters is None):
             raise ValueError("give exactly one of ids (a non-empty list) and filters")
         return self
 
 
 class ReplayRequest(_Body):
-    failed_only: bool = False
+    failed_only: bool = Field(default=False, strict=True)
 
 
 class RunIds(BaseModel):
@@ -194,7 +234,7 @@ class EventRequest(_Body):
     payload: dict[str, Any] = Field(default_factory=dict)
     additional_metadata: dict[str, Any] = Field(default_factory=dict)
     priority: int | None = Priority
-    scope: str | None = None
+    scope: str | None = Field(default=None, min_length=1)
 
 
 class BulkEventRequest(_Body):
@@ -279,7 +319,7 @@ class CronView(BaseModel):
 
 class ScheduleRequest(_Body):
     workflow_name: str = Field(min_length=1)
-    trigger_at: datetime = Field(description="with a time zone, e.g. 2030-01-01T09:00:00Z")
+    trigger_at: Moment = Field(description="with a time zone, e.g. 2030-01-01T09:00:00Z")
     input: dict[str, Any] = Field(default_factory=dict)
     additional_metadata: dict[str, Any] = Field(default_factory=dict)
     priority: int | None = Priority

@@ -73,15 +73,18 @@ def test_revoked_and_expired_tokens_are_refused(hatchet: Any, api: ApiHandle, db
         hatchet.tokens.revoke("ci")
         assert http.get("/api/v1/workflows").status_code == 401
     secret, _ = hatchet.tokens.create("ci", "read")  # the name is free again
-    db.execute("UPDATE hatchnb.api_tokens SET expires_at = now() - interval '1 second' "
-               "WHERE revoked_at IS NULL")
+    db.execute(
+        "UPDATE hatchnb.api_tokens SET expires_at = now() - interval '1 second' "
+        "WHERE revoked_at IS NULL"
+    )
     with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {secret}"}) as http:
         expired = http.get("/api/v1/workflows")
     assert expired.status_code == 401
     assert "expired" in expired.json()["error"]
     assert expired.headers["WWW-Authenticate"] == "Bearer"
-    states = [(t.name, t.revoked_at is not None, t.expires_at is not None)
-              for t in hatchet.tokens.list()]
+    states = [
+        (t.name, t.revoked_at is not None, t.expires_at is not None) for t in hatchet.tokens.list()
+    ]
     assert states == [("ci", False, True), ("ci", True, False)]  # newest first
     stored = db.execute("SELECT token_hash FROM hatchnb.api_tokens").fetchall()
     assert all(secret not in row["token_hash"] for row in stored)
