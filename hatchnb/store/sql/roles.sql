@@ -30,6 +30,11 @@ GRANT SELECT (id, on_failure, on_schedule_timeout, window_seconds, since, update
 REVOKE INSERT, UPDATE, DELETE ON hatchnb.dashboard_users, hatchnb.audit_log FROM {worker};
 REVOKE UPDATE, DELETE ON hatchnb.audit_log FROM {client};
 
+-- HTTP API tokens (0015): made and revoked by clients (hatchnb tokens); workers neither
+-- make tokens nor record runs started over HTTP; the dashboard has no use for token hashes
+REVOKE INSERT, UPDATE, DELETE ON hatchnb.api_tokens, hatchnb.api_triggers FROM {worker};
+REVOKE SELECT ON hatchnb.api_tokens FROM {dashboard};
+
 -- tables and sequences of later migrations (run by the owner) get the general rule
 ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA hatchnb
     GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {worker}, {client};
