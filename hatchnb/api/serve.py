@@ -8,9 +8,11 @@ import dataclasses
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
+from fastapi import APIRouter
 
 from hatchnb.api.app import create_app
 from hatchnb.api.auth import AuthMode
@@ -19,17 +21,30 @@ if TYPE_CHECKING:
     from hatchnb.client import Hatchet
 
 
-def _config(hatchet: Hatchet, address: str, port: int, auth: AuthMode) -> uvicorn.Config:
+def _config(
+    hatchet: Hatchet,
+    address: str,
+    port: int,
+    auth: AuthMode,
+    own_auth_routers: Sequence[APIRouter] = (),
+) -> uvicorn.Config:
     auth.check_address(address)
-    app = create_app(hatchet, auth=auth)
+    app = create_app(hatchet, auth=auth, own_auth_routers=own_auth_routers)
     return uvicorn.Config(
         app, host=address, port=port, log_level="info", access_log=False, lifespan="off"
     )
 
 
-def serve_api(hatchet: Hatchet, *, address: str, port: int, auth: AuthMode) -> None:
-    """Serve in the foreground until interrupted."""
-    uvicorn.Server(_config(hatchet, address, port, auth)).run()
+def serve_api(
+    hatchet: Hatchet,
+    *,
+    address: str,
+    port: int,
+    auth: AuthMode,
+    own_auth_routers: Sequence[APIRouter] = (),
+) -> None:
+    """Serve in the foreground until interrupted (``own_auth_routers``: see create_app)."""
+    uvicorn.Server(_config(hatchet, address, port, auth, own_auth_routers)).run()
 
 
 @dataclasses.dataclass
@@ -44,11 +59,17 @@ class ApiHandle:
 
 
 def start_api(
-    hatchet: Hatchet, *, address: str = "127.0.0.1", port: int = 0, auth: AuthMode | None = None
+    hatchet: Hatchet,
+    *,
+    address: str = "127.0.0.1",
+    port: int = 0,
+    auth: AuthMode | None = None,
+    own_auth_routers: Sequence[APIRouter] = (),
 ) -> ApiHandle:
     """Serve from a daemon thread; ``port=0`` picks a free port. Returns when it listens."""
     port = port or _free_port(address)
-    server = uvicorn.Server(_config(hatchet, address, port, auth or AuthMode()))
+    config = _config(hatchet, address, port, auth or AuthMode(), own_auth_routers)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="hatchnb-api", daemon=True)
     thread.start()
     _wait_until_started(server, thread)

@@ -133,6 +133,11 @@ class TokensClient:
             "a run with this idempotency key is being started right now; retry in a moment"
         )
 
+    def record_runs(self, token_id: int | None, run_ids: builtins.list[str]) -> None:
+        """Runs a token started another way (the events it pushed): it may read them."""
+        for run_id in run_ids:
+            self._triggers.record(token_id, run_id)
+
     def started_by(self, token_id: int, run_id: str) -> bool:
         """Whether the token started the run over HTTP."""
         return self._triggers.started_by(token_id, run_id)

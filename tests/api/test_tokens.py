@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 def _register(hatchet: Any) -> None:
-    @hatchet.task(name="noop")
+    @hatchet.task(name="noop", on_events=["wake"])
     def noop(input: EmptyModel, ctx: Context) -> dict[str, Any]:
         return {}
 
@@ -59,6 +59,11 @@ def test_scopes_are_enforced_per_endpoint(hatchet: Any, client_for: Callable[...
     assert trigger.get(f"/api/v1/runs/{theirs}/stream").status_code == 403
     assert trigger.get("/api/v1/runs").status_code == 403
     assert trigger.post(f"/api/v1/runs/{run_id}/cancel").status_code == 403
+    # the runs of the events it pushed are its own too
+    pushed = trigger.post("/api/v1/events", json={"key": "wake", "payload": {"n": 1}})
+    (event_run,) = pushed.json()["run_ids"]
+    assert trigger.get(f"/api/v1/runs/{event_run}").json()["input"] == {"n": 1}
+    assert reader.get(f"/api/v1/runs/{event_run}").status_code == 200
 
     # admin: all of it
     assert admin.post(f"/api/v1/runs/{run_id}/cancel").status_code == 200
