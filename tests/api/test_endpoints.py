@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -231,3 +232,19 @@ def test_open_api_needs_no_token_on_loopback(hatchet: Any, open_api: Any) -> Non
         )
         assert started.status_code == 201
         assert http.post(f"/api/v1/runs/{started.json()['run_id']}/cancel").status_code == 200
+
+
+def test_retention_deletes_what_the_api_kept_of_a_run(
+    hatchet: Any, client_for: Callable[..., Any], db: Any
+) -> None:
+    _register(hatchet)
+    http: httpx.Client = client_for("trigger")
+    body = {"input": {"item": "old", "quantity": 1}, "idempotency_key": "k1"}
+    run_id = http.post("/api/v1/workflows/ship/runs", json=body).json()["run_id"]
+    hatchet.runs.cancel(run_id)
+    time.sleep(0.05)
+    report = hatchet.runs.prune(timedelta(milliseconds=10))
+    assert report.counts["workflow_runs"] == 1
+    assert db.execute("SELECT count(*) AS n FROM hatchnb.api_triggers").fetchone()["n"] == 0
+    again = http.post("/api/v1/workflows/ship/runs", json=body)
+    assert again.status_code == 201  # the key went with its run

@@ -17,12 +17,12 @@ CREATE UNIQUE INDEX api_tokens_live_name ON hatchnb.api_tokens (name) WHERE revo
 
 -- Runs started over HTTP: which token started each (a trigger token reads only its own
 -- runs) and the caller's idempotency key, held for 24 hours. run_id is NULL while the run
--- of a claimed key is being created.
+-- of a claimed key is being created. A row goes with its run when retention deletes it.
 CREATE TABLE hatchnb.api_triggers (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     token_id bigint REFERENCES hatchnb.api_tokens (id) ON DELETE CASCADE,
     idempotency_key text,
-    run_id uuid,
+    run_id uuid REFERENCES hatchnb.workflow_runs (id) ON DELETE CASCADE,
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE UNIQUE INDEX api_triggers_key
