@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -248,3 +249,22 @@ def test_retention_deletes_what_the_api_kept_of_a_run(
     assert db.execute("SELECT count(*) AS n FROM hatchnb.api_triggers").fetchone()["n"] == 0
     again = http.post("/api/v1/workflows/ship/runs", json=body)
     assert again.status_code == 201  # the key went with its run
+
+
+def test_racing_triggers_with_one_idempotency_key_start_one_run(hatchet: Any, api: Any) -> None:
+    _register(hatchet)
+    secret, _ = hatchet.tokens.create("racer", "trigger")
+    body = {"input": {"item": "a", "quantity": 1}, "idempotency_key": "race"}
+
+    def trigger(_: int) -> tuple[int, str | None]:
+        with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {secret}"}) as c:
+            response = c.post("/api/v1/workflows/ship/runs", json=body)
+        return response.status_code, response.json().get("run_id")
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(trigger, range(8)))
+    codes = sorted(code for code, _ in answers)
+    assert codes.count(201) == 1, answers
+    assert set(codes) <= {200, 201, 409}  # 409: the first run was still being started
+    assert len({run_id for code, run_id in answers if code != 409}) == 1
+    assert len(hatchet.runs.list()) == 1
