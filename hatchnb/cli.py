@@ -1,5 +1,6 @@
-"""``hatchnb worker | engine | migrate | dashboard | prune | roles | users | quickstart``:
-thin CLI wrappers."""
+"""``hatchnb worker | engine | migrate | dashboard | prune | roles | users | quickstart``,
+and (in their own modules) ``api | server | tokens | runs | trigger | events``: thin CLI
+wrappers."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from hatchnb import users_cli
+from hatchnb import runs_cli, server_cli, tokens_cli, users_cli
 from hatchnb.config import parse_duration
 from hatchnb.store.migrate import ROLE_NAMES, roles_sql
 
@@ -102,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     for role, default in ROLE_NAMES.items():
         roles.add_argument(f"--{role}", default=default, help=f"{role} role (default {default})")
     users_cli.add_parser(sub)
+    tokens_cli.add_parser(sub)
+    runs_cli.add_parsers(sub)
+    server_cli.add_parsers(sub)
     sub.add_parser("quickstart", help="run a small DAG end to end and print its result")
     embedded = sub.add_parser("embedded", help="the embedded PostgreSQL: status, stop")
     embedded.add_argument("action", choices=["status", "stop"])
@@ -124,6 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "users":
         return users_cli.run(args, _connect("users", 0))
+    if args.command == "tokens":
+        return tokens_cli.run(args, _connect("tokens", 0))
+    if args.command in ("runs", "trigger", "events"):
+        return runs_cli.run(args, _connect(args.command, 0))
+    if args.command in ("api", "server"):
+        return server_cli.run(args, _connect(args.command, 60))
     if args.command == "embedded":
         return _embedded(args.action)
     if args.command == "migrate":

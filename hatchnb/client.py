@@ -25,6 +25,7 @@ from hatchnb.features.metrics import MetricsClient
 from hatchnb.features.rate_limits import RateLimitsClient
 from hatchnb.features.runs import RunsClient
 from hatchnb.features.scheduled import ScheduledClient
+from hatchnb.features.tokens import TokensClient
 from hatchnb.features.users import AuditClient, UsersClient
 from hatchnb.features.webhooks import WebhooksClient
 from hatchnb.features.workers import WorkersClient
@@ -117,6 +118,7 @@ class Hatchet:
         self.alerts = AlertsClient(store, settings)
         self.users = UsersClient(store)
         self.audit = AuditClient(store)
+        self.tokens = TokensClient(store)
         self.debug = debug
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -317,7 +319,11 @@ class Hatchet:
         if known is not None and known[0] == workflow._revision:
             return known[1]
         with self._register_lock:
-            spec = {**workflow.spec(), "sources": task_sources(workflow)}
+            spec = {
+                **workflow.spec(),
+                "sources": task_sources(workflow),
+                "input_schema": serialization.input_json_schema(workflow.input_validator),
+            }
             code = serialization.WorkflowCode(
                 functions={t.name: t.fn for t in workflow.all_tasks},
                 input_validator=workflow.input_validator,

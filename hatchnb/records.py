@@ -783,3 +783,31 @@ class AuditEntry:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> AuditEntry:
         return cls(**row)
+
+
+class TokenScope(StrEnum):
+    """What an HTTP API token may do (docs/http-api.md)."""
+
+    #: reads runs (inputs and outputs too), workflows, workers, crons, schedules
+    READ = "read"
+    #: starts runs and pushes events; reads only the runs it started
+    TRIGGER = "trigger"
+    #: everything: also cancels, replays, and creates or deletes crons and schedules
+    ADMIN = "admin"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ApiToken:
+    """An HTTP API token as stored (its secret is shown once, at creation, never again)."""
+
+    id: int
+    name: str
+    scope: TokenScope
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ApiToken:
+        return cls(**{**row, "scope": TokenScope(row["scope"])})

@@ -62,6 +62,19 @@ def dump_input(value: Any, validator: type[Any], limit: int) -> str:
     return _check_size(_check_storable(text, "input"), limit, "input")
 
 
+def input_json_schema(validator: type[Any]) -> dict[str, Any] | None:
+    """The JSON schema of a workflow's input (stored with its version, so callers without
+    the code, such as the HTTP API, can check an input); None when any object is taken or
+    the validator has no JSON schema (the worker still checks the input)."""
+    if validator in _PLAIN_DICT:
+        return None
+    try:
+        schema: dict[str, Any] = _adapter(validator).json_schema(mode="validation")
+    except Exception:  # a type pydantic cannot describe (arbitrary classes, callables)
+        return None
+    return schema
+
+
 _NOT_JSON = (
     "the {what} is not JSON-serializable: pass only JSON types (dict with str keys, list, "
     "str, int, finite float, bool, None) and store other objects elsewhere, passing a reference"

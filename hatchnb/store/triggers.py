@@ -55,14 +55,14 @@ class CronsRepo:
     def get_cron(self, cron_id: str) -> CronWorkflow:
         row = self._db.fetch_one("get_cron", id=cron_id)
         if row is None:
-            raise errors.HatchnbError(f"no cron has the id {cron_id}")
+            raise errors.NotFound(f"no cron has the id {cron_id}")
         return CronWorkflow.from_row(row)
 
     def set_cron_paused(self, cron_id: str, paused: bool, next_fire_at: datetime) -> CronWorkflow:
         query = "pause_cron" if paused else "unpause_cron"
         row = self._db.fetch_one(query, id=cron_id, next_fire_at=next_fire_at)
         if row is None:
-            raise errors.HatchnbError(f"no cron has the id {cron_id}")
+            raise errors.NotFound(f"no cron has the id {cron_id}")
         return CronWorkflow.from_row(row)
 
     def delete_cron(self, cron_id: str) -> None:
@@ -104,7 +104,7 @@ class SchedulesRepo:
     def get_scheduled(self, scheduled_id: str) -> ScheduledRun:
         row = self._db.fetch_one("get_scheduled", id=scheduled_id)
         if row is None:
-            raise errors.HatchnbError(f"no scheduled run has the id {scheduled_id}")
+            raise errors.NotFound(f"no scheduled run has the id {scheduled_id}")
         return ScheduledRun.from_row(row)
 
     def delete_scheduled(self, scheduled_id: str) -> bool:
@@ -131,7 +131,7 @@ def due_crons_in(tx: Tx) -> list[Row]:
 def lock_cron_in(tx: Tx, cron_id: str) -> CronWorkflow:
     row = tx.execute(Store.query("lock_cron"), {"id": cron_id}).fetchone()
     if row is None:
-        raise errors.HatchnbError(f"no cron has the id {cron_id}")
+        raise errors.NotFound(f"no cron has the id {cron_id}")
     return CronWorkflow.from_row(row)
 
 

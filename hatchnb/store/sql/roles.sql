@@ -38,6 +38,11 @@ GRANT SELECT (id, name, source_name, auth_type, event_key_expression, scope_expr
               static_payload, return_event_as_response_payload, created_at, updated_at)
     ON hatchnb.webhooks TO {dashboard};
 
+-- HTTP API tokens (0017): made and revoked by clients (hatchnb tokens); workers neither
+-- make tokens nor record runs started over HTTP; the dashboard has no use for token hashes
+REVOKE INSERT, UPDATE, DELETE ON hatchnb.api_tokens, hatchnb.api_triggers FROM {worker};
+REVOKE SELECT ON hatchnb.api_tokens FROM {dashboard};
+
 -- tables and sequences of later migrations (run by the owner) get the general rule
 ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA hatchnb
     GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {worker}, {client};
