@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from hatchnb.api import failures
 from hatchnb.api.auth import AuthMode, Guard
-from hatchnb.api.routes import catalog, events, health, runs
+from hatchnb.api.routes import catalog, events, health, runs, webhooks
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
@@ -47,8 +47,8 @@ def create_app(
         app.include_router(router)
     # ---- routers with their own authentication ---------------------------------------
     # Bearer tokens are checked by each endpoint's dependency (auth.READ, auth.TRIGGER,
-    # ...), not by a middleware, so a router included here is exempt from them. The
-    # inbound webhooks (POST /api/v1/webhooks/<name>, hatchet.webhooks.receive) go here.
-    for router in own_auth_routers:
+    # ...), not by a middleware, so a router included here is exempt from them: the
+    # inbound webhooks (POST /api/v1/webhooks/<name>, hatchet.webhooks.receive).
+    for router in (webhooks.router, *own_auth_routers):
         app.include_router(router)
     return app

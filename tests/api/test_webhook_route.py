@@ -1,0 +1,60 @@
+"""``POST /api/v1/webhooks/<name>`` on the real server: no bearer token, the webhook's own
+signature check; a GitHub-signed delivery starts the ``on_events`` workflow, a tampered or
+unsigned one is a 401 and stores nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from hatchnb import Context, EmptyModel
+from hatchnb.webhook_types import (
+    V1WebhookHMACAlgorithm,
+    V1WebhookHMACAuth,
+    V1WebhookHMACEncoding,
+    V1WebhookSourceName,
+)
+from tests import webhook_senders as send
+
+pytestmark = pytest.mark.integration
+
+SECRET = "route-secret"
+
+
+def _events(db: Any) -> int:
+    return int(db.execute("SELECT count(*) AS n FROM hatchnb.events").fetchone()["n"])
+
+
+def test_a_signed_delivery_over_http_starts_the_workflow(hatchet: Any, api: Any, db: Any) -> None:
+    @hatchet.task(on_events=["github:pull_request"])
+    def on_pr(input: EmptyModel, ctx: Context) -> dict[str, bool]:
+        return {"seen": True}
+
+    hatchet.register(on_pr)
+    hatchet.webhooks.create(
+        V1WebhookSourceName.GITHUB,
+        "gh",
+        "'github:' + headers['x-github-event']",
+        V1WebhookHMACAuth(
+            algorithm=V1WebhookHMACAlgorithm.SHA256,
+            encoding=V1WebhookHMACEncoding.HEX,
+            signatureHeaderName="X-Hub-Signature-256",
+            signingSecret=SECRET,
+        ),
+    )
+    body = send.body_of({"action": "opened", "number": 7})
+    url = f"{api.url}/api/v1/webhooks/gh"
+    with httpx.Client(timeout=30) as http:  # no Authorization header: not needed here
+        tampered = http.post(url, content=body + b" ", headers=send.github(body, SECRET))
+        assert tampered.status_code == 401 and "signature" in tampered.json()["error"]
+        unsigned = http.post(url, content=body, headers={"Content-Type": "application/json"})
+        assert unsigned.status_code == 401
+        assert _events(db) == 0
+        assert http.post(f"{api.url}/api/v1/webhooks/nope", content=body).status_code == 404
+        answer = http.post(url, content=body, headers=send.github(body, SECRET))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["message"] == "ok"
+    [event] = hatchet.event.list(keys=["github:pull_request"]).rows
+    assert len(event.run_ids) == 1
