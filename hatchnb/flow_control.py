@@ -217,6 +217,8 @@ class FlowControl:
     task_concurrency: dict[str, list[ConcurrencyExpression]]
     task_rate_limits: dict[str, list[RateLimit]]
     sticky: str | None = None
+    #: batch task name -> its batch_group_key (CEL)
+    task_batch_keys: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> FlowControl:
@@ -237,11 +239,21 @@ class FlowControl:
                 if t.get("rate_limits")
             },
             sticky=spec.get("sticky"),
+            task_batch_keys={
+                t["name"]: t["batch"]["group_key"]
+                for t in tasks
+                if (t.get("batch") or {}).get("group_key")
+            },
         )
 
     @property
     def empty(self) -> bool:
-        return not (self.run_concurrency or self.task_concurrency or self.task_rate_limits)
+        return not (
+            self.run_concurrency
+            or self.task_concurrency
+            or self.task_rate_limits
+            or self.task_batch_keys
+        )
 
     @property
     def is_plain(self) -> bool:
@@ -274,6 +286,9 @@ class FlowControl:
         for task, declared in self.task_rate_limits.items():
             entry = fc["tasks"].setdefault(task, {})
             entry["rate_limits"] = [_units(r, variables, limits) for r in declared]
+        for task, expression in self.task_batch_keys.items():
+            entry = fc["tasks"].setdefault(task, {})
+            entry["batch_key"] = _batch_key(expression, variables)
         return fc
 
     def _slot(
@@ -291,6 +306,14 @@ class FlowControl:
             "strategy": c.limit_strategy.value,
             "max_runs": c.max_runs,
         }
+
+
+def _batch_key(expression: str, variables: dict[str, Any]) -> str:
+    """A batch task member's group: its batch_group_key's value as text."""
+    try:
+        return _key_text(expressions.evaluate(expression, variables), expression)
+    except expressions.InvalidExpression as exc:
+        raise expressions.InvalidExpression(f"batch_group_key: {exc}") from None
 
 
 def _key_text(value: Any, expression: str) -> str:

@@ -114,17 +114,8 @@ class Executor:
         except durable.Evicted as evicted:
             resume = json.dumps({"resume_at": evicted.resume_at.isoformat()})
             return (claim.id, claim.attempt, "EVICTED", resume, None, None)
-        except (
-            errors.NonRetryableException,
-            errors.IncompatibleCode,
-            errors.SerializationError,
-        ) as exc:
-            return (claim.id, claim.attempt, "FAILED_FINAL", None, None, describe(exc))
-        except ImportError as exc:  # an import inside the task body: not transient
-            message = errors.missing_module(exc, claim.task_name)
-            return (claim.id, claim.attempt, "FAILED_FINAL", None, None, describe(exc, message))
         except Exception as exc:
-            return (claim.id, claim.attempt, "FAILED", None, None, describe(exc))
+            return failure(claim, exc)
         return (claim.id, claim.attempt, "SUCCEEDED", output, blob, None)
 
     async def _durable_context(
@@ -159,6 +150,20 @@ class Executor:
                 self.signed_for[version_id] = identity
         self.code[version_id] = code
         return code
+
+
+def failure(claim: ClaimedTask, exc: Exception) -> Result:
+    """The result of a task run whose call raised ``exc``: retried unless the exception says
+    it cannot succeed (NonRetryableException, incompatible code or data, a missing import
+    inside the task body)."""
+    if isinstance(
+        exc, errors.NonRetryableException | errors.IncompatibleCode | errors.SerializationError
+    ):
+        return (claim.id, claim.attempt, "FAILED_FINAL", None, None, describe(exc))
+    if isinstance(exc, ImportError):
+        message = errors.missing_module(exc, claim.task_name)
+        return (claim.id, claim.attempt, "FAILED_FINAL", None, None, describe(exc, message))
+    return (claim.id, claim.attempt, "FAILED", None, None, describe(exc))
 
 
 def describe(exc: BaseException, message: str | None = None) -> str:
