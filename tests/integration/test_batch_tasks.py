@@ -4,6 +4,8 @@ failures of the whole batch and of one member, and a worker killed mid-batch."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import os
 import time
 import uuid
@@ -14,8 +16,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from hatchnb import Context, FailedRunError, TaskDefaults
-from hatchnb.runnables.types import BatchMemberId
+from hatchnb import CancelledRunError, Context, FailedRunError, TaskDefaults
+from hatchnb.batching import BatchMemberId
 from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.workers]
@@ -129,17 +131,16 @@ def test_group_max_runs_limits_batches_of_one_group_at_once(
     worker_process("--slots", "10")
     work = [("a1", "A"), ("a2", "A"), ("a3", "A"), ("b1", "B")]
     refs = [
-        one_at_a_time.run_no_wait(Item(message=m, group=g, marks=marks, sleep=0.6))
-        for m, g in work
+        one_at_a_time.run_no_wait(Item(message=m, group=g, marks=marks, sleep=0.6)) for m, g in work
     ]
     for ref in refs:
         ref.result()
     spans: dict[str, list[float]] = {}
     for line in Path(marks).read_text().splitlines():
-        kind, group, message, at = line.split()
+        _kind, group, message, at = line.split()
         spans.setdefault(f"{group} {message}", []).append(float(at))
     group_a = sorted(spans[f"A {m}"] for m in ("a1", "a2", "a3"))
-    for earlier, later in zip(group_a, group_a[1:], strict=False):
+    for earlier, later in itertools.pairwise(group_a):
         assert later[0] >= earlier[1], f"two batches of group A overlapped: {group_a}"
     b_start, b_end = spans["B b1"]
     assert any(start < b_end and b_start < end for start, end in group_a), (
@@ -222,7 +223,59 @@ def test_killing_the_worker_mid_batch_loses_no_member(
     assert [r["upper"] for r in results] == ["P", "Q", "R"]
     assert {r["pid"] for r in results} == {second.pid}
     assert {r["size"] for r in results} == {3}  # handed back together, batched again
-    rows = db.execute(
-        "SELECT attempt, retry_count FROM hatchnb.task_runs ORDER BY id"
-    ).fetchall()
+    rows = db.execute("SELECT attempt, retry_count FROM hatchnb.task_runs ORDER BY id").fetchall()
     assert [(r["attempt"], r["retry_count"]) for r in rows] == [(2, 0)] * 3
+
+
+def test_cancelling_one_member_leaves_the_batch_running(
+    hatchet: Any, worker_process: Any, tmp_path: Path
+) -> None:
+    marks = str(tmp_path / "marks.txt")
+
+    @hatchet.batch_task(batch_max_size=2, batch_max_interval=LONG, input_validator=Item)
+    async def patient(tasks: dict[BatchMemberId, Item], ctx: Context) -> dict[BatchMemberId, Any]:
+        _mark(marks, "start")
+        await asyncio.sleep(1.5)
+        return _batch_output(tasks)
+
+    worker_process("--slots", "2")
+    refs = [patient.run_no_wait(Item(message=m)) for m in ["stay", "go"]]
+    wait_until(lambda: Path(marks).exists(), message="the batch to start")
+    hatchet.runs.cancel(refs[1].workflow_run_id)
+    assert refs[0].result()["upper"] == "STAY"
+    with pytest.raises(CancelledRunError):
+        refs[1].result()
+
+
+def test_a_timeout_interrupts_the_batch_and_fails_every_member(
+    hatchet: Any, worker_process: Any
+) -> None:
+    @hatchet.batch_task(
+        batch_max_size=2, batch_max_interval=LONG, input_validator=Item, execution_timeout="1s"
+    )
+    async def too_slow(tasks: dict[BatchMemberId, Item], ctx: Context) -> dict[BatchMemberId, Any]:
+        await asyncio.sleep(30)
+        return _batch_output(tasks)
+
+    worker_process("--slots", "1")
+    started = time.monotonic()
+    refs = [too_slow.run_no_wait(Item(message=m)) for m in ["a", "b"]]
+    for ref in refs:
+        with pytest.raises(FailedRunError, match=r"timed out|timeout"):
+            ref.result()
+    assert time.monotonic() - started < 20
+
+
+def test_ctx_cancel_cancels_every_member(hatchet: Any, worker_process: Any) -> None:
+    @hatchet.batch_task(
+        batch_max_size=3, batch_max_interval=LONG, input_validator=Item, broadcast_output=True
+    )
+    async def gives_up(tasks: dict[BatchMemberId, Item], ctx: Context) -> None:
+        await ctx.aio_cancel()
+
+    worker_process("--slots", "1")
+    refs = [gives_up.run_no_wait(Item(message=m)) for m in ["a", "b", "c"]]
+    for ref in refs:
+        ref.result()  # a run cancelled by its own task gives its other outputs: none here
+        (task,) = hatchet.runs.get(ref.workflow_run_id).tasks
+        assert task.status == "CANCELLED"

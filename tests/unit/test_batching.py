@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
 from typing import Any
 
@@ -9,9 +10,8 @@ import pytest
 from pydantic import BaseModel
 
 from hatchnb import Context, errors
-from hatchnb.batching import BatchTaskConfig, member_output_type, split_outputs
+from hatchnb.batching import BatchMemberId, BatchTaskConfig, member_output_type, split_outputs
 from hatchnb.expressions import InvalidExpression
-from hatchnb.runnables.types import BatchMemberId
 from hatchnb.workflow import Workflow
 
 
@@ -116,3 +116,9 @@ def test_broadcast_gives_everyone_the_value() -> None:
     config = BatchTaskConfig(batch_max_size=2, broadcast_output=True)
     outcomes = split_outputs({"sum": 3}, ["a", "b"], config, "t")
     assert [o.output for o in outcomes.values()] == [{"sum": 3}, {"sum": 3}]
+
+
+def test_hatchet_sdks_import_paths_work() -> None:
+    types = importlib.import_module("hatchnb.runnables.types")
+    assert types.BatchMemberId is BatchMemberId
+    assert types.BatchTaskConfig is BatchTaskConfig
