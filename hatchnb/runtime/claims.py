@@ -99,6 +99,10 @@ class Claimer:
         self.start_batches = start_batches
         #: loop time when the next partial batch comes due (None: none waits)
         self.batch_due: float | None = None
+        #: the last batch claim started batches (more may be ready)
+        self.batches_found = True
+        #: loop time of the last batch claim
+        self.batches_claimed_at = 0.0
         self.lock = asyncio.Lock()  # no claim in flight while comparing notes
 
     async def claim_loop(self) -> None:
@@ -133,21 +137,41 @@ class Claimer:
             await self._wait_for_work()
 
     async def _claim(self, free: int) -> int:
-        """Claim (task runs, then batches with the slots left); the slots taken."""
+        """Claim task runs and, on a worker running batch tasks, batches; the slots taken.
+        Batches go first while some are ready (or once per poll interval, so a stream of
+        plain task runs filling every slot cannot starve them); otherwise they get the
+        slots the task runs left."""
         async with self.lock:
-            results = self.reporter.take()
-            try:
-                claimed = await self._report_and_claim(results, free)
-            except BaseException:
-                self.reporter.give_back(results)
-                raise
-            self.link.ok()
-            for claim in claimed:
-                self.start(claim)
-            taken = sum(c.slot_cost for c in claimed)
-            if self.start_batches is not None and taken < free:
+            taken = 0
+            batches_first = self.start_batches is not None and self._batches_may_be_ready()
+            if batches_first:
+                taken = await self._claim_batches(free)
+            if taken < free:
+                taken += await self._claim_task_runs(free - taken)
+            if self.start_batches is not None and not batches_first and taken < free:
                 taken += await self._claim_batches(free - taken)
         return taken
+
+    def _batches_may_be_ready(self) -> bool:
+        now = asyncio.get_running_loop().time()
+        due = self.batch_due is not None and self.batch_due <= now
+        return (
+            self.batches_found
+            or due
+            or now - self.batches_claimed_at >= self.settings.poll_interval
+        )
+
+    async def _claim_task_runs(self, free: int) -> int:
+        results = self.reporter.take()
+        try:
+            claimed = await self._report_and_claim(results, free)
+        except BaseException:
+            self.reporter.give_back(results)
+            raise
+        self.link.ok()
+        for claim in claimed:
+            self.start(claim)
+        return sum(c.slot_cost for c in claimed)
 
     async def _claim_batches(self, free: int) -> int:
         """Claim up to ``free`` batches (one slot each) and note when the next partial
@@ -156,8 +180,11 @@ class Claimer:
         members, due_in = await self.repo.claim_batches(
             self.link.worker_id, free, self.workflows, serialization.PYTHON_VERSION
         )
-        loop = asyncio.get_running_loop()
-        self.batch_due = None if due_in is None else loop.time() + max(due_in, 0.0)
+        self.link.ok()
+        now = asyncio.get_running_loop().time()
+        self.batch_due = None if due_in is None else now + max(due_in, 0.0)
+        self.batches_claimed_at = now
+        self.batches_found = bool(members)
         return self.start_batches(members) if members else 0
 
     async def _report_and_claim(self, results: list[Result], free: int) -> list[ClaimedTask]:

@@ -279,3 +279,25 @@ def test_ctx_cancel_cancels_every_member(hatchet: Any, worker_process: Any) -> N
         ref.result()  # a run cancelled by its own task gives its other outputs: none here
         (task,) = hatchet.runs.get(ref.workflow_run_id).tasks
         assert task.status == "CANCELLED"
+
+
+def test_a_stream_of_plain_tasks_does_not_starve_batches(
+    hatchet: Any, worker_process: Any, db: Any
+) -> None:
+    @hatchet.task(execution_timeout="60s")
+    def busy(input: Item, ctx: Context) -> None:
+        time.sleep(0.1)
+
+    @hatchet.batch_task(batch_max_size=2, batch_max_interval=LONG, input_validator=Item)
+    def pair(tasks: dict[BatchMemberId, Item], ctx: Context) -> dict[BatchMemberId, Any]:
+        return _batch_output(tasks)
+
+    busy.run_many_no_wait([busy.create_bulk_run_item(Item(message="x")) for _ in range(60)])
+    refs = [pair.run_no_wait(Item(message=m)) for m in ["a", "b"]]
+    worker_process("--slots", "1")  # every claim could be filled by the plain backlog
+    assert [ref.result()["size"] for ref in refs] == [2, 2]
+    waiting = db.execute(
+        "SELECT count(*) AS n FROM hatchnb.task_runs WHERE task_name = 'busy' "
+        "AND status = 'QUEUED'"
+    ).fetchone()["n"]
+    assert waiting > 20, "the batch waited for the plain backlog to drain"

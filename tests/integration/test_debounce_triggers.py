@@ -18,11 +18,12 @@ WINDOW = timedelta(seconds=0.6)
 
 
 def _runs(db: Any, workflow: str) -> list[dict[str, Any]]:
-    return db.execute(
+    rows: list[dict[str, Any]] = db.execute(
         "SELECT id, input, status FROM hatchnb.workflow_runs WHERE workflow_name = %s "
         "ORDER BY created_at",
         (workflow,),
     ).fetchall()
+    return rows
 
 
 def test_a_burst_of_events_with_one_key_starts_one_run(
