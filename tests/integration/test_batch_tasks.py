@@ -297,7 +297,6 @@ def test_a_stream_of_plain_tasks_does_not_starve_batches(
     worker_process("--slots", "1")  # every claim could be filled by the plain backlog
     assert [ref.result()["size"] for ref in refs] == [2, 2]
     waiting = db.execute(
-        "SELECT count(*) AS n FROM hatchnb.task_runs WHERE task_name = 'busy' "
-        "AND status = 'QUEUED'"
+        "SELECT count(*) AS n FROM hatchnb.task_runs WHERE task_name = 'busy' AND status = 'QUEUED'"
     ).fetchone()["n"]
     assert waiting > 20, "the batch waited for the plain backlog to drain"
