@@ -17,7 +17,7 @@ from typing import Any, NewType
 
 from pydantic import BaseModel
 
-from hatchnb import errors, expressions
+from hatchnb import errors, expressions, limits
 
 #: the key of one member in a batch task's input and output dicts: its task run external id
 BatchMemberId = NewType("BatchMemberId", str)
@@ -105,6 +105,58 @@ def spec(config: BatchTaskConfig) -> dict[str, Any]:
         "group_key": config.batch_group_key,
         "broadcast_output": config.broadcast_output,
     }
+
+
+class GroupKeyError(errors.NonRetryableException):
+    """A member's batch_group_key could not give its group: that member's task run fails
+    (without retries), as in Hatchet; the trigger itself succeeds."""
+
+
+def group_key(expression: str, input: Any, metadata: dict[str, Any]) -> str:
+    """A member's group: the string its batch_group_key gives on its input and metadata."""
+    variables = {"input": input, "additional_metadata": metadata}
+    failed = f"failed to parse batch group key expression {limits.shown(expression)}"
+    try:
+        value = expressions.evaluate(expression, variables)
+    except expressions.InvalidExpression as exc:
+        raise GroupKeyError(f"{failed}: {exc}") from None
+    if not isinstance(value, str):
+        raise GroupKeyError(
+            f"{failed}: it gave {limits.shown(value)} on this run's input, not a string; "
+            "send a string there, or convert it in the expression (string(input.group))"
+        )
+    try:
+        size = limits.utf8_size(value, "the batch group key", expressions.InvalidExpression)
+    except expressions.InvalidExpression as exc:
+        raise GroupKeyError(f"{failed}: {exc}") from None
+    if size > limits.MAX_NAME_BYTES:
+        raise GroupKeyError(
+            f"{failed}: the key is {size:,} bytes, over the {limits.MAX_NAME_BYTES:,}-byte "
+            "limit; group on an id or a short field"
+        )
+    return value
+
+
+def group_key_or_none(expression: str, input: Any, metadata: dict[str, Any]) -> str | None:
+    """``group_key``, or None when it fails: the member is then stored without a group and
+    the worker that claims it fails it with ``group_key``'s error."""
+    try:
+        return group_key(expression, input, metadata)
+    except GroupKeyError:
+        return None
+
+
+def group_key_failure(config: BatchTaskConfig, input: Any, metadata: dict[str, Any]) -> str:
+    """Why a member that reached a worker without a group has none."""
+    expression = config.batch_group_key or ""
+    try:
+        group_key(expression, input, metadata)
+    except GroupKeyError as exc:
+        return str(exc)
+    return (
+        f"failed to parse batch group key expression {limits.shown(expression)} when the "
+        "run was triggered"
+    )
 
 
 def member_output_type(annotation: Any, config: BatchTaskConfig) -> Any:

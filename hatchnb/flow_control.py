@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, model_validator
 
-from hatchnb import errors, expressions, limits
+from hatchnb import batching, errors, expressions, limits
 
 
 class RateLimitLookup(Protocol):
@@ -288,7 +288,8 @@ class FlowControl:
             entry["rate_limits"] = [_units(r, variables, limits) for r in declared]
         for task, expression in self.task_batch_keys.items():
             entry = fc["tasks"].setdefault(task, {})
-            entry["batch_key"] = _batch_key(expression, variables)
+            # null when it fails: the run starts, and that task run fails on its worker
+            entry["batch_key"] = batching.group_key_or_none(expression, input, metadata)
         return fc
 
     def _slot(
@@ -306,14 +307,6 @@ class FlowControl:
             "strategy": c.limit_strategy.value,
             "max_runs": c.max_runs,
         }
-
-
-def _batch_key(expression: str, variables: dict[str, Any]) -> str:
-    """A batch task member's group: its batch_group_key's value as text."""
-    try:
-        return _key_text(expressions.evaluate(expression, variables), expression)
-    except expressions.InvalidExpression as exc:
-        raise expressions.InvalidExpression(f"batch_group_key: {exc}") from None
 
 
 def _key_text(value: Any, expression: str) -> str:

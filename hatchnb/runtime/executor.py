@@ -10,7 +10,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from hatchnb import errors, ids, serialization, signing, tracing
+from hatchnb import batching, errors, ids, serialization, signing, tracing
 from hatchnb.records import CANCELLED_BY_TASK
 from hatchnb.runtime import durable
 from hatchnb.runtime.claims import Slots
@@ -98,6 +98,10 @@ class Executor:
             signing.check_claim(signed_for, claim.workflow_name, claim.task_name, claim.version_id)
             fn = code.functions[claim.task_name]
             data = serialization.load_input(claim.input, code.input_validator)
+            batch = code.batch_of(claim.task_name)
+            if batch is not None:  # a batch member claimed alone: it has no group
+                facts = (claim.input, claim.additional_metadata)
+                raise batching.GroupKeyError(batching.group_key_failure(batch, *facts))
             if claim.task_name in code.durable:
                 evict_after = code.evict_after(claim.task_name, settings.durable_evict_after)
                 ctx = await self._durable_context(claim, ctx, evict_after)

@@ -300,3 +300,26 @@ def test_a_stream_of_plain_tasks_does_not_starve_batches(
         "SELECT count(*) AS n FROM hatchnb.task_runs WHERE task_name = 'busy' AND status = 'QUEUED'"
     ).fetchone()["n"]
     assert waiting > 20, "the batch waited for the plain backlog to drain"
+
+
+class MaybeKeyed(BaseModel):
+    message: str
+    group: str | int
+
+
+def test_a_group_key_that_fails_fails_only_that_member(hatchet: Any, worker_process: Any) -> None:
+    @hatchet.batch_task(
+        batch_max_size=2,
+        batch_max_interval=timedelta(milliseconds=200),
+        batch_group_key="input.group",
+        input_validator=MaybeKeyed,
+    )
+    def keyed(tasks: dict[BatchMemberId, MaybeKeyed], ctx: Context) -> dict[BatchMemberId, Any]:
+        return {k: v.message.upper() for k, v in tasks.items()}
+
+    worker_process("--slots", "2")
+    good = keyed.run_no_wait(MaybeKeyed(message="hello", group="tenant-1"))
+    bad = keyed.run_no_wait(MaybeKeyed(message="world", group=123))  # the trigger succeeds
+    with pytest.raises(FailedRunError, match="failed to parse batch group key expression"):
+        bad.result()
+    assert good.result() == "HELLO"

@@ -10,7 +10,15 @@ import pytest
 from pydantic import BaseModel
 
 from hatchnb import Context, errors
-from hatchnb.batching import BatchMemberId, BatchTaskConfig, member_output_type, split_outputs
+from hatchnb.batching import (
+    BatchMemberId,
+    BatchTaskConfig,
+    GroupKeyError,
+    group_key,
+    group_key_failure,
+    member_output_type,
+    split_outputs,
+)
 from hatchnb.expressions import InvalidExpression
 from hatchnb.workflow import Workflow
 
@@ -85,8 +93,25 @@ def test_group_keys_are_evaluated_per_trigger() -> None:
     assert not fc.empty
     routing = fc.evaluate({"tenant": "acme"}, {}, limits=None)  # type: ignore[arg-type]
     assert routing["tasks"]["_fn"]["batch_key"] == "acme"
-    with pytest.raises(InvalidExpression, match="batch_group_key"):
-        fc.evaluate({"tenant": {"nested": 1}}, {}, limits=None)  # type: ignore[arg-type]
+    # a key that cannot be computed: null, so the run starts and that task run fails
+    routing = fc.evaluate({"tenant": 7}, {}, limits=None)  # type: ignore[arg-type]
+    assert routing["tasks"]["_fn"]["batch_key"] is None
+
+
+@pytest.mark.parametrize(
+    ("input", "reason"),
+    [
+        ({"tenant": 7}, "gave 7 on this run's input, not a string"),
+        ({}, "failed"),
+        ({"tenant": "x" * 600}, "over the 500-byte limit"),
+    ],
+)
+def test_group_key_failures_say_why(input: dict[str, Any], reason: str) -> None:
+    with pytest.raises(GroupKeyError, match="failed to parse batch group key expression") as err:
+        group_key("input.tenant", input, {})
+    assert reason in str(err.value)
+    config = BatchTaskConfig(batch_max_size=2, batch_group_key="input.tenant")
+    assert reason in group_key_failure(config, input, {})
 
 
 def test_each_member_output_is_shaped_by_the_dict_value_type() -> None:

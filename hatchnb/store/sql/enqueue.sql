@@ -65,8 +65,11 @@ WITH u AS MATERIALIZED (
            f.desired_labels,
            v.slot_cost <> 1 OR f.desired_labels IS NOT NULL OR f.rate_limits IS NOT NULL
            OR u.sticky IS NOT NULL,
-           -- a batch task's group (hatchnb.claim_task_batches)
-           CASE WHEN v.is_batch
+           -- a batch task's group (hatchnb.claim_task_batches); a key that could not be
+           -- computed (null) leaves it to the plain claim, whose worker fails it
+           CASE WHEN v.is_batch AND u.fc -> 'tasks' -> v.task_name -> 'batch_key' = 'null'
+                THEN NULL
+                WHEN v.is_batch
                 THEN coalesce(u.fc -> 'tasks' -> v.task_name ->> 'batch_key', 'default') END
       FROM u CROSS JOIN v
      CROSS JOIN LATERAL (
