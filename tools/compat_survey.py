@@ -153,10 +153,8 @@ def run_example(root: Path, directory: Path, scratch: Path) -> tuple[int, int, s
     (work / "run_worker.py").write_text(
         RUN_WORKER.format(package=".".join(rel.parts), modules=modules)
     )
-    # the caller's PYTHONPATH stays after the scratch directory (a worktree's hatchnb)
-    path = os.pathsep.join(p for p in (str(work), os.environ.get("PYTHONPATH", "")) if p)
     env = dict(
-        os.environ, PYTHONPATH=path, HATCHNB_DATABASE_URL=fresh_database(f"compat_{slug}"[:60])
+        os.environ, PYTHONPATH=str(work), HATCHNB_DATABASE_URL=fresh_database(f"compat_{slug}"[:60])
     )
     log = OUT / f"{slug}.log"
     with log.open("w") as fh:
