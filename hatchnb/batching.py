@@ -1,7 +1,8 @@
 """Batch tasks (hatchet_sdk's ``batch_task``): the queued runs of one task are handed to one
 call of its function as ``{BatchMemberId: input}``, and the function returns
 ``{BatchMemberId: output}`` (or, with ``broadcast_output``, one output for every member).
-A batch is flushed when ``batch_max_size`` members wait or the oldest has waited
+A batch is flushed when ``batch_max_size`` members wait, their inputs reach 4 MB (Hatchet's
+message limit; a batch carries at most that) or the oldest has waited
 ``batch_max_interval``; ``batch_group_key`` (CEL over input and metadata) splits members
 into groups, of which at most ``batch_group_max_runs`` batches run at once.
 
@@ -25,8 +26,9 @@ BatchMemberId = NewType("BatchMemberId", str)
 #: Hatchet's engine defaults when the declaration leaves them out
 DEFAULT_INTERVAL = timedelta(seconds=1)
 DEFAULT_GROUP_MAX_RUNS = 100
-#: the group of members when the task declares no batch_group_key
-DEFAULT_GROUP = "default"
+#: a batch carries at most this much input (JSON text), Hatchet's 4 MB message limit: a
+#: group whose waiting inputs reach it is flushed at once
+MAX_BATCH_BYTES = 4 * 1024 * 1024
 
 
 class BatchTaskConfig(BaseModel):
@@ -102,6 +104,7 @@ def spec(config: BatchTaskConfig) -> dict[str, Any]:
         "max_size": config.batch_max_size,
         "max_interval_ms": max(1, round(interval.total_seconds() * 1000)),
         "max_runs": config.batch_group_max_runs or DEFAULT_GROUP_MAX_RUNS,
+        "max_bytes": MAX_BATCH_BYTES,
         "group_key": config.batch_group_key,
         "broadcast_output": config.broadcast_output,
     }

@@ -88,6 +88,24 @@ def test_partial_batch_flushes_after_the_interval(hatchet: Any, worker_process: 
     assert 0.7 <= elapsed < 5, elapsed
 
 
+def test_a_batch_carries_at_most_4_mb_of_inputs(hatchet: Any, worker_process: Any) -> None:
+    @hatchet.batch_task(
+        batch_max_size=100, batch_max_interval=timedelta(seconds=1), input_validator=Item
+    )
+    def bulky(tasks: dict[BatchMemberId, Item], ctx: Context) -> dict[BatchMemberId, Any]:
+        return _batch_output(tasks)
+
+    worker_process("--slots", "4")
+    big = "x" * 900_000  # four fit in 4 MB, five do not
+    refs = bulky.run_many(
+        [bulky.create_bulk_run_item(Item(message=big)) for _ in range(12)],
+        wait_for_result=False,
+    )
+    results = [ref.result() for ref in refs]
+    assert [r["size"] for r in results] == [4] * 12
+    assert len({r["batch"] for r in results}) == 3
+
+
 def test_group_key_separates_batches(hatchet: Any, worker_process: Any) -> None:
     @hatchet.batch_task(
         batch_max_size=2,

@@ -79,6 +79,7 @@ def test_spec_carries_hatchets_engine_defaults() -> None:
         "max_size": 5,
         "max_interval_ms": 1000,
         "max_runs": 100,
+        "max_bytes": 4 * 1024 * 1024,
         "group_key": None,
         "broadcast_output": False,
     }

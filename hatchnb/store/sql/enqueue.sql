@@ -57,7 +57,7 @@ WITH u AS MATERIALIZED (
                                    pending_parents, priority, retries, backoff_factor,
                                    backoff_max_seconds, schedule_timeout, execution_timeout,
                                    queued_at, concurrency, rate_limits, slot_cost,
-                                   desired_labels, routed, batch_key)
+                                   desired_labels, routed, batch_key, batch_bytes)
     SELECT u.id, v.workflow_name, v.version_id, v.task_name, v.kind, v.parents,
            v.has_children, v.has_conditions, now(), v.status, v.pending_parents, u.priority,
            v.retries, v.backoff_factor, v.backoff_max_seconds, v.schedule_timeout,
@@ -70,7 +70,8 @@ WITH u AS MATERIALIZED (
            CASE WHEN v.is_batch AND u.fc -> 'tasks' -> v.task_name -> 'batch_key' = 'null'
                 THEN NULL
                 WHEN v.is_batch
-                THEN coalesce(u.fc -> 'tasks' -> v.task_name ->> 'batch_key', 'default') END
+                THEN coalesce(u.fc -> 'tasks' -> v.task_name ->> 'batch_key', 'default') END,
+           CASE WHEN v.is_batch THEN octet_length(u.input::text) END
       FROM u CROSS JOIN v
      CROSS JOIN LATERAL (
            SELECT nullif(coalesce(u.fc -> 'run', '[]') || coalesce(

@@ -1,6 +1,7 @@
 -- Batch tasks (hatchnb/batching.py, issue 17): queued task runs of one batch task and one
--- group key are handed to a worker together, once `max_size` of them wait or the oldest has
--- waited `max_interval_ms`, at most `max_runs` batches of a group at a time.
+-- group key are handed to a worker together, once `max_size` of them wait, their inputs
+-- reach `max_bytes` (Hatchet's 4 MB) or the oldest has waited `max_interval_ms`, at most
+-- `max_runs` batches of a group at a time.
 --
 -- A batch member is a QUEUED task run with `batch_key` set. The normal claim never sees it:
 -- a row trigger parks it with available_at = 'infinity' (claim_task_runs only takes rows
@@ -15,7 +16,9 @@ ALTER TABLE hatchnb.task_runs
     -- while QUEUED: when the member may join a batch (available_at is 'infinity')
     ADD COLUMN batch_ready_at timestamptz,
     -- while RUNNING: the batch it runs in
-    ADD COLUMN batch_id uuid;
+    ADD COLUMN batch_id uuid,
+    -- the size of the run's input as JSON text (a batch carries at most max_bytes)
+    ADD COLUMN batch_bytes integer;
 
 CREATE INDEX task_runs_batch_queue
     ON hatchnb.task_runs (workflow_name, task_name, batch_key, priority DESC, id)
@@ -44,8 +47,10 @@ CREATE TRIGGER queue_batch_members BEFORE INSERT OR UPDATE OF status, available_
     EXECUTE FUNCTION hatchnb.park_batch_member();
 
 -- Claim whole batches for a worker, one slot per batch, up to `p_slots` batches. A group
--- (version, task, key) is flushed when `max_size` members are ready or its oldest ready
--- member has waited `max_interval_ms`, and only while fewer than `max_runs` of its batches
+-- (version, task, key) is flushed when `max_size` members are ready, their inputs reach
+-- `max_bytes`, or its oldest ready member has waited `max_interval_ms`; a batch takes the
+-- longest prefix (at least one member) within `max_bytes`. Only while fewer than `max_runs`
+-- of its batches
 -- run (counted under a transaction-level advisory lock on the group, so two workers cannot
 -- both start the last allowed batch). Returns the claimed members (start_task_runs'
 -- columns) with their batch id; when some group is not due yet, also one row with a NULL
@@ -64,17 +69,22 @@ DECLARE
     g record;
     budget integer := p_slots;
     chosen bigint[];
+    sizes integer[];
+    taken integer;
+    total bigint;
     batch uuid;
     due timestamptz;
 BEGIN
     FOR g IN
         SELECT q.version_id AS version, q.workflow_name AS workflow, q.task_name AS task,
-               q.batch_key AS key, q.waiting, q.oldest,
+               q.batch_key AS key, q.waiting, q.oldest, q.bytes,
                (c.batch ->> 'max_size')::int AS max_size,
+               coalesce((c.batch ->> 'max_bytes')::bigint, 4194304) AS max_bytes,
                make_interval(secs => (c.batch ->> 'max_interval_ms')::int / 1000.0) AS wait,
                (c.batch ->> 'max_runs')::int AS max_runs
           FROM (SELECT t.version_id, t.workflow_name, t.task_name, t.batch_key,
-                       count(*) AS waiting, min(t.batch_ready_at) AS oldest
+                       count(*) AS waiting, min(t.batch_ready_at) AS oldest,
+                       sum(coalesce(t.batch_bytes, 0)) AS bytes
                   FROM hatchnb.task_runs t
                  WHERE t.status = 'QUEUED' AND t.batch_key IS NOT NULL
                    AND t.batch_ready_at <= now()
@@ -87,7 +97,7 @@ BEGIN
                 WHERE s ->> 'name' = q.task_name) c
          ORDER BY q.oldest
     LOOP
-        IF g.waiting < g.max_size AND g.oldest + g.wait > now() THEN
+        IF g.waiting < g.max_size AND g.bytes < g.max_bytes AND g.oldest + g.wait > now() THEN
             due := least(due, g.oldest + g.wait);
             CONTINUE;
         END IF;
@@ -98,8 +108,10 @@ BEGIN
                         WHERE t.status = 'RUNNING' AND t.batch_id IS NOT NULL
                           AND t.workflow_name = g.workflow AND t.task_name = g.task
                           AND t.batch_key = g.key) >= g.max_runs;
-        SELECT array_agg(m.id ORDER BY m.priority DESC, m.id) INTO chosen
-          FROM (SELECT t.id, t.priority FROM hatchnb.task_runs t
+        SELECT array_agg(m.id ORDER BY m.priority DESC, m.id),
+               array_agg(coalesce(m.batch_bytes, 0) ORDER BY m.priority DESC, m.id)
+          INTO chosen, sizes
+          FROM (SELECT t.id, t.priority, t.batch_bytes FROM hatchnb.task_runs t
                  WHERE t.status = 'QUEUED' AND t.batch_key = g.key
                    AND t.workflow_name = g.workflow AND t.task_name = g.task
                    AND t.version_id = g.version AND t.batch_ready_at <= now()
@@ -107,6 +119,14 @@ BEGIN
                  LIMIT g.max_size
                    FOR UPDATE OF t SKIP LOCKED) m;
         CONTINUE WHEN chosen IS NULL;
+        taken := 0;
+        total := 0;
+        WHILE taken < cardinality(sizes)
+              AND (taken = 0 OR total + sizes[taken + 1] <= g.max_bytes) LOOP
+            taken := taken + 1;
+            total := total + sizes[taken];
+        END LOOP;
+        chosen := chosen[1:taken];  -- the rest stay queued (their locks end with the claim)
         batch := gen_random_uuid();
         RETURN QUERY SELECT s.*, batch, NULL::timestamptz
                        FROM hatchnb.start_task_runs(p_worker, chosen) s;
