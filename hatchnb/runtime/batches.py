@@ -91,6 +91,7 @@ class BatchCall:
 
     async def _call(self) -> list[Result]:
         lead = self.members[0]
+        refused: list[Result] = []  # members left out of the call, with their results
         try:
             code, config = await self._code()
             inputs, refused = self._inputs(code)
@@ -101,7 +102,8 @@ class BatchCall:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            return [failure(m, exc) for m in self.members]
+            out = {result[0] for result in refused}
+            return refused + [failure(m, exc) for m in self.members if m.id not in out]
         by_member = {ids.task_run_external_id(m.run_id, m.task_name): m for m in self.members}
         return refused + [
             self._result(by_member[member], outcome) for member, outcome in outcomes.items()

@@ -341,3 +341,26 @@ def test_a_group_key_that_fails_fails_only_that_member(hatchet: Any, worker_proc
     with pytest.raises(FailedRunError, match="failed to parse batch group key expression"):
         bad.result()
     assert good.result() == "HELLO"
+
+
+def test_a_member_with_bad_input_fails_alone_with_its_own_error(
+    hatchet: Any, worker_process: Any, db: Any
+) -> None:
+    @hatchet.batch_task(batch_max_size=3, batch_max_interval=LONG, input_validator=Item)
+    def strict(tasks: dict[BatchMemberId, Item], ctx: Context) -> dict[BatchMemberId, Any]:
+        if any(item.fail for item in tasks.values()):
+            raise RuntimeError(f"boom with {len(tasks)} members")
+        return _batch_output(tasks)
+
+    hatchet.register(strict)
+    # runs started by name are not checked against the input validator at the trigger
+    bad = hatchet.runs.create("strict", {"not_a_message": 1})
+    good = [strict.run_no_wait(Item(message=m, fail=True)) for m in ["a", "b"]]
+    worker_process("--slots", "2")
+    for ref in good:
+        with pytest.raises(FailedRunError, match="boom with 2 members"):
+            ref.result()
+    with pytest.raises(FailedRunError, match="does not match Item"):
+        hatchet.runs.get_run_ref(bad.workflow_run_id).result()
+    attempts = db.execute("SELECT count(*) AS n FROM hatchnb.task_attempts").fetchone()
+    assert attempts["n"] == 3  # one result per member
