@@ -236,6 +236,60 @@ class Hatchet:
 
         return register
 
+    def batch_task(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        input_validator: type[Any] | None = None,
+        version: str | None = None,
+        sticky: Any = None,
+        default_priority: int = Priority.LOW,
+        schedule_timeout: timedelta | str = _UNSET,
+        execution_timeout: timedelta | str = _UNSET,
+        rate_limits: list[Any] | None = None,
+        desired_worker_labels: dict[str, Any] | None = None,
+        backoff_factor: float | None = None,
+        backoff_max_seconds: int | None = None,
+        default_filters: list[DefaultFilter] | None = None,
+        batch_max_size: int = 1,
+        batch_max_interval: timedelta | None = None,
+        batch_group_key: str | None = None,
+        batch_group_max_runs: int | None = None,
+        broadcast_output: bool = False,
+    ) -> Callable[[Callable[..., Any]], Standalone[Any, Any]]:
+        """Declare a standalone batch task (see ``Workflow.batch_task``); each ``.run()``
+        returns its own member's output."""
+
+        def register(fn: Callable[..., Any]) -> Standalone[Any, Any]:
+            wf: Standalone[Any, Any] = Standalone(
+                self,
+                name or fn.__name__,
+                description=description,
+                input_validator=input_validator,
+                default_priority=default_priority,
+                version=version,
+                sticky=sticky,
+                default_filters=default_filters,
+            )
+            wf.batch_task(
+                name=wf.name,
+                batch_max_size=batch_max_size,
+                batch_max_interval=batch_max_interval,
+                batch_group_key=batch_group_key,
+                batch_group_max_runs=batch_group_max_runs,
+                broadcast_output=broadcast_output,
+                schedule_timeout=schedule_timeout,
+                execution_timeout=execution_timeout,
+                rate_limits=rate_limits,
+                desired_worker_labels=desired_worker_labels,
+                backoff_factor=backoff_factor,
+                backoff_max_seconds=backoff_max_seconds,
+            )(fn)
+            return wf
+
+        return register
+
     def durable_task(
         self, eviction_policy: EvictionPolicy | None = _UNSET, **options: Any
     ) -> Callable[[Callable[..., R]], Standalone[Any, R]]:
@@ -329,6 +383,7 @@ class Hatchet:
                 input_validator=workflow.input_validator,
                 durable=frozenset(t.name for t in workflow.all_tasks if t.durable),
                 eviction=eviction_seconds(workflow),
+                batches={t.name: t.batch for t in workflow.all_tasks if t.batch is not None},
             )
             blob = serialization.pickle_code(code, workflow.name)
             content_hash = serialization.content_hash(blob, spec)

@@ -42,6 +42,14 @@ class Debounce:
         expressions.compile_expression(config.key_expression)
         return cls(config.key_expression, config.window)
 
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any] | None) -> Debounce | None:
+        """A stored version's debounce (events, crons and schedules start runs from it)."""
+        found = (spec or {}).get("debounce")
+        if not found:
+            return None
+        return cls(found["key_expression"], timedelta(seconds=found["window_seconds"]))
+
     def spec(self) -> dict[str, Any]:
         return {
             "key_expression": self.key_expression,

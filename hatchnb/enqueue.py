@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hatchnb import errors, flow_control, ids, serialization, tracing
 from hatchnb.config import Settings
+from hatchnb.debounce import Debounce
 from hatchnb.idempotency import Idempotency
 from hatchnb.runtime.context import current_context
 from hatchnb.store import AsyncStore, Store, Tx
@@ -22,6 +23,7 @@ from hatchnb.store.runs import (
     IdempotencyClaim,
     RunsRepo,
     claim_idempotency_keys_in,
+    insert_debounced_in,
     insert_runs_in,
 )
 from hatchnb.store.versions import TriggerTarget, database_of, version_spec_in
@@ -212,12 +214,16 @@ def start_run(
     additional_metadata: dict[str, Any] | None,
     priority: int | None,
     trigger: dict[str, Any],
+    debounced: bool = True,
 ) -> uuid.UUID:
     """Start one run of a workflow by name inside the caller's transaction (events, crons
     and schedules), with the version registered under that name. ``IdempotencyCollisionError``
-    when the workflow declares ``idempotency=`` and the run's key is held."""
+    when the workflow declares ``idempotency=`` and the run's key is held. A workflow that
+    declares ``debounce=`` folds the trigger into the run waiting with its key (the id
+    returned is that run's), unless ``debounced`` is False (a cron backfill: one run per
+    tick)."""
     run_id = ids.uuid7()
-    fc, defaults, idempotency = _stored_declarations(tx, target.version_id)
+    fc, defaults, idempotency, debounce = _stored_declarations(tx, target.version_id)
     metadata = tracing.with_traceparent({**defaults, **(additional_metadata or {})})
     if idempotency is not None:
         claim = IdempotencyClaim(target.workflow_name, idempotency.method.value, idempotency.ttl)
@@ -236,11 +242,17 @@ def start_run(
         _or_default(priority, target.default_priority),
         trigger=trigger,
     )
+    if debounce is not None and debounced:
+        key = debounce.key(input or {}, metadata)
+        folding = DebounceClaim(target.workflow_name, key, debounce.window, input or {}, metadata)
+        return insert_debounced_in(tx, row, run_id, folding, target.version_id)
     insert_runs_in(tx, f"[{row}]", target.version_id)
     return run_id
 
 
-Declarations = tuple[flow_control.FlowControl | None, dict[str, Any], Idempotency | None]
+Declarations = tuple[
+    flow_control.FlowControl | None, dict[str, Any], Idempotency | None, Debounce | None
+]
 
 #: what stored versions declare for their runs, per database (one process may use several);
 #: versions never change
@@ -249,7 +261,7 @@ _declarations: dict[tuple[str, int, str, int], Declarations] = {}
 
 def _stored_declarations(tx: Tx, version_id: int) -> Declarations:
     """A stored version's flow control (None when it declares none), its default additional
-    metadata and its idempotency."""
+    metadata, its idempotency and its debounce."""
     key = (*database_of(tx), version_id)
     if key not in _declarations:
         spec = version_spec_in(tx, version_id)
@@ -257,7 +269,12 @@ def _stored_declarations(tx: Tx, version_id: int) -> Declarations:
         defaults = dict((spec or {}).get("default_additional_metadata") or {})
         idempotency = Idempotency.from_spec(spec)
         plain = fc is None or fc.is_plain
-        _declarations[key] = (None if plain else fc, defaults, idempotency)
+        _declarations[key] = (
+            None if plain else fc,
+            defaults,
+            idempotency,
+            Debounce.from_spec(spec),
+        )
     return _declarations[key]
 
 

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, model_validator
 
-from hatchnb import errors, expressions, limits
+from hatchnb import batching, errors, expressions, limits
 
 
 class RateLimitLookup(Protocol):
@@ -217,6 +217,8 @@ class FlowControl:
     task_concurrency: dict[str, list[ConcurrencyExpression]]
     task_rate_limits: dict[str, list[RateLimit]]
     sticky: str | None = None
+    #: batch task name -> its batch_group_key (CEL)
+    task_batch_keys: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> FlowControl:
@@ -237,11 +239,21 @@ class FlowControl:
                 if t.get("rate_limits")
             },
             sticky=spec.get("sticky"),
+            task_batch_keys={
+                t["name"]: t["batch"]["group_key"]
+                for t in tasks
+                if (t.get("batch") or {}).get("group_key")
+            },
         )
 
     @property
     def empty(self) -> bool:
-        return not (self.run_concurrency or self.task_concurrency or self.task_rate_limits)
+        return not (
+            self.run_concurrency
+            or self.task_concurrency
+            or self.task_rate_limits
+            or self.task_batch_keys
+        )
 
     @property
     def is_plain(self) -> bool:
@@ -274,6 +286,10 @@ class FlowControl:
         for task, declared in self.task_rate_limits.items():
             entry = fc["tasks"].setdefault(task, {})
             entry["rate_limits"] = [_units(r, variables, limits) for r in declared]
+        for task, expression in self.task_batch_keys.items():
+            entry = fc["tasks"].setdefault(task, {})
+            # null when it fails: the run starts, and that task run fails on its worker
+            entry["batch_key"] = batching.group_key_or_none(expression, input, metadata)
         return fc
 
     def _slot(

@@ -25,6 +25,8 @@ ALIASES: dict[str, dict[str, str]] = {
         "DefaultFilter": "hatchnb.types:DefaultFilter",
         "ConcurrencyLimitStrategy": "hatchnb.flow_control:ConcurrencyLimitStrategy",
         "StickyStrategy": "hatchnb.flow_control:StickyStrategy",
+        "BatchMemberId": "hatchnb.batching:BatchMemberId",
+        "BatchTaskConfig": "hatchnb.batching:BatchTaskConfig",
     },
     "hatchnb.runnables.workflow": {
         "Workflow": "hatchnb.workflow:Workflow",

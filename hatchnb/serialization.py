@@ -302,6 +302,12 @@ class WorkflowCode:
     #: durable task name -> seconds of waiting before it is evicted (None: never), for the
     #: tasks that declare an EvictionPolicy (the others use HATCHNB_DURABLE_EVICT_AFTER)
     eviction: dict[str, float | None] = dataclasses.field(default_factory=dict)
+    #: batch task name -> its BatchTaskConfig (they get {BatchMemberId: input})
+    batches: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def batch_of(self, task_name: str) -> Any:
+        """The task's BatchTaskConfig, or None when it is not a batch task."""
+        return getattr(self, "batches", {}).get(task_name)  # code pickled before batches
 
     def evict_after(self, task_name: str, default: float) -> float:
         """Seconds a durable task waits before it is evicted (infinite: never)."""

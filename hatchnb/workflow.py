@@ -16,6 +16,7 @@ import pydantic
 from pydantic import BaseModel
 
 from hatchnb import (
+    batching,
     conditions,
     dependencies,
     errors,
@@ -79,6 +80,8 @@ class Task(Generic[TWorkflowInput, R]):
     slot_cost: int = 1
     #: a durable task's EvictionPolicy (None: never evicted; unset: the worker's default)
     eviction: EvictionPolicy | Literal["default"] | None = "default"
+    #: a batch task's grouping and flushing (``batch_task``)
+    batch: batching.BatchTaskConfig | None = None
 
     @property
     def is_async(self) -> bool:
@@ -95,6 +98,8 @@ class Task(Generic[TWorkflowInput, R]):
             annotation = typing.get_type_hints(self.fn).get("return")
         except Exception:  # unresolvable annotations: the plain output
             return output
+        if self.batch is not None:  # each member's output is one value of the returned dict
+            annotation = batching.member_output_type(annotation, self.batch)
         is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
         if output is None or not (is_model or dataclasses.is_dataclass(annotation)):
             return output
@@ -163,6 +168,8 @@ class Task(Generic[TWorkflowInput, R]):
             # part of the content hash: a changed limit registers a new version
             "concurrency": [c.model_dump(mode="json") for c in self.concurrency],
             "rate_limits": [r.model_dump(mode="json") for r in self.rate_limits],
+            # absent for other tasks: their specs (and content hashes) stay as they were
+            **({"batch": batching.spec(self.batch)} if self.batch is not None else {}),
         }
 
 
@@ -378,6 +385,52 @@ class Workflow(Generic[TWorkflowInput]):
 
         return register
 
+    def batch_task(
+        self,
+        name: str | None = None,
+        *,
+        batch_max_size: int,
+        batch_max_interval: timedelta | None = None,
+        batch_group_key: str | None = None,
+        batch_group_max_runs: int | None = None,
+        broadcast_output: bool = False,
+        schedule_timeout: timedelta | str = _UNSET,
+        execution_timeout: timedelta | str = _UNSET,
+        parents: Sequence[Task[Any, Any]] | None = None,
+        rate_limits: list[Any] | None = None,
+        desired_worker_labels: dict[str, Any] | None = None,
+        backoff_factor: float | None = _UNSET,
+        backoff_max_seconds: int | None = _UNSET,
+    ) -> Callable[[Callable[..., Any]], Task[TWorkflowInput, Any]]:
+        """Declare a batch task: its queued runs reach one call of the function as
+        ``{BatchMemberId: input}``, flushed at ``batch_max_size`` members or after
+        ``batch_max_interval``, grouped by ``batch_group_key``; it returns
+        ``{BatchMemberId: output}`` (one output for all with ``broadcast_output``). Retries
+        come from the workflow's task_defaults, as in Hatchet."""
+        config = batching.declare(
+            batch_max_size,
+            batch_max_interval,
+            batch_group_key,
+            batch_group_max_runs,
+            broadcast_output,
+        )
+        batching.refuse_routing(rate_limits, desired_worker_labels)
+        declare = self.task(
+            name=name,
+            schedule_timeout=schedule_timeout,
+            execution_timeout=execution_timeout,
+            parents=parents,
+            backoff_factor=backoff_factor,
+            backoff_max_seconds=backoff_max_seconds,
+        )
+
+        def register(fn: Callable[..., Any]) -> Task[TWorkflowInput, Any]:
+            task = declare(fn)
+            task.batch = config
+            return task
+
+        return register
+
     def on_failure_task(
         self,
         name: str | None = None,
@@ -570,6 +623,11 @@ class Workflow(Generic[TWorkflowInput]):
             task_concurrency={t.name: t.concurrency for t in tasks if t.concurrency},
             task_rate_limits={t.name: t.rate_limits for t in tasks if t.rate_limits},
             sticky=self.sticky,
+            task_batch_keys={
+                t.name: t.batch.batch_group_key
+                for t in tasks
+                if t.batch is not None and t.batch.batch_group_key
+            },
         )
 
     def get_task(self, name: str) -> Task[Any, Any]:

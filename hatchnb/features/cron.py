@@ -204,6 +204,7 @@ class CronClient:
                     {**cron.additional_metadata, **mark},
                     cron.priority,
                     {"triggered_by": f"cron:{cron.name} (backfill)"},
+                    debounced=False,
                 )
                 for mark in marks.values()
                 if mark["hatchnb__cron_tick"] not in done

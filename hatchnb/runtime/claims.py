@@ -82,6 +82,7 @@ class Claimer:
         dsn: str,
         stopping: asyncio.Event,
         workflows: list[str] | None,
+        start_batches: Callable[[list[ClaimedTask]], int] | None = None,
     ) -> None:
         self.repo = repo
         self.link = link
@@ -94,6 +95,14 @@ class Claimer:
         self.stopping = stopping
         #: the workflows this worker runs (None: any)
         self.workflows = workflows
+        #: starts claimed batches (None: this worker runs no batch task, never claims them)
+        self.start_batches = start_batches
+        #: loop time when the next partial batch comes due (None: none waits)
+        self.batch_due: float | None = None
+        #: the last batch claim started batches (more may be ready)
+        self.batches_found = True
+        #: loop time of the last batch claim
+        self.batches_claimed_at = 0.0
         self.lock = asyncio.Lock()  # no claim in flight while comparing notes
 
     async def claim_loop(self) -> None:
@@ -108,7 +117,7 @@ class Claimer:
             if free > 0 and slots.maybe_more:
                 slots.maybe_more = False  # a notification during the claim sets it again
                 try:
-                    claimed = await self._claim(free)
+                    taken = await self._claim(free)
                     backoff = 0.1
                 except (errors.DatabaseUnavailable, DatabaseError) as exc:
                     if connection_trouble(exc):
@@ -119,7 +128,7 @@ class Claimer:
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, 2.0)
                     continue
-                if sum(c.slot_cost for c in claimed) >= free:
+                if taken >= free:
                     slots.maybe_more = True
                 if slots.maybe_more:
                     await self._wait_for_slot()
@@ -127,18 +136,56 @@ class Claimer:
                     continue
             await self._wait_for_work()
 
-    async def _claim(self, free: int) -> list[ClaimedTask]:
+    async def _claim(self, free: int) -> int:
+        """Claim task runs and, on a worker running batch tasks, batches; the slots taken.
+        Batches go first while some are ready (or once per poll interval, so a stream of
+        plain task runs filling every slot cannot starve them); otherwise they get the
+        slots the task runs left."""
         async with self.lock:
-            results = self.reporter.take()
-            try:
-                claimed = await self._report_and_claim(results, free)
-            except BaseException:
-                self.reporter.give_back(results)
-                raise
-            self.link.ok()
-            for claim in claimed:
-                self.start(claim)
-        return claimed
+            taken = 0
+            batches_first = self.start_batches is not None and self._batches_may_be_ready()
+            if batches_first:
+                taken = await self._claim_batches(free)
+            if taken < free:
+                taken += await self._claim_task_runs(free - taken)
+            if self.start_batches is not None and not batches_first and taken < free:
+                taken += await self._claim_batches(free - taken)
+        return taken
+
+    def _batches_may_be_ready(self) -> bool:
+        now = asyncio.get_running_loop().time()
+        due = self.batch_due is not None and self.batch_due <= now
+        return (
+            self.batches_found
+            or due
+            or now - self.batches_claimed_at >= self.settings.poll_interval
+        )
+
+    async def _claim_task_runs(self, free: int) -> int:
+        results = self.reporter.take()
+        try:
+            claimed = await self._report_and_claim(results, free)
+        except BaseException:
+            self.reporter.give_back(results)
+            raise
+        self.link.ok()
+        for claim in claimed:
+            self.start(claim)
+        return sum(c.slot_cost for c in claimed)
+
+    async def _claim_batches(self, free: int) -> int:
+        """Claim up to ``free`` batches (one slot each) and note when the next partial
+        batch comes due, so the loop wakes up for it."""
+        assert self.start_batches is not None
+        members, due_in = await self.repo.claim_batches(
+            self.link.worker_id, free, self.workflows, serialization.PYTHON_VERSION
+        )
+        self.link.ok()
+        now = asyncio.get_running_loop().time()
+        self.batch_due = None if due_in is None else now + max(due_in, 0.0)
+        self.batches_claimed_at = now
+        self.batches_found = bool(members)
+        return self.start_batches(members) if members else 0
 
     async def _report_and_claim(self, results: list[Result], free: int) -> list[ClaimedTask]:
         """Claim, reporting ``results`` in the same round trip. Results the database refuses
@@ -165,7 +212,10 @@ class Claimer:
         self.slots.wake.clear()
         if self.slots.maybe_more:
             return  # work was announced while the last claim ran
-        if not await self._wait(self.slots.wake, self.settings.poll_interval):
+        timeout = self.settings.poll_interval
+        if self.batch_due is not None:  # a partial batch flushes at its interval
+            timeout = min(timeout, max(self.batch_due - asyncio.get_running_loop().time(), 0))
+        if not await self._wait(self.slots.wake, timeout):
             self.slots.maybe_more = True  # poll fallback: retries whose delay passed, lost notifies
 
     async def _wait(self, event: asyncio.Event, timeout: float) -> bool:

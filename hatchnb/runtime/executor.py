@@ -10,7 +10,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from hatchnb import errors, ids, serialization, signing, tracing
+from hatchnb import batching, errors, ids, serialization, signing, tracing
 from hatchnb.records import CANCELLED_BY_TASK
 from hatchnb.runtime import durable
 from hatchnb.runtime.claims import Slots
@@ -98,6 +98,10 @@ class Executor:
             signing.check_claim(signed_for, claim.workflow_name, claim.task_name, claim.version_id)
             fn = code.functions[claim.task_name]
             data = serialization.load_input(claim.input, code.input_validator)
+            batch = code.batch_of(claim.task_name)
+            if batch is not None:  # a batch member claimed alone: it has no group
+                facts = (claim.input, claim.additional_metadata)
+                raise batching.GroupKeyError(batching.group_key_failure(batch, *facts))
             if claim.task_name in code.durable:
                 evict_after = code.evict_after(claim.task_name, settings.durable_evict_after)
                 ctx = await self._durable_context(claim, ctx, evict_after)
@@ -118,17 +122,8 @@ class Executor:
         except durable.Evicted as evicted:
             resume = json.dumps({"resume_at": evicted.resume_at.isoformat()})
             return (claim.id, claim.attempt, "EVICTED", resume, None, None)
-        except (
-            errors.NonRetryableException,
-            errors.IncompatibleCode,
-            errors.SerializationError,
-        ) as exc:
-            return (claim.id, claim.attempt, "FAILED_FINAL", None, None, describe(exc))
-        except ImportError as exc:  # an import inside the task body: not transient
-            message = errors.missing_module(exc, claim.task_name)
-            return (claim.id, claim.attempt, "FAILED_FINAL", None, None, describe(exc, message))
         except Exception as exc:
-            return (claim.id, claim.attempt, "FAILED", None, None, describe(exc))
+            return failure(claim, exc)
         return (claim.id, claim.attempt, "SUCCEEDED", output, blob, None)
 
     async def _durable_context(
@@ -164,6 +159,20 @@ class Executor:
                 self.signed_for[version_id] = identity
         self.code[version_id] = code
         return code
+
+
+def failure(claim: ClaimedTask, exc: Exception) -> Result:
+    """The result of a task run whose call raised ``exc``: retried unless the exception says
+    it cannot succeed (NonRetryableException, incompatible code or data, a missing import
+    inside the task body)."""
+    if isinstance(
+        exc, errors.NonRetryableException | errors.IncompatibleCode | errors.SerializationError
+    ):
+        return (claim.id, claim.attempt, "FAILED_FINAL", None, None, describe(exc))
+    if isinstance(exc, ImportError):
+        message = errors.missing_module(exc, claim.task_name)
+        return (claim.id, claim.attempt, "FAILED_FINAL", None, None, describe(exc, message))
+    return (claim.id, claim.attempt, "FAILED", None, None, describe(exc))
 
 
 def describe(exc: BaseException, message: str | None = None) -> str:

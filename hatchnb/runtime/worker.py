@@ -22,6 +22,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from hatchnb import ambient, errors, serialization
+from hatchnb.runtime.batches import start_batches
 from hatchnb.runtime.claims import Claimer, Slots
 from hatchnb.runtime.context import current_context
 from hatchnb.runtime.engine import Engine
@@ -35,7 +36,7 @@ from hatchnb.store import AsyncStore
 from hatchnb.store.db import redact
 from hatchnb.store.durable import AsyncDurableRepo
 from hatchnb.store.versions import AsyncVersionsRepo
-from hatchnb.store.workers import AsyncWorkersRepo, DatabaseError, Registration
+from hatchnb.store.workers import AsyncWorkersRepo, ClaimedTask, DatabaseError, Registration
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
@@ -95,6 +96,15 @@ class Worker:
         if self._runtime is not None:
             self.client.register(workflow)
             self._runtime.claimer.workflows = self.workflow_names
+            if self.runs_batches():
+                self._runtime.claimer.start_batches = self._runtime._start_batches
+
+    def runs_batches(self) -> bool:
+        """Whether this worker claims batches: it declares a batch task, or runs any
+        workflow (then each claim also asks for batches, one more round trip)."""
+        if self.workflows is None:
+            return True
+        return any(t.batch is not None for w in self.workflows for t in w.all_tasks)
 
     def register_workflows(self, workflows: list[Workflow[Any]]) -> None:
         for workflow in workflows:
@@ -227,6 +237,7 @@ class _Runtime:
             self.client.dsn,
             self.stopping,
             worker.workflow_names,
+            self._start_batches if worker.runs_batches() else None,
         )
         self.reconciler = Reconciler(self.link, self.slots, self.claimer, self.reporter)
         self.engine = Engine(self.client.dsn, self.settings)
@@ -375,6 +386,9 @@ class _Runtime:
         with contextlib.suppress(errors.DatabaseUnavailable, DatabaseError):
             await self.repo.hand_back(list(leftover), self.worker_id)
         log.warning("handed %d running task run(s) back to the queue", len(leftover))
+
+    def _start_batches(self, members: list[ClaimedTask]) -> int:
+        return start_batches(self.executor, members)
 
     # ---- WorkerHandle for contexts ---------------------------------------------------
 

@@ -209,27 +209,8 @@ class RunsRepo:
         """Insert a debounced run, starting ``claim.window`` from now; when a run with its
         key is still waiting, give that one this run's input and metadata and push its start
         back instead. The id of the run that will run."""
-        query = self._db.query
-        key = {"workflow_name": claim.workflow_name, "key": claim.key}
         with self._db.transaction() as conn:
-            held = conn.execute(query("take_debounce_key"), {**key, "run_id": run_id}).fetchone()
-            assert held is not None
-            waiting = held["run_id"]
-            if not held["inserted"]:
-                delay = {"run_id": waiting, "window": claim.window}
-                if conn.execute(query("defer_debounced_tasks"), delay).fetchall():
-                    params = {
-                        "run_id": waiting,
-                        "input": jsonb(claim.input),
-                        "meta": jsonb(claim.metadata),
-                    }
-                    conn.execute(query("replace_debounced_input"), params)
-                    return uuid.UUID(str(waiting))
-                conn.execute(query("move_debounce_key"), {**key, "run_id": run_id})
-            params = {"runs": f"[{row}]", "version_id": version_id}
-            conn.execute(query("insert_runs"), params)
-            conn.execute(query("defer_debounced_tasks"), {"run_id": run_id, "window": claim.window})
-            return run_id
+            return insert_debounced_in(conn, row, run_id, claim, version_id)
 
     def find_child_run(self, parent_task_run_id: int | None, child_key: str) -> uuid.UUID | None:
         row = self._db.fetch_one(
@@ -404,6 +385,28 @@ class AsyncRunsRepo:
 def insert_runs_in(tx: Tx, runs_json: str, version_id: int) -> None:
     """``insert_runs`` inside the caller's transaction (events, crons, schedules)."""
     tx.execute(Store.query("insert_runs"), {"runs": runs_json, "version_id": version_id})
+
+
+def insert_debounced_in(
+    tx: Tx, row: str, run_id: uuid.UUID, claim: DebounceClaim, version_id: int
+) -> uuid.UUID:
+    """``RunsRepo.insert_debounced`` inside the caller's transaction (events, crons,
+    schedules, ``runs.create``)."""
+    query = Store.query
+    key = {"workflow_name": claim.workflow_name, "key": claim.key}
+    held = tx.execute(query("take_debounce_key"), {**key, "run_id": run_id}).fetchone()
+    assert held is not None
+    waiting = held["run_id"]
+    if not held["inserted"]:
+        delay = {"run_id": waiting, "window": claim.window}
+        if tx.execute(query("defer_debounced_tasks"), delay).fetchall():
+            params = {"run_id": waiting, "input": jsonb(claim.input), "meta": jsonb(claim.metadata)}
+            tx.execute(query("replace_debounced_input"), params)
+            return uuid.UUID(str(waiting))
+        tx.execute(query("move_debounce_key"), {**key, "run_id": run_id})
+    tx.execute(query("insert_runs"), {"runs": f"[{row}]", "version_id": version_id})
+    tx.execute(query("defer_debounced_tasks"), {"run_id": run_id, "window": claim.window})
+    return run_id
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ class ClaimedTask:
     event_id: str | None
     siblings: dict[str, dict[str, Any]]
     slot_cost: int = 1
+    #: the batch this member runs in (batch tasks only)
+    batch_id: str | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ClaimedTask:
@@ -74,6 +76,7 @@ class ClaimedTask:
             event_id=str(row["event_id"]) if row["event_id"] else None,
             siblings=row["siblings"] or {},
             slot_cost=row.get("slot_cost", 1),
+            batch_id=str(row["batch_id"]) if row.get("batch_id") else None,
         )
 
 
@@ -124,6 +127,22 @@ class AsyncWorkersRepo:
             "claim_task_runs", worker_id=worker_id, limit=limit, workflows=workflows, python=python
         )
         return [ClaimedTask.from_row(row) for row in rows]
+
+    async def claim_batches(
+        self, worker_id: str, limit: int, workflows: list[str] | None, python: str
+    ) -> tuple[list[ClaimedTask], float | None]:
+        """Up to ``limit`` batches (their members, in batch order) and the seconds until
+        the next partial batch comes due (None: none waits)."""
+        rows = await self._db.fetch_all(
+            "claim_task_batches",
+            worker_id=worker_id,
+            limit=limit,
+            workflows=workflows,
+            python=python,
+        )
+        members = [ClaimedTask.from_row(row) for row in rows if row["id"] is not None]
+        due = next((row["due_in"] for row in rows if row["id"] is None), None)
+        return members, None if due is None else float(due)
 
     async def finish(self, results: list[Result]) -> None:
         """Apply a batch of results, locking the task rows in id order (retried on a

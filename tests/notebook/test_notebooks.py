@@ -79,6 +79,8 @@ def test_notebook_runs_top_to_bottom(path: Path, dsn: str) -> None:
         assert "True True" in text  # the executed notebook rendered as HTML
     if path.name.startswith("05"):
         assert "ran in process" in text
+    if path.name.startswith("06"):
+        assert "48 requests" in text and "flushed after" in text
 
 
 def test_quickstart_on_the_embedded_postgres(

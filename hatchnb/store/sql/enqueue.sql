@@ -28,6 +28,7 @@ WITH u AS MATERIALIZED (
            (s.spec ->> 'execution_timeout')::interval AS execution_timeout,
            coalesce((s.spec ->> 'slot_cost')::int, 1) AS slot_cost,
            nullif(s.spec -> 'desired_worker_labels', 'null') AS desired_labels,
+           s.spec ? 'batch' AS is_batch,
            jsonb_array_length(v.spec -> 'tasks') AS task_count,
            jsonb_array_length(v.spec -> 'hooks') > 0 AS has_hooks
       FROM hatchnb.workflow_versions v
@@ -56,14 +57,21 @@ WITH u AS MATERIALIZED (
                                    pending_parents, priority, retries, backoff_factor,
                                    backoff_max_seconds, schedule_timeout, execution_timeout,
                                    queued_at, concurrency, rate_limits, slot_cost,
-                                   desired_labels, routed)
+                                   desired_labels, routed, batch_key, batch_bytes)
     SELECT u.id, v.workflow_name, v.version_id, v.task_name, v.kind, v.parents,
            v.has_children, v.has_conditions, now(), v.status, v.pending_parents, u.priority,
            v.retries, v.backoff_factor, v.backoff_max_seconds, v.schedule_timeout,
            v.execution_timeout, now(), f.concurrency, f.rate_limits, v.slot_cost,
            f.desired_labels,
            v.slot_cost <> 1 OR f.desired_labels IS NOT NULL OR f.rate_limits IS NOT NULL
-           OR u.sticky IS NOT NULL
+           OR u.sticky IS NOT NULL,
+           -- a batch task's group (hatchnb.claim_task_batches); a key that could not be
+           -- computed (null) leaves it to the plain claim, whose worker fails it
+           CASE WHEN v.is_batch AND u.fc -> 'tasks' -> v.task_name -> 'batch_key' = 'null'
+                THEN NULL
+                WHEN v.is_batch
+                THEN coalesce(u.fc -> 'tasks' -> v.task_name ->> 'batch_key', 'default') END,
+           CASE WHEN v.is_batch THEN octet_length(u.input::text) END
       FROM u CROSS JOIN v
      CROSS JOIN LATERAL (
            SELECT nullif(coalesce(u.fc -> 'run', '[]') || coalesce(

@@ -7,6 +7,15 @@ SELECT * FROM hatchnb.claim_task_runs(%(worker_id)s, %(limit)s,
                                       hatchnb.claimable_workflows(%(workflows)s::text[]),
                                       %(python)s);
 
+-- name: claim_task_batches
+-- Take up to `limit` whole batches of batch tasks (see hatchnb.claim_task_batches), of the
+-- worker's workflows that are not paused; a row with a NULL id says when the next partial
+-- batch comes due (due_in: seconds from now).
+SELECT b.*, extract(epoch FROM b.next_due - now()) AS due_in
+  FROM hatchnb.claim_task_batches(%(worker_id)s, %(limit)s,
+                                  hatchnb.claimable_workflows(%(workflows)s::text[]),
+                                  %(python)s) b;
+
 -- name: finish_task_runs
 -- Apply a batch of results (see hatchnb.finish_task_runs in the migrations).
 SELECT hatchnb.finish_task_runs(%(ids)s::bigint[], %(attempts)s::int[], %(outcomes)s::text[],
