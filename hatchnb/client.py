@@ -273,7 +273,7 @@ class Hatchet:
                 default_filters=default_filters,
             )
             wf.batch_task(
-                name=wf.name,
+                name=name or fn.__name__,
                 batch_max_size=batch_max_size,
                 batch_max_interval=batch_max_interval,
                 batch_group_key=batch_group_key,

@@ -20,6 +20,7 @@ from hatchnb.batching import (
     split_outputs,
 )
 from hatchnb.expressions import InvalidExpression
+from hatchnb.types import ClientConfig
 from hatchnb.workflow import Workflow
 
 
@@ -29,6 +30,8 @@ class Out(BaseModel):
 
 class _NoClient:
     """Declarations never touch the client."""
+
+    config = ClientConfig()
 
 
 def _wf() -> Workflow[Any]:
