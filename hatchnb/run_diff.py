@@ -70,6 +70,9 @@ class RunDiff:
     def _repr_html_(self) -> str:
         return render_html(self)
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(render_text(self))
+
 
 def task_code_hash(task_spec: dict[str, Any] | None, source: str | None) -> str:
     """A task's declaration and source text; '' when the source is unknown (then only the
