@@ -1,10 +1,11 @@
 """One run: live DAG, Gantt timeline of task attempts, input/output, streaming logs, durable
-event log and executed notebooks."""
+event log and executed notebooks; its lineage and "Fork from here"."""
 
 from __future__ import annotations
 
 import html
 import json
+import urllib.parse
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -95,6 +96,12 @@ class RunDetailPage:
         self.cancel = pn.widgets.Button(label="Cancel run", color="danger", width=130)
         self.replay = pn.widgets.Button(label="Replay run", color="warning", width=130)
         self.feedback = pn.pane.HTML("", name="feedback")
+        self.lineage = pn.pane.HTML("", name="lineage")
+        self.fork_task = pn.widgets.Select(
+            label="fork from task", options=[t.task_name for t in tasks], width=200
+        )
+        self.fork = pn.widgets.Button(label="Fork from here", color="primary", width=140)
+        self.fork.on_click(lambda _: self._fork())
         self.operator = common.may(config, Role.OPERATOR)
         self.payloads = common.shows_payloads(config)
         self.cancel.on_click(lambda _: self._act("cancel"))
@@ -110,6 +117,8 @@ class RunDetailPage:
         return pn.Column(
             self.header,
             pn.Row(self.cancel, self.replay, self.feedback),
+            self.lineage,
+            pn.Row(self.fork_task, self.fork),
             pn.Row(self.dag.panel(), pn.Column("### Input", self._input_pane())),
             pn.pane.Bokeh(self.gantt, sizing_mode="stretch_width"),
             "### Outputs and errors",
@@ -133,7 +142,9 @@ class RunDetailPage:
         # a finished run cannot be cancelled, a running one not replayed (the actions check too)
         self.cancel.disabled = not self.operator or finished
         self.replay.disabled = not self.operator or not finished
+        self.fork.disabled = not self.operator
         self._header()
+        self._lineage()
         self._gantt()
         self._outputs()
         self._logs()
@@ -152,6 +163,11 @@ class RunDetailPage:
         if self.header.object != text:
             self.header.object = text
 
+    def _lineage(self) -> None:
+        text = lineage_html(self.run, self.hatchet.runs.forks(self.run_id))
+        if self.lineage.object != text:
+            self.lineage.object = text
+
     def _gantt(self) -> None:
         data = gantt_rows(self.run, self.hatchet.runs.attempts(self.run_id))
         if data != dict(self.gantt_source.data):
@@ -164,6 +180,7 @@ class RunDetailPage:
             body = t.error if t.error else output
             parts.append(
                 f"<div><b>{html.escape(t.task_name)}</b> {common.badge(str(t.status))}"
+                f"{' (reused from the source run)' if t.reused else ''}"
                 f"{_collapsed(body or '')}</div>"
             )
         text = "".join(parts)
@@ -216,6 +233,24 @@ class RunDetailPage:
             frame = notebook_tasks.notebook_frame(page, height=600)
             self.notebooks.append(pn.pane.HTML(title + frame, sizing_mode="stretch_width"))
 
+    def _fork(self) -> None:
+        user = common.authorize(self.config, Role.OPERATOR, "fork runs", self.feedback)
+        if user is None:
+            return
+        task = self.fork_task.value
+        try:
+            ref = self.hatchet.runs.fork(self.run_id, from_task=task)
+        except (errors.HatchnbError, ValueError) as exc:
+            self.feedback.object = common.message(f"cannot fork: {exc}", "error")
+            return
+        new_id = ref.workflow_run_id
+        common.audit(self.config, user, "fork", self.run_id, from_task=task, run=new_id)
+        self.feedback.object = (
+            f"{common.message(f'forked at {task}:', 'ok')} "
+            f"<span name='fork_link'>{common.run_link(new_id)}</span>"
+        )
+        self.refresh()
+
     def _act(self, action: str) -> None:
         user = common.authorize(self.config, Role.OPERATOR, "cancel or replay runs", self.feedback)
         if user is None:
@@ -254,6 +289,30 @@ def _collapsed(text: str) -> str:
         f"<details><summary>show all ({len(text):,} characters)</summary>"
         f"<pre {box}>{html.escape(text)}</pre></details>"
     )
+
+
+def diff_link(run_a: str, run_b: str) -> str:
+    query = urllib.parse.urlencode({"page": "diff", "a": run_a, "b": run_b})
+    return f'<a href="?{html.escape(query)}">what changed</a>'
+
+
+def lineage_html(run: WorkflowRun, forks: list[dict[str, Any]]) -> str:
+    """ "forked from RUN at TASK" with a link to the diff, and the run's forks."""
+    lines = []
+    if run.forked_from:
+        lines.append(
+            f"forked from {common.run_link(run.forked_from)} at "
+            f"<b>{html.escape(run.forked_at_task or '')}</b> · "
+            f"{diff_link(run.forked_from, run.workflow_run_id)}"
+        )
+    if forks:
+        items = ", ".join(
+            f"{common.run_link(f['run_id'])} (at {html.escape(f['forked_at_task'])}, "
+            f"{diff_link(run.workflow_run_id, f['run_id'])})"
+            for f in forks
+        )
+        lines.append(f"forks: {items}")
+    return f"<p class='hatchnb-lineage'>{'<br>'.join(lines)}</p>" if lines else ""
 
 
 def _trace(metadata: dict[str, Any]) -> str:
