@@ -210,3 +210,39 @@ def test_diff_of_pickled_dataframes_by_shape_columns_and_cells(
     assert [(c.row, c.column, c.old, c.new) for c in frame.cells] == [(1, "a", 2, 20)]
     assert "[1, a]: 2 -> 20" in diff.to_text()
     assert 'data-task="table"' in diff._repr_html_()
+
+
+def test_fork_from_a_durable_task_runs_it_again_from_its_start(
+    hatchet: Any, start_worker: Any, tmp_path: Path
+) -> None:
+    from hatchnb import DurableContext, EmptyModel
+
+    marks = tmp_path / "marks"
+    wf = hatchet.workflow(name="durable_loop")
+
+    @wf.task()
+    def prepare(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        with marks.open("a") as f:
+            f.write("prepare\n")
+        return {"n": 2}
+
+    @wf.durable_task(parents=[prepare])
+    async def steps(input: EmptyModel, ctx: DurableContext) -> dict[str, int]:
+        n = ctx.task_output(prepare)["n"]
+
+        def note() -> int:
+            with marks.open("a") as f:
+                f.write("step\n")
+            return n * 10
+
+        return {"v": await ctx.aio_step("step", note)}
+
+    start_worker(wf)
+    source = wf.run_no_wait()
+    assert source.result(timeout=30)["steps"] == {"v": 20}
+    fork = hatchet.runs.fork(source.workflow_run_id, "steps")
+    assert fork.result(timeout=30)["steps"] == {"v": 20}
+    # the durable step ran again (a fork starts a fresh durable log); prepare did not
+    assert marks.read_text().split() == ["prepare", "step", "step"]
+    logs = {r["task_name"] for r in hatchet.runs.durable_log(fork.workflow_run_id)}
+    assert logs == {"steps"}
