@@ -233,7 +233,7 @@ def test_fork_from_a_durable_task_runs_it_again_from_its_start(
         def note() -> int:
             with marks.open("a") as f:
                 f.write("step\n")
-            return n * 10
+            return int(n) * 10
 
         return {"v": await ctx.aio_step("step", note)}
 
