@@ -31,9 +31,8 @@ def gantt_rows(run: WorkflowRun, attempts: list[dict[str, Any]]) -> dict[str, li
     bars: list[tuple[str, datetime, datetime, str, str, int]] = []
     for a in attempts:
         start = a["started_at"] or a["queued_at"] or a["finished_at"]
-        bars.append(
-            (a["task_name"], start, a["finished_at"], a["outcome"], a["outcome"], a["attempt"])
-        )
+        status, label = attempt_outcome(a["outcome"], a["error"])
+        bars.append((a["task_name"], start, a["finished_at"], status, label, a["attempt"]))
     for t in run.tasks:
         if t.status == "RUNNING" and t.started_at:
             bars.append((t.task_name, t.started_at, now, "RUNNING", "RUNNING", t.attempt))
@@ -50,11 +49,44 @@ def gantt_rows(run: WorkflowRun, attempts: list[dict[str, Any]]) -> dict[str, li
     return data
 
 
+def attempt_outcome(outcome: str, error: str | None) -> tuple[str, str]:
+    """The colour key and the legend label of a finished attempt: an attempt that failed
+    and was retried went back to QUEUED, but it failed (it was drawn light blue)."""
+    if outcome == "QUEUED":
+        return ("FAILED", "failed, retried") if error else ("CANCELLED", "handed back")
+    return outcome, outcome
+
+
+ATTEMPT_COLUMNS = ["task", "attempt", "outcome", "worker", "started", "seconds", "error"]
+#: characters of an attempt's error shown in the attempts table
+ERROR_PREVIEW = 300
+
+
+def attempt_rows(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The attempts table: every finished attempt with its outcome and error message."""
+    rows = []
+    for a in attempts:
+        # the first line (the exception and its message); the traceback is under Outputs
+        error = (a["error"] or "").strip().split("\n", 1)[0]
+        rows.append(
+            {
+                "task": a["task_name"],
+                "attempt": a["attempt"],
+                "outcome": attempt_outcome(a["outcome"], a["error"])[1],
+                "worker": str(a["worker_id"] or "")[:8],
+                "started": common.when(a["started_at"]),
+                "seconds": common.seconds(a["started_at"], a["finished_at"]),
+                "error": error if len(error) <= ERROR_PREVIEW else error[:ERROR_PREVIEW] + "…",
+            }
+        )
+    return rows
+
+
 def gantt_figure(source: ColumnDataSource, tasks: list[str]) -> Any:
     plot = figure(
         y_range=list(reversed(tasks)) or ["-"],
         x_axis_type="datetime",
-        height=max(140, 40 * len(tasks) + 60),
+        height=max(180, 40 * len(tasks) + 100),  # room for the legend above the bars
         sizing_mode="stretch_width",
         toolbar_location=None,
         title="Task attempts",
@@ -67,7 +99,14 @@ def gantt_figure(source: ColumnDataSource, tasks: list[str]) -> Any:
         fill_color="color",
         line_color="#555555",
         source=source,
+        legend_field="label",
     )
+    # the legend beside the bars, one entry per outcome drawn (grouped in the browser, so
+    # it follows the data as the run goes on)
+    legend = plot.legend[0]
+    legend.orientation = "horizontal"
+    legend.click_policy = "none"
+    plot.add_layout(legend, "above")
     plot.add_tools(
         HoverTool(tooltips=[("task", "@task"), ("attempt", "@attempt"), ("outcome", "@label")])
     )
@@ -92,6 +131,7 @@ class RunDetailPage:
         self.outputs = pn.pane.HTML("", name="outputs", sizing_mode="stretch_width")
         self.logs = pn.pane.HTML("", name="logs", sizing_mode="stretch_width")
         self.durable = common.table(DURABLE_COLUMNS, "durable_log")
+        self.attempts = common.table(ATTEMPT_COLUMNS, "attempts")
         self.notebooks = pn.Column(name="notebooks")
         self.cancel = pn.widgets.Button(label="Cancel run", color="danger", width=130)
         self.replay = pn.widgets.Button(label="Replay run", color="warning", width=130)
@@ -121,6 +161,8 @@ class RunDetailPage:
             pn.Row(self.fork_task, self.fork),
             pn.Row(self.dag.panel(), pn.Column("### Input", self._input_pane())),
             pn.pane.Bokeh(self.gantt, sizing_mode="stretch_width"),
+            "### Attempts",
+            self.attempts,
             "### Outputs and errors",
             self.outputs,
             "### Logs",
@@ -169,9 +211,11 @@ class RunDetailPage:
             self.lineage.object = text
 
     def _gantt(self) -> None:
-        data = gantt_rows(self.run, self.hatchet.runs.attempts(self.run_id))
+        attempts = self.hatchet.runs.attempts(self.run_id)
+        data = gantt_rows(self.run, attempts)
         if data != dict(self.gantt_source.data):
             self.gantt_source.data = data
+        common.update_table(self.attempts, common.frame(attempt_rows(attempts), ATTEMPT_COLUMNS))
 
     def _outputs(self) -> None:
         parts = []
