@@ -9,6 +9,9 @@ import pytest
 
 from hatchnb import Context
 from tests.conftest import wait_until
+from tests.dashboard.test_roles import FORCE_ENABLE, login, served, users
+
+__all__ = ["login", "served", "users"]  # fixtures shared with test_roles
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -66,3 +69,30 @@ def test_the_diff_page_explains_bad_arguments(page: Any, hatchet: Any) -> None:
     _visible(p, "give two runs")
     p = page.open("?page=diff&a=nope&b=00000000-0000-0000-0000-000000000000")
     _visible(p, "badly formed hexadecimal UUID string")
+
+
+def test_a_viewer_cannot_fork_even_by_forcing_the_button(
+    login: Any, seeded: dict[str, Any], hatchet: Any
+) -> None:
+    p = login("vera").open(f"?page=run&id={seeded['ok']}")
+    p.get_by_text("vera (viewer)").wait_for(timeout=15_000)
+    fork = p.get_by_role("button", name="Fork from here")
+    assert fork.is_disabled()
+    p.evaluate(FORCE_ENABLE, "Fork from here")
+    wait_until(fork.is_enabled, 5, "the forced button enabled")
+    fork.click()
+    p.get_by_text("vera is a viewer: to fork runs you need the operator role").wait_for(
+        timeout=10_000
+    )
+    assert hatchet.runs.forks(seeded["ok"]) == []
+    assert hatchet.audit.list() == []
+
+
+def test_an_operators_fork_is_audited(login: Any, seeded: dict[str, Any], hatchet: Any) -> None:
+    p = login("otto").open(f"?page=run&id={seeded['ok']}")
+    p.get_by_role("button", name="Fork from here").click()
+    forks = wait_until(lambda: hatchet.runs.forks(seeded["ok"]), 15, "the fork")
+    wait_until(lambda: hatchet.audit.list(), 15, "the audit entry")
+    [entry] = hatchet.audit.list()
+    assert (entry.actor, entry.action, entry.target) == ("otto", "fork", seeded["ok"])
+    assert entry.detail["run"] == forks[0]["run_id"]
