@@ -10,8 +10,9 @@ import pytest
 from hatchnb import Context
 from tests.conftest import wait_until
 from tests.dashboard.test_roles import FORCE_ENABLE, login, served, users
+from tests.dashboard.test_xss import PAYLOAD, _no_script_ran, _record_dialogs, hostile
 
-__all__ = ["login", "served", "users"]  # fixtures shared with test_roles
+__all__ = ["hostile", "login", "served", "users"]  # fixtures shared with those modules
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -96,3 +97,21 @@ def test_an_operators_fork_is_audited(login: Any, seeded: dict[str, Any], hatche
     [entry] = hatchet.audit.list()
     assert (entry.actor, entry.action, entry.target) == ("otto", "fork", seeded["ok"])
     assert entry.detail["run"] == forks[0]["run_id"]
+
+
+def test_hostile_names_stay_text_in_lineage_and_diff(page: Any, hostile: dict[str, Any]) -> None:
+    source = hostile["run"]
+    dialogs = _record_dialogs(page.page)
+    p = page.open(f"?page=run&id={source}")
+    p.locator("select").first.select_option("fails")
+    p.get_by_role("button", name="Fork from here").click()
+    p.get_by_text("forked at fails:").wait_for(timeout=15_000)
+    p.get_by_text("forks:").first.wait_for(timeout=15_000)
+    p.wait_for_timeout(300)
+    _no_script_ran(p, dialogs)
+    p.get_by_text("what changed").first.click()
+    row = p.locator("tr[data-task='fails']")
+    row.wait_for(timeout=15_000)
+    p.get_by_text(f"task {PAYLOAD}").first.wait_for(timeout=15_000)
+    p.wait_for_timeout(300)
+    _no_script_ran(p, dialogs)
