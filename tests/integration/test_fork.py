@@ -4,6 +4,7 @@ registered code, and is refused with a clear error (and nothing written) when it
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,7 @@ def test_fork_with_a_new_input_and_a_fork_of_a_fork(
     fork = hatchet.runs.fork(source.workflow_run_id, "transform", input={"k": 10})
     assert fork.result(timeout=30)["load"] == {"loaded": 60}
     assert hatchet.runs.get(fork.workflow_run_id).input == {"k": 10}
-    again = hatchet.runs.fork(fork.workflow_run_id, "load")
+    again = asyncio.run(hatchet.runs.aio_fork(fork.workflow_run_id, "load"))
     assert again.result(timeout=30)["load"] == {"loaded": 60}
     assert _executions(calls).count("extract:v1") == 1
     assert _executions(calls).count("transform:v1") == 2
@@ -131,7 +132,7 @@ def test_fork_with_a_new_input_and_a_fork_of_a_fork(
     # a fork of a fork points at the task run that was executed
     assert tasks["extract"].reused_from == first["extract"].id
     assert tasks["transform"].reused_from is not None
-    diff = hatchet.runs.diff(source.workflow_run_id, fork.workflow_run_id)
+    diff = asyncio.run(hatchet.runs.aio_diff(source.workflow_run_id, fork.workflow_run_id))
     assert [(c.where, c.old, c.new) for c in diff.input.changes] == [("$.k", 1, 10)]
 
 
