@@ -10,7 +10,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from hatchnb.tree_diff import FrameDiff, JsonDiff, diff_frames, diff_json, is_dataframe
+from hatchnb.tree_diff import (
+    FrameDiff,
+    JsonDiff,
+    NotebookDiff,
+    diff_frames,
+    diff_json,
+    diff_notebooks,
+    is_dataframe,
+)
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,8 @@ class TaskSide:
     version_id: int
     #: sha256 of the task's declaration and source in that version ('' when unknown)
     code_hash: str
+    #: the executed notebook of a notebook task (nbformat JSON), when one is stored
+    notebook: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,8 @@ class TaskDiff:
     b: TaskSide | None
     code_changed: bool | None
     output: JsonDiff | FrameDiff | None
+    #: notebook tasks: their executed notebooks compared cell by cell
+    notebook: NotebookDiff | None = None
 
     @property
     def status_changed(self) -> bool:
@@ -44,7 +56,8 @@ class TaskDiff:
     @property
     def same(self) -> bool:
         same_output = self.output is None or self.output.same
-        return not (self.status_changed or self.code_changed) and same_output
+        same_notebook = self.notebook is None or self.notebook.same
+        return not (self.status_changed or self.code_changed) and same_output and same_notebook
 
 
 @dataclass(frozen=True)
@@ -93,7 +106,10 @@ def diff_task(name: str, a: TaskSide | None, b: TaskSide | None) -> TaskDiff:
             code_changed = a.version_id != b.version_id
         if a.status == "SUCCEEDED" and b.status == "SUCCEEDED":
             output = diff_outputs(a.output, b.output)
-    return TaskDiff(name, a, b, code_changed, output)
+    notebook = None
+    if a is not None and b is not None and a.notebook is not None and b.notebook is not None:
+        notebook = diff_notebooks(a.notebook, b.notebook)
+    return TaskDiff(name, a, b, code_changed, output, notebook)
 
 
 def diff_outputs(a: Any, b: Any) -> JsonDiff | FrameDiff:
@@ -155,6 +171,29 @@ def _output_lines(diff: JsonDiff | FrameDiff | None) -> list[str]:
     return lines
 
 
+def _notebook_lines(diff: NotebookDiff | None) -> list[str]:
+    if diff is None:
+        return []
+    if diff.same:
+        return ["notebook: same cells and outputs"]
+    lines = []
+    for cell in diff.cells:
+        what = [
+            w
+            for w, hit in (("source", cell.source_changed), ("outputs", cell.outputs_changed))
+            if hit
+        ]
+        head = f"cell {cell.index} ({cell.cell_type}) {cell.kind}"
+        if cell.kind == "changed":
+            head += ": " + " and ".join(what)
+        lines.append(head)
+        if cell.outputs_changed:
+            lines.append(f"  {_show(cell.old_output)} -> {_show(cell.new_output)}")
+    if diff.truncated:
+        lines.append(f"... {diff.total - len(diff.cells)} more changed cells")
+    return lines
+
+
 def _change_line(c: Any) -> str:
     if c.kind == "added":
         return f"+ {c.where}: {_show(c.new)}"
@@ -178,7 +217,7 @@ def render_text(d: RunDiff) -> str:
     for t in d.tasks:
         mark = " " if t.same else "*"
         lines.append(f"{mark} {t.task_name}: {_code_word(t)}, {_status_word(t)}")
-        lines += ["    " + line for line in _output_lines(t.output)]
+        lines += ["    " + line for line in _output_lines(t.output) + _notebook_lines(t.notebook)]
     return "\n".join(lines)
 
 
@@ -187,7 +226,8 @@ def render_html(d: RunDiff) -> str:
     e = html.escape
     rows = []
     for t in d.tasks:
-        details = "<br>".join(e(line) for line in _output_lines(t.output)) or "&ndash;"
+        shown = _output_lines(t.output) + _notebook_lines(t.notebook)
+        details = "<br>".join(e(line) for line in shown) or "&ndash;"
         style = "" if t.same else ' style="background:#fff4e5"'
         rows.append(
             f'<tr data-task="{e(t.task_name)}"{style}><td>{e(t.task_name)}</td>'

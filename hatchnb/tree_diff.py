@@ -4,6 +4,7 @@ cells). Pure functions, no I/O; pandas is only touched when a value is a DataFra
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -188,3 +189,99 @@ def _plain(value: Any) -> Any:
     """A numpy scalar as the Python value it holds (for display and JSON)."""
     item = getattr(value, "item", None)
     return item() if callable(item) and getattr(value, "ndim", 1) == 0 else value
+
+
+@dataclass(frozen=True)
+class CellDiff:
+    """One cell (by position) of two executed notebooks that differs."""
+
+    index: int
+    kind: ChangeKind
+    cell_type: str
+    source_changed: bool
+    outputs_changed: bool
+    old_output: str
+    new_output: str
+
+
+@dataclass(frozen=True)
+class NotebookDiff:
+    """Two executed notebooks (nbformat JSON) compared cell by cell."""
+
+    cells: list[CellDiff]
+    total: int
+
+    @property
+    def same(self) -> bool:
+        return self.total == 0
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.cells)
+
+
+def diff_notebooks(a: dict[str, Any], b: dict[str, Any], limit: int = MAX_CHANGES) -> NotebookDiff:
+    """Cells matched by position: added and removed cells, and for the others whether the
+    source and the outputs (text, errors, images by content) differ; execution counts and
+    metadata are ignored."""
+    cells_a, cells_b = a.get("cells", []), b.get("cells", [])
+    found: list[CellDiff] = []
+    total = 0
+    for i in range(max(len(cells_a), len(cells_b))):
+        old = cells_a[i] if i < len(cells_a) else None
+        new = cells_b[i] if i < len(cells_b) else None
+        cell = _cell_diff(i, old, new)
+        if cell is not None:
+            total += 1
+            if len(found) < limit:
+                found.append(cell)
+    return NotebookDiff(found, total)
+
+
+def _cell_diff(i: int, old: dict[str, Any] | None, new: dict[str, Any] | None) -> CellDiff | None:
+    kind: ChangeKind = "added" if old is None else "removed" if new is None else "changed"
+    either = new if new is not None else old
+    assert either is not None
+    src_a, src_b = _source(old), _source(new)
+    out_a, out_b = _outputs_text(old), _outputs_text(new)
+    if kind == "changed" and src_a == src_b and out_a == out_b:
+        return None
+    return CellDiff(
+        index=i,
+        kind=kind,
+        cell_type=str(either.get("cell_type", "code")),
+        source_changed=src_a != src_b,
+        outputs_changed=out_a != out_b,
+        old_output=_cut(out_a),
+        new_output=_cut(out_b),
+    )
+
+
+def _source(cell: dict[str, Any] | None) -> str:
+    if cell is None:
+        return ""
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _outputs_text(cell: dict[str, Any] | None) -> str:
+    """What a reader sees of a cell's outputs: streams, plain text, errors; an image (or
+    other rich output) by a hash of its content."""
+    parts = []
+    for out in (cell or {}).get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(_source({"source": out.get("text", "")}))
+        elif out.get("output_type") == "error":
+            parts.append(f"{out.get('ename')}: {out.get('evalue')}")
+        else:
+            data = out.get("data", {})
+            if "text/plain" in data:
+                parts.append(_source({"source": data["text/plain"]}))
+            for mime in sorted(k for k in data if k != "text/plain"):
+                digest = hashlib.sha256(json.dumps(data[mime]).encode()).hexdigest()[:12]
+                parts.append(f"[{mime} {digest}]")
+    return "\n".join(parts)
+
+
+def _cut(text: str, limit: int = MAX_VALUE_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"

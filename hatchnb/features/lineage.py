@@ -14,6 +14,7 @@ from hatchnb.records import WorkflowRun
 from hatchnb.run_diff import RunDiff, TaskSide, diff_task, task_code_hash
 from hatchnb.store import Store
 from hatchnb.store.lineage import LineageRepo, TaskFacts, fork_source_in, reuse_outputs_in
+from hatchnb.store.runs import RunsRepo
 from hatchnb.store.versions import trigger_target_in, version_spec_in
 from hatchnb.tree_diff import diff_json
 
@@ -53,9 +54,8 @@ def fork_run(
 def diff_runs(store: Store, keys: signing.SigningKeys, a: WorkflowRun, b: WorkflowRun) -> RunDiff:
     """Per task: code (declaration and source) changed or not, status, and the output
     difference; and the difference between the two inputs."""
-    lineage = LineageRepo(store)
-    sides_a = {f.task_name: _side(f, keys) for f in lineage.task_facts(a.workflow_run_id)}
-    sides_b = {f.task_name: _side(f, keys) for f in lineage.task_facts(b.workflow_run_id)}
+    sides_a = _sides(store, keys, a.workflow_run_id)
+    sides_b = _sides(store, keys, b.workflow_run_id)
     names = list(sides_a) + [n for n in sides_b if n not in sides_a]
     return RunDiff(
         run_a=a.workflow_run_id,
@@ -69,7 +69,20 @@ def diff_runs(store: Store, keys: signing.SigningKeys, a: WorkflowRun, b: Workfl
     )
 
 
-def _side(facts: TaskFacts, keys: signing.SigningKeys) -> TaskSide:
+def _sides(store: Store, keys: signing.SigningKeys, run_id: str) -> dict[str, TaskSide]:
+    runs = RunsRepo(store)
+    notebooks = {n.task_name for n in runs.notebooks(run_id)}
+    sides = {}
+    for facts in LineageRepo(store).task_facts(run_id):
+        notebook = None
+        if facts.task_name in notebooks:
+            stored = runs.latest_notebook(None, run_id, facts.task_name)
+            notebook = json.loads(stored) if stored else None
+        sides[facts.task_name] = _side(facts, keys, notebook)
+    return sides
+
+
+def _side(facts: TaskFacts, keys: signing.SigningKeys, notebook: dict[str, Any] | None) -> TaskSide:
     output = None
     if facts.status == "SUCCEEDED":
         output = serialization.load_output(facts.output, facts.output_blob, keys)
@@ -80,4 +93,5 @@ def _side(facts: TaskFacts, keys: signing.SigningKeys) -> TaskSide:
         reused=facts.reused_from is not None,
         version_id=facts.version_id,
         code_hash=task_code_hash(facts.task_spec, facts.source),
+        notebook=notebook,
     )

@@ -247,3 +247,31 @@ def test_fork_from_a_durable_task_runs_it_again_from_its_start(
     assert marks.read_text().split() == ["prepare", "step", "step"]
     logs = {r["task_name"] for r in hatchet.runs.durable_log(fork.workflow_run_id)}
     assert logs == {"steps"}
+
+
+def test_diff_of_notebook_tasks_cell_by_cell(
+    hatchet: Any, start_worker: Any, tmp_path: Path
+) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    path = tmp_path / "square.ipynb"
+    params = new_code_cell("x = 1")
+    params.metadata["tags"] = ["parameters"]
+    cells = [params, new_code_cell("print('square', x * x)"), new_code_cell("print('fixed')")]
+    nbformat.write(new_notebook(cells=cells), path)
+    task = hatchet.notebook_task(path, name="square")
+    start_worker(task)
+    one = task.run_no_wait({"x": 2})
+    two = task.run_no_wait({"x": 3})
+    one.result(timeout=120)
+    two.result(timeout=120)
+    diff = hatchet.runs.diff(one.workflow_run_id, two.workflow_run_id)
+    notebook = diff.tasks[0].notebook
+    assert notebook is not None
+    changed = {(c.index, c.source_changed, c.outputs_changed) for c in notebook.cells}
+    # the injected parameters cell (after the parameters cell) and the printing cell
+    assert changed == {(1, True, False), (2, False, True)}
+    printed = next(c for c in notebook.cells if c.outputs_changed)
+    assert (printed.old_output, printed.new_output) == ("square 4\n", "square 9\n")
+    assert "cell 2 (code) changed: outputs" in diff.to_text()

@@ -11,7 +11,7 @@ import pytest
 from hatchnb import errors
 from hatchnb.fork_plan import SourceTask, plan_fork
 from hatchnb.run_diff import RunDiff, TaskSide, diff_task, task_code_hash
-from hatchnb.tree_diff import MAX_VALUE_CHARS, diff_frames, diff_json
+from hatchnb.tree_diff import MAX_VALUE_CHARS, diff_frames, diff_json, diff_notebooks
 
 #: a -> b -> d, a -> c (c is beside b: not downstream of it)
 DAG = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
@@ -138,3 +138,56 @@ def test_html_rendering_escapes_values() -> None:
     run = RunDiff("A", "B", "wf", "wf", "SUCCEEDED", "SUCCEEDED", diff_json({}, {}), [d])
     page = run._repr_html_()
     assert "<script>" not in page and "&lt;script&gt;" in page and 'data-task="&lt;t&gt;"' in page
+
+
+# ---- executed notebooks ---------------------------------------------------------------------
+
+
+def _cell(source: str, *outputs: dict[str, Any]) -> dict[str, Any]:
+    return {"cell_type": "code", "source": source, "outputs": list(outputs), "metadata": {}}
+
+
+def _png(data: str) -> dict[str, Any]:
+    return {"output_type": "display_data", "data": {"image/png": data}, "metadata": {}}
+
+
+def test_notebook_diff_by_cell_ignores_counts_and_sees_images() -> None:
+    stream = {"output_type": "stream", "name": "stdout", "text": ["a\n", "b\n"]}
+    a = {
+        "cells": [
+            _cell(
+                "x = 1",
+                {
+                    "output_type": "execute_result",
+                    "data": {"text/plain": "1"},
+                    "execution_count": 1,
+                },
+            ),
+            _cell("plot()", _png("AAAA")),
+            _cell("print('a'); print('b')", stream),
+        ]
+    }
+    b = {
+        "cells": [
+            _cell(
+                "x = 1",
+                {
+                    "output_type": "execute_result",
+                    "data": {"text/plain": "1"},
+                    "execution_count": 7,
+                },
+            ),
+            _cell("plot()", _png("BBBB")),
+            _cell("print('a'); print('b')", stream),
+            _cell(
+                "raise ValueError('no')",
+                {"output_type": "error", "ename": "ValueError", "evalue": "no", "traceback": []},
+            ),
+        ]
+    }
+    diff = diff_notebooks(a, b)
+    got = [(c.index, c.kind, c.source_changed, c.outputs_changed) for c in diff.cells]
+    assert got == [(1, "changed", False, True), (3, "added", True, True)]
+    assert diff.cells[0].old_output.startswith("[image/png ")
+    assert diff.cells[1].new_output == "ValueError: no"
+    assert diff_notebooks(a, a).same
