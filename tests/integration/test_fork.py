@@ -250,7 +250,7 @@ def test_fork_from_a_durable_task_runs_it_again_from_its_start(
 
 
 def test_diff_of_notebook_tasks_cell_by_cell(
-    hatchet: Any, start_worker: Any, tmp_path: Path
+    hatchet: Any, worker_process: Any, tmp_path: Path
 ) -> None:
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
@@ -261,7 +261,8 @@ def test_diff_of_notebook_tasks_cell_by_cell(
     cells = [params, new_code_cell("print('square', x * x)"), new_code_cell("print('fixed')")]
     nbformat.write(new_notebook(cells=cells), path)
     task = hatchet.notebook_task(path, name="square")
-    start_worker(task)
+    hatchet.register(task)
+    worker_process("--slots", "2")  # papermill's kernel runs in the worker, not in pytest
     one = task.run_no_wait({"x": 2})
     two = task.run_no_wait({"x": 3})
     one.result(timeout=120)
