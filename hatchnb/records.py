@@ -202,6 +202,13 @@ class TaskRun(_OfWorkflow):
     run_id: str = ""
     workflow_name: str = ""
     additional_metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: in a forked run: the source run's task run whose output this one reuses (it was not
+    #: executed again); None for a task run that was executed
+    reused_from: int | None = None
+
+    @property
+    def reused(self) -> bool:
+        return self.reused_from is not None
 
     @classmethod
     def from_row(cls, row: dict[str, Any], run_metadata: dict[str, Any] | None = None) -> TaskRun:
@@ -223,6 +230,7 @@ class TaskRun(_OfWorkflow):
             started_at=row["started_at"],
             finished_at=row["finished_at"],
             parents=tuple(row.get("parents") or ()),
+            reused_from=row.get("reused_from"),
         )
 
     # hatchet_sdk's V1TaskSummary names for the same facts
@@ -276,14 +284,17 @@ class WorkflowRun(_OfWorkflow):
     #: what started it: None (a trigger in code), "cron:<name>", "schedule", "event:<key>",
     #: "runs.create"
     triggered_by: str | None = None
+    #: ``runs.fork``: the run this one was forked from and the task it was forked at
+    forked_from: str | None = None
+    forked_at_task: str | None = None
 
     @property
     def trigger(self) -> str:
-        """How the run was started: manual, child, cron, schedule or event."""
+        """How the run was started: manual, child, cron, schedule, event or fork."""
         if self.parent_task_run_id is not None:
             return "child"
         source = (self.triggered_by or "").split(":", 1)[0]
-        return source if source in ("cron", "schedule", "event") else "manual"
+        return source if source in ("cron", "schedule", "event", "fork") else "manual"
 
     @property
     def run_id(self) -> str:
@@ -361,6 +372,8 @@ class WorkflowRun(_OfWorkflow):
             finished_at=row["finished_at"],
             tasks=tasks or [],
             triggered_by=row.get("triggered_by"),
+            forked_from=str(row["forked_from"]) if row.get("forked_from") else None,
+            forked_at_task=row.get("forked_at_task"),
         )
 
 

@@ -15,6 +15,7 @@ from hatchnb.dashboard.pages import (
     flow,
     metrics,
     run_detail,
+    run_diff,
     runs,
     triggers,
     workers,
@@ -39,6 +40,9 @@ def create_app(config: common.DashboardConfig) -> pn.viewable.Viewable:
     page = common.arg("page") or "runs"
     if page == "run":
         body = run_detail.build(config, common.arg("id"))
+        current = "runs"
+    elif page == "diff":
+        body = run_diff.build(config, common.arg("a"), common.arg("b"))
         current = "runs"
     else:
         builder = BUILDERS.get(page)

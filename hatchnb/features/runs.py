@@ -16,6 +16,7 @@ from pydantic import BaseModel, model_validator
 from hatchnb import errors, ids, limits, serialization, signing
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
+from hatchnb.features.lineage import diff_runs, fork_run
 from hatchnb.features.rest_compat import ApiClient
 from hatchnb.records import (
     FINAL,
@@ -32,8 +33,10 @@ from hatchnb.records import (
     attempt_events,
 )
 from hatchnb.results import ResultReader, WorkflowRunRef
+from hatchnb.run_diff import RunDiff
 from hatchnb.store import AsyncStore, Store, notify
 from hatchnb.store.durable import DurableRepo
+from hatchnb.store.lineage import LineageRepo
 from hatchnb.store.retention import PruneReport, prune
 from hatchnb.store.runs import AsyncRunsRepo, RunsRepo, TaskOutput, as_dicts
 from hatchnb.store.runs import RunFilter as RunQuery
@@ -515,6 +518,45 @@ class RunsClient:
         return await asyncio.to_thread(
             self.reset_durable_task, task_external_id, node_id, branch_id, task_name=task_name
         )
+
+    def fork(
+        self, run_id: str, from_task: str, input: dict[str, Any] | None = None
+    ) -> WorkflowRunRef:
+        """Start a new run of ``run_id``'s workflow from its task ``from_task`` (hatchnb's
+        notebook loop, not in hatchet_sdk): the tasks that are not downstream of it and
+        succeeded in ``run_id`` are not executed again, their outputs are copied (marked
+        ``reused``); ``from_task`` and what is downstream run with the workflow's newest
+        registered code (the cell you just edited). ``input`` replaces the run's input.
+        The new run records ``forked_from`` and ``forked_at_task``. A durable task forked
+        from runs again from its start: to redo only its later steps, use
+        ``reset_durable_task``."""
+        source = run_uuid(run_id)
+        name = limits.check_name(from_task, "from_task")
+        new_id, _ = fork_run(self._store, self._settings, source, name, input)
+        return self._make_ref(new_id)
+
+    async def aio_fork(
+        self, run_id: str, from_task: str, input: dict[str, Any] | None = None
+    ) -> WorkflowRunRef:
+        return await asyncio.to_thread(self.fork, run_id, from_task, input)
+
+    def forks(self, run_id: str) -> builtins.list[dict[str, Any]]:
+        """The runs forked from ``run_id``, oldest first: run_id, forked_at_task, status,
+        created_at."""
+        return as_dicts(LineageRepo(self._store).forks_of(run_uuid(run_id)))
+
+    def diff(self, run_a: str, run_b: str) -> RunDiff:
+        """What changed from run ``run_a`` to run ``run_b`` (hatchnb's, not in hatchet_sdk):
+        the inputs as a JSON tree diff and, per task, whether its code (declaration and
+        source) changed, its statuses and its output difference (a JSON tree diff, or
+        shape, columns and changed cells for pickled pandas DataFrames), size-limited.
+        ``.to_text()`` and, in Jupyter, an HTML table render it."""
+        a = self.get(run_a, task_events=False)
+        b = self.get(run_b, task_events=False)
+        return diff_runs(self._store, self._settings.signing_keys, a, b)
+
+    async def aio_diff(self, run_a: str, run_b: str) -> RunDiff:
+        return await asyncio.to_thread(self.diff, run_a, run_b)
 
     def cancel(self, run_id: str) -> None:
         """Cancel a run and its child runs (``RunNotFound`` for an unknown id)."""

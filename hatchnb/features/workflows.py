@@ -29,8 +29,8 @@ def task_sources(workflow: Workflow[Any]) -> dict[str, str]:
     for task in workflow.all_tasks:
         try:
             sources[task.name] = textwrap.dedent(inspect.getsource(task.fn))
-        except (OSError, TypeError):
-            sources[task.name] = ""
+        except (OSError, TypeError):  # a %%hatchet task cell body keeps its text
+            sources[task.name] = getattr(task.fn, "__hatchnb_source__", "")
     return sources
 
 

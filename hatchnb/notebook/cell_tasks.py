@@ -47,6 +47,7 @@ def build_function(
     module = ast.fix_missing_locations(ast.Module(body=[fn_def], type_ignores=[]))
     exec(compile(module, f"<hatchet task {name}>", "exec"), namespace)
     fn: Callable[..., Any] = namespace[name]
+    fn.__hatchnb_source__ = cell  # type: ignore[attr-defined]  # what runs.diff compares
     return fn
 
 

@@ -217,6 +217,23 @@ class HatchetMagics(Magics):
         self.client.runs.replay(args.run_id, failed_only=True)
         return self.client.runs.get_run_ref(args.run_id)
 
+    def _cmd_fork(self, args: argparse.Namespace) -> Any:
+        runs = self.client.runs
+        try:
+            ref = runs.fork(args.run_id, args.from_task, _json(args.input, "-i"))
+        except (errors.InvalidArgument, errors.InvalidWorkflow, errors.NotFound) as exc:
+            raise UsageError(str(exc)) from None
+        tasks = runs.get(ref.workflow_run_id, task_events=False).tasks
+        reused = ", ".join(t.task_name for t in tasks if t.reused) or "nothing"
+        print(
+            f"run {ref.workflow_run_id} forked from {args.run_id} at {args.from_task} "
+            f"(reused: {reused})"
+        )
+        return ref.result() if args.wait else ref
+
+    def _cmd_diff(self, args: argparse.Namespace) -> Any:
+        return self.client.runs.diff(args.run_a, args.run_b)
+
     def _cmd_cron(self, args: argparse.Namespace) -> Any:
         crons = self.client.cron
         if args.cron_action == "add":

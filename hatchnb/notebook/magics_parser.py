@@ -13,6 +13,8 @@ HELP = """\
 %hatchet dag WF|RUN_ID                      the DAG of a workflow, or of a run (live)
 %hatchet logs RUN_ID [--task T]             log lines of a run
 %hatchet cancel RUN_ID | replay RUN_ID      cancel a run, or re-run its failed tasks
+%hatchet fork RUN_ID --from TASK [-i JSON] [--wait]   a new run from TASK, reusing upstream
+%hatchet diff RUN_A RUN_B                   what changed between two runs, per task
 %hatchet cron add NAME WF EXPR [-i JSON] | cron ls [--workflow W] | cron rm ID
 %hatchet schedule WF (--at ISO_TIME | --in SECONDS) [-i JSON]
 %hatchet event push KEY [-p JSON]
@@ -89,6 +91,23 @@ def _runs(subs: Any) -> None:
     logs.add_argument("--limit", type=int, default=1000)
     for name, text in (("cancel", "cancel a run"), ("replay", "re-run failed tasks of a run")):
         _sub(subs, name, text).add_argument("run_id", metavar="RUN_ID")
+    _lineage(subs)
+
+
+def _lineage(subs: Any) -> None:
+    fork = _sub(
+        subs,
+        "fork",
+        "a new run of RUN_ID's workflow from task TASK with the newest registered code; "
+        "the outputs upstream of TASK are reused, not recomputed",
+    )
+    fork.add_argument("run_id", metavar="RUN_ID")
+    fork.add_argument("--from", dest="from_task", required=True, metavar="TASK")
+    _add_input(fork)
+    fork.add_argument("--wait", action="store_true", help="block and return the result")
+    diff = _sub(subs, "diff", "what changed from run RUN_A to run RUN_B, per task")
+    diff.add_argument("run_a", metavar="RUN_A")
+    diff.add_argument("run_b", metavar="RUN_B")
 
 
 def _triggers(subs: Any) -> None:

@@ -1,5 +1,6 @@
 """The run widget: DAG, progress, per-task status and duration, logs, output preview,
-executed notebooks, and Cancel / Replay buttons. It reads through ``hatchet.runs``."""
+executed notebooks, Cancel / Replay buttons, lineage, "Fork from here" and, for a fork,
+what changed since its source. It reads through ``hatchet.runs``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from hatchnb import notebook_tasks
+from hatchnb.errors import HatchnbError
 from hatchnb.widgets import live
 from hatchnb.widgets.dag import run_parents, run_statuses, status_color
 from hatchnb.widgets.dag_svg import DagWidget
@@ -48,9 +50,30 @@ def _badge(status: str) -> str:
     return f'<span style="background:{color};padding:0 6px;border-radius:3px">{status}</span>'
 
 
+def _reused(task: TaskRun) -> str:
+    return " <small>(reused)</small>" if task.reused else ""
+
+
+def lineage_html(run: WorkflowRun, forks: list[dict[str, Any]]) -> str:
+    """ "forked from RUN at TASK" and "forks: RUN (at TASK), ..." ('' when neither)."""
+    parts = []
+    if run.forked_from:
+        parts.append(
+            f"forked from <code>{html.escape(run.forked_from)}</code> at "
+            f"<b>{html.escape(run.forked_at_task or '')}</b>"
+        )
+    if forks:
+        listed = ", ".join(
+            f"<code>{html.escape(f['run_id'])}</code> (at {html.escape(f['forked_at_task'])})"
+            for f in forks
+        )
+        parts.append(f"forks: {listed}")
+    return f'<div class="hatchnb-lineage">{"<br>".join(parts)}</div>' if parts else ""
+
+
 def task_table(run: WorkflowRun) -> str:
     rows = "".join(
-        f"<tr><td>{html.escape(t.task_name)}</td><td>{_badge(str(t.status))}</td>"
+        f"<tr><td>{html.escape(t.task_name)}{_reused(t)}</td><td>{_badge(str(t.status))}</td>"
         f"<td>{t.attempt or ''}</td><td>{_duration(t)}</td>"
         f"<td><code>{html.escape(preview(t.output))}</code></td></tr>"
         for t in run.tasks
@@ -75,6 +98,16 @@ class RunWidget:
         self.cancel_button = w.Button(description="Cancel", icon="stop")
         self.replay_button = w.Button(description="Replay", icon="redo")
         self.message = w.Label()
+        self.lineage = w.HTML()
+        task_names = [t.task_name for t in self.run.tasks if t.kind == "task"]
+        self.fork_choice = w.Dropdown(description="from task", options=task_names)
+        self.fork_button = w.Button(description="Fork from here", icon="code-branch")
+        self.diff_button = w.Button(description="What changed", icon="exchange")
+        self.diff_button.layout.display = "flex" if self.run.forked_from else "none"
+        self.diff_view = w.HTML()
+        #: the RunWidget of the last fork started here (shown below this one)
+        self.forked: RunWidget | None = None
+        self.fork_area = w.VBox([])
         self.notebook_choice = w.Dropdown(description="notebook", options=[])
         self.notebook_button = w.Button(description="Show notebook")
         self.notebook_view = w.HTML()
@@ -89,13 +122,19 @@ class RunWidget:
                 self.progress,
                 self.tasks,
                 w.HBox([self.cancel_button, self.replay_button, self.message]),
+                self.lineage,
+                w.HBox([self.fork_choice, self.fork_button, self.diff_button]),
+                self.diff_view,
                 self.notebook_box,
                 self.logs,
+                self.fork_area,
             ]
         )
         self.cancel_button.on_click(lambda _: self.cancel())
         self.replay_button.on_click(lambda _: self.replay())
         self.notebook_button.on_click(lambda _: self.show_notebook())
+        self.fork_button.on_click(lambda _: self.fork())
+        self.diff_button.on_click(lambda _: self.show_diff())
         self.refresh(self.run)
         self.follow()
 
@@ -128,6 +167,9 @@ class RunWidget:
             self.replay_button.disabled = str(run.status) not in live.FINAL
             self._refresh_logs()
             self._refresh_notebooks()
+            lineage = lineage_html(run, self.client.runs.forks(self.run_id))
+            if lineage != self.lineage.value:
+                self.lineage.value = lineage
 
     def _refresh_logs(self) -> None:
         lines = self.client.runs.logs(self.run_id, limit=LOG_LINES)
@@ -160,6 +202,28 @@ class RunWidget:
         self.client.runs.replay(self.run_id, failed_only=True)
         self.message.value = "replayed: failed and downstream tasks run again"
         self.follow()
+
+    def fork(self) -> RunWidget | None:
+        """Start a fork from the chosen task and show the new run below this one."""
+        task = self.fork_choice.value
+        try:
+            ref = self.client.runs.fork(self.run_id, from_task=task)
+        except (HatchnbError, ValueError) as exc:
+            self.message.value = f"cannot fork: {exc}"
+            return None
+        self.message.value = f"forked at {task}: run {ref.workflow_run_id}"
+        self.forked = RunWidget(self.client, ref.workflow_run_id)
+        self.fork_area.children = [self.forked.box]
+        self.refresh(self.client.runs.get(self.run_id, task_events=False))
+        return self.forked
+
+    def show_diff(self) -> None:
+        """What changed from the run this one was forked from to this one."""
+        source = self.run.forked_from
+        if source is None:
+            self.diff_view.value = "this run is not a fork"
+            return
+        self.diff_view.value = self.client.runs.diff(source, self.run_id)._repr_html_()
 
     def show_notebook(self) -> None:
         task = self.notebook_choice.value

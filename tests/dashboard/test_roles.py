@@ -217,7 +217,7 @@ def test_viewers_can_be_kept_from_payloads(
         run = f"?page=run&id={seeded['tagged']}"
         p = _logged_in(context, handle.url, "vera").open(run)
         p.get_by_text("(hidden from viewers)").first.wait_for(timeout=15_000)
-        p.get_by_text("extract").first.wait_for(timeout=15_000)
+        p.get_by_text("extract").filter(visible=True).first.wait_for(timeout=15_000)
         assert '"day": 2' not in p.content() and '"loaded"' not in p.content()
         p = _logged_in(context, handle.url, "otto").open(run)
         p.get_by_text('"day": 2').first.wait_for(timeout=15_000)

@@ -79,8 +79,12 @@ def test_notebook_runs_top_to_bottom(path: Path, dsn: str) -> None:
         assert "True True" in text  # the executed notebook rendered as HTML
     if path.name.startswith("05"):
         assert "ran in process" in text
-    if path.name.startswith("06"):
+    if "batch_embeddings" in path.name:
         assert "48 requests" in text and "flushed after" in text
+    if "fork_and_diff" in path.name:
+        assert "(reused: load_data)" in text  # the fork magic says what it reused
+        assert "* summary: code changed" in text and "~ $.mean: 29.8 -> 8.0" in text
+        assert "forked from" in text  # the fork's run widget shows its lineage
 
 
 def test_quickstart_on_the_embedded_postgres(

@@ -115,6 +115,9 @@ def _runs(h: Any, d: st.DataObject) -> dict[str, Callable[[], Any]]:
         "runs.create": lambda: h.runs.create(
             d.draw(awkward_text | st.just("api")), d.draw(payloads), priority=d.draw(numbers)
         ),
+        "runs.fork": lambda: h.runs.fork(d.draw(ids), d.draw(awkward_text), d.draw(payloads)),
+        "runs.forks": lambda: h.runs.forks(d.draw(ids)),
+        "runs.diff": lambda: h.runs.diff(d.draw(ids), d.draw(ids)),
     }
 
 

@@ -1,10 +1,11 @@
 """One run: live DAG, Gantt timeline of task attempts, input/output, streaming logs, durable
-event log and executed notebooks."""
+event log and executed notebooks; its lineage and "Fork from here"."""
 
 from __future__ import annotations
 
 import html
 import json
+import urllib.parse
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -30,9 +31,8 @@ def gantt_rows(run: WorkflowRun, attempts: list[dict[str, Any]]) -> dict[str, li
     bars: list[tuple[str, datetime, datetime, str, str, int]] = []
     for a in attempts:
         start = a["started_at"] or a["queued_at"] or a["finished_at"]
-        bars.append(
-            (a["task_name"], start, a["finished_at"], a["outcome"], a["outcome"], a["attempt"])
-        )
+        status, label = attempt_outcome(a["outcome"], a["error"])
+        bars.append((a["task_name"], start, a["finished_at"], status, label, a["attempt"]))
     for t in run.tasks:
         if t.status == "RUNNING" and t.started_at:
             bars.append((t.task_name, t.started_at, now, "RUNNING", "RUNNING", t.attempt))
@@ -49,11 +49,44 @@ def gantt_rows(run: WorkflowRun, attempts: list[dict[str, Any]]) -> dict[str, li
     return data
 
 
+def attempt_outcome(outcome: str, error: str | None) -> tuple[str, str]:
+    """The colour key and the legend label of a finished attempt: an attempt that failed
+    and was retried went back to QUEUED, but it failed (it was drawn light blue)."""
+    if outcome == "QUEUED":
+        return ("FAILED", "failed, retried") if error else ("CANCELLED", "handed back")
+    return outcome, outcome
+
+
+ATTEMPT_COLUMNS = ["task", "attempt", "outcome", "worker", "started", "seconds", "error"]
+#: characters of an attempt's error shown in the attempts table
+ERROR_PREVIEW = 300
+
+
+def attempt_rows(attempts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The attempts table: every finished attempt with its outcome and error message."""
+    rows = []
+    for a in attempts:
+        # the first line (the exception and its message); the traceback is under Outputs
+        error = (a["error"] or "").strip().split("\n", 1)[0]
+        rows.append(
+            {
+                "task": a["task_name"],
+                "attempt": a["attempt"],
+                "outcome": attempt_outcome(a["outcome"], a["error"])[1],
+                "worker": str(a["worker_id"] or "")[:8],
+                "started": common.when(a["started_at"]),
+                "seconds": common.seconds(a["started_at"], a["finished_at"]),
+                "error": error if len(error) <= ERROR_PREVIEW else error[:ERROR_PREVIEW] + "…",
+            }
+        )
+    return rows
+
+
 def gantt_figure(source: ColumnDataSource, tasks: list[str]) -> Any:
     plot = figure(
         y_range=list(reversed(tasks)) or ["-"],
         x_axis_type="datetime",
-        height=max(140, 40 * len(tasks) + 60),
+        height=max(180, 40 * len(tasks) + 100),  # room for the legend above the bars
         sizing_mode="stretch_width",
         toolbar_location=None,
         title="Task attempts",
@@ -66,7 +99,14 @@ def gantt_figure(source: ColumnDataSource, tasks: list[str]) -> Any:
         fill_color="color",
         line_color="#555555",
         source=source,
+        legend_field="label",
     )
+    # the legend beside the bars, one entry per outcome drawn (grouped in the browser, so
+    # it follows the data as the run goes on)
+    legend = plot.legend[0]
+    legend.orientation = "horizontal"
+    legend.click_policy = "none"
+    plot.add_layout(legend, "above")
     plot.add_tools(
         HoverTool(tooltips=[("task", "@task"), ("attempt", "@attempt"), ("outcome", "@label")])
     )
@@ -91,10 +131,17 @@ class RunDetailPage:
         self.outputs = pn.pane.HTML("", name="outputs", sizing_mode="stretch_width")
         self.logs = pn.pane.HTML("", name="logs", sizing_mode="stretch_width")
         self.durable = common.table(DURABLE_COLUMNS, "durable_log")
+        self.attempts = common.table(ATTEMPT_COLUMNS, "attempts")
         self.notebooks = pn.Column(name="notebooks")
         self.cancel = pn.widgets.Button(label="Cancel run", color="danger", width=130)
         self.replay = pn.widgets.Button(label="Replay run", color="warning", width=130)
         self.feedback = pn.pane.HTML("", name="feedback")
+        self.lineage = pn.pane.HTML("", name="lineage")
+        self.fork_task = pn.widgets.Select(
+            label="fork from task", options=[t.task_name for t in tasks], width=200
+        )
+        self.fork = pn.widgets.Button(label="Fork from here", color="primary", width=140)
+        self.fork.on_click(lambda _: self._fork())
         self.operator = common.may(config, Role.OPERATOR)
         self.payloads = common.shows_payloads(config)
         self.cancel.on_click(lambda _: self._act("cancel"))
@@ -110,8 +157,12 @@ class RunDetailPage:
         return pn.Column(
             self.header,
             pn.Row(self.cancel, self.replay, self.feedback),
+            self.lineage,
+            pn.Row(self.fork_task, self.fork),
             pn.Row(self.dag.panel(), pn.Column("### Input", self._input_pane())),
             pn.pane.Bokeh(self.gantt, sizing_mode="stretch_width"),
+            "### Attempts",
+            self.attempts,
             "### Outputs and errors",
             self.outputs,
             "### Logs",
@@ -133,7 +184,9 @@ class RunDetailPage:
         # a finished run cannot be cancelled, a running one not replayed (the actions check too)
         self.cancel.disabled = not self.operator or finished
         self.replay.disabled = not self.operator or not finished
+        self.fork.disabled = not self.operator
         self._header()
+        self._lineage()
         self._gantt()
         self._outputs()
         self._logs()
@@ -152,10 +205,17 @@ class RunDetailPage:
         if self.header.object != text:
             self.header.object = text
 
+    def _lineage(self) -> None:
+        text = lineage_html(self.run, self.hatchet.runs.forks(self.run_id))
+        if self.lineage.object != text:
+            self.lineage.object = text
+
     def _gantt(self) -> None:
-        data = gantt_rows(self.run, self.hatchet.runs.attempts(self.run_id))
+        attempts = self.hatchet.runs.attempts(self.run_id)
+        data = gantt_rows(self.run, attempts)
         if data != dict(self.gantt_source.data):
             self.gantt_source.data = data
+        common.update_table(self.attempts, common.frame(attempt_rows(attempts), ATTEMPT_COLUMNS))
 
     def _outputs(self) -> None:
         parts = []
@@ -164,6 +224,7 @@ class RunDetailPage:
             body = t.error if t.error else output
             parts.append(
                 f"<div><b>{html.escape(t.task_name)}</b> {common.badge(str(t.status))}"
+                f"{' (reused from the source run)' if t.reused else ''}"
                 f"{_collapsed(body or '')}</div>"
             )
         text = "".join(parts)
@@ -216,6 +277,24 @@ class RunDetailPage:
             frame = notebook_tasks.notebook_frame(page, height=600)
             self.notebooks.append(pn.pane.HTML(title + frame, sizing_mode="stretch_width"))
 
+    def _fork(self) -> None:
+        user = common.authorize(self.config, Role.OPERATOR, "fork runs", self.feedback)
+        if user is None:
+            return
+        task = self.fork_task.value
+        try:
+            ref = self.hatchet.runs.fork(self.run_id, from_task=task)
+        except (errors.HatchnbError, ValueError) as exc:
+            self.feedback.object = common.message(f"cannot fork: {exc}", "error")
+            return
+        new_id = ref.workflow_run_id
+        common.audit(self.config, user, "fork", self.run_id, from_task=task, run=new_id)
+        self.feedback.object = (
+            f"{common.message(f'forked at {task}:', 'ok')} "
+            f"<span name='fork_link'>{common.run_link(new_id)}</span>"
+        )
+        self.refresh()
+
     def _act(self, action: str) -> None:
         user = common.authorize(self.config, Role.OPERATOR, "cancel or replay runs", self.feedback)
         if user is None:
@@ -254,6 +333,30 @@ def _collapsed(text: str) -> str:
         f"<details><summary>show all ({len(text):,} characters)</summary>"
         f"<pre {box}>{html.escape(text)}</pre></details>"
     )
+
+
+def diff_link(run_a: str, run_b: str) -> str:
+    query = urllib.parse.urlencode({"page": "diff", "a": run_a, "b": run_b})
+    return f'<a href="?{html.escape(query)}">what changed</a>'
+
+
+def lineage_html(run: WorkflowRun, forks: list[dict[str, Any]]) -> str:
+    """ "forked from RUN at TASK" with a link to the diff, and the run's forks."""
+    lines = []
+    if run.forked_from:
+        lines.append(
+            f"forked from {common.run_link(run.forked_from)} at "
+            f"<b>{html.escape(run.forked_at_task or '')}</b> · "
+            f"{diff_link(run.forked_from, run.workflow_run_id)}"
+        )
+    if forks:
+        items = ", ".join(
+            f"{common.run_link(f['run_id'])} (at {html.escape(f['forked_at_task'])}, "
+            f"{diff_link(run.workflow_run_id, f['run_id'])})"
+            for f in forks
+        )
+        lines.append(f"forks: {items}")
+    return f"<p class='hatchnb-lineage'>{'<br>'.join(lines)}</p>" if lines else ""
 
 
 def _trace(metadata: dict[str, Any]) -> str:

@@ -39,7 +39,7 @@ WITH RECURSIVE target AS (
                  CROSS JOIN LATERAL jsonb_array_elements(v.spec -> 'tasks') s
                  WHERE v.id = t.version_id AND s ->> 'name' = t.task_name),
                t.retries - t.retry_count),
-           output = NULL, output_blob = NULL, error = NULL,
+           output = NULL, output_blob = NULL, error = NULL, reused_from = NULL,
            worker_id = NULL, started_at = NULL, finished_at = NULL, timeout_at = NULL,
            pending_parents = (SELECT count(*) FROM hatchnb.task_runs p
                                WHERE p.run_id = t.run_id AND p.task_name = ANY (t.parents)
@@ -116,21 +116,21 @@ SELECT r.id, v.workflow_name, v.id, h ->> 'name', h ->> 'kind', 'PENDING',
 -- One workflow run.
 SELECT id, workflow_name, version_id, status, input, additional_metadata, priority,
        parent_task_run_id, child_key, error, created_at, started_at, finished_at,
-       triggered_by
+       triggered_by, forked_from, forked_at_task
   FROM hatchnb.workflow_runs WHERE id = %(id)s;
 
 -- name: get_run_tasks
 -- The task runs of one workflow run, in creation order.
 SELECT id, run_id, task_name, kind, status, retry_count, attempt, worker_id,
        output, output_blob IS NOT NULL AS has_blob, error, queued_at, started_at, finished_at,
-       parents
+       parents, reused_from
   FROM hatchnb.task_runs WHERE run_id = %(run_id)s ORDER BY id;
 
 -- name: get_runs_tasks
 -- The task runs of several workflow runs (a page of the run list), in creation order.
 SELECT id, run_id, task_name, kind, status, retry_count, attempt, worker_id,
        output, output_blob IS NOT NULL AS has_blob, error, queued_at, started_at, finished_at,
-       parents
+       parents, reused_from
   FROM hatchnb.task_runs WHERE run_id = ANY (%(ids)s::uuid[]) ORDER BY id;
 
 -- name: parent_tasks_of_children
@@ -160,7 +160,7 @@ SELECT id, status, error FROM hatchnb.workflow_runs WHERE id = ANY (%(ids)s::uui
 -- metadata GIN index (migrations/0001_core.sql), which would then read all of it.
 SELECT id, workflow_name, version_id, status, input, additional_metadata, priority,
        parent_task_run_id, child_key, error, created_at, started_at, finished_at,
-       triggered_by
+       triggered_by, forked_from, forked_at_task
   FROM hatchnb.workflow_runs
  WHERE created_at >= %(since)s
    AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
