@@ -92,6 +92,10 @@ class Hatchet:
         self._enqueuer = Enqueuer(self._store, self._settings)
         self._astores: dict[int, tuple[asyncio.AbstractEventLoop, AsyncStore]] = {}
         # workflow -> (its revision when registered, version id)
+        #: declared workflows by name (run_many runs each item as the workflow it names)
+        self._declared: weakref.WeakValueDictionary[str, Workflow[Any]] = (
+            weakref.WeakValueDictionary()
+        )
         self._versions: weakref.WeakKeyDictionary[Workflow[Any], tuple[int, int]] = (
             weakref.WeakKeyDictionary()
         )

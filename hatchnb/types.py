@@ -8,7 +8,7 @@ from datetime import timedelta
 from enum import IntEnum
 from typing import Any, overload
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 #: Hatchet's defaults
 DEFAULT_SCHEDULE_TIMEOUT = timedelta(minutes=5)
@@ -68,9 +68,6 @@ class WorkflowRunTriggerConfig(BaseModel):
     input: Any = None
     options: TriggerWorkflowOptions = Field(default_factory=TriggerWorkflowOptions)
     key: str | None = None
-    #: the declaration that built the item: it is run as that workflow, whichever
-    #: workflow's run_many it is passed to (as in hatchet_sdk)
-    _workflow: Any = PrivateAttr(default=None)
 
 
 def to_timedelta(value: timedelta | str | int | float, what: str) -> timedelta:

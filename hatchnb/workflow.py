@@ -247,6 +247,7 @@ class Workflow(Generic[TWorkflowInput]):
         self._client = client
         #: in the client's namespace, as hatchet_sdk names workflows
         self.name = client.config.apply_namespace(name)
+        client._declared[self.name] = self
         self.description = description
         self.version = version
         self.input_validator: type[Any] = input_validator or EmptyModel
@@ -662,11 +663,9 @@ class Workflow(Generic[TWorkflowInput]):
             desired_worker_labels=desired_worker_labels,
         )
         # model_construct: the fields are already typed, and bulk runs build thousands
-        item = WorkflowRunTriggerConfig.model_construct(
+        return WorkflowRunTriggerConfig.model_construct(
             workflow_name=self.name, input=input, options=opts, key=key
         )
-        item._workflow = self
-        return item
 
     def run_no_wait(
         self, input: Any = None, options: TriggerWorkflowOptions | None = None, **trigger: Any
@@ -742,29 +741,33 @@ class Workflow(Generic[TWorkflowInput]):
 
     def _by_owner(
         self, items: list[WorkflowRunTriggerConfig]
-    ) -> dict[int, tuple[Workflow[Any], list[int], list[WorkflowRunTriggerConfig]]]:
-        """Items grouped by the workflow that built them (hatchet_sdk runs an item as its
-        own workflow, whichever workflow's run_many gets it), with their positions."""
-        groups: dict[int, tuple[Workflow[Any], list[int], list[WorkflowRunTriggerConfig]]] = {}
+    ) -> list[tuple[Workflow[Any], list[int], list[WorkflowRunTriggerConfig]]]:
+        """Items grouped by the workflow each names (hatchet_sdk runs an item as the workflow
+        whose create_bulk_run_item built it, whichever workflow's run_many gets it), with
+        their positions."""
+        name = self.name
+        if all(item.workflow_name == name for item in items):
+            return [(self, list(range(len(items))), items)]
+        declared = self._client._declared
+        groups: dict[str, tuple[Workflow[Any], list[int], list[WorkflowRunTriggerConfig]]] = {}
         for position, item in enumerate(items):
-            owner = getattr(item, "_workflow", None)
-            if owner is None or item.workflow_name == self.name:
-                owner = self
-            if item.workflow_name != owner.name:
+            owner = self if item.workflow_name == name else declared.get(item.workflow_name)
+            if owner is None:
                 raise errors.InvalidInput(
-                    f"run_many item {position} names workflow {item.workflow_name!r}: build "
-                    "items with that workflow's create_bulk_run_item"
+                    f"run_many item {position} names workflow {item.workflow_name!r}, which "
+                    "this client has not declared: build items with that workflow's "
+                    "create_bulk_run_item"
                 )
-            _, positions, group = groups.setdefault(id(owner), (owner, [], []))
+            _, positions, group = groups.setdefault(owner.name, (owner, [], []))
             positions.append(position)
             group.append(item)
-        return groups
+        return list(groups.values())
 
     def _trigger_many(
         self, items: list[WorkflowRunTriggerConfig]
     ) -> list[tuple[Workflow[Any], WorkflowRunRef]]:
         pairs: list[Any] = [None] * len(items)
-        for owner, positions, group in self._by_owner(items).values():
+        for owner, positions, group in self._by_owner(items):
             for position, ref in zip(positions, self._client._trigger(owner, group), strict=True):
                 pairs[position] = (owner, ref)
         return pairs
@@ -773,7 +776,7 @@ class Workflow(Generic[TWorkflowInput]):
         self, items: list[WorkflowRunTriggerConfig]
     ) -> list[tuple[Workflow[Any], WorkflowRunRef]]:
         pairs: list[Any] = [None] * len(items)
-        for owner, positions, group in self._by_owner(items).values():
+        for owner, positions, group in self._by_owner(items):
             refs = await self._client._aio_trigger(owner, group)
             for position, ref in zip(positions, refs, strict=True):
                 pairs[position] = (owner, ref)

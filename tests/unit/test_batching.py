@@ -32,6 +32,7 @@ class _NoClient:
     """Declarations never touch the client."""
 
     config = ClientConfig()
+    _declared: dict[str, Any] = {}
 
 
 def _wf() -> Workflow[Any]:

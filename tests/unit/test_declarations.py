@@ -27,6 +27,7 @@ class _NoClient:
     """Declarations never touch the client; triggering would."""
 
     config = ClientConfig()
+    _declared: dict[str, Any] = {}
 
 
 def _wf(name: str = "wf") -> Workflow[Any]:

@@ -24,6 +24,7 @@ class _NoClient:
     """mock_run never touches the client (only its namespace setting)."""
 
     config = ClientConfig()
+    _declared: dict[str, Any] = {}
 
 
 class Point(BaseModel):

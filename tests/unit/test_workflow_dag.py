@@ -20,6 +20,7 @@ class _NoClient:
     """Declarations never touch the client (only its namespace setting)."""
 
     config = ClientConfig()
+    _declared: dict[str, Any] = {}
 
 
 def _wf(name: str = "wf", **options: Any) -> Workflow[Any]:
