@@ -72,7 +72,13 @@ def input_json_schema(validator: type[Any]) -> dict[str, Any] | None:
         schema: dict[str, Any] = _adapter(validator).json_schema(mode="validation")
     except Exception:  # a type pydantic cannot describe (arbitrary classes, callables)
         return None
+    if isinstance(schema.get("properties"), dict):  # jsonb keeps no key order: forms need it
+        schema[PROPERTY_ORDER] = list(schema["properties"])
     return schema
+
+
+#: the declared order of an input schema's properties (a JSON schema annotation)
+PROPERTY_ORDER = "x-property-order"
 
 
 _NOT_JSON = (

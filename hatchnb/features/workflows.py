@@ -121,6 +121,15 @@ class WorkflowsClient:
     async def aio_unpause(self, workflow_id: Any) -> WorkflowSummary:
         return await asyncio.to_thread(self.unpause, workflow_id)
 
+    def input_schema(self, workflow_id: Any) -> dict[str, Any] | None:
+        """The JSON schema of a registered workflow's input, as its newest version stored it
+        (None: any JSON object)."""
+        summary = self.get(name_of(workflow_id, self._store, self._settings.namespace))
+        schema: dict[str, Any] | None = self.get_version(summary.latest_version_id).spec.get(
+            "input_schema"
+        )
+        return schema
+
     def versions(self, workflow_name: str) -> builtins.list[WorkflowVersion]:
         """Every version of a workflow, newest first."""
         return self._versions.list_versions(limits.check_name(workflow_name, "workflow_name"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -177,6 +178,16 @@ class HatchetMagics(Magics):
         data = _json(args.input, "-i")
         ref = self.find_workflow(args.workflow).run_no_wait(data)
         return ref.result() if args.wait else ref
+
+    def _cmd_form(self, args: argparse.Namespace) -> Any:
+        from hatchnb.widgets.run_form import RunForm
+
+        with contextlib.suppress(UsageError):  # declared here: register its current code
+            self.client.register(self.find_workflow(args.workflow))
+        try:
+            return RunForm(self.client, args.workflow)
+        except errors.WorkflowNotFound as exc:
+            raise UsageError(f"{exc} (a worker or hatchet.register(wf) registers it)") from None
 
     def _cmd_runs(self, args: argparse.Namespace) -> Any:
         from hatchnb.widgets.runs_table import RunsTable

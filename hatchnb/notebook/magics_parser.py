@@ -9,6 +9,7 @@ HELP = """\
 %hatchet connect [DSN]                      use a database (default: env or embedded)
 %hatchet worker start|stop|status [--slots N] [--label k=v]   the worker inside this kernel
 %hatchet run WF [-i JSON] [--wait]          trigger a workflow declared in this kernel
+%hatchet form WF                            a form from WF's input: run now, at a time, or cron
 %hatchet runs [--status S] [--workflow W] [--limit N]   recent runs as a table
 %hatchet dag WF|RUN_ID                      the DAG of a workflow, or of a run (live)
 %hatchet logs RUN_ID [--task T]             log lines of a run
@@ -75,6 +76,8 @@ def _worker(subs: Any) -> None:
 
 
 def _runs(subs: Any) -> None:
+    form = _sub(subs, "form", "a form from WF's input schema: run now, run at a time, or cron")
+    form.add_argument("workflow", metavar="WF")
     run = _sub(subs, "run", "trigger a workflow declared in this kernel")
     run.add_argument("workflow", metavar="WF")
     _add_input(run)

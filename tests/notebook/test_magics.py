@@ -193,3 +193,47 @@ def test_dashboard_magic_starts_and_stops_the_dashboard(ip: Any) -> None:
         assert f"dashboard: {handle.url}" in cap.stdout
     finally:
         magic(ip, "dashboard --stop")
+
+
+def test_the_form_runs_schedules_and_crons_a_workflow_from_its_input_schema(ip: Any) -> None:
+    ip.run_cell(
+        """
+from typing import Literal
+from pydantic import BaseModel
+from hatchnb import Context, Hatchet
+
+class Order(BaseModel):
+    customer: str
+    quantity: int = 1
+    size: Literal["S", "M", "L"] = "M"
+
+hatchet = Hatchet()
+
+@hatchet.task(name="orders", input_validator=Order)
+def orders(input: Order, ctx: Context) -> dict:
+    return {"line": f"{input.quantity} x {input.size} for {input.customer}"}
+"""
+    )
+    magic(ip, "worker start --slots 2")
+    form = magic(ip, "form orders")
+    assert list(form.inputs) == ["customer", "quantity", "size"]
+    form.buttons["run"].click()  # the required customer is still empty
+    assert "customer is required" in form.message.value
+    form.inputs["customer"].value = "ada"
+    form.inputs["quantity"].value = 3
+    form.inputs["size"].value = "L"
+    form.buttons["run"].click()
+    assert "started run" in form.message.value, form.message.value
+    assert form.started.result(timeout=30) == {"orders": {"line": "3 x L for ada"}}
+    form.run_at.value = "2031-01-02T03:04"
+    form.buttons["schedule"].click()
+    assert "at 2031-01-02 03:04 UTC" in form.message.value, form.message.value
+    hatchet = ip.user_ns["hatchet"]
+    [scheduled] = hatchet.scheduled.list().rows
+    assert scheduled.input == {"customer": "ada", "quantity": 3, "size": "L"}
+    form.cron_name.value = "daily-order"
+    form.buttons["cron"].click()
+    assert "cron daily-order created" in form.message.value, form.message.value
+    magic(ip, "worker stop")
+    with pytest.raises(UsageError, match="no registered workflow"):
+        magic(ip, "form nothing_here")
