@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
+from pydantic import BaseModel
 
 from tests.conftest import wait_until
 
@@ -167,4 +168,45 @@ def test_pause_resume_and_backfill_a_cron_from_the_page(
     p.get_by_text("cron nightly: started 2 run(s)").wait_for(timeout=10_000)
     p.get_by_role("button", name="Backfill cron").click()
     p.get_by_text("cron nightly: started 0 run(s)").wait_for(timeout=10_000)
+    assert page.errors == []
+
+
+class Order(BaseModel):
+    """At module level: a model defined in a test keeps that test's locals (pydantic's
+    parent namespace), which cannot be pickled."""
+
+    customer: str
+    quantity: int = 1
+    size: Literal["S", "M", "L"] = "M"
+
+
+def test_run_a_workflow_from_the_form_its_input_schema_makes(
+    page: Any, hatchet: Any, start_worker: Any
+) -> None:
+    from hatchnb import Context
+
+    @hatchet.task(name="orders", input_validator=Order)
+    def orders(input: Order, ctx: Context) -> dict[str, str]:
+        return {"line": f"{input.quantity} x {input.size} for {input.customer}"}
+
+    start_worker(orders)
+    hatchet.register(orders)
+    p = page.open("?page=workflows&name=orders")
+    run = p.get_by_role("button", name="Run now")
+    run.wait_for(timeout=15_000)
+    run.click()  # the required customer is empty
+    p.get_by_text("customer is required").wait_for(timeout=10_000)
+    form = p.locator(".bk-input-group")
+    form.filter(has_text="customer *").locator("input").fill("ada")
+    quantity = form.filter(has_text="quantity").locator("input")
+    quantity.fill("3")
+    quantity.press("Enter")
+    form.filter(has_text="size").locator("select").select_option("L")
+    run.click()
+    p.get_by_text("started run").wait_for(timeout=10_000)
+    [started] = hatchet.runs.list(workflow_names=["orders"]).rows
+    assert started.input == {"customer": "ada", "quantity": 3, "size": "L"}
+    assert hatchet.runs.get_result(started.workflow_run_id) == {"orders": {"line": "3 x L for ada"}}
+    assert hatchet.audit.list()[0].action == "run"
+    page.shot("workflow-run-form")
     assert page.errors == []

@@ -1,4 +1,5 @@
-"""Workflows and their versions: the DAG and the source of each task; pause and resume."""
+"""Workflows and their versions: the DAG and the source of each task; pause and resume;
+run one from a form made from its input schema."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import panel as pn
 
 from hatchnb.dashboard import common
+from hatchnb.dashboard.pages.run_form import RunFormPanel
 from hatchnb.records import Role
 from hatchnb.widgets.dag import DagView
 
@@ -32,6 +34,7 @@ class WorkflowsPage:
         )
         self.pause = pn.widgets.Button(label="Pause workflow", color="warning", width=150)
         self.feedback = pn.pane.HTML("", name="pause_feedback")
+        self.run_form = RunFormPanel(config)
         common.enable_for(config, Role.OPERATOR, self.pause)
         self.pause.on_click(lambda _: self._toggle_pause())
         self.workflow.param.watch(self._workflow_changed, "value")
@@ -49,6 +52,7 @@ class WorkflowsPage:
             self.table,
             pn.Row(self.workflow, self.version),
             pn.Row(self.queue_ttl, self.pause, self.feedback),
+            self.run_form.panel,
             self.detail,
             sizing_mode="stretch_width",
         )
@@ -92,6 +96,7 @@ class WorkflowsPage:
     def _workflow_changed(self, _: Any) -> None:
         if not self.workflow.value:
             return
+        self.run_form.show(self.workflow.value)
         versions = self.hatchet.workflows.versions(self.workflow.value)
         self.version.options = {
             f"#{v.id} · {common.when(v.created_at)} · {v.content_hash[:10]}": v.id for v in versions
