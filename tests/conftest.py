@@ -59,11 +59,36 @@ def template_db() -> Iterator[str]:
     _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+#: HATCHNB_TEST_PGBOUNCER=1: every test's client, workers and engine reach PostgreSQL
+#: through a real PgBouncer in transaction mode (sessions go direct, as in production)
+THROUGH_PGBOUNCER = os.environ.get("HATCHNB_TEST_PGBOUNCER") == "1"
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_port() -> Iterator[int | None]:
+    if not THROUGH_PGBOUNCER:
+        yield None
+        return
+    from tests import pgbouncer
+
+    if not pgbouncer.available():
+        pytest.exit("HATCHNB_TEST_PGBOUNCER=1 needs pgbouncer (apt-get install pgbouncer)", 2)
+    with pgbouncer.running(*pgbouncer.server_of(ADMIN_DSN)) as port:
+        yield port
+
+
 @pytest.fixture
-def dsn(template_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def dsn(
+    template_db: str, pgbouncer_port: int | None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     name = f"t_{uuid.uuid4().hex[:16]}"
     _admin(f"CREATE DATABASE {name} TEMPLATE {template_db}")
     url = _dsn_for(name)
+    if pgbouncer_port is not None:
+        monkeypatch.setenv("HATCHNB_DATABASE_DIRECT_URL", url)
+        from tests import pgbouncer
+
+        url = pgbouncer.through(url, pgbouncer_port)
     monkeypatch.setenv("HATCHNB_DATABASE_URL", url)
     for key, value in FAST_SETTINGS.items():
         monkeypatch.setenv(key, value)
@@ -73,9 +98,11 @@ def dsn(template_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 @pytest.fixture
 def db(dsn: str) -> Iterator[psycopg.Connection[Any]]:
+    """The test's own connection for checks, straight to the server."""
     from psycopg.rows import dict_row
 
-    with psycopg.connect(dsn, autocommit=True, row_factory=dict_row) as conn:
+    direct = os.environ.get("HATCHNB_DATABASE_DIRECT_URL", dsn)
+    with psycopg.connect(direct, autocommit=True, row_factory=dict_row) as conn:
         yield conn
 
 
@@ -169,3 +196,10 @@ def wait_until(
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def direct_url_env() -> dict[str, str]:
+    """HATCHNB_DATABASE_DIRECT_URL for a subprocess given a clean environment (set when the
+    suite runs through PgBouncer)."""
+    direct = os.environ.get("HATCHNB_DATABASE_DIRECT_URL")
+    return {"HATCHNB_DATABASE_DIRECT_URL": direct} if direct else {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import select
 from collections.abc import AsyncIterator, Iterator
@@ -12,7 +13,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool, ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from hatchnb import errors
 from hatchnb.config import Settings
@@ -39,6 +40,12 @@ def wrap_errors(dsn: str | None = None) -> Iterator[None]:
     except (psycopg.OperationalError, psycopg.errors.AdminShutdown) as exc:
         where = f"{redact(dsn)}: " if dsn else ""
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "unsupported startup parameter" in detail:  # PgBouncer's refusal
+            detail += (
+                "; this URL is a connection pooler: set HATCHNB_DATABASE_DIRECT_URL to the "
+                "server's own URL (LISTEN and session locks go there; pooled connections "
+                "then send no startup options)"
+            )
         raise errors.DatabaseUnavailable(
             f"{errors.DatabaseUnavailable.__doc__} ({where}{detail})"
         ) from exc
@@ -112,6 +119,33 @@ def liveness_params(dsn: str, options: str, dead_after: float | None = None) -> 
     return params
 
 
+def direct_dsn(dsn: str) -> str:
+    """The URL for what needs a session of its own (LISTEN, session advisory locks, the
+    migration lock): ``HATCHNB_DATABASE_DIRECT_URL`` when ``dsn`` is the pooled
+    ``HATCHNB_DATABASE_URL`` (PgBouncer in transaction mode), else ``dsn`` itself."""
+    direct = os.environ.get("HATCHNB_DATABASE_DIRECT_URL")
+    if direct and dsn == os.environ.get("HATCHNB_DATABASE_URL"):
+        return direct
+    return dsn
+
+
+def pooled(dsn: str) -> bool:
+    """Whether ``dsn`` goes through a transaction-mode pooler (it has a direct twin)."""
+    return direct_dsn(dsn) != dsn
+
+
+def pool_params(dsn: str, options: str) -> dict[str, Any]:
+    """Connection parameters of a pool's connections: the liveness ones, and through a
+    transaction-mode pooler neither server-side prepared statements (a statement prepared
+    on one server connection is unknown on the next) nor startup ``options`` (PgBouncer
+    refuses them; set such server settings on the role or database instead)."""
+    params = liveness_params(dsn, options)
+    if pooled(dsn):
+        del params["options"]
+        params["prepare_threshold"] = None
+    return params
+
+
 def jsonb(value: Any) -> Jsonb:
     """A JSON(B) parameter of a named query."""
     return Jsonb(value)
@@ -141,6 +175,12 @@ def _readable(fd: int) -> bool:
     return bool(poller.poll(0))
 
 
+def _why_not(dsn: str, kwargs: dict[str, Any]) -> None:
+    """After a pool gave up opening: one plain connection attempt, whose error (a refused
+    password, a pooler refusing startup options) says more than the pool's timeout."""
+    psycopg.connect(dsn, **{**kwargs, "connect_timeout": 5}).close()
+
+
 def _configure(conn: psycopg.Connection[Any]) -> None:
     conn.autocommit = True
 
@@ -163,6 +203,7 @@ class Store:
 
     def __init__(self, dsn: str, max_size: int = 4) -> None:
         self.dsn = dsn
+        kwargs: dict[str, Any] = {"row_factory": dict_row, **pool_params(dsn, NO_JIT)}
         self.pool: ConnectionPool[psycopg.Connection[DictRow]] = ConnectionPool(
             dsn,
             min_size=1,
@@ -171,11 +212,15 @@ class Store:
             configure=_configure,
             # a dead connection is replaced at checkout instead of failing the caller
             check=_check_if_readable,
-            kwargs={"row_factory": dict_row, **liveness_params(dsn, NO_JIT)},
+            kwargs=kwargs,
             name="hatchnb-sync",
         )
         with wrap_errors(dsn):
-            self.pool.open(wait=True, timeout=15)
+            try:
+                self.pool.open(wait=True, timeout=15)
+            except PoolTimeout:
+                _why_not(dsn, kwargs)
+                raise
 
     def close(self) -> None:
         self.pool.close()
@@ -226,6 +271,10 @@ class AsyncStore:
             if keep_reconnecting
             else {}
         )
+        self._kwargs: dict[str, Any] = {
+            "row_factory": dict_row,
+            **pool_params(dsn, NO_JIT if durable else ASYNC_COMMIT),
+        }
         self.pool: AsyncConnectionPool[psycopg.AsyncConnection[DictRow]] = AsyncConnectionPool(
             dsn,
             min_size=1,
@@ -233,17 +282,18 @@ class AsyncStore:
             open=False,
             configure=_aconfigure,
             check=_acheck_if_readable,
-            kwargs={
-                "row_factory": dict_row,
-                **liveness_params(dsn, NO_JIT if durable else ASYNC_COMMIT),
-            },
+            kwargs=self._kwargs,
             name="hatchnb-async",
             **retry,
         )
 
     async def open(self) -> None:
         with wrap_errors(self.dsn):
-            await self.pool.open(wait=True, timeout=15)
+            try:
+                await self.pool.open(wait=True, timeout=15)
+            except PoolTimeout:
+                _why_not(self.dsn, self._kwargs)
+                raise
 
     async def close(self) -> None:
         await self.pool.close()
@@ -274,20 +324,23 @@ class AsyncStore:
 
 def connect(dsn: str, options: str = "", **kwargs: Any) -> psycopg.Connection[Any]:
     """``psycopg.connect`` for a connection of its own (engine duties on threads, a client's
-    run waiter): with the liveness parameters, a cut link fails its queries after about
-    HATCHNB_WORKER_TIMEOUT seconds instead of TCP's 15 minutes."""
-    return psycopg.connect(dsn, **kwargs, **liveness_params(dsn, options))
+    run waiter, LISTEN, session locks), straight to the server (``direct_dsn``): with the
+    liveness parameters, a cut link fails its queries after about HATCHNB_WORKER_TIMEOUT
+    seconds instead of TCP's 15 minutes."""
+    direct = direct_dsn(dsn)
+    return psycopg.connect(direct, **kwargs, **liveness_params(direct, options))
 
 
 async def connect_async(
     dsn: str, application_name: str = "hatchnb"
 ) -> psycopg.AsyncConnection[DictRow]:
-    """A dedicated autocommit connection (LISTEN, leader lock)."""
-    with wrap_errors(dsn):
+    """A dedicated autocommit connection (LISTEN, leader lock), straight to the server."""
+    direct = direct_dsn(dsn)
+    with wrap_errors(direct):
         return await psycopg.AsyncConnection.connect(
-            dsn,
+            direct,
             autocommit=True,
             row_factory=dict_row,
             application_name=application_name,
-            **liveness_params(dsn, ""),
+            **liveness_params(direct, ""),
         )

@@ -14,6 +14,7 @@ import pytest
 
 from hatchnb import Context, DefaultFilter, EmptyModel
 from hatchnb.expressions import InvalidExpression
+from tests.conftest import direct_url_env
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +40,7 @@ def test_default_filters_are_created_once_and_applied(
 ) -> None:
     script = tmp_path / "declare.py"
     script.write_text(textwrap.dedent(DECLARE))
-    env = {"HATCHNB_DATABASE_URL": dsn, "PATH": "/usr/bin:/bin"}
+    env = {"HATCHNB_DATABASE_URL": dsn, "PATH": "/usr/bin:/bin", **direct_url_env()}
     racers = [
         subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path) for _ in range(4)
     ]

@@ -21,7 +21,7 @@ from hatchnb import (
     StatusBasedIdempotencyConfig,
     TTLBasedIdempotencyConfig,
 )
-from tests.conftest import wait_until
+from tests.conftest import direct_url_env, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.workers]
 
@@ -150,7 +150,7 @@ print(started)
 def test_eight_racing_processes_start_one_run(hatchet: Any, dsn: str, tmp_path: Path) -> None:
     script = tmp_path / "racer.py"
     script.write_text(textwrap.dedent(RACER))
-    env = {"HATCHNB_DATABASE_URL": dsn, "PATH": "/usr/bin:/bin"}
+    env = {"HATCHNB_DATABASE_URL": dsn, "PATH": "/usr/bin:/bin", **direct_url_env()}
     go = tmp_path / "go"
     racers = [
         subprocess.Popen(

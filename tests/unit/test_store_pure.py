@@ -109,3 +109,20 @@ def test_a_lost_connection_is_database_unavailable_naming_the_hidden_url() -> No
 def test_other_errors_pass_through() -> None:
     with pytest.raises(KeyError), wrap_errors("postgresql://h/db"):
         raise KeyError("x")
+
+
+def test_through_a_pooler_sessions_go_direct_and_pool_connections_prepare_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hatchnb.store import db
+
+    pooled, direct = "postgresql://app@bouncer:6432/app", "postgresql://app@pg:5432/app"
+    monkeypatch.setenv("HATCHNB_DATABASE_URL", pooled)
+    monkeypatch.delenv("HATCHNB_DATABASE_DIRECT_URL", raising=False)
+    assert db.direct_dsn(pooled) == pooled and not db.pooled(pooled)
+    assert "prepare_threshold" not in db.pool_params(pooled, db.NO_JIT)
+    monkeypatch.setenv("HATCHNB_DATABASE_DIRECT_URL", direct)
+    assert db.direct_dsn(pooled) == direct and db.pooled(pooled)
+    params = db.pool_params(pooled, db.NO_JIT)
+    assert params["prepare_threshold"] is None and "options" not in params
+    assert db.direct_dsn("postgresql://other/db") == "postgresql://other/db"  # not the pooled one
