@@ -54,7 +54,10 @@ def test_a_signed_delivery_over_http_starts_the_workflow(hatchet: Any, api: Any,
         assert _events(db) == 0
         assert http.post(f"{api.url}/api/v1/webhooks/nope", content=body).status_code == 404
         answer = http.post(url, content=body, headers=send.github(body, SECRET))
-    assert answer.status_code == 200, answer.text
-    assert answer.json()["message"] == "ok"
-    [event] = hatchet.event.list(keys=["github:pull_request"]).rows
-    assert len(event.run_ids) == 1
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["message"] == "ok"
+        hatchets_url = f"{api.url}/api/v1/stable/tenants/any-tenant/webhooks/gh"
+        again = http.post(hatchets_url, content=body, headers=send.github(body, SECRET))
+        assert again.status_code == 200, again.text
+    events = hatchet.event.list(keys=["github:pull_request"]).rows
+    assert [len(e.run_ids) for e in events] == [1, 1]

@@ -38,6 +38,22 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
 async def receive_webhook(name: str, request: Request) -> JSONResponse:
     """Verify the request by the webhook's auth method and push the event its expressions
     make of it, so ``on_events`` workflows start (Hatchet's webhook response shape)."""
+    return await _receive(name, request)
+
+
+@router.post(
+    "/stable/tenants/{tenant}/webhooks/{name}",
+    responses={200: {"description": "as POST /api/v1/webhooks/{name}"}, **_REFUSALS},
+)
+async def receive_webhook_at_hatchets_path(
+    tenant: str, name: str, request: Request
+) -> JSONResponse:
+    """Hatchet's webhook URL, so senders set up for Hatchet need no change (hatchnb has one
+    tenant: any tenant id is taken)."""
+    return await _receive(name, request)
+
+
+async def _receive(name: str, request: Request) -> JSONResponse:
     body = await request.body()
     try:
         receipt = await asyncio.to_thread(
