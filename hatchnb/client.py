@@ -224,9 +224,9 @@ class Hatchet:
                 idempotency=idempotency,
                 debounce=debounce,
             )
+            # the task keeps its own name; the workflow's is in the namespace
             wf.task(
-                name=name
-                or fn.__name__,  # the task keeps its own name; the workflow's is namespaced
+                name=name or fn.__name__,
                 rate_limits=rate_limits,
                 desired_worker_labels=desired_worker_labels,
                 slot_cost=slot_cost,
