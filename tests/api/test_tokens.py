@@ -112,12 +112,12 @@ def test_failed_auth_is_throttled_per_address(hatchet: Any, api: ApiHandle) -> N
     assert "too many failed authentications" in locked.json()["error"]
 
 
-def test_every_api_route_but_health_needs_a_token(api: ApiHandle) -> None:
+def test_every_api_route_but_health_and_webhooks_needs_a_token(api: ApiHandle) -> None:
     with httpx.Client(base_url=api.url) as http:
         document = http.get("/api/openapi.json").json()
         for path, operations in document["paths"].items():
-            if not path.startswith("/api/v1/"):
-                continue
+            if not path.startswith("/api/v1/") or "/webhooks/" in path:
+                continue  # a webhook checks its own signature or credentials
             for method in operations:
                 concrete = path.replace("{", "").replace("}", "")
                 response = http.request(method, concrete)
