@@ -100,6 +100,8 @@ class Task(Generic[TWorkflowInput, R]):
             return output
         if self.batch is not None:  # each member's output is one value of the returned dict
             annotation = batching.member_output_type(annotation, self.batch)
+        if annotation is type(None):  # hatchet_sdk validates `-> None` outputs as EmptyModel
+            return EmptyModel()
         is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
         if output is None or not (is_model or dataclasses.is_dataclass(annotation)):
             return output

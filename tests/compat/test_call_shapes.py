@@ -434,3 +434,14 @@ def test_ctx_cancel_cancels_only_its_own_task_run(hatchet: Any, start_worker: An
     details = hatchet.runs.get_details(ref.workflow_run_id)
     assert details.task_runs["sibling"].output == {"n": 1}
     assert details.task_runs["quits"].error is None  # as in Hatchet: only failures have one
+
+
+def test_a_task_annotated_to_return_none_gives_an_empty_model(
+    hatchet: Any, start_worker: Any
+) -> None:
+    @hatchet.task()
+    def quiet(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    start_worker(quiet)
+    assert quiet.run() == EmptyModel()  # hatchet_sdk validates `-> None` outputs as EmptyModel
