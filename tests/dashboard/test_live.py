@@ -210,3 +210,39 @@ def test_run_a_workflow_from_the_form_its_input_schema_makes(
     assert hatchet.audit.list()[0].action == "run"
     page.shot("workflow-run-form")
     assert page.errors == []
+
+
+def test_an_executed_notebook_downloads_as_ipynb_and_html(
+    page: Any, seeded: dict[str, Any], db: Any, tmp_path: Path
+) -> None:
+    import json
+
+    import nbformat
+
+    run_id = seeded["ok"]
+    task = db.execute(
+        "SELECT id, attempt FROM hatchnb.task_runs WHERE run_id = %s AND task_name = 'extract'",
+        (run_id,),
+    ).fetchone()
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# the report")])
+    stored = json.dumps(dict(notebook)).encode()
+    db.execute(
+        "INSERT INTO hatchnb.task_notebooks (task_run_id, attempt, run_id, task_name, notebook,"
+        " failed) VALUES (%s, %s, %s, 'extract', %s, false)",
+        (task["id"], task["attempt"], run_id, stored),
+    )
+    p = page.open(f"?page=run&id={run_id}")
+    button = p.get_by_text("Download .ipynb")
+    button.wait_for(timeout=15_000)
+    files = {}
+    for label in ("Download .ipynb", "Download .html"):
+        with p.expect_download(timeout=15_000) as download:
+            p.get_by_text(label).click()
+        target = tmp_path / download.value.suggested_filename
+        download.value.save_as(target)
+        files[target.suffix] = target
+    assert files[".ipynb"].name == f"{run_id}-extract-attempt{task['attempt']}.ipynb"
+    assert json.loads(files[".ipynb"].read_bytes()) == json.loads(stored)
+    assert "the report" in files[".html"].read_text()
+    # the notebook's own scripts are blocked by its sandboxed frame, as they must be
+    assert [e for e in page.errors if "frame is sandboxed" not in e] == []

@@ -4,7 +4,9 @@ event log and executed notebooks; its lineage and "Fork from here"."""
 from __future__ import annotations
 
 import html
+import io
 import json
+import re
 import urllib.parse
 import uuid
 from datetime import UTC, datetime
@@ -275,7 +277,31 @@ class RunDetailPage:
                 f"(attempt {int(row['attempt'])})</h3>"
             )
             frame = notebook_tasks.notebook_frame(page, height=600)
-            self.notebooks.append(pn.pane.HTML(title + frame, sizing_mode="stretch_width"))
+            downloads = self._notebook_downloads(row, page)
+            self.notebooks.append(pn.pane.HTML(title, sizing_mode="stretch_width"))
+            self.notebooks.append(downloads)
+            self.notebooks.append(pn.pane.HTML(frame, sizing_mode="stretch_width"))
+
+    def _notebook_downloads(self, row: dict[str, Any], page: str) -> pn.Row:
+        """The executed notebook as a file: .ipynb as stored, and the rendered .html."""
+        task = re.sub(r"[^A-Za-z0-9._-]+", "_", str(row["task_name"]))
+        stem = f"{self.run_id}-{task}-attempt{int(row['attempt'])}"
+        task_run_id = row["task_run_id"]
+
+        def ipynb() -> io.BytesIO:
+            return io.BytesIO(self.hatchet.runs.get_notebook(task_run_id) or b"")
+
+        return pn.Row(
+            pn.widgets.FileDownload(
+                callback=ipynb, filename=f"{stem}.ipynb", label="Download .ipynb", width=170
+            ),
+            pn.widgets.FileDownload(
+                file=io.BytesIO(page.encode()),
+                filename=f"{stem}.html",
+                label="Download .html",
+                width=170,
+            ),
+        )
 
     def _fork(self) -> None:
         user = common.authorize(self.config, Role.OPERATOR, "fork runs", self.feedback)
