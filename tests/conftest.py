@@ -14,6 +14,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.pgbouncer import PgBouncer
+
 ADMIN_DSN = os.environ.get("HATCHNB_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 FAST_SETTINGS = {
     "HATCHNB_HEARTBEAT_INTERVAL": "0.3",
@@ -59,11 +61,26 @@ def template_db() -> Iterator[str]:
     _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@pytest.fixture(scope="session")
+def pgbouncer() -> Iterator[PgBouncer]:
+    """A real PgBouncer in transaction mode in front of the test PostgreSQL."""
+    bouncer = PgBouncer(ADMIN_DSN)
+    yield bouncer
+    bouncer.stop()
+
+
 @pytest.fixture
-def dsn(template_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def dsn(
+    template_db: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """A fresh database's URL. With HATCHNB_TEST_PGBOUNCER=1 the URL goes through PgBouncer
+    (transaction mode) and HATCHNB_DATABASE_DIRECT_URL is the database's direct URL."""
     name = f"t_{uuid.uuid4().hex[:16]}"
     _admin(f"CREATE DATABASE {name} TEMPLATE {template_db}")
     url = _dsn_for(name)
+    if os.environ.get("HATCHNB_TEST_PGBOUNCER") == "1":
+        monkeypatch.setenv("HATCHNB_DATABASE_DIRECT_URL", url)
+        url = request.getfixturevalue("pgbouncer").url(name)
     monkeypatch.setenv("HATCHNB_DATABASE_URL", url)
     for key, value in FAST_SETTINGS.items():
         monkeypatch.setenv(key, value)
@@ -75,7 +92,8 @@ def dsn(template_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def db(dsn: str) -> Iterator[psycopg.Connection[Any]]:
     from psycopg.rows import dict_row
 
-    with psycopg.connect(dsn, autocommit=True, row_factory=dict_row) as conn:
+    direct = os.environ.get("HATCHNB_DATABASE_DIRECT_URL") or dsn  # not through PgBouncer
+    with psycopg.connect(direct, autocommit=True, row_factory=dict_row) as conn:
         yield conn
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import select
 from collections.abc import AsyncIterator, Iterator
@@ -112,6 +113,36 @@ def liveness_params(dsn: str, options: str, dead_after: float | None = None) -> 
     return params
 
 
+def direct_dsn(dsn: str) -> str:
+    """The URL for a connection that needs a session of its own (LISTEN, session advisory
+    locks: the engine leader, migrations, retention; and every other dedicated connection):
+    HATCHNB_DATABASE_DIRECT_URL when ``dsn`` is HATCHNB_DATABASE_URL and a direct URL is
+    set (a transaction-mode pooler such as PgBouncer in front of the pooled URL), else
+    ``dsn`` itself."""
+    direct = os.environ.get("HATCHNB_DATABASE_DIRECT_URL")
+    if direct and dsn == os.environ.get("HATCHNB_DATABASE_URL"):
+        return direct
+    return dsn
+
+
+def is_pooled(dsn: str) -> bool:
+    """Whether ``dsn`` goes through a transaction-mode pooler (a distinct direct URL is set)."""
+    return direct_dsn(dsn) != dsn
+
+
+def pool_params(dsn: str, options: str) -> dict[str, Any]:
+    """Connection parameters of a pool's connections. Through a transaction-mode pooler,
+    each transaction may run on another server session: no server-side prepared statements
+    (``prepare_threshold=None``) and no ``options`` startup parameter (PgBouncer refuses
+    it; set ``jit = off`` on the database instead, see docs/deploy.md)."""
+    if not is_pooled(dsn):
+        return liveness_params(dsn, options)
+    params = liveness_params(dsn, "")
+    if not conninfo_to_dict(dsn).get("options"):
+        params.pop("options")
+    return {**params, "prepare_threshold": None}
+
+
 def jsonb(value: Any) -> Jsonb:
     """A JSON(B) parameter of a named query."""
     return Jsonb(value)
@@ -171,7 +202,7 @@ class Store:
             configure=_configure,
             # a dead connection is replaced at checkout instead of failing the caller
             check=_check_if_readable,
-            kwargs={"row_factory": dict_row, **liveness_params(dsn, NO_JIT)},
+            kwargs={"row_factory": dict_row, **pool_params(dsn, NO_JIT)},
             name="hatchnb-sync",
         )
         with wrap_errors(dsn):
@@ -235,7 +266,7 @@ class AsyncStore:
             check=_acheck_if_readable,
             kwargs={
                 "row_factory": dict_row,
-                **liveness_params(dsn, NO_JIT if durable else ASYNC_COMMIT),
+                **pool_params(dsn, NO_JIT if durable else ASYNC_COMMIT),
             },
             name="hatchnb-async",
             **retry,
@@ -275,19 +306,22 @@ class AsyncStore:
 def connect(dsn: str, options: str = "", **kwargs: Any) -> psycopg.Connection[Any]:
     """``psycopg.connect`` for a connection of its own (engine duties on threads, a client's
     run waiter): with the liveness parameters, a cut link fails its queries after about
-    HATCHNB_WORKER_TIMEOUT seconds instead of TCP's 15 minutes."""
-    return psycopg.connect(dsn, **kwargs, **liveness_params(dsn, options))
+    HATCHNB_WORKER_TIMEOUT seconds instead of TCP's 15 minutes. It goes to the direct URL
+    (``direct_dsn``): a dedicated connection may hold a session's state."""
+    direct = direct_dsn(dsn)
+    return psycopg.connect(direct, **kwargs, **liveness_params(direct, options))
 
 
 async def connect_async(
     dsn: str, application_name: str = "hatchnb"
 ) -> psycopg.AsyncConnection[DictRow]:
-    """A dedicated autocommit connection (LISTEN, leader lock)."""
-    with wrap_errors(dsn):
+    """A dedicated autocommit connection (LISTEN, leader lock), to the direct URL."""
+    direct = direct_dsn(dsn)
+    with wrap_errors(direct):
         return await psycopg.AsyncConnection.connect(
-            dsn,
+            direct,
             autocommit=True,
             row_factory=dict_row,
             application_name=application_name,
-            **liveness_params(dsn, ""),
+            **liveness_params(direct, ""),
         )

@@ -10,7 +10,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from hatchnb import errors
 from hatchnb.store import queries
-from hatchnb.store.db import wrap_errors
+from hatchnb.store.db import direct_dsn, wrap_errors
 
 #: arbitrary constant identifying hatchnb's migration lock
 _MIGRATION_LOCK = 7_413_902_118
@@ -61,7 +61,7 @@ def migrate(dsn: str) -> int:
     """Bring the schema up to date; returns the schema version. Safe to call concurrently.
     Every migration not applied yet is applied, in order, also one numbered below the
     newest applied one (migrations written on branches land in any order)."""
-    with wrap_errors(), psycopg.connect(_with_timeout(dsn), autocommit=True) as conn:
+    with wrap_errors(), psycopg.connect(_with_timeout(direct_dsn(dsn)), autocommit=True) as conn:
         if applied_versions(conn) == ALL_VERSIONS:
             return SCHEMA_VERSION
         conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
