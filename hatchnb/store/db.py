@@ -194,6 +194,8 @@ class Store:
 
     def __init__(self, dsn: str, max_size: int = 4) -> None:
         self.dsn = dsn
+        #: the read replica's store, once ``replica.reads_store`` made one
+        self.replica: Store | None = None
         self.pool: ConnectionPool[psycopg.Connection[DictRow]] = ConnectionPool(
             dsn,
             min_size=1,
@@ -209,6 +211,8 @@ class Store:
             self.pool.open(wait=True, timeout=15)
 
     def close(self) -> None:
+        if self.replica is not None:
+            self.replica.close()
         self.pool.close()
 
     @contextlib.contextmanager
