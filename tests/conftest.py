@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.pgbouncer import PgBouncer
+from tests.pgbouncer import PGBOUNCER, PgBouncer
 
 ADMIN_DSN = os.environ.get("HATCHNB_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 FAST_SETTINGS = {
@@ -64,6 +64,8 @@ def template_db() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def pgbouncer() -> Iterator[PgBouncer]:
     """A real PgBouncer in transaction mode in front of the test PostgreSQL."""
+    if not Path(PGBOUNCER).exists() and os.environ.get("HATCHNB_TEST_PGBOUNCER") != "1":
+        pytest.skip(f"no {PGBOUNCER} (apt-get install pgbouncer)")
     bouncer = PgBouncer(ADMIN_DSN)
     yield bouncer
     bouncer.stop()
