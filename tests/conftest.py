@@ -14,6 +14,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.pgbouncer import PGBOUNCER, PgBouncer
+
 ADMIN_DSN = os.environ.get("HATCHNB_TEST_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 FAST_SETTINGS = {
     "HATCHNB_HEARTBEAT_INTERVAL": "0.3",
@@ -59,36 +61,28 @@ def template_db() -> Iterator[str]:
     _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
-#: HATCHNB_TEST_PGBOUNCER=1: every test's client, workers and engine reach PostgreSQL
-#: through a real PgBouncer in transaction mode (sessions go direct, as in production)
-THROUGH_PGBOUNCER = os.environ.get("HATCHNB_TEST_PGBOUNCER") == "1"
-
-
 @pytest.fixture(scope="session")
-def pgbouncer_port() -> Iterator[int | None]:
-    if not THROUGH_PGBOUNCER:
-        yield None
-        return
-    from tests import pgbouncer
-
-    if not pgbouncer.available():
-        pytest.exit("HATCHNB_TEST_PGBOUNCER=1 needs pgbouncer (apt-get install pgbouncer)", 2)
-    with pgbouncer.running(*pgbouncer.server_of(ADMIN_DSN)) as port:
-        yield port
+def pgbouncer() -> Iterator[PgBouncer]:
+    """A real PgBouncer in transaction mode in front of the test PostgreSQL."""
+    if not Path(PGBOUNCER).exists() and os.environ.get("HATCHNB_TEST_PGBOUNCER") != "1":
+        pytest.skip(f"no {PGBOUNCER} (apt-get install pgbouncer)")
+    bouncer = PgBouncer(ADMIN_DSN)
+    yield bouncer
+    bouncer.stop()
 
 
 @pytest.fixture
 def dsn(
-    template_db: str, pgbouncer_port: int | None, monkeypatch: pytest.MonkeyPatch
+    template_db: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> Iterator[str]:
+    """A fresh database's URL. With HATCHNB_TEST_PGBOUNCER=1 the URL goes through PgBouncer
+    (transaction mode) and HATCHNB_DATABASE_DIRECT_URL is the database's direct URL."""
     name = f"t_{uuid.uuid4().hex[:16]}"
     _admin(f"CREATE DATABASE {name} TEMPLATE {template_db}")
     url = _dsn_for(name)
-    if pgbouncer_port is not None:
+    if os.environ.get("HATCHNB_TEST_PGBOUNCER") == "1":
         monkeypatch.setenv("HATCHNB_DATABASE_DIRECT_URL", url)
-        from tests import pgbouncer
-
-        url = pgbouncer.through(url, pgbouncer_port)
+        url = request.getfixturevalue("pgbouncer").url(name)
     monkeypatch.setenv("HATCHNB_DATABASE_URL", url)
     for key, value in FAST_SETTINGS.items():
         monkeypatch.setenv(key, value)
@@ -101,7 +95,7 @@ def db(dsn: str) -> Iterator[psycopg.Connection[Any]]:
     """The test's own connection for checks, straight to the server."""
     from psycopg.rows import dict_row
 
-    direct = os.environ.get("HATCHNB_DATABASE_DIRECT_URL", dsn)
+    direct = os.environ.get("HATCHNB_DATABASE_DIRECT_URL") or dsn  # not through PgBouncer
     with psycopg.connect(direct, autocommit=True, row_factory=dict_row) as conn:
         yield conn
 

@@ -1,41 +1,19 @@
-"""A real PgBouncer (Debian's /usr/sbin/pgbouncer) in transaction mode in front of the test
-PostgreSQL: every database name is passed through, so each test's fresh database is
-reachable through it."""
+"""A real PgBouncer in transaction mode in front of the test PostgreSQL (for the fixtures)."""
 
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-BINARY = "/usr/sbin/pgbouncer"
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-
-def server_of(dsn: str) -> tuple[str, int]:
-    """The host and port a connection string names (libpq's defaults otherwise)."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    params = conninfo_to_dict(dsn)
-    return str(params.get("host") or "127.0.0.1"), int(str(params.get("port") or 5432))
-
-
-def through(dsn: str, port: int) -> str:
-    """``dsn`` with PgBouncer's address instead of the server's."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    params = {key: str(value) for key, value in conninfo_to_dict(dsn).items()}
-    return make_conninfo(**{**params, "host": "127.0.0.1", "port": str(port)})
-
-
-def available() -> bool:
-    return os.path.exists(BINARY)
+PGBOUNCER = "/usr/sbin/pgbouncer"
 
 
 def _free_port() -> int:
@@ -44,55 +22,82 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def running(server_host: str, server_port: int) -> Iterator[int]:
-    """Start PgBouncer (transaction pooling, trust auth); yields its port."""
-    port = _free_port()
-    home = Path(tempfile.mkdtemp(prefix="hatchnb-pgbouncer-"))
-    (home / "users.txt").write_text('"postgres" ""\n')
-    (home / "pgbouncer.ini").write_text(
-        f"""[databases]
-* = host={server_host} port={server_port}
+class PgBouncer:
+    """``pgbouncer`` as a child process: every database of ``server_dsn``'s server is
+    reachable through it (a wildcard entry), in transaction pooling mode. ``netns`` runs it
+    in that network namespace, listening on ``listen``; the tests reach its admin console
+    through its Unix socket, a file reachable from every namespace."""
 
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = {port}
-unix_socket_dir =
-auth_type = trust
-auth_file = {home}/users.txt
-admin_users = postgres
-pool_mode = transaction
-max_client_conn = 1000
-default_pool_size = 40
-ignore_startup_parameters = extra_float_digits
-server_reset_query =
-logfile = {home}/pgbouncer.log
-pidfile = {home}/pgbouncer.pid
-"""
-    )
-    command = [BINARY, str(home / "pgbouncer.ini")]
-    if os.geteuid() == 0:  # PgBouncer will not run as root
-        owner = pwd.getpwnam("postgres")
-        for path in (home, *home.iterdir()):
-            os.chown(path, owner.pw_uid, owner.pw_gid)
-        command[1:1] = ["-u", "postgres"]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    try:
+    def __init__(
+        self, server_dsn: str, listen: str = "127.0.0.1", netns: str = "", port: int = 0
+    ) -> None:
+        server = conninfo_to_dict(server_dsn)
+        self.user = str(server.get("user") or "postgres")
+        self.listen = listen
+        self.port = port or _free_port()
+        self.home = Path(tempfile.mkdtemp(prefix="hatchnb-pgbouncer-"))
+        self.home.chmod(0o777)  # pgbouncer drops root for "nobody" and writes its log here
+        (self.home / "users.txt").write_text(f'"{self.user}" ""\n')
+        host, server_port = server.get("host") or "127.0.0.1", server.get("port") or 5432
+        (self.home / "pgbouncer.ini").write_text(
+            "[databases]\n"
+            f"* = host={host} port={server_port}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = {listen}\nlisten_port = {self.port}\nunix_socket_dir = {self.home}\n"
+            f"auth_type = trust\nauth_file = {self.home / 'users.txt'}\n"
+            f"admin_users = {self.user}\nstats_users = {self.user}\n"
+            "pool_mode = transaction\ndefault_pool_size = 20\nmax_client_conn = 500\n"
+            "server_reset_query =\nignore_startup_parameters = extra_float_digits\n"
+            f"logfile = {self.home / 'pgbouncer.log'}\n"
+        )
+        command = [PGBOUNCER, str(self.home / "pgbouncer.ini")]
+        if os.geteuid() == 0:
+            command[1:1] = ["-u", "nobody"]  # it refuses to run as root
+        if netns:
+            command[:0] = ["ip", "netns", "exec", netns]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self._wait_ready()
+
+    def url(self, database: str) -> str:
+        return make_conninfo(
+            f"postgresql://{self.user}@{self.listen}:{self.port}/{database}", connect_timeout=10
+        )
+
+    def socket_url(self, database: str) -> str:
+        return make_conninfo(
+            f"postgresql://{self.user}@/{database}", host=str(self.home), port=self.port
+        )
+
+    def _wait_ready(self) -> None:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"pgbouncer exited: {self.log()}")
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    log = home / "pgbouncer.log"
-                    raise RuntimeError(f"pgbouncer exited: {log.read_text()[-2000:]}") from None
+                with psycopg.connect(self.socket_url("pgbouncer"), autocommit=True):
+                    return
+            except psycopg.OperationalError:
                 time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
+        raise RuntimeError(f"pgbouncer did not accept connections: {self.log()}")
+
+    def show(self, what: str) -> list[dict[str, object]]:
+        """``SHOW <what>`` on pgbouncer's admin console (POOLS, STATS, CLIENTS...)."""
+        with psycopg.connect(self.socket_url("pgbouncer"), autocommit=True) as conn:
+            cur = conn.execute(f"SHOW {what}", prepare=False)
+            names = [column.name for column in cur.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def log(self) -> str:
+        path = self.home / "pgbouncer.log"
+        return path.read_text()[-3000:] if path.exists() else ""
+
+    def stop(self) -> None:
+        self.process.terminate()
         try:
-            proc.wait(10)
+            self.process.wait(10)
         except subprocess.TimeoutExpired:
-            proc.kill()
-        shutil.rmtree(home, ignore_errors=True)
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.home, ignore_errors=True)

@@ -13,6 +13,7 @@ from hatchnb import limits
 from hatchnb.config import Settings
 from hatchnb.store import Store
 from hatchnb.store.reads import ReadsRepo
+from hatchnb.store.replica import reads_store
 
 #: upper bounds (seconds) of the queue-to-start latency histogram buckets
 LATENCY_BOUNDS: tuple[float, ...] = (
@@ -53,7 +54,7 @@ class MetricsClient:
     """``hatchet.metrics``: read-only figures over the whole database."""
 
     def __init__(self, store: Store, settings: Settings) -> None:
-        self._reads = ReadsRepo(store)
+        self._reads = ReadsRepo(reads_store(store))  # the replica's, when there is one
         self._settings = settings
 
     def queue_depth(self) -> dict[str, dict[str, int]]:

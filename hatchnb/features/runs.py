@@ -37,6 +37,7 @@ from hatchnb.run_diff import RunDiff
 from hatchnb.store import AsyncStore, Store, notify
 from hatchnb.store.durable import DurableRepo
 from hatchnb.store.lineage import LineageRepo
+from hatchnb.store.replica import reads_store
 from hatchnb.store.retention import PruneReport, prune
 from hatchnb.store.runs import AsyncRunsRepo, RunsRepo, TaskOutput, as_dicts
 from hatchnb.store.runs import RunFilter as RunQuery
@@ -152,6 +153,8 @@ class RunsClient:
     ) -> None:
         self._store = store
         self._runs = RunsRepo(store)
+        #: lists and counts, which may lag behind: the replica's, when there is one
+        self._listing = RunsRepo(reads_store(store))
         self._versions = VersionsRepo(store)
         self._settings = settings
         self._reader = reader
@@ -383,8 +386,8 @@ class RunsClient:
         )
         limit, offset = _whole(limit or 100, "limit", 1), _whole(offset or 0, "offset", 0)
         if only_tasks:
-            return Rows(self._runs.list_task_runs(where, limit or 100, offset or 0))
-        rows = self._runs.list_runs(where, limit or 100, offset or 0)
+            return Rows(self._listing.list_task_runs(where, limit or 100, offset or 0))
+        rows = self._listing.list_runs(where, limit or 100, offset or 0)
         if not include_payloads:
             rows = [dataclasses.replace(r, input=None) for r in rows]
         return RunList(rows)
@@ -462,7 +465,7 @@ class RunsClient:
         where = run_filters(
             since, until, statuses, additional_metadata, workflow_names, parent_task_run_id
         )
-        return self._runs.count_runs(where, _whole(cap, "cap", 0))
+        return self._listing.count_runs(where, _whole(cap, "cap", 0))
 
     def status_counts(
         self,
@@ -478,7 +481,7 @@ class RunsClient:
         where = run_filters(
             since, until, None, additional_metadata, workflow_names, parent_task_run_id
         )
-        return self._runs.status_counts(where, _whole(cap, "cap", 1))
+        return self._listing.status_counts(where, _whole(cap, "cap", 1))
 
     def attempts(self, run_id: str) -> builtins.list[dict[str, Any]]:
         """Finished attempts of the run's task runs (retries, timeouts, hand-backs included),

@@ -11,6 +11,7 @@ from hatchnb.config import Settings
 from hatchnb.records import Rows, WorkerRecord
 from hatchnb.store import Store
 from hatchnb.store.reads import ReadsRepo
+from hatchnb.store.replica import reads_store
 
 
 class WorkersClient:
@@ -18,10 +19,14 @@ class WorkersClient:
 
     def __init__(self, store: Store, settings: Settings) -> None:
         self._reads = ReadsRepo(store)
+        #: the list may lag behind: the replica's, when there is one
+        self._listing = ReadsRepo(reads_store(store))
         self._settings = settings
 
     def list(self, limit: int = 100) -> Rows[WorkerRecord]:
-        return Rows(self._reads.workers(limits.whole_number(limit, "limit", 0, limits.BIGINT_MAX)))
+        return Rows(
+            self._listing.workers(limits.whole_number(limit, "limit", 0, limits.BIGINT_MAX))
+        )
 
     async def aio_list(self, limit: int = 100) -> Rows[WorkerRecord]:
         return await asyncio.to_thread(self.list, limit)

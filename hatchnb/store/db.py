@@ -203,6 +203,8 @@ class Store:
 
     def __init__(self, dsn: str, max_size: int = 4) -> None:
         self.dsn = dsn
+        #: the read replica's store, once ``replica.reads_store`` made one
+        self.replica: Store | None = None
         kwargs: dict[str, Any] = {"row_factory": dict_row, **pool_params(dsn, NO_JIT)}
         self.pool: ConnectionPool[psycopg.Connection[DictRow]] = ConnectionPool(
             dsn,
@@ -223,6 +225,8 @@ class Store:
                 raise
 
     def close(self) -> None:
+        if self.replica is not None:
+            self.replica.close()
         self.pool.close()
 
     @contextlib.contextmanager

@@ -1,102 +1,107 @@
-"""hatchnb through a real PgBouncer in transaction mode: the client's and the worker's
-statements go through the pooler (no server-side prepared statements, no startup options),
-LISTEN and the session locks (engine leader, migrations) go straight to the server
-(HATCHNB_DATABASE_DIRECT_URL). The whole engine test set also runs this way in CI
-(HATCHNB_TEST_PGBOUNCER=1, see .ci/run)."""
+"""hatchnb through a real PgBouncer in transaction mode: the pools' statements go through it,
+the sessions that need a server session of their own (LISTEN, the leader's advisory lock) go
+to HATCHNB_DATABASE_DIRECT_URL."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
 
-from hatchnb import Context, DurableContext, EmptyModel, Hatchet
-from tests import pgbouncer
-from tests.conftest import ADMIN_DSN
+from hatchnb import Context, EmptyModel, Hatchet
+from tests.conftest import Process, wait_until
+from tests.pgbouncer import PgBouncer
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(not pgbouncer.available(), reason="needs pgbouncer (apt-get install)"),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.workers]
 
 
 @pytest.fixture
-def pooled(dsn: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
-    """The test database's URL through a PgBouncer of this test's own, and its port."""
-    if pgbouncer.server_of(dsn) != pgbouncer.server_of(ADMIN_DSN):
-        pytest.skip("the suite already runs through PgBouncer")
-    with pgbouncer.running(*pgbouncer.server_of(ADMIN_DSN)) as port:
-        url = pgbouncer.through(dsn, port)
-        monkeypatch.setenv("HATCHNB_DATABASE_URL", url)
-        monkeypatch.setenv("HATCHNB_DATABASE_DIRECT_URL", dsn)
-        yield url, port
+def bounced(dsn: str, pgbouncer: PgBouncer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test database's URL through PgBouncer, its direct URL in the environment."""
+    if os.environ.get("HATCHNB_DATABASE_DIRECT_URL"):
+        return dsn  # the whole run goes through PgBouncer already
+    monkeypatch.setenv("HATCHNB_DATABASE_DIRECT_URL", dsn)
+    url = pgbouncer.url(str(conninfo_to_dict(dsn)["dbname"]))
+    monkeypatch.setenv("HATCHNB_DATABASE_URL", url)
+    return url
 
 
-def _admin(port: int, command: str) -> list[dict[str, Any]]:
-    """PgBouncer's admin console (simple query protocol only)."""
-    from psycopg.rows import dict_row
-
-    url = f"host=127.0.0.1 port={port} dbname=pgbouncer user=postgres"
+@pytest.fixture
+def direct(bounced: str) -> Iterator[psycopg.Connection[Any]]:
     with psycopg.connect(
-        url, autocommit=True, cursor_factory=psycopg.ClientCursor, row_factory=dict_row
+        os.environ["HATCHNB_DATABASE_DIRECT_URL"], autocommit=True, row_factory=dict_row
     ) as conn:
-        return conn.execute(command).fetchall()
+        yield conn
 
 
-def test_a_dag_and_a_durable_wait_run_through_pgbouncer(pooled: tuple[str, int], dsn: str) -> None:
-    url, port = pooled
-    hatchet = Hatchet(dsn=url)
-    wf = hatchet.workflow(name="pooled")
+def _transactions(pgbouncer: PgBouncer, database: str) -> int:
+    rows = [row for row in pgbouncer.show("STATS") if row["database"] == database]
+    return int(str(rows[0]["total_xact_count"])) if rows else 0
 
-    @wf.task()
-    def first(input: EmptyModel, ctx: Context) -> dict[str, int]:
-        return {"n": 1}
 
-    @wf.task(parents=[first])
-    def second(input: EmptyModel, ctx: Context) -> dict[str, int]:
-        return {"n": ctx.task_output(first)["n"] + 1}
+def _pgbouncer_server_ports(pgbouncer: PgBouncer, database: str) -> set[int]:
+    return {
+        int(str(r["local_port"])) for r in pgbouncer.show("SERVERS") if r["database"] == database
+    }
 
-    @hatchet.durable_task()
-    async def waits(input: EmptyModel, ctx: DurableContext) -> Any:
-        return await ctx.aio_wait_for_event("pooled:go")
 
-    worker = hatchet.worker("pooled-worker", slots=4, workflows=[wf, waits])
-    worker.start_background()
+def test_worker_and_engine_run_through_pgbouncer(
+    bounced: str, direct: Any, pgbouncer: PgBouncer, tmp_path: Path
+) -> None:
+    database = str(conninfo_to_dict(bounced)["dbname"])
+    hatchet = Hatchet(dsn=bounced)
     try:
-        for _ in range(3):  # more than once: a prepared statement would break the second
-            assert wf.run()["second"] == {"n": 2}
-        ref = waits.run_no_wait()
-        # what needs a session went straight to the server: the worker's LISTEN
-        # connections are not among the pooler's server connections
-        pooler_ports = {row["local_port"] for row in _admin(port, "SHOW SERVERS")}
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            listening = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT client_port FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND query LIKE 'LISTEN%%'"
-                )
-            ]
-        assert listening and not set(listening) & pooler_ports
-        hatchet.event.push("pooled:go", {"ok": True})
-        assert ref.result(timeout=30) == {"ok": True}
+
+        @hatchet.task(name="bounced-add")
+        def add(input: EmptyModel, ctx: Context) -> dict[str, int]:
+            return {"sum": 40 + 2}
+
+        before = _transactions(pgbouncer, database)
+        workdir = tmp_path / "cwd"
+        workdir.mkdir()
+        worker = Process(bounced, workdir, ["worker", "--slots", "4"], {})
+        try:
+            assert [add.run()["sum"] for _ in range(5)] == [42] * 5
+            # every statement of the pools went through PgBouncer, without prepared statements
+            assert _transactions(pgbouncer, database) - before > 20
+            assert "prepared statement" not in worker.output()
+            # the worker's and the client's LISTEN and the leader lock are direct sessions
+            listening = wait_until(
+                lambda: direct.execute(
+                    "SELECT client_port, query FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+                ).fetchall(),
+                message="LISTEN sessions",
+            )
+            leader = direct.execute(
+                "SELECT a.client_port FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database()"
+            ).fetchall()
+            assert leader, "no engine leader holds its advisory lock"
+            via_pgbouncer = _pgbouncer_server_ports(pgbouncer, database)
+            assert via_pgbouncer, "PgBouncer holds no server connection to the test database"
+            ports = {row["client_port"] for row in listening + leader}
+            assert not ports & via_pgbouncer, "a session-scoped connection went through PgBouncer"
+            assert worker.alive(), worker.output()
+        finally:
+            worker.stop()
     finally:
-        worker.stop(10)
         hatchet.close()
-    database = conninfo_to_dict(dsn)["dbname"]
-    stats = {row["database"]: row for row in _admin(port, "SHOW STATS")}
-    assert stats[database]["total_xact_count"] > 20  # the statements went through it
 
 
 def test_a_pooler_url_without_the_direct_url_is_a_clear_error(
-    pooled: tuple[str, int], monkeypatch: pytest.MonkeyPatch
+    bounced: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from hatchnb import errors
 
-    url, _ = pooled
+    if os.environ.get("HATCHNB_TEST_PGBOUNCER") == "1":
+        pytest.skip("the whole run goes through PgBouncer with a direct URL")
     monkeypatch.delenv("HATCHNB_DATABASE_DIRECT_URL")
     with pytest.raises(errors.DatabaseUnavailable, match="set HATCHNB_DATABASE_DIRECT_URL"):
-        Hatchet(dsn=url).workflows.list()
+        Hatchet(dsn=bounced).workflows.list()

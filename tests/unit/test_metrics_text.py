@@ -29,7 +29,8 @@ class FakeReads:
 
 
 def _client(reads: FakeReads) -> MetricsClient:
-    client = MetricsClient(None, Settings(dsn=None))  # type: ignore[arg-type]
+    client = MetricsClient.__new__(MetricsClient)  # no store: the reads are the fake's
+    client._settings = Settings(dsn=None)
     client._reads = reads  # type: ignore[assignment]
     return client
 
