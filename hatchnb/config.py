@@ -93,6 +93,12 @@ class Settings:
     retention_interval: timedelta = timedelta(minutes=10)
     #: runs deleted per retention batch (each batch is one short transaction)
     retention_batch: int = 1000
+    #: finished run trees older than this move to the partitioned history tables (None: never)
+    archive_after: timedelta | None = timedelta(hours=1)
+    #: seconds between the engine leader's archive passes
+    archive_interval: float = 60.0
+    #: run trees moved per archive batch (each batch is one short transaction)
+    archive_batch: int = 500
     #: port of the worker's /health and /metrics (None: no health check server)
     healthcheck_port: int | None = None
 
@@ -126,6 +132,9 @@ class Settings:
             retention_interval=_duration("HATCHNB_RETENTION_INTERVAL", None)
             or timedelta(minutes=10),
             retention_batch=max(1, int(_float("HATCHNB_RETENTION_BATCH", 1000))),
+            archive_after=_duration("HATCHNB_ARCHIVE_AFTER", timedelta(hours=1)),
+            archive_interval=_float("HATCHNB_ARCHIVE_INTERVAL", 60.0),
+            archive_batch=max(1, int(_float("HATCHNB_ARCHIVE_BATCH", 500))),
             healthcheck_port=_healthcheck_port(),
         )
 

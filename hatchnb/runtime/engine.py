@@ -1,5 +1,5 @@
 """Engine duties, done by one leader at a time (timeouts, dead workers, concurrency, crons and
-schedules, conditions, alerts, retention, statistics). Any worker (or ``hatchnb engine``)
+schedules, conditions, alerts, retention, archive, statistics). Any worker (or ``hatchnb engine``)
 competes for the leader lock; the leader runs each :class:`~hatchnb.runtime.duties.Duty` in
 turn, each round."""
 
@@ -18,6 +18,7 @@ from hatchnb.runtime.duties.alerts import AlertDuty
 from hatchnb.runtime.duties.concurrency import ConcurrencyDuty
 from hatchnb.runtime.duties.crons import DueDuty
 from hatchnb.runtime.duties.durable import ChildWaitsDuty
+from hatchnb.runtime.duties.history import ArchiveDuty
 from hatchnb.runtime.duties.pauses import PausedQueueDuty
 from hatchnb.runtime.duties.retention import RetentionDuty
 from hatchnb.runtime.duties.statistics import StatisticsDuty
@@ -53,6 +54,7 @@ class Engine:
             ChildWaitsDuty(),
             self.alerts,
             RetentionDuty(dsn, settings),
+            ArchiveDuty(dsn, settings),
         ]
         #: monotonic time before which a duty with an interval does not run again
         self._next_run: dict[str, float] = {}

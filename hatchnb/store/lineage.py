@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from hatchnb import errors
+from hatchnb.store import history
 from hatchnb.store.db import Store, Tx
 
 
@@ -53,7 +54,9 @@ class TaskFacts:
 
 
 def fork_source_in(tx: Tx, run_id: str) -> ForkSource:
-    """The source run, locked for share until the caller's transaction ends."""
+    """The source run (moved back from history when archived), locked for share until the
+    caller's transaction ends."""
+    history.restore_in(tx, [run_id])
     row = tx.execute(Store.query("fork_source_run"), {"id": run_id}).fetchone()
     if row is None:
         raise errors.RunNotFound(f"no workflow run has the id {run_id}")

@@ -1,10 +1,12 @@
 """Retention: delete finished runs (and everything stored per run) older than a cutoff.
 
-Every batch is one statement in its own short transaction that locks only the rows it
-deletes (``FOR UPDATE SKIP LOCKED``), so triggers, claims, cancels and replays never wait
-for more than one batch. Children are deleted before their parents (see ``retention.sql``).
-The engine leader starts a pass at most every ``HATCHNB_RETENTION_INTERVAL``; ``hatchnb
-prune`` and ``hatchet.runs.prune`` run one on demand.
+Hot rows go batch by batch; archived history (``hatchnb.store.history``) goes a whole day
+partition at a time (DROP TABLE), its default partition batch by batch. Every batch is one
+statement in its own short transaction that locks only the rows it deletes (``FOR UPDATE
+SKIP LOCKED``), so triggers, claims, cancels and replays never wait for more than one batch.
+Children are deleted before their parents (see ``retention.sql``); an archived tree shares
+one partition. The engine leader starts a pass at most every ``HATCHNB_RETENTION_INTERVAL``;
+``hatchnb prune`` and ``hatchet.runs.prune`` run one on demand.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 
 from hatchnb import errors
-from hatchnb.store import connect, queries, wrap_errors
+from hatchnb.store import connect, history, queries, wrap_errors
 from hatchnb.store.db import NO_JIT
 
 log = logging.getLogger("hatchnb.retention")
@@ -63,6 +65,8 @@ class PruneReport:
     #: the slowest single batch, in seconds: the longest any row lock was held
     longest_batch: float = 0.0
     seconds: float = 0.0
+    #: the UTC days whose history partitions were dropped (or would be, with ``dry_run``)
+    history_days: list[datetime] = dataclasses.field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -92,8 +96,10 @@ def prune(
         if dry_run:
             counts = conn.execute(queries.get("count_prunable"), {"cutoff": report.cutoff})
             report.counts = {k: int(v) for k, v in (counts.fetchone() or {}).items()}
+            _prune_history(conn, report, batch_size, on_batch)
         else:
             _prune_runs(conn, report, batch_size, on_batch)
+            _prune_history(conn, report, batch_size, on_batch)
             for table, query in OTHER_TABLES.items():
                 _prune_table(conn, report, table, query, batch_size, on_batch)
     report.seconds = time.perf_counter() - started
@@ -137,6 +143,20 @@ def _prune_runs(
             return
         if on_batch:
             on_batch("workflow_runs", int(row["workflow_runs"]))
+
+
+def _prune_history(
+    conn: Connection, report: PruneReport, batch_size: int, on_batch: BatchCallback | None
+) -> None:
+    """Archived runs: their expired day partitions dropped, counted with the hot rows."""
+    started = time.perf_counter()
+    pruned = history.drop_expired(conn, report.cutoff, batch_size, report.dry_run)
+    report.longest_batch = max(report.longest_batch, time.perf_counter() - started)
+    report.history_days = pruned.days
+    for table, n in pruned.counts.items():
+        report.counts[table] = report.counts.get(table, 0) + n
+    if on_batch and not report.dry_run and pruned.counts.get("workflow_runs"):
+        on_batch("workflow_runs", pruned.counts["workflow_runs"])
 
 
 def _prune_table(

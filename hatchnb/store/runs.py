@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from hatchnb import errors
 from hatchnb.records import RunStatus, TaskRun, WorkflowRun
+from hatchnb.store import history
 from hatchnb.store.db import AsyncStore, Row, Store, Tx, jsonb
 
 if TYPE_CHECKING:
@@ -346,6 +347,7 @@ class RunsRepo:
         """Re-queue the tasks of finished runs (``failed_only``: the failed and cancelled
         ones and what is downstream)."""
         with self._db.transaction() as conn:
+            history.restore_in(conn, run_ids)
             _replay_in(conn, run_ids, failed_only=failed_only)
 
     def branch_durable_task(
@@ -355,6 +357,7 @@ class RunsRepo:
         ``branch`` and run that task (and what is downstream) again; returns the task's name
         and the new branch."""
         with self._db.transaction() as conn:
+            history.restore_in(conn, [run_id])
             query = self._db.query
             rows = conn.execute(query("durable_tasks_of_run"), {"run_id": run_id}).fetchall()
             task = _durable_task_to_reset(run_id, rows, task_name)

@@ -46,6 +46,7 @@ def no_engine_retention(monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process workers' engines must not prune what a test ages (the last test turns it
     on for its worker process)."""
     monkeypatch.setenv("HATCHNB_RETENTION", "off")
+    monkeypatch.setenv("HATCHNB_ARCHIVE_AFTER", "off")
 
 
 def load_generator() -> Any:

@@ -65,14 +65,16 @@ DELETE FROM hatchnb.filters WHERE id = %(id)s RETURNING id;
 
 -- name: get_event
 -- One event with the runs it started.
-SELECT e.*, coalesce((SELECT array_agg(r.id ORDER BY r.created_at) FROM hatchnb.workflow_runs r
-                       WHERE r.event_id = e.id), '{}') AS run_ids
+SELECT e.*, coalesce((SELECT array_agg(r.id ORDER BY r.created_at)
+                         FROM hatchnb.workflow_runs_all r WHERE r.event_id = e.id), '{}')
+           AS run_ids
   FROM hatchnb.events e WHERE e.id = %(id)s;
 
 -- name: list_events
 -- Events, newest first, with the runs they started; every filter is optional (NULL).
-SELECT e.*, coalesce((SELECT array_agg(r.id ORDER BY r.created_at) FROM hatchnb.workflow_runs r
-                       WHERE r.event_id = e.id), '{}') AS run_ids
+SELECT e.*, coalesce((SELECT array_agg(r.id ORDER BY r.created_at)
+                         FROM hatchnb.workflow_runs_all r WHERE r.event_id = e.id), '{}')
+           AS run_ids
   FROM hatchnb.events e
  WHERE (%(keys)s::text[] IS NULL OR e.key = ANY (%(keys)s::text[]))
    AND (%(since)s::timestamptz IS NULL OR e.created_at >= %(since)s::timestamptz)

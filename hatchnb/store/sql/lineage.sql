@@ -54,7 +54,7 @@ RETURNING (SELECT count(*) FROM copied) AS copied, (SELECT count(*) FROM waiting
 
 -- name: forks_of_run
 -- The runs forked from a run, oldest first.
-SELECT id, forked_at_task, status, created_at FROM hatchnb.workflow_runs
+SELECT id, forked_at_task, status, created_at FROM hatchnb.workflow_runs_all
  WHERE forked_from = %(run_id)s
  ORDER BY created_at, id;
 
@@ -67,8 +67,8 @@ SELECT t.task_name, t.status, t.output, t.output_blob, t.error, t.reused_from,
        (SELECT s FROM jsonb_array_elements(v.spec -> 'tasks') s
          WHERE s ->> 'name' = t.task_name) AS task_spec,
        v.spec -> 'sources' ->> t.task_name AS source
-  FROM hatchnb.task_runs t
-  LEFT JOIN hatchnb.task_runs o ON o.id = t.reused_from
+  FROM hatchnb.task_runs_all t
+  LEFT JOIN hatchnb.task_runs_all o ON o.id = t.reused_from
   JOIN hatchnb.workflow_versions v ON v.id = coalesce(o.version_id, t.version_id)
  WHERE t.run_id = %(run_id)s AND t.kind = 'task'
  ORDER BY t.id;

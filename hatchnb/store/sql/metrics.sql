@@ -14,7 +14,7 @@ SELECT status, count(*) AS total FROM hatchnb.task_runs GROUP BY status;
 -- Finished attempts per time bucket and outcome since a moment.
 SELECT date_bin(%(bucket)s::interval, finished_at, TIMESTAMPTZ '2000-01-01') AS bucket,
        outcome, count(*) AS total
-  FROM hatchnb.task_attempts WHERE finished_at >= %(since)s
+  FROM hatchnb.task_attempts_all WHERE finished_at >= %(since)s
  GROUP BY 1, 2 ORDER BY 1;
 
 -- name: queue_latency_histogram
@@ -23,7 +23,7 @@ SELECT date_bin(%(bucket)s::interval, finished_at, TIMESTAMPTZ '2000-01-01') AS 
 SELECT width_bucket(extract(epoch FROM started_at - queued_at)::float8,
                     %(bounds)s::float8[]) AS bucket,
        count(*) AS total, sum(extract(epoch FROM started_at - queued_at)) AS seconds
-  FROM hatchnb.task_attempts
+  FROM hatchnb.task_attempts_all
  WHERE finished_at >= %(since)s AND started_at IS NOT NULL AND queued_at IS NOT NULL
  GROUP BY 1 ORDER BY 1;
 

@@ -49,6 +49,8 @@ WITH doomed AS MATERIALIZED (
     DELETE FROM hatchnb.task_notebooks WHERE run_id IN (SELECT id FROM doomed) RETURNING 1
 ), task_rows AS (
     DELETE FROM hatchnb.task_runs WHERE id IN (SELECT id FROM tasks) RETURNING 1
+), triggers AS (
+    DELETE FROM hatchnb.api_triggers WHERE run_id IN (SELECT id FROM doomed)
 ), run_rows AS (
     DELETE FROM hatchnb.workflow_runs WHERE id IN (SELECT id FROM doomed) RETURNING 1
 )
@@ -66,7 +68,7 @@ WITH gone AS (
     DELETE FROM hatchnb.events WHERE id IN (
         SELECT e.id FROM hatchnb.events e
          WHERE e.created_at < %(cutoff)s
-           AND NOT EXISTS (SELECT 1 FROM hatchnb.workflow_runs r WHERE r.event_id = e.id)
+           AND NOT EXISTS (SELECT 1 FROM hatchnb.workflow_runs_all r WHERE r.event_id = e.id)
          ORDER BY e.created_at LIMIT %(batch)s
            FOR UPDATE SKIP LOCKED)
     RETURNING 1
@@ -80,7 +82,7 @@ WITH gone AS (
     DELETE FROM hatchnb.scheduled_runs WHERE id IN (
         SELECT s.id FROM hatchnb.scheduled_runs s
          WHERE s.run_id IS NOT NULL AND s.run_at < %(cutoff)s
-           AND NOT EXISTS (SELECT 1 FROM hatchnb.workflow_runs r WHERE r.id = s.run_id)
+           AND NOT EXISTS (SELECT 1 FROM hatchnb.workflow_runs_all r WHERE r.id = s.run_id)
          LIMIT %(batch)s
            FOR UPDATE SKIP LOCKED)
     RETURNING 1
@@ -168,14 +170,22 @@ SELECT (SELECT count(*) FROM runs) AS workflow_runs,
            AND NOT EXISTS (SELECT 1 FROM hatchnb.workflow_runs r
                             WHERE r.event_id = e.id
                               AND NOT (hatchnb.run_expired(r, %(cutoff)s)
-                                       AND r.id NOT IN (SELECT id FROM kept))))
+                                       AND r.id NOT IN (SELECT id FROM kept)))
+           AND NOT EXISTS (SELECT 1 FROM hatchnb.workflow_runs_history h
+                            WHERE h.event_id = e.id
+                              AND NOT hatchnb.history_row_expires(h.tableoid, h.history_at,
+                                                                  %(cutoff)s)))
            AS events,
        (SELECT count(*) FROM hatchnb.scheduled_runs s
          WHERE s.run_id IS NOT NULL AND s.run_at < %(cutoff)s
            AND NOT EXISTS (SELECT 1 FROM hatchnb.workflow_runs r
                             WHERE r.id = s.run_id
                               AND NOT (hatchnb.run_expired(r, %(cutoff)s)
-                                       AND r.id NOT IN (SELECT id FROM kept))))
+                                       AND r.id NOT IN (SELECT id FROM kept)))
+           AND NOT EXISTS (SELECT 1 FROM hatchnb.workflow_runs_history h
+                            WHERE h.id = s.run_id
+                              AND NOT hatchnb.history_row_expires(h.tableoid, h.history_at,
+                                                                  %(cutoff)s)))
            AS scheduled_runs,
        (SELECT count(*) FROM hatchnb.alert_deliveries WHERE created_at < %(cutoff)s)
            AS alert_deliveries,

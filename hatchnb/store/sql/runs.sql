@@ -117,42 +117,42 @@ SELECT r.id, v.workflow_name, v.id, h ->> 'name', h ->> 'kind', 'PENDING',
 SELECT id, workflow_name, version_id, status, input, additional_metadata, priority,
        parent_task_run_id, child_key, error, created_at, started_at, finished_at,
        triggered_by, forked_from, forked_at_task
-  FROM hatchnb.workflow_runs WHERE id = %(id)s;
+  FROM hatchnb.workflow_runs_all WHERE id = %(id)s;
 
 -- name: get_run_tasks
 -- The task runs of one workflow run, in creation order.
 SELECT id, run_id, task_name, kind, status, retry_count, attempt, worker_id,
        output, output_blob IS NOT NULL AS has_blob, error, queued_at, started_at, finished_at,
        parents, reused_from
-  FROM hatchnb.task_runs WHERE run_id = %(run_id)s ORDER BY id;
+  FROM hatchnb.task_runs_all WHERE run_id = %(run_id)s ORDER BY id;
 
 -- name: get_runs_tasks
 -- The task runs of several workflow runs (a page of the run list), in creation order.
 SELECT id, run_id, task_name, kind, status, retry_count, attempt, worker_id,
        output, output_blob IS NOT NULL AS has_blob, error, queued_at, started_at, finished_at,
        parents, reused_from
-  FROM hatchnb.task_runs WHERE run_id = ANY (%(ids)s::uuid[]) ORDER BY id;
+  FROM hatchnb.task_runs_all WHERE run_id = ANY (%(ids)s::uuid[]) ORDER BY id;
 
 -- name: parent_tasks_of_children
 -- The task runs that spawned children created since `since` (one row per parent task), for
 -- finding a parent by its derived public id.
 SELECT DISTINCT p.id, p.run_id, p.task_name
-  FROM hatchnb.workflow_runs c
-  JOIN hatchnb.task_runs p ON p.id = c.parent_task_run_id
+  FROM hatchnb.workflow_runs_all c
+  JOIN hatchnb.task_runs_all p ON p.id = c.parent_task_run_id
  WHERE c.created_at >= %(since)s AND c.parent_task_run_id IS NOT NULL;
 
 -- name: task_run_ids_of_run
 -- The task run ids of one workflow run (a standalone task's run id names its only task).
-SELECT id FROM hatchnb.task_runs WHERE run_id = %(run_id)s;
+SELECT id FROM hatchnb.task_runs_all WHERE run_id = %(run_id)s;
 
 -- name: get_run_outputs
 -- Outputs of the tasks of finished runs, for results.
 SELECT run_id, task_name, kind, status, output, output_blob, error
-  FROM hatchnb.task_runs WHERE run_id = ANY (%(ids)s::uuid[]) ORDER BY id;
+  FROM hatchnb.task_runs_all WHERE run_id = ANY (%(ids)s::uuid[]) ORDER BY id;
 
 -- name: run_statuses
 -- Status and error of several runs.
-SELECT id, status, error FROM hatchnb.workflow_runs WHERE id = ANY (%(ids)s::uuid[]);
+SELECT id, status, error FROM hatchnb.workflow_runs_all WHERE id = ANY (%(ids)s::uuid[]);
 
 -- name: list_runs
 -- Runs filtered by time, status, workflow and metadata containment, newest first. No metadata
@@ -161,7 +161,7 @@ SELECT id, status, error FROM hatchnb.workflow_runs WHERE id = ANY (%(ids)s::uui
 SELECT id, workflow_name, version_id, status, input, additional_metadata, priority,
        parent_task_run_id, child_key, error, created_at, started_at, finished_at,
        triggered_by, forked_from, forked_at_task
-  FROM hatchnb.workflow_runs
+  FROM hatchnb.workflow_runs_all
  WHERE created_at >= %(since)s
    AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
    AND (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
@@ -171,8 +171,8 @@ SELECT id, workflow_name, version_id, status, input, additional_metadata, priori
         OR parent_task_run_id = ANY (%(parent_task_run_ids)s::bigint[]))
    AND (%(event_id)s::uuid IS NULL OR event_id = %(event_id)s::uuid)
    AND (%(worker_id)s::uuid IS NULL OR EXISTS (
-        SELECT 1 FROM hatchnb.task_runs t
-         WHERE t.run_id = workflow_runs.id AND t.worker_id = %(worker_id)s::uuid))
+        SELECT 1 FROM hatchnb.task_runs_all t
+         WHERE t.run_id = workflow_runs_all.id AND t.worker_id = %(worker_id)s::uuid))
  ORDER BY created_at DESC, id
  LIMIT %(limit)s OFFSET %(offset)s;
 
@@ -182,8 +182,8 @@ SELECT id, workflow_name, version_id, status, input, additional_metadata, priori
 SELECT t.id, t.run_id, t.workflow_name, t.task_name, t.kind, t.status, t.retry_count,
        t.attempt, t.worker_id, t.output, t.output_blob IS NOT NULL AS has_blob, t.error,
        t.queued_at, t.started_at, t.finished_at, t.parents, r.additional_metadata
-  FROM hatchnb.workflow_runs r
-  JOIN hatchnb.task_runs t ON t.run_id = r.id AND t.kind = 'task'
+  FROM hatchnb.workflow_runs_all r
+  JOIN hatchnb.task_runs_all t ON t.run_id = r.id AND t.kind = 'task'
  WHERE r.created_at >= %(since)s
    AND (%(until)s::timestamptz IS NULL OR r.created_at <= %(until)s::timestamptz)
    AND (%(statuses)s::text[] IS NULL OR t.status = ANY (%(statuses)s::text[]))
@@ -199,7 +199,7 @@ SELECT t.id, t.run_id, t.workflow_name, t.task_name, t.kind, t.status, t.retry_c
 -- name: count_runs
 -- How many runs match the list_runs filters, counting no further than `cap` (NULL: all).
 SELECT count(*) AS total FROM (
-    SELECT 1 FROM hatchnb.workflow_runs
+    SELECT 1 FROM hatchnb.workflow_runs_all
      WHERE created_at >= %(since)s
        AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
        AND (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
@@ -209,8 +209,8 @@ SELECT count(*) AS total FROM (
             OR parent_task_run_id = ANY (%(parent_task_run_ids)s::bigint[]))
        AND (%(event_id)s::uuid IS NULL OR event_id = %(event_id)s::uuid)
        AND (%(worker_id)s::uuid IS NULL OR EXISTS (
-            SELECT 1 FROM hatchnb.task_runs t
-             WHERE t.run_id = workflow_runs.id AND t.worker_id = %(worker_id)s::uuid))
+            SELECT 1 FROM hatchnb.task_runs_all t
+             WHERE t.run_id = workflow_runs_all.id AND t.worker_id = %(worker_id)s::uuid))
      LIMIT %(cap)s
 ) matching;
 
@@ -219,7 +219,7 @@ SELECT count(*) AS total FROM (
 -- (NULL: no cap). With a workflow, metadata or parent filter the matching runs are grouped
 -- (a per-status walk would fetch every run of a status the filter excludes).
 SELECT status, least(count(*), %(cap)s) AS total
-  FROM hatchnb.workflow_runs
+  FROM hatchnb.workflow_runs_all
  WHERE created_at >= %(since)s
    AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
    AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
@@ -228,8 +228,8 @@ SELECT status, least(count(*), %(cap)s) AS total
         OR parent_task_run_id = ANY (%(parent_task_run_ids)s::bigint[]))
    AND (%(event_id)s::uuid IS NULL OR event_id = %(event_id)s::uuid)
    AND (%(worker_id)s::uuid IS NULL OR EXISTS (
-        SELECT 1 FROM hatchnb.task_runs t
-         WHERE t.run_id = workflow_runs.id AND t.worker_id = %(worker_id)s::uuid))
+        SELECT 1 FROM hatchnb.task_runs_all t
+         WHERE t.run_id = workflow_runs_all.id AND t.worker_id = %(worker_id)s::uuid))
  GROUP BY status;
 
 -- name: run_status_counts_in_range
@@ -237,16 +237,16 @@ SELECT status, least(count(*), %(cap)s) AS total
 -- through the (status, created_at) index one status at a time, then each is counted on its
 -- own range of that index (index-only once vacuumed), reading at most `cap` entries each.
 WITH RECURSIVE present (status) AS (
-    SELECT min(status) FROM hatchnb.workflow_runs
+    SELECT min(status) FROM hatchnb.workflow_runs_all
     UNION ALL
-    SELECT (SELECT min(r.status) FROM hatchnb.workflow_runs r WHERE r.status > p.status)
+    SELECT (SELECT min(r.status) FROM hatchnb.workflow_runs_all r WHERE r.status > p.status)
       FROM present p WHERE p.status IS NOT NULL
 )
 SELECT p.status, c.total
   FROM present p
  CROSS JOIN LATERAL (
     SELECT count(*) AS total FROM (
-        SELECT 1 FROM hatchnb.workflow_runs r
+        SELECT 1 FROM hatchnb.workflow_runs_all r
          WHERE r.status = p.status AND r.created_at >= %(since)s
            AND (%(until)s::timestamptz IS NULL OR r.created_at <= %(until)s::timestamptz)
          LIMIT %(cap)s
@@ -258,18 +258,18 @@ SELECT p.status, c.total
 -- Finished attempts of the task runs of a run, oldest first (timelines).
 SELECT task_run_id, task_name, attempt, worker_id, outcome, error, queued_at, started_at,
        finished_at
-  FROM hatchnb.task_attempts WHERE run_id = %(run_id)s ORDER BY id;
+  FROM hatchnb.task_attempts_all WHERE run_id = %(run_id)s ORDER BY id;
 
 -- name: run_logs
 -- Log lines of all task runs of a run, oldest first.
 SELECT t.task_name, l.attempt, l.level, l.message, l.created_at
-  FROM hatchnb.task_logs l JOIN hatchnb.task_runs t ON t.id = l.task_run_id
+  FROM hatchnb.task_logs_all l JOIN hatchnb.task_runs_all t ON t.id = l.task_run_id
  WHERE t.run_id = %(run_id)s ORDER BY l.id LIMIT %(limit)s;
 
 -- name: run_logs_after
 -- Log lines of a run's task runs after a log id, oldest first (log streaming).
 SELECT l.id, t.task_name, l.attempt, l.level, l.message, l.created_at
-  FROM hatchnb.task_logs l JOIN hatchnb.task_runs t ON t.id = l.task_run_id
+  FROM hatchnb.task_logs_all l JOIN hatchnb.task_runs_all t ON t.id = l.task_run_id
  WHERE t.run_id = %(run_id)s AND l.id > %(after)s ORDER BY l.id LIMIT %(limit)s;
 
 -- name: run_durable_log
@@ -277,15 +277,15 @@ SELECT l.id, t.task_name, l.attempt, l.level, l.message, l.created_at
 -- branch starts with its 'branch' marker at seq 0).
 SELECT t.task_name, d.branch, d.seq, d.kind, d.request, d.wake_at, d.event_key, d.result,
        d.done, d.created_at
-  FROM hatchnb.durable_events d JOIN hatchnb.task_runs t ON t.id = d.task_run_id
+  FROM hatchnb.durable_events_all d JOIN hatchnb.task_runs_all t ON t.id = d.task_run_id
  WHERE t.run_id = %(run_id)s
-   AND d.branch = (SELECT max(b.branch) FROM hatchnb.durable_events b
+   AND d.branch = (SELECT max(b.branch) FROM hatchnb.durable_events_all b
                     WHERE b.task_run_id = d.task_run_id)
  ORDER BY t.id, d.seq;
 
 -- name: task_output_blob
 -- The pickled output of one task in a run.
-SELECT output_blob FROM hatchnb.task_runs WHERE run_id = %(run_id)s AND task_name = %(task_name)s;
+SELECT output_blob FROM hatchnb.task_runs_all WHERE run_id = %(run_id)s AND task_name = %(task_name)s;
 
 -- name: task_run_facts
 -- What a task's context tells on demand: its run's child key, parent run and triggering
@@ -300,7 +300,7 @@ SELECT r.child_key, p.run_id AS parent_run_id, e.key AS event_key, t.retries
 -- name: latest_task_notebook
 -- The newest executed notebook of a task run, found by task run id or by run id and task name.
 SELECT task_run_id, attempt, run_id, task_name, notebook, failed, created_at
-  FROM hatchnb.task_notebooks
+  FROM hatchnb.task_notebooks_all
  WHERE (%(task_run_id)s::bigint IS NOT NULL AND task_run_id = %(task_run_id)s::bigint)
     OR (%(run_id)s::uuid IS NOT NULL AND run_id = %(run_id)s::uuid
         AND task_name = %(task_name)s::text)
@@ -309,13 +309,13 @@ SELECT task_run_id, attempt, run_id, task_name, notebook, failed, created_at
 -- name: run_notebooks
 -- Which tasks of a run have an executed notebook (newest attempt each).
 SELECT DISTINCT ON (task_name) task_name, task_run_id, attempt, failed, created_at
-  FROM hatchnb.task_notebooks WHERE run_id = %(run_id)s
+  FROM hatchnb.task_notebooks_all WHERE run_id = %(run_id)s
  ORDER BY task_name, created_at DESC;
 
 -- name: stream_chunks_after
 -- A run's stream chunks after a position, with the run's status.
 SELECT c.id, c.data, r.status
-  FROM hatchnb.workflow_runs r
-  LEFT JOIN hatchnb.stream_chunks c ON c.run_id = r.id AND c.id > %(after)s
+  FROM hatchnb.workflow_runs_all r
+  LEFT JOIN hatchnb.stream_chunks_all c ON c.run_id = r.id AND c.id > %(after)s
  WHERE r.id = %(run_id)s
  ORDER BY c.id;

@@ -111,7 +111,7 @@ SELECT * FROM hatchnb.crons WHERE id = %(id)s FOR UPDATE;
 -- name: cron_ticks_started
 -- Which of these logical ticks of a cron already started a run (by the cron or a backfill).
 SELECT DISTINCT additional_metadata ->> 'hatchnb__cron_tick' AS tick
-  FROM hatchnb.workflow_runs
+  FROM hatchnb.workflow_runs_all
  WHERE additional_metadata @> jsonb_build_object('hatchnb__cron_id', %(cron_id)s::text)
    AND additional_metadata ->> 'hatchnb__cron_tick' = ANY (%(ticks)s::text[]);
 

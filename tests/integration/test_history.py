@@ -1,0 +1,308 @@
+"""Run history (migration 0020): finished run trees move to day-partitioned history tables
+and every read returns what it did before; live trees stay; retention drops whole days;
+replay restores an archived tree; the engine creates partitions ahead and archives."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from hatchnb import Context, EmptyModel, Hatchet
+from hatchnb.store import history
+from hatchnb.store.retention import prune
+from tests.conftest import wait_until
+from tests.integration.test_retention import PER_RUN, age
+
+pytestmark = pytest.mark.integration
+
+HOUR = timedelta(hours=1)
+MONTH = timedelta(days=30)
+JUST_NOW = timedelta(milliseconds=1)
+
+
+@pytest.fixture(autouse=True)
+def no_engine_archive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process workers' engines must not archive or prune on their own (the engine test
+    turns archiving on for its worker)."""
+    monkeypatch.setenv("HATCHNB_ARCHIVE_AFTER", "off")
+    monkeypatch.setenv("HATCHNB_RETENTION", "off")
+
+
+def hot_rows(db: psycopg.Connection[Any], run_ids: list[str]) -> dict[str, int]:
+    return {t: db.execute(q, {"ids": run_ids}).fetchone()["n"] for t, q in PER_RUN.items()}
+
+
+def history_rows(db: psycopg.Connection[Any], run_ids: list[str]) -> dict[str, int]:
+    """hot_rows, in the history tables."""
+    out = {}
+    for table, query in PER_RUN.items():
+        query = re.sub(r"hatchnb\.(\w+)", r"hatchnb.\1_history", query)
+        out[table] = db.execute(query, {"ids": run_ids}).fetchone()["n"]
+    return out
+
+
+def children_of(db: psycopg.Connection[Any], run_id: str) -> list[str]:
+    rows = db.execute(
+        "SELECT c.id FROM hatchnb.workflow_runs_all c JOIN hatchnb.task_runs_all t"
+        " ON t.id = c.parent_task_run_id WHERE t.run_id = %s",
+        (run_id,),
+    )
+    return [str(r["id"]) for r in rows]
+
+
+def reads(hatchet: Hatchet, run_id: str) -> dict[str, Any]:
+    """What the run page, the list and the SDK calls show of one run."""
+    since = datetime.now(UTC) - timedelta(days=2)
+    listed = hatchet.runs.list(since=since, limit=50)
+    page = hatchet.runs.list_with_pagination(since=since, limit=50)
+    return {
+        "get": hatchet.runs.get(run_id),
+        "details": hatchet.runs.get_details(run_id),
+        "status": hatchet.runs.get_status(run_id),
+        "result": hatchet.runs.get_result(run_id),
+        "logs": hatchet.runs.logs(run_id),
+        "attempts": hatchet.runs.attempts(run_id),
+        "listed": [r for r in listed if str(r.workflow_run_id) == run_id],
+        "page": [r for r in page if str(r.workflow_run_id) == run_id],
+        "count": hatchet.runs.count(since=since),
+    }
+
+
+@pytest.fixture
+def dag_with_child(hatchet: Hatchet, start_worker: Callable[..., Any]) -> Any:
+    @hatchet.task(name="leaf")
+    def leaf(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        ctx.log("leaf working")
+        return {"leaf": 1}
+
+    wf = hatchet.workflow(name="etl")
+
+    @wf.task()
+    def extract(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        ctx.log("extracting")
+        return {"n": leaf.run()["leaf"] + 1}
+
+    @wf.task(parents=[extract])
+    def load(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        ctx.log("loading")
+        return {"rows": ctx.task_output(extract)["n"] * 10}
+
+    start_worker(wf, leaf)
+    return wf
+
+
+def test_an_archived_dag_run_reads_the_same(
+    hatchet: Hatchet, db: psycopg.Connection[Any], dag_with_child: Any
+) -> None:
+    ref = dag_with_child.run_no_wait()
+    assert ref.result(timeout=20) == {"extract": {"n": 2}, "load": {"rows": 20}}
+    run_id = str(ref.workflow_run_id)
+    [child] = children_of(db, run_id)
+    tree = [run_id, child]
+    before = {r: reads(hatchet, r) for r in tree}
+    stored = hot_rows(db, tree)
+    assert stored["task_logs"] == 3 and stored["task_attempts"] == 3
+
+    report = history.archive(hatchet.dsn, JUST_NOW)  # no ageing: every time stays the same
+
+    assert (report.runs, report.task_runs) == (2, 3)
+    assert hot_rows(db, tree) == dict.fromkeys(PER_RUN, 0)
+    assert history_rows(db, tree) == stored
+    assert {r: reads(hatchet, r) for r in tree} == before
+    assert hatchet.runs.get_details(run_id).task_runs["load"].output == {"rows": 20}
+    assert history.archive(hatchet.dsn, JUST_NOW).runs == 0
+    hatchet.runs.cancel(run_id)  # a finished run: nothing to cancel, archived or not
+    assert hatchet.runs.get_status(run_id) == "SUCCEEDED"
+
+
+def test_live_runs_and_their_parents_stay_hot(
+    hatchet: Hatchet, db: psycopg.Connection[Any], start_worker: Callable[..., Any]
+) -> None:
+    @hatchet.task(name="unserved")
+    def unserved(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    @hatchet.task(name="spawner")
+    def spawner(input: EmptyModel, ctx: Context) -> dict[str, str]:
+        return {"child": str(unserved.run_no_wait())}  # nobody serves it: it stays QUEUED
+
+    start_worker(spawner)
+    parent = spawner.run_no_wait()
+    parent.result(timeout=15)
+    queued = unserved.run_no_wait()
+    [child] = children_of(db, str(parent))
+    age(db, [str(parent), child, str(queued)], days=1)
+
+    assert history.archive(hatchet.dsn, HOUR).runs == 0
+    assert hot_rows(db, [str(parent), child, str(queued)])["workflow_runs"] == 3
+
+    hatchet.runs.cancel(child)  # now the whole tree is finished, and it goes together
+    db.execute(
+        "UPDATE hatchnb.workflow_runs SET finished_at = now() - interval '2 hours' WHERE id = %s",
+        (child,),
+    )
+    assert history.archive(hatchet.dsn, HOUR).runs == 2
+    assert history_rows(db, [str(parent), child])["workflow_runs"] == 2
+    assert hot_rows(db, [str(queued)])["workflow_runs"] == 1
+
+
+def test_retention_drops_whole_history_days(
+    hatchet: Hatchet, db: psycopg.Connection[Any], start_worker: Callable[..., Any]
+) -> None:
+    @hatchet.task(name="logged")
+    def logged(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        ctx.log("working")
+        return {"ok": 1}
+
+    start_worker(logged)
+    refs = [logged.run_no_wait() for _ in range(3)]
+    for ref in refs:
+        ref.result(timeout=15)
+    old, recent = [str(r) for r in refs[:2]], [str(refs[2])]
+    age(db, old, days=40)
+    age(db, recent, days=1)
+    history.archive(hatchet.dsn, HOUR)
+    old_day = (datetime.now(UTC) - timedelta(days=40)).date()
+    assert old_day in history.partition_days(hatchet.dsn)
+    expected = history_rows(db, old)
+    assert expected["workflow_runs"] == 2 and expected["task_logs"] == 2
+
+    dry = hatchet.runs.prune(older_than=MONTH, dry_run=True)
+    assert {t: dry.counts[t] for t in PER_RUN} == expected
+    assert old_day in dry.history_days
+    report = prune(hatchet.dsn, MONTH)
+
+    assert {t: report.counts[t] for t in PER_RUN} == expected
+    assert old_day in report.history_days
+    assert old_day not in history.partition_days(hatchet.dsn)
+    partition = f"hatchnb.workflow_runs_history_p{old_day:%Y%m%d}"
+    assert db.execute("SELECT to_regclass(%s) AS t", (partition,)).fetchone()["t"] is None
+    assert history_rows(db, recent)["workflow_runs"] == 1
+    assert [str(r.workflow_run_id) for r in hatchet.runs.list(since=old_day_start())] == recent
+
+
+def old_day_start() -> datetime:
+    return datetime.now(UTC) - timedelta(days=60)
+
+
+def test_default_partition_rows_are_pruned_row_by_row(
+    hatchet: Hatchet, db: psycopg.Connection[Any], start_worker: Callable[..., Any]
+) -> None:
+    @hatchet.task(name="plain")
+    def plain(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    start_worker(plain)
+    ref = plain.run_no_wait()
+    ref.result(timeout=15)
+    run_id = str(ref)
+    age(db, [run_id], days=40)
+    day = (datetime.now(UTC) - timedelta(days=40)).date()
+    # a day whose partition was never made (and cannot be made for it) lands in the default
+    db.execute("SELECT hatchnb.create_history_partition(%s)", (day + timedelta(days=1),))
+    db.execute(
+        "INSERT INTO hatchnb.workflow_runs_history_default SELECT r.*, r.finished_at, r.id"
+        " FROM hatchnb.workflow_runs r WHERE r.id = %s",
+        (run_id,),
+    )
+    db.execute("DELETE FROM hatchnb.workflow_runs WHERE id = %s", (run_id,))
+    assert hatchet.runs.get_status(run_id) == "SUCCEEDED"
+    assert hatchet.runs.prune(older_than=MONTH, dry_run=True).counts["workflow_runs"] == 1
+    assert prune(hatchet.dsn, MONTH).counts["workflow_runs"] == 1
+    assert history_rows(db, [run_id])["workflow_runs"] == 0
+
+
+def test_replaying_an_archived_run_restores_it_and_runs_again(
+    hatchet: Hatchet, db: psycopg.Connection[Any], dag_with_child: Any
+) -> None:
+    ref = dag_with_child.run_no_wait()
+    ref.result(timeout=20)
+    run_id = str(ref.workflow_run_id)
+    tree = [run_id, *children_of(db, run_id)]
+    age(db, tree, days=0.1)
+    history.archive(hatchet.dsn, HOUR)
+    assert hot_rows(db, tree)["workflow_runs"] == 0
+
+    hatchet.runs.replay(run_id)
+
+    assert history_rows(db, tree) == dict.fromkeys(PER_RUN, 0)
+    wait_until(lambda: hatchet.runs.get_status(run_id) == "SUCCEEDED", timeout=20)
+    logs = [line["message"] for line in hatchet.runs.logs(run_id)]
+    assert logs.count("extracting") == 2  # the first execution's logs came back too
+    tree = [run_id, *children_of(db, run_id)]  # the replay spawned its child anew
+    assert len(tree) == 3
+    age(db, tree, days=0.1)
+    assert history.archive(hatchet.dsn, HOUR).runs == len(tree)
+    fork = hatchet.runs.fork(run_id, from_task="load")  # also from an archived run
+    assert fork.result(timeout=20)["load"] == {"rows": 20}
+    assert len(hatchet.runs.forks(run_id)) == 1
+
+
+def test_a_replay_waits_for_an_archive_in_flight_and_an_archive_skips_a_replay(
+    hatchet: Hatchet, db: psycopg.Connection[Any], start_worker: Callable[..., Any]
+) -> None:
+    @hatchet.task(name="plain")
+    def plain(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        return {"ok": 1}
+
+    start_worker(plain)
+    refs = [plain.run_no_wait() for _ in range(2)]
+    for ref in refs:
+        ref.result(timeout=15)
+    first, second = (str(r) for r in refs)
+    age(db, [first, second], days=0.1)
+
+    # a replay's transaction holds the run: the archive leaves it for later
+    with psycopg.connect(hatchet.dsn) as replaying:
+        replaying.execute("SELECT 1 FROM hatchnb.workflow_runs WHERE id = %s FOR UPDATE", (first,))
+        assert history.archive(hatchet.dsn, HOUR).runs == 1  # only the other one
+        replaying.rollback()
+    assert hot_rows(db, [first])["workflow_runs"] == 1
+
+    # an archive in flight holds the run: the replay waits, then restores and replays it
+    with psycopg.connect(hatchet.dsn) as archiving:
+        moved = archiving.execute(
+            "SELECT runs FROM hatchnb.archive_runs(now() - interval '1 hour', 10)"
+        )
+        assert moved.fetchone()[0] == 1
+        replay = threading.Thread(target=hatchet.runs.replay, args=(first,))
+        replay.start()
+        replay.join(timeout=1)
+        assert replay.is_alive()  # blocked on the archive's lock
+        archiving.commit()
+    replay.join(timeout=15)
+    assert not replay.is_alive()
+    wait_until(lambda: [a["attempt"] for a in hatchet.runs.attempts(first)] == [1, 2], timeout=15)
+    assert hatchet.runs.get_status(first) == "SUCCEEDED"
+
+
+def test_the_engine_creates_partitions_ahead_and_archives(
+    hatchet: Hatchet, db: psycopg.Connection[Any], worker_process: Callable[..., Any]
+) -> None:
+    @hatchet.task(name="plain")
+    def plain(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    ref = plain.run_no_wait()
+    proc = worker_process(
+        "--slots", "2", HATCHNB_ARCHIVE_AFTER="1h", HATCHNB_ARCHIVE_INTERVAL="0.5"
+    )
+    ref.result(timeout=20)  # executed by the worker process
+    today = datetime.now(UTC).date()
+    ahead = {today + timedelta(days=d) for d in range(history.DAYS_AHEAD + 1)}
+    wait_until(
+        lambda: ahead <= set(history.partition_days(hatchet.dsn)),
+        message=f"partitions ahead\n{proc.output()}",
+    )
+    age(db, [str(ref)], days=0.1)
+    wait_until(
+        lambda: history_rows(db, [str(ref)])["workflow_runs"] == 1,
+        message=f"archived run\n{proc.output()}",
+    )
+    assert hatchet.runs.get_status(str(ref)) == "SUCCEEDED"
