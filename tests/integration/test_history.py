@@ -71,6 +71,13 @@ def reads(hatchet: Hatchet, run_id: str) -> dict[str, Any]:
         "listed": [r for r in listed if str(r.workflow_run_id) == run_id],
         "page": [r for r in page if str(r.workflow_run_id) == run_id],
         "count": hatchet.runs.count(since=since),
+        "status counts": hatchet.runs.status_counts(since=since, cap=100),
+        "status counts of etl": hatchet.runs.status_counts(
+            since=since, workflow_names=["etl"], cap=100
+        ),
+        "status counts of leaf, uncapped": hatchet.runs.status_counts(
+            since=since, workflow_names=["leaf"]
+        ),
     }
 
 
@@ -115,6 +122,7 @@ def test_an_archived_dag_run_reads_the_same(
     assert hot_rows(db, tree) == dict.fromkeys(PER_RUN, 0)
     assert history_rows(db, tree) == stored
     assert {r: reads(hatchet, r) for r in tree} == before
+    assert before[run_id]["status counts of etl"] == {"SUCCEEDED": 1}
     assert hatchet.runs.get_details(run_id).task_runs["load"].output == {"rows": 20}
     assert history.archive(hatchet.dsn, JUST_NOW).runs == 0
     hatchet.runs.cancel(run_id)  # a finished run: nothing to cancel, archived or not

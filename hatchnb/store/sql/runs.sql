@@ -155,6 +155,7 @@ SELECT run_id, task_name, kind, status, output, output_blob, error
 SELECT id, status, error FROM hatchnb.workflow_runs_all WHERE id = ANY (%(ids)s::uuid[]);
 
 -- name: list_runs
+-- (Every run list below also filters history_at: see migrations/0020_run_history.sql.)
 -- Runs filtered by time, status, workflow and metadata containment, newest first. No metadata
 -- filter is NULL, not '{}': `@> '{}'` matches every row but could still be planned on the
 -- metadata GIN index (migrations/0001_core.sql), which would then read all of it.
@@ -162,7 +163,7 @@ SELECT id, workflow_name, version_id, status, input, additional_metadata, priori
        parent_task_run_id, child_key, error, created_at, started_at, finished_at,
        triggered_by, forked_from, forked_at_task
   FROM hatchnb.workflow_runs_all
- WHERE created_at >= %(since)s
+ WHERE created_at >= %(since)s AND history_at >= %(since)s
    AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
    AND (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
    AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
@@ -184,7 +185,7 @@ SELECT t.id, t.run_id, t.workflow_name, t.task_name, t.kind, t.status, t.retry_c
        t.queued_at, t.started_at, t.finished_at, t.parents, r.additional_metadata
   FROM hatchnb.workflow_runs_all r
   JOIN hatchnb.task_runs_all t ON t.run_id = r.id AND t.kind = 'task'
- WHERE r.created_at >= %(since)s
+ WHERE r.created_at >= %(since)s AND r.history_at >= %(since)s
    AND (%(until)s::timestamptz IS NULL OR r.created_at <= %(until)s::timestamptz)
    AND (%(statuses)s::text[] IS NULL OR t.status = ANY (%(statuses)s::text[]))
    AND (%(workflows)s::text[] IS NULL OR r.workflow_name = ANY (%(workflows)s::text[]))
@@ -200,7 +201,7 @@ SELECT t.id, t.run_id, t.workflow_name, t.task_name, t.kind, t.status, t.retry_c
 -- How many runs match the list_runs filters, counting no further than `cap` (NULL: all).
 SELECT count(*) AS total FROM (
     SELECT 1 FROM hatchnb.workflow_runs_all
-     WHERE created_at >= %(since)s
+     WHERE created_at >= %(since)s AND history_at >= %(since)s
        AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
        AND (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
        AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
@@ -220,7 +221,7 @@ SELECT count(*) AS total FROM (
 -- (a per-status walk would fetch every run of a status the filter excludes).
 SELECT status, least(count(*), %(cap)s) AS total
   FROM hatchnb.workflow_runs_all
- WHERE created_at >= %(since)s
+ WHERE created_at >= %(since)s AND history_at >= %(since)s
    AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
    AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
    AND (%(metadata)s::jsonb IS NULL OR additional_metadata @> %(metadata)s::jsonb)
@@ -232,14 +233,32 @@ SELECT status, least(count(*), %(cap)s) AS total
          WHERE t.run_id = workflow_runs_all.id AND t.worker_id = %(worker_id)s::uuid))
  GROUP BY status;
 
+-- name: run_status_counts_of_workflows
+-- run_status_counts with only a time range and workflows (and a cap): each status counted on
+-- its own range of the (workflow_name, status, created_at) index of history, reading at
+-- most `cap` entries each, not every matching run (the hot table is small).
+SELECT s.status, c.total
+  FROM unnest(%(statuses)s::text[]) AS s (status)
+ CROSS JOIN LATERAL (
+    SELECT count(*) AS total FROM (
+        SELECT 1 FROM hatchnb.workflow_runs_all r
+         WHERE r.status = s.status AND r.workflow_name = ANY (%(workflows)s::text[])
+           AND r.created_at >= %(since)s AND r.history_at >= %(since)s
+           AND (%(until)s::timestamptz IS NULL OR r.created_at <= %(until)s::timestamptz)
+         LIMIT %(cap)s
+    ) matching
+ ) c
+ WHERE c.total > 0;
+
 -- name: run_status_counts_in_range
 -- run_status_counts with only a time range: the statuses present are found by skipping
 -- through the (status, created_at) index one status at a time, then each is counted on its
 -- own range of that index (index-only once vacuumed), reading at most `cap` entries each.
 WITH RECURSIVE present (status) AS (
-    SELECT min(status) FROM hatchnb.workflow_runs_all
+    SELECT min(status) FROM hatchnb.workflow_runs_all WHERE history_at >= %(since)s
     UNION ALL
-    SELECT (SELECT min(r.status) FROM hatchnb.workflow_runs_all r WHERE r.status > p.status)
+    SELECT (SELECT min(r.status) FROM hatchnb.workflow_runs_all r
+             WHERE r.status > p.status AND r.history_at >= %(since)s)
       FROM present p WHERE p.status IS NOT NULL
 )
 SELECT p.status, c.total
@@ -248,6 +267,7 @@ SELECT p.status, c.total
     SELECT count(*) AS total FROM (
         SELECT 1 FROM hatchnb.workflow_runs_all r
          WHERE r.status = p.status AND r.created_at >= %(since)s
+           AND r.history_at >= %(since)s
            AND (%(until)s::timestamptz IS NULL OR r.created_at <= %(until)s::timestamptz)
          LIMIT %(cap)s
     ) matching

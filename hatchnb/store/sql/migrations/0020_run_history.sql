@@ -30,20 +30,35 @@ BEGIN
         SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
           FROM pg_attribute
          WHERE attrelid = format('hatchnb.%I', t)::regclass AND attnum > 0 AND NOT attisdropped;
-        EXECUTE format('CREATE VIEW hatchnb.%I AS SELECT %s FROM hatchnb.%I'
-                       ' UNION ALL SELECT %s FROM hatchnb.%I',
-                       t || '_all', cols, t, cols, t || '_history');
+        -- workflow_runs_all also shows history_at, 'infinity' for a hot run: the run lists
+        -- filter `history_at >= since` besides `created_at >= since` (a run's tree finishes
+        -- after the run was created), which skips the older partitions and is always true
+        -- of a hot run
+        EXECUTE format('CREATE VIEW hatchnb.%I AS SELECT %s%s FROM hatchnb.%I'
+                       ' UNION ALL SELECT %s%s FROM hatchnb.%I',
+                       t || '_all',
+                       cols, CASE WHEN t = 'workflow_runs'
+                                  THEN ', timestamptz ''infinity'' AS history_at' ELSE '' END, t,
+                       cols, CASE WHEN t = 'workflow_runs' THEN ', history_at' ELSE '' END,
+                       t || '_history');
     END LOOP;
 END $$;
 
 -- the reads the hot tables serve by index, on history too (partitioned indexes)
 CREATE INDEX workflow_runs_history_id ON hatchnb.workflow_runs_history (id);
 CREATE INDEX workflow_runs_history_root ON hatchnb.workflow_runs_history (history_root);
-CREATE INDEX workflow_runs_history_created ON hatchnb.workflow_runs_history (created_at DESC);
+-- the run lists filter history_at besides created_at (see workflow_runs_all): with it in
+-- the index, capped counts stay index-only
+CREATE INDEX workflow_runs_history_created
+    ON hatchnb.workflow_runs_history (created_at DESC) INCLUDE (history_at);
 CREATE INDEX workflow_runs_history_status_created
-    ON hatchnb.workflow_runs_history (status, created_at DESC);
+    ON hatchnb.workflow_runs_history (status, created_at DESC) INCLUDE (history_at);
 CREATE INDEX workflow_runs_history_workflow_created
-    ON hatchnb.workflow_runs_history (workflow_name, created_at DESC);
+    ON hatchnb.workflow_runs_history (workflow_name, created_at DESC) INCLUDE (history_at);
+-- the per-status counts of a workflow filter (run_status_counts_of_workflows)
+CREATE INDEX workflow_runs_history_workflow_status_created
+    ON hatchnb.workflow_runs_history (workflow_name, status, created_at DESC)
+    INCLUDE (history_at);
 CREATE INDEX workflow_runs_history_parent
     ON hatchnb.workflow_runs_history (parent_task_run_id) WHERE parent_task_run_id IS NOT NULL;
 CREATE INDEX workflow_runs_history_event
