@@ -270,6 +270,10 @@ def _prune(args: argparse.Namespace) -> int:
     print(f"finished before {report.cutoff:%Y-%m-%d %H:%M:%S %Z}: {verb}")
     for table, rows in report.counts.items():
         print(f"  {table:18} {rows:>12,}")
+    if report.history_days:
+        days = f"{report.history_days[0]} to {report.history_days[-1]}"
+        dropped = "would drop" if report.dry_run else "dropped"
+        print(f"history partitions {dropped}: {len(report.history_days)} days ({days})")
     if not report.dry_run:
         print(
             f"{report.batches} batches in {report.seconds:.1f} s, "

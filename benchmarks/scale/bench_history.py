@@ -14,7 +14,9 @@ ANALYZE. Then, alternating between the two databases so machine noise hits both 
   ``runs.status_counts`` capped as the page caps them) over the last 24 h and 7 days, with
   and without a status and a workflow filter; median of REPEAT warm repetitions;
 * the run page of one run (``runs.get`` + ``runs.logs`` + ``runs.attempts``): an archived
-  run in ``history``, a finished hot run in ``empty``.
+  run in ``history``, a finished hot run in ``empty``;
+* one archive pass (``hatchnb.store.history.archive``) over the drained runs, made 2 hours
+  old: runs moved per second.
 
 Both databases hold the same hot rows (the drained tasks); ``history`` has the 10M runs
 more. Prints a table (history / empty ratio) and one JSON line; drops its databases.
@@ -43,6 +45,7 @@ from bench_scale import declare_noop, drain_once, median_ms  # noqa: E402
 
 from hatchnb import Hatchet  # noqa: E402
 from hatchnb.dashboard.pages.runs import COUNT_CAP  # noqa: E402
+from hatchnb.store import history  # noqa: E402
 
 ADMIN = os.environ.get("HATCHNB_BENCH_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 RUNS = int(os.environ.get("HISTORY_RUNS", "10000000"))
@@ -169,6 +172,17 @@ def some_run(dsn: str, table: str) -> str:
     return str(row[0])
 
 
+def archive_rate(dsn: str) -> float:
+    """The drained runs made 2 hours old, then moved to history by one archive pass."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE hatchnb.workflow_runs SET finished_at = finished_at - interval '2 hours'"
+        )
+    report = history.archive(dsn, timedelta(hours=1))
+    assert report.runs > 0, "nothing archived"
+    return round(report.runs / report.seconds, 1)
+
+
 def create_database(label: str) -> tuple[str, str]:
     name = f"bench_history_{label}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(ADMIN, autocommit=True) as conn:
@@ -218,6 +232,10 @@ def main() -> None:
         for label in ("empty", "history"):
             rows.setdefault("run page: get + logs + attempts (ms)", {})[label] = median_ms(
                 run_page(clients[label], runs[label])
+            )
+        for label in ("empty", "history"):
+            rows.setdefault("archive pass over the drained runs (runs/s)", {})[label] = (
+                archive_rate(dsns[label])
             )
         result["measurements"] = rows
         print(table(rows))

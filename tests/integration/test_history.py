@@ -4,7 +4,10 @@ replay restores an archived tree; the engine creates partitions ahead and archiv
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -184,6 +187,14 @@ def test_retention_drops_whole_history_days(
     dry = hatchet.runs.prune(older_than=MONTH, dry_run=True)
     assert {t: dry.counts[t] for t in PER_RUN} == expected
     assert old_day in dry.history_days
+    cli = subprocess.run(
+        [sys.executable, "-m", "hatchnb", "prune", "--dry-run", "--older-than", "30d"],
+        env={**os.environ, "HATCHNB_DATABASE_URL": hatchet.dsn},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"history partitions would drop: {len(dry.history_days)} days" in cli.stdout
     report = prune(hatchet.dsn, MONTH)
 
     assert {t: report.counts[t] for t in PER_RUN} == expected
