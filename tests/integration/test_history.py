@@ -301,6 +301,41 @@ def test_a_replay_waits_for_an_archive_in_flight_and_an_archive_skips_a_replay(
     assert hatchet.runs.get_status(first) == "SUCCEEDED"
 
 
+def test_a_cancel_during_an_archive_changes_nothing(
+    hatchet: Hatchet, db: psycopg.Connection[Any], start_worker: Callable[..., Any]
+) -> None:
+    @hatchet.task(name="plain")
+    def plain(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        return {"ok": 1}
+
+    start_worker(plain)
+    ref = plain.run_no_wait()
+    ref.result(timeout=15)
+    run_id = str(ref)
+    age(db, [run_id], days=0.1)
+    errors: list[BaseException] = []
+
+    def cancel() -> None:
+        try:
+            hatchet.runs.cancel(run_id)
+        except BaseException as exc:
+            errors.append(exc)
+
+    with psycopg.connect(hatchet.dsn) as archiving:
+        archiving.execute("SELECT runs FROM hatchnb.archive_runs(now() - interval '1 hour', 10)")
+        cancelling = threading.Thread(target=cancel)
+        cancelling.start()
+        cancelling.join(timeout=1)
+        archiving.commit()
+    cancelling.join(timeout=15)
+    assert not cancelling.is_alive() and not errors
+    assert history_rows(db, [run_id])["workflow_runs"] == 1
+    assert hatchet.runs.get_status(run_id) == "SUCCEEDED"
+    assert hatchet.runs.get_result(run_id) == {"plain": {"ok": 1}}
+    hatchet.runs.cancel(run_id)  # archived: a no-op, like any finished run
+    assert hatchet.runs.get_status(run_id) == "SUCCEEDED"
+
+
 def test_the_engine_creates_partitions_ahead_and_archives(
     hatchet: Hatchet, db: psycopg.Connection[Any], worker_process: Callable[..., Any]
 ) -> None:
