@@ -126,83 +126,105 @@ LANGUAGE sql AS $$
       FROM generate_series(p_from, p_to, interval '1 day') AS d
 $$;
 
--- A hot run and every run below it (children spawned by its tasks, and theirs).
-CREATE FUNCTION hatchnb.run_tree(p_root uuid) RETURNS uuid[]
+-- Whether every run below a hot run (children spawned by its tasks, and theirs) is expired.
+CREATE FUNCTION hatchnb.descendants_expired(p_root uuid, p_cutoff timestamptz) RETURNS boolean
 LANGUAGE sql STABLE AS $$
-    WITH RECURSIVE tree (id) AS (
-        SELECT p_root
+    WITH RECURSIVE below (id) AS (
+        SELECT c.id FROM hatchnb.task_runs t
+          JOIN hatchnb.workflow_runs c ON c.parent_task_run_id = t.id
+         WHERE t.run_id = p_root
         UNION ALL
-        SELECT c.id FROM tree
-          JOIN hatchnb.task_runs t ON t.run_id = tree.id
+        SELECT c.id FROM below
+          JOIN hatchnb.task_runs t ON t.run_id = below.id
           JOIN hatchnb.workflow_runs c ON c.parent_task_run_id = t.id
     )
-    SELECT array_agg(id) FROM tree
+    SELECT NOT EXISTS (SELECT 1 FROM below JOIN hatchnb.workflow_runs r ON r.id = below.id
+                        WHERE NOT hatchnb.run_expired(r, p_cutoff))
 $$;
 
--- Move one locked run tree (hot) to history, with everything stored per run; its task runs.
-CREATE FUNCTION hatchnb.archive_tree(p_runs uuid[], p_root uuid) RETURNS integer
-LANGUAGE plpgsql AS $$
-DECLARE
-    v_at timestamptz;
-    v_tasks bigint[];
-BEGIN
-    SELECT coalesce(max(finished_at), max(created_at)) INTO v_at
-      FROM hatchnb.workflow_runs WHERE id = ANY (p_runs);
-    PERFORM hatchnb.create_history_partition((v_at AT TIME ZONE 'UTC')::date);
-    v_tasks := ARRAY(SELECT id FROM hatchnb.task_runs WHERE run_id = ANY (p_runs));
-    WITH m AS (DELETE FROM hatchnb.task_logs WHERE task_run_id = ANY (v_tasks) RETURNING *)
-    INSERT INTO hatchnb.task_logs_history SELECT m.*, v_at FROM m;
-    WITH m AS (DELETE FROM hatchnb.durable_events WHERE task_run_id = ANY (v_tasks) RETURNING *)
-    INSERT INTO hatchnb.durable_events_history SELECT m.*, v_at FROM m;
-    WITH m AS (DELETE FROM hatchnb.stream_chunks WHERE run_id = ANY (p_runs) RETURNING *)
-    INSERT INTO hatchnb.stream_chunks_history SELECT m.*, v_at FROM m;
-    WITH m AS (DELETE FROM hatchnb.task_attempts WHERE run_id = ANY (p_runs) RETURNING *)
-    INSERT INTO hatchnb.task_attempts_history SELECT m.*, v_at FROM m;
-    WITH m AS (DELETE FROM hatchnb.task_notebooks WHERE run_id = ANY (p_runs) RETURNING *)
-    INSERT INTO hatchnb.task_notebooks_history SELECT m.*, v_at FROM m;
-    WITH m AS (DELETE FROM hatchnb.task_runs WHERE id = ANY (v_tasks) RETURNING *)
-    INSERT INTO hatchnb.task_runs_history SELECT m.*, v_at FROM m;
-    WITH m AS (DELETE FROM hatchnb.workflow_runs WHERE id = ANY (p_runs) RETURNING *)
-    INSERT INTO hatchnb.workflow_runs_history SELECT m.*, v_at, p_root FROM m;
-    RETURN cardinality(v_tasks);
-END $$;
-
 -- Archive up to p_batch run trees whose every run is expired (hatchnb.run_expired: terminal,
--- finished before the cutoff, no unfinished task run), oldest finished root first. A tree
--- moves whole, so a run never leaves before its parent or its children are done. Roots and
--- the rest of each tree are locked SKIP LOCKED: a tree some other transaction holds (a
--- replay, a cancel) is left for a later batch. Returns the runs and task runs moved.
+-- finished before the cutoff, no unfinished task run), oldest finished root first, set-based.
+-- A tree moves whole, so a run never leaves before its parent or its children are done.
+-- Roots and then the rest of each tree are locked SKIP LOCKED: a tree some other
+-- transaction holds part of (a replay, a cancel) is left for a later batch. history_at is
+-- when the tree's last run finished. Returns the runs and task runs moved.
 CREATE FUNCTION hatchnb.archive_runs(p_cutoff timestamptz, p_batch integer,
                                      OUT runs integer, OUT tasks integer)
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_root uuid;
-    v_tree uuid[];
-    v_locked integer;
-    v_trees integer := 0;
+    v_roots uuid[];
+    v_ids uuid[];
+    v_run_roots uuid[];
+    v_ats timestamptz[];
+    v_task_ids bigint[];
+    v_task_ats timestamptz[];
+    v_day date;
 BEGIN
-    runs := 0;
-    tasks := 0;
-    -- a few more candidates than the batch: trees with a live child are skipped, not stuck
-    FOR v_root IN
+    v_roots := ARRAY(
         SELECT r.id FROM hatchnb.workflow_runs r
          WHERE r.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND r.finished_at < p_cutoff
            AND r.parent_task_run_id IS NULL AND hatchnb.run_expired(r, p_cutoff)
+           AND hatchnb.descendants_expired(r.id, p_cutoff)
          ORDER BY r.finished_at
-         LIMIT p_batch * 4
+         LIMIT p_batch
+           FOR UPDATE OF r SKIP LOCKED);
+    WITH RECURSIVE tree (root, id) AS (
+        SELECT x, x FROM unnest(v_roots) AS x
+        UNION ALL
+        SELECT tree.root, c.id FROM tree
+          JOIN hatchnb.task_runs t ON t.run_id = tree.id
+          JOIN hatchnb.workflow_runs c ON c.parent_task_run_id = t.id
+    ), locked AS MATERIALIZED (
+        SELECT r.id FROM hatchnb.workflow_runs r
+         WHERE r.id IN (SELECT id FROM tree WHERE id <> root)
+           AND hatchnb.run_expired(r, p_cutoff)
            FOR UPDATE OF r SKIP LOCKED
-    LOOP
-        v_tree := hatchnb.run_tree(v_root);
-        SELECT count(*) INTO v_locked FROM (
-            SELECT r.id FROM hatchnb.workflow_runs r
-             WHERE r.id = ANY (v_tree) AND hatchnb.run_expired(r, p_cutoff)
-               FOR UPDATE OF r SKIP LOCKED) x;
-        CONTINUE WHEN v_locked <> cardinality(v_tree);
-        tasks := tasks + hatchnb.archive_tree(v_tree, v_root);
-        runs := runs + cardinality(v_tree);
-        v_trees := v_trees + 1;
-        EXIT WHEN v_trees >= p_batch;
+    ), whole AS (
+        SELECT tree.root FROM tree
+         GROUP BY tree.root
+        HAVING bool_and(tree.id = tree.root OR tree.id IN (SELECT id FROM locked))
+    ), moving AS (
+        SELECT tree.root, tree.id,
+               max(coalesce(r.finished_at, r.created_at)) OVER (PARTITION BY tree.root) AS at
+          FROM tree JOIN whole USING (root) JOIN hatchnb.workflow_runs r ON r.id = tree.id
+    )
+    SELECT array_agg(id), array_agg(root), array_agg(at) INTO v_ids, v_run_roots, v_ats
+      FROM moving;
+    runs := coalesce(cardinality(v_ids), 0);
+    tasks := 0;
+    IF runs = 0 THEN
+        RETURN;
+    END IF;
+    FOR v_day IN SELECT DISTINCT (a AT TIME ZONE 'UTC')::date FROM unnest(v_ats) AS a LOOP
+        PERFORM hatchnb.create_history_partition(v_day);
     END LOOP;
+    SELECT array_agg(t.id), array_agg(m.at) INTO v_task_ids, v_task_ats
+      FROM unnest(v_ids, v_ats) AS m (id, at)
+      JOIN hatchnb.task_runs t ON t.run_id = m.id;
+    tasks := coalesce(cardinality(v_task_ids), 0);
+    WITH m AS (DELETE FROM hatchnb.task_logs l USING unnest(v_task_ids, v_task_ats) x (id, at)
+                WHERE l.task_run_id = x.id RETURNING l.*, x.at)
+    INSERT INTO hatchnb.task_logs_history SELECT * FROM m;
+    WITH m AS (DELETE FROM hatchnb.durable_events d
+                USING unnest(v_task_ids, v_task_ats) x (id, at)
+                WHERE d.task_run_id = x.id RETURNING d.*, x.at)
+    INSERT INTO hatchnb.durable_events_history SELECT * FROM m;
+    WITH m AS (DELETE FROM hatchnb.stream_chunks c USING unnest(v_ids, v_ats) x (id, at)
+                WHERE c.run_id = x.id RETURNING c.*, x.at)
+    INSERT INTO hatchnb.stream_chunks_history SELECT * FROM m;
+    WITH m AS (DELETE FROM hatchnb.task_attempts a USING unnest(v_ids, v_ats) x (id, at)
+                WHERE a.run_id = x.id RETURNING a.*, x.at)
+    INSERT INTO hatchnb.task_attempts_history SELECT * FROM m;
+    WITH m AS (DELETE FROM hatchnb.task_notebooks n USING unnest(v_ids, v_ats) x (id, at)
+                WHERE n.run_id = x.id RETURNING n.*, x.at)
+    INSERT INTO hatchnb.task_notebooks_history SELECT * FROM m;
+    WITH m AS (DELETE FROM hatchnb.task_runs t USING unnest(v_task_ids, v_task_ats) x (id, at)
+                WHERE t.id = x.id RETURNING t.*, x.at)
+    INSERT INTO hatchnb.task_runs_history SELECT * FROM m;
+    WITH m AS (DELETE FROM hatchnb.workflow_runs r
+                USING unnest(v_ids, v_ats, v_run_roots) x (id, at, root)
+                WHERE r.id = x.id RETURNING r.*, x.at, x.root)
+    INSERT INTO hatchnb.workflow_runs_history SELECT * FROM m;
 END $$;
 
 -- Move the archived trees holding any of these runs back to the hot tables (before a replay
