@@ -48,22 +48,23 @@ def _connect(dsn: str) -> Connection:
 
 def archive(dsn: str, older_than: timedelta, *, batch_size: int = 500) -> ArchiveReport:
     """Move every run tree finished more than ``older_than`` ago to history, batch by batch,
-    until a batch moves nothing."""
+    oldest first, until every terminal root has been looked at once."""
     if older_than <= timedelta(0):
         raise ValueError("older_than must be a positive duration")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     started = time.perf_counter()
     report = ArchiveReport()
-    params = {"older_than": older_than, "batch": batch_size}
+    params: dict[str, object] = {"older_than": older_than, "batch": batch_size, "after": None}
     with wrap_errors(), _connect(dsn) as conn:
         while True:
             row = conn.execute(queries.get("archive_runs_batch"), params).fetchone()
             report.batches += 1
-            if row is None or not row["runs"]:
+            if row is None or row["examined_until"] is None:
                 break
             report.runs += int(row["runs"])
             report.task_runs += int(row["tasks"])
+            params["after"] = row["examined_until"]
     report.seconds = time.perf_counter() - started
     return report
 

@@ -27,6 +27,8 @@ pytestmark = pytest.mark.integration
 HOUR = timedelta(hours=1)
 MONTH = timedelta(days=30)
 JUST_NOW = timedelta(milliseconds=1)
+#: one archive batch, run in a transaction the test holds open
+ARCHIVE_IN_FLIGHT = "SELECT runs FROM hatchnb.archive_runs(now() - interval '1 hour', 10, NULL)"
 
 
 @pytest.fixture(autouse=True)
@@ -286,9 +288,7 @@ def test_a_replay_waits_for_an_archive_in_flight_and_an_archive_skips_a_replay(
 
     # an archive in flight holds the run: the replay waits, then restores and replays it
     with psycopg.connect(hatchet.dsn) as archiving:
-        moved = archiving.execute(
-            "SELECT runs FROM hatchnb.archive_runs(now() - interval '1 hour', 10)"
-        )
+        moved = archiving.execute(ARCHIVE_IN_FLIGHT)
         assert moved.fetchone()[0] == 1
         replay = threading.Thread(target=hatchet.runs.replay, args=(first,))
         replay.start()
@@ -322,7 +322,7 @@ def test_a_cancel_during_an_archive_changes_nothing(
             errors.append(exc)
 
     with psycopg.connect(hatchet.dsn) as archiving:
-        archiving.execute("SELECT runs FROM hatchnb.archive_runs(now() - interval '1 hour', 10)")
+        archiving.execute(ARCHIVE_IN_FLIGHT)
         cancelling = threading.Thread(target=cancel)
         cancelling.start()
         cancelling.join(timeout=1)

@@ -2,9 +2,12 @@
 -- run trees into the day-partitioned history tables, restoring them, dropping old days.
 
 -- name: archive_runs_batch
--- Move up to `batch` expired run trees finished before now() - `older_than` to history, in
--- this statement's own short transaction; the runs and task runs moved.
-SELECT runs, tasks FROM hatchnb.archive_runs(now() - %(older_than)s::interval, %(batch)s);
+-- Move the expired run trees among the `batch` oldest roots finished after `after` (and
+-- before now() - `older_than`) to history, in this statement's own short transaction; the
+-- runs and task runs moved, and where the next batch starts (NULL: the pass is done).
+SELECT runs, tasks, examined_until
+  FROM hatchnb.archive_runs(now() - %(older_than)s::interval, %(batch)s,
+                            %(after)s::timestamptz);
 
 -- name: restore_runs
 -- Move the archived trees of these runs back to the hot tables (in the caller's transaction).

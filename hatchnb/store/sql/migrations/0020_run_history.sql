@@ -147,9 +147,13 @@ $$;
 -- A tree moves whole, so a run never leaves before its parent or its children are done.
 -- Roots and then the rest of each tree are locked SKIP LOCKED: a tree some other
 -- transaction holds part of (a replay, a cancel) is left for a later batch. history_at is
--- when the tree's last run finished. Returns the runs and task runs moved.
+-- when the tree's last run finished. Looks at the p_batch oldest terminal roots finished
+-- after p_after; returns the runs and task runs moved and the finishing time examined up to
+-- (the next batch's p_after; NULL when no root was left to look at).
 CREATE FUNCTION hatchnb.archive_runs(p_cutoff timestamptz, p_batch integer,
-                                     OUT runs integer, OUT tasks integer)
+                                     p_after timestamptz,
+                                     OUT runs integer, OUT tasks integer,
+                                     OUT examined_until timestamptz)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_roots uuid[];
@@ -159,14 +163,22 @@ DECLARE
     v_task_ids bigint[];
     v_task_ats timestamptz[];
     v_day date;
+    v_candidates uuid[];
 BEGIN
+    -- the next p_batch terminal roots after p_after by finishing time, cheaply from the
+    -- partial index; only those are checked (a tree still live is passed over, not stuck
+    -- at the head of every batch), and the pass goes on from examined_until
+    SELECT array_agg(c.id), max(c.finished_at) INTO v_candidates, examined_until
+      FROM (SELECT r.id, r.finished_at FROM hatchnb.workflow_runs r
+             WHERE r.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND r.finished_at < p_cutoff
+               AND (p_after IS NULL OR r.finished_at > p_after)
+               AND r.parent_task_run_id IS NULL
+             ORDER BY r.finished_at
+             LIMIT p_batch) c;
     v_roots := ARRAY(
         SELECT r.id FROM hatchnb.workflow_runs r
-         WHERE r.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND r.finished_at < p_cutoff
-           AND r.parent_task_run_id IS NULL AND hatchnb.run_expired(r, p_cutoff)
-           AND hatchnb.descendants_expired(r.id, p_cutoff)
-         ORDER BY r.finished_at
-         LIMIT p_batch
+         WHERE r.id = ANY (v_candidates) AND r.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
+           AND hatchnb.run_expired(r, p_cutoff) AND hatchnb.descendants_expired(r.id, p_cutoff)
            FOR UPDATE OF r SKIP LOCKED);
     WITH RECURSIVE tree (root, id) AS (
         SELECT x, x FROM unnest(v_roots) AS x
