@@ -233,6 +233,9 @@ def test_default_partition_rows_are_pruned_row_by_row(
         (run_id,),
     )
     db.execute("DELETE FROM hatchnb.workflow_runs WHERE id = %s", (run_id,))
+    # that day's partition of workflow_runs can no longer be made: it stays in the default
+    created = db.execute("SELECT hatchnb.create_history_partition(%s) AS n", (day,)).fetchone()
+    assert created["n"] == len(PER_RUN) - 1
     assert hatchet.runs.get_status(run_id) == "SUCCEEDED"
     assert hatchet.runs.prune(older_than=MONTH, dry_run=True).counts["workflow_runs"] == 1
     assert prune(hatchet.dsn, MONTH).counts["workflow_runs"] == 1
