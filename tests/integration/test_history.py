@@ -363,3 +363,17 @@ def test_the_engine_creates_partitions_ahead_and_archives(
         message=f"archived run\n{proc.output()}",
     )
     assert hatchet.runs.get_status(str(ref)) == "SUCCEEDED"
+
+
+def test_creating_a_partition_gives_up_behind_a_long_read(
+    hatchet: Hatchet, db: psycopg.Connection[Any]
+) -> None:
+    far_day = datetime.now(UTC).date() + timedelta(days=30)
+    with psycopg.connect(hatchet.dsn) as reading:
+        reading.execute("SELECT count(*) FROM hatchnb.workflow_runs_all")  # holds its lock
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            db.execute("SELECT hatchnb.create_history_partition(%s)", (far_day,))
+        reading.rollback()
+    assert db.execute("SELECT hatchnb.create_history_partition(%s) AS n", (far_day,)).fetchone()[
+        "n"
+    ] == len(PER_RUN)

@@ -94,9 +94,11 @@ $$;
 
 -- Create the partitions of one UTC day for every history table (those missing). A day
 -- whose rows already went to the default partition keeps them there (NOTICE): creating the
--- partition would fail on them.
+-- partition would fail on them. Creating a partition locks its parent against every read;
+-- behind a long read it gives up after lock_timeout (the next pass tries again) instead of
+-- queueing every reader behind it.
 CREATE FUNCTION hatchnb.create_history_partition(p_day date) RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET lock_timeout = '2s' AS $$
 DECLARE
     t text;
     part text;
