@@ -298,8 +298,10 @@ SELECT parent.relname AS parent_table, child.relname AS partition,
 -- Retention of one history day: the rows of its partitions per table (every day partition
 -- ends before the cutoff, so all of them are expired), then, unless p_dry_run, the
 -- partitions are dropped and the HTTP trigger rows of their runs deleted.
+-- Like creating one, dropping a partition gives up behind a long read (the pass fails and
+-- the next one tries again).
 CREATE FUNCTION hatchnb.drop_history_day(p_day date, p_dry_run boolean) RETURNS jsonb
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET lock_timeout = '2s' AS $$
 DECLARE
     t text;
     part text;
