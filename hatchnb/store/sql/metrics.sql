@@ -27,4 +27,24 @@ SELECT width_bucket(extract(epoch FROM started_at - queued_at)::float8,
  WHERE finished_at >= %(since)s AND started_at IS NOT NULL AND queued_at IS NOT NULL
  GROUP BY 1 ORDER BY 1;
 
+-- name: queue_depth_history
+-- Task runs waiting to start (queued, ready or delayed) at the end of each bucket since a
+-- moment: finished attempts and the task runs now in flight by their queued and start times.
+WITH moments AS (
+    SELECT generate_series(
+               date_bin(%(bucket)s::interval, %(since)s::timestamptz, TIMESTAMPTZ '2000-01-01')
+                 + %(bucket)s::interval,
+               now(), %(bucket)s::interval) AS at
+), waits AS (
+    SELECT queued_at, started_at FROM hatchnb.task_attempts
+     WHERE finished_at >= %(since)s AND queued_at IS NOT NULL
+    UNION ALL
+    SELECT queued_at, started_at FROM hatchnb.task_runs
+     WHERE status IN ('QUEUED', 'ASSIGNED', 'RUNNING') AND queued_at IS NOT NULL
+)
+SELECT m.at, count(w.queued_at) AS depth
+  FROM moments m
+  LEFT JOIN waits w ON w.queued_at <= m.at AND (w.started_at IS NULL OR w.started_at > m.at)
+ GROUP BY m.at ORDER BY m.at;
+
 -- ---- alerts --------------------------------------------------------------------------------
