@@ -5,7 +5,11 @@ the database's runs (Chromium, screenshots in tests/artifacts)."""
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
+import os
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +39,41 @@ def _servers(base: str, token: str) -> list[dict[str, Any]]:
     with urllib.request.urlopen(request, timeout=10) as answer:
         listed: list[dict[str, Any]] = json.loads(answer.read())["server_processes"]
     return listed
+
+
+def _dashboard_port(base: str) -> int:
+    """The loopback port of the dashboard this JupyterLab started (its child process)."""
+    import psutil  # type: ignore[import-untyped]  # ipykernel's dependency
+
+    lab_port = urllib.parse.urlsplit(base).port
+    for proc in psutil.Process(os.getpid()).children(recursive=True):
+        command = proc.cmdline()
+        if command[1:4] != ["-m", "hatchnb", "dashboard"]:
+            continue
+        parent = proc.parent()
+        if parent is not None and f"--port={lab_port}" in parent.cmdline():
+            return int(command[command.index("--port") + 1])
+    raise AssertionError("no dashboard process under this JupyterLab")
+
+
+def _websocket_handshake(port: int, path: str, origin: str) -> int:
+    """The HTTP status of a websocket upgrade (101: accepted) sent with ``origin``."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(
+            "GET",
+            path,
+            headers={
+                "Upgrade": "websocket",
+                "Connection": "Upgrade",
+                "Sec-WebSocket-Version": "13",
+                "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+                "Origin": origin,
+            },
+        )
+        return connection.getresponse().status
+    finally:
+        connection.close()
 
 
 def _note_error(errors: list[str], message: Any) -> None:
@@ -89,3 +128,7 @@ def test_dashboard_opens_from_the_lab_launcher_through_the_proxy(
             assert errors == []
         finally:
             browser.close()
+        # the dashboard's own websocket, reached directly: only its own origin opens it
+        port = _dashboard_port(base)
+        assert _websocket_handshake(port, "/hatchnb/ws", "http://evil.example") == 403
+        assert _websocket_handshake(port, "/hatchnb/ws", f"http://127.0.0.1:{port}") == 101
