@@ -47,3 +47,16 @@ def test_the_form_of_a_notebook_task_comes_from_its_parameters_cell(
     form.buttons["run"].click()
     assert "started run" in form.message.value, form.message.value
     assert form.started.result(timeout=120) == {"report": {"total": 10.0, "title": "weekly"}}
+    # the run widget's "Run again…": the same form, filled with that run's input
+    from hatchnb.widgets.run_widget import RunWidget
+
+    widget = RunWidget(ip.user_ns["hatchet"], form.started.workflow_run_id)
+    widget.again_button.click()
+    again = widget.again_form
+    assert again is not None and widget.again_area.children == (again.box,)
+    values = {name: field.value for name, field in again.inputs.items()}
+    assert values == {"rows": 4, "scale": 2.5, "title": "weekly"}
+    again.inputs["title"].value = "monthly"
+    again.buttons["run"].click()
+    assert "started run" in again.message.value, again.message.value
+    assert again.started.result(timeout=120) == {"report": {"total": 10.0, "title": "monthly"}}
