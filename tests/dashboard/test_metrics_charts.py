@@ -74,3 +74,28 @@ def test_per_bucket_fills_every_minute_of_the_window() -> None:
     assert data["succeeded"][30] == 3 and data["failed"][30] == 1
     assert data["succeeded"][-1] == 2 and data["failed"][-1] == 0
     assert sum(data["succeeded"]) == 5 and sum(data["failed"]) == 1
+
+
+def test_queue_depth_history_counts_task_runs_still_waiting(hatchet: Any, db: Any) -> None:
+    idle = hatchet.workflow(name="no_worker_serves_this")
+
+    @idle.task()
+    def wait(input: dict[str, Any], ctx: Any) -> None:
+        return None
+
+    refs = [idle.run_no_wait({}) for _ in range(3)]
+    # queued 10 minutes ago and still waiting: no worker runs this workflow
+    db.execute(
+        "UPDATE hatchnb.task_runs SET queued_at = now() - interval '10 minutes' "
+        "WHERE run_id = ANY(%s::uuid[])",
+        ([r.workflow_run_id for r in refs],),
+    )
+    history = dict(hatchet.metrics.queue_depth_history(timedelta(hours=1)))
+    now = datetime.now(UTC)
+    moments = sorted(history)
+    assert len(moments) in (60, 61)
+    assert all(m <= now for m in moments)
+    waiting = [history[m] for m in moments if m >= now - timedelta(minutes=9)]
+    earlier = [history[m] for m in moments if m <= now - timedelta(minutes=11)]
+    assert waiting and set(waiting) == {3}
+    assert earlier and set(earlier) == {0}
