@@ -59,6 +59,7 @@ class MetricsPage:
     def figures(self) -> list[Any]:
         done = _plot("Finished task attempts per minute", x_axis_type="datetime")
         done.line("t", "succeeded", source=self.throughput, color="#2e7d32", legend_label="ok")
+        done.legend.location = "top_left"  # the newest minutes are on the right
         failures = _plot("Failures per minute", x_axis_type="datetime")
         failures.vbar(x="t", top="failed", width=50_000, source=self.throughput, color="#d9534f")
         depth = _plot("Task runs waiting to start (last hour, then live)", x_axis_type="datetime")
