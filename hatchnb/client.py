@@ -380,7 +380,7 @@ class Hatchet:
             spec = {
                 **workflow.spec(),
                 "sources": task_sources(workflow),
-                "input_schema": serialization.input_json_schema(workflow.input_validator),
+                "input_schema": _input_schema(workflow),
             }
             code = serialization.WorkflowCode(
                 functions={t.name: t.fn for t in workflow.all_tasks},
@@ -522,3 +522,15 @@ def eviction_seconds(workflow: Workflow[Any]) -> dict[str, float | None]:
         ttl = task.eviction.ttl if task.eviction is not None else None
         seconds[task.name] = ttl.total_seconds() if ttl is not None else None
     return seconds
+
+
+def _input_schema(workflow: Workflow[Any]) -> dict[str, Any] | None:
+    """The JSON schema of the workflow's input: its validator's, else the one its notebook
+    tasks' ``parameters`` cells declare (forms and the HTTP API use it)."""
+    schema = serialization.input_json_schema(workflow.input_validator)
+    if schema is not None:
+        return schema
+    from hatchnb import notebook_parameters
+
+    notebooks = [getattr(t.fn, "notebook_input_schema", None) for t in workflow.all_tasks]
+    return notebook_parameters.merged(read() for read in notebooks if callable(read))
