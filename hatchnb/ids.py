@@ -31,9 +31,11 @@ def uuid7() -> uuid.UUID:
 
 
 def task_run_external_id(run_id: str | uuid.UUID, task_name: str) -> str:
-    """The public id of a task run, derived from its run and name (nothing to store)."""
+    """The public id of a task run, derived from its run and name (nothing to store). The
+    database derives it too (hatchnb.task_external_id, 0020_task_external_ids.sql), so the
+    two must stay the same formula."""
     base = run_id if isinstance(run_id, uuid.UUID) else uuid.UUID(str(run_id))
-    return str(uuid.uuid5(base, task_name))
+    return str(uuid.uuid3(base, task_name))
 
 
 _WORKFLOW_NAMESPACE = uuid.UUID("6b1a9f0e-2f4c-5d8e-9a31-7c0e5b2d4f60")

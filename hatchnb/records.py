@@ -824,3 +824,28 @@ class ApiToken:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ApiToken:
         return cls(**{**row, "scope": TokenScope(row["scope"])})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WorkflowDeclaration:
+    """What ``workflow.to_proto()`` gives: the declaration hatchet_sdk would send to its
+    engine (its ``CreateWorkflowVersionRequest`` field names), as plain values: hatchnb has
+    no protobuf. ``cron_input`` and ``input_json_schema`` are JSON text (None when unset)."""
+
+    name: str
+    description: str | None
+    version: str | None
+    event_triggers: list[str]
+    cron_triggers: list[str]
+    cron_input: str | None
+    tasks: list[dict[str, Any]]
+    sticky: str | None
+    default_priority: int
+    input_json_schema: str | None
+
+    def HasField(self, field_name: str) -> bool:
+        """Whether an optional field is set, as a protobuf message answers (its name)."""
+        if field_name not in {f.name for f in dataclasses.fields(self)}:
+            raise ValueError(f"WorkflowDeclaration has no field {field_name!r}")
+        value = getattr(self, field_name)
+        return value is not None and value != [] and value != ""

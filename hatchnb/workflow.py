@@ -29,7 +29,13 @@ from hatchnb import (
 from hatchnb.debounce import Debounce, DebounceConfig
 from hatchnb.features.cron import next_tick
 from hatchnb.idempotency import Idempotency, IdempotencyConfig
-from hatchnb.records import CronWorkflow, Rows, ScheduledRun, WorkflowSummary
+from hatchnb.records import (
+    CronWorkflow,
+    Rows,
+    ScheduledRun,
+    WorkflowDeclaration,
+    WorkflowSummary,
+)
 from hatchnb.results import TaskRunRef, WorkflowRunRef
 from hatchnb.serde import SERIALIZATION_CONTEXT
 from hatchnb.types import (
@@ -599,6 +605,26 @@ class Workflow(Generic[TWorkflowInput]):
                 f"workflow {self.name!r} has no tasks; add one with @wf.task()"
             )
         check_acyclic({t.name: [p.name for p in t.parents] for t in self.tasks})
+
+    def to_proto(self) -> WorkflowDeclaration:
+        """hatchet_sdk's declaration of this workflow (its CreateWorkflowVersionRequest
+        fields), as a plain record: there is no engine to send it to."""
+        spec = self.spec()
+        schema = serialization.input_json_schema(self.input_validator)
+        return WorkflowDeclaration(
+            name=self.name,
+            description=self.description,
+            version=self.version,
+            event_triggers=list(self.on_events),
+            cron_triggers=list(self.on_crons),
+            cron_input=None
+            if self.cron_input is None
+            else json.dumps(self._plain_input(self.cron_input)),
+            tasks=spec["tasks"] + spec["hooks"],
+            sticky=None if self.sticky is None else str(self.sticky),
+            default_priority=self.default_priority,
+            input_json_schema=None if schema is None else json.dumps(schema),
+        )
 
     def spec(self) -> dict[str, Any]:
         self.validate()

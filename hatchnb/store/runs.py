@@ -257,6 +257,10 @@ class RunsRepo:
         rows = self._db.fetch_all("list_task_runs", **where.params(), limit=limit, offset=offset)
         return [TaskRun.from_row(r, r["additional_metadata"]) for r in rows]
 
+    def task_run_by_external_id(self, external_id: str) -> TaskRun | None:
+        row = self._db.fetch_one("task_run_by_external_id", external_id=external_id)
+        return None if row is None else TaskRun.from_row(row, row["additional_metadata"])
+
     def parent_tasks_since(self, since: datetime) -> list[Row]:
         """``id, run_id, task_name`` of the task runs that spawned children since ``since``."""
         return self._db.fetch_all("parent_tasks_of_children", since=since)

@@ -310,8 +310,6 @@ def test_listing_task_runs_alone(hatchet: Any, start_worker: Any) -> None:
 
 
 def test_worker_options_it_cannot_honour_are_refused(hatchet: Any) -> None:
-    with pytest.raises(NotImplementedError, match="durable_slots"):
-        hatchet.worker("w", durable_slots=5)
     with pytest.raises(TypeError, match="async generator function"):
         hatchet.worker("w", lifespan=object())
 
