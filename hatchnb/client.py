@@ -22,6 +22,7 @@ from hatchnb.features.concurrency import ConcurrencyClient
 from hatchnb.features.cron import CronClient
 from hatchnb.features.events import EventClient
 from hatchnb.features.filters import FiltersClient
+from hatchnb.features.logs import LogsClient
 from hatchnb.features.metrics import MetricsClient
 from hatchnb.features.rate_limits import RateLimitsClient
 from hatchnb.features.runs import RunsClient
@@ -115,6 +116,7 @@ class Hatchet:
         self.filters = FiltersClient(store, settings)
         self.webhooks = WebhooksClient(store, settings, self.event)
         self.workflows = WorkflowsClient(store, settings, on_delete=self._forget_versions)
+        self.logs = LogsClient(store, self.runs)
         self.metrics = MetricsClient(store, settings)
         self.alerts = AlertsClient(store, settings)
         self.users = UsersClient(store)

@@ -849,3 +849,20 @@ class WorkflowDeclaration:
             raise ValueError(f"WorkflowDeclaration has no field {field_name!r}")
         value = getattr(self, field_name)
         return value is not None and value != [] and value != ""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TaskLogLine:
+    """A log line of a task run (hatchet_sdk's ``V1LogLine`` names); ``level`` is Hatchet's
+    (DEBUG, INFO, WARN, ERROR)."""
+
+    created_at: datetime
+    message: str
+    level: str
+    #: the claim of the task run that wrote it (1 first); hatchnb does not record the retry
+    #: count per line, so ``retry_count`` is None
+    attempt: int
+    task_external_id: str
+    task_display_name: str
+    retry_count: int | None = None
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from enum import IntEnum
 from typing import Any, overload
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 #: Hatchet's defaults
 DEFAULT_SCHEDULE_TIMEOUT = timedelta(minutes=5)
@@ -68,6 +68,9 @@ class WorkflowRunTriggerConfig(BaseModel):
     input: Any = None
     options: TriggerWorkflowOptions = Field(default_factory=TriggerWorkflowOptions)
     key: str | None = None
+    #: the workflow that built the item: run_many runs it as that workflow even where the
+    #: client has not declared it by name (code unpickled on a worker)
+    _workflow: Any = PrivateAttr(default=None)
 
 
 def to_timedelta(value: timedelta | str | int | float, what: str) -> timedelta:

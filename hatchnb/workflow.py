@@ -691,9 +691,11 @@ class Workflow(Generic[TWorkflowInput]):
             desired_worker_labels=desired_worker_labels,
         )
         # model_construct: the fields are already typed, and bulk runs build thousands
-        return WorkflowRunTriggerConfig.model_construct(
+        item = WorkflowRunTriggerConfig.model_construct(
             workflow_name=self.name, input=input, options=opts, key=key
         )
+        item._workflow = self
+        return item
 
     def run_no_wait(
         self, input: Any = None, options: TriggerWorkflowOptions | None = None, **trigger: Any
@@ -779,7 +781,11 @@ class Workflow(Generic[TWorkflowInput]):
         declared = self._client._declared
         groups: dict[str, tuple[Workflow[Any], list[int], list[WorkflowRunTriggerConfig]]] = {}
         for position, item in enumerate(items):
-            owner = self if item.workflow_name == name else declared.get(item.workflow_name)
+            owner = (
+                self
+                if item.workflow_name == name
+                else declared.get(item.workflow_name) or item._workflow
+            )
             if owner is None:
                 raise errors.InvalidInput(
                     f"run_many item {position} names workflow {item.workflow_name!r}, which "

@@ -289,6 +289,14 @@ class RunsRepo:
     def logs(self, run_id: str, limit: int) -> list[LogLine]:
         return _records(LogLine, self._db.fetch_all("run_logs", run_id=run_id, limit=limit))
 
+    def task_run_logs(
+        self, task_run_id: int, since: datetime | None, until: datetime | None, limit: int
+    ) -> list[Row]:
+        """``attempt, level, message, created_at`` of one task run's log lines."""
+        return self._db.fetch_all(
+            "task_run_logs", task_run_id=task_run_id, since=since, until=until, limit=limit
+        )
+
     def logs_after(self, run_id: str, after: int, limit: int) -> list[NumberedLogLine]:
         rows = self._db.fetch_all("run_logs_after", run_id=run_id, after=after, limit=limit)
         return _records(NumberedLogLine, rows)

@@ -275,6 +275,15 @@ SELECT t.task_name, l.attempt, l.level, l.message, l.created_at
   FROM hatchnb.task_logs l JOIN hatchnb.task_runs t ON t.id = l.task_run_id
  WHERE t.run_id = %(run_id)s ORDER BY l.id LIMIT %(limit)s;
 
+-- name: task_run_logs
+-- Log lines of one task run (all its attempts) within an optional time window, oldest first.
+SELECT l.attempt, l.level, l.message, l.created_at
+  FROM hatchnb.task_logs l
+ WHERE l.task_run_id = %(task_run_id)s
+   AND (%(since)s::timestamptz IS NULL OR l.created_at >= %(since)s::timestamptz)
+   AND (%(until)s::timestamptz IS NULL OR l.created_at <= %(until)s::timestamptz)
+ ORDER BY l.id LIMIT %(limit)s;
+
 -- name: run_logs_after
 -- Log lines of a run's task runs after a log id, oldest first (log streaming).
 SELECT l.id, t.task_name, l.attempt, l.level, l.message, l.created_at
