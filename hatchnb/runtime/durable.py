@@ -148,6 +148,7 @@ class DurableContext(Context):
         self._waits += 1
         if self._waits == 1:
             self.waiting_since = _now()
+            self.evict_requested = False  # a request that came as the last wait ended
         try:
             yield
         finally:

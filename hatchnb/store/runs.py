@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from hatchnb import errors
+from hatchnb import errors, ids
 from hatchnb.records import RunStatus, TaskRun, WorkflowRun
 from hatchnb.store.db import AsyncStore, Row, Store, Tx, jsonb
 
@@ -258,8 +258,10 @@ class RunsRepo:
         return [TaskRun.from_row(r, r["additional_metadata"]) for r in rows]
 
     def task_run_by_external_id(self, external_id: str) -> TaskRun | None:
-        row = self._db.fetch_one("task_run_by_external_id", external_id=external_id)
-        return None if row is None else TaskRun.from_row(row, row["additional_metadata"])
+        low, high, tail = ids.run_locator(external_id)
+        rows = self._db.fetch_all("task_runs_of_located_run", low=low, high=high, tail=tail)
+        found = (TaskRun.from_row(r, r["additional_metadata"]) for r in rows)
+        return next((t for t in found if t.external_id == external_id), None)
 
     def parent_tasks_since(self, since: datetime) -> list[Row]:
         """``id, run_id, task_name`` of the task runs that spawned children since ``since``."""

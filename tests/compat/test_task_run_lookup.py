@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hatchnb import Context, EmptyModel, V1TaskStatus, errors, ids
+from hatchnb import Context, EmptyModel, V1TaskStatus, errors
 
 pytestmark = pytest.mark.integration
 
@@ -59,13 +59,3 @@ def test_an_unknown_id_says_what_to_pass(hatchet: Any) -> None:
         hatchet.runs.get_task_run(str(uuid.uuid4()))
     with pytest.raises(errors.RunNotFound, match="not a workflow run id"):
         hatchet.runs.get_task_run("first")
-
-
-def test_the_database_derives_the_same_ids(db: Any) -> None:
-    """runs.get_task_run looks ids up by the database's formula: it must be Python's."""
-    run_id = uuid.uuid4()
-    for name in ("first", "ünïcode-task", "on_failure", "x" * 300):
-        row = db.execute(
-            "SELECT hatchnb.task_external_id(%s, %s)::text AS id", (run_id, name)
-        ).fetchone()
-        assert row["id"] == ids.task_run_external_id(run_id, name)

@@ -196,14 +196,16 @@ SELECT t.id, t.run_id, t.workflow_name, t.task_name, t.kind, t.status, t.retry_c
  ORDER BY r.created_at DESC, t.id
  LIMIT %(limit)s OFFSET %(offset)s;
 
--- name: task_run_by_external_id
--- One task run (hooks included) by its public id (see hatchnb.task_external_id).
+-- name: task_runs_of_located_run
+-- The task runs (hooks included) of the runs a task run id can belong to (see
+-- hatchnb.ids.run_locator): in its millisecond, ending in its bytes; almost always one run.
 SELECT t.id, t.run_id, t.workflow_name, t.task_name, t.kind, t.status, t.retry_count,
        t.attempt, t.worker_id, t.output, t.output_blob IS NOT NULL AS has_blob, t.error,
        t.queued_at, t.started_at, t.finished_at, t.parents, r.additional_metadata
   FROM hatchnb.task_runs t
   JOIN hatchnb.workflow_runs r ON r.id = t.run_id
- WHERE hatchnb.task_external_id(t.run_id, t.task_name) = %(external_id)s::uuid;
+ WHERE t.run_id BETWEEN %(low)s::uuid AND %(high)s::uuid
+   AND substring(uuid_send(t.run_id) FROM 12) = %(tail)s::bytea;
 
 -- name: count_runs
 -- How many runs match the list_runs filters, counting no further than `cap` (NULL: all).

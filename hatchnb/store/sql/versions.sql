@@ -79,7 +79,7 @@ SELECT cron_behavior, scheduled_behavior FROM hatchnb.workflow_pauses
  WHERE workflow_name = %(workflow_name)s;
 
 -- name: delete_workflow
--- Delete a workflow (see 0022_workflow_deletion.sql): mark its versions deleted and drop what
+-- Delete a workflow (see 0021_workflow_deletion.sql): mark its versions deleted and drop what
 -- would start new runs of it (its triggers, crons, schedules not started yet, filters) and
 -- its pause; returns how many versions were marked.
 WITH gone AS (
