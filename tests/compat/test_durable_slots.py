@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from hatchnb import Context, DurableContext, EmptyModel, EvictionPolicy, RunStatus
+from hatchnb import (
+    Context,
+    DesiredWorkerLabel,
+    DurableContext,
+    EmptyModel,
+    EvictionPolicy,
+    RunStatus,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -98,6 +105,29 @@ def test_a_full_durable_pool_evicts_the_waiting_run_its_policy_ranks_first(
     # evicted is not lost: it resumes when its sleep ends and returns as if never evicted
     assert second.result(timeout=30) == {"status": "completed"}
     assert first.result(timeout=30) == {"status": "completed"}
+
+
+def test_routed_runs_go_to_the_worker_their_labels_require_in_either_pool(
+    hatchet: Any, start_worker: Any
+) -> None:
+    required = {"gpu": DesiredWorkerLabel(value="yes", required=True)}
+
+    @hatchet.durable_task(desired_worker_labels=required)
+    async def durable_on_gpu(input: EmptyModel, ctx: DurableContext) -> str:
+        await ctx.aio_sleep_for(timedelta(seconds=0.1))
+        return ctx.worker.id()
+
+    @hatchet.task(desired_worker_labels=required)
+    def plain_on_gpu(input: EmptyModel, ctx: Context) -> str:
+        return ctx.worker.id()
+
+    start_worker(durable_on_gpu, plain_on_gpu, slots=1, durable_slots=1, name="cpu")
+    gpu = start_worker(
+        durable_on_gpu, plain_on_gpu, slots=1, durable_slots=1, name="gpu", labels={"gpu": "yes"}
+    )
+    refs = [durable_on_gpu.run_no_wait() for _ in range(3)]
+    refs += [plain_on_gpu.run_no_wait() for _ in range(3)]
+    assert {r.result(timeout=30) for r in refs} == {gpu.worker_id}
 
 
 def test_durable_slots_must_be_a_positive_whole_number(hatchet: Any) -> None:
