@@ -35,6 +35,13 @@ def test_a_deleted_workflow_is_gone_until_registered_again(
         return {"ran": True}
 
     assert doomed_elsewhere.run() == {"ran": True}  # it remembers the version it stored
+    third_client = Hatchet(dsn=dsn)
+
+    @third_client.task(name="doomed")
+    async def doomed_async(input: EmptyModel, ctx: Context) -> dict[str, bool]:
+        return {"ran": True}
+
+    assert asyncio.run(doomed_async.aio_run()) == {"ran": True}
 
     hatchet.workflows.delete(doomed.id)
 
@@ -48,6 +55,8 @@ def test_a_deleted_workflow_is_gone_until_registered_again(
     assert hatchet.event.push("doomed:go", {}).run_ids == []
     with pytest.raises(errors.WorkflowNotFound, match="was deleted"):
         doomed_elsewhere.run_no_wait()
+    with pytest.raises(errors.WorkflowNotFound, match="was deleted"):
+        asyncio.run(doomed_async.aio_run_no_wait())
     with pytest.raises(errors.HatchnbError, match="not registered"):
         hatchet.runs.create("doomed", {})
 
