@@ -196,6 +196,17 @@ SELECT t.id, t.run_id, t.workflow_name, t.task_name, t.kind, t.status, t.retry_c
  ORDER BY r.created_at DESC, t.id
  LIMIT %(limit)s OFFSET %(offset)s;
 
+-- name: task_runs_of_located_run
+-- The task runs (hooks included) of the runs a task run id can belong to (see
+-- hatchnb.ids.run_locator): in its millisecond, ending in its bytes; almost always one run.
+SELECT t.id, t.run_id, t.workflow_name, t.task_name, t.kind, t.status, t.retry_count,
+       t.attempt, t.worker_id, t.output, t.output_blob IS NOT NULL AS has_blob, t.error,
+       t.queued_at, t.started_at, t.finished_at, t.parents, r.additional_metadata
+  FROM hatchnb.task_runs t
+  JOIN hatchnb.workflow_runs r ON r.id = t.run_id
+ WHERE t.run_id BETWEEN %(low)s::uuid AND %(high)s::uuid
+   AND substring(uuid_send(t.run_id) FROM 12) = %(tail)s::bytea;
+
 -- name: count_runs
 -- How many runs match the list_runs filters, counting no further than `cap` (NULL: all).
 SELECT count(*) AS total FROM (
@@ -265,6 +276,15 @@ SELECT task_run_id, task_name, attempt, worker_id, outcome, error, queued_at, st
 SELECT t.task_name, l.attempt, l.level, l.message, l.created_at
   FROM hatchnb.task_logs l JOIN hatchnb.task_runs t ON t.id = l.task_run_id
  WHERE t.run_id = %(run_id)s ORDER BY l.id LIMIT %(limit)s;
+
+-- name: task_run_logs
+-- Log lines of one task run (all its attempts) within an optional time window, oldest first.
+SELECT l.attempt, l.level, l.message, l.created_at
+  FROM hatchnb.task_logs l
+ WHERE l.task_run_id = %(task_run_id)s
+   AND (%(since)s::timestamptz IS NULL OR l.created_at >= %(since)s::timestamptz)
+   AND (%(until)s::timestamptz IS NULL OR l.created_at <= %(until)s::timestamptz)
+ ORDER BY l.id LIMIT %(limit)s;
 
 -- name: run_logs_after
 -- Log lines of a run's task runs after a log id, oldest first (log streaming).
