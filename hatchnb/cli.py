@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="address to listen on; anything but loopback needs HATCHNB_DASHBOARD_PASSWORD",
     )
+    dashboard.add_argument(
+        "--prefix",
+        default="",
+        help="URL path to serve under, e.g. /user/ana/hatchnb behind a proxy (default: /)",
+    )
     prune = sub.add_parser("prune", help="delete finished runs older than the retention")
     prune.add_argument(
         "--older-than",
@@ -246,7 +251,7 @@ def _dashboard(args: argparse.Namespace) -> int:
     from hatchnb.dashboard.serve import serve_dashboard
 
     try:
-        serve_dashboard(address=args.address, port=args.port)
+        serve_dashboard(address=args.address, port=args.port, prefix=args.prefix)
     except errors.ConfigurationError as exc:
         print(f"hatchnb dashboard: {exc}", file=sys.stderr)
         return 2

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,6 +22,7 @@ from hatchnb.features.concurrency import ConcurrencyClient
 from hatchnb.features.cron import CronClient
 from hatchnb.features.events import EventClient
 from hatchnb.features.filters import FiltersClient
+from hatchnb.features.logs import LogsClient
 from hatchnb.features.metrics import MetricsClient
 from hatchnb.features.rate_limits import RateLimitsClient
 from hatchnb.features.runs import RunsClient
@@ -51,10 +53,6 @@ if TYPE_CHECKING:
     from hatchnb.runtime.worker import Worker
 
 R = TypeVar("R")
-
-
-#: hatchet_sdk's default number of durable slots (hatchnb has no separate durable slots)
-DURABLE_SLOTS = 1000
 
 
 def _restore_client(dsn: str | None) -> Hatchet:
@@ -117,7 +115,8 @@ class Hatchet:
         self.event = EventClient(store, settings)
         self.filters = FiltersClient(store, settings)
         self.webhooks = WebhooksClient(store, settings, self.event)
-        self.workflows = WorkflowsClient(store, settings)
+        self.workflows = WorkflowsClient(store, settings, on_delete=self._forget_versions)
+        self.logs = LogsClient(store, self.runs)
         self.metrics = MetricsClient(store, settings)
         self.alerts = AlertsClient(store, settings)
         self.users = UsersClient(store)
@@ -345,17 +344,18 @@ class Hatchet:
         lifespan: LifespanFn | None = None,
     ) -> Worker:
         """A worker running ``workflows`` (all registered workflows when None) on ``slots``
-        slots (default 100). Durable tasks share them: a separate ``durable_slots`` count is
-        refused rather than ignored. ``lifespan``: an async generator function; what it
-        yields is ``ctx.lifespan``, the code after its yield runs when the worker stops."""
-        separate_durable = durable_slots not in (None, DURABLE_SLOTS)
-        refuse_unsupported(durable_slots=separate_durable)
+        slots (default 100). ``durable_slots``: a separate pool for durable task runs (when
+        its waiting runs fill it, the one whose EvictionPolicy ranks first is evicted to make
+        room, as in hatchet_sdk); None: durable task runs use ``slots`` too. ``lifespan``: an
+        async generator function; what it yields is ``ctx.lifespan``, the code after its
+        yield runs when the worker stops."""
         from hatchnb.runtime.worker import Worker
 
         return Worker(
             self,
             self.config.apply_namespace(name),
             slots=100 if slots is None else slots,
+            durable_slots=durable_slots,
             labels=worker_labels(labels),
             workflows=list(workflows) if workflows is not None else None,
             lifespan=lifespan,
@@ -380,13 +380,14 @@ class Hatchet:
             spec = {
                 **workflow.spec(),
                 "sources": task_sources(workflow),
-                "input_schema": serialization.input_json_schema(workflow.input_validator),
+                "input_schema": _input_schema(workflow),
             }
             code = serialization.WorkflowCode(
                 functions={t.name: t.fn for t in workflow.all_tasks},
                 input_validator=workflow.input_validator,
                 durable=frozenset(t.name for t in workflow.all_tasks if t.durable),
                 eviction=eviction_seconds(workflow),
+                capacity=capacity_priorities(workflow),
                 batches={t.name: t.batch for t in workflow.all_tasks if t.batch is not None},
             )
             blob = serialization.pickle_code(code, workflow.name)
@@ -423,15 +424,32 @@ class Hatchet:
         self, workflow: Workflow[Any], items: list[WorkflowRunTriggerConfig]
     ) -> list[WorkflowRunRef]:
         version_id = self._version_to_run(workflow)
-        return [self._ref(i) for i in self._enqueuer.enqueue(workflow, version_id, items)]
+        with self._forgetting_deleted(workflow):
+            run_ids = self._enqueuer.enqueue(workflow, version_id, items)
+        return [self._ref(i) for i in run_ids]
 
     async def _aio_trigger(
         self, workflow: Workflow[Any], items: list[WorkflowRunTriggerConfig]
     ) -> list[WorkflowRunRef]:
         version_id = await asyncio.to_thread(self._version_to_run, workflow)
         store = await self._astore()
-        run_ids = await self._enqueuer.aio_enqueue(store, workflow, version_id, items)
+        with self._forgetting_deleted(workflow):
+            run_ids = await self._enqueuer.aio_enqueue(store, workflow, version_id, items)
         return [self._ref(i) for i in run_ids]
+
+    @contextlib.contextmanager
+    def _forgetting_deleted(self, workflow: Workflow[Any]) -> Iterator[None]:
+        """A trigger refused because the workflow was deleted (the database says so) also
+        drops the version this client remembers, so registering it again stores it again."""
+        try:
+            yield
+        except errors.WorkflowNotFound:
+            self._forget_versions(workflow.name)
+            raise
+
+    def _forget_versions(self, workflow_name: str) -> None:
+        for workflow in [w for w in self._versions if w.name == workflow_name]:
+            self._versions.pop(workflow, None)
 
     async def _astore(self) -> AsyncStore:
         """One async pool per event loop (a notebook and a worker thread have different loops;
@@ -513,6 +531,18 @@ def forward_logs(target: logging.Logger) -> None:
     source.addHandler(_Forward(target))
 
 
+def capacity_priorities(workflow: Workflow[Any]) -> dict[str, int | None]:
+    """Each durable task's EvictionPolicy priority when it may be evicted to free a durable
+    slot, None when it may not (no policy, or ``allow_capacity_eviction=False``)."""
+    priorities: dict[str, int | None] = {}
+    for task in workflow.all_tasks:
+        if task.eviction == "default":
+            continue
+        allowed = task.eviction is not None and task.eviction.allow_capacity_eviction
+        priorities[task.name] = task.eviction.priority if allowed and task.eviction else None
+    return priorities
+
+
 def eviction_seconds(workflow: Workflow[Any]) -> dict[str, float | None]:
     """Seconds of waiting before each durable task with an EvictionPolicy is evicted."""
     seconds: dict[str, float | None] = {}
@@ -522,3 +552,15 @@ def eviction_seconds(workflow: Workflow[Any]) -> dict[str, float | None]:
         ttl = task.eviction.ttl if task.eviction is not None else None
         seconds[task.name] = ttl.total_seconds() if ttl is not None else None
     return seconds
+
+
+def _input_schema(workflow: Workflow[Any]) -> dict[str, Any] | None:
+    """The JSON schema of the workflow's input: its validator's, else the one its notebook
+    tasks' ``parameters`` cells declare (forms and the HTTP API use it)."""
+    schema = serialization.input_json_schema(workflow.input_validator)
+    if schema is not None:
+        return schema
+    from hatchnb import notebook_parameters
+
+    notebooks = [getattr(t.fn, "notebook_input_schema", None) for t in workflow.all_tasks]
+    return notebook_parameters.merged(read() for read in notebooks if callable(read))

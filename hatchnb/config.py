@@ -75,6 +75,8 @@ class Settings:
     shutdown_grace: float | None = None
     #: a durable task waiting longer than this gives its slot back until it is time
     durable_evict_after: float = 15.0
+    #: seconds a durable task run waits before a worker with full durable slots may evict it
+    durable_capacity_min_wait: float = 10.0
     #: HMAC key: code is signed when registered and workers refuse code not signed with it
     signing_key: str | None = dataclasses.field(default=None, repr=False)
     #: older keys still accepted when verifying, during a key rotation (never used to sign)
@@ -116,6 +118,7 @@ class Settings:
             engine_interval=_float("HATCHNB_ENGINE_INTERVAL", 0.5),
             shutdown_grace=_optional_float("HATCHNB_SHUTDOWN_GRACE"),
             durable_evict_after=_float("HATCHNB_DURABLE_EVICT_AFTER", 15.0),
+            durable_capacity_min_wait=_float("HATCHNB_DURABLE_CAPACITY_MIN_WAIT", 10.0),
             signing_key=os.environ.get("HATCHNB_SIGNING_KEY") or None,
             previous_signing_keys=signing.SigningKeys.from_text(
                 None, os.environ.get("HATCHNB_SIGNING_KEY_PREVIOUS")

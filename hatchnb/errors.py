@@ -224,7 +224,8 @@ def missing_module(exc: ImportError, task_name: str) -> str:
 
 class WebhookRejected(HatchnbError):
     """An inbound webhook request was refused (``hatchet.webhooks.receive``); ``status`` is
-    the HTTP status to answer with (401 bad auth, 404 unknown webhook, 400 bad body)."""
+    the HTTP status to answer with (403 bad auth, as Hatchet answers; 404 unknown webhook,
+    400 bad body)."""
 
     def __init__(self, status: int, reason: str) -> None:
         self.status = status

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 
-from hatchnb import errors
+from hatchnb import errors, notebook_parameters
 from hatchnb.store.runs import RunsRepo
 
 if TYPE_CHECKING:
@@ -78,6 +78,10 @@ class NotebookRunner:
         if failure is not None:
             raise NotebookFailed(f"{failure}; the executed notebook is stored with the task run")
         return read_outputs(notebook)
+
+    def notebook_input_schema(self) -> dict[str, Any] | None:
+        """The input its ``parameters`` cell declares (None: the notebook has none)."""
+        return notebook_parameters.schema_of(self.source, self.parameters, self.parents)
 
 
 def runner_for(

@@ -824,3 +824,45 @@ class ApiToken:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ApiToken:
         return cls(**{**row, "scope": TokenScope(row["scope"])})
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WorkflowDeclaration:
+    """What ``workflow.to_proto()`` gives: the declaration hatchet_sdk would send to its
+    engine (its ``CreateWorkflowVersionRequest`` field names), as plain values: hatchnb has
+    no protobuf. ``cron_input`` and ``input_json_schema`` are JSON text (None when unset)."""
+
+    name: str
+    description: str | None
+    version: str | None
+    event_triggers: list[str]
+    cron_triggers: list[str]
+    cron_input: str | None
+    tasks: list[dict[str, Any]]
+    sticky: str | None
+    default_priority: int
+    input_json_schema: str | None
+
+    def HasField(self, field_name: str) -> bool:
+        """Whether an optional field is set, as a protobuf message answers (its name)."""
+        if field_name not in {f.name for f in dataclasses.fields(self)}:
+            raise ValueError(f"WorkflowDeclaration has no field {field_name!r}")
+        value = getattr(self, field_name)
+        return value is not None and value != [] and value != ""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TaskLogLine:
+    """A log line of a task run (hatchet_sdk's ``V1LogLine`` names); ``level`` is Hatchet's
+    (DEBUG, INFO, WARN, ERROR)."""
+
+    created_at: datetime
+    message: str
+    level: str
+    #: the claim of the task run that wrote it (1 first); hatchnb does not record the retry
+    #: count per line, so ``retry_count`` is None
+    attempt: int
+    task_external_id: str
+    task_display_name: str
+    retry_count: int | None = None
+    metadata: dict[str, Any] = dataclasses.field(default_factory=dict)

@@ -12,13 +12,18 @@ from typing import Any
 
 from hatchnb.tree_diff import (
     FrameDiff,
+    ImageDiff,
     JsonDiff,
     NotebookDiff,
     diff_frames,
+    diff_images,
     diff_json,
     diff_notebooks,
+    image_png,
     is_dataframe,
 )
+
+OutputDiff = JsonDiff | FrameDiff | ImageDiff
 
 
 @dataclass(frozen=True)
@@ -39,13 +44,13 @@ class TaskSide:
 @dataclass(frozen=True)
 class TaskDiff:
     """One task in either run. ``code_changed`` is None when the task is in only one run;
-    ``output`` is a JSON diff, a DataFrame diff, or None when either side has no output."""
+    ``output`` is a JSON, DataFrame or image diff, or None when either side has no output."""
 
     task_name: str
     a: TaskSide | None
     b: TaskSide | None
     code_changed: bool | None
-    output: JsonDiff | FrameDiff | None
+    output: OutputDiff | None
     #: notebook tasks: their executed notebooks compared cell by cell
     notebook: NotebookDiff | None = None
 
@@ -98,7 +103,7 @@ def task_code_hash(task_spec: dict[str, Any] | None, source: str | None) -> str:
 
 def diff_task(name: str, a: TaskSide | None, b: TaskSide | None) -> TaskDiff:
     code_changed: bool | None = None
-    output: JsonDiff | FrameDiff | None = None
+    output: OutputDiff | None = None
     if a is not None and b is not None:
         if a.code_hash and b.code_hash:
             code_changed = a.code_hash != b.code_hash
@@ -112,9 +117,12 @@ def diff_task(name: str, a: TaskSide | None, b: TaskSide | None) -> TaskDiff:
     return TaskDiff(name, a, b, code_changed, output, notebook)
 
 
-def diff_outputs(a: Any, b: Any) -> JsonDiff | FrameDiff:
+def diff_outputs(a: Any, b: Any) -> OutputDiff:
     if is_dataframe(a) and is_dataframe(b):
         return diff_frames(a, b)
+    png_a, png_b = image_png(a), image_png(b)
+    if png_a is not None and png_b is not None:
+        return diff_images(png_a, png_b)
     return diff_json(_jsonable(a), _jsonable(b))
 
 
@@ -145,9 +153,12 @@ def _status_word(t: TaskDiff) -> str:
     return (f"{a} -> {b}" if a != b else a) + reused
 
 
-def _output_lines(diff: JsonDiff | FrameDiff | None) -> list[str]:
+def _output_lines(diff: OutputDiff | None) -> list[str]:
     if diff is None:
         return []
+    if isinstance(diff, ImageDiff):
+        (wa, ha), (wb, hb) = diff.size_a, diff.size_b
+        return [f"image {wa}x{ha} -> {wb}x{hb}: " + ("same" if diff.same else "changed")]
     if diff.same:
         return ["output: same"]
     if isinstance(diff, FrameDiff):
@@ -221,13 +232,46 @@ def render_text(d: RunDiff) -> str:
     return "\n".join(lines)
 
 
+def _side_by_side(caption: str, a: list[tuple[str, str]], b: list[tuple[str, str]]) -> str:
+    """Images of A and B next to each other (data URIs of base64 the diff holds)."""
+
+    def column(label: str, images: list[tuple[str, str]]) -> str:
+        shown = "".join(
+            f'<img src="data:{html.escape(mime)};base64,{html.escape(data)}" alt="{label}" '
+            'style="max-width:360px;border:1px solid #ddd;display:block">'
+            for mime, data in images
+        )
+        return (
+            f'<figure style="margin:0" data-side="{label}"><figcaption>{label}</figcaption>'
+            f"{shown or '(none)'}</figure>"
+        )
+
+    return (
+        f'<div class="hatchnb-images" style="display:flex;gap:12px;margin:4px 0">'
+        f"<span>{html.escape(caption)}</span>{column('A', a)}{column('B', b)}</div>"
+    )
+
+
+def _images_html(t: TaskDiff) -> str:
+    parts = []
+    if isinstance(t.output, ImageDiff) and not t.output.same:
+        a = [("image/png", t.output.a)] if t.output.a else []
+        b = [("image/png", t.output.b)] if t.output.b else []
+        parts.append(_side_by_side("output", a, b))
+    for cell in t.notebook.cells if t.notebook is not None else []:
+        if cell.old_images or cell.new_images:
+            caption = f"cell {cell.index}"
+            parts.append(_side_by_side(caption, list(cell.old_images), list(cell.new_images)))
+    return "".join(parts)
+
+
 def render_html(d: RunDiff) -> str:
     """A self-contained table (no scripts), escaped."""
     e = html.escape
     rows = []
     for t in d.tasks:
         shown = _output_lines(t.output) + _notebook_lines(t.notebook)
-        details = "<br>".join(e(line) for line in shown) or "&ndash;"
+        details = ("<br>".join(e(line) for line in shown) or "&ndash;") + _images_html(t)
         style = "" if t.same else ' style="background:#fff4e5"'
         rows.append(
             f'<tr data-task="{e(t.task_name)}"{style}><td>{e(t.task_name)}</td>'

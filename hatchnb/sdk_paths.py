@@ -90,6 +90,12 @@ ALIASES: dict[str, dict[str, str]] = {
     "hatchnb.clients.rest.models": {},
     "hatchnb.clients.rest.api": {},
     "hatchnb.clients.rest.api.task_api": {"TaskApi": "hatchnb.features.rest_compat:TaskApi"},
+    "hatchnb.clients.rest.api.workflow_api": {
+        "WorkflowApi": "hatchnb.features.rest_compat:WorkflowApi"
+    },
+    "hatchnb.clients.rest.models.trigger_run_result": {
+        "TriggerRunResult": "hatchnb.features.rest_compat:TriggerRunResult"
+    },
     "hatchnb.clients.rest.models.v1_restore_task_response": {
         "V1RestoreTaskResponse": "hatchnb.features.rest_compat:V1RestoreTaskResponse"
     },

@@ -310,10 +310,18 @@ class WorkflowCode:
     eviction: dict[str, float | None] = dataclasses.field(default_factory=dict)
     #: batch task name -> its BatchTaskConfig (they get {BatchMemberId: input})
     batches: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: durable task name -> its EvictionPolicy's priority when a worker may evict it to free
+    #: a durable slot, None when it may not (absent: the default policy, priority 0)
+    capacity: dict[str, int | None] = dataclasses.field(default_factory=dict)
 
     def batch_of(self, task_name: str) -> Any:
         """The task's BatchTaskConfig, or None when it is not a batch task."""
         return getattr(self, "batches", {}).get(task_name)  # code pickled before batches
+
+    def capacity_priority(self, task_name: str) -> int | None:
+        """The task's priority for capacity eviction (None: never evicted for capacity)."""
+        priorities: dict[str, int | None] = getattr(self, "capacity", {})  # older pickles
+        return priorities.get(task_name, 0)
 
     def evict_after(self, task_name: str, default: float) -> float:
         """Seconds a durable task waits before it is evicted (infinite: never)."""

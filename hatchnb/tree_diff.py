@@ -4,10 +4,16 @@ cells). Pure functions, no I/O; pandas is only touched when a value is a DataFra
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
+import logging
+import struct
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+logger = logging.getLogger("hatchnb.diff")
 
 #: changes listed per diff before it says it stopped
 MAX_CHANGES = 200
@@ -191,6 +197,57 @@ def _plain(value: Any) -> Any:
     return item() if callable(item) and getattr(value, "ndim", 1) == 0 else value
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass(frozen=True)
+class ImageDiff:
+    """Two image-like outputs as PNGs (base64; '' when larger than ``MAX_IMAGE_CHARS``),
+    compared by content, shown side by side."""
+
+    a: str
+    b: str
+    size_a: tuple[int, int]
+    size_b: tuple[int, int]
+    same: bool
+
+
+def image_png(value: Any) -> bytes | None:
+    """The PNG of an image-like output: PNG bytes, a matplotlib figure, or anything with
+    ``_repr_png_`` (PIL images, ``IPython.display.Image``); None for anything else."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value) if bytes(value[:8]) == PNG_SIGNATURE else None
+    figure = type(value).__module__.startswith("matplotlib")
+    if figure and callable(getattr(value, "savefig", None)):
+        buffer = io.BytesIO()
+        value.savefig(buffer, format="png")
+        return buffer.getvalue()
+    render = getattr(value, "_repr_png_", None)
+    if not callable(render):
+        return None
+    try:
+        png = render()
+    except Exception:  # an object that cannot draw itself is compared as a value
+        return None
+    if isinstance(png, str):
+        png = base64.b64decode(png)
+    return png if isinstance(png, bytes) and png[:8] == PNG_SIGNATURE else None
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's header."""
+    width, height = struct.unpack(">II", png[16:24])
+    return int(width), int(height)
+
+
+def diff_images(a: bytes, b: bytes) -> ImageDiff:
+    def shown(png: bytes) -> str:
+        encoded = base64.b64encode(png).decode()
+        return encoded if len(encoded) <= MAX_IMAGE_CHARS else ""
+
+    return ImageDiff(shown(a), shown(b), png_size(a), png_size(b), same=a == b)
+
+
 @dataclass(frozen=True)
 class CellDiff:
     """One cell (by position) of two executed notebooks that differs."""
@@ -202,6 +259,9 @@ class CellDiff:
     outputs_changed: bool
     old_output: str
     new_output: str
+    #: the cell's images (``(mime, base64)``) on each side, when its outputs changed
+    old_images: tuple[tuple[str, str], ...] = ()
+    new_images: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -210,6 +270,9 @@ class NotebookDiff:
 
     cells: list[CellDiff]
     total: int
+    #: how cells were paired: "nbdime" (its alignment: an inserted cell leaves the cells
+    #: after it matched) or "position" (nbdime not installed)
+    aligned_by: str = "position"
 
     @property
     def same(self) -> bool:
@@ -221,21 +284,87 @@ class NotebookDiff:
 
 
 def diff_notebooks(a: dict[str, Any], b: dict[str, Any], limit: int = MAX_CHANGES) -> NotebookDiff:
-    """Cells matched by position: added and removed cells, and for the others whether the
-    source and the outputs (text, errors, images by content) differ; execution counts and
-    metadata are ignored."""
+    """Cells paired by nbdime when it is installed (else by position): added and removed
+    cells, and for the others whether the source and the outputs (text, errors, images by
+    content) differ; execution counts, ids and metadata are ignored. Changed images are
+    kept on both sides, to be shown side by side."""
     cells_a, cells_b = a.get("cells", []), b.get("cells", [])
+    pairs = _nbdime_pairs(a, b)
+    aligned_by = "nbdime"
+    if pairs is None:
+        aligned_by = "position"
+        pairs = _positional_pairs(len(cells_a), len(cells_b))
     found: list[CellDiff] = []
     total = 0
-    for i in range(max(len(cells_a), len(cells_b))):
-        old = cells_a[i] if i < len(cells_a) else None
-        new = cells_b[i] if i < len(cells_b) else None
-        cell = _cell_diff(i, old, new)
+    for i, j in pairs:
+        old = cells_a[i] if i is not None else None
+        new = cells_b[j] if j is not None else None
+        cell = _cell_diff(j if j is not None else i or 0, old, new)
         if cell is not None:
             total += 1
             if len(found) < limit:
                 found.append(cell)
-    return NotebookDiff(found, total)
+    return NotebookDiff(found, total, aligned_by)
+
+
+Pair = tuple[int | None, int | None]
+
+
+def _joined(node: Any, key: str = "", in_bundle: bool = False) -> Any:
+    """A stored notebook with its multiline strings (sources, stream texts, mime bundle
+    values, kept on disk as lists of lines) as strings, which nbdime compares."""
+    if isinstance(node, dict):
+        return {k: _joined(v, k, key == "data") for k, v in node.items()}
+    if isinstance(node, list):
+        if (key in ("source", "text") or in_bundle) and all(isinstance(x, str) for x in node):
+            return "".join(node)
+        return [_joined(x) for x in node]
+    return node
+
+
+def _positional_pairs(count_a: int, count_b: int) -> list[Pair]:
+    return [
+        (i if i < count_a else None, i if i < count_b else None)
+        for i in range(max(count_a, count_b))
+    ]
+
+
+def _nbdime_pairs(a: dict[str, Any], b: dict[str, Any]) -> list[Pair] | None:
+    """(index in A, index in B) of each cell, as nbdime aligns them; None without nbdime."""
+    try:
+        import nbdime
+        import nbformat
+    except ImportError:
+        return None
+    try:
+        diff = nbdime.diff_notebooks(nbformat.from_dict(_joined(a)), nbformat.from_dict(_joined(b)))
+    except Exception:  # a notebook nbdime cannot take: compare by position instead
+        logger.warning("nbdime could not compare the notebooks; pairing cells by position",
+                       exc_info=True)  # fmt: skip
+        return None
+    ops: list[dict[str, Any]] = next(
+        (e["diff"] for e in diff if e["key"] == "cells" and e["op"] == "patch"), []
+    )
+    count_a, count_b = len(a.get("cells", [])), len(b.get("cells", []))
+    pairs: list[Pair] = []
+    i = j = 0
+    for op in ops:  # sorted by the index in A; an insertion comes before a patch at its key
+        while i < op["key"]:
+            pairs.append((i, j))
+            i, j = i + 1, j + 1
+        if op["op"] == "addrange":
+            pairs += [(None, j + k) for k in range(len(op["valuelist"]))]
+            j += len(op["valuelist"])
+        elif op["op"] == "removerange":
+            pairs += [(i + k, None) for k in range(op["length"])]
+            i += op["length"]
+        else:  # patch: the same cell, changed
+            pairs.append((i, j))
+            i, j = i + 1, j + 1
+    while i < count_a and j < count_b:
+        pairs.append((i, j))
+        i, j = i + 1, j + 1
+    return pairs
 
 
 def _cell_diff(i: int, old: dict[str, Any] | None, new: dict[str, Any] | None) -> CellDiff | None:
@@ -246,6 +375,7 @@ def _cell_diff(i: int, old: dict[str, Any] | None, new: dict[str, Any] | None) -
     out_a, out_b = _outputs_text(old), _outputs_text(new)
     if kind == "changed" and src_a == src_b and out_a == out_b:
         return None
+    images_a, images_b = (_images(old), _images(new)) if out_a != out_b else ((), ())
     return CellDiff(
         index=i,
         kind=kind,
@@ -254,7 +384,28 @@ def _cell_diff(i: int, old: dict[str, Any] | None, new: dict[str, Any] | None) -
         outputs_changed=out_a != out_b,
         old_output=_cut(out_a),
         new_output=_cut(out_b),
+        old_images=images_a if images_a != images_b else (),
+        new_images=images_b if images_a != images_b else (),
     )
+
+
+#: image types shown side by side, and the base64 size of one image kept for it
+IMAGE_MIMES = ("image/png", "image/jpeg", "image/gif")
+MAX_IMAGE_CHARS = 2_000_000
+
+
+def _images(cell: dict[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    """A cell's raster images as (mime, base64), the too large ones left out."""
+    found = []
+    for out in (cell or {}).get("outputs", []):
+        data = out.get("data", {})
+        for mime in IMAGE_MIMES:
+            encoded = data.get(mime)
+            if isinstance(encoded, list):
+                encoded = "".join(encoded)
+            if isinstance(encoded, str) and len(encoded) <= MAX_IMAGE_CHARS:
+                found.append((mime, encoded.replace("\n", "")))
+    return tuple(found)
 
 
 def _source(cell: dict[str, Any] | None) -> str:

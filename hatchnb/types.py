@@ -8,7 +8,7 @@ from datetime import timedelta
 from enum import IntEnum
 from typing import Any, overload
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 #: Hatchet's defaults
 DEFAULT_SCHEDULE_TIMEOUT = timedelta(minutes=5)
@@ -68,6 +68,9 @@ class WorkflowRunTriggerConfig(BaseModel):
     input: Any = None
     options: TriggerWorkflowOptions = Field(default_factory=TriggerWorkflowOptions)
     key: str | None = None
+    #: the workflow that built the item: run_many runs it as that workflow even where the
+    #: client has not declared it by name (code unpickled on a worker)
+    _workflow: Any = PrivateAttr(default=None)
 
 
 def to_timedelta(value: timedelta | str | int | float, what: str) -> timedelta:
@@ -96,13 +99,20 @@ def namespaced(namespace: str, name: str) -> str:
     return namespace + name
 
 
+#: hatchet_sdk's ``tenant_id`` where none is configured (hatchnb has one tenant per database)
+DEFAULT_TENANT_ID = "00000000-0000-0000-0000-000000000000"
+
+
 class ClientConfig(BaseModel):
     """hatchet_sdk's client settings, as far as they mean something without a Hatchet server:
     ``logger``, ``debug`` and ``namespace`` (default ``HATCHET_CLIENT_NAMESPACE``: it
     prefixes workflow, worker and event key names, lower-cased and ending in ``_``, as in
-    hatchet_sdk). Connection settings (``token``, ``server_url``, ``host_port``,
-    ``tenant_id``, TLS) do not apply: hatchnb connects to PostgreSQL (``HATCHNB_DATABASE_URL``
-    or ``Hatchet(dsn=...)``), so giving them is refused rather than ignored."""
+    hatchet_sdk). ``server_url`` (default ``HATCHET_CLIENT_SERVER_URL``) is the address of
+    hatchnb's HTTP server (``hatchnb server`` / ``hatchnb api``), which webhook senders call;
+    ``tenant_id`` (default ``HATCHET_CLIENT_TENANT_ID``, else the nil UUID) is only echoed
+    back, as hatchnb has one tenant per database. The gRPC settings (``token``,
+    ``host_port``) do not apply: hatchnb connects to PostgreSQL (``HATCHNB_DATABASE_URL`` or
+    ``Hatchet(dsn=...)``), so giving them is refused rather than ignored."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
@@ -113,8 +123,13 @@ class ClientConfig(BaseModel):
         validate_default=True,
     )
     token: str = ""
-    tenant_id: str = ""
-    server_url: str = ""
+    tenant_id: str = Field(
+        default_factory=lambda: os.environ.get("HATCHET_CLIENT_TENANT_ID") or DEFAULT_TENANT_ID
+    )
+    server_url: str = Field(
+        default_factory=lambda: os.environ.get("HATCHET_CLIENT_SERVER_URL", ""),
+        validate_default=True,
+    )
     host_port: str = ""
 
     @field_validator("namespace")
@@ -124,13 +139,23 @@ class ClientConfig(BaseModel):
             return ""
         return (namespace if namespace.endswith("_") else f"{namespace}_").lower()
 
+    @field_validator("server_url")
+    @classmethod
+    def _http_address(cls, server_url: str) -> str:
+        if server_url and not server_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"server_url={server_url!r}: give the http(s):// address of hatchnb's HTTP "
+                "server (hatchnb server / hatchnb api), e.g. http://127.0.0.1:8080"
+            )
+        return server_url.rstrip("/")
+
     def model_post_init(self, context: Any) -> None:
-        server_settings = ("token", "tenant_id", "server_url", "host_port")
-        given = [name for name in server_settings if getattr(self, name)]
+        grpc_settings = ("token", "host_port")
+        given = [name for name in grpc_settings if getattr(self, name)]
         if given:
             raise NotImplementedError(
-                f"ClientConfig({', '.join(given)}=...): hatchnb has no Hatchet server to reach; "
-                "it connects to PostgreSQL (HATCHNB_DATABASE_URL or Hatchet(dsn=...))"
+                f"ClientConfig({', '.join(given)}=...): hatchnb has no Hatchet gRPC server to "
+                "reach; it connects to PostgreSQL (HATCHNB_DATABASE_URL or Hatchet(dsn=...))"
             )
 
     @overload

@@ -1,6 +1,6 @@
 """Verifying an inbound webhook request (no I/O): basic auth, an API key header, or an HMAC
 signature by the source's documented scheme. Every comparison is constant time; a refusal
-raises ``WebhookRejected(401, reason)``, where the reason says what was wrong, never a
+raises ``WebhookRejected(403, reason)``, where the reason says what was wrong, never a
 secret."""
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class Credentials:
 def verify(
     source: V1WebhookSourceName, credentials: Credentials, request: InboundRequest, now: float
 ) -> None:
-    """Refuse the request (WebhookRejected 401) unless it carries valid credentials."""
+    """Refuse the request (WebhookRejected 403) unless it carries valid credentials."""
     if credentials.auth_type is V1WebhookAuthType.BASIC:
         verify_basic(request, credentials.settings["username"], credentials.secret)
     elif credentials.auth_type is V1WebhookAuthType.API_KEY:
@@ -127,7 +127,7 @@ def verify(
 
 
 def _reject(reason: str) -> errors.WebhookRejected:
-    return errors.WebhookRejected(401, reason)
+    return errors.WebhookRejected(403, reason)
 
 
 def _required(request: InboundRequest, name: str) -> str:

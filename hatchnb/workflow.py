@@ -29,7 +29,13 @@ from hatchnb import (
 from hatchnb.debounce import Debounce, DebounceConfig
 from hatchnb.features.cron import next_tick
 from hatchnb.idempotency import Idempotency, IdempotencyConfig
-from hatchnb.records import CronWorkflow, Rows, ScheduledRun, WorkflowSummary
+from hatchnb.records import (
+    CronWorkflow,
+    Rows,
+    ScheduledRun,
+    WorkflowDeclaration,
+    WorkflowSummary,
+)
 from hatchnb.results import TaskRunRef, WorkflowRunRef
 from hatchnb.serde import SERIALIZATION_CONTEXT
 from hatchnb.types import (
@@ -600,6 +606,26 @@ class Workflow(Generic[TWorkflowInput]):
             )
         check_acyclic({t.name: [p.name for p in t.parents] for t in self.tasks})
 
+    def to_proto(self) -> WorkflowDeclaration:
+        """hatchet_sdk's declaration of this workflow (its CreateWorkflowVersionRequest
+        fields), as a plain record: there is no engine to send it to."""
+        spec = self.spec()
+        schema = serialization.input_json_schema(self.input_validator)
+        return WorkflowDeclaration(
+            name=self.name,
+            description=self.description,
+            version=self.version,
+            event_triggers=list(self.on_events),
+            cron_triggers=list(self.on_crons),
+            cron_input=None
+            if self.cron_input is None
+            else json.dumps(self._plain_input(self.cron_input)),
+            tasks=spec["tasks"] + spec["hooks"],
+            sticky=None if self.sticky is None else str(self.sticky),
+            default_priority=self.default_priority,
+            input_json_schema=None if schema is None else json.dumps(schema),
+        )
+
     def spec(self) -> dict[str, Any]:
         self.validate()
         with_children = {p.name for t in self.tasks for p in t.parents}
@@ -665,9 +691,11 @@ class Workflow(Generic[TWorkflowInput]):
             desired_worker_labels=desired_worker_labels,
         )
         # model_construct: the fields are already typed, and bulk runs build thousands
-        return WorkflowRunTriggerConfig.model_construct(
+        item = WorkflowRunTriggerConfig.model_construct(
             workflow_name=self.name, input=input, options=opts, key=key
         )
+        item._workflow = self
+        return item
 
     def run_no_wait(
         self, input: Any = None, options: TriggerWorkflowOptions | None = None, **trigger: Any
@@ -753,7 +781,11 @@ class Workflow(Generic[TWorkflowInput]):
         declared = self._client._declared
         groups: dict[str, tuple[Workflow[Any], list[int], list[WorkflowRunTriggerConfig]]] = {}
         for position, item in enumerate(items):
-            owner = self if item.workflow_name == name else declared.get(item.workflow_name)
+            owner = (
+                self
+                if item.workflow_name == name
+                else declared.get(item.workflow_name) or item._workflow
+            )
             if owner is None:
                 raise errors.InvalidInput(
                     f"run_many item {position} names workflow {item.workflow_name!r}, which "

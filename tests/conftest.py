@@ -114,8 +114,8 @@ def start_worker(hatchet: Any) -> Iterator[Callable[..., Any]]:
     """Start in-process background workers; all are stopped at teardown."""
     started: list[Any] = []
 
-    def start(*workflows: Any, slots: int = 10, name: str = "test-worker") -> Any:
-        worker = hatchet.worker(name, slots=slots, workflows=list(workflows))
+    def start(*workflows: Any, slots: int = 10, name: str = "test-worker", **options: Any) -> Any:
+        worker = hatchet.worker(name, slots=slots, workflows=list(workflows), **options)
         worker.start_background()
         started.append(worker)
         return worker

@@ -5,7 +5,10 @@ Usage: python tools/compat_survey.py HATCHET_SDKS_PYTHON_DIR [example ...]
 HATCHET_SDKS_PYTHON_DIR is ``sdks/python`` of a hatchet-dev/hatchet checkout (never
 copied into this repository). Each example runs in a scratch directory on a fresh database
 with ``hatchet_sdk`` mapped to ``hatchnb`` and one worker process serving the workflows its
-modules declare. Prints one line per example and a pass count; logs go to /tmp/compat-out.
+modules declare, and hatchnb's HTTP server (``hatchnb api``) at the address
+``HATCHET_CLIENT_SERVER_URL`` gives them (their webhook calls go there). Hatchet's tests
+also need aiohttp, tenacity and psutil in this venv. Prints one line per example and a pass
+count; logs go to /tmp/compat-out.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import ast
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -55,11 +59,29 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _run(command):
+def _healthy(port, seconds):
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            return True
+        except OSError:
+            time.sleep(0.25)
+    return False
+
+
+def _run(command, wait_for_health=False):
     # each worker its own health port, as Hatchet's fixtures give them
-    env = dict(os.environ, HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT=str(_free_port()))
+    port = _free_port()
+    env = dict(os.environ, HATCHET_CLIENT_WORKER_HEALTHCHECK_PORT=str(port))
     proc = subprocess.Popen(command, env=env)
-    time.sleep(float(os.environ.get("COMPAT_WORKER_WARMUP", "4")))
+    warmup = float(os.environ.get("COMPAT_WORKER_WARMUP", "4"))
+    # the session worker answers /health once its workflows are registered (events pushed
+    # before that start nothing); on a busy machine that can take longer than the warmup
+    if not (wait_for_health and _healthy(port, 60)):
+        time.sleep(warmup)
     yield proc
     proc.terminate()
     try:
@@ -70,7 +92,30 @@ def _run(command):
 
 @pytest.fixture(scope="session", autouse=True)
 def worker():
-    yield from _run([sys.executable, "run_worker.py"])
+    yield from _run([sys.executable, "run_worker.py"], wait_for_health=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def api_server():
+    # hatchnb's HTTP server where Hatchet's examples reach its REST routes (webhooks), at
+    # the address they read from hatchet.config.server_url (HATCHET_CLIENT_SERVER_URL)
+    address = os.environ.get("HATCHET_CLIENT_SERVER_URL")
+    if not address:
+        yield None
+        return
+    import urllib.request
+
+    port = address.rsplit(":", 1)[1]
+    proc = subprocess.Popen([sys.executable, "-m", "hatchnb", "api", "--no-auth", "--port", port])
+    for _ in range(240):  # its imports take a while on a busy machine
+        try:
+            urllib.request.urlopen(f"{address}/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.25)
+    yield proc
+    proc.terminate()
+    proc.wait(10)
 
 
 def _on_demand_worker_fixture(request):
@@ -161,6 +206,13 @@ def served(root: Path, directory: Path) -> list[tuple[str, list[str]]]:
     return names
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def fresh_database(name: str) -> str:
     for sql in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
         subprocess.run(["psql", ADMIN_DSN, "-qc", sql], check=True, capture_output=True)
@@ -188,6 +240,7 @@ def run_example(root: Path, directory: Path, scratch: Path) -> tuple[int, int, s
     (work / "run_worker.py").write_text(RUN_WORKER.format(served=served(root, directory)))
     env = dict(
         os.environ,
+        HATCHET_CLIENT_SERVER_URL=f"http://127.0.0.1:{free_port()}",
         PYTHONPATH=str(work),
         PATH=f"{work / 'bin'}:{os.environ['PATH']}",
         HATCHNB_DATABASE_URL=fresh_database(f"compat_{slug}"[:60]),

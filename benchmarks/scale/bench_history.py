@@ -4,7 +4,7 @@
 
 Builds two databases side by side: ``empty`` (a fresh schema) and ``history``, filled with
 HISTORY_RUNS (10,000,000) finished runs and one task run each, straight into the history
-tables of migration 0020 (INSERT ... SELECT generate_series, one statement per CHUNK runs,
+tables of migration 0022 (INSERT ... SELECT generate_series, one statement per CHUNK runs,
 created over the last HISTORY_DAYS (30) days into their daily partitions), then VACUUM
 ANALYZE. Then, alternating between the two databases so machine noise hits both alike:
 

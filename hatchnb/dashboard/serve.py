@@ -269,17 +269,52 @@ def start_dashboard(
 
 
 def serve_dashboard(
-    hatchet: Hatchet | None = None, *, address: str = "127.0.0.1", port: int = 8765
+    hatchet: Hatchet | None = None,
+    *,
+    address: str = "127.0.0.1",
+    port: int = 8765,
+    prefix: str = "",
 ) -> None:
-    """Serve the dashboard in the foreground until interrupted (``hatchnb dashboard``)."""
+    """Serve the dashboard in the foreground until interrupted (``hatchnb dashboard``);
+    ``prefix``: the URL path it lives under (behind a proxy that keeps the path)."""
     import panel as pn
 
     config, app = _prepare(hatchet, address)
     options = _serve_options(config, address, port or free_port(address))
-    print(f"hatchnb dashboard: http://{address}:{options['port']}/", flush=True)
+    path = url_prefix(prefix)
+    if path:
+        options["prefix"] = path
+        options["extra_patterns"].append(_favicon_route())
+    print(f"hatchnb dashboard: http://{address}:{options['port']}{path}/", flush=True)
     origins = ", ".join(options["websocket_origin"])
     print(f"pages may be opened as: {origins} (more: {ORIGINS_ENV})", flush=True)
     pn.serve(app, threaded=False, verbose=False, **options)
+
+
+def _favicon_route() -> tuple[str, Any]:
+    """Bokeh answers ``/favicon.ico`` at the root only; under a prefix the browser asks for
+    ``<prefix>/favicon.ico`` (Bokeh prefixes extra routes)."""
+    from panel.io.resources import DIST_DIR
+    from tornado.web import RequestHandler
+
+    icon = (DIST_DIR / "images" / "favicon.ico").read_bytes()
+
+    class FaviconHandler(RequestHandler):
+        def get(self) -> None:
+            self.set_header("Content-Type", "image/x-icon")
+            self.finish(icon)
+
+    return (r"/favicon.ico", FaviconHandler)
+
+
+def url_prefix(prefix: str) -> str:
+    """``/a/b`` from ``a/b/``, ``/a/b/`` or ``/a/b`` ('' for the root)."""
+    if any(c in prefix for c in "?#\\ ") or "//" in prefix.strip("/"):
+        raise errors.ConfigurationError(
+            f"--prefix {prefix!r}: give a URL path like /user/ana/hatchnb"
+        )
+    stripped = prefix.strip("/")
+    return "/" + stripped if stripped else ""
 
 
 def _wait_for_port(address: str, port: int, thread: Any, timeout: float = 15.0) -> None:

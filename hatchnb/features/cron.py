@@ -23,6 +23,7 @@ from hatchnb.features._params import (
     refuse_ordering,
     registered_name,
 )
+from hatchnb.features.rest_compat import ApiClient, WorkflowApi
 from hatchnb.records import CronWorkflow, Rows
 from hatchnb.store import Store
 from hatchnb.store.triggers import CronsRepo, cron_ticks_started_in, lock_cron_in
@@ -140,6 +141,14 @@ class CronClient:
 
     def delete(self, cron_id: str) -> None:
         self._crons.delete_cron(_id(cron_id))
+
+    def client(self) -> ApiClient:
+        """hatchet_sdk's REST client handle, for the REST calls hatchnb answers
+        (``hatchet.cron._wa(client).workflow_cron_trigger``)."""
+        return ApiClient(cron=self)
+
+    def _wa(self, client: ApiClient) -> WorkflowApi:
+        return WorkflowApi(client)
 
     def trigger_now(self, cron_id: str) -> str:
         """Start a run of the cron's workflow now, with its input; returns the run id."""

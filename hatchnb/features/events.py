@@ -173,8 +173,12 @@ class EventClient:
             webhook_name,
         )
         started = []
-        # as in Hatchet, the runs an event starts carry its id in their metadata
-        metadata = {**event.additional_metadata, "hatchet__event_id": stored.event_id}
+        # as in Hatchet, the runs an event starts carry its id and key in their metadata
+        metadata = {
+            **event.additional_metadata,
+            "hatchet__event_id": stored.event_id,
+            "hatchet__event_key": event.key,
+        }
         for target in workflows_for_event_in(tx, event.key):
             for filter_payload in self._admitted(tx, target.workflow_name, event):
                 trigger = {

@@ -74,6 +74,15 @@ class MetricsClient:
         since = datetime.now(UTC) - limits.period(window, "window")
         return self._reads.attempt_throughput(since, limits.period(bucket, "bucket"))
 
+    def queue_depth_history(
+        self, window: timedelta = timedelta(hours=1), bucket: timedelta = timedelta(minutes=1)
+    ) -> builtins.list[tuple[datetime, int]]:
+        """``(moment, task runs waiting to start)`` at the end of each ``bucket`` over
+        ``window``, rebuilt from queue and start times (ready and delayed alike)."""
+        since = datetime.now(UTC) - limits.period(window, "window")
+        rows = self._reads.queue_depth_history(since, limits.period(bucket, "bucket"))
+        return [(row["at"], int(row["depth"])) for row in rows]
+
     def latency_histogram(
         self, window: timedelta = timedelta(hours=1), bounds: Iterable[float] = LATENCY_BOUNDS
     ) -> Histogram:

@@ -1,6 +1,7 @@
 """The corner of hatchet_sdk's generated REST client that Hatchet's own examples reach for
-(``with hatchet.runs.client() as client: TaskApi(client).v1_task_restore(task=...)``),
-answered by the feature clients: there is no REST hop in hatchnb."""
+(``with hatchet.runs.client() as client: TaskApi(client).v1_task_restore(task=...)``,
+``hatchet.cron._wa(client).workflow_cron_trigger(...)``), answered by the feature clients:
+there is no REST hop in hatchnb."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from hatchnb.features.cron import CronClient
     from hatchnb.features.runs import RunsClient
 
 
 class ApiClient:
-    """What ``<feature client>.client()`` yields; a context manager, as hatchet_sdk's is."""
+    """What ``<feature client>.client()`` yields; a context manager, as hatchet_sdk's is.
+    It holds the feature client that made it, which answers the REST calls."""
 
-    def __init__(self, runs: RunsClient) -> None:
+    def __init__(self, runs: RunsClient | None = None, cron: CronClient | None = None) -> None:
         self.runs = runs
+        self.cron = cron
 
     def __enter__(self) -> ApiClient:
         return self
@@ -40,7 +44,7 @@ class TaskApi:
     """hatchet_sdk's ``TaskApi``, the calls hatchnb answers."""
 
     def __init__(self, api_client: ApiClient) -> None:
-        if not isinstance(api_client, ApiClient):
+        if not isinstance(api_client, ApiClient) or api_client.runs is None:
             raise TypeError(
                 "TaskApi(client) takes the client of `with hatchet.runs.client() as client:`"
             )
@@ -49,3 +53,26 @@ class TaskApi:
     def v1_task_restore(self, task: str) -> V1RestoreTaskResponse:
         """Resume an evicted durable task run now (``hatchet.runs.restore_task``)."""
         return V1RestoreTaskResponse(requeued=self._runs.restore_task(task))
+
+
+@dataclasses.dataclass(frozen=True)
+class TriggerRunResult:
+    #: the id of the run started
+    external_id: str
+
+
+class WorkflowApi:
+    """hatchet_sdk's ``WorkflowApi`` (``hatchet.cron._wa(client)``), the calls hatchnb
+    answers."""
+
+    def __init__(self, api_client: ApiClient) -> None:
+        if not isinstance(api_client, ApiClient) or api_client.cron is None:
+            raise TypeError(
+                "WorkflowApi(client) takes the client of `with hatchet.cron.client() as client:`"
+            )
+        self._cron = api_client.cron
+
+    def workflow_cron_trigger(self, tenant: str, cron_workflow: str) -> TriggerRunResult:
+        """Start a run of the cron's workflow now (``hatchet.cron.trigger_now``); ``tenant``
+        is not checked: hatchnb has one tenant per database."""
+        return TriggerRunResult(external_id=self._cron.trigger_now(cron_workflow))

@@ -169,6 +169,28 @@ class RunsClient:
             return run
         return dataclasses.replace(run, task_events=self._task_events(run))
 
+    def get_task_run(self, task_run_id: str) -> TaskRun:
+        """One task run by its id (``ctx.task_run_external_id``, ``.metadata.id`` of a run's
+        task, ``task_runs[name].external_id``), as hatchet_sdk's ``V1TaskSummary``. A
+        standalone task's run id names its one task too."""
+        wanted = run_uuid(task_run_id)
+        found = self._runs.task_run_by_external_id(wanted)
+        if found is not None:
+            return found
+        try:
+            tasks = [t for t in self._runs.get_run(wanted).tasks if t.kind == "task"]
+        except errors.RunNotFound:
+            tasks = []
+        if len(tasks) == 1:
+            return tasks[0]
+        raise errors.RunNotFound(
+            f"no task run has the id {wanted}: pass a task run's id, e.g. "
+            "ctx.task_run_external_id or hatchet.runs.get(run_id).tasks[0].metadata.id"
+        )
+
+    async def aio_get_task_run(self, task_run_id: str) -> TaskRun:
+        return await asyncio.to_thread(self.get_task_run, task_run_id)
+
     def _task_events(self, run: WorkflowRun) -> builtins.list[TaskEvent]:
         events: builtins.list[TaskEvent] = []
         for a in self._runs.attempts(run.workflow_run_id):
@@ -288,7 +310,7 @@ class RunsClient:
     def client(self) -> ApiClient:
         """hatchet_sdk's REST client handle, for the REST calls hatchnb answers
         (``hatchnb.clients.rest.api.task_api.TaskApi``)."""
-        return ApiClient(self)
+        return ApiClient(runs=self)
 
     def restore_task(self, task_external_id: str) -> bool:
         """Resume an evicted durable task run now instead of when its wait ends (Hatchet's

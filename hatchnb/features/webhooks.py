@@ -180,7 +180,7 @@ class WebhooksClient:
         """Verify one request sent to the webhook ``name`` and push its event.
 
         Raises ``WebhookRejected`` with the HTTP status to answer: 404 unknown webhook, 405
-        not a POST, 413 body too large, 401 bad or missing credentials (nothing is stored),
+        not a POST, 413 body too large, 403 bad or missing credentials (nothing is stored),
         400 body not JSON (or form-encoded) or an expression that fails on it."""
         request = InboundRequest.of(method, headers, body, query)
         found = self._repo.get(name) if _NAME.fullmatch(str(name)) else None

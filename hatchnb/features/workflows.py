@@ -6,6 +6,7 @@ import asyncio
 import builtins
 import inspect
 import textwrap
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -37,10 +38,17 @@ def task_sources(workflow: Workflow[Any]) -> dict[str, str]:
 class WorkflowsClient:
     """``hatchet.workflows``: what has been registered (read-only)."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        on_delete: Callable[[str], None] | None = None,
+    ) -> None:
         self._store = store
         self._versions = VersionsRepo(store)
         self._settings = settings
+        #: told the name of a deleted workflow (the client forgets the version it registered)
+        self._on_delete = on_delete
 
     def list(
         self, workflow_name: str | None = None, limit: int | None = None, offset: int | None = None
@@ -67,6 +75,19 @@ class WorkflowsClient:
         raise errors.WorkflowNotFound(
             f"no registered workflow has the id or name {limits.shown(workflow_id)}"
         )
+
+    def delete(self, workflow_id: str) -> None:
+        """Delete a registered workflow (by id or name), as Hatchet does: it leaves the
+        lists, its crons, schedules not started yet and filters are deleted, and triggering
+        it fails with WorkflowNotFound until it is registered again. Runs already started
+        finish."""
+        name = self.get(workflow_id).name
+        self._versions.delete_workflow(name)
+        if self._on_delete is not None:
+            self._on_delete(name)
+
+    async def aio_delete(self, workflow_id: str) -> None:
+        await asyncio.to_thread(self.delete, workflow_id)
 
     async def aio_get(self, workflow_id: str) -> WorkflowSummary:
         return await asyncio.to_thread(self.get, workflow_id)

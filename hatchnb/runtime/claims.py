@@ -33,22 +33,48 @@ log = logging.getLogger("hatchnb.worker")
 class Slots:
     """The task runs running here and the slots they occupy."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, durable_total: int | None = None) -> None:
         self.total = total
+        #: the separate pool of durable slots (None: durable task runs use the slots too)
+        self.durable_total = durable_total
         self.running: dict[int, tuple[asyncio.Task[None], Context]] = {}
         #: task run id -> slots it occupies (absent once released)
         self.costs: dict[int, int] = {}
+        #: the task runs occupying durable slots
+        self.in_durable_pool: set[int] = set()
         #: set when a slot frees up or work is announced
         self.wake = asyncio.Event()
         #: whether queued work may be waiting (a claim would not come back empty)
         self.maybe_more = True
 
     def used(self) -> int:
-        return sum(self.costs.values())
+        """Slots used (durable slots apart)."""
+        pool = self.in_durable_pool
+        return sum(cost for run, cost in self.costs.items() if run not in pool)
+
+    def durable_used(self) -> int:
+        return sum(self.costs.get(run, 0) for run in self.in_durable_pool)
+
+    def free(self) -> int:
+        return self.total - self.used()
+
+    def durable_free(self) -> int | None:
+        """Free durable slots (None: no separate pool)."""
+        if self.durable_total is None:
+            return None
+        return self.durable_total - self.durable_used()
+
+    def any_free(self) -> bool:
+        return self.free() > 0 or (self.durable_free() or 0) > 0
+
+    def occupy(self, claim: ClaimedTask) -> None:
+        self.costs[claim.id] = claim.slot_cost
+        if claim.durable_slot:
+            self.in_durable_pool.add(claim.id)
 
     def claim_coming(self) -> bool:
         """Whether the claim loop is about to claim: work may wait and a slot is free."""
-        return self.maybe_more and self.used() < self.total
+        return self.maybe_more and self.any_free()
 
     def release(self, claim: ClaimedTask) -> bool:
         """The task finished; whether it still was this attempt's (then it is forgotten)."""
@@ -57,6 +83,7 @@ class Slots:
         if released:
             self.running.pop(claim.id)
             self.costs.pop(claim.id, None)
+            self.in_durable_pool.discard(claim.id)
         self.wake.set()
         return released
 
@@ -113,11 +140,12 @@ class Claimer:
                 slots.maybe_more = True
                 await self._sleep(self.settings.poll_interval)
                 continue
-            free = slots.total - slots.used()
-            if free > 0 and slots.maybe_more:
+            free = slots.free()
+            durable_free = slots.durable_free()
+            if slots.any_free() and slots.maybe_more:
                 slots.maybe_more = False  # a notification during the claim sets it again
                 try:
-                    taken = await self._claim(free)
+                    taken = await self._claim(max(free, 0), durable_free)
                     backoff = 0.1
                 except (errors.DatabaseUnavailable, DatabaseError) as exc:
                     if connection_trouble(exc):
@@ -128,7 +156,7 @@ class Claimer:
                     await self._sleep(backoff)
                     backoff = min(backoff * 2, 2.0)
                     continue
-                if taken >= free:
+                if taken >= free + max(durable_free or 0, 0):
                     slots.maybe_more = True
                 if slots.maybe_more:
                     await self._wait_for_slot()
@@ -136,7 +164,7 @@ class Claimer:
                     continue
             await self._wait_for_work()
 
-    async def _claim(self, free: int) -> int:
+    async def _claim(self, free: int, durable_free: int | None = None) -> int:
         """Claim task runs and, on a worker running batch tasks, batches; the slots taken.
         Batches go first while some are ready (or once per poll interval, so a stream of
         plain task runs filling every slot cannot starve them); otherwise they get the
@@ -146,8 +174,8 @@ class Claimer:
             batches_first = self.start_batches is not None and self._batches_may_be_ready()
             if batches_first:
                 taken = await self._claim_batches(free)
-            if taken < free:
-                taken += await self._claim_task_runs(free - taken)
+            if taken < free or durable_free:
+                taken += await self._claim_task_runs(max(free - taken, 0), durable_free)
             if self.start_batches is not None and not batches_first and taken < free:
                 taken += await self._claim_batches(free - taken)
         return taken
@@ -161,10 +189,10 @@ class Claimer:
             or now - self.batches_claimed_at >= self.settings.poll_interval
         )
 
-    async def _claim_task_runs(self, free: int) -> int:
+    async def _claim_task_runs(self, free: int, durable_free: int | None) -> int:
         results = self.reporter.take()
         try:
-            claimed = await self._report_and_claim(results, free)
+            claimed = await self._report_and_claim(results, free, durable_free)
         except BaseException:
             self.reporter.give_back(results)
             raise
@@ -187,24 +215,27 @@ class Claimer:
         self.batches_found = bool(members)
         return self.start_batches(members) if members else 0
 
-    async def _report_and_claim(self, results: list[Result], free: int) -> list[ClaimedTask]:
+    async def _report_and_claim(
+        self, results: list[Result], free: int, durable_free: int | None
+    ) -> list[ClaimedTask]:
         """Claim, reporting ``results`` in the same round trip. Results the database refuses
         go back to the reporter (it reports them one at a time) and the claim is made alone."""
         args = (self.link.worker_id, free, self.workflows, serialization.PYTHON_VERSION)
+        pool = None if durable_free is None else max(durable_free, 0)
         if not results:
-            return await self.repo.claim(*args)
+            return await self.repo.claim(*args, durable_limit=pool)
         try:
-            return await self.repo.finish_and_claim(results, *args)
+            return await self.repo.finish_and_claim(results, *args, durable_limit=pool)
         except DatabaseError as exc:
             if connection_trouble(exc):
                 raise
         self.reporter.give_back(results[:])
         results.clear()  # given back already: not again if the claim alone fails
-        return await self.repo.claim(*args)
+        return await self.repo.claim(*args, durable_limit=pool)
 
     async def _wait_for_slot(self) -> None:
         slots = self.slots
-        while slots.used() >= slots.total and not self.stopping.is_set():
+        while not slots.any_free() and not self.stopping.is_set():
             slots.wake.clear()
             await self._wait(slots.wake, self.settings.poll_interval)
 

@@ -4,12 +4,13 @@ memoized steps and child runs completed before a crash or an eviction are not re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,36 @@ def _now() -> datetime:
 #: wakes it at once
 _EVENT_RECHECK = timedelta(hours=1)
 
+#: how often a wait in the slot looks whether the worker wants its durable slot back
+_CAPACITY_CHECK = 0.2
+
+
+def capacity_eviction_candidates(
+    contexts: Iterable[Any], durable_slots: int, min_wait: timedelta
+) -> list[DurableContext]:
+    """The waiting durable task runs to evict so the worker's ``durable_slots`` are not all
+    held by waits (hatchet_sdk's capacity eviction): while as many runs wait as there are
+    durable slots, the ones whose EvictionPolicy allows it and that have waited ``min_wait``
+    go, lowest priority then longest waiting first, until fewer wait than there are slots."""
+    waiting = [
+        c
+        for c in contexts
+        if isinstance(c, DurableContext) and c.waiting_since is not None and not c.evict_requested
+    ]
+    now = _now()
+    ranked = sorted(
+        (
+            c
+            for c in waiting
+            if c.capacity_priority is not None
+            and c.waiting_since is not None
+            and now - c.waiting_since >= min_wait
+        ),
+        key=lambda c: (c.capacity_priority, c.waiting_since),
+    )
+    excess = len(waiting) - durable_slots + 1
+    return ranked[: max(excess, 0)] if durable_slots > 0 else []
+
 
 class DurableContext(Context):
     """The context of ``@hatchet.durable_task`` functions."""
@@ -93,6 +124,7 @@ class DurableContext(Context):
         client: Hatchet,
         log: list[LogEntry],
         evict_after: float,
+        capacity_priority: int | None = 0,
     ) -> None:
         super().__init__(claim, worker, client)
         self._action_key = f"{claim.id}/{claim.attempt}"
@@ -101,6 +133,49 @@ class DurableContext(Context):
         self._log = {entry.seq: entry for entry in log if entry.seq > 0}
         self._seq = 0
         self._evict_after = evict_after
+        #: its EvictionPolicy's priority when the worker may evict it to free a durable slot
+        #: (lower first), None when it may not
+        self.capacity_priority = capacity_priority
+        #: since when it has been waiting (a sleep, an event, its children); None: not waiting
+        self.waiting_since: datetime | None = None
+        self._waits = 0
+        #: set by the worker's capacity eviction: the current wait gives its slot back now
+        self.evict_requested = False
+
+    @contextlib.contextmanager
+    def _waiting(self) -> Iterator[None]:
+        """Marks a wait (concurrent waits counted, so one ending does not end the others')."""
+        self._waits += 1
+        if self._waits == 1:
+            self.waiting_since = _now()
+            self.evict_requested = False  # a request that came as the last wait ended
+        try:
+            yield
+        finally:
+            self._waits -= 1
+            if self._waits == 0:
+                self.waiting_since = None
+
+    def _must_leave(self, deadline: float) -> bool:
+        """Whether a wait gives its slot back now: its eviction TTL passed or the worker
+        needs the durable slot."""
+        return self.evict_requested or time.monotonic() >= deadline
+
+    async def _aio_hold(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` in the slot; True when evicted for capacity meanwhile."""
+        deadline = time.monotonic() + seconds
+        with self._waiting():
+            while not self.evict_requested and (left := deadline - time.monotonic()) > 0:
+                await asyncio.sleep(min(left, _CAPACITY_CHECK))
+        return self.evict_requested
+
+    def _hold(self, seconds: float) -> bool:
+        """``_aio_hold`` for sync durable tasks (on their own thread)."""
+        deadline = time.monotonic() + seconds
+        with self._waiting():
+            while not self.evict_requested and (left := deadline - time.monotonic()) > 0:
+                time.sleep(min(left, _CAPACITY_CHECK))
+        return self.evict_requested
 
     def _next_child_key(self, workflow_name: str) -> str:
         """Children spawned without a child_key get one from their spawn index, so a replay
@@ -179,7 +254,7 @@ class DurableContext(Context):
             await self._aio_remember(entry)
         with tracing.span("hatchet.durable.sleep", **{"hatchet.durable.node_id": seq}):
             seconds, evict = self._in_place(entry.wake_at or wake_at)
-            await asyncio.sleep(seconds)
+            evict = await self._aio_hold(seconds) or evict
         if evict:
             raise Evicted(entry.wake_at or wake_at)
         return _slept(entry)
@@ -198,7 +273,7 @@ class DurableContext(Context):
             entry = LogEntry(seq=seq, kind="sleep", request=request, wake_at=wake_at, since=_now())
             self._remember(entry)
         seconds, evict = self._in_place(entry.wake_at or wake_at)
-        time.sleep(seconds)
+        evict = self._hold(seconds) or evict
         if evict:
             raise Evicted(entry.wake_at or wake_at)
         return _slept(entry)
@@ -216,11 +291,17 @@ class DurableContext(Context):
         the slot back (the engine wakes the task when one of its children finishes, and the
         replay finds the same child by its key)."""
         since = _now()
-        try:
-            return await asyncio.wait_for(result, self._evict_after)
-        except TimeoutError:
-            await (await self._durable_repo()).await_children(self.task_run_id, since)
-            raise Evicted(_now() + _EVENT_RECHECK) from None
+        waited = asyncio.ensure_future(result)
+        deadline = time.monotonic() + self._evict_after
+        with self._waiting():
+            while not self._must_leave(deadline):
+                left = min(deadline - time.monotonic(), _CAPACITY_CHECK)
+                done, _ = await asyncio.wait({waited}, timeout=max(left, 0))
+                if done:
+                    return waited.result()
+        waited.cancel()
+        await (await self._durable_repo()).await_children(self.task_run_id, since)
+        raise Evicted(_now() + _EVENT_RECHECK)
 
     # ---- memoized steps and time ------------------------------------------------------
 
@@ -350,10 +431,11 @@ class DurableContext(Context):
         repo = await self._durable_repo()
         wait = _DurableWait(repo, entry.since or _now(), items)
         deadline = time.monotonic() + self._evict_after
-        while not await wait.holds():
-            if time.monotonic() >= deadline:
-                raise Evicted(min(wait.next_deadline(), _now() + _EVENT_RECHECK))
-            await asyncio.sleep(min(0.2, self._client._settings.poll_interval))
+        with self._waiting():
+            while not await wait.holds():
+                if self._must_leave(deadline):
+                    raise Evicted(min(wait.next_deadline(), _now() + _EVENT_RECHECK))
+                await asyncio.sleep(min(0.2, self._client._settings.poll_interval))
         result = {"CREATE": wait.found}  # hatchet_sdk's shape: {action: {condition key: data}}
         await repo.complete(self.task_run_id, seq, result)
         return result
@@ -378,14 +460,17 @@ class DurableContext(Context):
     async def _await_event(self, entry: LogEntry, scope: str | None) -> dict[str, Any]:
         repo = await self._durable_repo()
         deadline = time.monotonic() + self._evict_after
-        while True:
-            for event in await repo.events_since(entry.event_key, entry.since):
-                if (scope is None or event.scope == scope) and _matches(entry.expression, event):
-                    await repo.complete(self.task_run_id, entry.seq, event.payload)
-                    return dict(event.payload)
-            if time.monotonic() >= deadline:
-                raise Evicted(_now() + _EVENT_RECHECK)
-            await asyncio.sleep(min(0.2, self._client._settings.poll_interval))
+        with self._waiting():
+            while True:
+                for event in await repo.events_since(entry.event_key, entry.since):
+                    if (scope is None or event.scope == scope) and _matches(
+                        entry.expression, event
+                    ):
+                        await repo.complete(self.task_run_id, entry.seq, event.payload)
+                        return dict(event.payload)
+                if self._must_leave(deadline):
+                    raise Evicted(_now() + _EVENT_RECHECK)
+                await asyncio.sleep(min(0.2, self._client._settings.poll_interval))
 
 
 class _DurableWait:

@@ -57,7 +57,7 @@ class Executor:
         task = self.loop.create_task(self._execute(claim, ctx))
         ctx._async_task = task
         running[claim.id] = (task, ctx)
-        self.slots.costs[claim.id] = claim.slot_cost
+        self.slots.occupy(claim)
 
     async def _execute(self, claim: ClaimedTask, ctx: Context) -> None:
         reporter = self.reporter
@@ -104,7 +104,8 @@ class Executor:
                 raise batching.GroupKeyError(batching.group_key_failure(batch, *facts))
             if claim.task_name in code.durable:
                 evict_after = code.evict_after(claim.task_name, settings.durable_evict_after)
-                ctx = await self._durable_context(claim, ctx, evict_after)
+                priority = code.capacity_priority(claim.task_name)
+                ctx = await self._durable_context(claim, ctx, evict_after, priority)
             try:
                 if asyncio.iscoroutinefunction(fn):
                     value = await fn(data, ctx)
@@ -127,11 +128,13 @@ class Executor:
         return (claim.id, claim.attempt, "SUCCEEDED", output, blob, None)
 
     async def _durable_context(
-        self, claim: ClaimedTask, ctx: Context, evict_after: float
+        self, claim: ClaimedTask, ctx: Context, evict_after: float, priority: int | None
     ) -> Context:
         """Swap the plain context for a DurableContext holding the run's event log."""
         entries = await self.durable_log.log(claim.id)
-        durable_ctx = durable.DurableContext(claim, self.handle, self.client, entries, evict_after)
+        durable_ctx = durable.DurableContext(
+            claim, self.handle, self.client, entries, evict_after, priority
+        )
         durable_ctx._async_task = ctx._async_task
         if ctx.is_cancelled:
             durable_ctx._mark_cancelled()

@@ -25,6 +25,7 @@ from hatchnb import ambient, errors, serialization
 from hatchnb.runtime.batches import start_batches
 from hatchnb.runtime.claims import Claimer, Slots
 from hatchnb.runtime.context import current_context
+from hatchnb.runtime.durable import capacity_eviction_candidates
 from hatchnb.runtime.engine import Engine
 from hatchnb.runtime.executor import Executor
 from hatchnb.runtime.health import HealthReport, HealthServer, WorkerStatus
@@ -48,6 +49,9 @@ log = logging.getLogger("hatchnb.worker")
 #: HATCHNB_SHUTDOWN_GRACE is unset
 _EXIT_GRACE = 10.0
 
+#: seconds between two looks at whether waits hold every durable slot (hatchet_sdk's 1 s)
+_CAPACITY_EVICTION_INTERVAL = 1.0
+
 
 class _TaskLogHandler(logging.Handler):
     """Routes ``logging`` records emitted inside a task to that task run's log."""
@@ -69,15 +73,23 @@ class Worker:
         name: str,
         *,
         slots: int = 100,
+        durable_slots: int | None = None,
         labels: dict[str, str | int] | None = None,
         workflows: list[Workflow[Any]] | None = None,
         lifespan: LifespanFn | None = None,
     ) -> None:
         if slots < 1:
             raise ValueError(f"slots={slots}: a worker needs at least one slot")
+        if durable_slots is not None and (type(durable_slots) is not int or durable_slots < 1):
+            raise ValueError(
+                f"durable_slots={durable_slots!r}: give a whole number of at least 1, or None "
+                "for durable task runs to use the worker's slots"
+            )
         self.client = client
         self.name = name
         self.slots = slots
+        #: the separate pool of durable slots (None: durable task runs use ``slots``)
+        self.durable_slots = durable_slots
         self.labels = dict(labels or {})
         self.workflows = workflows
         self.workflow_names = [w.name for w in workflows] if workflows is not None else None
@@ -184,6 +196,7 @@ class Worker:
             "worker_id": self.worker_id,
             "name": self.name,
             "slots": self.slots,
+            "durable_slots": self.durable_slots,
             "running_tasks": len(runtime.slots.running) if runtime else 0,
             "slots_used": runtime.slots.used() if runtime else 0,
             "alive": self.running,
@@ -212,7 +225,7 @@ class _Runtime:
         )
         self.stopping = asyncio.Event()
         self.stopped = threading.Event()
-        self.slots = Slots(worker.slots)
+        self.slots = Slots(worker.slots, worker.durable_slots)
         self.reporter = Reporter(self.repo, self.link, self.loop)
         # tasks that called ctx.release_slot() keep their thread: room for a few more
         self.threads = ThreadPoolExecutor(
@@ -286,6 +299,8 @@ class _Runtime:
             "reconcile": self.reconciler.loop,
             "engine": self.engine.run,
         }
+        if self.worker.durable_slots is not None:
+            loops["capacity eviction"] = self._capacity_eviction_loop
         background = [
             asyncio.create_task(supervised(name, loop, self.restarts))
             for name, loop in loops.items()
@@ -313,6 +328,24 @@ class _Runtime:
             logging.getLogger().removeHandler(handler)
             logging.getLogger("psycopg.pool").removeFilter(quiet)
             self.stopped.set()
+
+    async def _capacity_eviction_loop(self) -> None:
+        """Evict waiting durable task runs while their waits hold every durable slot."""
+        durable_slots = self.worker.durable_slots
+        assert durable_slots is not None
+        min_wait = timedelta(seconds=self.settings.durable_capacity_min_wait)
+        while not self.stopping.is_set():
+            contexts = [ctx for _, ctx in self.slots.running.values()]
+            for ctx in capacity_eviction_candidates(contexts, durable_slots, min_wait):
+                log.info(
+                    "evicting durable task run %s (%s): its wait holds one of the %d durable "
+                    "slots, all of them held by waits",
+                    ctx.task_run_external_id,
+                    ctx.task_name,
+                    durable_slots,
+                )
+                ctx.evict_requested = True
+            await asyncio.sleep(_CAPACITY_EVICTION_INTERVAL)
 
     def _health_server(self) -> HealthServer | None:
         port = self.settings.healthcheck_port

@@ -60,6 +60,8 @@ def refused_values() -> Iterator[None]:
     those checks. Workers keep psycopg's errors: their reporter tells refused data apart."""
     try:
         yield
+    except psycopg.errors.NoDataFound as exc:  # hatchnb.refuse_deleted_workflow
+        raise errors.WorkflowNotFound(_first_line(exc)) from exc
     except psycopg.errors.ProgramLimitExceeded as exc:
         raise errors.ValueRefused(
             f"a value of this call is too large for PostgreSQL ({_first_line(exc)}); pass "

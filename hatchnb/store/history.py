@@ -5,7 +5,7 @@ The engine leader archives (``archive_pass``) run trees whose every run finished
 LOCKED``), and creates the partitions of the next days ahead. Reads see both through the
 ``*_all`` views; a replay or fork first moves the run's tree back (``restore_in``).
 Retention drops whole days (``drop_expired``). Statements in ``sql/history.sql``, tables and
-functions in ``sql/migrations/0020_run_history.sql``.
+functions in ``sql/migrations/0022_run_history.sql``.
 """
 
 from __future__ import annotations

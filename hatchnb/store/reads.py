@@ -23,6 +23,9 @@ class ReadsRepo:
     def attempt_throughput(self, since: datetime, bucket: timedelta) -> list[Row]:
         return self._db.fetch_all("attempt_throughput", since=since, bucket=bucket)
 
+    def queue_depth_history(self, since: datetime, bucket: timedelta) -> list[Row]:
+        return self._db.fetch_all("queue_depth_history", since=since, bucket=bucket)
+
     def queue_latency_histogram(self, since: datetime, bounds: list[float]) -> list[Row]:
         return self._db.fetch_all("queue_latency_histogram", since=since, bounds=bounds)
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from hatchnb import errors
+from hatchnb import errors, ids
 from hatchnb.records import RunStatus, TaskRun, WorkflowRun
 from hatchnb.store import history
 from hatchnb.store.db import AsyncStore, Row, Store, Tx, jsonb
@@ -264,6 +264,12 @@ class RunsRepo:
         rows = self._db.fetch_all("list_task_runs", **where.params(), limit=limit, offset=offset)
         return [TaskRun.from_row(r, r["additional_metadata"]) for r in rows]
 
+    def task_run_by_external_id(self, external_id: str) -> TaskRun | None:
+        low, high, tail = ids.run_locator(external_id)
+        rows = self._db.fetch_all("task_runs_of_located_run", low=low, high=high, tail=tail)
+        found = (TaskRun.from_row(r, r["additional_metadata"]) for r in rows)
+        return next((t for t in found if t.external_id == external_id), None)
+
     def parent_tasks_since(self, since: datetime) -> list[Row]:
         """``id, run_id, task_name`` of the task runs that spawned children since ``since``."""
         return self._db.fetch_all("parent_tasks_of_children", since=since)
@@ -300,6 +306,14 @@ class RunsRepo:
 
     def logs(self, run_id: str, limit: int) -> list[LogLine]:
         return _records(LogLine, self._db.fetch_all("run_logs", run_id=run_id, limit=limit))
+
+    def task_run_logs(
+        self, task_run_id: int, since: datetime | None, until: datetime | None, limit: int
+    ) -> list[Row]:
+        """``attempt, level, message, created_at`` of one task run's log lines."""
+        return self._db.fetch_all(
+            "task_run_logs", task_run_id=task_run_id, since=since, until=until, limit=limit
+        )
 
     def logs_after(self, run_id: str, after: int, limit: int) -> list[NumberedLogLine]:
         rows = self._db.fetch_all("run_logs_after", run_id=run_id, after=after, limit=limit)

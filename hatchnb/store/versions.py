@@ -93,6 +93,12 @@ class VersionsRepo:
             for cron in crons:
                 conn.execute(query("upsert_cron"), _declared_cron(workflow_name, cron, cron_input))
 
+    def delete_workflow(self, workflow_name: str) -> int:
+        """Mark the workflow's versions deleted and drop its triggers, crons, schedules not
+        started, filters and pause; the number of versions marked."""
+        row = self._db.fetch_one("delete_workflow", workflow_name=workflow_name)
+        return int(row["versions"]) if row else 0
+
     def list_workflows(self) -> list[WorkflowSummary]:
         return [
             WorkflowSummary(

@@ -56,6 +56,8 @@ class ClaimedTask:
     slot_cost: int = 1
     #: the batch this member runs in (batch tasks only)
     batch_id: str | None = None
+    #: claimed into the worker's separate pool of durable slots
+    durable_slot: bool = False
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ClaimedTask:
@@ -77,6 +79,7 @@ class ClaimedTask:
             siblings=row["siblings"] or {},
             slot_cost=row.get("slot_cost", 1),
             batch_id=str(row["batch_id"]) if row.get("batch_id") else None,
+            durable_slot=bool(row.get("durable")),
         )
 
 
@@ -121,10 +124,23 @@ class AsyncWorkersRepo:
         await self._db.execute("notify_queued")
 
     async def claim(
-        self, worker_id: str, limit: int, workflows: list[str] | None, python: str
+        self,
+        worker_id: str,
+        limit: int,
+        workflows: list[str] | None,
+        python: str,
+        durable_limit: int | None = None,
     ) -> list[ClaimedTask]:
+        """Up to ``limit`` slots' worth of task runs; with ``durable_limit`` (a worker with a
+        separate durable pool) durable ones are claimed into that pool instead."""
+        pooled = {} if durable_limit is None else {"durable_limit": durable_limit}
         rows = await self._db.fetch_all(
-            "claim_task_runs", worker_id=worker_id, limit=limit, workflows=workflows, python=python
+            "claim_pooled_task_runs" if pooled else "claim_task_runs",
+            worker_id=worker_id,
+            limit=limit,
+            workflows=workflows,
+            python=python,
+            **pooled,
         )
         return [ClaimedTask.from_row(row) for row in rows]
 
@@ -156,16 +172,19 @@ class AsyncWorkersRepo:
         limit: int,
         workflows: list[str] | None,
         python: str,
+        durable_limit: int | None = None,
     ) -> list[ClaimedTask]:
         """``finish`` then ``claim``, in one round trip and one transaction."""
+        pooled = {} if durable_limit is None else {"durable_limit": durable_limit}
         rows = await _retrying_deadlocks(
             self._db.fetch_all,
-            "finish_and_claim",
+            "finish_and_claim_pooled" if pooled else "finish_and_claim",
             **_columns(results),
             worker_id=worker_id,
             limit=limit,
             workflows=workflows,
             python=python,
+            **pooled,
         )
         return [ClaimedTask.from_row(row) for row in rows]
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
+from traitlets import TraitError
 
 from hatchnb import input_form
 from hatchnb.widgets import live
@@ -37,15 +38,33 @@ def _widget(field: input_form.Field) -> w.Widget:
     return w.Textarea(value=text, placeholder="JSON", style=style, **common)
 
 
+def _prefill(field: input_form.Field, widget: w.Widget, value: Any) -> None:
+    """Put an earlier run's value in a field (one the field cannot hold is left as it is)."""
+    import json
+
+    if field.kind == "json":
+        widget.value = json.dumps(value)
+    elif field.kind != "enum" or value in field.choices:
+        try:
+            widget.value = value
+        except TraitError:  # e.g. a text in a number field: it keeps its default
+            return
+
+
 class RunForm:
     """Fields from ``workflow``'s registered input schema and three actions: run now, run
-    once at a time (UTC), create a cron."""
+    once at a time (UTC), create a cron. ``initial``: values to start from (an earlier
+    run's input), else the schema's defaults."""
 
-    def __init__(self, client: Hatchet, workflow: str) -> None:
+    def __init__(
+        self, client: Hatchet, workflow: str, initial: dict[str, Any] | None = None
+    ) -> None:
         self.client = client
         self.workflow = client.workflows.get(workflow).name
         self.fields = input_form.fields_of(client.workflows.input_schema(self.workflow))
         self.inputs = {f.name: _widget(f) for f in self.fields}
+        if initial is not None:
+            self._start_from(initial)
         soon = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
         self.run_at = w.Text(value=soon, description="at (UTC)", layout=w.Layout(width="240px"))
         self.cron_name = w.Text(placeholder="cron name", layout=w.Layout(width="160px"))
@@ -71,6 +90,14 @@ class RunForm:
                 self.result,
             ]
         )
+
+    def _start_from(self, initial: dict[str, Any]) -> None:
+        if [f.name for f in self.fields] == ["input"] and self.fields[0].kind == "json":
+            _prefill(self.fields[0], self.inputs["input"], initial)  # any JSON object
+            return
+        for field in self.fields:
+            if field.name in initial:
+                _prefill(field, self.inputs[field.name], initial[field.name])
 
     def input(self) -> dict[str, Any]:
         values = {name: widget.value for name, widget in self.inputs.items()}

@@ -105,6 +105,10 @@ class RunWidget:
         self.diff_button = w.Button(description="What changed", icon="exchange")
         self.diff_button.layout.display = "flex" if self.run.forked_from else "none"
         self.diff_view = w.HTML()
+        self.again_button = w.Button(description="Run again…", icon="play")
+        #: the form "Run again…" opened, filled with this run's input
+        self.again_form: Any = None
+        self.again_area = w.VBox([])
         #: the RunWidget of the last fork started here (shown below this one)
         self.forked: RunWidget | None = None
         self.fork_area = w.VBox([])
@@ -123,8 +127,9 @@ class RunWidget:
                 self.tasks,
                 w.HBox([self.cancel_button, self.replay_button, self.message]),
                 self.lineage,
-                w.HBox([self.fork_choice, self.fork_button, self.diff_button]),
+                w.HBox([self.fork_choice, self.fork_button, self.diff_button, self.again_button]),
                 self.diff_view,
+                self.again_area,
                 self.notebook_box,
                 self.logs,
                 self.fork_area,
@@ -135,6 +140,7 @@ class RunWidget:
         self.notebook_button.on_click(lambda _: self.show_notebook())
         self.fork_button.on_click(lambda _: self.fork())
         self.diff_button.on_click(lambda _: self.show_diff())
+        self.again_button.on_click(lambda _: self.run_again())
         self.refresh(self.run)
         self.follow()
 
@@ -224,6 +230,19 @@ class RunWidget:
             self.diff_view.value = "this run is not a fork"
             return
         self.diff_view.value = self.client.runs.diff(source, self.run_id)._repr_html_()
+
+    def run_again(self) -> Any:
+        """Open the workflow's form filled with this run's input: change a field, then run
+        now, at a time, or on a cron."""
+        from hatchnb.widgets.run_form import RunForm
+
+        try:
+            self.again_form = RunForm(self.client, self.run.workflow_name, initial=self.run.input)
+        except HatchnbError as exc:
+            self.message.value = f"no form: {exc}"
+            return None
+        self.again_area.children = [self.again_form.box]
+        return self.again_form
 
     def show_notebook(self) -> None:
         task = self.notebook_choice.value

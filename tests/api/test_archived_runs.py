@@ -1,4 +1,4 @@
-"""The HTTP API over an archived run (migration 0020): the same answers as before it was
+"""The HTTP API over an archived run (migration 0022): the same answers as before it was
 archived, and the trigger token that started it still reads it."""
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import pytest
 
 import hatchnb
 from hatchnb.sdk_paths import ALIASES
+from hatchnb.types import DEFAULT_TENANT_ID
 
 
 @pytest.mark.parametrize("module", sorted(ALIASES))
@@ -49,8 +50,10 @@ def test_hatchet_options_it_cannot_honour_are_refused() -> None:
         hatchnb.Hatchet(client=object())
     with pytest.raises(TypeError, match=r"pass a hatchnb\.ClientConfig"):
         hatchnb.Hatchet(config=object())  # type: ignore[arg-type]
-    with pytest.raises(NotImplementedError, match=r"ClientConfig\(token, server_url=...\)"):
-        hatchnb.ClientConfig(token="t", server_url="https://x")
+    with pytest.raises(NotImplementedError, match=r"ClientConfig\(token, host_port=...\)"):
+        hatchnb.ClientConfig(token="t", host_port="localhost:7070")
+    with pytest.raises(ValueError, match="http"):
+        hatchnb.ClientConfig(server_url="localhost:8080")
 
 
 def test_client_config_logger_receives_hatchnb_logs(dsn: str) -> None:
@@ -65,7 +68,7 @@ def test_client_config_logger_receives_hatchnb_logs(dsn: str) -> None:
     mine.setLevel(logging.INFO)
     hatchet = hatchnb.Hatchet(config=hatchnb.ClientConfig(logger=mine))
     assert hatchet.config.logger is mine and hatchet.config.apply_namespace("wf") == "wf"
-    assert hatchet.tenant_id == ""
+    assert hatchet.tenant_id == DEFAULT_TENANT_ID
     logging.getLogger("hatchnb.worker").warning("from hatchnb")
     assert "from hatchnb" in seen
 

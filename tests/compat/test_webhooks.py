@@ -119,6 +119,7 @@ def test_hatchets_webhook_example(
             message="the webhook's run to complete",
         )
         assert run.additional_metadata["hatchet__event_id"] == triggered_event.metadata.id
+        assert run.additional_metadata["hatchet__event_key"] == triggered_event.key
         hatchet.webhooks.delete(incoming_webhook.name)
     assert hatchet.webhooks.list().rows == []
 

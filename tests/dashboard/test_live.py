@@ -246,3 +246,27 @@ def test_an_executed_notebook_downloads_as_ipynb_and_html(
     assert "the report" in files[".html"].read_text()
     # the notebook's own scripts are blocked by its sandboxed frame, as they must be
     assert [e for e in page.errors if "frame is sandboxed" not in e] == []
+
+
+def test_the_run_form_of_a_notebook_workflow_comes_from_its_parameters_cell(
+    page: Any, hatchet: Any, tmp_path: Path
+) -> None:
+    from tests.notebook.test_notebook_form import write_report_notebook
+
+    path = write_report_notebook(tmp_path / "report.ipynb")
+    hatchet.register(hatchet.notebook_task(path, name="report"))
+    p = page.open("?page=workflows&name=report")
+    run = p.get_by_role("button", name="Run now")
+    run.wait_for(timeout=15_000)
+    form = p.locator(".bk-input-group")
+    rows = form.filter(has_text="rows").locator("input")
+    assert rows.input_value() == "3"
+    assert form.filter(has_text="title").locator("input").input_value() == "weekly"
+    rows.fill("7")
+    rows.press("Enter")
+    run.click()
+    p.get_by_text("started run").wait_for(timeout=10_000)
+    [started] = hatchet.runs.list(workflow_names=["report"]).rows
+    assert started.input == {"rows": 7, "scale": 1.0, "title": "weekly"}
+    page.shot("notebook-run-form")
+    assert page.errors == []

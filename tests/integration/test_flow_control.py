@@ -50,7 +50,11 @@ def test_round_robin_never_exceeds_max_runs_per_key_across_workers(
     for ref in refs:
         ref.result()
     peaks = _peaks(db)
-    assert peaks == {"a": (2, 16), "b": (2, 3), "c": (2, 3)}
+    # a's sixteen always reach the limit; b's and c's three may run one at a time when the
+    # worker processes start far apart (each finishes in 0.15 s): at most two, all done
+    assert peaks["a"] == (2, 16)
+    assert peaks["b"][0] <= 2 and peaks["c"][0] <= 2
+    assert (peaks["b"][1], peaks["c"][1]) == (3, 3)
     # fair across keys: b and c did not wait behind all of a's runs
     finished = db.execute(
         "SELECT r.input ->> 'tenant' AS tenant, max(t.finished_at) AS last "

@@ -1,4 +1,4 @@
-"""Run history (migration 0020): finished run trees move to day-partitioned history tables
+"""Run history (migration 0022): finished run trees move to day-partitioned history tables
 and every read returns what it did before; live trees stay; retention drops whole days;
 replay restores an archived tree; the engine creates partitions ahead and archives."""
 

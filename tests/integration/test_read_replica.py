@@ -43,6 +43,16 @@ class Replica(Cluster):
         with psycopg.connect(self.socket_dsn(), autocommit=True, connect_timeout=10) as conn:
             conn.execute(statement)
 
+    def caught_up_with(self, primary: Cluster) -> bool:
+        """Replayed everything the primary has written so far (its migrations included)."""
+        with psycopg.connect(primary.socket_dsn(), autocommit=True) as conn:
+            row = conn.execute("SELECT pg_current_wal_lsn()").fetchone()
+        with psycopg.connect(self.socket_dsn(), autocommit=True) as conn:
+            caught = conn.execute(
+                "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (row[0] if row else None,)
+            ).fetchone()
+        return bool(caught and caught[0])
+
 
 @pytest.fixture(scope="module")
 def primary() -> Iterator[Cluster]:
@@ -72,6 +82,8 @@ def test_lists_read_the_replica_and_fall_back_to_the_primary(
             return None
 
         first = [replicated.run_no_wait().workflow_run_id for _ in range(3)]
+        # the schema too arrives by replay: a loaded machine can lag behind the migrations
+        wait_until(lambda: replica.caught_up_with(primary), message="the replica replaying")
         wait_until(lambda: len(hatchet.runs.list().rows) == 3, message="the replica catching up")
         assert hatchet.metrics.queue_depth()["replicated"]["ready"] == 3
 

@@ -337,6 +337,7 @@ def test_events_trigger_matching_workflows_with_wildcards(
     assert hatchet.runs.get(event.run_ids[0]).additional_metadata == {
         "source": "signup",
         "hatchet__event_id": event.event_id,  # as in Hatchet
+        "hatchet__event_key": "user:created",
     }
 
 

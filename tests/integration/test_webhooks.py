@@ -242,7 +242,7 @@ def test_a_signed_request_from_each_source_starts_the_on_events_workflow(
         wrong = sign(body, secret[:-1] + "x") if why == "wrong secret" else headers
         with pytest.raises(errors.WebhookRejected) as refused:
             hatchet.webhooks.receive("hook", method="POST", headers=wrong, body=tampered)
-        assert refused.value.status == 401, why
+        assert refused.value.status == 403, why
     without = {k: v for k, v in headers.items() if k.lower() != header.lower()}
     with pytest.raises(errors.WebhookRejected, match=f"no {header} header"):
         hatchet.webhooks.receive("hook", method="POST", headers=without, body=body)
@@ -277,7 +277,7 @@ def test_a_replayed_request_outside_the_tolerance_stores_nothing(
     replayed = sign(body, secret, at=time.time() - 3600)
     with pytest.raises(errors.WebhookRejected, match="tolerance") as refused:
         hatchet.webhooks.receive("hook", method="POST", headers=replayed, body=body)
-    assert refused.value.status == 401
+    assert refused.value.status == 403
     assert _counts(db) == (0, 0)
 
 
@@ -311,7 +311,7 @@ def test_generic_hmac_basic_and_api_key(hatchet: Hatchet, db: Any) -> None:
     for name in good:
         with pytest.raises(errors.WebhookRejected) as refused:
             hatchet.webhooks.receive(name, method="POST", headers=bad[name], body=body)
-        assert refused.value.status == 401
+        assert refused.value.status == 403
         with pytest.raises(errors.WebhookRejected):
             hatchet.webhooks.receive(name, method="POST", headers={}, body=body)
     assert _counts(db) == (0, 0)
@@ -380,7 +380,7 @@ def test_refusals_name_their_status_and_what_to_fix(hatchet: Hatchet, db: Any) -
 
     assert status("missing", b"{}") == 404
     assert status("hook", b"{}", method="GET") == 405
-    assert status("hook", b"{}", headers={"X-Key": "no"}) == 401
+    assert status("hook", b"{}", headers={"X-Key": "no"}) == 403
     assert status("hook", b"not json") == 400
     assert status("hook", b"[1, 2]") == 400
     assert status("hook", b"") == 400

@@ -7,6 +7,7 @@ once the kernel is free fails (its blocking cell would still be running)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -121,15 +122,15 @@ def _accepts(port: int) -> bool:
     return True
 
 
-@pytest.fixture
-def lab(dsn: str, tmp_path: Path) -> Iterator[Callable[[str], str]]:
-    """A JupyterLab server on ``tmp_path/root``; gives the URL of a notebook in it."""
+@contextlib.contextmanager
+def running_lab(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """A JupyterLab server on ``tmp_path/root``: its base URL and token."""
     root = tmp_path / "root"
-    root.mkdir()
+    root.mkdir(exist_ok=True)
     port, token = _free_port(), uuid.uuid4().hex
     env_dirs = {n: tmp_path / n for n in ("config", "runtime")}
     for folder in env_dirs.values():
-        folder.mkdir()
+        folder.mkdir(exist_ok=True)
     log = (tmp_path / "lab.log").open("w")
     proc = subprocess.Popen(
         [
@@ -156,7 +157,7 @@ def lab(dsn: str, tmp_path: Path) -> Iterator[Callable[[str], str]]:
     )
     try:
         wait_until(lambda: _accepts(port), timeout=60, message="jupyter lab to listen")
-        yield lambda name: f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}"
+        yield f"http://127.0.0.1:{port}", token
     finally:
         for _ in range(2):  # Jupyter asks to confirm the first SIGINT
             proc.send_signal(signal.SIGINT)
@@ -167,6 +168,13 @@ def lab(dsn: str, tmp_path: Path) -> Iterator[Callable[[str], str]]:
             proc.kill()
             proc.wait(10)
         log.close()
+
+
+@pytest.fixture
+def lab(dsn: str, tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """A JupyterLab server on ``tmp_path/root``; gives the URL of a notebook in it."""
+    with running_lab(tmp_path) as (base, token):
+        yield lambda name: f"{base}/lab/tree/{name}?token={token}"
 
 
 @pytest.fixture

@@ -77,6 +77,7 @@ def test_notebook_runs_top_to_bottom(path: Path, dsn: str) -> None:
         assert "{'doubled': 90}" in text and "square" in text
     if path.name.startswith("04"):
         assert "True True" in text  # the executed notebook rendered as HTML
+        assert "['scale', 'title', 'fail'] 10" in text  # the form from the parameters cell
     if path.name.startswith("05"):
         assert "ran in process" in text
     if "batch_embeddings" in path.name:
@@ -85,6 +86,7 @@ def test_notebook_runs_top_to_bottom(path: Path, dsn: str) -> None:
         assert "(reused: load_data)" in text  # the fork magic says what it reused
         assert "* summary: code changed" in text and "~ $.mean: 29.8 -> 8.0" in text
         assert "forked from" in text  # the fork's run widget shows its lineage
+        assert "cron nightly-sales created (0 6 * * *)" in text  # scheduled from the form
 
 
 def test_quickstart_on_the_embedded_postgres(

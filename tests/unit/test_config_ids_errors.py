@@ -144,6 +144,19 @@ def test_task_run_ids_differ_by_task_and_by_run() -> None:
     assert ids.task_run_external_id(run, "a") != ids.task_run_external_id(ids.uuid7(), "a")
 
 
+def test_a_task_run_id_leads_back_to_its_run() -> None:
+    """runs.get_task_run finds a task run by what its id says of its run (no index on task
+    ids): the run's millisecond and its last bytes, which differ between consecutive runs."""
+    run, neighbour = ids.uuid7(), ids.uuid7()  # most often in the same millisecond
+    task_id = ids.task_run_external_id(run, "ünïcode task")
+    assert uuid.UUID(task_id).version == 7 and uuid.UUID(task_id).variant == uuid.RFC_4122
+    low, high, tail = ids.run_locator(task_id)
+    assert uuid.UUID(low) <= run <= uuid.UUID(high) and run.bytes.endswith(tail)
+    assert not neighbour.bytes.endswith(tail)
+    names = {ids.task_run_external_id(run, f"task-{i}") for i in range(1000)}
+    assert len(names) == 1000
+
+
 # ---- errors -------------------------------------------------------------------------------
 
 

@@ -3,6 +3,8 @@ and DataFrame diffs (no database)."""
 
 from __future__ import annotations
 
+import base64
+import sys
 from typing import Any
 
 import pandas as pd
@@ -11,7 +13,13 @@ import pytest
 from hatchnb import errors
 from hatchnb.fork_plan import SourceTask, plan_fork
 from hatchnb.run_diff import RunDiff, TaskSide, diff_task, task_code_hash
-from hatchnb.tree_diff import MAX_VALUE_CHARS, diff_frames, diff_json, diff_notebooks
+from hatchnb.tree_diff import (
+    MAX_VALUE_CHARS,
+    ImageDiff,
+    diff_frames,
+    diff_json,
+    diff_notebooks,
+)
 
 #: a -> b -> d, a -> c (c is beside b: not downstream of it)
 DAG = {"a": [], "b": ["a"], "c": ["a"], "d": ["b", "c"]}
@@ -191,3 +199,77 @@ def test_notebook_diff_by_cell_ignores_counts_and_sees_images() -> None:
     assert diff.cells[0].old_output.startswith("[image/png ")
     assert diff.cells[1].new_output == "ValueError: no"
     assert diff_notebooks(a, a).same
+
+
+def _tiny_png(colour: tuple[int, int, int], size: int = 2) -> bytes:
+    """A real PNG (size x size, one colour) made with matplotlib's writer."""
+    import io
+
+    import matplotlib.image
+    import numpy as np
+
+    pixels = np.zeros((size, size, 3), dtype=np.uint8)
+    pixels[:, :] = colour
+    buffer = io.BytesIO()
+    matplotlib.image.imsave(buffer, pixels, format="png")
+    return buffer.getvalue()
+
+
+def test_an_inserted_cell_leaves_the_cells_after_it_matched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a = {"cells": [_cell("load()"), _cell("plot()", _png("AAAA")), _cell("save()")]}
+    b = {
+        "cells": [_cell("load()"), _cell("clean()"), _cell("plot()", _png("AAAA")), _cell("save()")]
+    }
+    aligned = diff_notebooks(a, b)
+    assert aligned.aligned_by == "nbdime"
+    assert [(c.index, c.kind) for c in aligned.cells] == [(1, "added")]
+    monkeypatch.setitem(sys.modules, "nbdime", None)  # as if hatchnb[nbdime] were not installed
+    by_position = diff_notebooks(a, b)
+    assert by_position.aligned_by == "position"
+    assert [(c.index, c.kind) for c in by_position.cells] == [
+        (1, "changed"), (2, "changed"), (3, "added"),
+    ]  # fmt: skip
+
+
+def test_changed_images_are_shown_side_by_side() -> None:
+    red = base64.b64encode(_tiny_png((255, 0, 0))).decode()
+    blue = base64.b64encode(_tiny_png((0, 0, 255))).decode()
+    a = {"cells": [_cell("plot()", _png(red)), _cell("print(1)")]}
+    b = {"cells": [_cell("plot()", _png(blue)), _cell("print(1)")]}
+    notebook = diff_notebooks(a, b)
+    [cell] = notebook.cells
+    assert cell.old_images == (("image/png", red),) and cell.new_images == (("image/png", blue),)
+    side = TaskSide("SUCCEEDED", {}, None, False, 1, "h", notebook=a)
+    other = TaskSide("SUCCEEDED", {}, None, False, 1, "h", notebook=b)
+    run = RunDiff("A", "B", "wf", "wf", "SUCCEEDED", "SUCCEEDED", diff_json({}, {}), [
+        diff_task("report", side, other),
+    ])  # fmt: skip
+    page = run._repr_html_()
+    assert f'src="data:image/png;base64,{red}"' in page
+    assert f'src="data:image/png;base64,{blue}"' in page
+    assert page.index(red) < page.index(blue)  # A on the left
+
+
+def test_image_outputs_are_compared_as_images() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    def figure(points: list[int]) -> Any:
+        fig = Figure(figsize=(2, 1), dpi=50)
+        fig.add_subplot().plot(points)
+        return fig
+
+    red, blue = _tiny_png((255, 0, 0), 3), _tiny_png((0, 0, 255), 3)
+    changed = diff_task("chart", _side(red), _side(blue))
+    assert isinstance(changed.output, ImageDiff)
+    assert not changed.output.same and changed.output.size_a == (3, 3)
+    assert diff_task("chart", _side(red), _side(red)).same
+    plotted = diff_task("plot", _side(figure([1, 2])), _side(figure([2, 1])))
+    assert isinstance(plotted.output, ImageDiff) and plotted.output.size_b == (100, 50)
+    run = RunDiff("A", "B", "wf", "wf", "SUCCEEDED", "SUCCEEDED", diff_json({}, {}), [plotted])
+    assert "image 100x50 -> 100x50: changed" in run.to_text()
+    assert run._repr_html_().count("<img ") == 2

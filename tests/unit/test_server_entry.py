@@ -13,6 +13,8 @@ import sysconfig
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = """
@@ -53,3 +55,28 @@ def test_the_wheel_installs_only_hatchnb_and_server_is_not_importable(tmp_path: 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "no server package"
+
+
+def test_dashboard_prefix_is_a_url_path() -> None:
+    from hatchnb import errors
+    from hatchnb.dashboard.serve import url_prefix
+
+    assert url_prefix("") == url_prefix("/") == ""
+    assert url_prefix("user/ana/hatchnb/") == "/user/ana/hatchnb"
+    assert url_prefix("/user/ana/hatchnb") == "/user/ana/hatchnb"
+    for bad in ("/a b", "/a?x=1", "/a//b"):
+        with pytest.raises(errors.ConfigurationError, match="URL path"):
+            url_prefix(bad)
+
+
+def test_jupyter_proxy_entry_starts_the_dashboard_under_its_prefix() -> None:
+    from importlib.metadata import entry_points
+
+    (entry,) = [e for e in entry_points(group="jupyter_serverproxy_servers") if e.name == "hatchnb"]
+    settings = entry.load()()
+    command = settings["command"]
+    assert command[1:4] == ["-m", "hatchnb", "dashboard"]
+    assert command[command.index("--prefix") + 1] == "{base_url}hatchnb"
+    assert settings["absolute_url"] is True
+    assert settings["request_headers_override"] == {"Origin": "http://127.0.0.1:{port}"}
+    assert Path(settings["launcher_entry"]["icon_path"]).read_text().startswith("<svg")

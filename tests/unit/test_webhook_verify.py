@@ -1,6 +1,6 @@
 """The webhook signature verifiers and secret sealing, without a database: each source's
 documented scheme is accepted, and tampering, a wrong secret, a missing header or a replay
-outside the tolerance is refused with a 401."""
+outside the tolerance is refused with a 403."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _check(
 def _refused(reason_part: str, *args: Any, **kwargs: Any) -> None:
     with pytest.raises(errors.WebhookRejected) as caught:
         _check(*args, **kwargs)
-    assert caught.value.status == 401
+    assert caught.value.status == 403
     assert reason_part in caught.value.reason
     assert SECRET not in str(caught.value)
 

@@ -20,7 +20,7 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {
         400: "the body cannot be read, or the webhook's expressions fail on it",
-        401: "the signature or credentials are wrong or missing (nothing is stored)",
+        403: "the signature or credentials are wrong or missing (nothing is stored)",
         404: "no webhook has this name",
         413: "the body is larger than HATCHNB_MAX_PAYLOAD_BYTES",
         503: "the database cannot be reached",

@@ -12,17 +12,28 @@ import panel as pn
 from hatchnb import errors
 from hatchnb.dashboard import common
 from hatchnb.run_diff import RunDiff
-from hatchnb.tree_diff import JsonDiff
+from hatchnb.tree_diff import JsonDiff, NotebookDiff
 
 
 def without_values(diff: RunDiff) -> RunDiff:
-    """The diff with its input and output values left out (viewers who may not see
-    payloads still see which tasks changed code or status)."""
+    """The diff with its input and output values left out, notebook cells' outputs and
+    images too (viewers who may not see payloads still see which tasks and cells changed)."""
     return dataclasses.replace(
         diff,
         input=JsonDiff(),
-        tasks=[dataclasses.replace(t, output=None) for t in diff.tasks],
+        tasks=[
+            dataclasses.replace(t, output=None, notebook=_cells_only(t.notebook))
+            for t in diff.tasks
+        ],
     )
+
+
+def _cells_only(notebook: NotebookDiff | None) -> NotebookDiff | None:
+    if notebook is None:
+        return None
+    blank = {"old_output": "", "new_output": "", "old_images": (), "new_images": ()}
+    cells = [dataclasses.replace(c, **blank) for c in notebook.cells]  # type: ignore[arg-type]
+    return dataclasses.replace(notebook, cells=cells)
 
 
 def build(config: common.DashboardConfig, run_a: str | None, run_b: str | None) -> pn.Column:

@@ -39,6 +39,7 @@ WITH u AS MATERIALIZED (
                   WITH ORDINALITY AS b (h, n)
      ) AS s (spec, pos)
      WHERE v.id = %(version_id)s
+       AND (v.deleted_at IS NULL OR hatchnb.refuse_deleted_workflow(v.workflow_name))
 ), new_runs AS (
     INSERT INTO hatchnb.workflow_runs (id, workflow_name, version_id, status, input,
                                        additional_metadata, priority, parent_task_run_id,

@@ -1,4 +1,4 @@
--- Run history (hatchnb.store.history; migrations/0020_run_history.sql): archiving finished
+-- Run history (hatchnb.store.history; migrations/0022_run_history.sql): archiving finished
 -- run trees into the day-partitioned history tables, restoring them, dropping old days.
 
 -- name: archive_runs_batch

@@ -27,4 +27,37 @@ SELECT width_bucket(extract(epoch FROM started_at - queued_at)::float8,
  WHERE finished_at >= %(since)s AND started_at IS NOT NULL AND queued_at IS NOT NULL
  GROUP BY 1 ORDER BY 1;
 
+-- name: queue_depth_history
+-- Task runs waiting to start (queued, ready or delayed) at the end of each bucket since a
+-- moment, from the queue and start times of finished attempts and of the task runs now in
+-- flight. A sweep: +1 at each queue time and -1 at each start, each counted from the first
+-- moment at or after it, summed in order (one pass, not moments x attempts comparisons).
+WITH moments AS (
+    SELECT generate_series(
+               date_bin(%(bucket)s::interval, %(since)s::timestamptz, TIMESTAMPTZ '2000-01-01')
+                 + %(bucket)s::interval,
+               now(), %(bucket)s::interval) AS at
+), waits AS (
+    SELECT queued_at, started_at FROM hatchnb.task_attempts_all
+     WHERE finished_at >= %(since)s AND queued_at IS NOT NULL
+    UNION ALL
+    SELECT queued_at, started_at FROM hatchnb.task_runs
+     WHERE status IN ('QUEUED', 'ASSIGNED', 'RUNNING') AND queued_at IS NOT NULL
+), changes AS (
+    SELECT queued_at AS at, 1 AS delta FROM waits
+    UNION ALL
+    SELECT started_at, -1 FROM waits WHERE started_at IS NOT NULL
+), binned AS (
+    SELECT at, delta, date_bin(%(bucket)s::interval, at, TIMESTAMPTZ '2000-01-01') AS floored
+      FROM changes
+), per_moment AS (
+    SELECT greatest(CASE WHEN floored = at THEN at ELSE floored + %(bucket)s::interval END,
+                    (SELECT min(at) FROM moments)) AS at,
+           sum(delta) AS delta
+      FROM binned GROUP BY 1
+)
+SELECT m.at, (sum(coalesce(p.delta, 0)) OVER (ORDER BY m.at))::bigint AS depth
+  FROM moments m LEFT JOIN per_moment p ON p.at = m.at
+ ORDER BY m.at;
+
 -- ---- alerts --------------------------------------------------------------------------------

@@ -155,7 +155,7 @@ SELECT run_id, task_name, kind, status, output, output_blob, error
 SELECT id, status, error FROM hatchnb.workflow_runs_all WHERE id = ANY (%(ids)s::uuid[]);
 
 -- name: list_runs
--- (Every run list below also filters history_at: see migrations/0020_run_history.sql.)
+-- (Every run list below also filters history_at: see migrations/0022_run_history.sql.)
 -- Runs filtered by time, status, workflow and metadata containment, newest first. No metadata
 -- filter is NULL, not '{}': `@> '{}'` matches every row but could still be planned on the
 -- metadata GIN index (migrations/0001_core.sql), which would then read all of it.
@@ -196,6 +196,17 @@ SELECT t.id, t.run_id, t.workflow_name, t.task_name, t.kind, t.status, t.retry_c
    AND (%(worker_id)s::uuid IS NULL OR t.worker_id = %(worker_id)s::uuid)
  ORDER BY r.created_at DESC, t.id
  LIMIT %(limit)s OFFSET %(offset)s;
+
+-- name: task_runs_of_located_run
+-- The task runs (hooks included) of the runs a task run id can belong to (see
+-- hatchnb.ids.run_locator): in its millisecond, ending in its bytes; almost always one run.
+SELECT t.id, t.run_id, t.workflow_name, t.task_name, t.kind, t.status, t.retry_count,
+       t.attempt, t.worker_id, t.output, t.output_blob IS NOT NULL AS has_blob, t.error,
+       t.queued_at, t.started_at, t.finished_at, t.parents, r.additional_metadata
+  FROM hatchnb.task_runs_all t
+  JOIN hatchnb.workflow_runs_all r ON r.id = t.run_id
+ WHERE t.run_id BETWEEN %(low)s::uuid AND %(high)s::uuid
+   AND substring(uuid_send(t.run_id) FROM 12) = %(tail)s::bytea;
 
 -- name: count_runs
 -- How many runs match the list_runs filters, counting no further than `cap` (NULL: all).
@@ -285,6 +296,15 @@ SELECT task_run_id, task_name, attempt, worker_id, outcome, error, queued_at, st
 SELECT t.task_name, l.attempt, l.level, l.message, l.created_at
   FROM hatchnb.task_logs_all l JOIN hatchnb.task_runs_all t ON t.id = l.task_run_id
  WHERE t.run_id = %(run_id)s ORDER BY l.id LIMIT %(limit)s;
+
+-- name: task_run_logs
+-- Log lines of one task run (all its attempts) within an optional time window, oldest first.
+SELECT l.attempt, l.level, l.message, l.created_at
+  FROM hatchnb.task_logs_all l
+ WHERE l.task_run_id = %(task_run_id)s
+   AND (%(since)s::timestamptz IS NULL OR l.created_at >= %(since)s::timestamptz)
+   AND (%(until)s::timestamptz IS NULL OR l.created_at <= %(until)s::timestamptz)
+ ORDER BY l.id LIMIT %(limit)s;
 
 -- name: run_logs_after
 -- Log lines of a run's task runs after a log id, oldest first (log streaming).

@@ -7,7 +7,8 @@ INSERT INTO hatchnb.workflow_versions (workflow_name, content_hash, python_versi
 VALUES (%(workflow_name)s, %(content_hash)s, %(python_version)s, %(spec)s, %(code)s,
         %(signature)s)
 ON CONFLICT (workflow_name, content_hash)
-DO UPDATE SET signature = coalesce(EXCLUDED.signature, hatchnb.workflow_versions.signature)
+DO UPDATE SET signature = coalesce(EXCLUDED.signature, hatchnb.workflow_versions.signature),
+              deleted_at = NULL  -- registering a deleted workflow again brings it back
 RETURNING id;
 
 -- name: get_workflow_version
@@ -29,12 +30,14 @@ SELECT v.workflow_name, count(*) AS versions, max(v.id) AS latest_version_id,
        max(v.created_at) AS updated_at, bool_or(p.workflow_name IS NOT NULL) AS is_paused
   FROM hatchnb.workflow_versions v
   LEFT JOIN hatchnb.workflow_pauses p ON p.workflow_name = v.workflow_name
+ WHERE v.deleted_at IS NULL
  GROUP BY v.workflow_name ORDER BY v.workflow_name;
 
 -- name: list_workflow_versions
 -- The versions of one workflow, newest first (spec, no code).
 SELECT id, workflow_name, content_hash, python_version, spec, created_at
-  FROM hatchnb.workflow_versions WHERE workflow_name = %(workflow_name)s ORDER BY id DESC;
+  FROM hatchnb.workflow_versions
+ WHERE workflow_name = %(workflow_name)s AND deleted_at IS NULL ORDER BY id DESC;
 
 -- name: get_workflow_spec
 -- One version's spec (no code).
@@ -74,3 +77,25 @@ SELECT pg_notify('hatchnb_queued', '') FROM gone;
 -- no row when it is not paused.
 SELECT cron_behavior, scheduled_behavior FROM hatchnb.workflow_pauses
  WHERE workflow_name = %(workflow_name)s;
+
+-- name: delete_workflow
+-- Delete a workflow (see 0021_workflow_deletion.sql): mark its versions deleted and drop what
+-- would start new runs of it (its triggers, crons, schedules not started yet, filters) and
+-- its pause; returns how many versions were marked.
+WITH gone AS (
+    UPDATE hatchnb.workflow_versions SET deleted_at = now()
+     WHERE workflow_name = %(workflow_name)s AND deleted_at IS NULL
+    RETURNING id
+), triggers AS (
+    DELETE FROM hatchnb.workflow_triggers WHERE workflow_name = %(workflow_name)s
+), crons AS (
+    DELETE FROM hatchnb.crons WHERE workflow_name = %(workflow_name)s
+), schedules AS (
+    DELETE FROM hatchnb.scheduled_runs
+     WHERE workflow_name = %(workflow_name)s AND run_id IS NULL
+), filters AS (
+    DELETE FROM hatchnb.filters WHERE workflow_name = %(workflow_name)s
+), pauses AS (
+    DELETE FROM hatchnb.workflow_pauses WHERE workflow_name = %(workflow_name)s
+)
+SELECT count(*) AS versions FROM gone;

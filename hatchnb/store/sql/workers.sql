@@ -7,6 +7,14 @@ SELECT * FROM hatchnb.claim_task_runs(%(worker_id)s, %(limit)s,
                                       hatchnb.claimable_workflows(%(workflows)s::text[]),
                                       %(python)s);
 
+-- name: claim_pooled_task_runs
+-- claim_task_runs for a worker with a separate pool of durable slots: up to `limit` slots'
+-- worth of other task runs and `durable_limit` of durable ones (see
+-- hatchnb.claim_pooled_task_runs).
+SELECT * FROM hatchnb.claim_pooled_task_runs(%(worker_id)s, %(limit)s, %(durable_limit)s,
+                                             hatchnb.claimable_workflows(%(workflows)s::text[]),
+                                             %(python)s);
+
 -- name: claim_task_batches
 -- Take up to `limit` whole batches of batch tasks (see hatchnb.claim_task_batches), of the
 -- worker's workflows that are not paused; a row with a NULL id says when the next partial
@@ -30,6 +38,15 @@ SELECT * FROM hatchnb.finish_and_claim(%(ids)s::bigint[], %(attempts)s::int[],
                                        %(limit)s,
                                        hatchnb.claimable_workflows(%(workflows)s::text[]),
                                        %(python)s);
+
+-- name: finish_and_claim_pooled
+-- finish_and_claim for a worker with a separate pool of durable slots.
+SELECT * FROM hatchnb.finish_and_claim_pooled(%(ids)s::bigint[], %(attempts)s::int[],
+                                              %(outcomes)s::text[], %(outputs)s::jsonb[],
+                                              %(blobs)s::bytea[], %(errors)s::text[],
+                                              %(worker_id)s, %(limit)s, %(durable_limit)s,
+                                              hatchnb.claimable_workflows(%(workflows)s::text[]),
+                                              %(python)s);
 
 -- name: insert_logs
 -- Append log lines of task runs.
