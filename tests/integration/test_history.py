@@ -377,3 +377,25 @@ def test_creating_a_partition_gives_up_behind_a_long_read(
     assert db.execute("SELECT hatchnb.create_history_partition(%s) AS n", (far_day,)).fetchone()[
         "n"
     ] == len(PER_RUN)
+
+
+def _columns(db: psycopg.Connection[Any], table: str) -> list[str]:
+    rows = db.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0"
+        " AND NOT attisdropped ORDER BY attnum",
+        (f"hatchnb.{table}",),
+    ).fetchall()
+    return [r["attname"] for r in rows]
+
+
+@pytest.mark.parametrize("table", sorted(PER_RUN))
+def test_history_twins_and_views_keep_every_column_of_the_hot_table(
+    db: psycopg.Connection[Any], table: str
+) -> None:
+    """A later migration that adds a column to a per-run table must add it to the twin and
+    recreate the view (0022 wrote both from the columns it saw), or archiving loses it."""
+    hot = _columns(db, table)
+    twin = [c for c in _columns(db, f"{table}_history") if c not in ("history_at", "history_root")]
+    view = [c for c in _columns(db, f"{table}_all") if c != "history_at"]
+    assert twin == hot
+    assert view == hot
