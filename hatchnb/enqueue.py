@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 
 class RunKey(NamedTuple):
-    run_id: uuid.UUID
+    #: the run's id as text (bulk enqueue makes thousands; no UUID object is needed)
+    run_id: str
     parent: int | None
     child_key: str | None
 
@@ -108,7 +109,7 @@ class Enqueuer:
             child_key = (options.child_key or item.key) if parent else None
             if parent is not None and child_key is None and hasattr(parent, "_next_child_key"):
                 child_key = parent._next_child_key(workflow.name)
-            run_id = ids.uuid7()
+            run_id = ids.uuid7_text()
             keys.append(RunKey(run_id, parent_id, child_key))
             data = serialization.dump_input(item.input, workflow.input_validator, self._max_payload)
             priority = _or_default(options.priority, workflow.default_priority)
@@ -137,7 +138,7 @@ class Enqueuer:
         assert idempotency is not None
         inserted, holders = self._runs.insert_runs_claiming(
             batch.rows,
-            [key.run_id for key in batch.keys],
+            [uuid.UUID(key.run_id) for key in batch.keys],
             batch.idempotency_keys,
             IdempotencyClaim(workflow.name, idempotency.method.value, idempotency.ttl),
             version_id,
@@ -164,17 +165,19 @@ class Enqueuer:
             claim = DebounceClaim(
                 workflow.name, debounce.key(input, metadata), debounce.window, input, metadata
             )
-            run_ids.append(str(self._runs.insert_debounced(row, key.run_id, claim, version_id)))
+            run_id = uuid.UUID(key.run_id)
+            run_ids.append(str(self._runs.insert_debounced(row, run_id, claim, version_id)))
         return run_ids
 
     def resolve_ids(self, keys: list[RunKey], inserted: set[uuid.UUID]) -> list[str]:
         """Run ids in item order; a child key that already existed maps to the earlier run."""
         resolved = []
         for key in keys:
-            run_id = key.run_id
-            if key.child_key is not None and run_id not in inserted:
-                run_id = self._runs.find_child_run(key.parent, key.child_key) or run_id
-            resolved.append(str(run_id))
+            if key.child_key is not None and uuid.UUID(key.run_id) not in inserted:
+                earlier = self._runs.find_child_run(key.parent, key.child_key)
+                resolved.append(key.run_id if earlier is None else str(earlier))
+            else:
+                resolved.append(key.run_id)
         return resolved
 
 

@@ -16,6 +16,16 @@ _counter = 0
 def uuid7() -> uuid.UUID:
     """A UUIDv7 (RFC 9562): 48-bit milliseconds then a counter, so ids made by one process
     sort in creation order and land at the right edge of the primary key index."""
+    return uuid.UUID(int=_uuid7_int())
+
+
+def uuid7_text() -> str:
+    """``str(uuid7())`` without the UUID object: bulk enqueue makes one per run."""
+    digits = _uuid7_int().to_bytes(16, "big").hex()
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+def _uuid7_int() -> int:
     global _last_ms, _counter
     ms = time.time_ns() // 1_000_000
     with _lock:
@@ -27,8 +37,7 @@ def uuid7() -> uuid.UUID:
             _counter += 1
         counter = _counter
     value = (ms << 80) | (0x7 << 76) | ((counter >> 62) << 64) | (0b10 << 62)
-    value |= counter & ((1 << 62) - 1)
-    return uuid.UUID(int=value)
+    return value | (counter & ((1 << 62) - 1))
 
 
 def task_run_external_id(run_id: str | uuid.UUID, task_name: str) -> str:

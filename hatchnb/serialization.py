@@ -87,9 +87,14 @@ _NOT_JSON = (
 )
 
 
+#: json.dumps(..., allow_nan=False) builds an encoder at every call; bulk enqueue makes one
+#: call per run
+_STRICT_JSON = json.JSONEncoder(allow_nan=False)
+
+
 def _dumps_json(value: Any, what: str) -> str:
     try:
-        text = json.dumps(value, allow_nan=False)
+        text = _STRICT_JSON.encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise errors.InvalidInput(f"{_NOT_JSON.format(what=what)} ({exc})") from None
     return _check_storable(text, what)

@@ -193,6 +193,11 @@ def trigger_options(
 ) -> TriggerWorkflowOptions:
     """The options of one trigger: hatchet_sdk's keyword arguments over the deprecated
     ``options=`` object."""
+    given_none = _all_none(
+        child_key, additional_metadata, priority, desired_worker_id, desired_worker_labels
+    )
+    if options is None and given_none and not sticky:
+        return _DEFAULT_OPTIONS  # the common bulk item: nothing to check or merge
     base = options or _DEFAULT_OPTIONS
     flow_control.desired_labels_spec(desired_worker_labels)  # a bad value fails here
     priority = limits.optional_priority(priority)
@@ -214,6 +219,10 @@ def trigger_options(
     if not changes:
         return base
     return TriggerWorkflowOptions.model_validate({**base.model_dump(), **changes})
+
+
+def _all_none(*values: Any) -> bool:
+    return all(v is None for v in values)
 
 
 def refuse_unsupported(**options: Any) -> None:

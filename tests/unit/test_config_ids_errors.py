@@ -137,6 +137,13 @@ def test_uuid7_is_strictly_increasing_within_a_millisecond() -> None:
     assert made == sorted(made) and len(set(made)) == len(made)
 
 
+def test_uuid7_text_is_the_canonical_form_of_a_uuid7_in_sequence() -> None:
+    made = [ids.uuid7(), uuid.UUID(ids.uuid7_text()), ids.uuid7()]
+    text = ids.uuid7_text()
+    assert text == str(uuid.UUID(text)) and uuid.UUID(text).version == 7
+    assert made == sorted(made) and made[2] < uuid.UUID(text)
+
+
 def test_task_run_ids_differ_by_task_and_by_run() -> None:
     run = ids.uuid7()
     assert ids.task_run_external_id(run, "a") == ids.task_run_external_id(str(run), "a")

@@ -40,18 +40,29 @@ WITH u AS MATERIALIZED (
      ) AS s (spec, pos)
      WHERE v.id = %(version_id)s
        AND (v.deleted_at IS NULL OR hatchnb.refuse_deleted_workflow(v.workflow_name))
+), run_rows AS (
+    SELECT u.id, v.workflow_name, v.version_id, 'QUEUED' AS status, u.input, u.meta,
+           u.priority, u.parent, u.child_key, v.task_count, v.has_hooks, u.triggered_by,
+           u.event_id, u.filter_payload, u.fc -> 'run' IS NOT NULL AS has_concurrency,
+           u.sticky, u.sticky_worker
+      FROM u, (SELECT * FROM v LIMIT 1) v
 ), new_runs AS (
+    -- only keyed runs can conflict: ON CONFLICT makes every row a speculative insertion
     INSERT INTO hatchnb.workflow_runs (id, workflow_name, version_id, status, input,
                                        additional_metadata, priority, parent_task_run_id,
                                        child_key, pending_tasks, has_hooks, triggered_by,
                                        event_id, filter_payload, has_concurrency, sticky,
                                        sticky_worker_id)
-    SELECT u.id, v.workflow_name, v.version_id, 'QUEUED', u.input, u.meta, u.priority,
-           u.parent, u.child_key, v.task_count, v.has_hooks, u.triggered_by, u.event_id,
-           u.filter_payload, u.fc -> 'run' IS NOT NULL, u.sticky, u.sticky_worker
-      FROM u, (SELECT * FROM v LIMIT 1) v
+    SELECT * FROM run_rows WHERE child_key IS NOT NULL
     ON CONFLICT (parent_task_run_id, child_key) WHERE child_key IS NOT NULL DO NOTHING
     RETURNING id, child_key
+), unkeyed_runs AS (
+    INSERT INTO hatchnb.workflow_runs (id, workflow_name, version_id, status, input,
+                                       additional_metadata, priority, parent_task_run_id,
+                                       child_key, pending_tasks, has_hooks, triggered_by,
+                                       event_id, filter_payload, has_concurrency, sticky,
+                                       sticky_worker_id)
+    SELECT * FROM run_rows WHERE child_key IS NULL
 ), new_tasks AS (
     INSERT INTO hatchnb.task_runs (run_id, workflow_name, version_id, task_name, kind, parents,
                                    has_children, has_conditions, ready_at, status,

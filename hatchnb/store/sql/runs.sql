@@ -158,7 +158,9 @@ SELECT id, status, error FROM hatchnb.workflow_runs_all WHERE id = ANY (%(ids)s:
 -- (Every run list below also filters history_at: see migrations/0022_run_history.sql.)
 -- Runs filtered by time, status, workflow and metadata containment, newest first. No metadata
 -- filter is NULL, not '{}': `@> '{}'` matches every row but could still be planned on the
--- metadata GIN index (migrations/0001_core.sql), which would then read all of it.
+-- metadata GIN index, which would then read all of it. A filter is never empty, so a run it
+-- matches has metadata: `<> '{}'` says so, and lets the partial GIN index
+-- (migrations/0023_lean_run_indexes.sql) serve it.
 SELECT id, workflow_name, version_id, status, input, additional_metadata, priority,
        parent_task_run_id, child_key, error, created_at, started_at, finished_at,
        triggered_by, forked_from, forked_at_task
@@ -167,7 +169,8 @@ SELECT id, workflow_name, version_id, status, input, additional_metadata, priori
    AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
    AND (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
    AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
-   AND (%(metadata)s::jsonb IS NULL OR additional_metadata @> %(metadata)s::jsonb)
+   AND (%(metadata)s::jsonb IS NULL OR (additional_metadata @> %(metadata)s::jsonb
+        AND additional_metadata <> '{}'::jsonb))
    AND (%(parent_task_run_ids)s::bigint[] IS NULL
         OR parent_task_run_id = ANY (%(parent_task_run_ids)s::bigint[]))
    AND (%(event_id)s::uuid IS NULL OR event_id = %(event_id)s::uuid)
@@ -189,7 +192,8 @@ SELECT t.id, t.run_id, t.workflow_name, t.task_name, t.kind, t.status, t.retry_c
    AND (%(until)s::timestamptz IS NULL OR r.created_at <= %(until)s::timestamptz)
    AND (%(statuses)s::text[] IS NULL OR t.status = ANY (%(statuses)s::text[]))
    AND (%(workflows)s::text[] IS NULL OR r.workflow_name = ANY (%(workflows)s::text[]))
-   AND (%(metadata)s::jsonb IS NULL OR r.additional_metadata @> %(metadata)s::jsonb)
+   AND (%(metadata)s::jsonb IS NULL OR (r.additional_metadata @> %(metadata)s::jsonb
+        AND r.additional_metadata <> '{}'::jsonb))
    AND (%(parent_task_run_ids)s::bigint[] IS NULL
         OR r.parent_task_run_id = ANY (%(parent_task_run_ids)s::bigint[]))
    AND (%(event_id)s::uuid IS NULL OR r.event_id = %(event_id)s::uuid)
@@ -216,7 +220,8 @@ SELECT count(*) AS total FROM (
        AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
        AND (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
        AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
-       AND (%(metadata)s::jsonb IS NULL OR additional_metadata @> %(metadata)s::jsonb)
+       AND (%(metadata)s::jsonb IS NULL OR (additional_metadata @> %(metadata)s::jsonb
+            AND additional_metadata <> '{}'::jsonb))
        AND (%(parent_task_run_ids)s::bigint[] IS NULL
             OR parent_task_run_id = ANY (%(parent_task_run_ids)s::bigint[]))
        AND (%(event_id)s::uuid IS NULL OR event_id = %(event_id)s::uuid)
@@ -235,7 +240,8 @@ SELECT status, least(count(*), %(cap)s) AS total
  WHERE created_at >= %(since)s AND history_at >= %(since)s
    AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
    AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
-   AND (%(metadata)s::jsonb IS NULL OR additional_metadata @> %(metadata)s::jsonb)
+   AND (%(metadata)s::jsonb IS NULL OR (additional_metadata @> %(metadata)s::jsonb
+        AND additional_metadata <> '{}'::jsonb))
    AND (%(parent_task_run_ids)s::bigint[] IS NULL
         OR parent_task_run_id = ANY (%(parent_task_run_ids)s::bigint[]))
    AND (%(event_id)s::uuid IS NULL OR event_id = %(event_id)s::uuid)

@@ -113,6 +113,7 @@ SELECT * FROM hatchnb.crons WHERE id = %(id)s FOR UPDATE;
 SELECT DISTINCT additional_metadata ->> 'hatchnb__cron_tick' AS tick
   FROM hatchnb.workflow_runs_all
  WHERE additional_metadata @> jsonb_build_object('hatchnb__cron_id', %(cron_id)s::text)
+   AND additional_metadata <> '{}'::jsonb  -- so the partial metadata index serves it
    AND additional_metadata ->> 'hatchnb__cron_tick' = ANY (%(ticks)s::text[]);
 
 -- name: pause_cron
