@@ -26,13 +26,14 @@ def test_schema_newer_than_library_is_refused(dsn: str, db: Any) -> None:
 def test_a_migration_numbered_below_the_newest_applied_one_is_still_applied(
     dsn: str, db: Any
 ) -> None:
-    # as if migration 6 had landed after 7 was applied: its table and record are missing
-    db.execute("DROP TABLE hatchnb.durable_events")
-    db.execute("DELETE FROM hatchnb.schema_version WHERE version = 6")
+    # as if migration 14 had landed after 15 was applied: its table and record are missing
+    # (a table nothing else refers to, so dropping it takes nothing else with it)
+    db.execute("DROP TABLE hatchnb.debounce_keys")
+    db.execute("DELETE FROM hatchnb.schema_version WHERE version = 14")
     assert migrate(dsn) == SCHEMA_VERSION
-    table = db.execute("SELECT to_regclass('hatchnb.durable_events') AS t").fetchone()
+    table = db.execute("SELECT to_regclass('hatchnb.debounce_keys') AS t").fetchone()
     assert table["t"] is not None
-    assert db.execute("SELECT 1 FROM hatchnb.schema_version WHERE version = 6").fetchone()
+    assert db.execute("SELECT 1 FROM hatchnb.schema_version WHERE version = 14").fetchone()
 
 
 def test_connections_of_their_own_notice_a_dead_peer(

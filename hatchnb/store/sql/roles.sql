@@ -39,8 +39,10 @@ GRANT SELECT (id, name, source_name, auth_type, event_key_expression, scope_expr
     ON hatchnb.webhooks TO {dashboard};
 
 -- HTTP API tokens (0017): made and revoked by clients (hatchnb tokens); workers neither
--- make tokens nor record runs started over HTTP; the dashboard has no use for token hashes
-REVOKE INSERT, UPDATE, DELETE ON hatchnb.api_tokens, hatchnb.api_triggers FROM {worker};
+-- make tokens nor record runs started over HTTP, but the engine's retention deletes the
+-- records of the runs it deletes (0022); the dashboard has no use for token hashes
+REVOKE INSERT, UPDATE, DELETE ON hatchnb.api_tokens FROM {worker};
+REVOKE INSERT, UPDATE ON hatchnb.api_triggers FROM {worker};
 REVOKE SELECT ON hatchnb.api_tokens FROM {dashboard};
 
 -- tables and sequences of later migrations (run by the owner) get the general rule

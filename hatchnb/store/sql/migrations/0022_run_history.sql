@@ -98,7 +98,9 @@ $$;
 -- behind a long read it gives up after lock_timeout (the next pass tries again) instead of
 -- queueing every reader behind it.
 CREATE FUNCTION hatchnb.create_history_partition(p_day date) RETURNS integer
-LANGUAGE plpgsql SET lock_timeout = '2s' AS $$
+LANGUAGE plpgsql SET lock_timeout = '2s'
+-- the owner's rights: the engine may run as the worker role, which cannot create or drop tables
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t text;
     part text;
@@ -301,7 +303,9 @@ SELECT parent.relname AS parent_table, child.relname AS partition,
 -- Like creating one, dropping a partition gives up behind a long read (the pass fails and
 -- the next one tries again).
 CREATE FUNCTION hatchnb.drop_history_day(p_day date, p_dry_run boolean) RETURNS jsonb
-LANGUAGE plpgsql SET lock_timeout = '2s' AS $$
+LANGUAGE plpgsql SET lock_timeout = '2s'
+-- the owner's rights: the engine may run as the worker role, which cannot create or drop tables
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t text;
     part text;
