@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 import pytest
 
 from hatchnb import ClientConfig, Context, DurableContext, EmptyModel, Hatchet
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -56,6 +58,15 @@ def test_names_and_event_keys_are_namespaced_and_namespaces_stay_apart(
         assert team.runs.get_result(pushed.run_ids[0]) == {"greet": {"hello": "team"}}
 
         ref = waiter.run_no_wait()
+        # a durable wait sees the events pushed after it began, as in Hatchet
+        with psycopg.connect(dsn, autocommit=True) as db:
+            wait_until(
+                lambda: db.execute(
+                    "SELECT 1 FROM hatchnb.durable_events WHERE kind IN ('event', 'wait')"
+                ).fetchone(),
+                20,
+                "the durable wait recorded",
+            )
         other.event.push("go", {"from": "other"})  # another namespace's key: no match
         team.event.push("go", {"from": "team"})
         assert ref.result(timeout=30) == {"from": "team"}

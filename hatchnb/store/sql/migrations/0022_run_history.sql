@@ -96,9 +96,11 @@ $$;
 -- whose rows already went to the default partition keeps them there (NOTICE): creating the
 -- partition would fail on them. Creating a partition locks its parent against every read;
 -- behind a long read it gives up after lock_timeout (the next pass tries again) instead of
--- queueing every reader behind it.
+-- queueing every reader behind it. The timeout stays under PostgreSQL's deadlock_timeout
+-- (1 s): a reader of two history tables that meets this function half-way through them is a
+-- deadlock, and the DDL side must be the one that gives up, never the reader.
 CREATE FUNCTION hatchnb.create_history_partition(p_day date) RETURNS integer
-LANGUAGE plpgsql SET lock_timeout = '2s'
+LANGUAGE plpgsql SET lock_timeout = '100ms'
 -- the owner's rights: the engine may run as the worker role, which cannot create or drop tables
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -303,7 +305,7 @@ SELECT parent.relname AS parent_table, child.relname AS partition,
 -- Like creating one, dropping a partition gives up behind a long read (the pass fails and
 -- the next one tries again).
 CREATE FUNCTION hatchnb.drop_history_day(p_day date, p_dry_run boolean) RETURNS jsonb
-LANGUAGE plpgsql SET lock_timeout = '2s'
+LANGUAGE plpgsql SET lock_timeout = '100ms'
 -- the owner's rights: the engine may run as the worker role, which cannot create or drop tables
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
