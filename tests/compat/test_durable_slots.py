@@ -84,27 +84,37 @@ def test_a_full_durable_pool_evicts_the_waiting_run_its_policy_ranks_first(
 ) -> None:
     @hatchet.durable_task(eviction_policy=EvictionPolicy(ttl=None, priority=5))
     async def important(input: EmptyModel, ctx: DurableContext) -> dict[str, str]:
-        await ctx.aio_sleep_for(timedelta(seconds=4))
+        await ctx.aio_sleep_for(timedelta(seconds=6))
         return {"status": "completed"}
 
     @hatchet.durable_task(eviction_policy=EvictionPolicy(ttl=None, priority=0))
     async def expendable(input: EmptyModel, ctx: DurableContext) -> dict[str, str]:
-        await ctx.aio_sleep_for(timedelta(seconds=4))
+        await ctx.aio_sleep_for(timedelta(seconds=6))
         return {"status": "completed"}
 
-    start_worker(important, expendable, slots=1, durable_slots=2)
+    @hatchet.durable_task(eviction_policy=PINNED)
+    async def pinned(input: EmptyModel, ctx: DurableContext) -> dict[str, str]:
+        await ctx.aio_sleep_for(timedelta(seconds=2))
+        return {"status": "completed"}
+
+    start_worker(important, expendable, pinned, slots=1, durable_slots=3)
     first = important.run_no_wait()
-    _wait_for(lambda: _status(hatchet, first) == RunStatus.RUNNING)
-    time.sleep(1.0)  # one waiting run in two durable slots: no pressure
-    assert not _evicted(hatchet, first.workflow_run_id)
     second = expendable.run_no_wait()
-    # two waits in two durable slots: the lower priority one goes, once it waited 0.5 s
+    _wait_for(lambda: all(_status(hatchet, r) == RunStatus.RUNNING for r in (first, second)))
+    time.sleep(1.5)  # two waits in three durable slots: no pressure, and both may now go
+    assert not _evicted(hatchet, first.workflow_run_id)
+    assert not _evicted(hatchet, second.workflow_run_id)
+    third = pinned.run_no_wait()
+    # three waits in three durable slots: of the two that may go, the lower priority one
+    # goes, although the other has waited longer
     _wait_for(lambda: _evicted(hatchet, second.workflow_run_id))
     assert not _evicted(hatchet, first.workflow_run_id)
     assert _status(hatchet, first) == RunStatus.RUNNING
     # evicted is not lost: it resumes when its sleep ends and returns as if never evicted
     assert second.result(timeout=30) == {"status": "completed"}
     assert first.result(timeout=30) == {"status": "completed"}
+    assert third.result(timeout=30) == {"status": "completed"}
+    assert not _evicted(hatchet, third.workflow_run_id)
 
 
 def test_routed_runs_go_to_the_worker_their_labels_require_in_either_pool(
