@@ -431,10 +431,11 @@ class Hatchet:
     async def _aio_trigger(
         self, workflow: Workflow[Any], items: list[WorkflowRunTriggerConfig]
     ) -> list[WorkflowRunRef]:
+        batch = self._enqueuer.prepare(workflow, items)
         version_id = await asyncio.to_thread(self._version_to_run, workflow)
         store = await self._astore()
         with self._forgetting_deleted(workflow):
-            run_ids = await self._enqueuer.aio_enqueue(store, workflow, version_id, items)
+            run_ids = await self._enqueuer.aio_enqueue(store, workflow, version_id, batch)
         return [self._ref(i) for i in run_ids]
 
     @contextlib.contextmanager

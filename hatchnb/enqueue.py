@@ -79,16 +79,17 @@ class Enqueuer:
             inserted = self._runs.insert_runs(batch.runs_json, version_id)
             return self.resolve_ids(batch.keys, inserted)
 
-    async def aio_enqueue(
-        self,
-        store: AsyncStore,
-        workflow: Workflow[Any],
-        version_id: int,
-        items: list[WorkflowRunTriggerConfig],
-    ) -> list[str]:
-        """``enqueue`` on the caller's event loop's pool."""
+    def prepare(self, workflow: Workflow[Any], items: list[WorkflowRunTriggerConfig]) -> Batch:
+        """The batch ``aio_enqueue`` inserts, built before the caller's first ``await``: a
+        durable parent's concurrent branches take their children's log positions in the
+        order they call, not in the order their awaits come back."""
         with tracing.span("hatchet.run_workflow", **_span_attributes(workflow, items)):
-            batch = self.batch(workflow, items)
+            return self.batch(workflow, items)
+
+    async def aio_enqueue(
+        self, store: AsyncStore, workflow: Workflow[Any], version_id: int, batch: Batch
+    ) -> list[str]:
+        """``enqueue`` of a prepared batch on the caller's event loop's pool."""
         if workflow.idempotency is not None:
             return await asyncio.to_thread(self._enqueue_idempotent, workflow, version_id, batch)
         if workflow.debounce is not None:

@@ -35,6 +35,11 @@ ctx_action_key: ContextVar[str | None] = ContextVar("hatchnb_action_key", defaul
 workflow_spawn_indices: Counter[str] = Counter()
 serialization.pickle_by_reference(ctx_action_key, __name__, "ctx_action_key")
 serialization.pickle_by_reference(workflow_spawn_indices, __name__, "workflow_spawn_indices")
+#: the log positions of the children this branch (asyncio task) of a durable task spawned
+#: since its last wait for children
+_spawned: ContextVar[tuple[Any, tuple[int, ...]]] = ContextVar(
+    "hatchnb_durable_spawned", default=(None, ())
+)
 
 
 class NonDeterminismError(errors.HatchnbError):
@@ -86,6 +91,10 @@ _EVENT_RECHECK = timedelta(hours=1)
 #: how often a wait in the slot looks whether the worker wants its durable slot back
 _CAPACITY_CHECK = 0.2
 
+#: how long a replayed wait waits for its turn before going on anyway (its predecessor in
+#: the first execution's order is not coming: the code took another path)
+_TURN_TIMEOUT = 2.0
+
 
 def capacity_eviction_candidates(
     contexts: Iterable[Any], durable_slots: int, min_wait: timedelta
@@ -131,6 +140,14 @@ class DurableContext(Context):
         workflow_spawn_indices.pop(self._action_key, None)  # each execution counts from 0
         self._branch = max((entry.branch for entry in log), default=1)
         self._log = {entry.seq: entry for entry in log if entry.seq > 0}
+        now = _now()
+        #: sleeps and children's results that woke the task before this execution, not yet
+        #: replayed: a replay releases them in the order they woke it (see _take_turn)
+        self._woken = {
+            e.seq: e
+            for e in self._log.values()
+            if e.kind in ("sleep", "child") and e.wake_at is not None and e.wake_at <= now
+        }
         self._seq = 0
         self._evict_after = evict_after
         #: its EvictionPolicy's priority when the worker may evict it to free a durable slot
@@ -185,6 +202,8 @@ class DurableContext(Context):
         index = workflow_spawn_indices[self._action_key]
         workflow_spawn_indices[self._action_key] = index + 1
         seq, entry = self._position("child", workflow_name)
+        owner, spawned = _spawned.get()
+        _spawned.set((self, (spawned if owner is self else ()) + (seq,)))
         if entry is not None:
             return str(entry.result)
         # a branch redoes its spawns: new keys, so it does not find the earlier children
@@ -257,6 +276,7 @@ class DurableContext(Context):
             evict = await self._aio_hold(seconds) or evict
         if evict:
             raise Evicted(entry.wake_at or wake_at)
+        await self._take_turn((seq,))
         return _slept(entry)
 
     def sleep_for(self, duration: timedelta | str | float) -> SleepResult:
@@ -276,6 +296,7 @@ class DurableContext(Context):
         evict = self._hold(seconds) or evict
         if evict:
             raise Evicted(entry.wake_at or wake_at)
+        self._woken.pop(seq, None)  # a sync task has one branch: nothing to order
         return _slept(entry)
 
     def _in_place(self, wake_at: datetime) -> tuple[float, bool]:
@@ -290,6 +311,9 @@ class DurableContext(Context):
         """A child's result, awaited in the slot for the eviction TTL; a longer wait gives
         the slot back (the engine wakes the task when one of its children finishes, and the
         replay finds the same child by its key)."""
+        owner, spawned = _spawned.get()
+        seqs = spawned if owner is self else ()
+        _spawned.set((self, ()))
         since = _now()
         waited = asyncio.ensure_future(result)
         deadline = time.monotonic() + self._evict_after
@@ -298,10 +322,45 @@ class DurableContext(Context):
                 left = min(deadline - time.monotonic(), _CAPACITY_CHECK)
                 done, _ = await asyncio.wait({waited}, timeout=max(left, 0))
                 if done:
+                    await self._woke_by(seqs)
                     return waited.result()
         waited.cancel()
         await (await self._durable_repo()).await_children(self.task_run_id, since)
         raise Evicted(_now() + _EVENT_RECHECK)
+
+    async def _woke_by(self, seqs: tuple[int, ...]) -> None:
+        """The children spawned at ``seqs`` woke the task: in the first execution, record
+        when; in a replay, wait for this wake-up's turn."""
+        if any(s in self._woken for s in seqs):
+            await self._take_turn(seqs)
+            return
+        fresh = [s for s in seqs if s in self._log and self._log[s].wake_at is None]
+        if fresh:
+            at = _now()
+            for s in fresh:
+                self._log[s] = dataclasses.replace(self._log[s], wake_at=at)
+            await (await self._durable_repo()).woke(self.task_run_id, fresh, at)
+
+    async def _take_turn(self, seqs: tuple[int, ...]) -> None:
+        """A replayed wait returns only after the waits that woke the task before it did in
+        the first execution: concurrent branches (``asyncio.gather``) then make their next
+        durable calls in the first execution's order and find their own log entries and
+        children, whichever of the already-finished waits is read back first."""
+        mine = [self._woken[s] for s in seqs if s in self._woken]
+        if not mine:
+            return
+        turn = max((e.wake_at or _now(), e.seq) for e in mine)
+        deadline = time.monotonic() + _TURN_TIMEOUT
+        while any(
+            (e.wake_at or turn[0], e.seq) < turn
+            for s, e in list(self._woken.items())
+            if s not in seqs
+        ):
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.005)
+        for s in seqs:
+            self._woken.pop(s, None)
 
     # ---- memoized steps and time ------------------------------------------------------
 

@@ -18,6 +18,7 @@ class LogEntry:
     kind: str
     request: str
     branch: int = 1
+    #: when a sleep ends; for a child spawn, when the child's result woke the task
     wake_at: datetime | None = None
     event_key: str | None = None
     expression: str | None = None
@@ -89,6 +90,10 @@ class AsyncDurableRepo:
         await self._db.execute(
             "durable_complete", task_run_id=task_run_id, seq=seq, result=jsonb(result)
         )
+
+    async def woke(self, task_run_id: int, seqs: list[int], at: datetime) -> None:
+        """The results of the children spawned at ``seqs`` woke the task run at ``at``."""
+        await self._db.execute("durable_woke", task_run_id=task_run_id, seqs=seqs, at=at)
 
     async def await_children(self, task_run_id: int, since: datetime) -> None:
         """The task run is evicted until one of its children finishes after ``since``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from pathlib import Path
@@ -190,6 +191,43 @@ def test_replay_of_a_finished_durable_task_reuses_its_log(hatchet: Any, start_wo
     assert ref.result(timeout=10) == first
     assert first["memo"] == [{"message": "A"}, {"message": "B"}]
     assert computed == ["a", "b"]  # the replay returned both from the log
+
+
+def test_replay_hands_concurrent_branches_their_own_children(
+    hatchet: Any, start_worker: Any
+) -> None:
+    """Two asyncio.gather branches each spawn a child, then a second one. In the first
+    execution b's first child finishes long before a's, so b spawns its second child first;
+    on replay every child has finished, and whichever result is read back first, each branch
+    must get its own children again (hatchet_sdk's concurrent_branches example)."""
+
+    @hatchet.task()
+    async def labelled(input: EmptyModel, ctx: Any) -> dict[str, str]:
+        await asyncio.sleep(float(input.model_extra["delay"]))
+        return {"label": input.model_extra["label"]}
+
+    async def branch(name: str, delay: float) -> list[str]:
+        first = await labelled.aio_run({"delay": delay, "label": f"{name}-first"})
+        second = await labelled.aio_run({"delay": 0.05, "label": f"{name}-second"})
+        return [first["label"], second["label"]]
+
+    @hatchet.durable_task()
+    async def branches(input: EmptyModel, ctx: DurableContext) -> dict[str, list[str]]:
+        a, b = await asyncio.gather(branch("a", 1.5), branch("b", 0.1))
+        return {"a": a, "b": b}
+
+    start_worker(branches, labelled, slots=6)
+    expected = {"a": ["a-first", "a-second"], "b": ["b-first", "b-second"]}
+    ref = branches.run(wait_for_result=False)
+    assert ref.result(timeout=30) == expected
+    for _ in range(3):
+        hatchet.runs.replay(ref.workflow_run_id)
+        wait_until(
+            lambda: hatchet.runs.get_status(ref.workflow_run_id) == "SUCCEEDED",
+            message="the replay to finish",
+        )
+        assert ref.result(timeout=10) == expected
+    assert len(hatchet.runs.list(workflow_names=["labelled"])) == 4  # none spawned again
 
 
 def test_reset_durable_task_redoes_from_a_node_on_a_new_branch(

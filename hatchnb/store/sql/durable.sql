@@ -26,6 +26,14 @@ UPDATE hatchnb.durable_events SET result = %(result)s, done = true
    AND branch = (SELECT max(branch) FROM hatchnb.durable_events
                   WHERE task_run_id = %(task_run_id)s);
 
+-- name: durable_woke
+-- When the results of children woke a durable task run (their spawn entries, newest
+-- branch): a replay hands concurrent branches their results in that order.
+UPDATE hatchnb.durable_events SET wake_at = %(at)s
+ WHERE task_run_id = %(task_run_id)s AND seq = ANY (%(seqs)s) AND wake_at IS NULL
+   AND branch = (SELECT max(branch) FROM hatchnb.durable_events
+                  WHERE task_run_id = %(task_run_id)s);
+
 -- name: durable_branch
 -- Start a new branch of a durable task run's log from a node of one of its branches: the
 -- entries before the node are copied, the rest will be redone. Returns the new branch; no
