@@ -389,6 +389,7 @@ class _Runtime:
                 id=self.worker_id,
                 name=self.name,
                 slots=self.worker.slots,
+                durable_slots=self.worker.durable_slots,
                 labels=self.worker.labels,
                 workflows=self.claimer.workflows,
                 python_version=serialization.PYTHON_VERSION,

@@ -93,6 +93,8 @@ class Registration:
     python_version: str
     hostname: str
     pid: int
+    #: a separate pool for durable task runs (None: they take ``slots``)
+    durable_slots: int | None = None
 
 
 class AsyncWorkersRepo:

@@ -140,6 +140,32 @@ def test_routed_runs_go_to_the_worker_their_labels_require_in_either_pool(
     assert {r.result(timeout=30) for r in refs} == {gpu.worker_id}
 
 
+def test_a_busy_durable_pool_leaves_the_worker_preferred_for_other_tasks(
+    hatchet: Any, start_worker: Any
+) -> None:
+    """The preferred worker's durable slot is held by a waiting run; its own slot is free,
+    so a task preferring it waits for it instead of going to the other worker."""
+    on_gpu = {"gpu": DesiredWorkerLabel(value="yes", required=True)}
+    prefers_gpu = {"gpu": DesiredWorkerLabel(value="yes", required=False, weight=10)}
+
+    @hatchet.durable_task(desired_worker_labels=on_gpu, eviction_policy=PINNED)
+    async def holder(input: EmptyModel, ctx: DurableContext) -> Any:
+        return await ctx.aio_wait_for_event("routing:release")
+
+    @hatchet.task(desired_worker_labels=prefers_gpu)
+    def prefers(input: EmptyModel, ctx: Context) -> str:
+        return ctx.worker.id()
+
+    gpu = start_worker(holder, prefers, slots=1, durable_slots=1, name="gpu", labels={"gpu": "yes"})
+    start_worker(holder, prefers, slots=1, durable_slots=1, name="cpu")
+    held = holder.run_no_wait()
+    _wait_for(lambda: _status(hatchet, held) == RunStatus.RUNNING)
+    assert [prefers.run() for _ in range(3)] == [gpu.worker_id] * 3
+    time.sleep(0.5)  # the wait began (it counts events from then on)
+    hatchet.event.push("routing:release", {"done": True})
+    assert held.result(timeout=30) == {"done": True}
+
+
 def test_durable_slots_must_be_a_positive_whole_number(hatchet: Any) -> None:
     with pytest.raises(ValueError, match="durable_slots=0"):
         hatchet.worker("w", durable_slots=0)

@@ -56,9 +56,10 @@ SELECT * FROM unnest(%(task_run_ids)s::bigint[], %(attempts)s::int[], %(levels)s
 
 -- name: register_worker
 -- Announce a worker process.
-INSERT INTO hatchnb.workers (id, name, slots, labels, workflows, python_version, hostname, pid)
-VALUES (%(id)s, %(name)s, %(slots)s, %(labels)s, %(workflows)s, %(python_version)s,
-        %(hostname)s, %(pid)s);
+INSERT INTO hatchnb.workers (id, name, slots, durable_slots, labels, workflows,
+                             python_version, hostname, pid)
+VALUES (%(id)s, %(name)s, %(slots)s, %(durable_slots)s, %(labels)s, %(workflows)s,
+        %(python_version)s, %(hostname)s, %(pid)s);
 
 -- name: heartbeat_worker
 -- Keep a worker alive; returns its status (DEAD when the engine gave up on it).
