@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import warnings
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -193,6 +194,25 @@ class Context:
         return dict(self._claim.filter_payload or {})
 
     @property
+    def trigger_data(self) -> dict[str, Any]:
+        """What hatchet_sdk's trigger data carries here: the matching event filter's payload
+        under ``filter_payload`` ({} when none)."""
+        payload = self.filter_payload
+        return {"filter_payload": payload} if payload else {}
+
+    @property
+    def workflow_input(self) -> dict[str, Any]:
+        """The run's input as a dict (deprecated in hatchet_sdk: use the task's input)."""
+        _deprecated("`workflow_input` is deprecated; use the input passed to the task instead")
+        return dict(self._claim.input or {})
+
+    @property
+    def input(self) -> dict[str, Any]:
+        """The run's input as a dict (deprecated in hatchet_sdk: use the task's input)."""
+        _deprecated("the input property is deprecated; use the input passed to the task instead")
+        return dict(self._claim.input or {})
+
+    @property
     def was_triggered_by_event(self) -> bool:
         return self._claim.event_id is not None
 
@@ -216,6 +236,13 @@ class Context:
             blob = RunsRepo(self._client._store).task_output_blob(self.workflow_run_id, name)
             return serialization.load_output(None, blob, self._client._settings.signing_keys)
         return info["output"] if isinstance(task, str) else task.shape_output(info["output"])
+
+    def aio_task_output(self, task: Task[Any, Any]) -> Any:
+        """``task_output`` of an async parent (deprecated in hatchet_sdk)."""
+        _deprecated("`aio_task_output` is deprecated; use `task_output` instead")
+        if not task.is_async:
+            raise ValueError(f"Task {task.name!r} is not an async function. Use `task_output`.")
+        return self.task_output(task)
 
     def was_skipped(self, task: Task[Any, Any] | str) -> bool:
         name = task if isinstance(task, str) else task.name
@@ -275,6 +302,11 @@ class Context:
     def is_cancelled(self) -> bool:
         return self._cancelled
 
+    def done(self) -> bool:
+        """Whether the task run was cancelled (deprecated in hatchet_sdk: ``is_cancelled``)."""
+        _deprecated("`done` is deprecated; use `is_cancelled` instead")
+        return self._cancelled
+
     def _mark_cancelled(self) -> None:
         self._cancelled = True
         if self._cancel_event is not None:
@@ -298,9 +330,17 @@ class Context:
     async def aio_release_slot(self) -> None:
         self.release_slot()
 
+    @property
+    def worker_labels(self) -> dict[str, str | int]:
+        """The labels of the worker running this task, as upserted so far."""
+        return dict(self._worker.labels)
+
     def upsert_worker_labels(self, labels: dict[str, str | int]) -> None:
         """Same as ``ctx.worker.upsert_labels``."""
         self.worker.upsert_labels(labels)
+
+    async def aio_upsert_worker_labels(self, labels: dict[str, str | int]) -> None:
+        await asyncio.to_thread(self.upsert_worker_labels, labels)
 
     def cancel(self) -> None:
         """Cancel this task run, as hatchet_sdk's ``ctx.cancel``: an async task stops at its
@@ -316,3 +356,7 @@ class Context:
     @staticmethod
     def now() -> datetime:
         return datetime.now(UTC)
+
+
+def _deprecated(message: str) -> None:
+    warnings.warn(message, DeprecationWarning, stacklevel=3)

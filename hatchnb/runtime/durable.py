@@ -159,6 +159,16 @@ class DurableContext(Context):
         #: set by the worker's capacity eviction: the current wait gives its slot back now
         self.evict_requested = False
 
+    @property
+    def invocation_count(self) -> int:
+        """How many times this task run has been started (hatchnb counts attempts)."""
+        return self.attempt_number
+
+    @property
+    def wait_index(self) -> int:
+        """How many durable calls (sleeps, waits, spawns, steps) this execution made so far."""
+        return self._seq
+
     @contextlib.contextmanager
     def _waiting(self) -> Iterator[None]:
         """Marks a wait (concurrent waits counted, so one ending does not end the others')."""
@@ -257,14 +267,17 @@ class DurableContext(Context):
 
     # ---- sleeps -----------------------------------------------------------------------
 
-    async def aio_sleep_for(self, duration: timedelta | str | float) -> SleepResult:
+    async def aio_sleep_for(
+        self, duration: timedelta | str | float, label: str | None = None
+    ) -> SleepResult:
         """Sleep durably: a replay after a crash only sleeps what is left. The result's
-        ``duration`` is how long it actually took from the first call."""
+        ``duration`` is how long it actually took from the first call; ``label`` names the
+        sleep in the durable log."""
         delta = to_timedelta(duration, "duration")
-        return await self._aio_sleep(_now() + delta, f"sleep_for({delta})")
+        return await self._aio_sleep(_now() + delta, label or f"sleep_for({delta})")
 
-    async def aio_sleep_until(self, when: datetime) -> SleepResult:
-        return await self._aio_sleep(when, f"sleep_until({when.isoformat()})")
+    async def aio_sleep_until(self, wake_at: datetime, label: str | None = None) -> SleepResult:
+        return await self._aio_sleep(wake_at, label or f"sleep_until({wake_at.isoformat()})")
 
     async def _aio_sleep(self, wake_at: datetime, request: str) -> SleepResult:
         seq, entry = self._position("sleep", request)  # a replay keeps the first wake_at
@@ -279,13 +292,13 @@ class DurableContext(Context):
         await self._take_turn((seq,))
         return _slept(entry)
 
-    def sleep_for(self, duration: timedelta | str | float) -> SleepResult:
+    def sleep_for(self, duration: timedelta | str | float, label: str | None = None) -> SleepResult:
         """Blocking twin of ``aio_sleep_for`` for sync durable tasks."""
         delta = to_timedelta(duration, "duration")
-        return self._sleep(_now() + delta, f"sleep_for({delta})")
+        return self._sleep(_now() + delta, label or f"sleep_for({delta})")
 
-    def sleep_until(self, when: datetime) -> SleepResult:
-        return self._sleep(when, f"sleep_until({when.isoformat()})")
+    def sleep_until(self, wake_at: datetime, label: str | None = None) -> SleepResult:
+        return self._sleep(wake_at, label or f"sleep_until({wake_at.isoformat()})")
 
     def _sleep(self, wake_at: datetime, request: str) -> SleepResult:
         seq, entry = self._position("sleep", request)

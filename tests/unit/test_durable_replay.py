@@ -229,6 +229,35 @@ def test_sleep_until_is_its_own_request() -> None:
     assert _recorded(store) == [(1, "sleep", f"sleep_until({when.isoformat()})")]
 
 
+def test_a_labelled_sleep_is_logged_under_its_label() -> None:
+    when = datetime(2020, 1, 1, tzinfo=UTC)
+    ctx, store, _ = _context()
+    ctx.sleep_until(wake_at=when, label="nap")
+    ctx.sleep_for(0, label="second nap")
+    assert _recorded(store) == [(1, "sleep", "nap"), (2, "sleep", "second nap")]
+    assert ctx.wait_index == 2 and ctx.invocation_count == 1
+
+
+def test_a_replay_returns_concurrent_waits_in_the_order_they_first_woke_the_task() -> None:
+    now = datetime.now(UTC)
+    log = [  # branch a's sleep is first in the log but woke the task after branch b's
+        LogEntry(seq=1, kind="sleep", request="a", wake_at=now - timedelta(seconds=1)),
+        LogEntry(seq=2, kind="sleep", request="b", wake_at=now - timedelta(seconds=2)),
+    ]
+    ctx, _, _ = _context(log)
+    order: list[str] = []
+
+    async def branch(name: str) -> None:
+        await ctx.aio_sleep_for(60, label=name)
+        order.append(name)
+
+    async def both() -> None:
+        await asyncio.gather(branch("a"), branch("b"))
+
+    asyncio.run(both())
+    assert order == ["b", "a"]
+
+
 def test_eviction_is_not_an_exception_tasks_catch() -> None:
     assert not issubclass(Evicted, Exception)
     assert str(Evicted(datetime(2026, 1, 1, tzinfo=UTC))) == "2026-01-01T00:00:00+00:00"
