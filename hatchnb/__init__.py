@@ -26,6 +26,7 @@ from hatchnb.errors import (
     NonRetryableException,
     TaskRunError,
 )
+from hatchnb.features.cel import CELEvaluationResult, CELFailure, CELSuccess
 from hatchnb.features.events import BulkPushEventWithMetadata, PushEventOptions
 from hatchnb.features.runs import BulkCancelReplayOpts, RunFilter
 from hatchnb.flow_control import (
@@ -71,6 +72,9 @@ __all__ = [
     "BulkCancelReplayOpts",
     "BulkPushEventWithMetadata",
     "BulkTriggerIdempotencyCollisionError",
+    "CELEvaluationResult",
+    "CELFailure",
+    "CELSuccess",
     "CancelledRunError",
     "ClientConfig",
     "ConcurrencyExpression",

@@ -8,16 +8,18 @@ import dataclasses
 import logging
 import os
 import threading
+import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from hatchnb import ambient, embedded, errors, serialization, signing
+from hatchnb import ambient, embedded, engine_compat, errors, serialization, signing
 from hatchnb.config import Settings
 from hatchnb.debounce import DebounceConfig
 from hatchnb.enqueue import Enqueuer
 from hatchnb.features.alerts import AlertsClient
+from hatchnb.features.cel import CELClient
 from hatchnb.features.concurrency import ConcurrencyClient
 from hatchnb.features.cron import CronClient
 from hatchnb.features.events import EventClient
@@ -35,7 +37,7 @@ from hatchnb.features.workflows import WorkflowsClient, declared_crons, task_sou
 from hatchnb.flow_control import WorkerLabel, worker_labels
 from hatchnb.idempotency import IdempotencyConfig
 from hatchnb.results import ResultReader, WorkflowRunRef
-from hatchnb.runtime.context import current_context
+from hatchnb.runtime.context import Context, current_context
 from hatchnb.store import AsyncStore, Store, migrate
 from hatchnb.store.versions import NewVersion, VersionsRepo
 from hatchnb.types import (
@@ -117,7 +119,8 @@ class Hatchet:
         self.webhooks = WebhooksClient(store, settings, self.event)
         self.workflows = WorkflowsClient(store, settings, on_delete=self._forget_versions)
         self.logs = LogsClient(store, self.runs)
-        self.metrics = MetricsClient(store, settings)
+        self.metrics = MetricsClient(store, settings, self.runs)
+        self.cel = CELClient()
         self.alerts = AlertsClient(store, settings)
         self.users = UsersClient(store)
         self.audit = AuditClient(store)
@@ -333,6 +336,29 @@ class Hatchet:
     def tenant_id(self) -> str:
         """hatchet_sdk's tenant id: hatchnb has one tenant per database, with no id."""
         return self.config.tenant_id
+
+    @property
+    def namespace(self) -> str:
+        """The namespace this client's names and event keys are in ("" for none)."""
+        return self.config.namespace
+
+    @property
+    def current_context(self) -> Context | None:
+        """The context of the task running here (None outside a task)."""
+        return current_context.get()
+
+    def get_current_context(self) -> Context | None:
+        """``current_context`` (deprecated in hatchet_sdk)."""
+        warnings.warn(
+            "`get_current_context` is deprecated; use the `current_context` property",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return current_context.get()
+
+    async def aio_get_engine_version(self) -> str:
+        """The Hatchet engine version whose features hatchnb has (see engine_compat)."""
+        return engine_compat.ENGINE_VERSION
 
     def worker(
         self,

@@ -676,6 +676,19 @@ class Delivery:
         return cls(**{**row, "run_id": str(run_id) if run_id else None})
 
 
+class RateLimitOrderByField(StrEnum):
+    """What ``hatchet.rate_limits.list`` sorts by (hatchet_sdk's names)."""
+
+    KEY = "key"
+    VALUE = "value"
+    LIMITVALUE = "limitValue"
+
+
+class RateLimitOrderByDirection(StrEnum):
+    ASC = "asc"
+    DESC = "desc"
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class RateLimitUsage:
     key: str
@@ -686,6 +699,24 @@ class RateLimitUsage:
     window_start: datetime
     #: queued task runs that consume this key
     queued: int
+
+    # hatchet_sdk's RateLimit fields
+    @property
+    def limit_value(self) -> int:
+        return self.limit
+
+    @property
+    def value(self) -> int:
+        """Units left in the current window."""
+        return max(self.limit - self.used, 0)
+
+    @property
+    def window(self) -> str:
+        return self.duration
+
+    @property
+    def last_refill(self) -> datetime:
+        return self.window_start
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -866,3 +897,29 @@ class TaskLogLine:
     task_display_name: str
     retry_count: int | None = None
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TaskMetrics:
+    """Task runs per status (hatchet_sdk's ``metrics.get_task_metrics``)."""
+
+    cancelled: int = 0
+    completed: int = 0
+    failed: int = 0
+    queued: int = 0
+    running: int = 0
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TaskStatusStat:
+    total: int
+    #: when the oldest of them was queued (queued) or started (running)
+    oldest: datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TaskStat:
+    """The queued and running task runs of one task (``metrics.get_task_stats``)."""
+
+    queued: TaskStatusStat | None = None
+    running: TaskStatusStat | None = None

@@ -63,6 +63,12 @@ ALIASES: dict[str, dict[str, str]] = {
             "hatchnb.errors:BulkTriggerIdempotencyCollisionError"
         ),
     },
+    "hatchnb.engine_version": {"MinEngineVersion": "hatchnb.engine_compat:MinEngineVersion"},
+    "hatchnb.deprecated": {},
+    "hatchnb.deprecated.deprecation": {
+        "semver_less_than": "hatchnb.engine_compat:semver_less_than",
+        "parse_semver": "hatchnb.engine_compat:parse_semver",
+    },
     "hatchnb.context": {},
     "hatchnb.context.context": {
         "Context": "hatchnb.runtime.context:Context",
@@ -113,6 +119,15 @@ ALIASES: dict[str, dict[str, str]] = {
     "hatchnb.clients.rest.models.v1_event": {"V1Event": "hatchnb.records:Event"},
     "hatchnb.clients.rest.models.v1_branch_durable_task_response": {
         "V1BranchDurableTaskResponse": "hatchnb.records:DurableBranch"
+    },
+    "hatchnb.clients.rest.models.update_worker_request": {
+        "UpdateWorkerRequest": "hatchnb.types:UpdateWorkerRequest"
+    },
+    "hatchnb.clients.rest.models.rate_limit_order_by_field": {
+        "RateLimitOrderByField": "hatchnb.records:RateLimitOrderByField"
+    },
+    "hatchnb.clients.rest.models.rate_limit_order_by_direction": {
+        "RateLimitOrderByDirection": "hatchnb.records:RateLimitOrderByDirection"
     },
     "hatchnb.clients.rest.models.v1_update_filter_request": {
         "V1UpdateFilterRequest": "hatchnb.types:UpdateFilterRequest"

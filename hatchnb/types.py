@@ -197,6 +197,13 @@ class EvictionPolicy(BaseModel):
     priority: int = 0
 
 
+class UpdateWorkerRequest(BaseModel):
+    """What ``hatchet.workers.update`` changes (hatchet_sdk's UpdateWorkerRequest); None
+    keeps the worker as it is."""
+
+    is_paused: bool | None = None
+
+
 class UpdateFilterRequest(BaseModel):
     """What ``hatchet.filters.update`` changes (hatchet_sdk's V1UpdateFilterRequest); a
     field left None keeps its value."""

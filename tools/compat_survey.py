@@ -128,19 +128,34 @@ def on_demand_worker(request):
     yield from _on_demand_worker_fixture(request)
 
 
-@pytest.fixture()
-def _skip_unless_durable_eviction():
-    pass  # hatchnb evicts waiting durable tasks
+# what Hatchet's own conftest asks: the engine version, against hatchet_sdk's minimums
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def engine_version(hatchet):
+    return await hatchet.aio_get_engine_version()
+
+
+def _require(engine_version, feature):
+    from hatchet_sdk.deprecated.deprecation import semver_less_than
+    from hatchet_sdk.engine_version import MinEngineVersion
+
+    minimum = MinEngineVersion[feature]
+    if not engine_version or semver_less_than(engine_version, minimum):
+        pytest.skip(f"the engine ({engine_version}) is older than {minimum} ({feature})")
 
 
 @pytest.fixture()
-def _skip_unless_observability():
-    pytest.skip("hatchnb keeps no traces (Hatchet's REST ObservabilityApi): see your OTLP backend")
+def _skip_unless_durable_eviction(engine_version):
+    _require(engine_version, "DURABLE_EVICTION")
 
 
 @pytest.fixture()
-def _skip_unless_batching():
-    pass  # hatchnb has batch tasks
+def _skip_unless_observability(engine_version):
+    _require(engine_version, "OBSERVABILITY")
+
+
+@pytest.fixture()
+def _skip_unless_batching(engine_version):
+    _require(engine_version, "BATCHING")
 """
 
 POETRY = """#!/bin/sh

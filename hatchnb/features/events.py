@@ -35,6 +35,13 @@ class PushEventOptions(BaseModel):
     scope: str | None = None
 
 
+class BulkPushEventOptions(BaseModel):
+    """hatchet_sdk's options of ``bulk_push``: a namespace for these events' keys instead
+    of the client's (deprecated there: set it on the ClientConfig)."""
+
+    namespace: str | None = None
+
+
 class BulkPushEventWithMetadata(BaseModel):
     key: str
     payload: dict[str, Any] = Field(default_factory=dict)
@@ -84,9 +91,14 @@ class EventClient:
     async def aio_push(self, *args: Any, **kwargs: Any) -> PushedEvent:
         return await asyncio.to_thread(self.push, *args, **kwargs)
 
-    def bulk_push(self, events: list[BulkPushEventWithMetadata]) -> list[PushedEvent]:
-        """Events with their keys in the client's namespace (as ``push``)."""
-        ns = self._settings.namespace
+    def bulk_push(
+        self,
+        events: list[BulkPushEventWithMetadata],
+        options: BulkPushEventOptions | None = None,
+    ) -> list[PushedEvent]:
+        """Events with their keys in the client's namespace (as ``push``), or in
+        ``options.namespace`` when given."""
+        ns = (options.namespace if options else None) or self._settings.namespace
         if ns:
             events = [e.model_copy(update={"key": namespaced(ns, e.key)}) for e in events]
         return [PushedEvent.of(e) for e in self._store_events(events)]

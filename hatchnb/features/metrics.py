@@ -3,17 +3,22 @@ same figures in the Prometheus text format."""
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import dataclasses
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hatchnb import limits
 from hatchnb.config import Settings
+from hatchnb.records import TaskMetrics, TaskStat, TaskStatusStat
 from hatchnb.store import Store
 from hatchnb.store.reads import ReadsRepo
 from hatchnb.store.replica import reads_store
+
+if TYPE_CHECKING:
+    from hatchnb.features.runs import RunsClient
 
 #: upper bounds (seconds) of the queue-to-start latency histogram buckets
 LATENCY_BOUNDS: tuple[float, ...] = (
@@ -50,12 +55,86 @@ class Histogram:
         return [*pairs, ("+Inf", self.total)]
 
 
+#: hatchnb's task run statuses as hatchet_sdk's task metrics count them (a skipped task is
+#: COMPLETED there; tasks waiting for parents or conditions do not exist yet there)
+_METRIC_OF_STATUS = {
+    "SUCCEEDED": "completed",
+    "SKIPPED": "completed",
+    "FAILED": "failed",
+    "CANCELLED": "cancelled",
+    "QUEUED": "queued",
+    "RUNNING": "running",
+}
+
+
 class MetricsClient:
     """``hatchet.metrics``: read-only figures over the whole database."""
 
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, runs: RunsClient) -> None:
         self._reads = ReadsRepo(reads_store(store))  # the replica's, when there is one
         self._settings = settings
+        self._runs = runs
+
+    # ---- hatchet_sdk's names ----------------------------------------------------------
+
+    def get_queue_metrics(self) -> dict[str, Any]:
+        """``{workflow: queued task runs}`` (ready and delayed alike)."""
+        return {w: d["ready"] + d["delayed"] for w, d in self.queue_depth().items()}
+
+    def get_task_metrics(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        workflow_ids: builtins.list[str] | None = None,
+        parent_task_external_id: str | None = None,
+        triggering_event_external_id: str | None = None,
+    ) -> TaskMetrics:
+        """Task runs per status, of the runs created in ``[since, until]`` (by default the
+        last day) that the filters select."""
+        until = until or datetime.now(UTC)
+        where = self._runs.run_query(
+            since or until - timedelta(days=1),
+            until,
+            None,
+            None,
+            None,
+            None,
+            workflow_ids=workflow_ids,
+            parent_task_external_id=parent_task_external_id,
+            triggering_event_external_id=triggering_event_external_id,
+        )
+        counts: dict[str, int] = {}
+        for status, total in self._reads.task_status_counts_of_runs(where).items():
+            metric = _METRIC_OF_STATUS.get(status)
+            if metric is not None:
+                counts[metric] = counts.get(metric, 0) + total
+        return TaskMetrics(**counts)
+
+    def get_task_stats(self) -> dict[str, TaskStat]:
+        """``{task name: TaskStat(queued, running)}`` of the tasks with such task runs."""
+        stats: dict[str, dict[str, TaskStatusStat]] = {}
+        for row in self._reads.task_stats():
+            stat = TaskStatusStat(total=int(row["total"]), oldest=row["oldest"])
+            stats.setdefault(row["task_name"], {})[row["status"].lower()] = stat
+        return {task: TaskStat(**by_status) for task, by_status in stats.items()}
+
+    def scrape_tenant_prometheus_metrics(self) -> str:
+        """``prometheus_text()`` (what /metrics serves)."""
+        return self.prometheus_text()
+
+    async def aio_get_queue_metrics(self) -> dict[str, Any]:
+        return await asyncio.to_thread(self.get_queue_metrics)
+
+    async def aio_get_task_metrics(self, *args: Any, **kwargs: Any) -> TaskMetrics:
+        return await asyncio.to_thread(self.get_task_metrics, *args, **kwargs)
+
+    async def aio_get_task_stats(self) -> dict[str, TaskStat]:
+        return await asyncio.to_thread(self.get_task_stats)
+
+    async def aio_scrape_tenant_prometheus_metrics(self) -> str:
+        return await asyncio.to_thread(self.scrape_tenant_prometheus_metrics)
+
+    # ---- hatchnb's figures ------------------------------------------------------------
 
     def queue_depth(self) -> dict[str, dict[str, int]]:
         """``{workflow: {"ready": n, "delayed": n}}`` of queued task runs."""

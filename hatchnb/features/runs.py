@@ -6,8 +6,9 @@ import asyncio
 import builtins
 import dataclasses
 import json
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, overload
 
@@ -239,11 +240,11 @@ class RunsClient:
     async def aio_get_status(self, workflow_run_id: str) -> RunStatus:
         return await asyncio.to_thread(self.get_status, workflow_run_id)
 
-    def get_result(self, workflow_run_id: str) -> dict[str, Any]:
-        return self._reader.result(run_uuid(workflow_run_id), None)
+    def get_result(self, run_id: str) -> dict[str, Any]:
+        return self._reader.result(run_uuid(run_id), None)
 
-    async def aio_get_result(self, workflow_run_id: str) -> dict[str, Any]:
-        return await self._reader.aio_result(run_uuid(workflow_run_id), None)
+    async def aio_get_result(self, run_id: str) -> dict[str, Any]:
+        return await self._reader.aio_result(run_uuid(run_id), None)
 
     def create(
         self,
@@ -394,7 +395,7 @@ class RunsClient:
         ``workflow.id`` values; ``parent_task_external_id`` is the spawning task run's id (a
         standalone task's run id names its task). ``only_tasks=True`` (task runs instead of
         workflow runs) is not supported yet and raises."""
-        where = self._filter(
+        where = self.run_query(
             since,
             until,
             statuses,
@@ -433,7 +434,7 @@ class RunsClient:
     async def aio_list_with_pagination(self, **kwargs: Any) -> builtins.list[WorkflowRun]:
         return await asyncio.to_thread(lambda: self.list_with_pagination(**kwargs))
 
-    def _filter(
+    def run_query(
         self,
         *base: Any,
         workflow_ids: builtins.list[str] | None = None,
@@ -623,6 +624,67 @@ class RunsClient:
         self, opts: BulkCancelReplayOpts | builtins.list[str], *, failed_only: bool = False
     ) -> None:
         await asyncio.to_thread(self.bulk_replay, opts, failed_only=failed_only)
+
+    def bulk_cancel_by_filters_with_pagination(
+        self,
+        sleep_time: int = 3,
+        chunk_size: int = 500,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        statuses: builtins.list[RunStatus] | None = None,
+        additional_metadata: dict[str, str] | None = None,
+        workflow_ids: builtins.list[str] | None = None,
+    ) -> None:
+        """Cancel the runs the filters select (by default the running and queued ones of the
+        last day), ``chunk_size`` at a time, ``sleep_time`` seconds apart."""
+        statuses = statuses or [RunStatus.RUNNING, RunStatus.QUEUED]
+        window = (since, until, statuses, additional_metadata, workflow_ids)
+        for chunk in self._chunks_by_filters(window, chunk_size, sleep_time):
+            self._runs.cancel_runs(chunk)
+
+    def bulk_replay_by_filters_with_pagination(
+        self,
+        sleep_time: int = 3,
+        chunk_size: int = 500,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        statuses: builtins.list[RunStatus] | None = None,
+        additional_metadata: dict[str, str] | None = None,
+        workflow_ids: builtins.list[str] | None = None,
+    ) -> None:
+        """Replay the runs the filters select (by default the failed and cancelled ones of
+        the last day), ``chunk_size`` at a time, ``sleep_time`` seconds apart."""
+        statuses = statuses or [RunStatus.FAILED, RunStatus.CANCELLED]
+        window = (since, until, statuses, additional_metadata, workflow_ids)
+        for chunk in self._chunks_by_filters(window, chunk_size, sleep_time):
+            self._runs.replay_runs(chunk, failed_only=False)
+
+    def _chunks_by_filters(
+        self, window: tuple[Any, ...], chunk_size: int, sleep_time: float
+    ) -> Iterator[builtins.list[str]]:
+        """The ids of the runs the filters select (selected once, before the first chunk),
+        ``chunk_size`` at a time, sleeping ``sleep_time`` seconds between chunks."""
+        since, until, statuses, additional_metadata, workflow_ids = window
+        until = until or datetime.now(UTC)
+        filters = RunFilter(
+            since=since or until - timedelta(days=1),
+            until=until,
+            statuses=statuses,
+            additional_metadata=additional_metadata,
+            workflow_ids=workflow_ids,
+        )
+        size = _whole(chunk_size, "chunk_size", 1) or 1
+        selected = self._selected(BulkCancelReplayOpts(filters=filters))
+        for start in range(0, len(selected), size):
+            if start:
+                time.sleep(sleep_time)
+            yield selected[start : start + size]
+
+    async def aio_bulk_cancel_by_filters_with_pagination(self, *args: Any, **kwargs: Any) -> None:
+        await asyncio.to_thread(self.bulk_cancel_by_filters_with_pagination, *args, **kwargs)
+
+    async def aio_bulk_replay_by_filters_with_pagination(self, *args: Any, **kwargs: Any) -> None:
+        await asyncio.to_thread(self.bulk_replay_by_filters_with_pagination, *args, **kwargs)
 
     def _selected(self, opts: BulkCancelReplayOpts | builtins.list[str]) -> builtins.list[str]:
         if not isinstance(opts, BulkCancelReplayOpts):

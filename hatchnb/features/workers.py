@@ -12,6 +12,7 @@ from hatchnb.records import Rows, WorkerRecord
 from hatchnb.store import Store
 from hatchnb.store.reads import ReadsRepo
 from hatchnb.store.replica import reads_store
+from hatchnb.types import UpdateWorkerRequest
 
 
 class WorkersClient:
@@ -54,6 +55,15 @@ class WorkersClient:
 
     async def aio_unpause(self, worker_id: str) -> WorkerRecord:
         return await asyncio.to_thread(self.unpause, worker_id)
+
+    def update(self, worker_id: str, opts: UpdateWorkerRequest) -> WorkerRecord:
+        """hatchet_sdk's way to pause or unpause a worker (``opts.is_paused``)."""
+        if opts.is_paused is None:
+            return self.get(worker_id)
+        return self._set_paused(worker_id, opts.is_paused)
+
+    async def aio_update(self, worker_id: str, opts: UpdateWorkerRequest) -> WorkerRecord:
+        return await asyncio.to_thread(self.update, worker_id, opts)
 
     def _set_paused(self, worker_id: str, paused: bool) -> WorkerRecord:
         found = self.get(worker_id)

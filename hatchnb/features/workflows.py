@@ -155,12 +155,35 @@ class WorkflowsClient:
         """Every version of a workflow, newest first."""
         return self._versions.list_versions(limits.check_name(workflow_name, "workflow_name"))
 
-    def get_version(self, version_id: int) -> WorkflowVersion:
-        version = limits.whole_number(version_id, "version_id", 1, limits.BIGINT_MAX)
-        return self._versions.get_version(version)
+    def get_version(self, workflow_id: int | str, version: str | None = None) -> WorkflowVersion:
+        """A registered version: by hatchnb's version id (an int), or as hatchet_sdk takes
+        it, a workflow's id or name and one of its version ids (its newest by default)."""
+        if isinstance(workflow_id, int) and version is None:
+            number = limits.whole_number(workflow_id, "version_id", 1, limits.BIGINT_MAX)
+            return self._versions.get_version(number)
+        summary = self.get(str(workflow_id))
+        if version is None:
+            return self._versions.get_version(summary.latest_version_id)
+        number = limits.whole_number(_int_or_text(version), "version", 1, limits.BIGINT_MAX)
+        found = self._versions.get_version(number)
+        if found.workflow_name != summary.name:
+            raise errors.InvalidArgument(
+                f"version {number} is a version of {found.workflow_name!r}, not of {summary.name!r}"
+            )
+        return found
+
+    async def aio_get_version(
+        self, workflow_id: int | str, version: str | None = None
+    ) -> WorkflowVersion:
+        return await asyncio.to_thread(self.get_version, workflow_id, version)
 
 
 def declared_crons(on_crons: builtins.list[str]) -> builtins.list[DeclaredCron]:
     """A registration's ``on_crons`` with their first tick from now (UTC)."""
     now = datetime.now(tz=UTC)
     return [DeclaredCron(e, next_tick(e, "UTC", now)) for e in on_crons]
+
+
+def _int_or_text(value: str) -> int | str:
+    """A version id given as text ("12") as the number; anything else as it is (refused)."""
+    return int(value) if isinstance(value, str) and value.isdigit() else value

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from hatchnb.records import WorkerRecord
 from hatchnb.store.db import Row, Store
+from hatchnb.store.runs import RunFilter
 
 
 class ReadsRepo:
@@ -19,6 +20,24 @@ class ReadsRepo:
 
     def task_status_counts(self) -> dict[str, int]:
         return {r["status"]: int(r["total"]) for r in self._db.fetch_all("task_status_counts")}
+
+    def task_status_counts_of_runs(self, where: RunFilter) -> dict[str, int]:
+        """Task runs per status of the runs ``where`` selects (its time range, workflows,
+        parent task runs and triggering event)."""
+        p = where.params()
+        rows = self._db.fetch_all(
+            "task_status_counts_of_runs",
+            since=p["since"],
+            until=p["until"],
+            workflows=p["workflows"],
+            parent_task_run_ids=p["parent_task_run_ids"],
+            event_id=p["event_id"],
+        )
+        return {r["status"]: int(r["total"]) for r in rows}
+
+    def task_stats(self) -> list[Row]:
+        """Per task and status (QUEUED, RUNNING): how many, and the oldest queue or start."""
+        return self._db.fetch_all("task_stats")
 
     def attempt_throughput(self, since: datetime, bucket: timedelta) -> list[Row]:
         return self._db.fetch_all("attempt_throughput", since=since, bucket=bucket)

@@ -10,6 +10,26 @@ SELECT workflow_name, count(*) FILTER (WHERE available_at <= now()) AS ready,
 -- Task runs per status.
 SELECT status, count(*) AS total FROM hatchnb.task_runs GROUP BY status;
 
+-- name: task_status_counts_of_runs
+-- Task runs per status, of the runs the list_runs filters select (statuses, metadata and
+-- worker excepted): hatchet.metrics.get_task_metrics.
+SELECT t.status, count(*) AS total
+  FROM hatchnb.workflow_runs_all r JOIN hatchnb.task_runs_all t ON t.run_id = r.id
+ WHERE r.created_at >= %(since)s AND r.history_at >= %(since)s
+   AND (%(until)s::timestamptz IS NULL OR r.created_at <= %(until)s::timestamptz)
+   AND (%(workflows)s::text[] IS NULL OR r.workflow_name = ANY (%(workflows)s::text[]))
+   AND (%(parent_task_run_ids)s::bigint[] IS NULL
+        OR r.parent_task_run_id = ANY (%(parent_task_run_ids)s::bigint[]))
+   AND (%(event_id)s::uuid IS NULL OR r.event_id = %(event_id)s::uuid)
+ GROUP BY t.status;
+
+-- name: task_stats
+-- Queued and running task runs per task, with the oldest queue or start time.
+SELECT task_name, status, count(*) AS total,
+       min(CASE WHEN status = 'QUEUED' THEN queued_at ELSE started_at END) AS oldest
+  FROM hatchnb.task_runs WHERE status IN ('QUEUED', 'RUNNING')
+ GROUP BY task_name, status;
+
 -- name: attempt_throughput
 -- Finished attempts per time bucket and outcome since a moment.
 SELECT date_bin(%(bucket)s::interval, finished_at, TIMESTAMPTZ '2000-01-01') AS bucket,
