@@ -42,7 +42,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         400: "the request cannot be carried out as asked",
         401: "no token, or an unknown, revoked or expired one",
         403: "the token's scope does not allow this",
-        404: "no such run, workflow, cron or schedule",
+        404: "no such run, workflow, worker, cron or schedule",
         409: "an idempotency key is held by a run being started",
         413: "the input or payload is larger than HATCHNB_MAX_PAYLOAD_BYTES",
         422: "a field is missing or has a value that cannot be used",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi.encoders import jsonable_encoder
@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from hatchnb import records
+from hatchnb import limits, records
 from hatchnb.records import RunStatus
 
 #: the widest page a list endpoint returns
@@ -277,9 +277,33 @@ class WorkflowView(BaseModel):
     input_schema: dict[str, Any] | None = None
 
 
+#: what a paused workflow does with the runs its crons or schedules start meanwhile
+QueueBehavior = Literal["DROP", "QUEUE"]
+
+
+class PauseRequest(_Body):
+    """``hatchet.workflows.pause``'s options; every one may be left out."""
+
+    queue_ttl_seconds: int = Field(
+        default=24 * 3600,
+        ge=1,
+        le=int(limits.MAX_WINDOW.total_seconds()),
+        strict=True,
+        description="runs still queued this long after they were queued (or after the "
+        "pause began) are cancelled; default a day, as the dashboard",
+    )
+    paused_workflow_cron_run_queue_behavior: QueueBehavior = Field(
+        default="QUEUE", description="a cron tick meanwhile queues its run, or starts none"
+    )
+    paused_workflow_scheduled_run_queue_behavior: QueueBehavior = Field(
+        default="QUEUE", description="a schedule firing meanwhile queues its run, or starts none"
+    )
+
+
 class WorkerView(BaseModel):
     id: str
     name: str
+    #: ACTIVE, PAUSED (hatchet.workers.pause, or draining after SIGTERM), STOPPED or DEAD
     status: str
     slots: int
     running: int
@@ -290,6 +314,23 @@ class WorkerView(BaseModel):
     python_version: str
     started_at: datetime
     last_heartbeat_at: datetime
+
+    @classmethod
+    def of(cls, worker: records.WorkerRecord) -> WorkerView:
+        return cls(
+            id=worker.id,
+            name=worker.name,
+            status=worker.status,
+            slots=worker.slots,
+            running=worker.running,
+            labels=worker.label_map,
+            workflows=worker.workflows,
+            hostname=worker.hostname,
+            pid=worker.pid,
+            python_version=worker.python_version,
+            started_at=worker.started_at,
+            last_heartbeat_at=worker.last_heartbeat_at,
+        )
 
 
 class CronRequest(_Body):
@@ -315,6 +356,11 @@ class CronView(BaseModel):
     last_fired_at: datetime | None
     last_error: str | None
     paused: bool
+
+
+class BackfillRequest(_Body):
+    since: Moment = Field(description="the first tick to start, if one falls here or after")
+    until: Moment | None = Field(default=None, description="the last one (default: now)")
 
 
 class ScheduleRequest(_Body):

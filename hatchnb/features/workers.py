@@ -35,7 +35,7 @@ class WorkersClient:
     def get(self, worker_id: str) -> WorkerRecord:
         found = self._reads.worker(_worker_id(worker_id))
         if found is None:
-            raise errors.HatchnbError(f"no worker has the id {worker_id}")
+            raise errors.NotFound(f"no worker has the id {worker_id}")
         return found
 
     async def aio_get(self, worker_id: str) -> WorkerRecord:

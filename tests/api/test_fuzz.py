@@ -87,6 +87,6 @@ def test_schemathesis_finds_no_failure(hatchet: Any, tmp_path: Path) -> None:
     summary = json.loads(report.read_text())
     cases = summary["test_cases"]
     print(f"schemathesis: {cases['generated']} cases, {cases['with_failures']} with failures")
-    assert summary["operations"]["tested"] == summary["operations"]["selected"] >= 19
+    assert summary["operations"]["tested"] == summary["operations"]["selected"] >= 29
     assert summary["failures"] == [] and summary["errors"] == [], done.stdout[-8000:]
     assert cases["generated"] > 500

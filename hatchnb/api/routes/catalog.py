@@ -1,9 +1,11 @@
-"""What is registered and scheduled: workflows, workers, crons and one-off schedules."""
+"""What is registered and scheduled: workflows, workers, crons and one-off schedules; pause
+and unpause workflows, workers and crons, and backfill a cron's missed ticks."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
@@ -12,6 +14,10 @@ from hatchnb.api import models
 from hatchnb.api.auth import ADMIN, READ, Caller
 from hatchnb.api.failures import ERROR_RESPONSES
 from hatchnb.api.routes.common import PREFIX, hatchet_of
+from hatchnb.records import WorkflowSummary
+
+if TYPE_CHECKING:
+    from hatchnb.client import Hatchet
 
 router = APIRouter(prefix=PREFIX, responses=ERROR_RESPONSES)
 
@@ -28,17 +34,46 @@ def _fields(record: Any, model: type[BaseModel]) -> dict[str, Any]:
 def list_workflows(request: Request, caller: Caller = READ) -> list[models.WorkflowView]:
     """Registered workflows and standalone tasks, with the JSON schema of their input."""
     hatchet = hatchet_of(request)
-    found = []
-    for w in hatchet.workflows.list():
-        spec = hatchet.workflows.get_version(w.latest_version_id).spec
-        found.append(
-            models.WorkflowView(
-                **_fields(w, models.WorkflowView),
-                id=w.metadata.id,
-                input_schema=spec.get("input_schema"),
-            )
-        )
-    return found
+    return [_workflow_view(hatchet, w) for w in hatchet.workflows.list()]
+
+
+@router.post("/workflows/{workflow_name}/pause", tags=["workflows"])
+def pause_workflow(
+    workflow_name: str,
+    request: Request,
+    body: models.PauseRequest | None = None,
+    caller: Caller = ADMIN,
+) -> models.WorkflowView:
+    """Pause a workflow (by name or id): its runs stay queued, no worker starts them, and
+    those still queued ``queue_ttl_seconds`` after they were queued (or after the pause
+    began) are cancelled. Pausing again changes the options and keeps the start."""
+    body = body or models.PauseRequest()
+    hatchet = hatchet_of(request)
+    workflow = hatchet.workflows.pause(
+        workflow_name,
+        timedelta(seconds=body.queue_ttl_seconds),
+        body.paused_workflow_cron_run_queue_behavior,
+        body.paused_workflow_scheduled_run_queue_behavior,
+    )
+    return _workflow_view(hatchet, workflow)
+
+
+@router.post("/workflows/{workflow_name}/unpause", tags=["workflows"])
+def unpause_workflow(
+    workflow_name: str, request: Request, caller: Caller = ADMIN
+) -> models.WorkflowView:
+    """Let workers start a paused workflow's queued runs again."""
+    hatchet = hatchet_of(request)
+    return _workflow_view(hatchet, hatchet.workflows.unpause(workflow_name))
+
+
+def _workflow_view(hatchet: Hatchet, workflow: WorkflowSummary) -> models.WorkflowView:
+    spec = hatchet.workflows.get_version(workflow.latest_version_id).spec
+    return models.WorkflowView(
+        **_fields(workflow, models.WorkflowView),
+        id=workflow.metadata.id,
+        input_schema=spec.get("input_schema"),
+    )
 
 
 @router.get("/workers", tags=["workers"])
@@ -47,7 +82,20 @@ def list_workers(
 ) -> list[models.WorkerView]:
     """Workers, with their status, slots and running task runs."""
     workers = hatchet_of(request).workers.list(limit=limit)
-    return [models.WorkerView(**_fields(w, models.WorkerView)) for w in workers]
+    return [models.WorkerView.of(w) for w in workers]
+
+
+@router.post("/workers/{worker_id}/pause", tags=["workers"])
+def pause_worker(worker_id: str, request: Request, caller: Caller = ADMIN) -> models.WorkerView:
+    """Stop a running worker claiming task runs (its running ones finish); it sees the
+    change at its next heartbeat. 400 for a worker that has stopped."""
+    return models.WorkerView.of(hatchet_of(request).workers.pause(worker_id))
+
+
+@router.post("/workers/{worker_id}/unpause", tags=["workers"])
+def unpause_worker(worker_id: str, request: Request, caller: Caller = ADMIN) -> models.WorkerView:
+    """Let a paused worker claim again (at its next heartbeat)."""
+    return models.WorkerView.of(hatchet_of(request).workers.unpause(worker_id))
 
 
 @router.get("/crons", tags=["crons"])
@@ -85,6 +133,31 @@ def delete_cron(cron_id: str, request: Request, caller: Caller = ADMIN) -> model
     cron = crons.get(cron_id)  # 404 for an unknown cron
     crons.delete(cron.id)
     return models.Deleted(id=cron.id)
+
+
+@router.post("/crons/{cron_id}/pause", tags=["crons"])
+def pause_cron(cron_id: str, request: Request, caller: Caller = ADMIN) -> models.CronView:
+    """Pause one cron: its ticks start no run until it is unpaused."""
+    cron = hatchet_of(request).cron.pause(cron_id)
+    return models.CronView(**_fields(cron, models.CronView))
+
+
+@router.post("/crons/{cron_id}/unpause", tags=["crons"])
+def unpause_cron(cron_id: str, request: Request, caller: Caller = ADMIN) -> models.CronView:
+    """Let a paused cron fire again, from its next tick (backfill starts missed ones)."""
+    cron = hatchet_of(request).cron.unpause(cron_id)
+    return models.CronView(**_fields(cron, models.CronView))
+
+
+@router.post("/crons/{cron_id}/backfill", tags=["crons"])
+def backfill_cron(
+    cron_id: str, body: models.BackfillRequest, request: Request, caller: Caller = ADMIN
+) -> models.RunIds:
+    """Start one run per tick of the cron from ``since`` to ``until`` (both included; at
+    most 1,000 ticks) that has no run yet; the new runs, oldest tick first. Each run's
+    metadata holds ``hatchnb__cron_id`` and its tick, ``hatchnb__cron_tick``."""
+    until = body.until or datetime.now(UTC)
+    return models.RunIds(run_ids=hatchet_of(request).cron.backfill(cron_id, body.since, until))
 
 
 @router.get("/schedules", tags=["schedules"])
