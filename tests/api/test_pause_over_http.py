@@ -188,13 +188,13 @@ def test_only_admin_tokens_pause_and_unknown_names_are_404(
         name = "nope" if "nope" in path else "not-an-id" if "not-an-id" in path else some_id
         assert name in missing.json()["error"]
 
-    for body, field in [
+    for bad_body, field in [
         ({"queue_ttl_seconds": 0}, "queue_ttl_seconds"),
         ({"queue_ttl_seconds": "60"}, "queue_ttl_seconds"),
         ({"paused_workflow_scheduled_run_queue_behavior": "LATER"}, "scheduled_run"),
         ({"queue_ttl": 60}, "queue_ttl"),
     ]:
-        bad = admin.post("/api/v1/workflows/tick/pause", json=body)
-        assert bad.status_code == 422, (body, bad.text)
+        bad = admin.post("/api/v1/workflows/tick/pause", json=bad_body)
+        assert bad.status_code == 422, (bad_body, bad.text)
         assert field in bad.json()["error"]
     assert not hatchet.workflows.get("tick").is_paused

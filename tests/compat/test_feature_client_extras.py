@@ -18,10 +18,9 @@ from hatchnb import (
     RateLimitDuration,
     RunStatus,
 )
-from hatchnb.clients.rest.models.rate_limit_order_by_direction import RateLimitOrderByDirection
-from hatchnb.clients.rest.models.rate_limit_order_by_field import RateLimitOrderByField
-from hatchnb.clients.rest.models.update_worker_request import UpdateWorkerRequest
 from hatchnb.features.events import BulkPushEventOptions
+from hatchnb.records import RateLimitOrderByDirection, RateLimitOrderByField
+from hatchnb.types import UpdateWorkerRequest
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration

@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hatchnb import CELFailure, CELSuccess
-from hatchnb.deprecated.deprecation import semver_less_than
-from hatchnb.engine_compat import ENGINE_VERSION
-from hatchnb.engine_version import MinEngineVersion
+from hatchnb.engine_compat import ENGINE_VERSION, MinEngineVersion, semver_less_than
 from hatchnb.features.cel import CELClient
 
 
