@@ -42,6 +42,15 @@ class ConcurrencyExpression(BaseModel):
         expressions.compile_expression(self.expression)
         return self
 
+    @staticmethod
+    def from_int(max_runs: int) -> ConcurrencyExpression:
+        """At most ``max_runs`` runs at a time in all (one group), as ``concurrency=n``."""
+        return ConcurrencyExpression(
+            expression="'constant'",
+            max_runs=max_runs,
+            limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN,
+        )
+
 
 class StickyStrategy(StrEnum):
     #: prefer the worker that ran the run's first task
@@ -144,13 +153,7 @@ def concurrency_list(value: Any) -> list[ConcurrencyExpression]:
     if isinstance(value, bool):
         raise TypeError("concurrency= takes a number or ConcurrencyExpression(s), not a bool")
     if isinstance(value, int):
-        return [
-            ConcurrencyExpression(
-                expression="'constant'",
-                max_runs=value,
-                limit_strategy=ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN,
-            )
-        ]
+        return [ConcurrencyExpression.from_int(value)]
     items = value if isinstance(value, list | tuple) else [value]
     for item in items:
         if not isinstance(item, ConcurrencyExpression):

@@ -18,7 +18,7 @@ from hatchnb import (
     StickyStrategy,
     errors,
 )
-from hatchnb.flow_control import FlowControl
+from hatchnb.flow_control import FlowControl, concurrency_list
 from hatchnb.types import ClientConfig, to_timedelta
 from hatchnb.workflow import Workflow, check_acyclic, refuse_unsupported
 
@@ -158,3 +158,12 @@ def test_bad_duration_names_the_option() -> None:
 def test_priority_out_of_range() -> None:
     with pytest.raises(errors.InvalidWorkflow, match=r"Priority\.LOW"):
         Workflow(_NoClient(), "p", default_priority=7)  # type: ignore[arg-type]
+
+
+def test_concurrency_from_int_is_one_constant_group() -> None:
+    limit = ConcurrencyExpression.from_int(4)
+    assert (limit.expression, limit.max_runs) == ("'constant'", 4)
+    assert limit.limit_strategy == ConcurrencyLimitStrategy.GROUP_ROUND_ROBIN
+    assert concurrency_list(4) == [limit]
+    with pytest.raises(ValueError, match="max_runs"):
+        ConcurrencyExpression.from_int(0)
