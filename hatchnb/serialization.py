@@ -374,11 +374,21 @@ def pickle_by_reference(obj: object, module: str, attribute: str) -> None:
     _BY_REFERENCE[id(obj)] = (module, attribute)
 
 
+def module_attribute(module: str, attribute: str) -> Any:
+    """``module.attribute`` as the worker's own import of the module has it."""
+    return getattr(importlib.import_module(module), attribute)
+
+
 class _CodePickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle is untyped
     """cloudpickle, keeping ``dataclasses.MISSING`` the one sentinel (a dataclass shipped by
     value would otherwise come back with fresh copies of it as its fields' defaults, which
-    the receiving dataclasses and pydantic take for real defaults) and hatchnb's process-wide
-    objects (``pickle_by_reference``) by reference."""
+    the receiving dataclasses and pydantic take for real defaults), and hatchnb's
+    process-wide objects (``pickle_by_reference``) and the ``imported`` module globals by
+    reference."""
+
+    def __init__(self, file: io.BytesIO, imported: dict[int, tuple[str, str]]) -> None:
+        super().__init__(file)
+        self._imported = imported
 
     def reducer_override(self, obj: Any) -> Any:
         if obj is dataclasses.MISSING:
@@ -386,23 +396,33 @@ class _CodePickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle is
         reference = _BY_REFERENCE.get(id(obj))
         if reference is not None:
             return getattr, (importlib.import_module(reference[0]), reference[1])
+        imported = self._imported.get(id(obj))
+        if imported is not None:
+            return module_attribute, imported
         return super().reducer_override(obj)
 
 
-def _dumps_code(code: WorkflowCode) -> bytes:
+def _dumps_code(code: WorkflowCode, imported: dict[int, tuple[str, str]]) -> bytes:
     buffer = io.BytesIO()
-    _CodePickler(buffer).dump(code)
+    _CodePickler(buffer, imported).dump(code)
     return buffer.getvalue()
 
 
 def pickle_code(code: WorkflowCode, workflow_name: str = "") -> bytes:
-    """Pickle task functions; code outside installed packages travels by value."""
+    """Pickle task functions; code outside installed packages travels by value, except the
+    module-level objects of an importable module that cannot be pickled (a boto3 client, a
+    connection pool made at import): the worker takes its own from its import of the module,
+    as a Hatchet worker, which imports the module, does."""
     objects = [*code.functions.values(), code.input_validator]
     with _by_value(objects):
         try:
-            return _dumps_code(code)
+            return _dumps_code(code, {})
         except Exception as exc:
             culprit = _unpicklable_part(code) or str(exc)
+        imported = _unpicklable_module_globals(code)
+        if imported:
+            with contextlib.suppress(Exception):
+                return _dumps_code(code, imported)
     raise errors.SerializationError(
         f"cannot pickle the code of workflow {workflow_name!r}: {culprit}. Task functions must "
         "not capture open connections, sockets, locks or files; create those inside the task "
@@ -425,6 +445,33 @@ def _unpicklable_part(code: WorkflowCode) -> str | None:
                 f"{type(value).__module__}.{type(value).__qualname__} ({error})"
             )
     return None
+
+
+def _unpicklable_module_globals(code: WorkflowCode) -> dict[int, tuple[str, str]]:
+    """``id -> (module, name)`` of the module globals the task functions use that cannot
+    be pickled, in modules a worker can import by name (not a notebook or ``__main__``)."""
+    found: dict[int, tuple[str, str]] = {}
+    for fn in code.functions.values():
+        module = sys.modules.get(getattr(fn, "__module__", "") or "")
+        if module is None or not _importable_by_name(module):
+            continue
+        namespace = getattr(fn, "__globals__", {})
+        for var in _global_names(fn.__code__) if hasattr(fn, "__code__") else ():
+            value = namespace.get(var)
+            if value is None or id(value) in found or isinstance(value, ModuleType):
+                continue
+            try:
+                cloudpickle.dumps(value)
+            except Exception:
+                found[id(value)] = (module.__name__, var)
+    return found
+
+
+def _importable_by_name(module: ModuleType) -> bool:
+    if module.__name__ == "__main__" or not getattr(module, "__file__", None):
+        return False
+    spec = getattr(module, "__spec__", None)
+    return spec is not None and spec.name == module.__name__
 
 
 def _unpicklable_path(fn: Any, depth: int) -> tuple[list[str], Any, Exception] | None:

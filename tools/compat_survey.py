@@ -7,13 +7,16 @@ copied into this repository). Each example runs in a scratch directory on a fres
 with ``hatchet_sdk`` mapped to ``hatchnb`` and one worker process serving the workflows its
 modules declare, and hatchnb's HTTP server (``hatchnb api``) at the address
 ``HATCHET_CLIENT_SERVER_URL`` gives them (their webhook calls go there). Hatchet's tests
-also need aiohttp, tenacity and psutil in this venv. Prints one line per example and a pass
-count; logs go to /tmp/compat-out.
+also need aiohttp, tenacity and psutil in this venv; with boto3 and moto[server] installed
+too, the aws/s3 example runs against moto's S3 server in place of LocalStack (a ``docker``
+stand-in answers its ``docker compose``). Prints one line per example and a pass count;
+logs go to /tmp/compat-out.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import re
 import shutil
@@ -164,6 +167,35 @@ POETRY = """#!/bin/sh
 exec "$@"
 """
 
+DOCKER = """#!{python}
+# LocalStack's stand-in for examples/aws (Docker Hub is out of reach): `docker compose up`
+# starts moto's S3 server on LocalStack's port, `down` stops it, `docker info` says yes
+import os, signal, socket, subprocess, sys, time
+
+args = sys.argv[1:]
+pid_file = os.path.join(os.path.dirname(os.path.abspath(__file__)), "moto.pid")
+if args[:1] == ["info"]:
+    sys.exit(0)
+if args[:2] == ["compose", "up"]:
+    server = [sys.executable, "-m", "moto.server", "-p", "4566"]
+    proc = subprocess.Popen(server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(pid_file, "w") as fh:
+        fh.write(str(proc.pid))
+    for _ in range(240):
+        try:
+            socket.create_connection(("127.0.0.1", 4566), 1).close()
+            sys.exit(0)
+        except OSError:
+            time.sleep(0.25)
+    sys.exit("moto's S3 server did not start")
+if args[:2] == ["compose", "down"]:
+    if os.path.exists(pid_file):
+        with open(pid_file) as fh:
+            os.kill(int(fh.read()), signal.SIGTERM)
+    sys.exit(0)
+sys.exit(f"docker stand-in: {{args}} is not supported")
+"""
+
 RUN_WORKER = """
 import importlib, sys
 import hatchnb
@@ -251,6 +283,10 @@ def run_example(root: Path, directory: Path, scratch: Path) -> tuple[int, int, s
     poetry = work / "bin" / "poetry"  # `poetry run python X` in Hatchet's tests: this venv
     poetry.write_text(POETRY.format(python=sys.executable))
     poetry.chmod(0o755)
+    if importlib.util.find_spec("moto") and importlib.util.find_spec("boto3"):
+        docker = work / "bin" / "docker"
+        docker.write_text(DOCKER.format(python=sys.executable))
+        docker.chmod(0o755)
     (work / "conftest.py").write_text(CONFTEST)
     (work / "run_worker.py").write_text(RUN_WORKER.format(served=served(root, directory)))
     env = dict(

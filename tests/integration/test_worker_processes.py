@@ -37,6 +37,54 @@ def test_worker_without_code_runs_pickled_workflow(hatchet: Any, worker_process:
     assert result["pid"] == proc.pid
 
 
+_MODULE_WITH_A_CLIENT = """
+import os, threading
+from hatchnb import Context, EmptyModel, Hatchet
+
+
+class Client:  # stands for a client made at import (boto3, a pool): it holds a lock
+    def __init__(self):
+        self.made_in = os.getpid()
+        self._lock = threading.Lock()
+
+    def call(self):
+        with self._lock:
+            return self.made_in
+
+
+CLIENT = Client()
+
+
+def declare(hatchet: Hatchet):
+    @hatchet.task(name="uses-module-client", execution_timeout="60s")
+    def uses_client(input: EmptyModel, ctx: Context) -> dict:
+        return {"client_made_in": CLIENT.call(), "pid": os.getpid()}
+
+    return uses_client
+"""
+
+
+def test_a_module_level_client_is_the_workers_own(
+    hatchet: Any, worker_process: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hatchet code keeps clients at module level. One that cannot be pickled ships as a
+    reference to the module: a worker that can import the module uses its own client; one
+    that cannot says which module it needs."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "client_tasks.py").write_text(_MODULE_WITH_A_CLIENT)
+    monkeypatch.syspath_prepend(str(code))
+    import client_tasks  # type: ignore[import-not-found]
+
+    task = client_tasks.declare(hatchet)
+    proc = worker_process("--slots", "2", PYTHONPATH=str(code))
+    assert task.run() == {"client_made_in": proc.pid, "pid": proc.pid}
+    proc.stop()
+    worker_process("--slots", "2")
+    with pytest.raises(FailedRunError, match="needs the module 'client_tasks'"):
+        task.run()
+
+
 def test_function_defined_in_main_runs_on_a_separate_worker(
     dsn: str, worker_process: Any, tmp_path: Path
 ) -> None:
