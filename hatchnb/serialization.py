@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import hashlib
 import importlib
+import importlib.util
 import io
 import json
 import re
@@ -14,6 +15,7 @@ import sys
 import sysconfig
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import CodeType, ModuleType
 from typing import Any
 
@@ -453,7 +455,8 @@ def _unpicklable_module_globals(code: WorkflowCode) -> dict[int, tuple[str, str]
     found: dict[int, tuple[str, str]] = {}
     for fn in code.functions.values():
         module = sys.modules.get(getattr(fn, "__module__", "") or "")
-        if module is None or not _importable_by_name(module):
+        name = _import_name(module) if module is not None else None
+        if name is None:
             continue
         namespace = getattr(fn, "__globals__", {})
         for var in _global_names(fn.__code__) if hasattr(fn, "__code__") else ():
@@ -463,15 +466,37 @@ def _unpicklable_module_globals(code: WorkflowCode) -> dict[int, tuple[str, str]
             try:
                 cloudpickle.dumps(value)
             except Exception:
-                found[id(value)] = (module.__name__, var)
+                found[id(value)] = (name, var)
     return found
 
 
-def _importable_by_name(module: ModuleType) -> bool:
-    if module.__name__ == "__main__" or not getattr(module, "__file__", None):
-        return False
+def _import_name(module: ModuleType) -> str | None:
+    """The name other processes import the module by: its own, or for a script run as
+    ``__main__`` (``python examples/worker.py``) the most qualified name its file has on
+    ``sys.path`` (``examples.worker``, not ``worker`` from the script's own directory).
+    None for code with no file (a notebook, a REPL)."""
+    path = getattr(module, "__file__", None)
     spec = getattr(module, "__spec__", None)
-    return spec is not None and spec.name == module.__name__
+    if not path:
+        return None
+    if module.__name__ != "__main__":
+        return module.__name__ if spec is not None and spec.name == module.__name__ else None
+    if spec is not None and spec.name not in ("__main__", ""):
+        return str(spec.name)  # python -m package.module
+    return max(_names_on_path(Path(path).resolve()), key=lambda n: n.count("."), default=None)
+
+
+def _names_on_path(path: Path) -> Iterator[str]:
+    """Dotted names under which ``sys.path`` finds the file ``path``."""
+    for entry in sys.path:
+        with contextlib.suppress(ValueError, OSError):
+            parts = path.with_suffix("").relative_to(Path(entry or ".").resolve()).parts
+            name = ".".join(parts)
+            if parts and all(p.isidentifier() for p in parts):
+                with contextlib.suppress(ImportError, ValueError):
+                    found = importlib.util.find_spec(name)
+                    if found is not None and found.origin and Path(found.origin).resolve() == path:
+                        yield name
 
 
 def _unpicklable_path(fn: Any, depth: int) -> tuple[list[str], Any, Exception] | None:

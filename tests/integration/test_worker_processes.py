@@ -85,6 +85,32 @@ def test_a_module_level_client_is_the_workers_own(
         task.run()
 
 
+def test_a_script_run_as_main_ships_its_client_by_its_module_name(
+    dsn: str, worker_process: Any, tmp_path: Path
+) -> None:
+    """``python pkg/jobs.py``: the script is ``__main__``, but its file is ``pkg.jobs`` on
+    the path, which is what a worker imports for the client."""
+    code = tmp_path / "code"
+    (code / "pkg").mkdir(parents=True)
+    (code / "pkg" / "__init__.py").write_text("")
+    script = _MODULE_WITH_A_CLIENT + textwrap.dedent("""
+        if __name__ == "__main__":
+            print("RESULT", declare(Hatchet()).run())
+    """)
+    (code / "pkg" / "jobs.py").write_text(script)
+    proc = worker_process("--slots", "2", PYTHONPATH=str(code))
+    done = subprocess.run(
+        [sys.executable, "pkg/jobs.py"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=code,
+        env={**os.environ, "PYTHONPATH": str(code)},
+    )
+    assert done.returncode == 0, done.stderr + proc.output()
+    assert f"RESULT {dict(pid=proc.pid, client_made_in=proc.pid)}" in done.stdout
+
+
 def test_function_defined_in_main_runs_on_a_separate_worker(
     dsn: str, worker_process: Any, tmp_path: Path
 ) -> None:
