@@ -30,6 +30,7 @@ from hatchnb.features.rate_limits import RateLimitsClient
 from hatchnb.features.runs import RunsClient
 from hatchnb.features.scheduled import ScheduledClient
 from hatchnb.features.tokens import TokensClient
+from hatchnb.features.traces import TracesClient
 from hatchnb.features.users import AuditClient, UsersClient
 from hatchnb.features.webhooks import WebhooksClient
 from hatchnb.features.workers import WorkersClient
@@ -121,6 +122,8 @@ class Hatchet:
         self.logs = LogsClient(store, self.runs)
         self.metrics = MetricsClient(store, settings, self.runs)
         self.cel = CELClient()
+        self.traces = TracesClient(store, self.runs, self.config.tenant_id)
+        self.runs.traces = self.traces
         self.alerts = AlertsClient(store, settings)
         self.users = UsersClient(store)
         self.audit = AuditClient(store)

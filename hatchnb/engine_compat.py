@@ -19,7 +19,8 @@ class MinEngineVersion(StrEnum):
     RETRY_AFTER = "v0.111.0"
 
 
-#: every feature up to batch tasks is here (``RetryAfterException`` is not)
+#: every feature up to batch tasks is here, traces read back included (``RetryAfterException``
+#: is not)
 ENGINE_VERSION = MinEngineVersion.BATCHING.value
 
 _SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")

@@ -316,6 +316,12 @@ class WorkflowRun(_OfWorkflow):
         return self.workflow_run_id
 
     @property
+    def task_external_id(self) -> str:
+        """V1TaskSummary's task id: the run's own id, which names a standalone task's task
+        run too (``runs.get_task_run``); a DAG run's tasks are in ``tasks``."""
+        return self.workflow_run_id
+
+    @property
     def display_name(self) -> str:
         return self.workflow_name
 
@@ -923,3 +929,65 @@ class TaskStat:
 
     queued: TaskStatusStat | None = None
     running: TaskStatusStat | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TraceSpan:
+    """One span of a run's trace (hatchet_sdk's OtelSpan fields)."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    span_name: str
+    span_kind: str
+    service_name: str
+    status_code: str
+    status_message: str | None
+    duration_ns: int
+    created_at: datetime
+    resource_attributes: dict[str, str]
+    span_attributes: dict[str, str]
+    scope_name: str | None
+    scope_version: str | None
+    retry_count: int = 0
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> TraceSpan:
+        attributes = dict(row["span_attributes"] or {})
+        return cls(
+            trace_id=row["trace_id"],
+            span_id=row["span_id"],
+            parent_span_id=row["parent_span_id"],
+            span_name=row["name"],
+            span_kind=row["kind"],
+            service_name=row["service_name"],
+            status_code=row["status_code"],
+            status_message=row["status_message"],
+            duration_ns=int(row["duration_ns"]),
+            created_at=row["started_at"],
+            resource_attributes=dict(row["resource_attributes"] or {}),
+            span_attributes=attributes,
+            scope_name=row["scope_name"],
+            scope_version=row["scope_version"],
+            retry_count=int(attributes.get("hatchet.retry_count", 0) or 0),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """hatchet_sdk's REST shape (camelCase)."""
+        return {
+            "traceId": self.trace_id,
+            "spanId": self.span_id,
+            "parentSpanId": self.parent_span_id,
+            "spanName": self.span_name,
+            "spanKind": self.span_kind,
+            "serviceName": self.service_name,
+            "statusCode": self.status_code,
+            "statusMessage": self.status_message,
+            "durationNs": self.duration_ns,
+            "createdAt": self.created_at.isoformat(),
+            "resourceAttributes": self.resource_attributes,
+            "spanAttributes": self.span_attributes,
+            "scopeName": self.scope_name,
+            "scopeVersion": self.scope_version,
+            "retryCount": self.retry_count,
+        }

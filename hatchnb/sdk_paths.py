@@ -96,6 +96,10 @@ ALIASES: dict[str, dict[str, str]] = {
     "hatchnb.clients.rest.models": {},
     "hatchnb.clients.rest.api": {},
     "hatchnb.clients.rest.api.task_api": {"TaskApi": "hatchnb.features.rest_compat:TaskApi"},
+    "hatchnb.clients.rest.api.observability_api": {
+        "ObservabilityApi": "hatchnb.features.rest_compat:ObservabilityApi"
+    },
+    "hatchnb.clients.rest.models.otel_span": {"OtelSpan": "hatchnb.records:TraceSpan"},
     "hatchnb.clients.rest.api.workflow_api": {
         "WorkflowApi": "hatchnb.features.rest_compat:WorkflowApi"
     },

@@ -10,7 +10,7 @@ from fastapi import APIRouter, FastAPI
 
 from hatchnb.api import failures
 from hatchnb.api.auth import AuthMode, Guard
-from hatchnb.api.routes import catalog, events, health, runs, webhooks
+from hatchnb.api.routes import catalog, events, health, runs, traces, webhooks
 
 if TYPE_CHECKING:
     from hatchnb.client import Hatchet
@@ -43,7 +43,7 @@ def create_app(
     app.state.hatchet = hatchet
     app.state.guard = Guard(mode, hatchet.tokens.authenticate)
     failures.install(app)
-    for router in (health.router, runs.router, events.router, catalog.router):
+    for router in (health.router, runs.router, events.router, catalog.router, traces.router):
         app.include_router(router)
     # ---- routers with their own authentication ---------------------------------------
     # Bearer tokens are checked by each endpoint's dependency (auth.READ, auth.TRIGGER,

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from hatchnb import errors, expressions, ids, limits, serialization
+from hatchnb import errors, expressions, ids, limits, serialization, tracing
 from hatchnb.config import Settings
 from hatchnb.enqueue import start_run
 from hatchnb.features._params import metadata_value
@@ -86,7 +86,8 @@ class EventClient:
             priority=opts.priority,
             scope=opts.scope,
         )
-        return self.bulk_push([item])[0]
+        with tracing.span("hatchet.push_event", **{"hatchet.event_key": event_key}):
+            return self._push_traced([item])[0]
 
     async def aio_push(self, *args: Any, **kwargs: Any) -> PushedEvent:
         return await asyncio.to_thread(self.push, *args, **kwargs)
@@ -101,6 +102,21 @@ class EventClient:
         ns = (options.namespace if options else None) or self._settings.namespace
         if ns:
             events = [e.model_copy(update={"key": namespaced(ns, e.key)}) for e in events]
+        with tracing.span("hatchet.bulk_push_event", **{"hatchet.event_count": len(events)}):
+            return self._push_traced(events)
+
+    def _push_traced(
+        self, events: builtins.list[BulkPushEventWithMetadata]
+    ) -> builtins.list[PushedEvent]:
+        """Store the events, each carrying the current trace context (the runs they start
+        continue the trace of the code that pushed them)."""
+        if tracing.active():
+            events = [
+                e.model_copy(
+                    update={"additional_metadata": tracing.with_traceparent(e.additional_metadata)}
+                )
+                for e in events
+            ]
         return [PushedEvent.of(e) for e in self._store_events(events)]
 
     def push_received(

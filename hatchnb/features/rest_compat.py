@@ -12,15 +12,23 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from hatchnb.features.cron import CronClient
     from hatchnb.features.runs import RunsClient
+    from hatchnb.features.traces import TracesClient
+    from hatchnb.records import Rows, TraceSpan
 
 
 class ApiClient:
     """What ``<feature client>.client()`` yields; a context manager, as hatchet_sdk's is.
     It holds the feature client that made it, which answers the REST calls."""
 
-    def __init__(self, runs: RunsClient | None = None, cron: CronClient | None = None) -> None:
+    def __init__(
+        self,
+        runs: RunsClient | None = None,
+        cron: CronClient | None = None,
+        traces: TracesClient | None = None,
+    ) -> None:
         self.runs = runs
         self.cron = cron
+        self.traces = traces
 
     def __enter__(self) -> ApiClient:
         return self
@@ -76,3 +84,28 @@ class WorkflowApi:
         """Start a run of the cron's workflow now (``hatchet.cron.trigger_now``); ``tenant``
         is not checked: hatchnb has one tenant per database."""
         return TriggerRunResult(external_id=self._cron.trigger_now(cron_workflow))
+
+
+class ObservabilityApi:
+    """hatchet_sdk's ``ObservabilityApi`` (``with hatchet.runs.client() as client:``)."""
+
+    def __init__(self, api_client: ApiClient) -> None:
+        if not isinstance(api_client, ApiClient) or api_client.traces is None:
+            raise TypeError(
+                "ObservabilityApi(client) takes the client of `with hatchet.runs.client() as "
+                "client:`"
+            )
+        self._traces = api_client.traces
+
+    def v1_observability_get_trace(
+        self,
+        tenant: str,
+        run_external_id: str,
+        offset: int | None = None,
+        limit: int | None = None,
+    ) -> Rows[TraceSpan]:
+        """The spans of a run's trace (``hatchet.traces.get``); ``tenant`` is not checked:
+        hatchnb has one tenant per database."""
+        from hatchnb.records import Rows
+
+        return Rows(self._traces.get(run_external_id, offset, limit))

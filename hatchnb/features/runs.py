@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel, model_validator
 
@@ -47,6 +47,10 @@ from hatchnb.types import namespaced
 
 #: PostgreSQL's bigint: the largest offset, limit or task run id a query can take
 _BIGINT_MAX = 2**63 - 1
+
+
+if TYPE_CHECKING:
+    from hatchnb.features.traces import TracesClient
 
 
 class RunFilter(BaseModel):
@@ -161,6 +165,8 @@ class RunsClient:
         self._reader = reader
         self._astore = astore
         self._make_ref = make_ref
+        #: ``hatchet.traces``, for the REST client's ObservabilityApi (set by the Hatchet)
+        self.traces: TracesClient | None = None
 
     def get(self, workflow_run_id: str, *, task_events: bool = True) -> WorkflowRun:
         """The run with its task runs and their events (hatchet_sdk's ``task_events``);
@@ -311,7 +317,7 @@ class RunsClient:
     def client(self) -> ApiClient:
         """hatchet_sdk's REST client handle, for the REST calls hatchnb answers
         (``hatchnb.clients.rest.api.task_api.TaskApi``)."""
-        return ApiClient(runs=self)
+        return ApiClient(runs=self, traces=self.traces)
 
     def restore_task(self, task_external_id: str) -> bool:
         """Resume an evicted durable task run now instead of when its wait ends (Hatchet's

@@ -7,13 +7,17 @@ Spans: ``hatchet.run_workflow`` around a trigger (its runs carry the trace conte
 metadata), ``hatchet.start_step_run`` for each task run on the worker (workflow, task, run,
 attempt, worker and final status as attributes; a failure recorded as the span's error),
 ``hatchet.durable.*`` for durable sleeps and waits. Without a ``tracer_provider`` the global
-one is used; when that is not an SDK provider, one is made that exports over OTLP as the
-standard ``OTEL_*`` environment variables say (``OTEL_EXPORTER_OTLP_ENDPOINT``,
-``OTEL_SERVICE_NAME``...)."""
+one is used; when that is not an SDK provider, one is made, exporting over OTLP when the
+standard ``OTEL_*`` environment variables name an endpoint (``OTEL_EXPORTER_OTLP_ENDPOINT``,
+``OTEL_SERVICE_NAME``...). With ``enable_hatchet_otel_collector=True`` (hatchet_sdk's
+default) the spans also go to hatchnb's collector, the database's ``otel_spans``, where a
+run's trace reads back with the engine's spans (``hatchet.traces``, the HTTP API)."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +29,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from hatchnb import tracing
+from hatchnb.opentelemetry import collector
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 
@@ -37,17 +42,14 @@ class HatchetInstrumentor:
         tracer_provider: TracerProvider | None = None,
         meter_provider: Any = None,
         config: Any = None,
-        enable_hatchet_otel_collector: bool = False,
+        enable_hatchet_otel_collector: bool = True,
         **batch_options: Any,
     ) -> None:
-        if enable_hatchet_otel_collector:
-            raise NotImplementedError(
-                "enable_hatchet_otel_collector=True: hatchnb has no Hatchet engine to collect "
-                "traces; export them with your own tracer_provider or the OTEL_* variables"
-            )
         self.tracer_provider = tracer_provider or _default_provider(batch_options)
         self.meter_provider = meter_provider
         self.config = config
+        if enable_hatchet_otel_collector:
+            _add_collector(self.tracer_provider, batch_options)
         self._tracer = self.tracer_provider.get_tracer("hatchnb")
 
     def instrument(self, **_: Any) -> HatchetInstrumentor:
@@ -65,15 +67,36 @@ class HatchetInstrumentor:
 
 
 def _default_provider(batch_options: dict[str, Any]) -> TracerProvider:
+    """The global SDK provider, else a new one made global, exporting over OTLP when the
+    OTEL_* variables name an endpoint."""
     current = trace.get_tracer_provider()
     if isinstance(current, SDKTracerProvider):
         return current
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
     provider = SDKTracerProvider(resource=Resource.create())
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(), **batch_options))
+    if any(os.environ.get(name) for name in _OTLP_ENDPOINTS):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(), **batch_options))
     trace.set_tracer_provider(provider)
     return provider
+
+
+_OTLP_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+#: providers that already send their spans to hatchnb's collector (instrument() is called
+#: once per test or notebook cell in Hatchet's examples)
+_COLLECTING: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _add_collector(provider: TracerProvider, batch_options: dict[str, Any]) -> None:
+    """hatchet_sdk's default: the spans also go to the engine's collector, here the
+    database's ``otel_spans`` (read back by ``hatchet.traces`` and the HTTP API)."""
+    if not isinstance(provider, SDKTracerProvider) or provider in _COLLECTING:
+        return
+    exporter = collector.DatabaseSpanExporter(collector.configured_dsn())
+    provider.add_span_processor(collector.TaskRunAttributes())
+    provider.add_span_processor(BatchSpanProcessor(exporter, **batch_options))
+    _COLLECTING.add(provider)
 
 
 class _Hooks:
@@ -107,6 +130,10 @@ class _Hooks:
             record_exception=False,
             set_status_on_exception=False,
         ) as span:
+            hatchet_attributes = {
+                k: v for k, v in _attributes(attributes).items() if k.startswith("hatchet.")
+            }
+            token = collector.task_run_attributes.set(hatchet_attributes)
 
             def done(status: str, error: str | None) -> None:
                 span.set_attribute("hatchet.status", status)
@@ -114,7 +141,10 @@ class _Hooks:
                     span.add_event("exception", {"exception.message": error})
                     span.set_status(Status(StatusCode.ERROR, error.splitlines()[0][:200]))
 
-            yield done
+            try:
+                yield done
+            finally:
+                collector.task_run_attributes.reset(token)
 
 
 def _attributes(values: dict[str, Any]) -> dict[str, Any]:

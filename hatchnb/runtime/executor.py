@@ -65,7 +65,11 @@ class Executor:
         cancelled_itself = False
         try:
             # the attributes only when traced: this is every task run's path
-            attributes = _span_attributes(claim, self.handle) if tracing.active() else {}
+            attributes = (
+                _span_attributes(claim, self.handle, self.client.config.tenant_id)
+                if tracing.active()
+                else {}
+            )
             with tracing.task_run(attributes, claim.additional_metadata or {}) as done:
                 try:
                     result = await self._call(claim, ctx)
@@ -193,13 +197,20 @@ def _traceback_of(exc: BaseException) -> str:
         return f"(the traceback could not be formatted: {type(failure).__name__})"
 
 
-def _span_attributes(claim: ClaimedTask, worker: WorkerHandle) -> dict[str, Any]:
+def _span_attributes(claim: ClaimedTask, worker: WorkerHandle, tenant_id: str) -> dict[str, Any]:
     """What a task run's span says about it (hatchet_sdk's attribute names)."""
+    standalone = claim.workflow_name == claim.task_name and set(claim.siblings) <= {claim.task_name}
     return {
+        "instrumentor": "hatchet",
+        "hatchet.tenant_id": tenant_id,
         "hatchet.workflow_name": claim.workflow_name,
         "hatchet.task_name": claim.task_name,
+        "hatchet.step_name": claim.task_name,
         "hatchet.workflow_run_id": str(claim.run_id),
-        "hatchet.step_run_id": ids.task_run_external_id(claim.run_id, claim.task_name),
+        # a standalone task's run id is its task run's id too, as in Hatchet
+        "hatchet.step_run_id": str(claim.run_id)
+        if standalone
+        else ids.task_run_external_id(claim.run_id, claim.task_name),
         "hatchet.retry_count": claim.retry_count,
         "hatchet.attempt": claim.attempt,
         "hatchet.worker_id": worker.worker_id,

@@ -47,6 +47,7 @@ OTHER_TABLES = {
     "alert_deliveries": "prune_alert_deliveries_batch",
     "workers": "prune_workers_batch",
     "idempotency_keys": "prune_idempotency_keys_batch",
+    "otel_spans": "prune_otel_spans_batch",
 }
 
 Connection = psycopg.Connection[DictRow]

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import TracerProvider
@@ -80,7 +81,9 @@ def notebook() -> Iterator[tuple[Any, InMemorySpanExporter]]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    instrumentor = HatchetInstrumentor(tracer_provider=provider).instrument()
+    instrumentor = HatchetInstrumentor(
+        tracer_provider=provider, enable_hatchet_otel_collector=False
+    ).instrument()
     yield provider.get_tracer("notebook"), exporter
     instrumentor.uninstrument()
 
@@ -149,3 +152,84 @@ def test_one_trace_from_the_trigger_through_a_dag_and_its_child_run(
     assert spans["second"]["attributes"]["hatchet.workflow_name"] == "traced"
     assert spans["second"]["attributes"]["hatchet.status"] == "SUCCEEDED"
     assert spans["broken"]["error"] and spans["broken"]["attributes"]["hatchet.status"] == "FAILED"
+
+
+def test_a_runs_trace_reads_back_from_hatchnbs_collector(
+    hatchet: Any, worker_process: Any, collector: Collector
+) -> None:
+    """hatchet_sdk's default ``enable_hatchet_otel_collector=True``: the spans of the
+    triggering process and of a real worker process go to the database; the run's trace
+    reads back (hatchet.traces, the REST client's ObservabilityApi, the HTTP route) with
+    the engine's spans made from the run, all in one trace."""
+    from opentelemetry import trace
+
+    provider = TracerProvider()
+    instrumentor = HatchetInstrumentor(tracer_provider=provider).instrument()
+
+    @hatchet.task(name="traced-one")
+    def traced_one(input: EmptyModel, ctx: Context) -> int:
+        with trace.get_tracer("user code").start_as_current_span("custom.child.span"):
+            return 1
+
+    hatchet.register(traced_one)
+    worker_process(
+        "--slots", "2", OTEL_EXPORTER_OTLP_ENDPOINT=collector.endpoint, OTEL_BSP_SCHEDULE_DELAY="50"
+    )
+    try:
+        ref = traced_one.run(wait_for_result=False)
+        assert ref.result(timeout=30) == 1
+        provider.force_flush()
+        expected = {
+            "hatchet.run_workflow",
+            "hatchet.engine.workflow_run",
+            "hatchet.engine.queued",
+            "hatchet.start_step_run",
+            "hatchet.engine.start_step_run",
+            "custom.child.span",
+        }
+        spans = wait_until(
+            lambda: (
+                (found := hatchet.traces.get(ref.workflow_run_id))
+                and {s.span_name for s in found} == expected
+                and found
+            ),
+            30,
+            "the six spans of the run's trace",
+        )
+    finally:
+        instrumentor.uninstrument()
+    assert len(spans) == 6 and len({s.trace_id for s in spans}) == 1
+    assert len({s.span_id for s in spans}) == 6
+    by_name = {s.span_name: s for s in spans}
+    step = by_name["hatchet.start_step_run"]
+    assert step.span_attributes["instrumentor"] == "hatchet"
+    assert step.span_attributes["hatchet.step_run_id"] == ref.workflow_run_id  # standalone
+    child = by_name["custom.child.span"]
+    assert child.parent_span_id == step.span_id
+    assert child.span_attributes["hatchet.step_run_id"] == ref.workflow_run_id
+    engine_run = by_name["hatchet.engine.workflow_run"]
+    assert engine_run.span_attributes["hatchet.workflow_name"] == "traced-one"
+    assert engine_run.parent_span_id == by_name["hatchet.run_workflow"].span_id
+
+    names: dict[str, Any] = {}
+    exec("from hatchnb.clients.rest.api.observability_api import ObservabilityApi", names)
+    with hatchet.runs.client() as client:
+        rest = names["ObservabilityApi"](client).v1_observability_get_trace(
+            hatchet.tenant_id, ref.workflow_run_id
+        )
+    assert {s.span_id for s in rest.rows} == {s.span_id for s in spans}
+
+    from hatchnb.api import AuthMode
+    from hatchnb.api.serve import start_api
+
+    api = start_api(hatchet, auth=AuthMode(required=False))
+    try:
+        body = httpx.get(
+            f"{api.url}/api/v1/stable/tenants/{hatchet.tenant_id}/traces",
+            params={"run_external_id": ref.workflow_run_id},
+            timeout=30,
+        ).json()
+    finally:
+        api.stop()
+    assert {row["spanName"] for row in body["rows"]} == expected
+    assert {row["traceId"] for row in body["rows"]} == {spans[0].trace_id}

@@ -101,6 +101,18 @@ WITH gone AS (
 )
 SELECT count(*) AS deleted FROM gone;
 
+-- name: prune_otel_spans_batch
+-- Delete up to `batch` stored spans recorded before the cutoff.
+WITH gone AS (
+    DELETE FROM hatchnb.otel_spans WHERE (trace_id, span_id) IN (
+        SELECT s.trace_id, s.span_id FROM hatchnb.otel_spans s
+         WHERE s.created_at < %(cutoff)s
+         ORDER BY s.created_at DESC LIMIT %(batch)s
+           FOR UPDATE SKIP LOCKED)
+    RETURNING 1
+)
+SELECT count(*) AS deleted FROM gone;
+
 -- name: prune_workers_batch
 -- Delete up to `batch` stopped or dead workers not heard from since the cutoff.
 WITH gone AS (
@@ -192,7 +204,8 @@ SELECT (SELECT count(*) FROM runs) AS workflow_runs,
        (SELECT count(*) FROM hatchnb.workers
          WHERE status <> 'ACTIVE' AND last_heartbeat_at < %(cutoff)s) AS workers,
        (SELECT count(*) FROM hatchnb.idempotency_keys WHERE expires_at < %(cutoff)s)
-           AS idempotency_keys;
+           AS idempotency_keys,
+       (SELECT count(*) FROM hatchnb.otel_spans WHERE created_at < %(cutoff)s) AS otel_spans;
 
 -- name: claim_retention_pass
 -- Start a retention pass if none started within `every`; returns a row when one is due.
