@@ -17,7 +17,12 @@ last run is final in ``hatchnb.workflow_runs`` (polled every 50 ms by the peers'
   one ``aio_run_many_no_wait`` and returns; seconds from the parent's enqueue to the last
   child finished, on an idle worker with 50 slots (three repetitions, all printed).
 - processes: ``SHAPES_PROC_TASKS`` (20,000) no-op tasks bulk-enqueued, drained by 1, 2 and
-  4 worker processes with ``SHAPES_PROC_SLOTS`` (10) slots each.
+  4 worker processes with ``SHAPES_PROC_SLOTS`` (10) slots each (``SHAPES_PROCESSES``),
+  after an untimed warm-up drain of ``SHAPES_PROC_WARMUP`` (2,000) tasks by one process
+  (the first drain on a fresh database was 1.5-2x slower whichever count it had).
+
+``SHAPES_PHASES`` (default ``chain,fanout,processes``) picks the phases, e.g.
+``SHAPES_PHASES=processes`` for the worker-process curve alone.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ FANOUT = int(os.environ.get("SHAPES_FANOUT", "1000"))
 PROC_TASKS = int(os.environ.get("SHAPES_PROC_TASKS", "20000"))
 PROC_SLOTS = int(os.environ.get("SHAPES_PROC_SLOTS", "10"))
 PROCESSES = [int(n) for n in os.environ.get("SHAPES_PROCESSES", "1,2,4").split(",")]
+PROC_WARMUP = int(os.environ.get("SHAPES_PROC_WARMUP", "2000"))
+PHASES = os.environ.get("SHAPES_PHASES", "chain,fanout,processes").split(",")
 #: runs not final yet (QUEUED or RUNNING: read on the (status, created_at) index)
 OUTSTANDING_SQL = "select count(*) from hatchnb.workflow_runs where status in ('QUEUED', 'RUNNING')"
 
@@ -144,6 +151,10 @@ def fanout_phase(flows: dict[str, Any], counter: C.PgCounter) -> dict[str, Any]:
 
 def processes_phase(flows: dict[str, Any], counter: C.PgCounter) -> dict[str, Any]:
     out: dict[str, Any] = {"tasks": PROC_TASKS, "slots_per_process": PROC_SLOTS}
+    if PROC_WARMUP:  # untimed: the first drain on a fresh database is slower, whatever its count
+        bulk(flows["noop"], PROC_WARMUP)
+        counter.maybe_analyze()
+        drain(counter, PROC_WARMUP, 1, PROC_SLOTS, "procs-warmup")
     for count in PROCESSES:
         bulk(flows["noop"], PROC_TASKS)
         counter.maybe_analyze()
@@ -160,12 +171,11 @@ def driver() -> dict[str, Any]:
         hatchet.register(flow)
     counter = C.PgCounter(OUTSTANDING_SQL)
     try:
-        return {
-            "peer": "hatchnb-shapes",
-            "chain": chain_phase(flows, counter),
-            "fanout": fanout_phase(flows, counter),
-            "processes": processes_phase(flows, counter),
-        }
+        phases = {"chain": chain_phase, "fanout": fanout_phase, "processes": processes_phase}
+        out: dict[str, Any] = {"peer": "hatchnb-shapes"}
+        for name in PHASES:
+            out[name] = phases[name](flows, counter)
+        return out
     finally:
         counter.close()
         hatchet.close()

@@ -94,6 +94,7 @@ def main(paths: list[str]) -> None:
     out.append("")
 
     out += shapes_table(shapes)
+    out += curve_lines(shapes, by.get("raw-batched"))
     out += [f"* {c}" for c in checks_of(by)]
     print("\n".join(out))
 
@@ -187,6 +188,34 @@ def shapes_table(shapes: list[dict]) -> list[str]:
             f"| {seconds} | {curve} |"
         )
     return [*out, ""]
+
+
+def curve_lines(shapes: list[dict], raw: dict | None) -> list[str]:
+    """The worker-process curve of each shapes row: no-op/s per process count, its growth
+    over one process and its share of raw-batched C=10 measured in the same run."""
+    out = []
+    raw10 = c10(raw)
+    for d in shapes:
+        procs = d.get("processes") or {}
+        counts = sorted(int(k[1:]) for k in procs if k[:1] == "p" and k[1:].isdigit())
+        base = procs.get("p1")
+        if not counts or not base:
+            continue
+        cells = []
+        for n in counts:
+            v = procs.get(f"p{n}")
+            if v is None:
+                cells.append(f"{n}: -")
+                continue
+            share = f", {v / raw10:.0%} of raw-batched" if raw10 else ""
+            cells.append(f"{n}: {v:,.0f}/s (x{v / base:.2f}{share})")
+        ref = f"; raw-batched C=10 in this run {raw10:,.0f}/s" if raw10 else ""
+        out.append(
+            f"* {d['peer']} worker processes x {procs.get('slots_per_process', '?')} slots: "
+            + "; ".join(cells)
+            + ref
+        )
+    return [*out, ""] if out else []
 
 
 if __name__ == "__main__":
