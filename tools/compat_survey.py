@@ -319,8 +319,13 @@ def run_example(root: Path, directory: Path, scratch: Path) -> tuple[int, int, s
             timeout=900,
         )
     text = log.read_text()
-    passed = sum(int(n) for n in re.findall(r"(\d+) passed", text[-400:]))
-    failed = sum(int(n) for n in re.findall(r"(\d+) (?:failed|error)", text[-400:]))
+    # pytest's last summary line (log lines may follow it: an exporter retrying at exit)
+    summaries = re.findall(
+        r"^.*\b\d+ (?:passed|failed|errors?|skipped)\b.* in [\d.]+s\b.*$", text, re.M
+    )
+    tail = summaries[-1] if summaries else text[-400:]
+    passed = sum(int(n) for n in re.findall(r"(\d+) passed", tail))
+    failed = sum(int(n) for n in re.findall(r"(\d+) (?:failed|error)", tail))
     return passed, failed, f"exit {proc.returncode}"
 
 
