@@ -451,7 +451,7 @@ def _unpicklable_part(code: WorkflowCode) -> str | None:
 
 def _unpicklable_module_globals(code: WorkflowCode) -> dict[int, tuple[str, str]]:
     """``id -> (module, name)`` of the module globals the task functions use that cannot
-    be pickled, in modules a worker can import by name (not a notebook or ``__main__``)."""
+    be pickled, in modules a worker can import by name (not a notebook or a REPL)."""
     found: dict[int, tuple[str, str]] = {}
     for fn in code.functions.values():
         module = sys.modules.get(getattr(fn, "__module__", "") or "")
