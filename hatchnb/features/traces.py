@@ -17,8 +17,9 @@ from hatchnb.records import TraceSpan
 from hatchnb.store import Store
 from hatchnb.store.traces import TracesRepo
 
-#: the service the engine's spans are reported under
+#: the service and instrumentation scope of the engine's spans (made when a trace is read)
 ENGINE_SERVICE = "hatchnb-engine"
+ENGINE_SCOPE = "hatchnb.engine"
 
 
 class TracesClient:
@@ -162,7 +163,7 @@ def _engine_span(
         created_at=start,
         resource_attributes={"service.name": ENGINE_SERVICE},
         span_attributes={k: str(v) for k, v in attributes.items()},
-        scope_name="hatchnb",
+        scope_name=ENGINE_SCOPE,
         scope_version=None,
         retry_count=retry_count,
     )

@@ -11,6 +11,7 @@ from hatchnb import notebook_tasks
 from hatchnb.dashboard import common
 from hatchnb.dashboard.pages.events import parse_json
 from hatchnb.dashboard.pages.runs import COUNT_CAP, parse_metadata, total_label
+from hatchnb.records import TraceSpan
 from hatchnb.widgets.dag import STATUS_COLORS
 from hatchnb.widgets.layout import crossings, layered_layout, topological_order
 
@@ -144,3 +145,36 @@ def test_the_run_header_shows_the_trace_id_of_a_traced_run() -> None:
     traced = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
     assert "0af7651916cd43dd8448eb211c80319c" in _trace(traced)
     assert _trace({}) == "" and _trace({"traceparent": "<script>"}) == ""
+
+
+def _span(span_id: str, parent: str | None, name: str, scope: str, status: str = "OK") -> TraceSpan:
+    return TraceSpan(
+        trace_id="t" * 32,
+        span_id=span_id,
+        parent_span_id=parent,
+        span_name=name,
+        span_kind="INTERNAL",
+        service_name="svc",
+        status_code=status,
+        status_message=None,
+        duration_ns=2_500_000,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+        resource_attributes={},
+        span_attributes={"secret": "payload"},
+        scope_name=scope,
+        scope_version=None,
+    )
+
+
+def test_the_run_page_draws_a_traced_runs_spans_as_a_tree() -> None:
+    from hatchnb.dashboard.pages.run_detail import spans_html
+    from hatchnb.features.traces import ENGINE_SCOPE
+
+    engine = _span("a", "outside", "hatchet.engine.workflow_run", ENGINE_SCOPE)
+    assert spans_html([engine]) == ""  # no process stored spans: not traced here
+    step = _span("b", "outside", "hatchet.start_step_run", "hatchnb", status="ERROR")
+    child = _span("c", "b", "<script>x</script>", "user")
+    text = spans_html([engine, step, child])
+    assert text.index("hatchet.start_step_run") < text.index("&lt;script&gt;")
+    assert "margin-left:1.2em'><code>&lt;script&gt;x&lt;/script&gt;" in text  # under its parent
+    assert "2.5 ms · <b>error</b>" in text and "payload" not in text

@@ -18,7 +18,8 @@ from bokeh.plotting import figure
 
 from hatchnb import errors, notebook_tasks
 from hatchnb.dashboard import common
-from hatchnb.records import FINAL, Role, WorkflowRun
+from hatchnb.features.traces import ENGINE_SCOPE
+from hatchnb.records import FINAL, Role, TraceSpan, WorkflowRun
 from hatchnb.widgets.dag import STATUS_COLORS, DagView, run_statuses
 
 GANTT_COLUMNS = ("task", "start", "end", "color", "label", "attempt")
@@ -135,6 +136,8 @@ class RunDetailPage:
         self.durable = common.table(DURABLE_COLUMNS, "durable_log")
         self.attempts = common.table(ATTEMPT_COLUMNS, "attempts")
         self.notebooks = pn.Column(name="notebooks")
+        self.spans = pn.pane.HTML("", name="spans", sizing_mode="stretch_width")
+        self._spans_final = False
         self.cancel = pn.widgets.Button(label="Cancel run", color="danger", width=130)
         self.replay = pn.widgets.Button(label="Replay run", color="warning", width=130)
         self.feedback = pn.pane.HTML("", name="feedback")
@@ -171,6 +174,7 @@ class RunDetailPage:
             self.logs,
             "### Durable event log",
             self.durable,
+            self.spans,
             self.notebooks,
             sizing_mode="stretch_width",
         )
@@ -193,6 +197,7 @@ class RunDetailPage:
         self._outputs()
         self._logs()
         self._durable()
+        self._spans(finished)
         self._notebooks()
 
     def _header(self) -> None:
@@ -206,6 +211,16 @@ class RunDetailPage:
         )
         if self.header.object != text:
             self.header.object = text
+
+    def _spans(self, finished: bool) -> None:
+        """A traced run's spans (``hatchet.traces``), read again until once after the run
+        finished (a worker's last spans are stored a moment after it)."""
+        if self._spans_final or not _trace(self.run.additional_metadata):
+            return
+        text = spans_html(self.hatchet.traces.get(self.run_id))
+        self._spans_final = finished
+        if self.spans.object != text:
+            self.spans.object = text
 
     def _lineage(self) -> None:
         text = lineage_html(self.run, self.hatchet.runs.forks(self.run_id))
@@ -383,6 +398,35 @@ def lineage_html(run: WorkflowRun, forks: list[dict[str, Any]]) -> str:
         )
         lines.append(f"forks: {items}")
     return f"<p class='hatchnb-lineage'>{'<br>'.join(lines)}</p>" if lines else ""
+
+
+def spans_html(spans: list[TraceSpan]) -> str:
+    """A run's trace as an indented tree of its spans: name, service, duration and an error
+    status (attributes are left out: they may hold payloads); nothing when only the
+    engine's spans are there (no process stored any)."""
+    if all(s.scope_name == ENGINE_SCOPE for s in spans):
+        return ""
+    known = {s.span_id for s in spans}
+    children: dict[str | None, list[TraceSpan]] = {}
+    for s in spans:
+        children.setdefault(s.parent_span_id if s.parent_span_id in known else None, []).append(s)
+    items: list[str] = []
+
+    def add(parent: str | None, depth: int) -> None:
+        for s in children.get(parent, []):
+            error = " · <b>error</b>" if s.status_code == "ERROR" else ""
+            items.append(
+                f"<li style='margin-left:{depth * 1.2}em'><code>{html.escape(s.span_name)}"
+                f"</code> · {html.escape(s.service_name)} · {s.duration_ns / 1e6:.1f} ms"
+                f"{error}</li>"
+            )
+            add(s.span_id, depth + 1)
+
+    add(None, 0)
+    return (
+        "<h3>Trace</h3><ul class='hatchnb-spans' style='list-style:none;padding-left:0'>"
+        f"{''.join(items)}</ul>"
+    )
 
 
 def _trace(metadata: dict[str, Any]) -> str:
