@@ -50,9 +50,18 @@ class RunFilter:
         }
 
     @property
-    def narrows_only_by_workflow(self) -> bool:
-        """Whether the workflows are the only filter besides the time range and statuses."""
-        return self.workflows is not None and not dataclasses.replace(self, workflows=None).narrows
+    def summarizable(self) -> bool:
+        """Whether only the time range, statuses and workflows filter the runs (so archived
+        runs can be counted from hourly totals)."""
+        return not dataclasses.replace(self, workflows=None).narrows
+
+    def summary_params(self) -> dict[str, Any]:
+        return {
+            "since": self.since,
+            "until": self.until,
+            "statuses": self.statuses,
+            "workflows": self.workflows,
+        }
 
     @property
     def narrows(self) -> bool:
@@ -278,27 +287,20 @@ class RunsRepo:
         return [r["id"] for r in self._db.fetch_all("task_run_ids_of_run", run_id=run_id)]
 
     def count_runs(self, where: RunFilter, cap: int | None) -> int:
-        row = self._db.fetch_one("count_runs", **where.params(), cap=cap)
+        if where.summarizable:
+            row = self._db.fetch_one("count_runs_summarized", **where.summary_params(), cap=cap)
+        else:
+            row = self._db.fetch_one("count_runs", **where.params(), cap=cap)
         return int(row["total"]) if row else 0
 
     def status_counts(self, where: RunFilter, cap: int | None) -> dict[str, int]:
-        params = where.params()
-        del params["statuses"]
-        if where.narrows_only_by_workflow and cap is not None:
-            rows = self._db.fetch_all(
-                "run_status_counts_of_workflows",
-                since=where.since,
-                until=where.until,
-                workflows=where.workflows,
-                statuses=list(RunStatus),
-                cap=cap,
-            )
-        elif where.narrows:
+        if where.summarizable:
+            params = where.summary_params() | {"statuses": list(RunStatus)}
+            rows = self._db.fetch_all("run_status_counts_summarized", **params, cap=cap)
+        else:
+            params = where.params()
+            del params["statuses"]
             rows = self._db.fetch_all("run_status_counts", **params, cap=cap)
-        else:  # a bare time range: one walk of the (status, created_at) index per status
-            rows = self._db.fetch_all(
-                "run_status_counts_in_range", since=where.since, until=where.until, cap=cap
-            )
         return {r["status"]: int(r["total"]) for r in rows}
 
     def attempts(self, run_id: str) -> list[Attempt]:

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -233,13 +234,30 @@ def test_default_partition_rows_are_pruned_row_by_row(
         (run_id,),
     )
     db.execute("DELETE FROM hatchnb.workflow_runs WHERE id = %s", (run_id,))
+    # what the archive records of a run it moves (migration 0026)
+    db.execute(
+        "INSERT INTO hatchnb.history_id_hours SELECT hatchnb.run_id_hour(id),"
+        " (history_at AT TIME ZONE 'UTC')::date"
+        " FROM hatchnb.workflow_runs_history_default WHERE id = %s",
+        (run_id,),
+    )
+    db.execute(
+        "SELECT hatchnb.count_history_runs(array_agg(created_at), array_agg(workflow_name),"
+        " array_agg(status), array_agg(history_at), 1)"
+        " FROM hatchnb.workflow_runs_history_default WHERE id = %s",
+        (run_id,),
+    )
     # that day's partition of workflow_runs can no longer be made: it stays in the default
     created = db.execute("SELECT hatchnb.create_history_partition(%s) AS n", (day,)).fetchone()
     assert created["n"] == len(PER_RUN) - 1
     assert hatchet.runs.get_status(run_id) == "SUCCEEDED"
+    now = datetime.now(UTC)
+    around: dict[str, Any] = {"since": now - timedelta(days=41), "until": now - timedelta(days=39)}
+    assert hatchet.runs.count(**around) == 1
     assert hatchet.runs.prune(older_than=MONTH, dry_run=True).counts["workflow_runs"] == 1
     assert prune(hatchet.dsn, MONTH).counts["workflow_runs"] == 1
     assert history_rows(db, [run_id])["workflow_runs"] == 0
+    assert hatchet.runs.count(**around) == 0
 
 
 def test_replaying_an_archived_run_restores_it_and_runs_again(
@@ -399,3 +417,127 @@ def test_history_twins_and_views_keep_every_column_of_the_hot_table(
     view = [c for c in _columns(db, f"{table}_all") if c != "history_at"]
     assert twin == hot
     assert view == hot
+
+
+def test_counts_of_archived_runs_come_from_hourly_totals_and_match_the_rows(
+    hatchet: Hatchet, db: psycopg.Connection[Any], start_worker: Callable[..., Any]
+) -> None:
+    """Counts over archived runs read hourly totals (migration 0026) for whole hours and the
+    rows at either end: whatever the range, they equal counting the rows, after an archive,
+    a restore (replay) and a retention pass alike."""
+
+    @hatchet.task(name="tick")
+    def tick(input: dict[str, int], ctx: Context) -> None:
+        if input["i"] % 3 == 0:
+            raise RuntimeError("every third fails")
+
+    @hatchet.task(name="tock")
+    def tock(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    start_worker(tick, tock)
+    refs = [tick.run_no_wait({"i": i}) for i in range(12)] + [tock.run_no_wait() for _ in range(3)]
+    ids = [str(r) for r in refs]
+    done = {"SUCCEEDED", "FAILED"}
+    wait_until(lambda: all(hatchet.runs.get_status(run_id) in done for run_id in ids))
+    # 2 to 50 hours old, 3 h 25 min apart, so ranges cut hours and days in the middle
+    for n, run_id in enumerate(ids):
+        age(db, [run_id], days=(2 + n * 205 / 60) / 24)
+    history.archive(hatchet.dsn, HOUR)
+    assert hot_rows(db, ids)["workflow_runs"] == 0
+    now = datetime.now(UTC)
+
+    def expected(since: datetime, until: datetime | None, **where: Any) -> dict[str, int]:
+        rows = db.execute(
+            "SELECT status, count(*) AS n FROM hatchnb.workflow_runs_all"
+            " WHERE created_at >= %(since)s"
+            " AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)"
+            " AND (%(wf)s::text[] IS NULL OR workflow_name = ANY (%(wf)s::text[]))"
+            " GROUP BY status",
+            {"since": since, "until": until, "wf": where.get("workflow_names")},
+        )
+        return {r["status"]: r["n"] for r in rows}
+
+    def check() -> None:
+        for since_h, until_h in [(50, None), (30.5, None), (30.5, 10.25), (20, 19.9), (7, 3)]:
+            since = now - timedelta(hours=since_h)
+            until = None if until_h is None else now - timedelta(hours=until_h)
+            filters: list[dict[str, Any]] = [
+                {},
+                {"workflow_names": ["tick"]},
+                {"workflow_names": ["tock"]},
+            ]
+            for where in filters:
+                want = expected(since, until, **where)
+                got = hatchet.runs.status_counts(since=since, until=until, **where)
+                assert got == want, (since_h, until_h, where)
+                capped = hatchet.runs.status_counts(since=since, until=until, cap=2, **where)
+                assert capped == {k: min(v, 2) for k, v in want.items()}
+                assert hatchet.runs.count(since=since, until=until, **where) == sum(want.values())
+                failed = hatchet.runs.count(since=since, until=until, statuses=["FAILED"], **where)
+                assert failed == want.get("FAILED", 0)
+
+    check()
+    hatchet.runs.replay(ids[4])  # restores it to the hot tables (and it runs again)
+    wait_until(lambda: hatchet.runs.get_status(ids[4]) in ("SUCCEEDED", "FAILED"))
+    check()
+    totals = db.execute("SELECT coalesce(sum(runs), 0) AS n FROM hatchnb.history_run_counts")
+    assert totals.fetchone()["n"] == len(ids) - 1
+    # the oldest runs' day (more than 24 h before the cutoff) is dropped, its totals with it
+    assert prune(hatchet.dsn, timedelta(hours=24)).counts["workflow_runs"] >= 1
+    check()
+    left = db.execute("SELECT count(*) AS n FROM hatchnb.workflow_runs_history").fetchone()["n"]
+    totals = db.execute("SELECT coalesce(sum(runs), 0) AS n FROM hatchnb.history_run_counts")
+    assert totals.fetchone()["n"] == left
+
+
+def _partitions_read(db: psycopg.Connection[Any], name: str, **params: Any) -> int:
+    """How many history partitions one named query reads (EXPLAIN ANALYZE: scans that ran)."""
+    from hatchnb.store.queries import get
+
+    plan = db.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + get(name), params).fetchone()
+    found: list[str] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        relation = node.get("Relation Name", "")
+        if "_history_" in relation and node.get("Actual Loops", 0) > 0:
+            found.append(relation)
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan["QUERY PLAN"][0]["Plan"])
+    return len(found)
+
+
+def test_an_archived_run_read_by_id_reads_only_its_own_days(
+    hatchet: Hatchet, db: psycopg.Connection[Any], dag_with_child: Any
+) -> None:
+    ref = dag_with_child.run_no_wait()
+    ref.result(timeout=20)
+    run_id = str(ref.workflow_run_id)
+    tree = [run_id, *children_of(db, run_id)]
+    before = reads(hatchet, run_id)
+    age(db, tree, days=0.1)
+    history.archive(hatchet.dsn, HOUR)
+    today = datetime.now(UTC).date()
+    db.execute(
+        "SELECT hatchnb.create_history_partitions(%s, %s)", (today - timedelta(days=40), today)
+    )
+    assert history_rows(db, tree)["workflow_runs"] == len(tree)
+
+    # 41 days of partitions per table: the run's own day (and the default) are read
+    assert _partitions_read(db, "get_run", id=run_id) <= 2
+    assert _partitions_read(db, "get_run_tasks", run_id=run_id) <= 2
+    assert _partitions_read(db, "run_attempts", run_id=run_id) <= 2
+    assert _partitions_read(db, "run_logs", run_id=run_id, limit=100) <= 4
+    # a hot run of the same hour reads the same days; an id of an hour nothing of which was
+    # archived reads only the default partition
+    hot = dag_with_child.run_no_wait()
+    hot.result(timeout=20)
+    assert _partitions_read(db, "get_run", id=str(hot.workflow_run_id)) <= 2
+    assert hatchet.runs.get(str(hot.workflow_run_id)).status == "SUCCEEDED"
+    three_days_ago = int((datetime.now(UTC) - timedelta(days=3)).timestamp() * 1000)
+    unknown = f"{three_days_ago:012x}7000800000000000000{len(tree):01x}"
+    assert _partitions_read(db, "get_run", id=str(uuid.UUID(unknown))) <= 1
+    assert reads(hatchet, run_id)["logs"] == before["logs"]
+    assert hatchet.runs.get(run_id).status == before["get"].status

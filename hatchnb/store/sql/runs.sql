@@ -117,21 +117,29 @@ SELECT r.id, v.workflow_name, v.id, h ->> 'name', h ->> 'kind', 'PENDING',
 SELECT id, workflow_name, version_id, status, input, additional_metadata, priority,
        parent_task_run_id, child_key, error, created_at, started_at, finished_at,
        triggered_by, forked_from, forked_at_task
-  FROM hatchnb.workflow_runs_all WHERE id = %(id)s;
+  FROM hatchnb.workflow_runs_all
+ WHERE id = %(id)s AND history_at >= hatchnb.history_lower(ARRAY[%(id)s::uuid])
+   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(ARRAY[%(id)s::uuid]));
 
 -- name: get_run_tasks
 -- The task runs of one workflow run, in creation order.
 SELECT id, run_id, task_name, kind, status, retry_count, attempt, worker_id,
        output, output_blob IS NOT NULL AS has_blob, error, queued_at, started_at, finished_at,
        parents, reused_from
-  FROM hatchnb.task_runs_all WHERE run_id = %(run_id)s ORDER BY id;
+  FROM hatchnb.task_runs_all
+ WHERE run_id = %(run_id)s AND history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
+   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
+ ORDER BY id;
 
 -- name: get_runs_tasks
 -- The task runs of several workflow runs (a page of the run list), in creation order.
 SELECT id, run_id, task_name, kind, status, retry_count, attempt, worker_id,
        output, output_blob IS NOT NULL AS has_blob, error, queued_at, started_at, finished_at,
        parents, reused_from
-  FROM hatchnb.task_runs_all WHERE run_id = ANY (%(ids)s::uuid[]) ORDER BY id;
+  FROM hatchnb.task_runs_all
+ WHERE run_id = ANY (%(ids)s::uuid[]) AND history_at >= hatchnb.history_lower(%(ids)s::uuid[])
+   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(%(ids)s::uuid[]))
+ ORDER BY id;
 
 -- name: parent_tasks_of_children
 -- The task runs that spawned children created since `since` (one row per parent task), for
@@ -143,16 +151,23 @@ SELECT DISTINCT p.id, p.run_id, p.task_name
 
 -- name: task_run_ids_of_run
 -- The task run ids of one workflow run (a standalone task's run id names its only task).
-SELECT id FROM hatchnb.task_runs_all WHERE run_id = %(run_id)s;
+SELECT id FROM hatchnb.task_runs_all
+ WHERE run_id = %(run_id)s AND history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
+   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]));
 
 -- name: get_run_outputs
 -- Outputs of the tasks of finished runs, for results.
 SELECT run_id, task_name, kind, status, output, output_blob, error
-  FROM hatchnb.task_runs_all WHERE run_id = ANY (%(ids)s::uuid[]) ORDER BY id;
+  FROM hatchnb.task_runs_all
+ WHERE run_id = ANY (%(ids)s::uuid[]) AND history_at >= hatchnb.history_lower(%(ids)s::uuid[])
+   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(%(ids)s::uuid[]))
+ ORDER BY id;
 
 -- name: run_statuses
 -- Status and error of several runs.
-SELECT id, status, error FROM hatchnb.workflow_runs_all WHERE id = ANY (%(ids)s::uuid[]);
+SELECT id, status, error FROM hatchnb.workflow_runs_all
+ WHERE id = ANY (%(ids)s::uuid[]) AND history_at >= hatchnb.history_lower(%(ids)s::uuid[])
+   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(%(ids)s::uuid[]));
 
 -- name: list_runs
 -- (Every run list below also filters history_at: see migrations/0022_run_history.sql.)
@@ -250,58 +265,61 @@ SELECT status, least(count(*), %(cap)s) AS total
          WHERE t.run_id = workflow_runs_all.id AND t.worker_id = %(worker_id)s::uuid))
  GROUP BY status;
 
--- name: run_status_counts_of_workflows
--- run_status_counts with only a time range and workflows (and a cap): each status counted on
--- its own range of the (workflow_name, status, created_at) index of history, reading at
--- most `cap` entries each, not every matching run (the hot table is small).
-SELECT s.status, c.total
-  FROM unnest(%(statuses)s::text[]) AS s (status)
- CROSS JOIN LATERAL (
-    SELECT count(*) AS total FROM (
-        SELECT 1 FROM hatchnb.workflow_runs_all r
-         WHERE r.status = s.status AND r.workflow_name = ANY (%(workflows)s::text[])
-           AND r.created_at >= %(since)s AND r.history_at >= %(since)s
-           AND (%(until)s::timestamptz IS NULL OR r.created_at <= %(until)s::timestamptz)
-         LIMIT %(cap)s
-    ) matching
- ) c
- WHERE c.total > 0;
+-- name: count_runs_summarized
+-- count_runs with only a time range, statuses and workflows: the hot runs are counted, the
+-- archived ones mostly read from hourly totals (hatchnb.counted_history_runs), so the cost
+-- does not grow with the history kept.
+SELECT least(hot.n + hatchnb.counted_history_runs(%(since)s, %(until)s::timestamptz,
+                 %(statuses)s::text[], %(workflows)s::text[], %(cap)s::bigint - hot.n),
+             %(cap)s::bigint) AS total
+  FROM (SELECT count(*) AS n FROM (
+            SELECT 1 FROM hatchnb.workflow_runs
+             WHERE created_at >= %(since)s
+               AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
+               AND (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
+               AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
+             LIMIT %(cap)s) matching) hot;
 
--- name: run_status_counts_in_range
--- run_status_counts with only a time range: the statuses present are found by skipping
--- through the (status, created_at) index one status at a time, then each is counted on its
--- own range of that index (index-only once vacuumed), reading at most `cap` entries each.
-WITH RECURSIVE present (status) AS (
-    SELECT min(status) FROM hatchnb.workflow_runs_all WHERE history_at >= %(since)s
-    UNION ALL
-    SELECT (SELECT min(r.status) FROM hatchnb.workflow_runs_all r
-             WHERE r.status > p.status AND r.history_at >= %(since)s)
-      FROM present p WHERE p.status IS NOT NULL
-)
-SELECT p.status, c.total
-  FROM present p
- CROSS JOIN LATERAL (
-    SELECT count(*) AS total FROM (
-        SELECT 1 FROM hatchnb.workflow_runs_all r
-         WHERE r.status = p.status AND r.created_at >= %(since)s
-           AND r.history_at >= %(since)s
-           AND (%(until)s::timestamptz IS NULL OR r.created_at <= %(until)s::timestamptz)
-         LIMIT %(cap)s
-    ) matching
- ) c
- WHERE p.status IS NOT NULL AND c.total > 0;
+-- name: run_status_counts_summarized
+-- run_status_counts with only a time range and workflows, the same way: each status's hot
+-- runs counted on its own range of the (status, created_at) index, reading at most `cap`
+-- entries, and its archived ones from the hourly totals.
+SELECT status, total FROM (
+    SELECT s.status,
+           least(hot.n + hatchnb.counted_history_runs(%(since)s, %(until)s::timestamptz,
+                     ARRAY[s.status], %(workflows)s::text[], %(cap)s::bigint - hot.n),
+                 %(cap)s::bigint) AS total
+      FROM unnest(%(statuses)s::text[]) AS s (status)
+     CROSS JOIN LATERAL (
+        SELECT count(*) AS n FROM (
+            SELECT 1 FROM hatchnb.workflow_runs r
+             WHERE r.status = s.status AND r.created_at >= %(since)s
+               AND (%(until)s::timestamptz IS NULL OR r.created_at <= %(until)s::timestamptz)
+               AND (%(workflows)s::text[] IS NULL
+                    OR r.workflow_name = ANY (%(workflows)s::text[]))
+             LIMIT %(cap)s) matching
+     ) hot
+) counted
+ WHERE total > 0;
 
 -- name: run_attempts
 -- Finished attempts of the task runs of a run, oldest first (timelines).
 SELECT task_run_id, task_name, attempt, worker_id, outcome, error, queued_at, started_at,
        finished_at
-  FROM hatchnb.task_attempts_all WHERE run_id = %(run_id)s ORDER BY id;
+  FROM hatchnb.task_attempts_all
+ WHERE run_id = %(run_id)s AND history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
+   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
+ ORDER BY id;
 
 -- name: run_logs
 -- Log lines of all task runs of a run, oldest first.
 SELECT t.task_name, l.attempt, l.level, l.message, l.created_at
   FROM hatchnb.task_logs_all l JOIN hatchnb.task_runs_all t ON t.id = l.task_run_id
- WHERE t.run_id = %(run_id)s ORDER BY l.id LIMIT %(limit)s;
+ WHERE t.run_id = %(run_id)s AND t.history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
+   AND (t.history_at = 'infinity' OR t.history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
+   AND l.history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
+   AND (l.history_at = 'infinity' OR l.history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
+ ORDER BY l.id LIMIT %(limit)s;
 
 -- name: task_run_logs
 -- Log lines of one task run (all its attempts) within an optional time window, oldest first.
@@ -316,7 +334,12 @@ SELECT l.attempt, l.level, l.message, l.created_at
 -- Log lines of a run's task runs after a log id, oldest first (log streaming).
 SELECT l.id, t.task_name, l.attempt, l.level, l.message, l.created_at
   FROM hatchnb.task_logs_all l JOIN hatchnb.task_runs_all t ON t.id = l.task_run_id
- WHERE t.run_id = %(run_id)s AND l.id > %(after)s ORDER BY l.id LIMIT %(limit)s;
+ WHERE t.run_id = %(run_id)s AND l.id > %(after)s
+   AND t.history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
+   AND (t.history_at = 'infinity' OR t.history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
+   AND l.history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
+   AND (l.history_at = 'infinity' OR l.history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
+ ORDER BY l.id LIMIT %(limit)s;
 
 -- name: run_durable_log
 -- The durable event logs of all task runs of a run (each one's newest branch; a reset
@@ -331,7 +354,10 @@ SELECT t.task_name, d.branch, d.seq, d.kind, d.request, d.wake_at, d.event_key, 
 
 -- name: task_output_blob
 -- The pickled output of one task in a run.
-SELECT output_blob FROM hatchnb.task_runs_all WHERE run_id = %(run_id)s AND task_name = %(task_name)s;
+SELECT output_blob FROM hatchnb.task_runs_all
+ WHERE run_id = %(run_id)s AND task_name = %(task_name)s
+   AND history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
+   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]));
 
 -- name: task_run_facts
 -- What a task's context tells on demand: its run's child key, parent run and triggering
@@ -355,7 +381,9 @@ SELECT task_run_id, attempt, run_id, task_name, notebook, failed, created_at
 -- name: run_notebooks
 -- Which tasks of a run have an executed notebook (newest attempt each).
 SELECT DISTINCT ON (task_name) task_name, task_run_id, attempt, failed, created_at
-  FROM hatchnb.task_notebooks_all WHERE run_id = %(run_id)s
+  FROM hatchnb.task_notebooks_all
+ WHERE run_id = %(run_id)s AND history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
+   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
  ORDER BY task_name, created_at DESC;
 
 -- name: stream_chunks_after
@@ -363,5 +391,8 @@ SELECT DISTINCT ON (task_name) task_name, task_run_id, attempt, failed, created_
 SELECT c.id, c.data, r.status
   FROM hatchnb.workflow_runs_all r
   LEFT JOIN hatchnb.stream_chunks_all c ON c.run_id = r.id AND c.id > %(after)s
- WHERE r.id = %(run_id)s
+       AND c.history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
+       AND (c.history_at = 'infinity' OR c.history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
+ WHERE r.id = %(run_id)s AND r.history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
+   AND (r.history_at = 'infinity' OR r.history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
  ORDER BY c.id;
