@@ -60,16 +60,22 @@ QUIET = {"HATCHNB_RETENTION": "off"}
 # FAILED, 5 % CANCELLED; one run in ten has a customer in its metadata. Task run ids start
 # at 10^10, far above the hot table's identity.
 FILL_SQL = """
-WITH r AS MATERIALIZED (
-    SELECT i, md5('run' || i || %(salt)s)::uuid AS id,
-           CASE WHEN i %% 20 = 7 THEN 'CANCELLED' WHEN i %% 10 = 3 THEN 'FAILED'
-                ELSE 'SUCCEEDED' END AS status,
+WITH t AS (
+    SELECT i, md5('run' || i || %(salt)s) AS digits,
            %(end)s::timestamptz
                - make_interval(secs => %(span)s * (%(total)s - i)::float8 / %(total)s)
-               AS created_at,
+               AS created_at
+      FROM generate_series(%(lo)s::int, %(hi)s::int) AS i
+), r AS MATERIALIZED (
+    -- UUIDv7 ids of their creation times, as hatchnb.ids.uuid7 makes them
+    SELECT i, created_at,
+           (lpad(to_hex((extract(epoch FROM created_at) * 1000)::bigint), 12, '0') || '7'
+            || substr(digits, 14, 3) || '8' || substr(digits, 18, 15))::uuid AS id,
+           CASE WHEN i %% 20 = 7 THEN 'CANCELLED' WHEN i %% 10 = 3 THEN 'FAILED'
+                ELSE 'SUCCEEDED' END AS status,
            CASE WHEN i %% 10 = 0 THEN jsonb_build_object('customer', 'c' || i %% 1000)
                 ELSE '{}' END AS meta
-      FROM generate_series(%(lo)s::int, %(hi)s::int) AS i
+      FROM t
 ), runs AS (
     INSERT INTO hatchnb.workflow_runs_history
         (id, workflow_name, version_id, status, input, additional_metadata, priority,
@@ -95,6 +101,18 @@ SELECT 10000000000 + i, id, 'noop', %(version)s, 'noop', 'task', status, 1, 0, 0
   FROM r
 """
 
+# What the archive records of the runs it moves (migration 0026): their id hours' days and
+# the hourly totals.
+BOOKKEEPING_SQL = [
+    "INSERT INTO hatchnb.history_id_hours (id_hour, day)"
+    " SELECT DISTINCT hatchnb.run_id_hour(id), (history_at AT TIME ZONE 'UTC')::date"
+    " FROM hatchnb.workflow_runs_history",
+    "INSERT INTO hatchnb.history_run_counts (created_hour, workflow_name, status, day, runs)"
+    " SELECT hatchnb.utc_hour(created_at), workflow_name, status,"
+    " (history_at AT TIME ZONE 'UTC')::date, count(*)"
+    " FROM hatchnb.workflow_runs_history GROUP BY 1, 2, 3, 4",
+]
+
 
 def fill(dsn: str, version: int) -> dict[str, Any]:
     """HISTORY_RUNS runs with their task runs, straight into history; rows and seconds."""
@@ -118,6 +136,8 @@ def fill(dsn: str, version: int) -> dict[str, Any]:
                 "salt": "",
             }
             conn.execute(FILL_SQL, params)
+        for statement in BOOKKEEPING_SQL:
+            conn.execute(statement)  # type: ignore[arg-type]
         conn.execute("VACUUM ANALYZE")
         counts = conn.execute(
             "SELECT (SELECT count(*) FROM hatchnb.workflow_runs_history),"

@@ -236,26 +236,43 @@ class RunsRepo:
 
     # ---- reading --------------------------------------------------------------------
 
+    def _of_runs(self, query: str, run_ids: list[Any], **params: Any) -> list[Row]:
+        """A named by-run-id read, given the history range of the runs (``history_range``)
+        so it reads only their days. The range is read in a statement of its own; should
+        the archive move runs in between (the range then changes), the read is done again:
+        a run's rows move together, so one run's read that found rows found them all."""
+        ids = {"ids": [str(i) for i in run_ids]}
+        bounds = self._db.fetch_one("history_range", **ids)
+        while True:
+            rows = self._db.fetch_all(query, **params, **(bounds or {}))
+            if rows and len(run_ids) == 1:
+                return rows
+            again = self._db.fetch_one("history_range", **ids)
+            if again == bounds:
+                return rows
+            bounds = again
+
     def get_run(self, run_id: str) -> WorkflowRun:
-        row = self._db.fetch_one("get_run", id=run_id)
-        if row is None:
+        rows = self._of_runs("get_run", [run_id], id=run_id)
+        if not rows:
             raise errors.RunNotFound(f"no workflow run has the id {run_id}")
+        row = rows[0]
         metadata = row["additional_metadata"]
-        task_rows = self._db.fetch_all("get_run_tasks", run_id=row["id"])
+        task_rows = self._of_runs("get_run_tasks", [run_id], run_id=row["id"])
         return WorkflowRun.from_row(row, [TaskRun.from_row(r, metadata) for r in task_rows])
 
     def run_status(self, run_id: str) -> RunStatus:
-        row = self._db.fetch_one("get_run", id=run_id)
-        if row is None:
+        rows = self._of_runs("get_run", [run_id], id=run_id)
+        if not rows:
             raise errors.RunNotFound(f"no workflow run has the id {run_id}")
-        return RunStatus(row["status"])
+        return RunStatus(rows[0]["status"])
 
     def run_statuses(self, run_ids: list[str]) -> dict[str, RunStatus]:
-        rows = self._db.fetch_all("run_statuses", ids=run_ids)
+        rows = self._of_runs("run_statuses", run_ids, ids=run_ids)
         return {str(r["id"]): RunStatus(r["status"]) for r in rows}
 
     def task_outputs(self, run_ids: list[str]) -> list[TaskOutput]:
-        return _records(TaskOutput, self._db.fetch_all("get_run_outputs", ids=run_ids))
+        return _records(TaskOutput, self._of_runs("get_run_outputs", run_ids, ids=run_ids))
 
     def list_runs(self, where: RunFilter, limit: int, offset: int) -> list[WorkflowRun]:
         """A page of runs, each with its task runs (one query for the page's tasks)."""
@@ -263,7 +280,7 @@ class RunsRepo:
         metadata = {r["id"]: r["additional_metadata"] for r in rows}
         tasks: dict[Any, list[TaskRun]] = {run_id: [] for run_id in metadata}
         if rows:
-            for task in self._db.fetch_all("get_runs_tasks", ids=list(metadata)):
+            for task in self._of_runs("get_runs_tasks", list(metadata), ids=list(metadata)):
                 run_id = task["run_id"]
                 tasks[run_id].append(TaskRun.from_row(task, metadata[run_id]))
         return [WorkflowRun.from_row(r, tasks[r["id"]]) for r in rows]
@@ -284,7 +301,8 @@ class RunsRepo:
         return self._db.fetch_all("parent_tasks_of_children", since=since)
 
     def task_run_ids(self, run_id: str) -> list[int]:
-        return [r["id"] for r in self._db.fetch_all("task_run_ids_of_run", run_id=run_id)]
+        rows = self._of_runs("task_run_ids_of_run", [run_id], run_id=run_id)
+        return [r["id"] for r in rows]
 
     def count_runs(self, where: RunFilter, cap: int | None) -> int:
         if where.summarizable:
@@ -304,10 +322,11 @@ class RunsRepo:
         return {r["status"]: int(r["total"]) for r in rows}
 
     def attempts(self, run_id: str) -> list[Attempt]:
-        return _records(Attempt, self._db.fetch_all("run_attempts", run_id=run_id))
+        return _records(Attempt, self._of_runs("run_attempts", [run_id], run_id=run_id))
 
     def logs(self, run_id: str, limit: int) -> list[LogLine]:
-        return _records(LogLine, self._db.fetch_all("run_logs", run_id=run_id, limit=limit))
+        rows = self._of_runs("run_logs", [run_id], run_id=run_id, limit=limit)
+        return _records(LogLine, rows)
 
     def task_run_logs(
         self, task_run_id: int, since: datetime | None, until: datetime | None, limit: int
@@ -318,7 +337,7 @@ class RunsRepo:
         )
 
     def logs_after(self, run_id: str, after: int, limit: int) -> list[NumberedLogLine]:
-        rows = self._db.fetch_all("run_logs_after", run_id=run_id, after=after, limit=limit)
+        rows = self._of_runs("run_logs_after", [run_id], run_id=run_id, after=after, limit=limit)
         return _records(NumberedLogLine, rows)
 
     def durable_log(self, run_id: str) -> list[DurableEntry]:
@@ -333,12 +352,13 @@ class RunsRepo:
         return bytes(row["notebook"]) if row else None
 
     def notebooks(self, run_id: str) -> list[StoredNotebook]:
-        return _records(StoredNotebook, self._db.fetch_all("run_notebooks", run_id=run_id))
+        rows = self._of_runs("run_notebooks", [run_id], run_id=run_id)
+        return _records(StoredNotebook, rows)
 
     def task_output_blob(self, run_id: str, task_name: str) -> bytes | None:
         """A task's pickled output (outputs JSON cannot hold)."""
-        row = self._db.fetch_one("task_output_blob", run_id=run_id, task_name=task_name)
-        return row["output_blob"] if row else None
+        rows = self._of_runs("task_output_blob", [run_id], run_id=run_id, task_name=task_name)
+        return rows[0]["output_blob"] if rows else None
 
     def task_run_facts(self, task_run_id: int) -> TaskRunFacts | None:
         row = self._db.fetch_one("task_run_facts", id=task_run_id)
@@ -412,8 +432,15 @@ class AsyncRunsRepo:
 
     async def stream_chunks_after(self, run_id: str, after: int) -> list[StreamChunk]:
         """The run's chunks with ids above ``after``; none when there is no such run."""
-        rows = await self._db.fetch_all("stream_chunks_after", run_id=run_id, after=after)
-        return [StreamChunk(r["id"], r["data"], r["status"]) for r in rows]
+        ids = {"ids": [run_id]}
+        bounds = await self._db.fetch_one("history_range", **ids)
+        while True:  # as RunsRepo._of_runs: again should the archive move the run meanwhile
+            params = {"run_id": run_id, "after": after, **(bounds or {})}
+            rows = await self._db.fetch_all("stream_chunks_after", **params)
+            again = None if rows else await self._db.fetch_one("history_range", **ids)
+            if rows or again == bounds:
+                return [StreamChunk(r["id"], r["data"], r["status"]) for r in rows]
+            bounds = again
 
 
 def insert_runs_in(tx: Tx, runs_json: str, version_id: int) -> None:

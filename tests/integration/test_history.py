@@ -19,7 +19,9 @@ import pytest
 
 from hatchnb import Context, EmptyModel, Hatchet
 from hatchnb.store import history
+from hatchnb.store.db import Store
 from hatchnb.store.retention import prune
+from hatchnb.store.runs import RunsRepo
 from tests.conftest import wait_until
 from tests.integration.test_retention import PER_RUN, age
 
@@ -495,7 +497,11 @@ def _partitions_read(db: psycopg.Connection[Any], name: str, **params: Any) -> i
     """How many history partitions one named query reads (EXPLAIN ANALYZE: scans that ran)."""
     from hatchnb.store.queries import get
 
-    plan = db.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + get(name), params).fetchone()
+    run_id = params.get("id", params.get("run_id"))
+    bounds = db.execute(get("history_range"), {"ids": [run_id]}).fetchone()
+    assert bounds is not None
+    explain = "EXPLAIN (ANALYZE, FORMAT JSON) " + get(name)
+    plan = db.execute(explain, params | bounds).fetchone()
     found: list[str] = []
 
     def walk(node: dict[str, Any]) -> None:
@@ -541,3 +547,28 @@ def test_an_archived_run_read_by_id_reads_only_its_own_days(
     assert _partitions_read(db, "get_run", id=str(uuid.UUID(unknown))) <= 1
     assert reads(hatchet, run_id)["logs"] == before["logs"]
     assert hatchet.runs.get(run_id).status == before["get"].status
+
+
+def test_a_read_by_id_racing_the_archive_of_its_run_still_finds_it(
+    hatchet: Hatchet, db: psycopg.Connection[Any], dag_with_child: Any
+) -> None:
+    """The history range of a run is read before the read itself: when the archive moves the
+    run in between, the range read first would miss it, and the read is done again."""
+    ref = dag_with_child.run_no_wait()
+    ref.result(timeout=20)
+    run_id = str(ref.workflow_run_id)
+    tree = [run_id, *children_of(db, run_id)]
+    age(db, tree, days=0.1)
+    repo = RunsRepo(Store(hatchet.dsn))
+    real_fetch_all = repo._db.fetch_all
+    archived: list[int] = []
+
+    def archive_first(query: str, **params: Any) -> Any:
+        if query == "get_run" and not archived:  # between the range and the read
+            archived.append(history.archive(hatchet.dsn, HOUR).runs)
+        return real_fetch_all(query, **params)
+
+    repo._db.fetch_all = archive_first  # type: ignore[method-assign]
+    run = repo.get_run(run_id)
+    assert archived == [len(tree)] and hot_rows(db, tree)["workflow_runs"] == 0
+    assert run.status == "SUCCEEDED" and len(run.tasks) == 2

@@ -112,14 +112,22 @@ SELECT r.id, v.workflow_name, v.id, h ->> 'name', h ->> 'kind', 'PENDING',
  CROSS JOIN LATERAL jsonb_array_elements(v.spec -> 'hooks') h
  WHERE r.id = ANY (%(ids)s::uuid[]);
 
+-- name: history_range
+-- The history_at range that can hold rows of these runs (hatchnb.history_lower/upper of
+-- migration 0026), as text ('infinity' is no Python datetime). By-id reads below filter
+-- `history_at >= from AND (history_at = 'infinity' OR history_at < until)`: given as
+-- parameters, the bounds prune the history partitions when the read is planned.
+SELECT hatchnb.history_lower(%(ids)s::uuid[])::text AS history_from,
+       hatchnb.history_upper(%(ids)s::uuid[])::text AS history_until;
+
 -- name: get_run
 -- One workflow run.
 SELECT id, workflow_name, version_id, status, input, additional_metadata, priority,
        parent_task_run_id, child_key, error, created_at, started_at, finished_at,
        triggered_by, forked_from, forked_at_task
   FROM hatchnb.workflow_runs_all
- WHERE id = %(id)s AND history_at >= hatchnb.history_lower(ARRAY[%(id)s::uuid])
-   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(ARRAY[%(id)s::uuid]));
+ WHERE id = %(id)s AND history_at >= %(history_from)s::timestamptz
+   AND (history_at = 'infinity' OR history_at < %(history_until)s::timestamptz);
 
 -- name: get_run_tasks
 -- The task runs of one workflow run, in creation order.
@@ -127,8 +135,8 @@ SELECT id, run_id, task_name, kind, status, retry_count, attempt, worker_id,
        output, output_blob IS NOT NULL AS has_blob, error, queued_at, started_at, finished_at,
        parents, reused_from
   FROM hatchnb.task_runs_all
- WHERE run_id = %(run_id)s AND history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
-   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
+ WHERE run_id = %(run_id)s AND history_at >= %(history_from)s::timestamptz
+   AND (history_at = 'infinity' OR history_at < %(history_until)s::timestamptz)
  ORDER BY id;
 
 -- name: get_runs_tasks
@@ -137,8 +145,8 @@ SELECT id, run_id, task_name, kind, status, retry_count, attempt, worker_id,
        output, output_blob IS NOT NULL AS has_blob, error, queued_at, started_at, finished_at,
        parents, reused_from
   FROM hatchnb.task_runs_all
- WHERE run_id = ANY (%(ids)s::uuid[]) AND history_at >= hatchnb.history_lower(%(ids)s::uuid[])
-   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(%(ids)s::uuid[]))
+ WHERE run_id = ANY (%(ids)s::uuid[]) AND history_at >= %(history_from)s::timestamptz
+   AND (history_at = 'infinity' OR history_at < %(history_until)s::timestamptz)
  ORDER BY id;
 
 -- name: parent_tasks_of_children
@@ -152,22 +160,22 @@ SELECT DISTINCT p.id, p.run_id, p.task_name
 -- name: task_run_ids_of_run
 -- The task run ids of one workflow run (a standalone task's run id names its only task).
 SELECT id FROM hatchnb.task_runs_all
- WHERE run_id = %(run_id)s AND history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
-   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]));
+ WHERE run_id = %(run_id)s AND history_at >= %(history_from)s::timestamptz
+   AND (history_at = 'infinity' OR history_at < %(history_until)s::timestamptz);
 
 -- name: get_run_outputs
 -- Outputs of the tasks of finished runs, for results.
 SELECT run_id, task_name, kind, status, output, output_blob, error
   FROM hatchnb.task_runs_all
- WHERE run_id = ANY (%(ids)s::uuid[]) AND history_at >= hatchnb.history_lower(%(ids)s::uuid[])
-   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(%(ids)s::uuid[]))
+ WHERE run_id = ANY (%(ids)s::uuid[]) AND history_at >= %(history_from)s::timestamptz
+   AND (history_at = 'infinity' OR history_at < %(history_until)s::timestamptz)
  ORDER BY id;
 
 -- name: run_statuses
 -- Status and error of several runs.
 SELECT id, status, error FROM hatchnb.workflow_runs_all
- WHERE id = ANY (%(ids)s::uuid[]) AND history_at >= hatchnb.history_lower(%(ids)s::uuid[])
-   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(%(ids)s::uuid[]));
+ WHERE id = ANY (%(ids)s::uuid[]) AND history_at >= %(history_from)s::timestamptz
+   AND (history_at = 'infinity' OR history_at < %(history_until)s::timestamptz);
 
 -- name: list_runs
 -- (Every run list below also filters history_at: see migrations/0022_run_history.sql.)
@@ -307,18 +315,18 @@ SELECT status, total FROM (
 SELECT task_run_id, task_name, attempt, worker_id, outcome, error, queued_at, started_at,
        finished_at
   FROM hatchnb.task_attempts_all
- WHERE run_id = %(run_id)s AND history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
-   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
+ WHERE run_id = %(run_id)s AND history_at >= %(history_from)s::timestamptz
+   AND (history_at = 'infinity' OR history_at < %(history_until)s::timestamptz)
  ORDER BY id;
 
 -- name: run_logs
 -- Log lines of all task runs of a run, oldest first.
 SELECT t.task_name, l.attempt, l.level, l.message, l.created_at
   FROM hatchnb.task_logs_all l JOIN hatchnb.task_runs_all t ON t.id = l.task_run_id
- WHERE t.run_id = %(run_id)s AND t.history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
-   AND (t.history_at = 'infinity' OR t.history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
-   AND l.history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
-   AND (l.history_at = 'infinity' OR l.history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
+ WHERE t.run_id = %(run_id)s AND t.history_at >= %(history_from)s::timestamptz
+   AND (t.history_at = 'infinity' OR t.history_at < %(history_until)s::timestamptz)
+   AND l.history_at >= %(history_from)s::timestamptz
+   AND (l.history_at = 'infinity' OR l.history_at < %(history_until)s::timestamptz)
  ORDER BY l.id LIMIT %(limit)s;
 
 -- name: task_run_logs
@@ -335,10 +343,10 @@ SELECT l.attempt, l.level, l.message, l.created_at
 SELECT l.id, t.task_name, l.attempt, l.level, l.message, l.created_at
   FROM hatchnb.task_logs_all l JOIN hatchnb.task_runs_all t ON t.id = l.task_run_id
  WHERE t.run_id = %(run_id)s AND l.id > %(after)s
-   AND t.history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
-   AND (t.history_at = 'infinity' OR t.history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
-   AND l.history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
-   AND (l.history_at = 'infinity' OR l.history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
+   AND t.history_at >= %(history_from)s::timestamptz
+   AND (t.history_at = 'infinity' OR t.history_at < %(history_until)s::timestamptz)
+   AND l.history_at >= %(history_from)s::timestamptz
+   AND (l.history_at = 'infinity' OR l.history_at < %(history_until)s::timestamptz)
  ORDER BY l.id LIMIT %(limit)s;
 
 -- name: run_durable_log
@@ -356,8 +364,8 @@ SELECT t.task_name, d.branch, d.seq, d.kind, d.request, d.wake_at, d.event_key, 
 -- The pickled output of one task in a run.
 SELECT output_blob FROM hatchnb.task_runs_all
  WHERE run_id = %(run_id)s AND task_name = %(task_name)s
-   AND history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
-   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]));
+   AND history_at >= %(history_from)s::timestamptz
+   AND (history_at = 'infinity' OR history_at < %(history_until)s::timestamptz);
 
 -- name: task_run_facts
 -- What a task's context tells on demand: its run's child key, parent run and triggering
@@ -382,8 +390,8 @@ SELECT task_run_id, attempt, run_id, task_name, notebook, failed, created_at
 -- Which tasks of a run have an executed notebook (newest attempt each).
 SELECT DISTINCT ON (task_name) task_name, task_run_id, attempt, failed, created_at
   FROM hatchnb.task_notebooks_all
- WHERE run_id = %(run_id)s AND history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
-   AND (history_at = 'infinity' OR history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
+ WHERE run_id = %(run_id)s AND history_at >= %(history_from)s::timestamptz
+   AND (history_at = 'infinity' OR history_at < %(history_until)s::timestamptz)
  ORDER BY task_name, created_at DESC;
 
 -- name: stream_chunks_after
@@ -391,8 +399,8 @@ SELECT DISTINCT ON (task_name) task_name, task_run_id, attempt, failed, created_
 SELECT c.id, c.data, r.status
   FROM hatchnb.workflow_runs_all r
   LEFT JOIN hatchnb.stream_chunks_all c ON c.run_id = r.id AND c.id > %(after)s
-       AND c.history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
-       AND (c.history_at = 'infinity' OR c.history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
- WHERE r.id = %(run_id)s AND r.history_at >= hatchnb.history_lower(ARRAY[%(run_id)s::uuid])
-   AND (r.history_at = 'infinity' OR r.history_at < hatchnb.history_upper(ARRAY[%(run_id)s::uuid]))
+       AND c.history_at >= %(history_from)s::timestamptz
+       AND (c.history_at = 'infinity' OR c.history_at < %(history_until)s::timestamptz)
+ WHERE r.id = %(run_id)s AND r.history_at >= %(history_from)s::timestamptz
+   AND (r.history_at = 'infinity' OR r.history_at < %(history_until)s::timestamptz)
  ORDER BY c.id;

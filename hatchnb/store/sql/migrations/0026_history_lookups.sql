@@ -46,7 +46,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- The history_at range that can hold rows of these runs: from the start of the first day
--- their id hours were archived into to the end of the last ('infinity', 'infinity' when
+-- their id hours were archived into to the end of the last ('infinity' and '-infinity' when
 -- none was: then only hot rows can match). Reads filter
 -- `history_at >= lower AND (history_at = 'infinity' OR history_at < upper)`.
 -- (plpgsql: their plans are kept for the session; a SQL function's query is planned per call)
