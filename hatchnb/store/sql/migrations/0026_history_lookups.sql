@@ -32,6 +32,9 @@ CREATE TABLE hatchnb.history_run_counts (
     PRIMARY KEY (created_hour, workflow_name, status, day)
 );
 CREATE INDEX history_run_counts_day ON hatchnb.history_run_counts (day);
+-- a count per status (the runs page asks for each) reads only that status's hours
+CREATE INDEX history_run_counts_status
+    ON hatchnb.history_run_counts (status, created_hour) INCLUDE (workflow_name, runs);
 
 -- The bucket of a run id: hours since the epoch of its first 48 bits (a UUIDv7's time).
 CREATE FUNCTION hatchnb.run_id_hour(p_id uuid) RETURNS bigint
@@ -66,6 +69,34 @@ BEGIN
              WHERE h.id_hour = ANY (ARRAY(SELECT hatchnb.run_id_hour(x) FROM unnest(p_ids) x)));
 END $$;
 
+-- Archived runs created in [p_from, p_to), counted row by row up to p_cap (NULL: all).
+CREATE FUNCTION hatchnb.counted_history_rows(p_from timestamptz, p_to timestamptz,
+                                             p_statuses text[], p_workflows text[],
+                                             p_cap bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT count(*) FROM (
+        SELECT 1 FROM hatchnb.workflow_runs_history r
+         WHERE r.history_at >= p_from AND r.created_at >= p_from AND r.created_at < p_to
+           AND (p_statuses IS NULL OR r.status = ANY (p_statuses))
+           AND (p_workflows IS NULL OR r.workflow_name = ANY (p_workflows))
+         LIMIT p_cap
+    ) matching);
+END $$;
+
+-- Whether the hourly totals from p_from's hour to p_to's hold any matching archived run.
+CREATE FUNCTION hatchnb.history_hours_hold(p_from timestamptz, p_to timestamptz,
+                                           p_statuses text[], p_workflows text[])
+RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (
+        SELECT 1 FROM hatchnb.history_run_counts c
+         WHERE c.created_hour BETWEEN hatchnb.utc_hour(p_from) AND hatchnb.utc_hour(p_to)
+           AND (p_statuses IS NULL OR c.status = ANY (p_statuses))
+           AND (p_workflows IS NULL OR c.workflow_name = ANY (p_workflows))
+           AND c.runs > 0)
+$$;
+
 -- How many archived runs were created in [p_since, p_until] (p_until NULL: no end) with one
 -- of these statuses and workflows (NULL: any), counting no further than p_cap (NULL: all).
 -- Whole UTC hours come from history_run_counts; the rows of the partial hours at either end
@@ -87,21 +118,24 @@ BEGIN
            AND (p_statuses IS NULL OR c.status = ANY (p_statuses))
            AND (p_workflows IS NULL OR c.workflow_name = ANY (p_workflows));
     ELSE  -- no whole hour: the range is one edge
-        first_hour := p_until;
-        end_hour := p_until;
+        first_hour := p_until + interval '1 us';
+        end_hour := 'infinity';
     END IF;
     IF p_cap IS NOT NULL AND n >= p_cap THEN
         RETURN n;
     END IF;
-    SELECT n + count(*) INTO n FROM (
-        SELECT 1 FROM hatchnb.workflow_runs_history r
-         WHERE r.history_at >= p_since
-           AND ((r.created_at >= p_since AND r.created_at < first_hour)
-                OR (r.created_at >= end_hour AND r.created_at <= p_until))
-           AND (p_statuses IS NULL OR r.status = ANY (p_statuses))
-           AND (p_workflows IS NULL OR r.workflow_name = ANY (p_workflows))
-         LIMIT p_cap - n
-    ) edge;
+    -- an edge is counted row by row only when its hours hold matching runs at all (the
+    -- statuses a page asks about but history has none of cost nothing)
+    IF hatchnb.history_hours_hold(p_since, first_hour - interval '1 us', p_statuses,
+                                  p_workflows) THEN
+        n := n + hatchnb.counted_history_rows(p_since, first_hour, p_statuses, p_workflows,
+                                              p_cap - n);
+    END IF;
+    IF p_until IS NOT NULL AND end_hour <= p_until AND (p_cap IS NULL OR n < p_cap)
+       AND hatchnb.history_hours_hold(end_hour, p_until, p_statuses, p_workflows) THEN
+        n := n + hatchnb.counted_history_rows(end_hour, p_until + interval '1 us',
+                                              p_statuses, p_workflows, p_cap - n);
+    END IF;
     RETURN n;
 END $$;
 
