@@ -52,6 +52,8 @@ RUNS = int(os.environ.get("HISTORY_RUNS", "10000000"))
 DAYS = int(os.environ.get("HISTORY_DAYS", "30"))
 CHUNK = int(os.environ.get("HISTORY_CHUNK", "500000"))
 ROUNDS = int(os.environ.get("DEQUEUE_ROUNDS", "3"))
+#: HATCHNB_ARCHIVE_BATCH values compared (500 is the default)
+ARCHIVE_BATCHES = (500, 2000)
 #: the engine's archive duty stays on (its default); retention must not touch the fill
 QUIET = {"HATCHNB_RETENTION": "off"}
 
@@ -192,15 +194,22 @@ def some_run(dsn: str, table: str) -> str:
     return str(row[0])
 
 
-def archive_rate(dsn: str) -> float:
-    """The drained runs made 2 hours old, then moved to history by one archive pass."""
+def archive_rates(dsn: str, batches: tuple[int, ...]) -> list[float]:
+    """The drained runs made 2 hours old, then moved to history by one archive pass per batch
+    size (restored to the hot tables in between); runs/s of each pass."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
             "UPDATE hatchnb.workflow_runs SET finished_at = finished_at - interval '2 hours'"
         )
-    report = history.archive(dsn, timedelta(hours=1))
-    assert report.runs > 0, "nothing archived"
-    return round(report.runs / report.seconds, 1)
+        hot = [r[0] for r in conn.execute("SELECT id FROM hatchnb.workflow_runs").fetchall()]
+        rates = []
+        for batch in batches:
+            report = history.archive(dsn, timedelta(hours=1), batch_size=batch)
+            assert report.runs > 0, "nothing archived"
+            print(f"batch {batch}: archived {report.runs} of {len(hot)} runs", flush=True)
+            rates.append(round(report.runs / report.seconds, 1))
+            conn.execute("SELECT hatchnb.restore_runs(%s)", (hot,))
+    return rates
 
 
 def create_database(label: str) -> tuple[str, str]:
@@ -253,10 +262,12 @@ def main() -> None:
             rows.setdefault("run page: get + logs + attempts (ms)", {})[label] = median_ms(
                 run_page(clients[label], runs[label])
             )
+        print(table(rows), flush=True)  # kept should the archive passes fail
         for label in ("empty", "history"):
-            rows.setdefault("archive pass over the drained runs (runs/s)", {})[label] = (
-                archive_rate(dsns[label])
-            )
+            rates_of = archive_rates(dsns[label], ARCHIVE_BATCHES)
+            for batch, rate in zip(ARCHIVE_BATCHES, rates_of, strict=True):
+                name = f"archive pass over the drained runs, batch {batch:,} (runs/s)"
+                rows.setdefault(name, {})[label] = rate
         result["measurements"] = rows
         print(table(rows))
         print(json.dumps(result, default=str))

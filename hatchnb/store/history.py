@@ -55,7 +55,12 @@ def archive(dsn: str, older_than: timedelta, *, batch_size: int = 500) -> Archiv
         raise ValueError("batch_size must be at least 1")
     started = time.perf_counter()
     report = ArchiveReport()
-    params: dict[str, object] = {"older_than": older_than, "batch": batch_size, "after": None}
+    params: dict[str, object] = {
+        "older_than": older_than,
+        "batch": batch_size,
+        "after": None,
+        "after_id": None,
+    }
     with wrap_errors(), _connect(dsn) as conn:
         while True:
             row = conn.execute(queries.get("archive_runs_batch"), params).fetchone()
@@ -65,6 +70,7 @@ def archive(dsn: str, older_than: timedelta, *, batch_size: int = 500) -> Archiv
             report.runs += int(row["runs"])
             report.task_runs += int(row["tasks"])
             params["after"] = row["examined_until"]
+            params["after_id"] = row["examined_id"]
     report.seconds = time.perf_counter() - started
     return report
 

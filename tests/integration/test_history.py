@@ -31,7 +31,9 @@ HOUR = timedelta(hours=1)
 MONTH = timedelta(days=30)
 JUST_NOW = timedelta(milliseconds=1)
 #: one archive batch, run in a transaction the test holds open
-ARCHIVE_IN_FLIGHT = "SELECT runs FROM hatchnb.archive_runs(now() - interval '1 hour', 10, NULL)"
+ARCHIVE_IN_FLIGHT = (
+    "SELECT runs FROM hatchnb.archive_runs(now() - interval '1 hour', 10, NULL, NULL)"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -572,3 +574,26 @@ def test_a_read_by_id_racing_the_archive_of_its_run_still_finds_it(
     run = repo.get_run(run_id)
     assert archived == [len(tree)] and hot_rows(db, tree)["workflow_runs"] == 0
     assert run.status == "SUCCEEDED" and len(run.tasks) == 2
+
+
+def test_one_pass_archives_every_run_of_a_group_that_finished_together(
+    hatchet: Hatchet, db: psycopg.Connection[Any], start_worker: Callable[..., Any]
+) -> None:
+    """Runs finished by one statement share finished_at; a batch boundary inside such a
+    group must not skip the rest of it (the pass walks (finished_at, id))."""
+
+    @hatchet.task(name="together")
+    def together(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    start_worker(together)
+    ids = [str(r) for r in [together.run_no_wait() for _ in range(7)]]
+    wait_until(lambda: all(hatchet.runs.get_status(run_id) == "SUCCEEDED" for run_id in ids))
+    db.execute(
+        "UPDATE hatchnb.workflow_runs SET finished_at = now() - interval '2 hours'"
+        " WHERE id = ANY (%s)",
+        (ids,),
+    )
+    report = history.archive(hatchet.dsn, HOUR, batch_size=3)
+    assert report.runs == len(ids)
+    assert hot_rows(db, ids)["workflow_runs"] == 0

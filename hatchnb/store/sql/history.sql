@@ -5,9 +5,9 @@
 -- Move the expired run trees among the `batch` oldest roots finished after `after` (and
 -- before now() - `older_than`) to history, in this statement's own short transaction; the
 -- runs and task runs moved, and where the next batch starts (NULL: the pass is done).
-SELECT runs, tasks, examined_until
+SELECT runs, tasks, examined_until, examined_id
   FROM hatchnb.archive_runs(now() - %(older_than)s::interval, %(batch)s,
-                            %(after)s::timestamptz);
+                            %(after)s::timestamptz, %(after_id)s::uuid);
 
 -- name: restore_runs
 -- Move the archived trees of these runs back to the hot tables (in the caller's transaction).

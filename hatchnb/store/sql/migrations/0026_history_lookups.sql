@@ -185,11 +185,14 @@ SELECT hatchnb.utc_hour(created_at), workflow_name, status,
  GROUP BY 1, 2, 3, 4;
 
 -- The archive, restore and retention of 0022, keeping the two tables above up to date.
+-- The archive also walks the roots by (finished_at, id): runs finished by one statement
+-- share finished_at, and a batch that ended inside such a group used to skip the rest of
+-- it until the next pass. p_after_id / examined_id carry the id half of the position.
 DROP FUNCTION hatchnb.archive_runs(timestamptz, integer, timestamptz);
 CREATE FUNCTION hatchnb.archive_runs(p_cutoff timestamptz, p_batch integer,
-                                     p_after timestamptz,
+                                     p_after timestamptz, p_after_id uuid,
                                      OUT runs integer, OUT tasks integer,
-                                     OUT examined_until timestamptz)
+                                     OUT examined_until timestamptz, OUT examined_id uuid)
 LANGUAGE plpgsql AS $$
 DECLARE
     v_roots uuid[];
@@ -205,15 +208,18 @@ DECLARE
     v_statuses text[];
     v_moved_ats timestamptz[];
 BEGIN
-    -- the next p_batch terminal roots after p_after by finishing time, cheaply from the
-    -- partial index; only those are checked (a tree still live is passed over, not stuck
-    -- at the head of every batch), and the pass goes on from examined_until
-    SELECT array_agg(c.id), max(c.finished_at) INTO v_candidates, examined_until
+    -- the next p_batch terminal roots after (p_after, p_after_id) by finishing time, cheaply
+    -- from the partial index; only those are checked (a tree still live is passed over, not
+    -- stuck at the head of every batch), and the pass goes on from the last one examined
+    SELECT array_agg(c.id), (array_agg(c.finished_at ORDER BY c.finished_at DESC, c.id DESC))[1],
+           (array_agg(c.id ORDER BY c.finished_at DESC, c.id DESC))[1]
+      INTO v_candidates, examined_until, examined_id
       FROM (SELECT r.id, r.finished_at FROM hatchnb.workflow_runs r
              WHERE r.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND r.finished_at < p_cutoff
-               AND (p_after IS NULL OR r.finished_at > p_after)
+               AND (p_after IS NULL OR r.finished_at >= p_after)
+               AND (p_after IS NULL OR (r.finished_at, r.id) > (p_after, p_after_id))
                AND r.parent_task_run_id IS NULL
-             ORDER BY r.finished_at
+             ORDER BY r.finished_at, r.id
              LIMIT p_batch) c;
     v_roots := ARRAY(
         SELECT r.id FROM hatchnb.workflow_runs r
