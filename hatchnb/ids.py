@@ -7,6 +7,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 
 _lock = threading.Lock()
 _last_ms = 0
@@ -76,3 +77,10 @@ def is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def run_id_hours(run_ids: Iterable[str | uuid.UUID]) -> list[int]:
+    """The id hours of these run ids (hours since the epoch of a UUIDv7's 48-bit time; any
+    uuid has one), as ``hatchnb.run_id_hour`` computes them in SQL: the archive files runs
+    by them (migrations/0026_history_lookups.sql)."""
+    return sorted({(uuid.UUID(str(i)).int >> 80) // 3_600_000 for i in run_ids})

@@ -241,13 +241,13 @@ class RunsRepo:
         so it reads only their days. The range is read in a statement of its own; should
         the archive move runs in between (the range then changes), the read is done again:
         a run's rows move together, so one run's read that found rows found them all."""
-        ids = {"ids": [str(i) for i in run_ids]}
-        bounds = self._db.fetch_one("history_range", **ids)
+        hours = {"hours": ids.run_id_hours(run_ids)}
+        bounds = self._db.fetch_one("history_range", **hours)
         while True:
             rows = self._db.fetch_all(query, **params, **(bounds or {}))
             if rows and len(run_ids) == 1:
                 return rows
-            again = self._db.fetch_one("history_range", **ids)
+            again = self._db.fetch_one("history_range", **hours)
             if again == bounds:
                 return rows
             bounds = again
@@ -432,12 +432,12 @@ class AsyncRunsRepo:
 
     async def stream_chunks_after(self, run_id: str, after: int) -> list[StreamChunk]:
         """The run's chunks with ids above ``after``; none when there is no such run."""
-        ids = {"ids": [run_id]}
-        bounds = await self._db.fetch_one("history_range", **ids)
+        hours = {"hours": ids.run_id_hours([run_id])}
+        bounds = await self._db.fetch_one("history_range", **hours)
         while True:  # as RunsRepo._of_runs: again should the archive move the run meanwhile
             params = {"run_id": run_id, "after": after, **(bounds or {})}
             rows = await self._db.fetch_all("stream_chunks_after", **params)
-            again = None if rows else await self._db.fetch_one("history_range", **ids)
+            again = None if rows else await self._db.fetch_one("history_range", **hours)
             if rows or again == bounds:
                 return [StreamChunk(r["id"], r["data"], r["status"]) for r in rows]
             bounds = again

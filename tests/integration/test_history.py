@@ -497,10 +497,11 @@ def test_counts_of_archived_runs_come_from_hourly_totals_and_match_the_rows(
 
 def _partitions_read(db: psycopg.Connection[Any], name: str, **params: Any) -> int:
     """How many history partitions one named query reads (EXPLAIN ANALYZE: scans that ran)."""
+    from hatchnb.ids import run_id_hours
     from hatchnb.store.queries import get
 
-    run_id = params.get("id", params.get("run_id"))
-    bounds = db.execute(get("history_range"), {"ids": [run_id]}).fetchone()
+    run_id = str(params.get("id", params.get("run_id")))
+    bounds = db.execute(get("history_range"), {"hours": run_id_hours([run_id])}).fetchone()
     assert bounds is not None
     explain = "EXPLAIN (ANALYZE, FORMAT JSON) " + get(name)
     plan = db.execute(explain, params | bounds).fetchone()
@@ -597,3 +598,15 @@ def test_one_pass_archives_every_run_of_a_group_that_finished_together(
     report = history.archive(hatchet.dsn, HOUR, batch_size=3)
     assert report.runs == len(ids)
     assert hot_rows(db, ids)["workflow_runs"] == 0
+
+
+def test_python_and_sql_agree_on_the_id_hour_of_a_run(db: psycopg.Connection[Any]) -> None:
+    """By-id reads compute id hours in Python (hatchnb.ids.run_id_hours), the archive files
+    runs under hatchnb.run_id_hour: they must agree, for UUIDv7 ids and any other uuid."""
+    from hatchnb import ids
+
+    samples = [str(ids.uuid7()), str(uuid.uuid4()), "00000000-0000-4000-8000-000000000000"]
+    samples.append("ffffffff-ffff-7fff-bfff-ffffffffffff")
+    for run_id in samples:
+        row = db.execute("SELECT hatchnb.run_id_hour(%s::uuid) AS h", (run_id,)).fetchone()
+        assert ids.run_id_hours([run_id]) == [row["h"]]

@@ -113,12 +113,15 @@ SELECT r.id, v.workflow_name, v.id, h ->> 'name', h ->> 'kind', 'PENDING',
  WHERE r.id = ANY (%(ids)s::uuid[]);
 
 -- name: history_range
--- The history_at range that can hold rows of these runs (hatchnb.history_lower/upper of
--- migration 0026), as text ('infinity' is no Python datetime). By-id reads below filter
+-- The history_at range that can hold rows of runs whose ids fall in these id hours
+-- (hatchnb.ids.run_id_hour; migration 0026): from the first day they were archived into to
+-- the end of the last, as text ('infinity' is no Python datetime). By-id reads below filter
 -- `history_at >= from AND (history_at = 'infinity' OR history_at < until)`: given as
 -- parameters, the bounds prune the history partitions when the read is planned.
-SELECT hatchnb.history_lower(%(ids)s::uuid[])::text AS history_from,
-       hatchnb.history_upper(%(ids)s::uuid[])::text AS history_until;
+SELECT coalesce(min(day)::timestamp AT TIME ZONE 'UTC', 'infinity')::text AS history_from,
+       coalesce((max(day) + 1)::timestamp AT TIME ZONE 'UTC', '-infinity')::text
+           AS history_until
+  FROM hatchnb.history_id_hours WHERE id_hour = ANY (%(hours)s::bigint[]);
 
 -- name: get_run
 -- One workflow run.
