@@ -303,32 +303,40 @@ DECLARE
     v_workflows text[];
     v_statuses text[];
     v_ats timestamptz[];
+    v_from timestamptz := hatchnb.history_lower(p_ids);
+    v_until timestamptz := hatchnb.history_upper(p_ids);
+    v_first timestamptz;
+    v_last timestamptz;
     t text;
     cols text;
     restored integer;
 BEGIN
+    -- every read and delete below names the days its rows can be in (the ids' range, then
+    -- the trees' own history_at), so only those partitions are planned and probed
     PERFORM 1 FROM hatchnb.workflow_runs WHERE id = ANY (p_ids) FOR UPDATE;
     SELECT array_agg(h.id), array_agg(h.created_at), array_agg(h.workflow_name),
            array_agg(h.status), array_agg(h.history_at)
       INTO v_runs, v_created, v_workflows, v_statuses, v_ats
       FROM hatchnb.workflow_runs_history h
      WHERE h.history_root IN (SELECT x.history_root FROM hatchnb.workflow_runs_history x
-                               WHERE x.id = ANY (p_ids)
-                                 AND x.history_at >= hatchnb.history_lower(p_ids)
-                                 AND (x.history_at = 'infinity'
-                                      OR x.history_at < hatchnb.history_upper(p_ids)));
+                               WHERE x.id = ANY (p_ids) AND x.history_at >= v_from
+                                 AND x.history_at < v_until)
+       AND h.history_at >= v_from AND h.history_at < v_until;
     IF v_runs IS NULL THEN
         RETURN 0;
     END IF;
     PERFORM hatchnb.count_history_runs(v_created, v_workflows, v_statuses, v_ats, -1);
-    v_tasks := ARRAY(SELECT id FROM hatchnb.task_runs_history WHERE run_id = ANY (v_runs));
+    SELECT min(a), max(a) INTO v_first, v_last FROM unnest(v_ats) AS a;
+    v_tasks := ARRAY(SELECT id FROM hatchnb.task_runs_history
+                      WHERE run_id = ANY (v_runs) AND history_at BETWEEN v_first AND v_last);
     -- parents before what references them (task_logs has a foreign key to task_runs)
     FOREACH t IN ARRAY hatchnb.history_tables() LOOP
         SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
           FROM pg_attribute
          WHERE attrelid = format('hatchnb.%I', t)::regclass AND attnum > 0 AND NOT attisdropped;
         EXECUTE format(
-            'WITH m AS (DELETE FROM hatchnb.%I WHERE %s RETURNING *)'
+            'WITH m AS (DELETE FROM hatchnb.%I WHERE %s'
+            ' AND history_at BETWEEN $3 AND $4 RETURNING *)'
             ' INSERT INTO hatchnb.%I OVERRIDING SYSTEM VALUE SELECT %s FROM m',
             t || '_history',
             CASE t WHEN 'workflow_runs' THEN 'id = ANY ($1)'
@@ -337,7 +345,7 @@ BEGIN
                    WHEN 'durable_events' THEN 'task_run_id = ANY ($2)'
                    ELSE 'run_id = ANY ($1)' END,
             t, cols)
-        USING v_runs, v_tasks;
+        USING v_runs, v_tasks, v_first, v_last;
         IF t = 'workflow_runs' THEN
             GET DIAGNOSTICS restored = ROW_COUNT;
         END IF;
