@@ -50,9 +50,10 @@ $$;
 
 -- The history_at range that can hold rows of these runs: from the start of the first day
 -- their id hours were archived into to the end of the last ('infinity' and '-infinity' when
--- none was: then only hot rows can match). Reads filter
--- `history_at >= lower AND (history_at = 'infinity' OR history_at < upper)`.
--- (plpgsql: their plans are kept for the session; a SQL function's query is planned per call)
+-- none was: then only hot rows can match), for restore_runs. The by-id reads of runs.sql
+-- read the same range first (history_range, id hours computed in Python) and pass it as
+-- parameters, which prunes when the read is planned; these stable functions would be
+-- evaluated for every partition while planning.
 CREATE FUNCTION hatchnb.history_lower(p_ids uuid[]) RETURNS timestamptz
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 BEGIN
