@@ -95,6 +95,13 @@ def print_statements(dsn: str, tasks: int) -> None:
                 f"{run * 1000 / tasks:7.1f} us/task run {plan * 1000 / tasks:6.1f} plan"
                 f" {int(wal) / tasks:6.0f} WAL B/task {calls:6d} calls {rows:6d} rows  {query}"
             )
+        total = conn.execute(
+            "SELECT sum(total_exec_time + total_plan_time) FROM pg_stat_statements"
+            " WHERE toplevel AND dbid = (SELECT oid FROM pg_database"
+            " WHERE datname = current_database())"
+        ).fetchone()
+        if total is not None and total[0] is not None:
+            print(f"{total[0] * 1000 / tasks:7.1f} us/task: all top-level statements")
         # row versions written per task, and how many of the updates were HOT (no new index
         # entries); the counters reach the view within a second of each transaction's end
         time.sleep(1)
