@@ -1,7 +1,8 @@
 -- Attempt history written by the statement that finishes task runs (issue 15). The row
 -- trigger task_runs_attempt_done (0007) ran a PL/pgSQL function and a one-row INSERT for
--- every finished task run: about half of the finishing UPDATE's cost (~25 of ~50 us per task
--- on the C=10 benchmark). finish_task_runs now inserts its task runs' attempt rows itself,
+-- every finished task run: about half of the finishing UPDATE's cost when measured alone
+-- (~25 of ~50 us per row; in the C=10 profile the UPDATE went from ~71 to ~63 us per task,
+-- benchmarks/README.md). finish_task_runs now inserts its task runs' attempt rows itself,
 -- in one INSERT over the UPDATE's RETURNING, and tells the trigger to leave those rows
 -- alone through a transaction-local setting, set only around that one UPDATE. Every other
 -- way a RUNNING task run ends an attempt (cancel, worker loss, hand-back, eviction, batch,
