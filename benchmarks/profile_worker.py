@@ -84,17 +84,32 @@ async def drain(hatchet: Hatchet, noop: object, slots: int, dsn: str) -> tuple[f
 def print_statements(dsn: str, tasks: int) -> None:
     """The statements that took the most time (top level and inside functions), per task."""
     sql = (
-        "SELECT calls, total_exec_time, total_plan_time, rows,"
+        "SELECT calls, total_exec_time, total_plan_time, rows, wal_bytes,"
         " left(regexp_replace(query, '\\s+', ' ', 'g'), 80)"
         " FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database"
         " WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 25"
     )
     with psycopg.connect(dsn) as conn:
-        for calls, run, plan, rows, query in conn.execute(sql):
+        for calls, run, plan, rows, wal, query in conn.execute(sql):
             print(
                 f"{run * 1000 / tasks:7.1f} us/task run {plan * 1000 / tasks:6.1f} plan"
-                f" {calls:6d} calls {rows:6d} rows  {query}"
+                f" {int(wal) / tasks:6.0f} WAL B/task {calls:6d} calls {rows:6d} rows  {query}"
             )
+        total = conn.execute(
+            "SELECT sum(total_exec_time + total_plan_time) FROM pg_stat_statements"
+            " WHERE toplevel AND dbid = (SELECT oid FROM pg_database"
+            " WHERE datname = current_database())"
+        ).fetchone()
+        if total is not None and total[0] is not None:
+            print(f"{total[0] * 1000 / tasks:7.1f} us/task: all top-level statements")
+        # row versions written per task, and how many of the updates were HOT (no new index
+        # entries); the counters reach the view within a second of each transaction's end
+        time.sleep(1)
+        for table, upd, hot in conn.execute(
+            "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables"
+            " WHERE schemaname = 'hatchnb' AND n_tup_upd > 0 ORDER BY relname"
+        ):
+            print(f"{table}: {upd / tasks:.2f} updates/task ({hot / tasks:.2f} HOT)")
 
 
 def main() -> None:
@@ -123,6 +138,7 @@ def main() -> None:
             if os.environ.get("PROFILE_PGSS"):
                 conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
                 conn.execute("SELECT pg_stat_statements_reset()")
+                conn.execute("SELECT pg_stat_reset()")  # table counters: the drain only
         if args.spy:
             print(f"pid {os.getpid()}", flush=True)
             time.sleep(1)

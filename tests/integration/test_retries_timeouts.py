@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -127,3 +128,73 @@ def test_schedule_timeout_fails_tasks_nobody_picks_up(hatchet: Any, start_worker
     start_worker(other)  # runs the engine, but not `orphan`
     with pytest.raises(FailedRunError, match="schedule_timeout"):
         orphan.run()
+
+
+def test_attempt_history_of_finished_and_cancelled_task_runs(hatchet: Any, db: Any) -> None:
+    """finish_task_runs writes its attempt rows itself (migration 0027) and the row trigger
+    writes the others: one row per attempt either way, holding the attempt's worker and queue
+    time (not the values the finish leaves in the task run), also when a finish and a cancel
+    share a transaction."""
+
+    @hatchet.task(name="attempts-retried", retries=1)
+    def retried(input: EmptyModel, ctx: Context) -> None:
+        pass
+
+    @hatchet.task(name="attempts-cancelled")
+    def cancelled(input: EmptyModel, ctx: Context) -> None:
+        pass
+
+    hatchet.register(retried)
+    hatchet.register(cancelled)
+    first = retried.run_no_wait().workflow_run_id
+    other = cancelled.run_no_wait().workflow_run_id
+    worker = uuid.uuid4()
+
+    def claim() -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = db.execute(
+            "SELECT c.id, c.run_id, c.attempt FROM hatchnb.claim_task_runs("
+            " %(worker)s, 10, NULL, (SELECT python_version FROM hatchnb.workflow_versions"
+            " LIMIT 1)) c ORDER BY c.id",
+            {"worker": worker},
+        ).fetchall()
+        return rows
+
+    def finish(row: dict[str, Any], outcome: str) -> None:
+        db.execute(
+            "SELECT hatchnb.finish_task_runs(ARRAY[%s]::bigint[], ARRAY[%s], ARRAY[%s],"
+            " ARRAY[NULL]::jsonb[], ARRAY[NULL]::bytea[], ARRAY['boom'])",
+            (row["id"], row["attempt"], outcome),
+        )
+
+    def attempts(run_id: str) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = db.execute(
+            "SELECT attempt, worker_id, outcome, error, queued_at, started_at, finished_at"
+            " FROM hatchnb.task_attempts WHERE run_id = %s ORDER BY id",
+            (run_id,),
+        ).fetchall()
+        return rows
+
+    claimed = claim()
+    assert [str(r["run_id"]) for r in claimed] == [first, other]
+    queued_at = db.execute(
+        "SELECT queued_at FROM hatchnb.task_runs WHERE id = %s", (claimed[0]["id"],)
+    ).fetchone()["queued_at"]
+    with db.transaction():
+        finish(claimed[0], "FAILED")  # retried: back to QUEUED, worker cleared
+        db.execute("SELECT * FROM hatchnb.cancel_runs(ARRAY[%s]::uuid[])", (other,))
+
+    (failed,) = attempts(first)
+    assert failed["attempt"] == 1 and failed["outcome"] == "QUEUED"
+    assert failed["worker_id"] == worker and failed["error"] == "boom"
+    assert failed["queued_at"] == queued_at <= failed["started_at"] <= failed["finished_at"]
+    assert [(a["attempt"], a["outcome"], a["worker_id"]) for a in attempts(other)] == [
+        (1, "CANCELLED", worker)
+    ]
+
+    (again,) = claim()  # no backoff: queued again at once
+    finish(again, "SUCCEEDED")
+    assert [(a["attempt"], a["outcome"], a["worker_id"]) for a in attempts(first)] == [
+        (1, "QUEUED", worker),
+        (2, "SUCCEEDED", worker),
+    ]
+    assert attempts(first)[1]["queued_at"] >= failed["finished_at"]
