@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -136,3 +138,46 @@ def test_status_counts_stop_at_a_cap_with_and_without_filters(hatchet: Hatchet, 
     assert sum(team.values()) == 400
     with pytest.raises(ValueError, match="cap=0"):
         hatchet.runs.status_counts(**month, cap=0)
+
+
+def test_claims_plan_once_and_walk_the_queue_index_before_any_statistics(
+    hatchet: Hatchet, db: psycopg.Connection[Any], dsn: str
+) -> None:
+    """The claim's candidate scan is a generic plan (planned once per session, not at every
+    claim) that walks task_runs_queue in claim order, also while task_runs has never been
+    analyzed: there a generic plan sorted the whole backlog (migration 0028)."""
+    db.execute("ALTER TABLE hatchnb.task_runs SET (autovacuum_enabled = off)")
+
+    @hatchet.task(name="noop")
+    def noop(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        return {}
+
+    for offset in range(0, 5000, 1000):
+        noop.run_many_no_wait([noop.create_bulk_run_item({"i": offset + k}) for k in range(1000)])
+    never_analyzed = db.execute(
+        "SELECT reltuples FROM pg_class WHERE oid = 'hatchnb.task_runs'::regclass"
+    ).fetchone()
+    assert never_analyzed is not None and never_analyzed["reltuples"] == -1
+    python = db.execute("SELECT python_version FROM hatchnb.workflow_versions").fetchone()
+    assert python is not None
+
+    plans: list[str] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.add_notice_handler(lambda notice: plans.append(notice.message_primary or ""))
+        conn.execute("LOAD 'auto_explain'")
+        conn.execute("SET auto_explain.log_min_duration = 0")
+        conn.execute("SET auto_explain.log_nested_statements = on")
+        conn.execute("SET auto_explain.log_level = notice")
+        claimed = []
+        for _ in range(7):  # past plpgsql's five custom plans
+            rows = conn.execute(
+                "SELECT id FROM hatchnb.claim_task_runs(%s, 3, NULL, %s)",
+                (uuid.uuid4(), python["python_version"]),
+            ).fetchall()
+            claimed += [r[0] for r in rows]
+    scans = [p for p in plans if "array_agg(q.id)" in p and "LockRows" in p]
+    assert len(scans) == 7, plans
+    for plan in scans:
+        assert "Index Scan using task_runs_queue" in plan and "Sort" not in plan, plan
+        assert re.search(r"\$\d", plan), f"a custom plan (parameters folded in):\n{plan}"
+    assert claimed == sorted(claimed) and len(claimed) == 21  # oldest first
