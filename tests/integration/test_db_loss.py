@@ -236,11 +236,12 @@ def test_the_async_pool_survives_a_restart_with_every_connection_dead(
         store = AsyncStore(database, max_size=4)
         await store.open()
         try:
-            await asyncio.gather(*[store.fetch_one("run_statuses", ids=[]) for _ in range(8)])
+            await asyncio.gather(*[store.fetch_one("history_range", hours=[]) for _ in range(8)])
             cluster.stop("immediate")
             cluster.start()
             for _ in range(5):
-                assert await store.fetch_all("run_statuses", ids=[]) == []
+                rows = await store.fetch_all("history_range", hours=[])
+                assert rows == [{"history_from": "infinity", "history_until": "-infinity"}]
         finally:
             await store.close()
 
