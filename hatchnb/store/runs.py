@@ -184,6 +184,11 @@ def _records(cls: type[R], rows: list[Row]) -> list[R]:
     return [cls(**{n: r[n] for n in names}) for r in rows]
 
 
+#: the history range (runs.sql: history_range) of runs none of whose id hours was archived:
+#: a read given it reads the hot tables only
+HOT_ONLY: Row = {"history_from": "infinity", "history_until": "-infinity"}
+
+
 class RunsRepo:
     def __init__(self, store: Store) -> None:
         self._db = store
@@ -237,28 +242,43 @@ class RunsRepo:
     # ---- reading --------------------------------------------------------------------
 
     def _of_runs(self, query: str, run_ids: list[Any], **params: Any) -> list[Row]:
-        """A named by-run-id read, given the history range of the runs (``history_range``)
-        so it reads only their days. The range is read in a statement of its own; should
-        the archive move runs in between (the range then changes), the read is done again:
-        a run's rows move together, so one run's read that found rows found them all."""
+        return self._ranged(query, run_ids, None, params)[0]
+
+    def _ranged(
+        self, query: str, run_ids: list[Any], bounds: Row | None, params: dict[str, Any]
+    ) -> tuple[list[Row], Row | None]:
+        """A named by-run-id read that reads only the days the runs can be in; the rows and
+        the history range used. Without ``bounds`` it reads the hot tables first: a run
+        found there is done in one statement. Otherwise the runs' range (``history_range``,
+        a statement of its own, read after) says whether history can hold them, and the
+        read is done again with it until the range stays the same across a read (the
+        archive may move runs meanwhile). A run's rows move together, so one run's read
+        that found rows found them all."""
         hours = {"hours": ids.run_id_hours(run_ids)}
-        bounds = self._db.fetch_one("history_range", **hours)
+        if bounds is None:
+            rows = self._db.fetch_all(query, **params, **HOT_ONLY)
+            if rows and len(run_ids) == 1:
+                return rows, HOT_ONLY
+            bounds = self._db.fetch_one("history_range", **hours)
+            if bounds == HOT_ONLY:  # nothing of theirs was archived before that read
+                return rows, bounds
         while True:
             rows = self._db.fetch_all(query, **params, **(bounds or {}))
             if rows and len(run_ids) == 1:
-                return rows
+                return rows, bounds
             again = self._db.fetch_one("history_range", **hours)
             if again == bounds:
-                return rows
+                return rows, bounds
             bounds = again
 
     def get_run(self, run_id: str) -> WorkflowRun:
-        rows = self._of_runs("get_run", [run_id], id=run_id)
+        rows, bounds = self._ranged("get_run", [run_id], None, {"id": run_id})
         if not rows:
             raise errors.RunNotFound(f"no workflow run has the id {run_id}")
         row = rows[0]
         metadata = row["additional_metadata"]
-        task_rows = self._of_runs("get_run_tasks", [run_id], run_id=row["id"])
+        # the run's range serves its task runs too (a run that moves meanwhile is read again)
+        task_rows, _ = self._ranged("get_run_tasks", [run_id], bounds, {"run_id": row["id"]})
         return WorkflowRun.from_row(row, [TaskRun.from_row(r, metadata) for r in task_rows])
 
     def run_status(self, run_id: str) -> RunStatus:
@@ -433,8 +453,8 @@ class AsyncRunsRepo:
     async def stream_chunks_after(self, run_id: str, after: int) -> list[StreamChunk]:
         """The run's chunks with ids above ``after``; none when there is no such run."""
         hours = {"hours": ids.run_id_hours([run_id])}
-        bounds = await self._db.fetch_one("history_range", **hours)
-        while True:  # as RunsRepo._of_runs: again should the archive move the run meanwhile
+        bounds: Row | None = HOT_ONLY
+        while True:  # as RunsRepo._ranged: the hot tables first, then the run's days
             params = {"run_id": run_id, "after": after, **(bounds or {})}
             rows = await self._db.fetch_all("stream_chunks_after", **params)
             again = None if rows else await self._db.fetch_one("history_range", **hours)

@@ -22,6 +22,8 @@ log = logging.getLogger("hatchnb.widgets")
 Poller = Callable[[], bool]
 FINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 POLL_INTERVAL = 0.4
+#: how long the end of a notebook cell waits for live widgets to catch up (see settle)
+SETTLE_TIMEOUT = 2.0
 
 
 class Watcher:
@@ -34,6 +36,8 @@ class Watcher:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
+        self._rounds = 0
+        self._round_done = threading.Condition()
 
     def add(self, poller: Poller) -> None:
         with self._lock:
@@ -54,8 +58,24 @@ class Watcher:
             finished = [p for p in pollers if not _poll(p)]
             with self._lock:
                 self._pollers = [p for p in self._pollers if p not in finished]
+            with self._round_done:
+                self._rounds += 1
+                self._round_done.notify_all()
             self._wake.wait(self.interval)
             self._wake.clear()
+
+    def settle(self, timeout: float) -> None:
+        """Wait, at most ``timeout`` seconds, until every poller has run once after this
+        call (a round already under way may have read before it), so widgets show what
+        the database held when the call was made. Returns at once when nothing is followed."""
+        with self._lock:
+            if not self._pollers:
+                return
+        with self._round_done:
+            target = self._rounds + 2
+        self._wake.set()
+        with self._round_done:
+            self._round_done.wait_for(lambda: self._rounds >= target, timeout)
 
 
 def _poll(poller: Poller) -> bool:
@@ -75,7 +95,26 @@ def watcher_for(client: Hatchet) -> Watcher:
         found = _watchers.get(client)
         if found is None:
             found = _watchers[client] = Watcher()
+            _settle_after_cells(found)
         return found
+
+
+def _settle_after_cells(watcher: Watcher) -> None:
+    """In IPython, let every cell end with the live widgets caught up: a cell that waited
+    for a run (``result()``) then shows it finished, also in the notebook it saves, instead
+    of the last state the polling thread had read before the cell ended."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def after_cell(result: Any = None) -> None:
+        watcher.settle(SETTLE_TIMEOUT)
+
+    shell.events.register("post_run_cell", after_cell)
 
 
 # ---- display helpers ------------------------------------------------------------------
