@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from hatchnb import errors, serialization
 from hatchnb.runtime.link import Link
 from hatchnb.runtime.reporter import Reporter
+from hatchnb.store.cancel_notes import cancelled_attempts
 from hatchnb.store.workers import (
     QUEUED,
     AsyncWorkersRepo,
@@ -284,7 +285,7 @@ class Claimer:
             self.slots.maybe_more = True
             self.slots.wake.set()
             return
-        for raw in payload.split(","):
-            entry = self.slots.running.get(int(raw)) if raw.isdigit() else None
-            if entry is not None:
+        for task_run_id, attempt in cancelled_attempts(payload):
+            entry = self.slots.running.get(task_run_id)
+            if entry is not None and entry[1]._claim.attempt == attempt:
                 entry[1]._mark_cancelled()

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import DictRow, dict_row
 
+from hatchnb.store.cancel_notes import cancel_payload
 from hatchnb.store.db import Row, Store, Tx, connect, connect_async
 
 #: any error the database (or the link to it) raised; the engine reconnects on these
@@ -109,7 +110,7 @@ class LeaderSession:
     async def fail_timed_out(self, runs: list[TimedOut], messages: list[str]) -> None:
         """Fail them (retried if they have retries left) and tell their workers."""
         await self._finish([(r.id, r.attempt) for r in runs], "FAILED", messages)
-        await self._notify_cancel([r.id for r in runs])
+        await self._notify_cancel([(r.id, r.attempt) for r in runs])
 
     async def expire_queued(self, message: Callable[[Expired], str]) -> int:
         """Fail (finally) queued task runs past their schedule timeout, in one transaction;
@@ -146,7 +147,7 @@ class LeaderSession:
         """CANCEL_IN_PROGRESS / CANCEL_NEWEST and stale BLOCKED waiters; the workers of
         cancelled running task runs are told. How many running ones were cancelled."""
         rows = await self._all("sweep_concurrency")
-        cancelled = [r["id"] for r in rows if r["worker_id"] is not None]
+        cancelled = [(r["id"], r["attempt"]) for r in rows if r["worker_id"] is not None]
         if cancelled:
             await self._notify_cancel(cancelled)
         return len(cancelled)
@@ -159,8 +160,8 @@ class LeaderSession:
         """Whether a pass is due (then it is marked started, so only one engine starts it)."""
         return await self._one("claim_retention_pass", {"every": every}) is not None
 
-    async def _notify_cancel(self, ids: list[int]) -> None:
-        payload = ",".join(str(i) for i in ids)
+    async def _notify_cancel(self, attempts: list[tuple[int, int]]) -> None:
+        payload = cancel_payload(attempts)
         await self._conn.execute(Store.query("notify_cancel"), {"payload": payload})
 
     async def _finish(self, runs: list[tuple[int, int]], outcome: str, messages: list[str]) -> None:

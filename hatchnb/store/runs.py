@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from hatchnb import errors, ids
 from hatchnb.records import RunStatus, TaskRun, WorkflowRun
 from hatchnb.store import history
+from hatchnb.store.cancel_notes import cancel_payload
 from hatchnb.store.db import AsyncStore, Row, Store, Tx, jsonb
 
 if TYPE_CHECKING:
@@ -411,7 +412,7 @@ class RunsRepo:
         with self._db.transaction() as conn:
             running = conn.execute(self._db.query("cancel_runs"), {"ids": run_ids}).fetchall()
             if running:
-                payload = ",".join(str(r["task_run_id"]) for r in running)
+                payload = cancel_payload((r["task_run_id"], r["attempt"]) for r in running)
                 conn.execute(self._db.query("notify_cancel"), {"payload": payload})
 
     def replay_runs(self, run_ids: list[str], *, failed_only: bool = False) -> None:

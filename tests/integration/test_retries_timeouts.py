@@ -6,11 +6,13 @@ import asyncio
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hatchnb import Context, EmptyModel, FailedRunError, NonRetryableException
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -198,3 +200,32 @@ def test_attempt_history_of_finished_and_cancelled_task_runs(hatchet: Any, db: A
         (2, "SUCCEEDED", worker),
     ]
     assert attempts(first)[1]["queued_at"] >= failed["finished_at"]
+
+
+def test_a_late_cancel_note_for_an_earlier_attempt_leaves_the_retry_running(
+    hatchet: Any, start_worker: Any, db: Any, tmp_path: Path
+) -> None:
+    """A timed-out attempt is retried at once, so the worker may already run the next attempt
+    when the cancel note about the old one arrives: only a note naming the running attempt
+    cancels it."""
+    started, stale_sent, seen = (tmp_path / n for n in ("started", "stale", "seen"))
+
+    @hatchet.task(retries=1)
+    def retried(input: EmptyModel, ctx: Context) -> None:
+        if ctx.retry_count == 0:
+            raise ConnectionError("the first attempt fails")
+        started.write_text(str(ctx.task_run_id))
+        while not stale_sent.exists():
+            time.sleep(0.02)
+        seen.write_text(f"after stale note: {ctx.wait_cancelled(1.5)}")
+        seen.write_text(f"after cancel: {ctx.wait_cancelled(20)}")
+
+    start_worker(retried)
+    ref = retried.run_no_wait()
+    task_run_id = wait_until(lambda: started.exists() and started.read_text(), message="retry")
+    db.execute("SELECT pg_notify('hatchnb_cancel', %s)", (f"{task_run_id}:1",))
+    stale_sent.touch()
+    wait_until(seen.exists, message="the stale note's window")
+    assert seen.read_text() == "after stale note: False"
+    hatchet.runs.cancel(ref.workflow_run_id)  # its note names attempt 2
+    wait_until(lambda: seen.read_text() == "after cancel: True", message="the cancel")

@@ -59,7 +59,8 @@ ANALYZE hatchnb.task_runs (status, workflow_name, available_at, version_id, prio
 -- name: sweep_concurrency
 -- The leader's concurrency duties (see hatchnb.sweep_concurrency); returns cancelled running
 -- task runs so their workers can be told.
-SELECT task_run_id AS id, worker_id FROM hatchnb.sweep_concurrency();
+SELECT s.task_run_id AS id, s.worker_id, t.attempt
+  FROM hatchnb.sweep_concurrency() s JOIN hatchnb.task_runs t ON t.id = s.task_run_id;
 
 -- name: waiting_task_runs
 -- Task runs waiting on conditions, with their conditions, parents' outputs and run facts.

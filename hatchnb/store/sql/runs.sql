@@ -5,11 +5,14 @@
 SELECT pg_notify('hatchnb_queued', '');
 
 -- name: cancel_runs
--- Cancel runs (and their child runs); returns running task runs with their workers.
-SELECT task_run_id, worker_id FROM hatchnb.cancel_runs(%(ids)s::uuid[]);
+-- Cancel runs (and their child runs); returns running task runs with their workers and the
+-- attempt that was cancelled.
+SELECT c.task_run_id, c.worker_id, t.attempt
+  FROM hatchnb.cancel_runs(%(ids)s::uuid[]) c JOIN hatchnb.task_runs t ON t.id = c.task_run_id;
 
 -- name: notify_cancel
--- Tell workers that task runs they hold were cancelled (payload: comma-separated ids).
+-- Tell workers that task runs they hold were cancelled (payload: comma-separated
+-- `id:attempt`; a worker already running a later attempt of that id keeps it).
 SELECT pg_notify('hatchnb_cancel', %(payload)s);
 
 -- name: replay_runs
