@@ -4,6 +4,7 @@ claims nothing new, finishes what it runs, and claims again once unpaused."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,22 +22,27 @@ def fast_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_paused_worker_claims_nothing_until_unpaused(
-    fast_heartbeat: None, hatchet: Any, start_worker: Any
+    fast_heartbeat: None, hatchet: Any, start_worker: Any, tmp_path: Path
 ) -> None:
+    release = tmp_path / "release"
+
     @hatchet.task()
     def job(input: EmptyModel, ctx: Context) -> dict[str, int]:
-        time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
         return {"n": 1}
 
     worker = start_worker(job, name="pausable")
     running = job.run_no_wait()
-    deadline = time.monotonic() + 10
-    while hatchet.runs.get_status(running.workflow_run_id) != RunStatus.RUNNING:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(
+        lambda: hatchet.runs.get_status(running.workflow_run_id) == RunStatus.RUNNING,
+        message="the first run to start",
+    )
     assert hatchet.workers.pause(worker.worker_id).status == "PAUSED"
     wait_until(lambda: worker._runtime.link.paused, message="the worker to see its pause")
     waiting = job.run_no_wait()
+    release.touch()
     assert running.result(timeout=10) == {"n": 1}  # what it ran finishes
     time.sleep(1.0)
     assert hatchet.runs.get_status(waiting.workflow_run_id) == RunStatus.QUEUED
