@@ -100,7 +100,8 @@ def test_cancel_newest_cancels_the_incoming_run(
 ) -> None:
     task = flows["oldest_wins"]
     worker_process("--slots", "4")
-    old = task.run_no_wait({"tenant": "t", "n": 1, "seconds": 2})
+    # long enough to still run when the newest run's cancel is seen on a loaded machine
+    old = task.run_no_wait({"tenant": "t", "n": 1, "seconds": 5})
     wait_until(lambda: _statuses(db, "oldest_wins") == ["RUNNING"], message="first run running")
     task.run_no_wait({"tenant": "t", "n": 2, "seconds": 0.1})
     wait_until(
