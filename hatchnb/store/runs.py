@@ -190,6 +190,22 @@ def _records(cls: type[R], rows: list[Row]) -> list[R]:
 HOT_ONLY: Row = {"history_from": "infinity", "history_until": "-infinity"}
 
 
+def _found_all(rows: list[Row], run_ids: list[Any], by: str) -> bool:
+    """Whether every run has rows among ``rows`` (``by``: the column naming their run)."""
+    if len(run_ids) == 1:
+        return bool(rows)
+    return {str(r[by]) for r in rows} >= {str(i) for i in run_ids}
+
+
+def _whole_page(hot_rows: list[Row], limit: int) -> bool:
+    """Whether a page read from the hot table alone is the whole page: it is full, and its
+    last run was created after every archived run, so none of those sorts into it."""
+    if len(hot_rows) < limit:
+        return False
+    before = hot_rows[-1]["history_created_before"]
+    return before is None or hot_rows[-1]["created_at"] >= before
+
+
 class RunsRepo:
     def __init__(self, store: Store) -> None:
         self._db = store
@@ -242,30 +258,38 @@ class RunsRepo:
 
     # ---- reading --------------------------------------------------------------------
 
-    def _of_runs(self, query: str, run_ids: list[Any], **params: Any) -> list[Row]:
-        return self._ranged(query, run_ids, None, params)[0]
+    def _of_runs(
+        self, query: str, run_ids: list[Any], by: str = "run_id", **params: Any
+    ) -> list[Row]:
+        return self._ranged(query, run_ids, None, params, by)[0]
 
     def _ranged(
-        self, query: str, run_ids: list[Any], bounds: Row | None, params: dict[str, Any]
+        self,
+        query: str,
+        run_ids: list[Any],
+        bounds: Row | None,
+        params: dict[str, Any],
+        by: str = "run_id",
     ) -> tuple[list[Row], Row | None]:
         """A named by-run-id read that reads only the days the runs can be in; the rows and
-        the history range used. Without ``bounds`` it reads the hot tables first: a run
-        found there is done in one statement. Otherwise the runs' range (``history_range``,
-        a statement of its own, read after) says whether history can hold them, and the
-        read is done again with it until the range stays the same across a read (the
-        archive may move runs meanwhile). A run's rows move together, so one run's read
-        that found rows found them all."""
+        the history range used. Without ``bounds`` it reads the hot tables first: runs
+        that all have rows there are done in one statement (``by``: the column naming a
+        row's run). Otherwise the runs' range (``history_range``, a statement of its own,
+        read after) says whether history can hold them, and the read is done again with it
+        until the range stays the same across a read (the archive may move runs
+        meanwhile). A run's rows move together, so a read that found rows of a run found
+        them all."""
         hours = {"hours": ids.run_id_hours(run_ids)}
         if bounds is None:
             rows = self._db.fetch_all(query, **params, **HOT_ONLY)
-            if rows and len(run_ids) == 1:
+            if _found_all(rows, run_ids, by):
                 return rows, HOT_ONLY
             bounds = self._db.fetch_one("history_range", **hours)
             if bounds == HOT_ONLY:  # nothing of theirs was archived before that read
                 return rows, bounds
         while True:
             rows = self._db.fetch_all(query, **params, **(bounds or {}))
-            if rows and len(run_ids) == 1:
+            if _found_all(rows, run_ids, by):
                 return rows, bounds
             again = self._db.fetch_one("history_range", **hours)
             if again == bounds:
@@ -273,7 +297,7 @@ class RunsRepo:
             bounds = again
 
     def get_run(self, run_id: str) -> WorkflowRun:
-        rows, bounds = self._ranged("get_run", [run_id], None, {"id": run_id})
+        rows, bounds = self._ranged("get_run", [run_id], None, {"id": run_id}, by="id")
         if not rows:
             raise errors.RunNotFound(f"no workflow run has the id {run_id}")
         row = rows[0]
@@ -283,21 +307,26 @@ class RunsRepo:
         return WorkflowRun.from_row(row, [TaskRun.from_row(r, metadata) for r in task_rows])
 
     def run_status(self, run_id: str) -> RunStatus:
-        rows = self._of_runs("get_run", [run_id], id=run_id)
+        rows = self._of_runs("get_run", [run_id], by="id", id=run_id)
         if not rows:
             raise errors.RunNotFound(f"no workflow run has the id {run_id}")
         return RunStatus(rows[0]["status"])
 
     def run_statuses(self, run_ids: list[str]) -> dict[str, RunStatus]:
-        rows = self._of_runs("run_statuses", run_ids, ids=run_ids)
+        rows = self._of_runs("run_statuses", run_ids, by="id", ids=run_ids)
         return {str(r["id"]): RunStatus(r["status"]) for r in rows}
 
     def task_outputs(self, run_ids: list[str]) -> list[TaskOutput]:
         return _records(TaskOutput, self._of_runs("get_run_outputs", run_ids, ids=run_ids))
 
     def list_runs(self, where: RunFilter, limit: int, offset: int) -> list[WorkflowRun]:
-        """A page of runs, each with its task runs (one query for the page's tasks)."""
-        rows = self._db.fetch_all("list_runs", **where.params(), limit=limit, offset=offset)
+        """A page of runs, each with its task runs (one query for the page's tasks). The hot
+        table is read first: a busy deployment's newest runs are all there, and the read
+        then plans and opens none of the history's day partitions."""
+        params = {**where.params(), "limit": limit, "offset": offset}
+        rows = self._db.fetch_all("list_runs", **params, history_from="infinity")
+        if not _whole_page(rows, limit):
+            rows = self._db.fetch_all("list_runs", **params, history_from=where.since)
         metadata = {r["id"]: r["additional_metadata"] for r in rows}
         tasks: dict[Any, list[TaskRun]] = {run_id: [] for run_id in metadata}
         if rows:

@@ -21,7 +21,7 @@ from hatchnb import Context, EmptyModel, Hatchet
 from hatchnb.store import history
 from hatchnb.store.db import Store
 from hatchnb.store.retention import prune
-from hatchnb.store.runs import RunsRepo
+from hatchnb.store.runs import RunFilter, RunsRepo
 from tests.conftest import wait_until
 from tests.integration.test_retention import PER_RUN, age
 
@@ -598,6 +598,107 @@ def test_one_pass_archives_every_run_of_a_group_that_finished_together(
     report = history.archive(hatchet.dsn, HOUR, batch_size=3)
     assert report.runs == len(ids)
     assert hot_rows(db, ids)["workflow_runs"] == 0
+
+
+def test_a_run_page_reads_the_hot_table_alone_only_when_no_archived_run_sorts_into_it(
+    hatchet: Hatchet, db: psycopg.Connection[Any], start_worker: Callable[..., Any]
+) -> None:
+    """Newest first: fresh runs (hot), then runs archived 2 hours after they were created,
+    then runs created 5 hours ago that finished just now (hot too). A page of the fresh
+    runs alone is read from the hot table in one statement; a page reaching the archived
+    runs must read the history too, or the old hot runs would take their places."""
+
+    @hatchet.task(name="paged")
+    def paged(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    start_worker(paged)
+
+    def finished_runs(n: int) -> list[str]:
+        refs = [paged.run_no_wait() for _ in range(n)]
+        ids = [str(r.workflow_run_id) for r in refs]
+        wait_until(lambda: all(hatchet.runs.get_status(i) == "SUCCEEDED" for i in ids))
+        return ids
+
+    archived, old_hot = finished_runs(3), finished_runs(3)
+    age(db, archived, days=2 / 24)
+    history.archive(hatchet.dsn, HOUR)
+    assert history_rows(db, archived)["workflow_runs"] == 3
+    db.execute(
+        "UPDATE hatchnb.workflow_runs SET created_at = now() - interval '5 hours'"
+        " WHERE id = ANY (%s)",
+        (old_hot,),
+    )
+    fresh = finished_runs(3)
+    since = datetime.now(UTC) - timedelta(days=1)
+
+    def expected(limit: int, offset: int) -> list[str]:
+        rows = db.execute(
+            "SELECT id FROM hatchnb.workflow_runs_all WHERE created_at >= %s"
+            " ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
+            (since, limit, offset),
+        )
+        return [str(r["id"]) for r in rows]
+
+    store = Store(hatchet.dsn)
+    statements: list[str] = []
+    read = store.fetch_all
+
+    def counted(query: str, **params: Any) -> list[dict[str, Any]]:
+        statements.append(query)
+        return read(query, **params)
+
+    store.fetch_all = counted  # type: ignore[method-assign]
+    repo = RunsRepo(store)
+    try:
+        for limit, offset, reads_history in [
+            (3, 0, False),
+            (2, 1, False),
+            (5, 0, True),
+            (3, 3, True),
+            (9, 0, True),
+        ]:
+            statements.clear()
+            page = [r.workflow_run_id for r in repo.list_runs(RunFilter(since), limit, offset)]
+            assert page == expected(limit, offset), (limit, offset)
+            assert statements.count("list_runs") == (2 if reads_history else 1), (limit, offset)
+    finally:
+        store.close()
+    assert set(expected(3, 0)) == set(fresh)
+    assert set(expected(3, 3)) == set(archived) and set(expected(3, 6)) == set(old_hot)
+
+
+def test_hot_runs_are_counted_per_status_on_the_index_also_once_analyzed(
+    hatchet: Hatchet, db: psycopg.Connection[Any]
+) -> None:
+    """Analyzed with one status, the hot table looked like all of it per status: each
+    status's count scanned the whole table, also for the statuses it holds none of."""
+    from hatchnb.store.queries import get
+
+    @hatchet.task(name="waits")
+    def waits(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    waits.run_many_no_wait([waits.create_bulk_run_item() for _ in range(300)])
+    db.execute("ANALYZE hatchnb.workflow_runs")
+    plans: list[str] = []
+    db.add_notice_handler(lambda notice: plans.append(notice.message_primary or ""))
+    db.execute("LOAD 'auto_explain'")
+    db.execute("SET auto_explain.log_min_duration = 0")
+    db.execute("SET auto_explain.log_nested_statements = on")
+    db.execute("SET auto_explain.log_level = notice")
+    since = datetime.now(UTC) - timedelta(days=1)
+    params = {"since": since, "until": None, "workflows": None, "cap": 1000}
+    rows = db.execute(
+        get("run_status_counts_summarized"), params | {"statuses": ["QUEUED", "FAILED", "RUNNING"]}
+    ).fetchall()
+    db.execute("LOAD 'auto_explain'")  # the handler stays; later statements log nothing more
+    db.execute("SET auto_explain.log_min_duration = -1")
+    assert {r["status"]: r["total"] for r in rows} == {"QUEUED": 300}
+    counted = [p for p in plans if "hatchnb.workflow_runs r" in p or "on workflow_runs r" in p]
+    assert counted, plans
+    for plan in counted:
+        assert "Seq Scan on workflow_runs" not in plan, plan
 
 
 def test_python_and_sql_agree_on_the_id_hour_of_a_run(db: psycopg.Connection[Any]) -> None:

@@ -58,21 +58,8 @@ SELECT least(hot.n + hatchnb.counted_history_runs(%(since)s, %(until)s::timestam
 -- name: run_status_counts_summarized
 -- run_status_counts with only a time range and workflows, the same way: each status's hot
 -- runs counted on its own range of the (status, created_at) index, reading at most `cap`
--- entries, and its archived ones from the hourly totals.
-SELECT status, total FROM (
-    SELECT s.status,
-           least(hot.n + hatchnb.counted_history_runs(%(since)s, %(until)s::timestamptz,
-                     ARRAY[s.status], %(workflows)s::text[], %(cap)s::bigint - hot.n),
-                 %(cap)s::bigint) AS total
-      FROM unnest(%(statuses)s::text[]) AS s (status)
-     CROSS JOIN LATERAL (
-        SELECT count(*) AS n FROM (
-            SELECT 1 FROM hatchnb.workflow_runs r
-             WHERE r.status = s.status AND r.created_at >= %(since)s
-               AND (%(until)s::timestamptz IS NULL OR r.created_at <= %(until)s::timestamptz)
-               AND (%(workflows)s::text[] IS NULL
-                    OR r.workflow_name = ANY (%(workflows)s::text[]))
-             LIMIT %(cap)s) matching
-     ) hot
-) counted
+-- entries, and its archived ones from the hourly totals (hatchnb.summarized_status_counts).
+SELECT status, total
+  FROM hatchnb.summarized_status_counts(%(since)s, %(until)s::timestamptz, %(statuses)s::text[],
+                                        %(workflows)s::text[], %(cap)s::bigint)
  WHERE total > 0;

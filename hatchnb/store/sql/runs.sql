@@ -189,12 +189,16 @@ SELECT id, status, error FROM hatchnb.workflow_runs_all
 -- filter is NULL, not '{}': `@> '{}'` matches every row but could still be planned on the
 -- metadata GIN index, which would then read all of it. A filter is never empty, so a run it
 -- matches has metadata: `<> '{}'` says so, and lets the partial GIN index
--- (migrations/0023_lean_run_indexes.sql) serve it.
+-- (migrations/0023_lean_run_indexes.sql) serve it. `history_from` is `since`, or 'infinity'
+-- for the hot table alone; `history_created_before` bounds the archived runs' created_at
+-- (from the hourly totals), so the caller can tell whether the hot page is the whole page.
 SELECT id, workflow_name, version_id, status, input, additional_metadata, priority,
        parent_task_run_id, child_key, error, created_at, started_at, finished_at,
-       triggered_by, forked_from, forked_at_task
+       triggered_by, forked_from, forked_at_task,
+       (SELECT max(c.created_hour) + interval '1 hour' FROM hatchnb.history_run_counts c)
+           AS history_created_before
   FROM hatchnb.workflow_runs_all
- WHERE created_at >= %(since)s AND history_at >= %(since)s
+ WHERE created_at >= %(since)s AND history_at >= %(history_from)s
    AND (%(until)s::timestamptz IS NULL OR created_at <= %(until)s::timestamptz)
    AND (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
    AND (%(workflows)s::text[] IS NULL OR workflow_name = ANY (%(workflows)s::text[]))
