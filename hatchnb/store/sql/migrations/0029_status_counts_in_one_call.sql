@@ -6,23 +6,33 @@
 -- past the cap is the cap. Only a status still under the cap with archived runs is counted
 -- by counted_history_runs, as before, with its partial hours row by row.
 --
--- The hot runs are still counted per status, reading at most p_cap matching rows each. Once
--- analyzed, a hot table of one or two statuses made the planner take each status for half
--- of it or all of it: it scanned the whole table once per status, also for the statuses it
--- holds none of (4.5 instead of 1.2 ms with 5,000 hot runs). enable_seqscan = off keeps
--- the count on an index: (status, created_at), or created_at for a short range.
+-- The hot runs are still counted per status, reading at most p_cap matching rows each, but
+-- each status's count is planned for that status (a custom plan: the status, range and cap
+-- as constants). Planned once for any status, the count took every status for as common as
+-- the table's commonest: with 5,000 to 15,000 hot runs of one or two statuses it scanned
+-- the whole table (or all of the range on the created_at index) once per status, also for
+-- the statuses it holds none of: 4.5 to 29 ms instead of 1.2 to 3.
+CREATE FUNCTION hatchnb.hot_status_count(p_status text, p_since timestamptz,
+                                         p_until timestamptz, p_workflows text[],
+                                         p_cap bigint) RETURNS bigint
+LANGUAGE plpgsql STABLE SET plan_cache_mode = force_custom_plan AS $$
+BEGIN
+    RETURN (SELECT count(*) FROM (
+        SELECT 1 FROM hatchnb.workflow_runs r
+         WHERE r.status = p_status AND r.created_at >= p_since
+           AND (p_until IS NULL OR r.created_at <= p_until)
+           AND (p_workflows IS NULL OR r.workflow_name = ANY (p_workflows))
+         LIMIT p_cap) matching);
+END $$;
+
 CREATE FUNCTION hatchnb.summarized_status_counts(p_since timestamptz, p_until timestamptz,
                                                  p_statuses text[], p_workflows text[],
                                                  p_cap bigint)
 RETURNS TABLE (status text, total bigint)
-LANGUAGE sql STABLE SET enable_seqscan = off AS $$
+LANGUAGE sql STABLE AS $$
     WITH hot AS (
-        SELECT s.status, (SELECT count(*) FROM (
-                   SELECT 1 FROM hatchnb.workflow_runs r
-                    WHERE r.status = s.status AND r.created_at >= p_since
-                      AND (p_until IS NULL OR r.created_at <= p_until)
-                      AND (p_workflows IS NULL OR r.workflow_name = ANY (p_workflows))
-                    LIMIT p_cap) matching) AS n
+        SELECT s.status, hatchnb.hot_status_count(s.status, p_since, p_until, p_workflows,
+                                                  p_cap) AS n
           FROM unnest(p_statuses) AS s (status)
     ), hours AS (
         -- the whole hours are [first_hour, end_hour), as in counted_history_runs
