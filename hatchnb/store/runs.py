@@ -206,9 +206,16 @@ def _whole_page(hot_rows: list[Row], limit: int) -> bool:
     return before is None or hot_rows[-1]["created_at"] >= before
 
 
+#: how many archived runs' history ranges a RunsRepo remembers (then it forgets them all)
+KNOWN_RANGES = 1024
+
+
 class RunsRepo:
     def __init__(self, store: Store) -> None:
         self._db = store
+        #: the history range that last found an archived run (a run page reads it again and
+        #: again: its tasks, logs, attempts, each refresh)
+        self._known_ranges: dict[str, Row] = {}
 
     @property
     def dsn(self) -> str:
@@ -280,6 +287,13 @@ class RunsRepo:
         meanwhile). A run's rows move together, so a read that found rows of a run found
         them all."""
         hours = {"hours": ids.run_id_hours(run_ids)}
+        known = self._known_ranges.get(str(run_ids[0])) if len(run_ids) == 1 else None
+        if bounds is None and known is not None:
+            # a range that found the run before finds it while it stays there (hot rows
+            # are in every range); moved elsewhere, it is looked for as below
+            rows = self._db.fetch_all(query, **params, **known)
+            if rows:
+                return rows, known
         if bounds is None:
             rows = self._db.fetch_all(query, **params, **HOT_ONLY)
             if _found_all(rows, run_ids, by):
@@ -290,11 +304,19 @@ class RunsRepo:
         while True:
             rows = self._db.fetch_all(query, **params, **(bounds or {}))
             if _found_all(rows, run_ids, by):
+                self._remember_range(run_ids, bounds)
                 return rows, bounds
             again = self._db.fetch_one("history_range", **hours)
             if again == bounds:
                 return rows, bounds
             bounds = again
+
+    def _remember_range(self, run_ids: list[Any], bounds: Row | None) -> None:
+        if len(run_ids) != 1 or bounds is None or bounds == HOT_ONLY:
+            return
+        if len(self._known_ranges) >= KNOWN_RANGES:
+            self._known_ranges.clear()
+        self._known_ranges[str(run_ids[0])] = bounds
 
     def get_run(self, run_id: str) -> WorkflowRun:
         rows, bounds = self._ranged("get_run", [run_id], None, {"id": run_id}, by="id")

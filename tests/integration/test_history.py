@@ -57,6 +57,25 @@ def history_rows(db: psycopg.Connection[Any], run_ids: list[str]) -> dict[str, i
     return out
 
 
+def counting_store(dsn: str) -> tuple[Store, list[str]]:
+    """A store that notes the name of every query it runs."""
+    store = Store(dsn)
+    statements: list[str] = []
+    fetch_all, fetch_one = store.fetch_all, store.fetch_one
+
+    def all_rows(query: str, **params: Any) -> list[dict[str, Any]]:
+        statements.append(query)
+        return fetch_all(query, **params)
+
+    def one_row(query: str, **params: Any) -> dict[str, Any] | None:
+        statements.append(query)
+        return fetch_one(query, **params)
+
+    store.fetch_all = all_rows  # type: ignore[method-assign]
+    store.fetch_one = one_row  # type: ignore[method-assign]
+    return store, statements
+
+
 def children_of(db: psycopg.Connection[Any], run_id: str) -> list[str]:
     rows = db.execute(
         "SELECT c.id FROM hatchnb.workflow_runs_all c JOIN hatchnb.task_runs_all t"
@@ -552,6 +571,40 @@ def test_an_archived_run_read_by_id_reads_only_its_own_days(
     assert hatchet.runs.get(run_id).status == before["get"].status
 
 
+def test_an_archived_run_read_again_is_read_in_one_statement_where_it_was_found(
+    hatchet: Hatchet, db: psycopg.Connection[Any], dag_with_child: Any
+) -> None:
+    """A run page reads an archived run again and again (tasks, logs, attempts, every
+    refresh): once found, its range is remembered, and a read finds it in one statement.
+    Restored (replayed), it is hot, which every range reads."""
+    ref = dag_with_child.run_no_wait()
+    ref.result(timeout=20)
+    run_id = str(ref.workflow_run_id)
+    tree = [run_id, *children_of(db, run_id)]
+    before = Store(hatchet.dsn)
+    logs = RunsRepo(before).logs(run_id, 100)
+    before.close()
+    age(db, tree, days=0.1)
+    history.archive(hatchet.dsn, HOUR)
+    store, statements = counting_store(hatchet.dsn)
+    repo = RunsRepo(store)
+    try:
+        assert repo.get_run(run_id).status == "SUCCEEDED"
+        assert len(statements) == 4  # hot read, range, the run, its tasks
+        for read in (lambda: repo.logs(run_id, 100), lambda: repo.attempts(run_id)):
+            statements.clear()
+            assert read()
+            assert len(statements) == 1, statements
+        assert [line.message for line in repo.logs(run_id, 100)] == [line.message for line in logs]
+        db.execute("SELECT hatchnb.restore_runs(%s)", ([run_id],))
+        assert hot_rows(db, [run_id])["workflow_runs"] == 1
+        statements.clear()
+        assert repo.get_run(run_id).status == "SUCCEEDED"
+        assert statements == ["get_run", "get_run_tasks"]
+    finally:
+        store.close()
+
+
 def test_a_read_by_id_racing_the_archive_of_its_run_still_finds_it(
     hatchet: Hatchet, db: psycopg.Connection[Any], dag_with_child: Any
 ) -> None:
@@ -640,15 +693,7 @@ def test_a_run_page_reads_the_hot_table_alone_only_when_no_archived_run_sorts_in
         )
         return [str(r["id"]) for r in rows]
 
-    store = Store(hatchet.dsn)
-    statements: list[str] = []
-    read = store.fetch_all
-
-    def counted(query: str, **params: Any) -> list[dict[str, Any]]:
-        statements.append(query)
-        return read(query, **params)
-
-    store.fetch_all = counted  # type: ignore[method-assign]
+    store, statements = counting_store(hatchet.dsn)
     repo = RunsRepo(store)
     try:
         for limit, offset, reads_history in [
