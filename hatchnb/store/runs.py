@@ -279,21 +279,18 @@ class RunsRepo:
         by: str = "run_id",
     ) -> tuple[list[Row], Row | None]:
         """A named by-run-id read that reads only the days the runs can be in; the rows and
-        the history range used. Without ``bounds`` it reads the hot tables first: runs
-        that all have rows there are done in one statement (``by``: the column naming a
-        row's run). Otherwise the runs' range (``history_range``, a statement of its own,
-        read after) says whether history can hold them, and the read is done again with it
-        until the range stays the same across a read (the archive may move runs
-        meanwhile). A run's rows move together, so a read that found rows of a run found
-        them all."""
+        the history range used. Without ``bounds`` (and no range remembered for the run)
+        it reads the hot tables first: runs that all have rows there are done in one
+        statement (``by``: the column naming a row's run). Otherwise the runs' range
+        (``history_range``, a statement of its own, read after) says whether history can
+        hold them, and the read is done again with it until the range stays the same
+        across a read (the archive may move runs meanwhile). A run's rows move together,
+        so a read that found rows of a run found them all."""
         hours = {"hours": ids.run_id_hours(run_ids)}
-        known = self._known_ranges.get(str(run_ids[0])) if len(run_ids) == 1 else None
-        if bounds is None and known is not None:
-            # a range that found the run before finds it while it stays there (hot rows
-            # are in every range); moved elsewhere, it is looked for as below
-            rows = self._db.fetch_all(query, **params, **known)
-            if rows:
-                return rows, known
+        if bounds is None and len(run_ids) == 1:
+            # the range that found the run before (hot rows are in every range): checked
+            # like any other below
+            bounds = self._known_ranges.get(str(run_ids[0]))
         if bounds is None:
             rows = self._db.fetch_all(query, **params, **HOT_ONLY)
             if _found_all(rows, run_ids, by):

@@ -595,7 +595,10 @@ def test_an_archived_run_read_again_is_read_in_one_statement_where_it_was_found(
             statements.clear()
             assert read()
             assert len(statements) == 1, statements
-        assert [line.message for line in repo.logs(run_id, 100)] == [line.message for line in logs]
+        assert repo.logs(run_id, 100) == logs
+        statements.clear()  # nothing to find: the range is checked again, not the hot tables
+        assert repo.notebooks(run_id) == []
+        assert statements == ["run_notebooks", "history_range"]
         db.execute("SELECT hatchnb.restore_runs(%s)", ([run_id],))
         assert hot_rows(db, [run_id])["workflow_runs"] == 1
         statements.clear()
