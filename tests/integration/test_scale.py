@@ -84,6 +84,7 @@ def test_statistics_refresh_is_cheap_keeps_the_claim_plan_and_does_not_repeat(
         )
     }
     assert columns.get("id") == 11 and "input" not in columns
+    assert "run_id" in columns  # the archive joins task runs by run
     queued = db.execute(
         "SELECT reltuples FROM pg_class WHERE oid = 'hatchnb.task_runs_queue'::regclass"
     ).fetchone()
