@@ -10,6 +10,8 @@ ANALYZE. Then, alternating between the two databases so machine noise hits both 
 
 * dequeue: DEQUEUE_TASKS (5,000) no-op tasks drained by two ``hatchnb worker`` processes
   (``bench_scale.drain_once``), DEQUEUE_ROUNDS (3) rounds each; the median tasks/s;
+* then one in ten drained runs is marked FAILED in both databases (so both FAILED pages
+  list hot runs) and the hot tables are analyzed, as autovacuum would (settle_hot_rows);
 * the dashboard's runs page refresh (``runs.list(limit=50)`` + ``runs.count`` and
   ``runs.status_counts`` capped as the page caps them) over the last 24 h and 7 days, with
   and without a status and a workflow filter; median of REPEAT warm repetitions;
@@ -116,6 +118,7 @@ BOOKKEEPING_SQL = [
 ]
 
 
+#: settle_hot_rows: the same share of drained runs fails in both databases (by id)
 SETTLE_SQL = (
     "UPDATE hatchnb.task_runs SET status = 'FAILED', error = 'bench'"
     " WHERE abs(hashtext(run_id::text)) % 10 = 3",

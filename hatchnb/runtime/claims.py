@@ -287,5 +287,5 @@ class Claimer:
             return
         for task_run_id, attempt in cancelled_attempts(payload):
             entry = self.slots.running.get(task_run_id)
-            if entry is not None and entry[1]._claim.attempt == attempt:
+            if entry is not None and attempt in (None, entry[1]._claim.attempt):
                 entry[1]._mark_cancelled()

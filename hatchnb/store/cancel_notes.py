@@ -12,9 +12,10 @@ def cancel_payload(attempts: Iterable[tuple[int, int]]) -> str:
     return ",".join(f"{task_run_id}:{attempt}" for task_run_id, attempt in attempts)
 
 
-def cancelled_attempts(payload: str) -> Iterator[tuple[int, int]]:
-    """The (task run id, attempt) pairs of a payload; malformed parts are skipped."""
+def cancelled_attempts(payload: str) -> Iterator[tuple[int, int | None]]:
+    """The (task run id, attempt) pairs of a payload; malformed parts are skipped. A bare
+    id (from a sender older than attempts in the payload) names whatever attempt runs."""
     for part in payload.split(","):
-        task_run_id, _, attempt = part.partition(":")
-        if task_run_id.isdigit() and attempt.isdigit():
-            yield int(task_run_id), int(attempt)
+        task_run_id, colon, attempt = part.partition(":")
+        if task_run_id.isdigit() and (attempt.isdigit() or not colon):
+            yield int(task_run_id), int(attempt) if attempt else None

@@ -1,4 +1,4 @@
-"""The cancel notification's payload names attempts, and a malformed part is skipped."""
+"""The cancel notification's payload names attempts; a malformed part is skipped."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ def test_payload_round_trips_ids_with_their_attempts() -> None:
     assert list(cancelled_attempts(payload)) == [(7, 1), (12, 3)]
 
 
-def test_parts_without_an_attempt_or_not_numbers_are_skipped() -> None:
-    assert list(cancelled_attempts("7,x:1,8:,9:2")) == [(9, 2)]
+def test_malformed_parts_are_skipped_and_a_bare_id_names_any_attempt() -> None:
+    assert list(cancelled_attempts("x:1,8:,9:2,:3,10:y")) == [(9, 2)]
     assert list(cancelled_attempts("")) == []
+    assert list(cancelled_attempts("7,9:2")) == [(7, None), (9, 2)]  # an older sender's
