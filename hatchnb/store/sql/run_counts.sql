@@ -56,9 +56,9 @@ SELECT least(hot.n + hatchnb.counted_history_runs(%(since)s, %(until)s::timestam
              LIMIT %(cap)s) matching) hot;
 
 -- name: run_status_counts_summarized
--- run_status_counts with only a time range and workflows, the same way: each status's hot
--- runs counted on its own range of the (status, created_at) index, reading at most `cap`
--- entries, and its archived ones from the hourly totals (hatchnb.summarized_status_counts).
+-- run_status_counts with only a time range and workflows: each status's hot runs counted by
+-- a plan made for that status, reading at most `cap` rows, and its archived ones from the
+-- hourly totals (hatchnb.summarized_status_counts, migration 0029).
 SELECT status, total
   FROM hatchnb.summarized_status_counts(%(since)s, %(until)s::timestamptz, %(statuses)s::text[],
                                         %(workflows)s::text[], %(cap)s::bigint)
