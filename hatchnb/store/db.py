@@ -6,7 +6,7 @@ import contextlib
 import os
 import re
 import select
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 import psycopg
@@ -243,6 +243,25 @@ class Store:
     def fetch_one(self, query: str, **params: Any) -> Row | None:
         with wrap_errors(), refused_values(), self.pool.connection() as conn:
             return conn.execute(queries.get(query), params).fetchone()
+
+    def fetch_all_pipelined(self, query: str, param_sets: Iterable[dict[str, Any]]) -> list[Row]:
+        """``fetch_all`` of one statement per parameter set, all in one transaction and one
+        pipeline: each set is sent as soon as the iterable yields it, so the caller builds
+        the next one while the server runs the last. Nothing commits unless all succeed."""
+        text = queries.get(query)
+        with (
+            wrap_errors(),
+            refused_values(),
+            self.pool.connection() as conn,
+            conn.transaction(),
+            conn.pipeline(),
+        ):
+            cursors = []
+            for params in param_sets:
+                cursor = conn.cursor()
+                cursor.execute(text, params)
+                cursors.append(cursor)
+            return [row for cursor in cursors for row in cursor.fetchall()]
 
     def execute(self, query: str, **params: Any) -> None:
         with wrap_errors(), refused_values(), self.pool.connection() as conn:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -228,6 +229,13 @@ class RunsRepo:
         existed inserts nothing)."""
         rows = self._db.fetch_all("insert_runs", runs=runs_json, version_id=version_id)
         return {r["id"] for r in rows}
+
+    def insert_runs_in_chunks(self, chunks: Iterable[str], version_id: int) -> set[uuid.UUID]:
+        """``insert_runs`` of several JSON arrays in one transaction, each sent as soon as
+        ``chunks`` yields it (the next array is built while the server inserts the last)."""
+        params = ({"runs": runs_json, "version_id": version_id} for runs_json in chunks)
+        rows = self._db.fetch_all_pipelined("insert_runs", params)
+        return {r["id"] for r in rows if r["id"] is not None}
 
     def insert_runs_claiming(
         self,

@@ -27,6 +27,7 @@ from hatchnb import (
     TriggerWorkflowOptions,
     errors,
 )
+from hatchnb.enqueue import INSERT_CHUNK
 from hatchnb.expressions import InvalidExpression
 from hatchnb.features.cron import InvalidCron
 from hatchnb.serialization import PYTHON_VERSION
@@ -126,6 +127,7 @@ def test_invalid_cel_in_concurrency_and_rate_limit_keys_is_refused_at_declaratio
 _HUGE_CEL_ATTEMPTS = """
 import sys
 from hatchnb import ConcurrencyExpression, ConcurrencyLimitStrategy, Hatchet, RateLimit
+from hatchnb.enqueue import INSERT_CHUNK
 from hatchnb.expressions import InvalidExpression
 
 huge = " + ".join(["input.n"] * 50_000)
@@ -210,6 +212,11 @@ def test_input_failing_validation_is_refused_in_the_caller(hatchet: Any, db: Any
             [wf.create_bulk_run_item({"id": 1, "amount": 2}), wf.create_bulk_run_item({"id": 2})]
         )
     _nothing_written(db, workflow_versions=1)  # the valid first item was not inserted either
+    # a bulk trigger sent in several statements: the chunks before the bad item roll back
+    items = [wf.create_bulk_run_item({"id": i, "amount": 1}) for i in range(2 * INSERT_CHUNK)]
+    with pytest.raises(errors.InvalidInput, match="amount"):
+        wf.run_many_no_wait([*items, wf.create_bulk_run_item({"id": -1})])
+    _nothing_written(db, workflow_versions=1)
 
 
 def test_input_that_is_not_json_is_refused(hatchet: Any, db: Any) -> None:

@@ -17,6 +17,7 @@ from hatchnb import (
     TriggerWorkflowOptions,
 )
 from hatchnb import errors as hatchnb_errors
+from hatchnb.enqueue import INSERT_CHUNK
 
 pytestmark = pytest.mark.integration
 
@@ -237,6 +238,37 @@ def test_run_many_bulk_and_priority_order(hatchet: Any, start_worker: Any, db: A
     assert [r.result(timeout=20) for r in refs] == [1] * 3 + [3] * 2
     assert order == ["high0", "high1", "low0", "low1", "low2"]
     assert record.run_many([record.create_bulk_run_item(input={"tag": "x"})]) == [3 - 2]
+
+
+def test_a_bulk_trigger_sent_in_several_statements_keeps_item_order_and_child_keys(
+    hatchet: Any, start_worker: Any, db: Any
+) -> None:
+    count = 2 * INSERT_CHUNK + 3
+
+    @hatchet.task()
+    def item(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    refs = item.run_many_no_wait([item.create_bulk_run_item(input={"i": i}) for i in range(count)])
+    rows = db.execute(
+        "SELECT t.run_id, r.input FROM hatchnb.task_runs t"
+        " JOIN hatchnb.workflow_runs r ON r.id = t.run_id ORDER BY t.id"
+    ).fetchall()
+    assert [r["input"]["i"] for r in rows] == list(range(count))  # FIFO across statements
+    assert [str(r["run_id"]) for r in rows] == [ref.workflow_run_id for ref in refs]
+
+    @hatchet.task()
+    def spawner(input: EmptyModel, ctx: Context) -> list[str]:
+        # the same child key in the first and the last statement: one run for both
+        keys = [f"k{i}" for i in range(count - 1)] + ["k0"]
+        items = [item.create_bulk_run_item(input={"i": i}, key=k) for i, k in enumerate(keys)]
+        return [ref.workflow_run_id for ref in item.run_many_no_wait(items)]
+
+    start_worker(spawner, item, slots=4)
+    ids = spawner.run()
+    assert len(ids) == count and ids[-1] == ids[0] and len(set(ids)) == count - 1
+    children = "SELECT count(*) AS n FROM hatchnb.workflow_runs WHERE parent_task_run_id > 0"
+    assert db.execute(children).fetchone()["n"] == count - 1
 
 
 def test_child_runs_are_linked_and_child_key_deduplicates(hatchet: Any, start_worker: Any) -> None:
