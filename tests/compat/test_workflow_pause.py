@@ -84,3 +84,27 @@ def test_bad_pause_settings_are_refused(hatchet: Any, pausable: Any) -> None:
         pausable.pause(timedelta(seconds=5), paused_workflow_cron_run_queue_behavior="KEEP")
     with pytest.raises(HatchnbError, match="no registered workflow"):
         hatchet.workflows.pause("nope", timedelta(seconds=5))
+
+
+def test_claimable_workflows_leaves_out_the_paused_ones(hatchet: Any, db: Any) -> None:
+    @hatchet.task()
+    def other(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    @hatchet.task()
+    def held(input: EmptyModel, ctx: Context) -> None:
+        return None
+
+    hatchet.register(other)
+    hatchet.register(held)
+
+    def claimable(workflows: list[str] | None) -> list[str] | None:
+        sql = "SELECT hatchnb.claimable_workflows(%s::text[]) AS w"
+        found: list[str] | None = db.execute(sql, [workflows]).fetchone()["w"]
+        return found if found is None else sorted(found)
+
+    assert claimable(None) is None  # nothing paused: every workflow, unlisted
+    assert claimable(["held", "other"]) == ["held", "other"]
+    held.pause(queue_ttl=timedelta(minutes=10))
+    assert claimable(["held", "other"]) == ["other"]
+    assert "held" not in (claimable(None) or []) and "other" in (claimable(None) or [])
