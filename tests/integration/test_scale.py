@@ -182,3 +182,61 @@ def test_claims_plan_once_and_walk_the_queue_index_before_any_statistics(
         assert "Index Scan using task_runs_queue" in plan and "Sort" not in plan, plan
         assert re.search(r"\$\d", plan), f"a custom plan (parameters folded in):\n{plan}"
     assert claimed == sorted(claimed) and len(claimed) == 21  # oldest first
+
+
+def test_a_worker_that_planned_on_an_empty_database_does_not_scan_the_grown_tables(
+    hatchet: Hatchet, db: psycopg.Connection[Any], dsn: str
+) -> None:
+    """The start and finish statements' generic plans are made at a session's first claim;
+    a worker started on an empty database made them while workflow_runs was tiny, and they
+    scanned the whole table at every claim and finish after it grew (migration 0031)."""
+    for table in ("task_runs", "workflow_runs"):
+        db.execute(f"ALTER TABLE hatchnb.{table} SET (autovacuum_enabled = off)")
+
+    @hatchet.task(name="noop")
+    def noop(input: EmptyModel, ctx: Context) -> dict[str, int]:
+        return {}
+
+    hatchet.register(noop)
+    python = db.execute("SELECT python_version FROM hatchnb.workflow_versions").fetchone()
+    assert python is not None
+    worker = uuid.uuid4()
+    plans: list[str] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.add_notice_handler(lambda notice: plans.append(notice.message_primary or ""))
+        conn.execute("LOAD 'auto_explain'")
+        conn.execute("SET auto_explain.log_min_duration = 0")
+        conn.execute("SET auto_explain.log_nested_statements = on")
+        conn.execute("SET auto_explain.log_level = notice")
+
+        def claim_and_finish(slots: int) -> int:
+            rows = conn.execute(
+                "SELECT id, attempt FROM hatchnb.claim_task_runs(%s, %s, NULL, %s)",
+                (worker, slots, python["python_version"]),
+            ).fetchall()
+            conn.execute(
+                "SELECT hatchnb.finish_task_runs(%s, %s, %s, %s::jsonb[], %s, %s)",
+                (
+                    [r[0] for r in rows],
+                    [r[1] for r in rows],
+                    ["SUCCEEDED"] * len(rows),
+                    ["{}"] * len(rows),
+                    [None] * len(rows),
+                    [None] * len(rows),
+                ),
+            )
+            return len(rows)
+
+        noop.run_no_wait({})
+        assert claim_and_finish(1) == 1  # the plans are made here, on one run
+        for offset in range(0, 3000, 1000):
+            noop.run_many_no_wait(
+                [noop.create_bulk_run_item({"i": offset + k}) for k in range(1000)]
+            )
+        plans.clear()
+        assert claim_and_finish(3) == 3
+    touching_runs = [p for p in plans if "workflow_runs" in p]
+    assert len(touching_runs) >= 4, plans
+    for plan in plans:
+        assert "Seq Scan on workflow_runs" not in plan, plan
+        assert "Seq Scan on task_runs" not in plan, plan
