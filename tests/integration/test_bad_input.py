@@ -127,7 +127,6 @@ def test_invalid_cel_in_concurrency_and_rate_limit_keys_is_refused_at_declaratio
 _HUGE_CEL_ATTEMPTS = """
 import sys
 from hatchnb import ConcurrencyExpression, ConcurrencyLimitStrategy, Hatchet, RateLimit
-from hatchnb.enqueue import INSERT_CHUNK
 from hatchnb.expressions import InvalidExpression
 
 huge = " + ".join(["input.n"] * 50_000)
