@@ -4,9 +4,11 @@ queue index and does not repeat itself; status counts stop at a cap on either pa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -141,6 +143,18 @@ def test_status_counts_stop_at_a_cap_with_and_without_filters(hatchet: Hatchet, 
         hatchet.runs.status_counts(**month, cap=0)
 
 
+@contextlib.contextmanager
+def _explaining(dsn: str, plans: list[str]) -> Iterator[psycopg.Connection[Any]]:
+    """A session whose every statement, nested ones included, adds its plan to ``plans``."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.add_notice_handler(lambda notice: plans.append(notice.message_primary or ""))
+        conn.execute("LOAD 'auto_explain'")
+        conn.execute("SET auto_explain.log_min_duration = 0")
+        conn.execute("SET auto_explain.log_nested_statements = on")
+        conn.execute("SET auto_explain.log_level = notice")
+        yield conn
+
+
 def test_claims_plan_once_and_walk_the_queue_index_before_any_statistics(
     hatchet: Hatchet, db: psycopg.Connection[Any], dsn: str
 ) -> None:
@@ -163,12 +177,7 @@ def test_claims_plan_once_and_walk_the_queue_index_before_any_statistics(
     assert python is not None
 
     plans: list[str] = []
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.add_notice_handler(lambda notice: plans.append(notice.message_primary or ""))
-        conn.execute("LOAD 'auto_explain'")
-        conn.execute("SET auto_explain.log_min_duration = 0")
-        conn.execute("SET auto_explain.log_nested_statements = on")
-        conn.execute("SET auto_explain.log_level = notice")
+    with _explaining(dsn, plans) as conn:
         claimed = []
         for _ in range(7):  # past plpgsql's five custom plans
             rows = conn.execute(
@@ -202,12 +211,7 @@ def test_a_worker_that_planned_on_an_empty_database_does_not_scan_the_grown_tabl
     assert python is not None
     worker = uuid.uuid4()
     plans: list[str] = []
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.add_notice_handler(lambda notice: plans.append(notice.message_primary or ""))
-        conn.execute("LOAD 'auto_explain'")
-        conn.execute("SET auto_explain.log_min_duration = 0")
-        conn.execute("SET auto_explain.log_nested_statements = on")
-        conn.execute("SET auto_explain.log_level = notice")
+    with _explaining(dsn, plans) as conn:
 
         def claim_and_finish(slots: int) -> int:
             rows = conn.execute(
